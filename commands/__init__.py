@@ -1,0 +1,14 @@
+"""Chat commands and their domain logic. Nothing here imports nio."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from commands import core
+from commands.registry import Registry
+
+MODULES: tuple[ModuleType, ...] = (core,)
+
+
+def build_registry(prefix: str = "!") -> Registry:
+    return Registry.from_modules(MODULES, prefix=prefix)

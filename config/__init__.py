@@ -1,0 +1,5 @@
+"""Operator configuration."""
+
+from config.settings import ConfigError, Settings, load_settings
+
+__all__ = ["ConfigError", "Settings", "load_settings"]

@@ -1,0 +1,156 @@
+"""Explicit wiring: settings -> lock -> store -> client -> dispatcher -> scheduler -> sync.
+
+Shutdown runs the same list backwards: stop syncing, finish in-flight commands, send what
+is queued (bounded), stop the scheduler, close the store. Never logout: that deletes the
+device and its keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock, SystemClock
+from bot.dispatch import Dispatcher
+from bot.health import Health
+from bot.lock import DataDirLock
+from bot.matrix import MatrixTransport, login, make_client
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.scheduler import Scheduler
+from bot.store import Store
+from bot.sync import SyncLoop
+from commands import build_registry
+from commands.context import Context
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "attache.db"
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    serve_http: bool = True
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics()
+        self.lock = DataDirLock(self.settings.data_dir)
+        self.store = Store(self.settings.data_dir / STORE_FILE)
+        self.registry = build_registry(self.settings.command_prefix)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.lock.acquire()
+        client = None
+        try:
+            await self.store.open()
+            client = make_client(settings)
+            await login(client, settings)
+            log.info("device %s ready", client.device_id)
+
+            trust = await self._trust(client)
+            transport = MatrixTransport(client, prepare_room=getattr(trust, "prepare_room", None))
+            self.outbox = Outbox(
+                self.store, transport, self.clock, self.metrics, settings.send_max_retries
+            )
+            self.dispatcher = Dispatcher(
+                settings, self.store, self.registry, self.clock, self.metrics, self._committed
+            )
+            self.scheduler = Scheduler(
+                self.store, self.dispatcher, self.clock, self.metrics, on_fired=self.outbox.kick
+            )
+            self.health = Health(
+                self.store,
+                self.metrics,
+                self.clock,
+                settings.health_max_sync_age,
+                cross_signed=getattr(trust, "device_signed", None),
+            )
+            self.sync = SyncLoop(
+                client,
+                settings,
+                self.store,
+                self.dispatcher,
+                self.metrics,
+                self.clock,
+                trust=trust,
+                on_synced=self._first_sync_then_health,
+                kick=self.outbox.kick,
+            )
+            self._scheduler_started = False
+            if self.serve_http:
+                await self.health.start(settings.http_addr)
+            self._tasks = [
+                asyncio.create_task(self.outbox.run(), name="outbox"),
+                asyncio.create_task(self.sync.run(), name="sync"),
+            ]
+            await self._stop.wait()
+            await self._shutdown()
+        finally:
+            if client is not None:
+                await client.close()
+            await self.store.close()
+            self.lock.release()
+
+    async def _trust(self, client: Any) -> Any:
+        """The device-trust policy (cross-signing); None until that module is wired in."""
+        try:
+            from bot.crypto.policy import build_policy
+        except ImportError:
+            return None
+        return await build_policy(client, self.settings, self.store, self.metrics)
+
+    def _first_sync_then_health(self) -> None:
+        self.health.synced()
+        if not self._scheduler_started:
+            # Jobs fire only once the client is synced, so late reminders can be delivered.
+            self._scheduler_started = True
+            self._tasks.append(asyncio.create_task(self.scheduler.start(), name="scheduler"))
+
+    def _committed(self, ctx: Context) -> None:
+        if ctx.outbox:
+            self.outbox.kick()
+        if ctx.unscheduled:
+            self.scheduler.drop(ctx.unscheduled)
+        if ctx.scheduled:
+            self._tasks.append(asyncio.create_task(self.scheduler.index(list(ctx.scheduled))))
+
+    async def _shutdown(self) -> None:
+        log.info("stopping: finishing in-flight commands")
+        self.sync.stop()
+        sync_task = next((t for t in self._tasks if t.get_name() == "sync"), None)
+        if sync_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(sync_task), timeout=2)
+            except (TimeoutError, Exception):
+                sync_task.cancel()
+        await self.dispatcher.drain(timeout=30)
+        self.scheduler.shutdown()
+        if not await self.outbox.drain(timeout=15):
+            log.warning("stopping with messages still queued; they are sent at next start")
+        await self.outbox.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.health.stop()
+        log.info("stopped")
+
+
+async def run_bot(settings: Settings) -> None:
+    app = App(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, app.request_stop)
+    await app.run()

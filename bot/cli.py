@@ -1,0 +1,127 @@
+"""attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+from config import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(f"ok: {settings.user_id} on {settings.homeserver}, data in {settings.data_dir}")
+    allowed = len(settings.allowed_users) + len(settings.allowed_servers) + len(settings.admins)
+    if not allowed:
+        print("warning: allowed_users, allowed_servers and admins are empty: nobody gets in")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import logs
+    from bot.app import run_bot
+    from bot.lock import AlreadyRunning
+    from bot.matrix import StartupError
+    from bot.store import StoreTooNew
+
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
+    try:
+        asyncio.run(run_bot(settings))
+    except (AlreadyRunning, StartupError, StoreTooNew) as exc:
+        print(f"attache-bot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from bot import logs
+    from bot.crypto.bootstrap import bootstrap_cross_signing
+
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    logs.setup(settings.log_level, settings.log_format)
+    return asyncio.run(bootstrap_cross_signing(settings))
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+        addr = settings.http_addr
+    except ConfigError:
+        addr = args.addr or "127.0.0.1:9100"
+    addr = args.addr or addr
+    url = f"http://{addr}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+    except OSError as exc:
+        print(f"unhealthy: {url} unreachable ({exc})", file=sys.stderr)
+        return 1
+    print(json.dumps(body))
+    return 0 if body.get("status") == "ok" else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import main as demo_main
+
+    return demo_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attache-bot",
+        description="End-to-end-encrypted Matrix bot for networks of defence attachés.",
+    )
+    parser.add_argument("--config", type=Path, help="YAML settings file (or ATTACHE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--log-format", choices=["text", "json"])
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("check-config", help="validate settings; exit 2 on error").set_defaults(
+        func=cmd_check_config
+    )
+    sub.add_parser(
+        "bootstrap-cross-signing", help="create or repair the bot's cross-signing identity"
+    ).set_defaults(func=cmd_bootstrap)
+    health = sub.add_parser("healthcheck", help="query /healthz; exit 0 when healthy")
+    health.add_argument("--addr", help="host:port (default: http_addr)")
+    health.set_defaults(func=cmd_healthcheck)
+    demo = sub.add_parser("demo", help="local Synapse + bot + scripted encrypted conversation")
+    demo.add_argument("--workdir", type=Path, default=Path(".tmp/demo"))
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Runs commands and jobs exactly once: effect, replies and the event ID in one transaction.
+
+Incoming events queue per room (order kept within a room, rooms run concurrently); the
+handler itself runs inside the store's single write transaction, which is short because
+handlers do no network I/O: replies go to the outbox and are sent afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+
+import aiosqlite
+
+from bot.clock import Clock
+from bot.metrics import Metrics
+from bot.outbox import enqueue
+from bot.store import Store
+from commands.context import Context, Incoming, Job, parse_utc, utc_iso
+from commands.errors import UserError
+from commands.people import load_person
+from commands.registry import Registry
+from config import Settings
+
+log = logging.getLogger(__name__)
+correlation: ContextVar[str] = ContextVar("correlation", default="-")
+
+
+class RateLimiter:
+    """Token bucket per sender: `burst` at once, then `per_minute` sustained."""
+
+    def __init__(self, burst: int, per_minute: int, clock: Clock) -> None:
+        self.burst, self.rate, self.clock = burst, per_minute / 60.0, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.warned: set[str] = set()
+
+    def allow(self, sender: str) -> bool:
+        now = self.clock.monotonic()
+        tokens, last = self._buckets.get(sender, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[sender] = (tokens - 1, now)
+            if tokens >= 2:
+                self.warned.discard(sender)
+            return True
+        self._buckets[sender] = (tokens, now)
+        return False
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        metrics: Metrics,
+        on_committed: Callable[[Context], None] = lambda ctx: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.metrics = metrics
+        self.on_committed = on_committed
+        self.limiter = RateLimiter(settings.rate_limit_burst, settings.rate_limit_per_minute, clock)
+        self._queues: dict[str, asyncio.Queue[Incoming]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- queueing ----------------------------------------------------------------------
+
+    def wants(self, incoming: Incoming) -> bool:
+        """Commands always; other messages only when a domain listens for them."""
+        if incoming.reaction_key is not None:
+            return bool(self.registry.listeners.get("reaction"))
+        if self.registry.is_command(incoming.body):
+            return True
+        if incoming.thread_root and self.registry.listeners.get("thread_reply"):
+            return True
+        return bool(incoming.reply_to and self.registry.listeners.get("reply"))
+
+    def submit(self, incoming: Incoming) -> None:
+        queue = self._queues.setdefault(incoming.room_id, asyncio.Queue())
+        queue.put_nowait(incoming)
+        self._inflight += 1
+        self._idle.clear()
+        worker = self._workers.get(incoming.room_id)
+        if worker is None or worker.done():
+            self._workers[incoming.room_id] = asyncio.create_task(
+                self._room_worker(incoming.room_id)
+            )
+
+    async def _room_worker(self, room_id: str) -> None:
+        queue = self._queues[room_id]
+        while not queue.empty():
+            incoming = queue.get_nowait()
+            try:
+                await self.process(incoming)
+            except Exception:
+                # The store failed (not the handler): the event stays unhandled, and the
+                # next start processes it again from the persisted sync position.
+                log.exception("dispatch: could not record %s", incoming.event_id)
+            finally:
+                self._inflight -= 1
+                if self._inflight == 0:
+                    self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # -- one event ---------------------------------------------------------------------
+
+    async def process(self, incoming: Incoming) -> str:
+        """Handle one event exactly once; returns the outcome (also a metric label)."""
+        started = time.perf_counter()
+        corr = secrets.token_hex(4)
+        token = correlation.set(corr)
+        try:
+            async with self.store.write() as db:
+                if await _already_handled(db, incoming.event_id):
+                    return "duplicate"
+                ctx = Context(
+                    db=db,
+                    settings=self.settings,
+                    registry=self.registry,
+                    now=self.clock.now(),
+                    person=await load_person(db, incoming.sender, self.settings),
+                    incoming=incoming,
+                    correlation_id=corr,
+                )
+                name, outcome = await self._run(ctx, incoming)
+                await enqueue(db, ctx.outbox, utc_iso(ctx.now))
+                await db.execute(
+                    "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
+                    "correlation_id, handled_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        incoming.event_id,
+                        incoming.room_id,
+                        incoming.sender,
+                        name,
+                        outcome,
+                        corr,
+                        utc_iso(ctx.now),
+                    ),
+                )
+            self.metrics.commands.labels(name or "-", outcome).inc()
+            self.metrics.command_seconds.observe(time.perf_counter() - started)
+            log.info("handled %s command=%s outcome=%s", incoming.event_id, name, outcome)
+            self.on_committed(ctx)
+            return outcome
+        finally:
+            correlation.reset(token)
+
+    async def _run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
+        is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
+        name: str | None = None
+        if is_command and len(incoming.body) > self.settings.max_command_length:
+            ctx.reply(
+                f"That command is {len(incoming.body)} characters long; the limit is "
+                f"{self.settings.max_command_length}. Nothing was done. Shorten it, or split it."
+            )
+            return None, "too_long"
+        if is_command and not self.limiter.allow(incoming.sender):
+            if incoming.sender not in self.limiter.warned:
+                self.limiter.warned.add(incoming.sender)
+                ctx.reply(
+                    "You are sending commands faster than I accept "
+                    f"({self.settings.rate_limit_per_minute} a minute after a burst of "
+                    f"{self.settings.rate_limit_burst}). Commands over the limit were ignored; "
+                    "wait a minute, then send them again."
+                )
+            return None, "rate_limited"
+        await ctx.db.execute("SAVEPOINT handler")
+        try:
+            if is_command:
+                invocation = self.registry.parse(incoming.body)
+                name = invocation.spec.name
+                roles = invocation.spec.roles
+                if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
+                    raise UserError(
+                        f"{ctx.prefix}{name} is for {' or '.join(sorted(roles))} only. "
+                        "Ask an admin if you need it."
+                    )
+                await invocation.spec.handler(ctx, invocation.args)
+            else:
+                kind = (
+                    "reaction"
+                    if incoming.reaction_key is not None
+                    else "thread_reply"
+                    if incoming.thread_root
+                    else "reply"
+                )
+                name = f"<{kind}>"
+                handled = False
+                for listener in self.registry.listeners.get(kind, []):
+                    if await listener(ctx, incoming):
+                        handled = True
+                        break
+                if not handled:
+                    await ctx.db.execute("RELEASE handler")
+                    return name, "ignored"
+            await ctx.db.execute("RELEASE handler")
+            return name, "ok"
+        except UserError as exc:
+            await _rollback(ctx)
+            ctx.reply(exc.text())
+            return name, "user_error"
+        except Exception:
+            await _rollback(ctx)
+            log.exception("internal error in %s (ref %s)", name, ctx.correlation_id)
+            ctx.reply(
+                f"Something went wrong on my side (ref {ctx.correlation_id}). Nothing was "
+                "changed. Try again, or give the ref to an operator."
+            )
+            return name, "error"
+
+    # -- scheduled jobs ----------------------------------------------------------------
+
+    async def run_job(self, job_id: int) -> str:
+        """Fire one pending job exactly once: its effect, messages and 'done' commit together."""
+        corr = secrets.token_hex(4)
+        token = correlation.set(corr)
+        try:
+            async with self.store.write() as db:
+                async with db.execute(
+                    "SELECT * FROM jobs WHERE id = ? AND state = 'pending'", (job_id,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    return "gone"
+                now = self.clock.now()
+                due = parse_utc(row["due_at"])
+                job = Job(
+                    id=job_id,
+                    kind=row["kind"],
+                    ref=row["ref"],
+                    due_at=due,
+                    payload=json.loads(row["payload"]),
+                    late_seconds=max(0.0, (now - due).total_seconds()),
+                )
+                ctx = Context(
+                    db=db,
+                    settings=self.settings,
+                    registry=self.registry,
+                    now=now,
+                    correlation_id=corr,
+                )
+                handler = self.registry.jobs.get(job.kind)
+                state = "done"
+                await db.execute("SAVEPOINT job")
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for job kind {job.kind}")
+                    await handler(ctx, job)
+                    await db.execute("RELEASE job")
+                except Exception:
+                    await _rollback(ctx, "job")
+                    log.exception("job %d (%s) failed (ref %s)", job_id, job.kind, corr)
+                    state = "failed"
+                await enqueue(db, ctx.outbox, utc_iso(now))
+                await db.execute(
+                    "UPDATE jobs SET state = ?, fired_at = ?, late_seconds = ? WHERE id = ?",
+                    (state, utc_iso(now), job.late_seconds, job_id),
+                )
+            self.on_committed(ctx)
+            return state
+        finally:
+            correlation.reset(token)
+
+
+async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:
+    async with db.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def _rollback(ctx: Context, savepoint: str = "handler") -> None:
+    """Undo the handler's writes and forget what it queued: a refused command changes nothing."""
+    await ctx.db.execute(f"ROLLBACK TO {savepoint}")
+    await ctx.db.execute(f"RELEASE {savepoint}")
+    ctx.outbox.clear()
+    ctx.scheduled.clear()
+    ctx.unscheduled.clear()

@@ -1,0 +1,226 @@
+"""nio client setup: one device for the bot's whole life, its E2EE store, and sending."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinedMembersError,
+    LoginResponse,
+    RoomCreateError,
+    RoomPreset,
+    RoomSendResponse,
+    UploadResponse,
+    WhoamiResponse,
+)
+from nio.store import SqliteStore
+
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = "credentials.json"
+PERMANENT_ERRORS = frozenset(
+    {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
+)
+CRYPTO_DIR = "crypto"
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message says what to do."""
+
+
+class SendError(Exception):
+    """A send failed. retry_after: seconds the server asked for; permanent: do not retry."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.rate_limited = retry_after is not None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (never a half-written secret)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def make_client(settings: Settings) -> AsyncClient:
+    crypto_dir = settings.data_dir / CRYPTO_DIR
+    crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    assert settings.pickle_key is not None
+    config = AsyncClientConfig(
+        store=SqliteStore,
+        store_sync_tokens=False,  # the bot's own store keeps the token, after dispatch
+        encryption_enabled=True,
+        pickle_key=settings.pickle_key.get_secret_value(),
+        # Retries are ours (outbox, sync loop), so they are bounded, logged and counted.
+        max_limit_exceeded=0,
+        max_timeouts=0,
+        request_timeout=settings.sync_timeout_ms / 1000 + 30,
+    )
+    return AsyncClient(
+        settings.homeserver,
+        settings.user_id,
+        store_path=str(crypto_dir),
+        config=config,
+    )
+
+
+async def login(client: AsyncClient, settings: Settings) -> None:
+    """Restore the saved device, or log in once with the password and save it (0600)."""
+    creds_path = settings.data_dir / CREDENTIALS_FILE
+    if creds_path.exists():
+        saved = json.loads(creds_path.read_text(encoding="utf-8"))
+        if saved.get("user_id") != settings.user_id:
+            raise StartupError(
+                f"{creds_path} belongs to {saved.get('user_id')}, not {settings.user_id}; "
+                "use another data_dir"
+            )
+        client.restore_login(settings.user_id, saved["device_id"], saved["access_token"])
+    elif settings.access_token is not None:
+        assert settings.device_id is not None
+        client.restore_login(
+            settings.user_id, settings.device_id, settings.access_token.get_secret_value()
+        )
+    else:
+        assert settings.password is not None
+        resp = await client.login(
+            settings.password.get_secret_value(), device_name=settings.device_name
+        )
+        if not isinstance(resp, LoginResponse):
+            raise StartupError(f"login failed: {getattr(resp, 'message', resp)}")
+        write_private(
+            creds_path,
+            json.dumps(
+                {
+                    "user_id": resp.user_id,
+                    "device_id": resp.device_id,
+                    "access_token": resp.access_token,
+                }
+            ),
+        )
+        log.info("logged in as a new device %s", resp.device_id)
+    who = await client.whoami()
+    if not isinstance(who, WhoamiResponse):
+        raise StartupError(
+            f"the homeserver refused the saved access token ({getattr(who, 'message', who)}); "
+            f"if the device was deleted, remove {creds_path} and the crypto store to start anew"
+        )
+    if client.should_upload_keys:
+        await client.keys_upload()
+
+
+@dataclass
+class MatrixTransport:
+    """The outbox's view of Matrix: send encrypted, upload encrypted, find a DM."""
+
+    client: AsyncClient
+    prepare_room: Any = None  # async (room_id) -> None: trust policy before a send
+
+    def __post_init__(self) -> None:
+        self._keys_lock = asyncio.Lock()
+        self._dm_locks: dict[str, asyncio.Lock] = {}
+
+    async def _keys(self, room_id: str) -> None:
+        room = self.client.rooms.get(room_id)
+        if room is None or not room.encrypted:
+            return
+        async with self._keys_lock:
+            if not room.members_synced:
+                resp = await self.client.joined_members(room_id)
+                if isinstance(resp, JoinedMembersError):
+                    raise _send_error(resp)
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+        if self.prepare_room is not None:
+            await self.prepare_room(room_id)
+
+    async def send(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
+        if room_id not in self.client.rooms:
+            raise SendError(f"not in room {room_id}", permanent=True)
+        try:
+            await self._keys(room_id)
+            resp = await self.client.room_send(
+                room_id,
+                "m.room.message",
+                content,
+                tx_id=txn_id,
+                ignore_unverified_devices=True,
+            )
+        except SendError:
+            raise
+        except Exception as exc:  # network errors, key-sharing failures: retry later
+            raise SendError(type(exc).__name__) from exc
+        if isinstance(resp, RoomSendResponse):
+            return resp.event_id
+        raise _send_error(resp)
+
+    async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
+        """Encrypt and upload; returns the `file` object for an m.file event."""
+        try:
+            resp, keys = await self.client.upload(
+                io.BytesIO(data),
+                content_type=mimetype,
+                filename=filename,
+                encrypt=True,
+                filesize=len(data),
+            )
+        except Exception as exc:
+            raise SendError(type(exc).__name__) from exc
+        if not isinstance(resp, UploadResponse) or keys is None:
+            raise _send_error(resp)
+        return {**keys, "url": resp.content_uri}
+
+    async def dm_room(self, user_id: str) -> str:
+        """Create an encrypted DM with this person (the caller stores and reuses it)."""
+        lock = self._dm_locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            try:
+                resp = await self.client.room_create(
+                    is_direct=True,
+                    preset=RoomPreset.trusted_private_chat,
+                    invite=[user_id],
+                    initial_state=[
+                        {
+                            "type": "m.room.encryption",
+                            "state_key": "",
+                            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                        }
+                    ],
+                )
+            except Exception as exc:
+                raise SendError(type(exc).__name__) from exc
+            if isinstance(resp, RoomCreateError):
+                raise _send_error(resp)
+            # Wait until our own sync has the room, so room_send knows it is encrypted.
+            for _ in range(200):
+                room = self.client.rooms.get(resp.room_id)
+                if room is not None and room.encrypted:
+                    break
+                await asyncio.sleep(0.05)
+            return str(resp.room_id)
+
+
+def _send_error(resp: Any) -> SendError:
+    status = str(getattr(resp, "status_code", "") or "")
+    retry_ms = getattr(resp, "retry_after_ms", None)
+    if status in ("M_LIMIT_EXCEEDED", "429"):
+        return SendError("rate limited", retry_after=(retry_ms or 5000) / 1000)
+    permanent = status in PERMANENT_ERRORS
+    return SendError(f"send failed ({status or type(resp).__name__})", permanent=permanent)

@@ -1,0 +1,48 @@
+"""Prometheus metrics, in a registry of their own (no process-wide state between bots)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.commands = Counter(
+            "attache_commands", "Commands handled", ["command", "outcome"], registry=r
+        )
+        self.command_seconds = Histogram(
+            "attache_command_seconds",
+            "Time from receipt to committed effect",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.sync_lag = Gauge(
+            "attache_sync_lag_seconds", "Seconds since the last completed sync", registry=r
+        )
+        self.last_sync = Gauge(
+            "attache_last_sync_timestamp_seconds",
+            "Unix time of the last completed sync",
+            registry=r,
+        )
+        self.pending_jobs = Gauge(
+            "attache_pending_jobs", "Scheduled jobs (reminders, nudges) not yet fired", registry=r
+        )
+        self.outbox_pending = Gauge(
+            "attache_outbox_pending", "Messages waiting to be sent", registry=r
+        )
+        self.messages_sent = Counter("attache_messages_sent", "Messages delivered", registry=r)
+        self.send_retries = Counter("attache_send_retries", "Send attempts retried", registry=r)
+        self.send_giveups = Counter(
+            "attache_send_giveups", "Messages given up after bounded retries", registry=r
+        )
+        self.decryption_failures = Counter(
+            "attache_decryption_failures", "Events that could not be decrypted in time", registry=r
+        )
+        self.refused = Counter(
+            "attache_refused_events", "Events refused before dispatch", ["reason"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

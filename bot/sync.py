@@ -1,0 +1,396 @@
+"""The sync loop: filtered long-poll, gap filling, invites, and what reaches the dispatcher.
+
+The sync token is saved only after every event of that sync is recorded or queued, so a
+crash replays events rather than losing them; the dispatcher's event ledger makes the
+replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinError,
+    MegolmEvent,
+    RoomMessagesError,
+    RoomMessagesResponse,
+    SyncError,
+    SyncResponse,
+)
+from nio.events import Event
+
+from bot.clock import Clock
+from bot.dispatch import Dispatcher
+from bot.metrics import Metrics
+from bot.outbox import enqueue
+from bot.store import Store
+from commands.context import Incoming, OutMessage, utc_iso
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "timeline": {"limit": 100},
+        "state": {"lazy_load_members": True},
+        "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+    },
+}
+BACKFILL_PAGES = 20
+UNDECRYPTABLE_GIVE_UP = 120.0
+UNENCRYPTED_REFUSAL = (
+    "I only work in end-to-end encrypted rooms, so I will not act on anything here. "
+    "Start an encrypted direct chat with me instead (Element encrypts new DMs by default)."
+)
+
+
+class TrustPolicy(Protocol):
+    """Decides whether a decrypted event's sending device may command the bot."""
+
+    async def check_sender(self, event: Event, room_id: str) -> str | None:
+        """None if trusted; otherwise a reason (sent once to the person)."""
+        ...
+
+
+@dataclass
+class PendingDecryption:
+    event: MegolmEvent
+    room_id: str
+    since: float
+    requested: bool = False
+
+
+@dataclass
+class SyncLoop:
+    client: AsyncClient
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    metrics: Metrics
+    clock: Clock
+    trust: TrustPolicy | None = None
+    on_synced: Any = None  # callable() after each completed sync (health)
+    kick: Any = None  # callable() that wakes the outbox
+    _pending: dict[str, PendingDecryption] = field(default_factory=dict)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _refusals_told: set[tuple[str, str]] = field(default_factory=set)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        token = await self._kv("sync_token")
+        first = token is None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                resp = await self._sync_once(token, first)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                resp = exc
+            if not isinstance(resp, SyncResponse):
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log.warning("sync failed (%s); retrying in %.1fs", _reason(resp), delay)
+                await self._sleep(delay)
+                continue
+            if failures:
+                log.info("sync recovered after %d failures", failures)
+            failures = 0
+            marks = await self._handle(resp, first)
+            await self._after_sync()
+            token, first = resp.next_batch, False
+            # The token must not run ahead of the ledger, or a crash would skip commands:
+            # save it (with the per-room marks) only once the dispatcher has recorded all.
+            if await self.dispatcher.drain(timeout=120):
+                await self._save_position(token, marks)
+            else:
+                log.warning("dispatch is slow; sync position not saved this round")
+            if self.on_synced is not None:
+                self.on_synced()
+
+    async def _sync_once(self, token: str | None, first: bool) -> SyncResponse | SyncError:
+        timeout = 0 if first else self.settings.sync_timeout_ms
+        send_task = asyncio.create_task(self.client.send_to_device_messages())
+        try:
+            return await self.client.sync(
+                timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=first
+            )
+        finally:
+            await asyncio.gather(send_task, return_exceptions=True)
+
+    async def _after_sync(self) -> None:
+        """Keep the device's keys and sessions current, as nio's sync_forever would."""
+        client = self.client
+        tasks = []
+        if client.should_upload_keys:
+            tasks.append(client.keys_upload())
+        if client.should_query_keys:
+            tasks.append(client.keys_query())
+        if client.should_claim_keys:
+            tasks.append(client.keys_claim(client.get_users_for_key_claiming()))
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.warning("key maintenance failed: %s", type(result).__name__)
+        await self._retry_decryption()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    # -- one sync response ---------------------------------------------------------------
+
+    async def _handle(self, resp: SyncResponse, first: bool) -> dict[str, str]:
+        """Route every event; returns the newest event per room (where the next gap stops)."""
+        marks: dict[str, str] = {}
+        for room_id, info in resp.rooms.invite.items():
+            await self._invite(room_id, info.invite_state)
+        for room_id, info in resp.rooms.join.items():
+            events = list(info.timeline.events)
+            if events:
+                newest = events[-1]
+                marks[room_id] = json.dumps(
+                    {"event_id": newest.event_id, "ts": newest.server_timestamp}
+                )
+            if first:
+                continue  # history from before the bot's first start is not addressed to it
+            if info.timeline.limited:
+                events = await self._backfill(room_id, info.timeline.prev_batch) + events
+            for event in events:
+                await self._route(room_id, event)
+        return marks
+
+    async def _invite(self, room_id: str, state: list[Any]) -> None:
+        inviter = next(
+            (
+                e.sender
+                for e in state
+                if isinstance(e, InviteMemberEvent)
+                and e.state_key == self.client.user_id
+                and e.membership == "invite"
+            ),
+            None,
+        )
+        if inviter is None:
+            return
+        if not self.settings.is_allowed(inviter):
+            self.metrics.refused.labels("invite_not_allowed").inc()
+            log.info("declining invite to %s from a sender not allowed in", room_id)
+            await self.client.room_leave(room_id)
+            return
+        resp = await self.client.join(room_id)
+        if isinstance(resp, JoinError):
+            log.warning("could not join %s: %s", room_id, resp.status_code)
+        else:
+            log.info("joined %s on an invite", room_id)
+
+    async def _backfill(self, room_id: str, prev_batch: str | None) -> list[Event]:
+        """Page back over a `limited` gap to the last event seen, so no command is skipped."""
+        mark = await self._kv(f"room_mark:{room_id}")
+        last = json.loads(mark) if mark else None
+        if last is None or prev_batch is None:
+            return []
+        older: list[Event] = []
+        token: str | None = prev_batch
+        for _ in range(BACKFILL_PAGES):
+            resp = await self.client.room_messages(room_id, start=token, limit=100)
+            if isinstance(resp, RoomMessagesError) or not isinstance(resp, RoomMessagesResponse):
+                log.warning("backfill of %s failed: %s", room_id, _reason(resp))
+                break
+            for event in resp.chunk:  # newest first
+                if event.event_id == last["event_id"] or (event.server_timestamp < last["ts"]):
+                    log.info("backfilled %d events in %s", len(older), room_id)
+                    return list(reversed(older))
+                older.append(event)
+            if not resp.chunk or resp.end is None:
+                break
+            token = resp.end
+        log.warning("backfill of %s stopped after %d events", room_id, len(older))
+        return list(reversed(older))
+
+    # -- one event -----------------------------------------------------------------------
+
+    async def _route(self, room_id: str, event: Event) -> None:
+        sender = getattr(event, "sender", None)
+        if sender is None or sender == self.client.user_id:
+            return
+        if not self.settings.is_allowed(sender):
+            self.metrics.refused.labels("sender_not_allowed").inc()
+            return
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        if isinstance(event, MegolmEvent):
+            self._pending.setdefault(
+                event.event_id, PendingDecryption(event, room_id, self.clock.monotonic())
+            )
+            return
+        source = event.source if isinstance(getattr(event, "source", None), dict) else {}
+        if source.get("type") not in ("m.room.message", "m.reaction"):
+            return
+        if not room.encrypted:
+            await self._refuse_unencrypted(room_id, event)
+            return
+        if not getattr(event, "decrypted", False):
+            # A plaintext event in an encrypted room: anyone on the server could forge it.
+            self.metrics.refused.labels("plaintext_in_encrypted_room").inc()
+            return
+        incoming = _incoming(room_id, event, source)
+        if incoming is None or not self.dispatcher.wants(incoming):
+            return
+        if self.trust is not None:
+            reason = await self.trust.check_sender(event, room_id)
+            if reason is not None:
+                self.metrics.refused.labels("untrusted_device").inc()
+                await self._tell_refused(room_id, sender, event.event_id, reason)
+                return
+        self.dispatcher.submit(incoming)
+
+    async def _refuse_unencrypted(self, room_id: str, event: Event) -> None:
+        body = getattr(event, "body", "") or ""
+        if not body.startswith(self.settings.command_prefix):
+            return
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "INSERT INTO refused_rooms (room_id, reason, at) VALUES (?, 'unencrypted', ?) "
+                "ON CONFLICT DO NOTHING RETURNING room_id",
+                (room_id, utc_iso(self.clock.now())),
+            )
+            first_time = await cur.fetchone() is not None
+            await cur.close()
+            if first_time:
+                await enqueue(
+                    db,
+                    [
+                        OutMessage(
+                            body=UNENCRYPTED_REFUSAL, room_id=room_id, reply_to=event.event_id
+                        )
+                    ],
+                    utc_iso(self.clock.now()),
+                )
+        self.metrics.refused.labels("unencrypted_room").inc()
+        if first_time and self.kick is not None:
+            self.kick()
+
+    async def _tell_refused(self, room_id: str, sender: str, event_id: str, reason: str) -> None:
+        """One explanation per person and room, recorded so a replay does not repeat it."""
+        if (room_id, sender) in self._refusals_told:
+            return
+        self._refusals_told.add((room_id, sender))
+        async with self.store.write() as db:
+            await enqueue(
+                db,
+                [OutMessage(body=reason, room_id=room_id, reply_to=event_id)],
+                utc_iso(self.clock.now()),
+            )
+        if self.kick is not None:
+            self.kick()
+
+    async def _retry_decryption(self) -> None:
+        """Room keys can arrive after the message; retry, ask for them, count the losses."""
+        now = self.clock.monotonic()
+        for event_id, pending in list(self._pending.items()):
+            try:
+                decrypted = self.client.decrypt_event(pending.event)
+            except Exception:
+                decrypted = None
+            if decrypted is not None and not isinstance(decrypted, MegolmEvent):
+                del self._pending[event_id]
+                await self._route(pending.room_id, decrypted)
+                continue
+            if not pending.requested and now - pending.since > 5:
+                pending.requested = True
+                try:
+                    await self.client.request_room_key(pending.event)
+                except Exception as exc:
+                    log.debug("room key request failed: %s", type(exc).__name__)
+            if now - pending.since > UNDECRYPTABLE_GIVE_UP:
+                del self._pending[event_id]
+                self.metrics.decryption_failures.inc()
+                log.warning("could not decrypt %s in %s", event_id, pending.room_id)
+                await self._tell_refused(
+                    pending.room_id,
+                    pending.event.sender,
+                    event_id,
+                    "I could not decrypt a message you sent, so I did not act on it. "
+                    "Make sure your session is verified (Element: Settings → Sessions), "
+                    "then send it again.",
+                )
+
+    # -- kv ------------------------------------------------------------------------------
+
+    async def _kv(self, key: str) -> str | None:
+        async with self.store.reader.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def _save_position(self, token: str, marks: dict[str, str]) -> None:
+        items = [("sync_token", token)] + [(f"room_mark:{r}", m) for r, m in marks.items()]
+        async with self.store.write() as db:
+            await db.executemany(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                items,
+            )
+
+
+def _incoming(room_id: str, event: Event, source: dict[str, Any]) -> Incoming | None:
+    content = source.get("content") or {}
+    relates = content.get("m.relates_to") or {}
+    if relates.get("rel_type") == "m.replace":
+        return None  # edits never re-run a command
+    ts = int(source.get("origin_server_ts") or 0)
+    if source.get("type") == "m.reaction":
+        if relates.get("rel_type") != "m.annotation":
+            return None
+        return Incoming(
+            event_id=event.event_id,
+            room_id=room_id,
+            sender=event.sender,
+            timestamp_ms=ts,
+            reaction_key=str(relates.get("key", "")),
+            reaction_target=relates.get("event_id"),
+        )
+    if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
+        return None
+    body = _strip_reply_fallback(content["body"])
+    thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+    reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+    if thread_root and relates.get("is_falling_back"):
+        reply_to = None
+    return Incoming(
+        event_id=event.event_id,
+        room_id=room_id,
+        sender=event.sender,
+        body=body,
+        timestamp_ms=ts,
+        thread_root=thread_root,
+        reply_to=reply_to,
+    )
+
+
+def _strip_reply_fallback(body: str) -> str:
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith("> "):
+        return body.strip()
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _reason(resp: object) -> str:
+    if isinstance(resp, Exception):
+        return type(resp).__name__
+    return str(getattr(resp, "status_code", None) or type(resp).__name__)

@@ -1,0 +1,229 @@
+"""What a handler sees and produces: the incoming event, the store, and outgoing messages.
+
+Handlers never send: they append OutMessages, which the runtime writes to the outbox in
+the same transaction as their effect, and sends afterwards (exactly once, even after a crash).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from commands.render import Rendered, plain
+
+if TYPE_CHECKING:
+    from commands.registry import Registry
+    from config import Settings
+
+
+def utc_iso(moment: datetime) -> str:
+    """Stored form of every instant: UTC, ISO 8601, seconds precision or finer."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mimetype: str
+    data: bytes
+
+
+@dataclass
+class OutMessage:
+    """One message to send. Target: room_id, or user_id (the bot's DM with that person)."""
+
+    body: str
+    html: str | None = None
+    room_id: str | None = None
+    user_id: str | None = None
+    msgtype: str = "m.notice"
+    reply_to: str | None = None
+    thread_root: str | None = None  # event ID of a thread root
+    thread_key: str | None = None  # or the outbox key of a message that became the root
+    key: str | None = None  # a unique name, to find this message's event ID later
+    mentions: tuple[str, ...] = ()
+    attachment: Attachment | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def content(self) -> dict[str, Any]:
+        """The event content, minus what needs the sent event IDs (resolved at send time)."""
+        content: dict[str, Any] = {"msgtype": self.msgtype, "body": self.body}
+        if self.html is not None:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = self.html
+        content["m.mentions"] = {"user_ids": sorted(set(self.mentions))} if self.mentions else {}
+        content.update(self.extra)
+        return content
+
+    def to_row(self) -> dict[str, Any]:
+        meta = {
+            "content": self.content(),
+            "reply_to": self.reply_to,
+            "thread_root": self.thread_root,
+            "thread_key": self.thread_key,
+        }
+        if self.attachment is not None:
+            meta["attachment"] = {
+                "filename": self.attachment.filename,
+                "mimetype": self.attachment.mimetype,
+            }
+        return {
+            "room_id": self.room_id,
+            "user_id": self.user_id,
+            "content": json.dumps(meta, ensure_ascii=False),
+            "attachment": self.attachment.data if self.attachment else None,
+            "key": self.key,
+        }
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    display_name: str | None
+    roles: frozenset[str]
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def has_role(self, *roles: str) -> bool:
+        return "admin" in self.roles or any(r in self.roles for r in roles)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message or reaction as the runtime saw it, after decryption and trust checks."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    body: str = ""
+    timestamp_ms: int = 0
+    thread_root: str | None = None
+    reply_to: str | None = None
+    reaction_key: str | None = None
+    reaction_target: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job as its handler sees it; late_seconds > 0 when it fired after due_at."""
+
+    id: int
+    kind: str
+    ref: str
+    due_at: datetime
+    payload: dict[str, Any]
+    late_seconds: float
+
+
+@dataclass
+class Context:
+    """Everything one handler run needs; `db` is inside the run's write transaction."""
+
+    db: aiosqlite.Connection
+    settings: Settings
+    registry: Registry
+    now: datetime
+    person: Person | None = None
+    incoming: Incoming | None = None
+    correlation_id: str = ""
+    outbox: list[OutMessage] = field(default_factory=list)
+    scheduled: list[int] = field(default_factory=list)
+    unscheduled: list[int] = field(default_factory=list)
+
+    # -- who and where -----------------------------------------------------------------
+
+    @property
+    def sender(self) -> str:
+        assert self.person is not None
+        return self.person.user_id
+
+    @property
+    def room_id(self) -> str | None:
+        return self.incoming.room_id if self.incoming else None
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.command_prefix
+
+    @property
+    def is_admin(self) -> bool:
+        return self.person is not None and "admin" in self.person.roles
+
+    # -- output ------------------------------------------------------------------------
+
+    def reply(self, text: str | Rendered, **kw: Any) -> OutMessage:
+        """Answer in the command's room, as a reply to the command (traceable)."""
+        rendered = plain(text) if isinstance(text, str) else text
+        kw.setdefault("room_id", self.room_id)
+        if self.incoming is not None:
+            kw.setdefault("reply_to", self.incoming.event_id)
+            if self.incoming.thread_root:
+                kw.setdefault("thread_root", self.incoming.thread_root)
+        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
+        self.outbox.append(msg)
+        return msg
+
+    def send(self, text: str | Rendered, **kw: Any) -> OutMessage:
+        """Send to a room (room_id=) or a person's DM (user_id=)."""
+        rendered = plain(text) if isinstance(text, str) else text
+        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
+        self.outbox.append(msg)
+        return msg
+
+    # -- scheduling (the scheduler indexes these rows after commit) --------------------
+
+    async def schedule(
+        self, kind: str, ref: str, due_at: datetime, payload: dict[str, Any] | None = None
+    ) -> int | None:
+        """Add a job; the same (kind, ref, due_at) twice is one job. Returns its id."""
+        cur = await self.db.execute(
+            "INSERT INTO jobs (kind, ref, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, ref, due_at) DO NOTHING RETURNING id",
+            (kind, ref, utc_iso(due_at), json.dumps(payload or {}), utc_iso(self.now)),
+        )
+        row = await cur.fetchone()
+        await cur.close()
+        if row is None:
+            return None
+        self.scheduled.append(int(row[0]))
+        return int(row[0])
+
+    async def unschedule(self, kind: str, ref: str) -> int:
+        """Cancel every pending job of this kind for this object."""
+        cur = await self.db.execute(
+            "UPDATE jobs SET state = 'cancelled' WHERE kind = ? AND ref = ? AND state = 'pending' "
+            "RETURNING id",
+            (kind, ref),
+        )
+        ids = [int(r[0]) for r in await cur.fetchall()]
+        await cur.close()
+        self.unscheduled.extend(ids)
+        return len(ids)
+
+    # -- audit -------------------------------------------------------------------------
+
+    async def audit(self, action: str, obj: str | None = None, detail: str = "") -> None:
+        actor = self.person.user_id if self.person else "bot"
+        await self.db.execute(
+            "INSERT INTO audit (at, actor, action, object, detail, event_id) VALUES (?,?,?,?,?,?)",
+            (
+                utc_iso(self.now),
+                actor,
+                action,
+                obj,
+                detail,
+                self.incoming.event_id if self.incoming else None,
+            ),
+        )

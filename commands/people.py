@@ -1,0 +1,62 @@
+"""People as the bot knows them: roles and time zone, with defaults from settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import aiosqlite
+
+from commands.context import Person, utc_iso
+from commands.errors import UserError
+from config import Settings
+
+ROLES = ("attache", "secretariat", "admin")
+
+
+async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings) -> Person:
+    async with db.execute(
+        "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    roles = {"attache"}
+    name, zone = None, settings.timezone
+    if row is not None:
+        name = row["display_name"]
+        roles |= {r for r in (row["roles"] or "").split(",") if r}
+        zone = row["timezone"] or zone
+    if user_id in settings.admins:
+        roles.add("admin")
+    return Person(user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone)
+
+
+async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO people (user_id, timezone, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
+        "updated_at = excluded.updated_at",
+        (user_id, zone, utc_iso(now)),
+    )
+
+
+def parse_zone(text: str) -> str:
+    """An IANA zone, forgiving of case; a clear error with a suggestion otherwise."""
+    candidate = text.strip()
+    try:
+        ZoneInfo(candidate)
+        return candidate
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    by_lower = {z.lower(): z for z in available_timezones()}
+    if candidate.lower() in by_lower:
+        return by_lower[candidate.lower()]
+    hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
+    more = f" Did you mean {', '.join(hint)}?" if hint else ""
+    raise ValueError(f"{candidate[:40]!r} is not an IANA time zone.{more}")
+
+
+def validate_zone_input(text: str) -> str:
+    try:
+        return parse_zone(text)
+    except ValueError as exc:
+        raise UserError(str(exc), example="!tz Europe/Paris") from None

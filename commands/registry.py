@@ -1,0 +1,345 @@
+"""Commands declared once (name, params, options, example); parser and help come from that.
+
+A command is an async function decorated with `@command(...)`. The decorator only attaches
+the declaration; `Registry.from_modules` collects them, so there is no global state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from commands.errors import UserError
+
+if TYPE_CHECKING:
+    from commands.context import Context, Incoming
+
+Handler = Callable[..., Awaitable[None]]
+Converter = Callable[[str], Any]
+
+_SPEC_ATTR = "__attache_command__"
+_LISTENER_ATTR = "__attache_listener__"
+_JOB_ATTR = "__attache_job__"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A positional argument. `rest=True` takes all remaining words as one text."""
+
+    name: str
+    help: str = ""
+    convert: Converter = str
+    optional: bool = False
+    rest: bool = False
+
+
+@dataclass(frozen=True)
+class Option:
+    """A `key=value` option, accepted anywhere in the command."""
+
+    name: str
+    help: str = ""
+    convert: Converter = str
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str  # "ping" or "actions add" for a subcommand
+    summary: str
+    example: str
+    handler: Handler
+    params: tuple[Param, ...] = ()
+    options: tuple[Option, ...] = ()
+    body: Param | None = None  # free text after " -- "
+    aliases: tuple[str, ...] = ()
+    roles: frozenset[str] | None = None  # None: anyone allowed in
+    details: str = ""
+
+    def usage(self, prefix: str) -> str:
+        parts = [f"{prefix}{self.name}"]
+        for p in self.params:
+            shown = f"<{p.name}…>" if p.rest else f"<{p.name}>"
+            parts.append(f"[{shown}]" if p.optional else shown)
+        parts += [f"[{o.name}=…]" for o in self.options]
+        if self.body is not None:
+            parts.append(
+                f"[-- {self.body.name}]" if self.body.optional else f"-- <{self.body.name}>"
+            )
+        return " ".join(parts)
+
+
+def command(
+    name: str,
+    *,
+    summary: str,
+    example: str,
+    params: Sequence[Param] = (),
+    options: Sequence[Option] = (),
+    body: Param | None = None,
+    aliases: Sequence[str] = (),
+    roles: Iterable[str] | None = None,
+    details: str = "",
+) -> Callable[[Handler], Handler]:
+    def mark(fn: Handler) -> Handler:
+        spec = CommandSpec(
+            name=name,
+            summary=summary,
+            example=example,
+            handler=fn,
+            params=tuple(params),
+            options=tuple(options),
+            body=body,
+            aliases=tuple(aliases),
+            roles=frozenset(roles) if roles is not None else None,
+            details=details,
+        )
+        setattr(fn, _SPEC_ATTR, spec)
+        return fn
+
+    return mark
+
+
+def listener(kind: str) -> Callable[[Handler], Handler]:
+    """Declare a handler for non-command events: 'thread_reply', 'reply', 'reaction'."""
+
+    def mark(fn: Handler) -> Handler:
+        setattr(fn, _LISTENER_ATTR, kind)
+        return fn
+
+    return mark
+
+
+def job(kind: str) -> Callable[[Handler], Handler]:
+    """Declare the handler that runs when a scheduled job of this kind comes due."""
+
+    def mark(fn: Handler) -> Handler:
+        setattr(fn, _JOB_ATTR, kind)
+        return fn
+
+    return mark
+
+
+@dataclass
+class Invocation:
+    spec: CommandSpec
+    args: dict[str, Any]
+
+
+@dataclass
+class Registry:
+    prefix: str = "!"
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    listeners: dict[str, list[Handler]] = field(default_factory=dict)
+    jobs: dict[str, Handler] = field(default_factory=dict)
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[ModuleType], prefix: str = "!") -> Registry:
+        reg = cls(prefix=prefix)
+        for module in modules:
+            for value in vars(module).values():
+                if (spec := getattr(value, _SPEC_ATTR, None)) is not None:
+                    reg.add(spec)
+                if (kind := getattr(value, _LISTENER_ATTR, None)) is not None:
+                    reg.listeners.setdefault(kind, []).append(value)
+                if (kind := getattr(value, _JOB_ATTR, None)) is not None:
+                    if kind in reg.jobs:
+                        raise ValueError(f"job kind {kind!r} declared twice")
+                    reg.jobs[kind] = value
+        return reg
+
+    def add(self, spec: CommandSpec) -> None:
+        if spec.name in self.commands or spec.name in self.aliases:
+            raise ValueError(f"command {spec.name!r} declared twice")
+        self.commands[spec.name] = spec
+        for alias in spec.aliases:
+            self.aliases[alias] = spec.name
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def verbs(self) -> list[str]:
+        return sorted({name.split(" ")[0] for name in self.commands})
+
+    def subcommands(self, verb: str) -> list[CommandSpec]:
+        return [s for n, s in sorted(self.commands.items()) if n.startswith(verb + " ")]
+
+    def find(self, name: str) -> CommandSpec | None:
+        name = self.aliases.get(name, name)
+        return self.commands.get(name)
+
+    def is_command(self, body: str) -> bool:
+        return body.startswith(self.prefix) and len(body) > len(self.prefix)
+
+    # -- parsing -----------------------------------------------------------------------
+
+    def parse(self, body: str) -> Invocation:
+        """Turn `!verb [sub] args` into an Invocation, or raise UserError saying why."""
+        text = _normalise(body[len(self.prefix) :])
+        head, sep, tail = _split_body(text)
+        tokens = _tokenize(head)
+        if not tokens:
+            raise UserError(f"Empty command. Try {self.prefix}help.")
+        verb = tokens[0].lower()
+        spec = None
+        if len(tokens) > 1 and self.find(f"{verb} {tokens[1].lower()}"):
+            spec = self.find(f"{verb} {tokens[1].lower()}")
+            tokens = tokens[2:]
+        elif self.find(verb):
+            spec = self.find(verb)
+            tokens = tokens[1:]
+        elif subs := self.subcommands(verb):
+            names = ", ".join(s.name.split(" ", 1)[1] for s in subs)
+            what = (
+                f"Unknown {verb} subcommand." if len(tokens) > 1 else f"{verb} needs a subcommand."
+            )
+            raise UserError(
+                f"{what} Choose one of: {names}.",
+                example=subs[0].example,
+            )
+        if spec is None:
+            raise UserError(
+                f"Unknown command {self.prefix}{_shorten(verb)}. "
+                f"Send {self.prefix}help for the list."
+            )
+        return Invocation(spec, self._bind(spec, tokens, tail if sep else None))
+
+    def _bind(self, spec: CommandSpec, tokens: list[str], body: str | None) -> dict[str, Any]:
+        def fail(message: str) -> UserError:
+            return UserError(message, usage=spec.usage(self.prefix), example=spec.example)
+
+        options = {o.name: o for o in spec.options}
+        args: dict[str, Any] = {o.name: o.default for o in spec.options}
+        positional: list[str] = []
+        for token in tokens:
+            key, eq, value = token.partition("=")
+            if eq and key.lower() in options:
+                args[key.lower()] = _convert(options[key.lower()], value, fail)
+            else:
+                positional.append(token)
+        if body is not None:
+            body, trailing = _trailing_options(body, options)
+            for key, value in trailing.items():
+                args[key] = _convert(options[key], value, fail)
+        for i, param in enumerate(spec.params):
+            if param.rest:
+                raw = " ".join(positional[i:])
+                positional = positional[:i]
+                if not raw and not param.optional:
+                    raise fail(f"Missing {param.name}.")
+                args[param.name] = _convert(param, raw, fail) if raw else None
+                break
+            if i >= len(positional):
+                if not param.optional:
+                    raise fail(f"Missing {param.name}.")
+                args[param.name] = None
+                continue
+            args[param.name] = _convert(param, positional[i], fail)
+        else:
+            if len(positional) > len(spec.params):
+                extra = _shorten(positional[len(spec.params)])
+                raise fail(f"Unexpected {extra!r}.")
+        if spec.body is not None:
+            text = (body or "").strip()
+            if not text and not spec.body.optional:
+                raise fail(f"Missing {spec.body.name} after --.")
+            args[spec.body.name] = _convert(spec.body, text, fail) if text else None
+        elif body is not None and body.strip():
+            raise fail("This command takes no text after --.")
+        return args
+
+    # -- help --------------------------------------------------------------------------
+
+    def help_lines(self) -> list[tuple[str, str]]:
+        return [
+            (self.commands[n].usage(self.prefix), self.commands[n].summary)
+            for n in sorted(self.commands)
+        ]
+
+    def help_for(self, name: str) -> str | None:
+        name = name.removeprefix(self.prefix).lower().strip()
+        spec = self.find(name)
+        specs = [spec] if spec else self.subcommands(name)
+        if not specs:
+            return None
+        blocks = []
+        for s in specs:
+            lines = [f"{s.usage(self.prefix)} — {s.summary}"]
+            lines += [f"  {p.name}: {p.help}" for p in s.params if p.help]
+            lines += [f"  {o.name}=…: {o.help}" for o in s.options if o.help]
+            if s.body is not None and s.body.help:
+                lines.append(f"  {s.body.name}: {s.body.help}")
+            if s.details:
+                lines.append(f"  {s.details}")
+            if s.aliases:
+                lines.append("  also: " + ", ".join(self.prefix + a for a in s.aliases))
+            lines.append(f"  Example: {s.example}")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+
+# -- tokenizing ------------------------------------------------------------------------
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+_TOKEN = re.compile(r'"([^"]*)"|\'([^\']*)\'|(\S+)')
+
+
+def _normalise(text: str) -> str:
+    """Element may send smart quotes; invisible and bidi marks change nothing a user meant."""
+    return _INVISIBLE.sub("", text.translate(_QUOTES))
+
+
+def _split_body(text: str) -> tuple[str, bool, str]:
+    match = re.search(r"(?:^|\s)--(?:\s|$)", text)
+    if not match:
+        return text, False, ""
+    return text[: match.start()], True, text[match.end() :]
+
+
+def _tokenize(text: str) -> list[str]:
+    if text.count('"') % 2:
+        raise UserError('A quote is not closed. Put a " at both ends of a quoted text.')
+    return [
+        m[1] if m[1] is not None else m[2] if m[2] is not None else m[3]
+        for m in _TOKEN.finditer(text)
+    ]
+
+
+def _trailing_options(body: str, options: dict[str, Option]) -> tuple[str, dict[str, str]]:
+    """`-- body text priority=high`: trailing declared key=value words are options too."""
+    found: dict[str, str] = {}
+    words = body.rstrip().split(" ")
+    while words:
+        key, eq, value = words[-1].partition("=")
+        if not (eq and key.lower() in options and "\n" not in words[-1]):
+            break
+        found[key.lower()] = value
+        words.pop()
+    return " ".join(words), found
+
+
+def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) -> Any:
+    try:
+        return param.convert(raw)
+    except UserError:
+        raise
+    except (ValueError, KeyError) as exc:
+        detail = str(exc.args[0]) if exc.args else "not understood"
+        raise fail(f"{param.name}: {detail}") from None
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listener_kinds(registry: Registry) -> list[str]:
+    return sorted(registry.listeners)
+
+
+if TYPE_CHECKING:  # keep the handler signatures visible to type checkers
+    CommandHandler = Callable[[Context, dict[str, Any]], Awaitable[None]]
+    ListenerHandler = Callable[[Context, Incoming], Awaitable[bool]]

@@ -1,0 +1,272 @@
+"""The bot's one Settings class: env ATTACHE_*, a YAML file, and *_FILE secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
+SECRETS = ("password", "access_token", "pickle_key", "cross_signing_secret")
+NIO_DEFAULT_PICKLE_KEY = "DEFAULT_KEY"
+
+_yaml_file: ContextVar[Path | None] = ContextVar("attache_yaml_file", default=None)
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a comma list from env as well as a YAML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every option the operator can set, with its default and its check."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATTACHE_",
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,
+    )
+
+    homeserver: str = Field(description="Homeserver URL, e.g. https://matrix.example.org")
+    user_id: str = Field(description="The bot's Matrix ID, e.g. @attache:example.org")
+    password: SecretStr | None = Field(None, description="Password for first login")
+    password_file: Path | None = Field(None, description="File holding the password")
+    access_token: SecretStr | None = Field(None, description="Access token (with device_id)")
+    access_token_file: Path | None = Field(None, description="File holding the access token")
+    device_id: str | None = Field(None, description="Device ID that goes with access_token")
+    device_name: str = Field("attache-bot", description="Display name of the bot's device")
+    pickle_key: SecretStr | None = Field(None, description="Secret encrypting the crypto store")
+    pickle_key_file: Path | None = Field(None, description="File holding the pickle key")
+    cross_signing_secret: SecretStr | None = Field(
+        None, description="Secret encrypting the cross-signing keys (default: the pickle key)"
+    )
+    cross_signing_secret_file: Path | None = Field(
+        None, description="File holding the cross-signing secret"
+    )
+    data_dir: Path = Field(Path("data"), description="Store, crypto store, credentials, lock")
+    allowed_users: CommaList = Field(default_factory=list, description="Matrix IDs let in")
+    allowed_servers: CommaList = Field(default_factory=list, description="Homeservers let in")
+    admins: CommaList = Field(default_factory=list, description="Matrix IDs with the admin role")
+    command_prefix: str = Field("!", description="What starts a command")
+    timezone: str = Field("UTC", description="IANA zone for people who set none")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_format: Literal["text", "json"] = Field("text")
+    http_addr: str = Field("127.0.0.1:9100", description="host:port for /healthz and /metrics")
+    sync_timeout_ms: int = Field(30_000, ge=1_000, le=300_000, description="Long-poll timeout")
+    health_max_sync_age: int = Field(
+        120, ge=5, description="Seconds without a completed sync before /healthz fails"
+    )
+    max_command_length: int = Field(4_000, ge=100, description="Longest command accepted")
+    rate_limit_burst: int = Field(60, ge=1, description="Commands a person may send at once")
+    rate_limit_per_minute: int = Field(60, ge=1, description="Sustained commands per minute")
+    send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
+    trust_mode: Literal["tofu", "strict"] = Field(
+        "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
+    )
+    trusted_identities: dict[str, str] = Field(
+        default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
+    )
+    directory_seed: Path | None = Field(None, description="YAML seed of people and posts")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_file.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @field_validator("allowed_users", "allowed_servers", "admins", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _homeserver(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL, e.g. https://matrix.example.org")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        if not MATRIX_ID.match(value):
+            raise ValueError("must be a Matrix ID like @attache:example.org")
+        return value
+
+    @field_validator("allowed_users", "admins")
+    @classmethod
+    def _matrix_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not MATRIX_ID.match(v)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Matrix ID like @alice:example.org")
+        return value
+
+    @field_validator("allowed_servers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not SERVER_NAME.match(v)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a server name like example.org")
+        return value
+
+    @field_validator("trusted_identities")
+    @classmethod
+    def _identities(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, key in value.items():
+            if not MATRIX_ID.match(user):
+                raise ValueError(f"{user!r} is not a Matrix ID like @alice:example.org")
+            if not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):
+                raise ValueError(f"the key for {user} must be 43 characters of unpadded base64")
+        return value
+
+    @field_validator("command_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not 1 <= len(value) <= 3 or any(c.isspace() or c.isalnum() for c in value):
+            raise ValueError("must be 1-3 punctuation characters, e.g. !")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA zone such as Europe/Paris or UTC") from exc
+        return value
+
+    @field_validator("http_addr")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_files(self) -> Settings:
+        for name in SECRETS:
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: set either {name} or {name}_file, not both")
+            try:
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from None
+            if not text:
+                raise ValueError(f"{name}_file: {path} is empty")
+            setattr(self, name, SecretStr(text))
+        return self
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Settings:
+        if self.password is None and self.access_token is None:
+            raise ValueError(
+                "password: set ATTACHE_PASSWORD(_FILE) or ATTACHE_ACCESS_TOKEN(_FILE) "
+                "with ATTACHE_DEVICE_ID"
+            )
+        if self.access_token is not None and not self.device_id:
+            raise ValueError("device_id: ATTACHE_ACCESS_TOKEN needs ATTACHE_DEVICE_ID")
+        key = self.pickle_key.get_secret_value() if self.pickle_key else ""
+        if not key:
+            raise ValueError(
+                "pickle_key: required; set ATTACHE_PICKLE_KEY(_FILE) to a long random secret, "
+                "e.g. the output of `openssl rand -base64 32`"
+            )
+        if key == NIO_DEFAULT_PICKLE_KEY or len(key) < 16:
+            raise ValueError(
+                "pickle_key: too weak (nio's default or under 16 characters); "
+                "use e.g. `openssl rand -base64 32`"
+            )
+        return self
+
+    # Derived, so nothing else reads the environment or joins paths by hand.
+    @property
+    def server_name(self) -> str:
+        return self.user_id.split(":", 1)[1]
+
+    @property
+    def secret_for_keys(self) -> str:
+        secret = self.cross_signing_secret or self.pickle_key
+        assert secret is not None
+        return secret.get_secret_value()
+
+    def is_allowed(self, user_id: str) -> bool:
+        """Deny by default: listed people, people of listed servers, and admins."""
+        if user_id in self.allowed_users or user_id in self.admins:
+            return True
+        return user_id.partition(":")[2] in self.allowed_servers
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from overrides, env, then the YAML file (ATTACHE_CONFIG or --config)."""
+    path = config_file or (Path(p) if (p := os.environ.get("ATTACHE_CONFIG")) else None)
+    if path is not None and not path.is_file():
+        raise ConfigError([f"config: file {path} not found; pass --config PATH or unset it"])
+    token = _yaml_file.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+    finally:
+        _yaml_file.reset(token)
+
+
+class ConfigError(Exception):
+    """Invalid settings; each problem reads `setting: what is wrong, how to fix it`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            env = f"ATTACHE_{loc.upper()}"
+            problems.append(f"{loc}: missing; set {env} or `{loc}:` in the config file")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{loc}: unknown setting; check the spelling (see README)")
+        elif not loc:
+            problems.append(msg if ":" in msg.split(" ", 1)[0] else f"settings: {msg}")
+        else:
+            problems.append(f"{loc}: {msg}")
+    return problems
