@@ -1,0 +1,65 @@
+"""End-to-end check of the harness itself: real Synapse, two real E2EE nio clients."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UserFactory
+from tests.harness.clients import TestClient
+from tests.harness.synapse import SynapseServer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_encrypted_dm_roundtrip(
+    synapse: SynapseServer, new_user: UserFactory, store_dir: Path
+) -> None:
+    alice = await TestClient.create(synapse, new_user("alice"), store_dir / "alice")
+    bob = await TestClient.create(synapse, new_user("bob"), store_dir / "bob", auto_join=True)
+    try:
+        room_id = await alice.create_encrypted_dm(bob.user_id, wait_joined=10)
+        t0 = time.monotonic()
+        event_id = await alice.send_text(room_id, "hello bob")
+        got = await bob.wait_for_message(room_id, lambda ev: ev.body == "hello bob")
+        print(f"first E2EE message delivered in {(time.monotonic() - t0) * 1000:.0f} ms")
+        assert got.event_id == event_id
+        assert got.sender == alice.user_id
+        assert got.decrypted  # arrived as m.room.encrypted and was decrypted by nio
+        assert not bob.undecryptable
+
+        reply_id = await bob.send_text(room_id, "hi alice", msgtype="m.notice", reply_to=event_id)
+        reply = await alice.wait_for_message(room_id, lambda ev: ev.event_id == reply_id)
+        assert reply.source["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == event_id
+
+        stored = await synapse.aroom_messages_as_admin(room_id)
+        ids = {ev["event_id"]: ev["type"] for ev in stored}
+        assert ids[event_id] == "m.room.encrypted"
+        assert ids[reply_id] == "m.room.encrypted"
+        assert "m.room.message" not in ids.values()
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_plain_room_and_restart(
+    synapse: SynapseServer, new_user: UserFactory, store_dir: Path
+) -> None:
+    alice = await TestClient.create(synapse, new_user("alice"), store_dir / "alice")
+    bob = await TestClient.create(synapse, new_user("bob"), store_dir / "bob", auto_join=True)
+    try:
+        room_id = await alice.create_plain_room(bob.user_id, wait_joined=10)
+        port = synapse.port
+        await synapse.arestart(downtime=0.5)
+        assert synapse.port == port
+        event_id = await alice.send_text(room_id, "after restart")
+        got = await bob.wait_for_message(room_id, lambda ev: ev.body == "after restart", 20)
+        assert got.event_id == event_id
+        assert not got.decrypted
+        stored = synapse.room_messages_as_admin(room_id)
+        assert {ev["event_id"]: ev["type"] for ev in stored}[event_id] == "m.room.message"
+    finally:
+        await alice.close()
+        await bob.close()
