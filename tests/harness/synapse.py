@@ -176,9 +176,15 @@ class SynapseServer:
         self.workdir = Path(workdir).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.default_ratelimits = default_ratelimits
-        self.port = free_port()
-        self._write_config()
-        self._spawn()
+        for attempt in range(3):
+            self.port = free_port()
+            self._write_config()
+            try:
+                self._spawn()
+                return
+            except RuntimeError as err:  # lost a race for the port: pick another one
+                if attempt == 2 or "Failed to listen" not in str(err):
+                    raise
 
     def _write_config(self) -> None:
         assert self.python is not None and self.workdir is not None

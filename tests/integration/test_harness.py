@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,34 @@ async def test_plain_room_and_restart(
     finally:
         await alice.close()
         await bob.close()
+
+
+def _burst(server: SynapseServer, token: str, room_id: str, n: int) -> list[int]:
+    statuses = []
+    for i in range(n):
+        status, _ = server.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/burst-{time.time_ns()}-{i}",
+            {"msgtype": "m.text", "body": f"burst {i}"},
+            token=token,
+        )
+        statuses.append(status)
+        if status == 429:  # Synapse holds each 429 back ~0.5 s; one is proof enough
+            break
+    return statuses
+
+
+def test_ratelimits_generous_vs_default(
+    synapse: SynapseServer, synapse_factory: Callable[..., SynapseServer]
+) -> None:
+    for server, expect_429 in ((synapse, False), (synapse_factory(default_ratelimits=True), True)):
+        user = server.register(f"burst-{uuid.uuid4().hex[:8]}", "pw")
+        status, room = server.request(
+            "POST", "/_matrix/client/v3/createRoom", {}, token=user["access_token"]
+        )
+        assert status == 200
+        statuses = _burst(server, user["access_token"], room["room_id"], 20)
+        assert (429 in statuses) is expect_429, statuses
+        if expect_429:  # the admin override lifts the limit for this user
+            server.override_ratelimit(user["user_id"])
+            assert set(_burst(server, user["access_token"], room["room_id"], 20)) == {200}
