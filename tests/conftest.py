@@ -1,0 +1,67 @@
+"""Shared pytest fixtures: one real Synapse per session and a user factory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.synapse import SynapseServer
+
+UserFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """A Synapse on 127.0.0.1 with generous rate limits, shared by the whole session."""
+    server = SynapseServer()
+    server.start(tmp_path_factory.mktemp("synapse"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def synapse_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., SynapseServer]]:
+    """Start extra servers (e.g. ``default_ratelimits=True``); all stopped after the test."""
+    servers: list[SynapseServer] = []
+
+    def make(*, default_ratelimits: bool = False) -> SynapseServer:
+        server = SynapseServer()
+        servers.append(server)
+        server.start(
+            tmp_path_factory.mktemp("synapse-extra"), default_ratelimits=default_ratelimits
+        )
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def new_user(synapse: SynapseServer) -> UserFactory:
+    """``new_user(prefix="user", admin=False)`` registers a unique user and returns its dict."""
+
+    def make(
+        prefix: str = "user",
+        *,
+        admin: bool = False,
+        password: str = "test-pass",  # noqa: S107
+    ) -> dict[str, str]:
+        return synapse.register(f"{prefix}-{uuid.uuid4().hex[:10]}", password, admin=admin)
+
+    return make
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """A fresh directory for nio stores of this test."""
+    path = tmp_path / "stores"
+    path.mkdir()
+    return path
