@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from commands.context import Context
+from commands.errors import UserError
 from commands.people import parse_zone, set_timezone
 from commands.registry import Param, command
 from commands.render import table
@@ -56,3 +58,56 @@ async def tz(ctx: Context, args: dict[str, Any]) -> None:
     await set_timezone(ctx.db, ctx.sender, args["zone"], ctx.now)
     await ctx.audit("tz.set", ctx.sender, args["zone"])
     ctx.reply(f"Time zone set to {args['zone']}. Times you type are read in it.")
+
+
+# -- generic verbs on typed IDs (LR-3, A-7, M-2 ...): the ID's kind picks the domain --------
+
+_ID = re.compile(r"^([A-Za-z]{1,3})-(\d{1,9})$")
+
+
+def parse_object_id(text: str) -> tuple[str, int]:
+    match = _ID.match(text.strip())
+    if not match:
+        raise ValueError(f"{text[:30]!r} is not an ID like A-7 or LR-12")
+    return match[1].upper(), int(match[2])
+
+
+async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
+    kind, number = args["id"]
+    handler = ctx.registry.typed.get((verb, kind))
+    if handler is None:
+        kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or "none yet"
+        raise UserError(
+            f"{ctx.prefix}{verb} does not work on {kind}-{number}. It works on: {kinds}.",
+            example=f"{ctx.prefix}{verb} A-7",
+        )
+    await handler(ctx, number, args)
+
+
+_ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=parse_object_id)
+
+
+@command("show", summary="Show one item with its history", example="!show A-7", params=[_ID_PARAM])
+async def show(ctx: Context, args: dict[str, Any]) -> None:
+    await _typed(ctx, "show", args)
+
+
+@command(
+    "cancel",
+    summary="Cancel an item you may cancel (a reason helps the others)",
+    example="!cancel M-3 -- moved to next week",
+    params=[_ID_PARAM],
+    body=Param("reason", "why, shown to the people concerned", optional=True),
+)
+async def cancel(ctx: Context, args: dict[str, Any]) -> None:
+    await _typed(ctx, "cancel", args)
+
+
+@command(
+    "edit",
+    summary="Change an item: key=value pairs (see !help for the item's command)",
+    example="!edit A-7 due=2026-12-04",
+    params=[_ID_PARAM, Param("changes", "key=value pairs, e.g. due=… owner=…", rest=True)],
+)
+async def edit(ctx: Context, args: dict[str, Any]) -> None:
+    await _typed(ctx, "edit", args)

@@ -23,6 +23,7 @@ Converter = Callable[[str], Any]
 _SPEC_ATTR = "__attache_command__"
 _LISTENER_ATTR = "__attache_listener__"
 _JOB_ATTR = "__attache_job__"
+_TYPED_ATTR = "__attache_typed__"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,20 @@ def job(kind: str) -> Callable[[Handler], Handler]:
     return mark
 
 
+def handles(verb: str, kind: str) -> Callable[[Handler], Handler]:
+    """Declare the handler of a generic verb (show, cancel, edit) for one ID kind (e.g. 'A').
+
+    `!show A-7` and `!cancel LR-3` are one command each; the ID's kind picks the domain.
+    The handler is called as handler(ctx, number, args).
+    """
+
+    def mark(fn: Handler) -> Handler:
+        setattr(fn, _TYPED_ATTR, (verb, kind.upper()))
+        return fn
+
+    return mark
+
+
 @dataclass
 class Invocation:
     spec: CommandSpec
@@ -136,6 +151,7 @@ class Registry:
     aliases: dict[str, str] = field(default_factory=dict)
     listeners: dict[str, list[Handler]] = field(default_factory=dict)
     jobs: dict[str, Handler] = field(default_factory=dict)
+    typed: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
     @classmethod
     def from_modules(cls, modules: Iterable[ModuleType], prefix: str = "!") -> Registry:
@@ -150,6 +166,10 @@ class Registry:
                     if kind in reg.jobs:
                         raise ValueError(f"job kind {kind!r} declared twice")
                     reg.jobs[kind] = value
+                if (pair := getattr(value, _TYPED_ATTR, None)) is not None:
+                    if pair in reg.typed:
+                        raise ValueError(f"{pair[0]} for {pair[1]} declared twice")
+                    reg.typed[pair] = value
         return reg
 
     def add(self, spec: CommandSpec) -> None:
@@ -252,6 +272,9 @@ class Registry:
         return args
 
     # -- help --------------------------------------------------------------------------
+
+    def kinds_for(self, verb: str) -> list[str]:
+        return sorted(kind for v, kind in self.typed if v == verb)
 
     def help_lines(self) -> list[tuple[str, str]]:
         return [
