@@ -1,0 +1,174 @@
+"""Fast in-process bot core for unit tests: real store and dispatcher, fake clock, no Matrix."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.dispatch import Dispatcher
+from bot.metrics import Metrics
+from bot.store import Store
+from commands import build_registry
+from commands.context import Context, Incoming
+from config import Settings
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeClock:
+    current: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    mono: float = 1000.0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, **delta: float) -> None:
+        step = timedelta(**delta)
+        self.current += step
+        self.mono += step.total_seconds()
+
+    def set(self, moment: datetime) -> None:
+        self.mono += max(0.0, (moment - self.current).total_seconds())
+        self.current = moment
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "homeserver": "http://127.0.0.1:1",
+        "user_id": "@bot:test",
+        "password": "unused-password",
+        "pickle_key": "unit-test-pickle-key-0123456789",
+        "data_dir": data_dir,
+        "allowed_servers": ["test"],
+        "admins": ["@admin:test"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Sent:
+    """One outbox row as a test sees it."""
+
+    id: int
+    room_id: str | None
+    user_id: str | None
+    body: str
+    html: str | None
+    content: dict[str, Any]
+    reply_to: str | None
+    thread_root: str | None
+    thread_key: str | None
+    key: str | None
+    attachment: bytes | None
+    filename: str | None
+
+
+class BotCore:
+    """Store + registry + dispatcher, driven by `say()` and `fire_due()`; no network."""
+
+    def __init__(self, tmp: Path, clock: FakeClock | None = None, **overrides: Any) -> None:
+        self.clock = clock or FakeClock()
+        self.settings = make_settings(tmp, **overrides)
+        self.store = Store(tmp / "unit.db")
+        self.registry = build_registry(self.settings.command_prefix)
+        self.metrics = Metrics()
+        self.committed: list[Context] = []
+        self.dispatcher = Dispatcher(
+            self.settings,
+            self.store,
+            self.registry,
+            self.clock,
+            self.metrics,
+            self.committed.append,
+        )
+        self._seen_outbox = 0
+
+    async def open(self) -> BotCore:
+        await self.store.open()
+        return self
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def say(
+        self, sender: str, body: str, room_id: str = "!room:test", **kw: Any
+    ) -> list[Sent]:
+        """Process one message as if it arrived decrypted; returns the new outbox rows."""
+        event_id = kw.pop("event_id", None) or f"$ev{next(_ids)}"
+        incoming = Incoming(event_id=event_id, room_id=room_id, sender=sender, body=body, **kw)
+        await self.dispatcher.process(incoming)
+        return await self.new_messages()
+
+    async def react(self, sender: str, target: str, key: str = "✅", room_id: str = "!room:test"):
+        incoming = Incoming(
+            event_id=f"$ev{next(_ids)}",
+            room_id=room_id,
+            sender=sender,
+            reaction_key=key,
+            reaction_target=target,
+        )
+        await self.dispatcher.process(incoming)
+        return await self.new_messages()
+
+    async def fire_due(self) -> list[Sent]:
+        """Run every pending job due at the fake clock's now, oldest first."""
+        async with self.store.reader.execute(
+            "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id",
+            (self.clock.now().isoformat(),),
+        ) as cur:
+            ids = [int(r[0]) for r in await cur.fetchall()]
+        for job_id in ids:
+            await self.dispatcher.run_job(job_id)
+        return await self.new_messages()
+
+    async def new_messages(self) -> list[Sent]:
+        async with self.store.reader.execute(
+            "SELECT * FROM outbox WHERE id > ? ORDER BY id", (self._seen_outbox,)
+        ) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for row in rows:
+            meta = json.loads(row["content"])
+            content = meta.get("content", {})
+            out.append(
+                Sent(
+                    id=row["id"],
+                    room_id=row["room_id"],
+                    user_id=row["user_id"],
+                    body=content.get("body", ""),
+                    html=content.get("formatted_body"),
+                    content=content,
+                    reply_to=meta.get("reply_to"),
+                    thread_root=meta.get("thread_root"),
+                    thread_key=meta.get("thread_key"),
+                    key=row["key"],
+                    attachment=row["attachment"],
+                    filename=(meta.get("attachment") or {}).get("filename"),
+                )
+            )
+            self._seen_outbox = max(self._seen_outbox, row["id"])
+        return out
+
+    async def mark_sent(self, key: str, event_id: str) -> None:
+        """Pretend the outbox delivered the message with this key (for thread roots)."""
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET state='sent', event_id=? WHERE key=?", (event_id, key)
+            )
+
+    async def query(self, sql: str, *params: Any) -> list[Any]:
+        async with self.store.reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def count(self, table: str) -> int:
+        rows = await self.query(f"SELECT COUNT(*) FROM {table}")
+        return int(rows[0][0])

@@ -1,0 +1,90 @@
+"""Dispatch on a real store: exactly once, errors change nothing, limits, correlation IDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness.fakes import BotCore
+
+ALICE = "@alice:test"
+
+
+async def test_ping_replies_as_a_reply_to_the_command(core: BotCore) -> None:
+    sent = await core.say(ALICE, "!ping", event_id="$cmd1")
+    assert [m.body for m in sent] == ["pong"]
+    assert sent[0].reply_to == "$cmd1"
+    assert sent[0].room_id == "!room:test"
+
+
+async def test_same_event_twice_is_handled_once(core: BotCore) -> None:
+    first = await core.say(ALICE, "!tz Europe/Paris", event_id="$dup")
+    again = await core.say(ALICE, "!tz Asia/Tokyo", event_id="$dup")
+    assert len(first) == 1 and again == []
+    rows = await core.query("SELECT timezone FROM people WHERE user_id = ?", ALICE)
+    assert rows[0][0] == "Europe/Paris"
+    assert await core.count("handled_events") == 1
+
+
+async def test_user_error_gets_usage_and_example_and_changes_nothing(core: BotCore) -> None:
+    sent = await core.say(ALICE, "!tz Mars/Olympus")
+    assert "not an IANA time zone" in sent[0].body
+    assert "Example: !tz Europe/Paris" in sent[0].body
+    assert await core.count("people") == 0
+    assert await core.count("audit") == 0
+
+
+async def test_unknown_command_points_to_help(core: BotCore) -> None:
+    sent = await core.say(ALICE, "!frobnicate now")
+    assert "Unknown command !frobnicate" in sent[0].body and "!help" in sent[0].body
+
+
+async def test_internal_error_shows_a_reference_not_a_traceback(
+    core: BotCore, monkeypatch, caplog
+) -> None:
+    async def boom(ctx, args):
+        await ctx.db.execute("INSERT INTO kv (key, value) VALUES ('x', 'y')")
+        raise RuntimeError("secret internals")
+
+    spec = core.registry.commands["ping"]
+    monkeypatch.setitem(
+        core.registry.commands, "ping", spec.__class__(**{**spec.__dict__, "handler": boom})
+    )
+    sent = await core.say(ALICE, "!ping")
+    assert "went wrong on my side (ref " in sent[0].body
+    assert "Traceback" not in sent[0].body and "secret internals" not in sent[0].body
+    assert await core.count("kv") == 0  # the handler's write was rolled back
+    ref = sent[0].body.split("(ref ")[1].split(")")[0]
+    assert any(ref in r.getMessage() for r in caplog.records)
+
+
+async def test_too_long_command_is_refused(tmp_path: Path) -> None:
+    core = await BotCore(tmp_path, max_command_length=100).open()
+    try:
+        sent = await core.say(ALICE, "!tz " + "x" * 200)
+        assert "limit is 100" in sent[0].body
+        assert await core.count("people") == 0
+    finally:
+        await core.close()
+
+
+async def test_rate_limit_answers_once_then_recovers(tmp_path: Path) -> None:
+    core = await BotCore(tmp_path, rate_limit_burst=3, rate_limit_per_minute=60).open()
+    try:
+        replies = [await core.say(ALICE, "!ping") for _ in range(6)]
+        assert [len(r) for r in replies] == [1, 1, 1, 1, 0, 0]
+        assert "faster than I accept" in replies[3][0].body
+        core.clock.advance(seconds=2)
+        assert (await core.say(ALICE, "!ping"))[0].body == "pong"
+        outcomes = await core.query("SELECT outcome FROM handled_events ORDER BY rowid")
+        assert [o[0] for o in outcomes].count("rate_limited") == 3
+    finally:
+        await core.close()
+
+
+async def test_help_is_generated_from_declarations(core: BotCore) -> None:
+    sent = await core.say(ALICE, "!help")
+    for name, spec in core.registry.commands.items():
+        assert spec.usage("!") in sent[0].body, name
+    assert "<table>" in (sent[0].html or "")
+    detail = await core.say(ALICE, "!help tz")
+    assert "Example: !tz Europe/Paris" in detail[0].body
