@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core
+from commands import core, schedule
 from commands.registry import Registry
 
-MODULES: tuple[ModuleType, ...] = (core,)
+MODULES: tuple[ModuleType, ...] = (core, schedule)
 
 
 def build_registry(prefix: str = "!") -> Registry:
