@@ -393,7 +393,10 @@ async def _create(
         rule = when.rrule
         if args.get("repeat"):
             rule = _parse_repeat(args["repeat"])
-        leads = parse_leads(args["lead"]) if args.get("lead") else list(DEFAULT_LEADS)
+        try:
+            leads = parse_leads(args["lead"]) if args.get("lead") else list(DEFAULT_LEADS)
+        except ValueError as exc:
+            raise ValueError(f"lead: {exc}") from None
         end = _parse_end(args["end"], when.start, when.zone, ctx.now) if args.get("end") else None
     except ValueError as exc:
         raise UserError(str(exc), example=example) from None
@@ -473,6 +476,10 @@ async def remind(ctx: Context, args: dict[str, Any]) -> None:
     text = args["text"]
     example = "!remind tomorrow 09:30 -- call Paris"
     if text is None:
+        if words and _reads_as_time(" ".join(words), ctx.person.timezone, ctx.now):
+            raise UserError(
+                "What should I remind you of? Put the text after the time.", example=example
+            )
         when_text, text = _split_when_text(words, ctx.person.timezone, ctx.now)
         if not text:
             raise UserError(
@@ -486,6 +493,14 @@ async def remind(ctx: Context, args: dict[str, Any]) -> None:
         raise UserError("to= takes me or here.", example="!remind in 2h to=me -- call Paris")
     fields = {**args, "title": text, "lead": None, "end": None, "with": None}
     await _create(ctx, "R", fields, room_id=_DM if target == "me" else None)
+
+
+def _reads_as_time(text: str, zone: str, now: datetime) -> bool:
+    try:
+        parse_when(text, zone, now)
+    except ValueError:
+        return False
+    return True
 
 
 def _split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, str]:

@@ -161,11 +161,6 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
 def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
     tz = ZoneInfo(zone)
     _refuse_ambiguous_numeric(body)
-    if not _TIME_OF_DAY.search(body):
-        raise ValueError(
-            f"{body[:40]!r} has no time of day. Add one, e.g. {body[:20]} 09:30 "
-            "(or write a relative time like in 2h)."
-        )
     local_now = now.astimezone(tz).replace(tzinfo=None)
     naive = dateparser.parse(
         body,
@@ -176,6 +171,11 @@ def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
         raise ValueError(
             f"I could not read {body[:40]!r} as a time. Write e.g. tomorrow 09:30, "
             "next Tuesday 14:00, 2026-12-03 10:00 Europe/Berlin or in 2h."
+        )
+    if not _TIME_OF_DAY.search(body):
+        raise ValueError(
+            f"{body[:40]!r} has no time of day. Add one, e.g. {body[:20]} 09:30 "
+            "(or write a relative time like in 2h)."
         )
     start = localize(naive.replace(second=0, microsecond=0), zone)
     if start <= now:
