@@ -90,10 +90,13 @@ class SyncLoop:
     async def run(self) -> None:
         token = await self._kv("sync_token")
         first = token is None
+        # nio keeps no rooms across restarts: the first sync of every process asks for full
+        # state, or the bot would not know a quiet room (and a late reminder to it is lost).
+        fresh = True
         failures = 0
         while not self._stop.is_set():
             try:
-                resp = await self._sync_once(token, first)
+                resp = await self._sync_once(token, first, full_state=fresh)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -109,7 +112,7 @@ class SyncLoop:
             failures = 0
             marks = await self._handle(resp, first)
             await self._after_sync()
-            token, first = resp.next_batch, False
+            token, first, fresh = resp.next_batch, False, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
             # save it (with the per-room marks) only once the dispatcher has recorded all.
             if await self.dispatcher.drain(timeout=120):
@@ -119,12 +122,17 @@ class SyncLoop:
             if self.on_synced is not None:
                 self.on_synced()
 
-    async def _sync_once(self, token: str | None, first: bool) -> SyncResponse | SyncError:
-        timeout = 0 if first else self.settings.sync_timeout_ms
+    async def _sync_once(
+        self, token: str | None, first: bool, full_state: bool = False
+    ) -> SyncResponse | SyncError:
+        timeout = 0 if first or full_state else self.settings.sync_timeout_ms
         send_task = asyncio.create_task(self.client.send_to_device_messages())
         try:
             return await self.client.sync(
-                timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=first
+                timeout=timeout,
+                sync_filter=SYNC_FILTER,
+                since=token,
+                full_state=first or full_state,
             )
         finally:
             await asyncio.gather(send_task, return_exceptions=True)

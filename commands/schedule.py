@@ -39,7 +39,6 @@ from config.settings import MATRIX_ID
 LEAD_JOB = "schedule.lead"
 NEXT_JOB = "schedule.next"
 _DM = "dm"  # reminders to the creator's DM (room_id NULL)
-LATE_AFTER = timedelta(seconds=60)  # a job this much past due was held up (bot down)
 DEFAULT_LEADS = (timedelta(days=1), timedelta(hours=1), timedelta(minutes=15))
 MAX_LEADS = 6
 MAX_LEAD = timedelta(days=60)
@@ -780,7 +779,8 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     people = await _people_of(ctx.db, item.participants)
     mentions = list(dict.fromkeys([item.creator, *people]))
     zones = await _zones_of(ctx, mentions)
-    late = job_.late_seconds >= LATE_AFTER.total_seconds()
+    # Past this, the job was held up (the bot was down), not merely run a moment late.
+    late = job_.late_seconds >= ctx.settings.schedule_late_after
     if item.kind == "R":
         text = f"⏰ Reminder {item.code}: {item.title}"
         if late:

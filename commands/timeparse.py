@@ -44,6 +44,11 @@ _UNITS = {
     "mins": 60,
     "minute": 60,
     "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
 }
 _DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)")
 _DURATION = re.compile(r"^(?:\d+\s*[a-z]+\s*)+$")
@@ -83,7 +88,7 @@ def parse_duration(text: str) -> timedelta:
     total = 0
     for amount, unit in _DURATION_PART.findall(cleaned):
         if unit not in _UNITS:
-            raise ValueError(f"{unit!r} is not a unit; use m, h, d or w (e.g. 1h30m)")
+            raise ValueError(f"{unit!r} is not a unit; use s, m, h, d or w (e.g. 1h30m)")
         total += int(amount) * _UNITS[unit]
     return timedelta(seconds=total)
 
@@ -299,7 +304,7 @@ def occurrences_between(
         return [anchor] if start <= anchor < end else []
     tz = ZoneInfo(zone)
     anchor_local = anchor.astimezone(tz).replace(tzinfo=None)
-    found = []
+    found: list[datetime] = []
     after = start - timedelta(microseconds=1)
     while len(found) < limit:
         moment = next_occurrence(rule, anchor_local, zone, after)

@@ -235,7 +235,7 @@ async def test_remind_to_me_goes_to_the_dm(zoned: BotCore) -> None:
         ("!remind in 1h to=them -- x", "to= takes me or here."),
         ("!meeting someday 10:00 -- x", "I could not read 'someday 10:00' as a time."),
         ("!meeting tomorrow 10:00 end=09:00 -- x", "the end must be after the start"),
-        ("!meeting tomorrow 10:00 lead=5x -- x", "lead: 'x' is not a unit; use m, h, d or w"),
+        ("!meeting tomorrow 10:00 lead=5x -- x", "lead: 'x' is not a unit; use s, m, h, d or w"),
         ("!meeting tomorrow 10:00 repeat=fortnightly -- x", "'fortnightly' is not a repeat"),
         ("!meeting tomorrow 10:00 with=bob -- x", "with: 'bob' is neither a Matrix ID nor"),
         ("!meeting tomorrow 10:00 Mars/Base -- x", "'Mars/Base' is not an IANA time zone"),
