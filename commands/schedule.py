@@ -87,17 +87,21 @@ class Item:
 
 async def _load(db: aiosqlite.Connection, kind: str, number: int) -> Item | None:
     async with db.execute(
-        "SELECT * FROM schedule_items WHERE kind = ? AND number = ?", (kind, number)
+        f"SELECT {_COLUMNS} FROM schedule_items i WHERE kind = ? AND number = ?", (kind, number)
     ) as cur:
         row = await cur.fetchone()
-    return await _item(db, row) if row is not None else None
+    return _item(row) if row is not None else None
 
 
-async def _item(db: aiosqlite.Connection, row: Any) -> Item:
-    async with db.execute(
-        "SELECT who FROM schedule_participants WHERE item_id = ? ORDER BY who", (row["id"],)
-    ) as cur:
-        who = [r[0] for r in await cur.fetchall()]
+# The participants come along in the same query (one round trip per reminder fired).
+_COLUMNS = (
+    "i.*, (SELECT group_concat(who, char(10)) FROM (SELECT who FROM schedule_participants "
+    "p WHERE p.item_id = i.id ORDER BY who)) AS who_list"
+)
+
+
+def _item(row: Any) -> Item:
+    who = row["who_list"].split("\n") if row["who_list"] else []
     return Item(
         id=row["id"],
         kind=row["kind"],
@@ -568,12 +572,12 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
 async def _agenda(ctx: Context, days: int) -> list[tuple[datetime, Item]]:
     until = ctx.now + timedelta(days=days)
     async with ctx.db.execute(
-        "SELECT * FROM schedule_items WHERE state = 'active' ORDER BY id"
+        f"SELECT {_COLUMNS} FROM schedule_items i WHERE state = 'active' ORDER BY id"
     ) as cur:
         rows = await cur.fetchall()
     entries: list[tuple[datetime, Item]] = []
     for row in rows:
-        item = await _item(ctx.db, row)
+        item = _item(row)
         if not await _may_see(ctx, item):
             continue
         for occ in occurrences_between(item.rrule, item.start, item.zone, ctx.now, until):
