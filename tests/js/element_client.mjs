@@ -6,7 +6,8 @@
 //
 // Input: one JSON object as argv[2] or on stdin:
 //   {homeserver, user_id, password, bot_user_id, message, timeout (s, default 60),
-//    expect_reply (optional exact body), isolation: "signed" | "all" (default "signed")}
+//    expect_reply (optional exact body), isolation: "signed" | "all" (default "signed"),
+//    logout (default true: delete the device at the end)}
 // Output: exactly one JSON line on stdout; exit 0 iff a reply was received and decrypted.
 // Everything else (SDK logs) goes to stderr.
 
@@ -50,9 +51,23 @@ const result = {
     timings_ms: {},
 };
 
-function finish(code) {
+let activeClient = null;
+let finished = false;
+
+async function finish(code) {
+    if (finished) return;
+    finished = true;
     result.timings_ms.total = ms();
     process.stdout.write(JSON.stringify(result) + "\n");
+    // Delete the test device unless told to keep it, so a test user does not pile up
+    // dead devices that every later sender must encrypt for.
+    if (activeClient && args.logout !== false) {
+        activeClient.stopClient();
+        await Promise.race([
+            activeClient.logout(true).catch(() => {}),
+            new Promise((r) => setTimeout(r, 3000)),
+        ]);
+    }
     // The SDK keeps timers alive; leave deliberately once the line is out.
     setTimeout(() => process.exit(code), 50);
 }
@@ -80,7 +95,7 @@ const args = await readArgs();
 const timeoutMs = (args.timeout ?? 60) * 1000;
 const hardTimer = setTimeout(() => {
     result.error = result.error ?? "overall timeout";
-    finish(1);
+    void finish(1);
 }, timeoutMs + 5000);
 hardTimer.unref?.();
 
@@ -98,6 +113,7 @@ async function run() {
         deviceId: login.device_id,
         accessToken: login.access_token,
     });
+    activeClient = client;
     result.timings_ms.login = ms();
 
     await client.initRustCrypto({ useIndexedDB: false });
@@ -227,8 +243,8 @@ async function run() {
 }
 
 try {
-    finish(await run());
+    await finish(await run());
 } catch (err) {
     result.error = `${err?.name ?? "Error"}: ${err?.message ?? err}`;
-    finish(1);
+    await finish(1);
 }
