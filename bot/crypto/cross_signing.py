@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -383,7 +384,7 @@ async def ensure_cross_signed(
         if own_session:
             await http.close()
     elapsed = (time.perf_counter() - started) * 1000
-    result = CrossSigningStatus(**{**result.__dict__, "elapsed_ms": round(elapsed, 1)})
+    result = dataclasses.replace(result, elapsed_ms=round(elapsed, 1))
     if result.problem:
         log.warning("cross-signing not in order: %s", result.problem)
     else:
