@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock
+from bot.crypto.policy import DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
 from bot.lock import DataDirLock
@@ -43,6 +44,7 @@ class App:
         self.lock = DataDirLock(self.settings.data_dir)
         self.store = Store(self.settings.data_dir / STORE_FILE)
         self.registry = build_registry(self.settings.command_prefix)
+        self.trust: DeviceTrustPolicy | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -60,8 +62,9 @@ class App:
             await login(client, settings)
             log.info("device %s ready", client.device_id)
 
-            trust = await self._trust(client)
-            transport = MatrixTransport(client, prepare_room=getattr(trust, "prepare_room", None))
+            trust = await build_policy(client, settings, self.store, self.metrics)
+            self.trust = trust
+            transport = MatrixTransport(client, prepare_room=trust.prepare_room)
             self.outbox = Outbox(
                 self.store, transport, self.clock, self.metrics, settings.send_max_retries
             )
@@ -76,7 +79,7 @@ class App:
                 self.metrics,
                 self.clock,
                 settings.health_max_sync_age,
-                cross_signed=getattr(trust, "device_signed", None),
+                cross_signed=trust.device_signed,
             )
             self.sync = SyncLoop(
                 client,
@@ -99,18 +102,12 @@ class App:
             await self._stop.wait()
             await self._shutdown()
         finally:
+            if self.trust is not None:
+                await self.trust.close()
             if client is not None:
                 await client.close()
             await self.store.close()
             self.lock.release()
-
-    async def _trust(self, client: Any) -> Any:
-        """The device-trust policy (cross-signing); None until that module is wired in."""
-        try:
-            from bot.crypto.policy import build_policy
-        except ImportError:
-            return None
-        return await build_policy(client, self.settings, self.store, self.metrics)
 
     def _first_sync_then_health(self) -> None:
         self.health.synced()
@@ -134,8 +131,10 @@ class App:
         if sync_task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(sync_task), timeout=2)
-            except (TimeoutError, Exception):
+            except TimeoutError:
                 sync_task.cancel()
+            except Exception:
+                log.exception("the sync loop had failed")
         await self.dispatcher.drain(timeout=30)
         self.scheduler.shutdown()
         if not await self.outbox.drain(timeout=15):

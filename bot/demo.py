@@ -113,7 +113,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         import tests.harness.synapse  # noqa: F401
     except ImportError:
-        print("attache-bot demo runs from a source checkout (it needs tests/harness)", file=sys.stderr)
+        print(
+            "attache-bot demo runs from a source checkout (it needs tests/harness)", file=sys.stderr
+        )
         return 2
     logging.basicConfig(level=logging.ERROR)  # the transcript is the output
     workdir: Path = args.workdir.resolve()

@@ -26,7 +26,13 @@ BACKOFF_CAP = 30.0
 
 
 class Transport(Protocol):
-    async def send(self, room_id: str, content: dict[str, Any], txn_id: str) -> str: ...
+    async def send(
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        txn_id: str,
+        reveal_to: tuple[str, str] | None = None,
+    ) -> str: ...
     async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]: ...
     async def dm_room(self, user_id: str) -> str: ...
 
@@ -146,7 +152,13 @@ class Outbox:
             try:
                 room_id = row["room_id"] or await self._dm_room(row_id, row["user_id"])
                 content = await self._content(meta, row["attachment"])
-                event_id = await self.transport.send(room_id, content, f"attache.{row_id}")
+                reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
+                event_id = await self.transport.send(
+                    room_id,
+                    content,
+                    f"attache.{row_id}",
+                    reveal,  # type: ignore[arg-type]
+                )
             except SendError as exc:
                 attempts += 1
                 waited = self.clock.monotonic() - started

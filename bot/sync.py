@@ -56,8 +56,12 @@ UNENCRYPTED_REFUSAL = (
 class TrustPolicy(Protocol):
     """Decides whether a decrypted event's sending device may command the bot."""
 
-    async def check_sender(self, event: Event, room_id: str) -> str | None:
-        """None if trusted; otherwise a reason (sent once to the person)."""
+    async def check_sender(self, event: Event, room_id: str) -> Any:
+        """None if trusted; otherwise a Refusal(reason, device_id), explained once."""
+        ...
+
+    def forget(self, user_ids: list[str]) -> None:
+        """Their keys changed on the server: judge them afresh next time."""
         ...
 
 
@@ -82,7 +86,7 @@ class SyncLoop:
     kick: Any = None  # callable() that wakes the outbox
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _refusals_told: set[tuple[str, str]] = field(default_factory=set)
+    _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
 
     def stop(self) -> None:
         self._stop.set()
@@ -155,6 +159,9 @@ class SyncLoop:
     async def _handle(self, resp: SyncResponse, first: bool) -> dict[str, str]:
         """Route every event; returns the newest event per room (where the next gap stops)."""
         marks: dict[str, str] = {}
+        changed = list(resp.device_list.changed) + list(resp.device_list.left)
+        if changed and self.trust is not None:
+            self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
             await self._invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -169,7 +176,12 @@ class SyncLoop:
             if info.timeline.limited:
                 events = await self._backfill(room_id, info.timeline.prev_batch) + events
             for event in events:
-                await self._route(room_id, event)
+                try:
+                    await self._route(room_id, event)
+                except Exception:
+                    # One bad event must not stop the loop; it stays unhandled in the
+                    # ledger, so the next start tries it again.
+                    log.exception("could not route %s in %s", event.event_id, room_id)
         return marks
 
     async def _invite(self, room_id: str, state: list[Any]) -> None:
@@ -251,10 +263,13 @@ class SyncLoop:
         if incoming is None or not self.dispatcher.wants(incoming):
             return
         if self.trust is not None:
-            reason = await self.trust.check_sender(event, room_id)
-            if reason is not None:
+            refusal = await self.trust.check_sender(event, room_id)
+            if refusal is not None:
                 self.metrics.refused.labels("untrusted_device").inc()
-                await self._tell_refused(room_id, sender, event.event_id, reason)
+                log.info("refused %s: sending device not trusted", event.event_id)
+                await self._tell_refused(
+                    room_id, sender, event.event_id, refusal.reason, refusal.device_id
+                )
                 return
         self.dispatcher.submit(incoming)
 
@@ -284,15 +299,18 @@ class SyncLoop:
         if first_time and self.kick is not None:
             self.kick()
 
-    async def _tell_refused(self, room_id: str, sender: str, event_id: str, reason: str) -> None:
-        """One explanation per person and room, recorded so a replay does not repeat it."""
-        if (room_id, sender) in self._refusals_told:
+    async def _tell_refused(
+        self, room_id: str, sender: str, event_id: str, reason: str, device: str | None = None
+    ) -> None:
+        """One explanation per person, device and room, readable by the refused device."""
+        if (room_id, sender, device) in self._refusals_told:
             return
-        self._refusals_told.add((room_id, sender))
+        self._refusals_told.add((room_id, sender, device))
+        reveal = (sender, device) if device else None
         async with self.store.write() as db:
             await enqueue(
                 db,
-                [OutMessage(body=reason, room_id=room_id, reply_to=event_id)],
+                [OutMessage(body=reason, room_id=room_id, reply_to=event_id, reveal_to=reveal)],
                 utc_iso(self.clock.now()),
             )
         if self.kick is not None:
