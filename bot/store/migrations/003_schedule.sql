@@ -1,0 +1,2 @@
+-- Placeholder for the schedule helper's migration (reserved number 003), so that 004 loads
+-- on the actions branch. On merge, take the schedule branch's 003_schedule.sql instead.
