@@ -1,4 +1,4 @@
-"""Every role × every operation on summits and action items: allowed does it, refused changes nothing."""
+"""Every role × every operation on summits and items: allowed works, refused changes nothing."""
 
 from __future__ import annotations
 
