@@ -330,7 +330,10 @@ async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
             f"owner: {exc}", example="!actions add S-1 FR-PARIS due=friday -- …"
         ) from None
     if kind == "post" and not await post_exists(db, key):
-        raise UserError(f"owner: no post {key} in the directory. An admin adds it: !dir post {key}")
+        raise UserError(
+            f"owner: no post {key} in the directory (an admin adds it: !dir post {key}).",
+            example="!actions add S-1 @alice:example.org due=friday -- …",
+        )
     return kind, key
 
 

@@ -599,7 +599,7 @@ async def actions_done(ctx: Context, args: dict[str, Any]) -> None:
     example="!actions status A-7 in-progress -- draft under review",
     params=[
         Param("item", "e.g. A-7", convert=parse_item_id),
-        Param("status", "open, in-progress, done or cancelled", convert=parse_status),
+        Param("status", "open, in-progress, done or cancelled", convert=parse_status, rest=True),
     ],
     body=Param("comment", "kept in the history", optional=True),
 )
