@@ -670,8 +670,11 @@ async def query_items(
     offset: int,
 ) -> tuple[int, list[Item]]:
     """One filtered page, sorted by due date, and the total; `restrict_owners` is visibility."""
-    where = [f"status IN ({','.join('?' * len(statuses))})"]
-    params: list[Any] = list(statuses)
+    where = ["1"]
+    params: list[Any] = []
+    if set(statuses) != set(STATUSES):  # every status is no filter: walk the due index
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += statuses
     if summit_ids is not None:
         where.append(f"summit_id IN ({','.join('?' * len(summit_ids))})")
         params += summit_ids

@@ -36,9 +36,13 @@ CREATE TABLE action_items (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+-- Indexes for the list filters (see bench/bench_actions.py): each common filter has an
+-- index whose equality columns it fills, so a page is an index range, not a scan.
 CREATE INDEX action_items_summit ON action_items (summit_id, status, due_at);
+CREATE INDEX action_items_summit_owner ON action_items (summit_id, owner, status, due_at);
 CREATE INDEX action_items_owner ON action_items (owner, status, due_at);
 CREATE INDEX action_items_status ON action_items (status, due_at);
+CREATE INDEX action_items_due ON action_items (due_at, id);
 
 -- Full history: who changed what, when, with an optional comment, and the triggering event.
 CREATE TABLE action_history (
