@@ -189,3 +189,22 @@ async def test_closed_summit_refuses_changes_and_stops_nudges(core: BotCore) -> 
     assert "S-1 is closed" in body
     body = (await core.say(OWNER, "!actions done A-1", room_id=DM))[0].body
     assert "S-1 is closed" in body
+
+
+async def test_summit_edit_show_and_list(core: BotCore) -> None:
+    await seed(core)
+    await say_ok(core, SEC, "!edit S-1 name=NATO Defence Ministers tz=Asia/Tokyo to=2026-03-13")
+    row = (await core.query("SELECT name, timezone, ends_on FROM summits WHERE id = 1"))[0]
+    assert tuple(row) == ("NATO Defence Ministers", "Asia/Tokyo", "2026-03-13")
+    jobs = await core.query(
+        "SELECT due_at FROM jobs WHERE kind = 'action.digest' AND state = 'pending'"
+    )
+    assert [r[0] for r in jobs] == ["2026-03-03T00:00:00+00:00"]  # 09:00 in Tokyo, Tuesday
+    body = (await core.say(SEC, "!summit edit S-1 to=2026-03-01", room_id=ROOM))[0].body
+    assert "ends before it starts" in body
+    shown = (await core.say(MEMBER_IN_ROOM, "!show S-1", room_id=ROOM))[0].body
+    assert "2 open, 0 in progress, 0 done, 0 cancelled; 0 overdue" in shown
+    listed = (await core.say(MEMBER_IN_ROOM, "!summit list", room_id=ROOM))[0].body
+    assert "S-1" in listed and "NATO Defence Ministers" in listed
+    elsewhere = (await core.say(MEMBER_IN_ROOM, "!summit list", room_id=DM))[0].body
+    assert "No summits you can see" in elsewhere
