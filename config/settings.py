@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
     )
     directory_seed: Path | None = Field(None, description="YAML seed of people and posts")
+    actions_digest_time: str = Field(
+        "09:00", description="Local time (HH:MM, the summit's zone) of the daily action digest"
+    )
+    actions_working_days: CommaList = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Days the action digest is sent (mon..sun)",
+    )
+    actions_nudge_days: int = Field(
+        2, ge=0, le=60, description="Days before an action item is due that its owner is nudged"
+    )
+    actions_page_size: int = Field(20, ge=5, le=200, description="Action items per listed page")
 
     @classmethod
     def settings_customise_sources(
@@ -167,6 +178,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("must be an IANA zone such as Europe/Paris or UTC") from exc
         return value
+
+    @field_validator("actions_digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError("must be a local time HH:MM, e.g. 09:00")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("actions_working_days", mode="before")
+    @classmethod
+    def _days_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("actions_working_days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        days = [v.strip().lower()[:3] for v in value]
+        bad = [v for v in days if v not in names]
+        if bad or not days:
+            raise ValueError("must be day names from mon,tue,wed,thu,fri,sat,sun, e.g. mon,tue")
+        return sorted(set(days), key=names.index)
 
     @field_validator("http_addr")
     @classmethod
