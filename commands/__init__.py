@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core
+from commands import core, liaison
 from commands.registry import Registry
 
-MODULES: tuple[ModuleType, ...] = (core,)
+MODULES: tuple[ModuleType, ...] = (core, liaison)
 
 
 def build_registry(prefix: str = "!") -> Registry:
