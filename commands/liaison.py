@@ -91,12 +91,6 @@ async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str |
     return post["code"], post["room_id"], members
 
 
-async def _post_of(db: aiosqlite.Connection, user_id: str) -> str | None:
-    async with db.execute("SELECT post FROM people WHERE user_id = ?", (user_id,)) as cur:
-        row = await cur.fetchone()
-    return row[0] if row and row[0] else None
-
-
 async def _name(db: aiosqlite.Connection, user_id: str) -> str:
     async with db.execute("SELECT display_name FROM people WHERE user_id = ?", (user_id,)) as cur:
         row = await cur.fetchone()
@@ -597,8 +591,7 @@ async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
     side = req.side(sender)
     who = await _name(ctx.db, sender)
     if side == "addressee":
-        post = await _post_of(ctx.db, sender)
-        who += f", {post}" if post else ""
+        who += "" if req.target.startswith("@") else f", {req.target}"  # for the post
     elif side == "requester":
         who += ", requester"
     else:
