@@ -132,6 +132,7 @@ class MatrixTransport:
 
     client: AsyncClient
     prepare_room: Any = None  # async (room_id) -> None: trust policy before a send
+    dm_join_wait: float = 30.0  # seconds a new DM waits for the invitee before the first send
 
     def __post_init__(self) -> None:
         self._keys_lock = asyncio.Lock()
@@ -259,6 +260,19 @@ class MatrixTransport:
             for _ in range(200):
                 room = self.client.rooms.get(resp.room_id)
                 if room is not None and room.encrypted:
+                    break
+                await asyncio.sleep(0.05)
+            # Until the invitee joins, nio shares the room key with nobody (it has not
+            # queried their devices), and the first messages stay undecryptable for them
+            # for good (seen in tests/integration/test_liaison.py). Wait for the join,
+            # bounded: a person who is away still gets the messages, later, as best we can.
+            for _ in range(int(self.dm_join_wait / 0.05)):
+                room = self.client.rooms.get(resp.room_id)
+                if (
+                    room is not None
+                    and user_id in room.users
+                    and (user_id not in room.invited_users)
+                ):
                     break
                 await asyncio.sleep(0.05)
             return str(resp.room_id)

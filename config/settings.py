@@ -29,6 +29,9 @@ SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
 SECRETS = ("password", "access_token", "pickle_key", "cross_signing_secret")
 NIO_DEFAULT_PICKLE_KEY = "DEFAULT_KEY"
 
+LIAISON_PRECEDENCES = ("immediate", "priority", "routine")
+LIAISON_ESCALATION_DEFAULTS = {"immediate": 30 * 60, "priority": 8 * 3600, "routine": 72 * 3600}
+
 _yaml_file: ContextVar[Path | None] = ContextVar("attache_yaml_file", default=None)
 
 CommaList = Annotated[list[str], NoDecode]
@@ -102,6 +105,11 @@ class Settings(BaseSettings):
         2, ge=0, le=60, description="Days before an action item is due that its owner is nudged"
     )
     actions_page_size: int = Field(20, ge=5, le=200, description="Action items per listed page")
+    liaison_escalation_seconds: dict[str, int] = Field(
+        default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
+        description="Seconds an unacknowledged liaison request waits before it is re-sent, "
+        "by precedence (immediate, priority, routine); missing ones keep their default",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -162,6 +170,18 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):
                 raise ValueError(f"the key for {user} must be 43 characters of unpadded base64")
         return value
+
+    @field_validator("liaison_escalation_seconds")
+    @classmethod
+    def _escalation(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(LIAISON_PRECEDENCES))
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]!r} is not a precedence; use {', '.join(LIAISON_PRECEDENCES)}"
+            )
+        if any(v < 1 for v in value.values()):
+            raise ValueError("each delay must be at least 1 second, e.g. {immediate: 1800}")
+        return {**LIAISON_ESCALATION_DEFAULTS, **value}
 
     @field_validator("command_prefix")
     @classmethod
