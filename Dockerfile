@@ -16,12 +16,14 @@ RUN mkdir bot commands config \
 COPY bot ./bot
 COPY commands ./commands
 COPY config ./config
-RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+# COPY keeps the sources' old mtimes: drop the placeholder build so setuptools rebuilds it all.
+RUN rm -rf build ./*.egg-info \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps . \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM python:3.11-slim
-RUN groupadd --system --gid 10001 attache \
-    && useradd --system --uid 10001 --gid attache --home-dir /data --no-create-home \
+RUN groupadd --gid 10001 attache \
+    && useradd --uid 10001 --gid attache --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin attache \
     && mkdir -p /data \
     && chown attache:attache /data \

@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # The image's ENTRYPOINT is attache-bot, so `docker run IMAGE attache-bot --help` would
+    # pass the program's own name as the first argument; accept it, as official images do.
+    if argv[:1] == ["attache-bot"]:
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
