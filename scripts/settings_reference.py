@@ -38,7 +38,7 @@ def type_name(annotation: Any, metadata: list[Any]) -> str:
     if origin is list:
         return "list (comma-separated in env)"
     if origin is dict:
-        return "map (YAML only)"
+        return "map (YAML; JSON in env)"
     if annotation is SecretStr:
         return "secret"
     if annotation is Path:
