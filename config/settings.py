@@ -76,8 +76,12 @@ class Settings(BaseSettings):
     admins: CommaList = Field(default_factory=list, description="Matrix IDs with the admin role")
     command_prefix: str = Field("!", description="What starts a command")
     timezone: str = Field("UTC", description="IANA zone for people who set none")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
-    log_format: Literal["text", "json"] = Field("text")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log verbosity (bodies, tokens and keys are never logged)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people, json for one JSON object a line"
+    )
     http_addr: str = Field("127.0.0.1:9100", description="host:port for /healthz and /metrics")
     sync_timeout_ms: int = Field(30_000, ge=1_000, le=300_000, description="Long-poll timeout")
     health_max_sync_age: int = Field(
