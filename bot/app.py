@@ -18,7 +18,7 @@ from bot.crypto.policy import DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
 from bot.lock import DataDirLock
-from bot.matrix import MatrixTransport, login, make_client
+from bot.matrix import MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
@@ -26,6 +26,7 @@ from bot.store import Store
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
+from commands.directory import load_seed
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ class App:
         client = None
         try:
             await self.store.open()
+            if settings.directory_seed is not None:
+                try:
+                    async with self.store.write() as db:
+                        seeded = await load_seed(db, settings.directory_seed, self.clock.now())
+                except (OSError, ValueError) as exc:
+                    raise StartupError(f"directory_seed: {exc}") from None
+                log.info("directory seed loaded: %s", seeded)
             client = make_client(settings)
             await login(client, settings)
             log.info("device %s ready", client.device_id)

@@ -185,9 +185,9 @@ class SyncLoop:
         return marks
 
     async def _invite(self, room_id: str, state: list[Any]) -> None:
-        inviter = next(
+        invite = next(
             (
-                e.sender
+                e
                 for e in state
                 if isinstance(e, InviteMemberEvent)
                 and e.state_key == self.client.user_id
@@ -195,8 +195,9 @@ class SyncLoop:
             ),
             None,
         )
-        if inviter is None:
+        if invite is None:
             return
+        inviter = invite.sender
         if not self.settings.is_allowed(inviter):
             self.metrics.refused.labels("invite_not_allowed").inc()
             log.info("declining invite to %s from a sender not allowed in", room_id)
@@ -207,6 +208,14 @@ class SyncLoop:
             log.warning("could not join %s: %s", room_id, resp.status_code)
         else:
             log.info("joined %s on an invite", room_id)
+            if (invite.content or {}).get("is_direct"):
+                # The person's own DM with the bot: where the bot writes to them later too.
+                async with self.store.write() as db:
+                    await db.execute(
+                        "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (inviter, room_id),
+                    )
 
     async def _backfill(self, room_id: str, prev_batch: str | None) -> list[Event]:
         """Page back over a `limited` gap to the last event seen, so no command is skipped."""

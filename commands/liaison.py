@@ -17,6 +17,7 @@ import aiosqlite
 import dateparser
 
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
+from commands.directory import post_members
 from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
@@ -69,7 +70,7 @@ class Thread:
     event_id: str | None  # the root's event ID once the outbox has sent it
 
 
-# -- reading the directory (to be pointed at commands/directory.py helpers later) ----------
+# -- reading the directory ------------------------------------------------------------------
 
 
 async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str | None, list[str]]:
@@ -84,11 +85,7 @@ async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str |
             "by Matrix ID.",
             example="!request DE-BERLIN Visit of the CHOD -- dates and programme?",
         )
-    async with db.execute(
-        "SELECT user_id FROM post_members WHERE post = ? ORDER BY user_id", (post["code"],)
-    ) as cur:
-        members = [r[0] for r in await cur.fetchall()]
-    return post["code"], post["room_id"], members
+    return post["code"], post["room_id"], await post_members(db, post["code"])
 
 
 async def _name(db: aiosqlite.Connection, user_id: str) -> str:

@@ -17,7 +17,7 @@ from commands.errors import UserError
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
 
-Handler = Callable[..., Awaitable[None]]
+Handler = Callable[..., Awaitable[Any]]
 Converter = Callable[[str], Any]
 
 _SPEC_ATTR = "__attache_command__"
