@@ -92,7 +92,9 @@ async def test_request_to_a_post_threads_acks_relays_and_closes(
 
     started = time.perf_counter()
     _, reply = await command(a, room_a, "!request DE-BERLIN Visit of the CHOD -- programme?")
-    assert reply.body.startswith("LR-1 sent to DE-BERLIN (2 people)")
+    # Anna asked in her own DM with the bot: the confirmation is her thread's root.
+    assert reply.body.startswith("LR-1 · routine · from") and "to DE-BERLIN" in reply.body
+    assert f"Sent to: {b.user_id}, {c.user_id}" in reply.body
 
     # Both members of the post get the request as a thread root in their DM with the bot.
     roots: dict[str, tuple[str, str]] = {}
@@ -102,8 +104,7 @@ async def test_request_to_a_post_threads_acks_relays_and_closes(
         assert "programme?" in root.body and thread_of(root) is None
         roots[person.user_id] = (room, root.event_id)
     delivered_ms = (time.perf_counter() - started) * 1000
-    dm_a, root_a = await wait_any(a, lambda e: e.body.startswith("LR-1 · routine"))
-    assert dm_a != room_a and "Sent to:" in root_a.body
+    dm_a, root_a = room_a, reply
 
     # Clara acknowledges with a ✅ reaction on her root: Anna and Bernd hear it in their threads.
     room_c, root_c = roots[c.user_id]
@@ -166,9 +167,9 @@ async def test_unacknowledged_request_is_escalated_for_real(bot_factory, people)
     _, reply = await command(
         a, room_a, f"!request {b.user_id} Fuel for the C-130 precedence=immediate"
     )
-    assert reply.body.startswith("LR-1 sent to")
+    assert reply.body.startswith("LR-1 · immediate")
     room_b, root_b = await wait_any(b, lambda e: e.body.startswith("LR-1 · immediate"))
-    dm_a, root_a = await wait_any(a, lambda e: e.body.startswith("LR-1 · immediate"))
+    dm_a, root_a = room_a, reply
 
     reminder_b = await b.wait_for_message(
         room_b, in_thread(root_b.event_id, "Reminder: LR-1 (immediate)"), timeout=30
