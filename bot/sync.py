@@ -86,10 +86,14 @@ class SyncLoop:
     kick: Any = None  # callable() that wakes the outbox
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _poll: asyncio.Task[Any] | None = None
     _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
 
     def stop(self) -> None:
         self._stop.set()
+        # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
+        if self._poll is not None and not self._poll.done():
+            self._poll.cancel()
 
     async def run(self) -> None:
         token = await self._kv("sync_token")
@@ -99,6 +103,8 @@ class SyncLoop:
             try:
                 resp = await self._sync_once(token, first)
             except asyncio.CancelledError:
+                if self._stop.is_set():
+                    return
                 raise
             except Exception as exc:
                 resp = exc
@@ -126,11 +132,15 @@ class SyncLoop:
     async def _sync_once(self, token: str | None, first: bool) -> SyncResponse | SyncError:
         timeout = 0 if first else self.settings.sync_timeout_ms
         send_task = asyncio.create_task(self.client.send_to_device_messages())
-        try:
-            return await self.client.sync(
+        self._poll = asyncio.create_task(
+            self.client.sync(
                 timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=first
             )
+        )
+        try:
+            return await self._poll
         finally:
+            self._poll = None
             await asyncio.gather(send_task, return_exceptions=True)
 
     async def _after_sync(self) -> None:
