@@ -164,12 +164,20 @@ class Outbox:
                 room_id = row["room_id"] or await self._dm_room(row_id, row["user_id"])
                 content = await self._content(meta, row["attachment"])
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
-                event_id = await self.transport.send(
-                    room_id,
-                    content,
-                    f"attache.{row_id}",
-                    reveal,  # type: ignore[arg-type]
-                )
+                try:
+                    event_id = await self.transport.send(
+                        room_id,
+                        content,
+                        f"attache.{row_id}",
+                        reveal,  # type: ignore[arg-type]
+                    )
+                except SendError:
+                    raise
+                except Exception as exc:
+                    # A bug or surprise below us must not kill this room's worker (its
+                    # messages would wait until restart): retry it like a network error.
+                    log.exception("outbox: unexpected error sending row %d", row_id)
+                    raise SendError(type(exc).__name__) from exc
             except SendError as exc:
                 attempts += 1
                 waited = self.clock.monotonic() - started

@@ -22,7 +22,9 @@ class Scripted:
         self.script = script
         self.calls: list[tuple[float, str]] = []
 
-    async def send(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
+    async def send(
+        self, room_id: str, content: dict[str, Any], txn_id: str, reveal_to: Any = None
+    ) -> str:
         self.calls.append((time.monotonic(), txn_id))
         result = self.script.pop(0) if self.script else None
         if result is not None:
