@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock
+from bot.crypto.policy import DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
 from bot.lock import DataDirLock
-from bot.matrix import MatrixTransport, login, make_client
+from bot.matrix import MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.scheduler import Scheduler
@@ -25,6 +26,7 @@ from bot.store import Store
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
+from commands.directory import load_seed
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class App:
         self.lock = DataDirLock(self.settings.data_dir)
         self.store = Store(self.settings.data_dir / STORE_FILE)
         self.registry = build_registry(self.settings.command_prefix)
+        self.trust: DeviceTrustPolicy | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -56,12 +59,20 @@ class App:
         client = None
         try:
             await self.store.open()
+            if settings.directory_seed is not None:
+                try:
+                    async with self.store.write() as db:
+                        seeded = await load_seed(db, settings.directory_seed, self.clock.now())
+                except (OSError, ValueError) as exc:
+                    raise StartupError(f"directory_seed: {exc}") from None
+                log.info("directory seed loaded: %s", seeded)
             client = make_client(settings)
             await login(client, settings)
             log.info("device %s ready", client.device_id)
 
-            trust = await self._trust(client)
-            transport = MatrixTransport(client, prepare_room=getattr(trust, "prepare_room", None))
+            trust = await build_policy(client, settings, self.store, self.metrics)
+            self.trust = trust
+            transport = MatrixTransport(client, prepare_room=trust.prepare_room)
             self.outbox = Outbox(
                 self.store, transport, self.clock, self.metrics, settings.send_max_retries
             )
@@ -76,7 +87,7 @@ class App:
                 self.metrics,
                 self.clock,
                 settings.health_max_sync_age,
-                cross_signed=getattr(trust, "device_signed", None),
+                cross_signed=trust.device_signed,
             )
             self.sync = SyncLoop(
                 client,
@@ -88,32 +99,31 @@ class App:
                 trust=trust,
                 on_synced=self._first_sync_then_health,
                 kick=self.outbox.kick,
+                on_recovered=self.outbox.resume,
             )
             self._scheduler_started = False
+            self._outbox_started = False
             if self.serve_http:
                 await self.health.start(settings.http_addr)
-            self._tasks = [
-                asyncio.create_task(self.outbox.run(), name="outbox"),
-                asyncio.create_task(self.sync.run(), name="sync"),
-            ]
+            # The outbox starts after the first sync (see _first_sync_then_health).
+            self._tasks = [asyncio.create_task(self.sync.run(), name="sync")]
             await self._stop.wait()
             await self._shutdown()
         finally:
+            if self.trust is not None:
+                await self.trust.close()
             if client is not None:
                 await client.close()
             await self.store.close()
             self.lock.release()
 
-    async def _trust(self, client: Any) -> Any:
-        """The device-trust policy (cross-signing); None until that module is wired in."""
-        try:
-            from bot.crypto.policy import build_policy
-        except ImportError:
-            return None
-        return await build_policy(client, self.settings, self.store, self.metrics)
-
     def _first_sync_then_health(self) -> None:
         self.health.synced()
+        if not self._outbox_started:
+            # Sending needs the room list that sync builds: started earlier, a reply queued
+            # before a crash would be refused as "not in room" and marked failed, unsent.
+            self._outbox_started = True
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         if not self._scheduler_started:
             # Jobs fire only once the client is synced, so late reminders can be delivered.
             self._scheduler_started = True
@@ -134,11 +144,13 @@ class App:
         if sync_task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(sync_task), timeout=2)
-            except (TimeoutError, Exception):
+            except TimeoutError:
                 sync_task.cancel()
+            except Exception:
+                log.exception("the sync loop had failed")
         await self.dispatcher.drain(timeout=30)
         self.scheduler.shutdown()
-        if not await self.outbox.drain(timeout=15):
+        if self._outbox_started and not await self.outbox.drain(timeout=15):
             log.warning("stopping with messages still queued; they are sent at next start")
         await self.outbox.stop()
         for task in self._tasks:

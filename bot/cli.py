@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,19 +68,22 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
-    try:
-        settings = _settings(args)
-        addr = settings.http_addr
-    except ConfigError:
-        addr = args.addr or "127.0.0.1:9100"
-    addr = args.addr or addr
-    url = f"http://{addr}/healthz"
+    """Exit 0 when /healthz says ok, 1 otherwise: the container HEALTHCHECK and k8s probes."""
+    from bot.health import probe_address
+
+    addr = args.addr
+    if addr is None:
+        try:
+            addr = _settings(args).http_addr
+        except ConfigError:
+            addr = "127.0.0.1:9100"
+    url = f"http://{probe_address(addr)}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
             body = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         body = json.loads(exc.read() or b"{}")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"unhealthy: {url} unreachable ({exc})", file=sys.stderr)
         return 1
     print(json.dumps(body))
@@ -119,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # The image's ENTRYPOINT is attache-bot, so `docker run IMAGE attache-bot --help` would
+    # pass the program's own name as the first argument; accept it, as official images do.
+    if argv[:1] == ["attache-bot"]:
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -156,7 +156,7 @@ class Dispatcher:
                     ),
                 )
             self.metrics.commands.labels(name or "-", outcome).inc()
-            self.metrics.command_seconds.observe(time.perf_counter() - started)
+            self.metrics.command_seconds.labels(name or "-").observe(time.perf_counter() - started)
             log.info("handled %s command=%s outcome=%s", incoming.event_id, name, outcome)
             self.on_committed(ctx)
             return outcome

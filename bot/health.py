@@ -1,16 +1,33 @@
-"""GET /healthz (sync fresh, store answers, device cross-signed) and GET /metrics."""
+"""GET /healthz (sync fresh, store answers, device cross-signed) and GET /metrics.
+
+/healthz is what an orchestrator restarts on, so it answers 503 only for states a restart
+can plausibly fix or an operator must see: no completed sync for `health_max_sync_age`
+seconds, a store that does not answer, a device that lost its cross-signature. The JSON
+body names the failed checks so the operator need not guess.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiohttp import web
 
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A check that hangs (a locked disk, a stuck homeserver request) counts as failed, and the
+# whole answer stays well inside a container HEALTHCHECK timeout.
+CHECK_TIMEOUT = 3.0
 
 
 @dataclass
@@ -35,18 +52,24 @@ class Health:
             "sync": {
                 "ok": age is not None and age <= self.max_sync_age,
                 "seconds_since_last": None if age is None else round(age, 1),
+                "max_seconds": self.max_sync_age,
             },
-            "store": {"ok": await self.store.ping()},
+            "store": {"ok": bool(await _bounded(self.store.ping(), False))},
         }
         if self.cross_signed is not None:
-            signed = await self.cross_signed()
+            signed = await _bounded(self.cross_signed(), None)
             result["cross_signing"] = {"ok": bool(signed), "device_signed": signed}
         return result
 
-    async def _healthz(self, request: web.Request) -> web.Response:
+    async def report(self) -> tuple[bool, dict[str, object]]:
+        """(healthy, JSON body): `failed` lists the names of the checks that did not pass."""
         checks = await self.checks()
-        ok = all(bool(c["ok"]) for c in checks.values())
-        body = {"status": "ok" if ok else "fail", "checks": checks}
+        failed = [name for name, check in checks.items() if not check["ok"]]
+        body = {"status": "fail" if failed else "ok", "failed": failed, "checks": checks}
+        return not failed, body
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        ok, body = await self.report()
         return web.Response(
             status=200 if ok else 503, text=json.dumps(body), content_type="application/json"
         )
@@ -69,3 +92,25 @@ class Health:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+async def _bounded(check: Awaitable[T], failed: T) -> T:
+    try:
+        return await asyncio.wait_for(check, CHECK_TIMEOUT)
+    except Exception:
+        log.warning("health check failed or timed out", exc_info=True)
+        return failed
+
+
+def probe_address(http_addr: str) -> str:
+    """Where a local probe connects for a listener on `http_addr`.
+
+    The image listens on 0.0.0.0 (or [::]) so /metrics can be scraped from outside the
+    container; a probe inside it must connect to loopback instead of the wildcard.
+    """
+    host, _, port = http_addr.rpartition(":")
+    if host in ("0.0.0.0", "", "*"):  # noqa: S104 - a listener's wildcard, not a bind
+        host = "127.0.0.1"
+    elif host in ("[::]", "::"):
+        host = "[::1]"
+    return f"{host}:{port}"

@@ -132,9 +132,11 @@ class MatrixTransport:
 
     client: AsyncClient
     prepare_room: Any = None  # async (room_id) -> None: trust policy before a send
+    dm_join_wait: float = 30.0  # seconds a new DM waits for the invitee before the first send
 
     def __post_init__(self) -> None:
         self._keys_lock = asyncio.Lock()
+        self._room_locks: dict[str, asyncio.Lock] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
 
     async def _keys(self, room_id: str) -> None:
@@ -151,25 +153,71 @@ class MatrixTransport:
         if self.prepare_room is not None:
             await self.prepare_room(room_id)
 
-    async def send(self, room_id: str, content: dict[str, Any], txn_id: str) -> str:
+    async def send(
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        txn_id: str,
+        reveal_to: tuple[str, str] | None = None,
+    ) -> str:
         if room_id not in self.client.rooms:
             raise SendError(f"not in room {room_id}", permanent=True)
-        try:
-            await self._keys(room_id)
-            resp = await self.client.room_send(
-                room_id,
-                "m.room.message",
-                content,
-                tx_id=txn_id,
-                ignore_unverified_devices=True,
-            )
-        except SendError:
-            raise
-        except Exception as exc:  # network errors, key-sharing failures: retry later
-            raise SendError(type(exc).__name__) from exc
+        # One send per room at a time: a one-off session (reveal_to) must never carry
+        # another message.
+        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+            try:
+                await self._keys(room_id)
+                device = self._device(reveal_to)
+                if device is None:
+                    resp = await self._room_send(room_id, content, txn_id)
+                else:
+                    resp = await self._send_revealed(room_id, content, txn_id, device)
+            except SendError:
+                raise
+            except Exception as exc:  # network errors, key-sharing failures: retry later
+                raise SendError(type(exc).__name__) from exc
         if isinstance(resp, RoomSendResponse):
             return resp.event_id
         raise _send_error(resp)
+
+    async def _room_send(self, room_id: str, content: dict[str, Any], txn_id: str) -> Any:
+        return await self.client.room_send(
+            room_id,
+            "m.room.message",
+            content,
+            tx_id=txn_id,
+            # With a trust policy every device is verified or blacklisted first, so a
+            # device that appears between the two fails the send (retried) rather than
+            # silently receiving keys.
+            ignore_unverified_devices=self.prepare_room is None,
+        )
+
+    def _device(self, reveal_to: tuple[str, str] | None) -> Any:
+        if reveal_to is None:
+            return None
+        return self.client.device_store.active_user_devices(reveal_to[0]) and next(
+            (
+                d
+                for d in self.client.device_store.active_user_devices(reveal_to[0])
+                if d.id == reveal_to[1]
+            ),
+            None,
+        )
+
+    async def _send_revealed(
+        self, room_id: str, content: dict[str, Any], txn_id: str, device: Any
+    ) -> Any:
+        """Send in a fresh session that this one untrusted device also receives, then
+        retire that session so the room's next message uses one the device never gets."""
+        self.client.invalidate_outbound_session(room_id)
+        self.client.unblacklist_device(device)
+        try:
+            return await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+            )
+        finally:
+            self.client.blacklist_device(device)
+            self.client.invalidate_outbound_session(room_id)
 
     async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
         """Encrypt and upload; returns the `file` object for an m.file event."""
@@ -212,6 +260,19 @@ class MatrixTransport:
             for _ in range(200):
                 room = self.client.rooms.get(resp.room_id)
                 if room is not None and room.encrypted:
+                    break
+                await asyncio.sleep(0.05)
+            # Until the invitee joins, nio shares the room key with nobody (it has not
+            # queried their devices), and the first messages stay undecryptable for them
+            # for good (seen in tests/integration/test_liaison.py). Wait for the join,
+            # bounded: a person who is away still gets the messages, later, as best we can.
+            for _ in range(int(self.dm_join_wait / 0.05)):
+                room = self.client.rooms.get(resp.room_id)
+                if (
+                    room is not None
+                    and user_id in room.users
+                    and (user_id not in room.invited_users)
+                ):
                     break
                 await asyncio.sleep(0.05)
             return str(resp.room_id)

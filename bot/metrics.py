@@ -14,7 +14,8 @@ class Metrics:
         )
         self.command_seconds = Histogram(
             "attache_command_seconds",
-            "Time from receipt to committed effect",
+            "Time from receipt to committed effect, by command",
+            ["command"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )

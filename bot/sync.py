@@ -46,6 +46,9 @@ SYNC_FILTER: dict[str, Any] = {
     },
 }
 BACKFILL_PAGES = 20
+# Short enough that the bot is back within seconds of the homeserver (one cheap request
+# every few seconds while it is down); a long cap made recovery wait up to 30 s.
+SYNC_BACKOFF_CAP = 5.0
 UNDECRYPTABLE_GIVE_UP = 120.0
 UNENCRYPTED_REFUSAL = (
     "I only work in end-to-end encrypted rooms, so I will not act on anything here. "
@@ -56,8 +59,12 @@ UNENCRYPTED_REFUSAL = (
 class TrustPolicy(Protocol):
     """Decides whether a decrypted event's sending device may command the bot."""
 
-    async def check_sender(self, event: Event, room_id: str) -> str | None:
-        """None if trusted; otherwise a reason (sent once to the person)."""
+    async def check_sender(self, event: Event, room_id: str) -> Any:
+        """None if trusted; otherwise a Refusal(reason, device_id), explained once."""
+        ...
+
+    def forget(self, user_ids: list[str]) -> None:
+        """Their keys changed on the server: judge them afresh next time."""
         ...
 
 
@@ -80,39 +87,49 @@ class SyncLoop:
     trust: TrustPolicy | None = None
     on_synced: Any = None  # callable() after each completed sync (health)
     kick: Any = None  # callable() that wakes the outbox
+    on_recovered: Any = None  # callable() once sync works again after failures
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _refusals_told: set[tuple[str, str]] = field(default_factory=set)
+    _poll: asyncio.Task[Any] | None = None
+    _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
 
     def stop(self) -> None:
         self._stop.set()
+        # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
+        if self._poll is not None and not self._poll.done():
+            self._poll.cancel()
 
     async def run(self) -> None:
         token = await self._kv("sync_token")
         first = token is None
-        # nio keeps no rooms across restarts: the first sync of every process asks for full
-        # state, or the bot would not know a quiet room (and a late reminder to it is lost).
-        fresh = True
+        # nio keeps no room list on disk: the first sync of every process asks for full
+        # state, or rooms quiet since the saved token stay unknown and sends to them fail.
+        full_state = True
         failures = 0
         while not self._stop.is_set():
             try:
-                resp = await self._sync_once(token, first, full_state=fresh)
+                resp = await self._sync_once(token, first, full_state)
             except asyncio.CancelledError:
+                if self._stop.is_set():
+                    return
                 raise
             except Exception as exc:
                 resp = exc
             if not isinstance(resp, SyncResponse):
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                delay = min(SYNC_BACKOFF_CAP, 0.5 * 2 ** min(failures, 6))
                 log.warning("sync failed (%s); retrying in %.1fs", _reason(resp), delay)
                 await self._sleep(delay)
                 continue
             if failures:
                 log.info("sync recovered after %d failures", failures)
+                if self.on_recovered is not None:
+                    self.on_recovered()
             failures = 0
+            full_state = False
             marks = await self._handle(resp, first)
             await self._after_sync()
-            token, first, fresh = resp.next_batch, False, False
+            token, first = resp.next_batch, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
             # save it (with the per-room marks) only once the dispatcher has recorded all.
             if await self.dispatcher.drain(timeout=120):
@@ -127,14 +144,15 @@ class SyncLoop:
     ) -> SyncResponse | SyncError:
         timeout = 0 if first or full_state else self.settings.sync_timeout_ms
         send_task = asyncio.create_task(self.client.send_to_device_messages())
-        try:
-            return await self.client.sync(
-                timeout=timeout,
-                sync_filter=SYNC_FILTER,
-                since=token,
-                full_state=first or full_state,
+        self._poll = asyncio.create_task(
+            self.client.sync(
+                timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=full_state
             )
+        )
+        try:
+            return await self._poll
         finally:
+            self._poll = None
             await asyncio.gather(send_task, return_exceptions=True)
 
     async def _after_sync(self) -> None:
@@ -163,6 +181,9 @@ class SyncLoop:
     async def _handle(self, resp: SyncResponse, first: bool) -> dict[str, str]:
         """Route every event; returns the newest event per room (where the next gap stops)."""
         marks: dict[str, str] = {}
+        changed = list(resp.device_list.changed) + list(resp.device_list.left)
+        if changed and self.trust is not None:
+            self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
             await self._invite(room_id, info.invite_state)
         for room_id, info in resp.rooms.join.items():
@@ -177,13 +198,18 @@ class SyncLoop:
             if info.timeline.limited:
                 events = await self._backfill(room_id, info.timeline.prev_batch) + events
             for event in events:
-                await self._route(room_id, event)
+                try:
+                    await self._route(room_id, event)
+                except Exception:
+                    # One bad event must not stop the loop; it stays unhandled in the
+                    # ledger, so the next start tries it again.
+                    log.exception("could not route %s in %s", event.event_id, room_id)
         return marks
 
     async def _invite(self, room_id: str, state: list[Any]) -> None:
-        inviter = next(
+        invite = next(
             (
-                e.sender
+                e
                 for e in state
                 if isinstance(e, InviteMemberEvent)
                 and e.state_key == self.client.user_id
@@ -191,8 +217,9 @@ class SyncLoop:
             ),
             None,
         )
-        if inviter is None:
+        if invite is None:
             return
+        inviter = invite.sender
         if not self.settings.is_allowed(inviter):
             self.metrics.refused.labels("invite_not_allowed").inc()
             log.info("declining invite to %s from a sender not allowed in", room_id)
@@ -203,6 +230,14 @@ class SyncLoop:
             log.warning("could not join %s: %s", room_id, resp.status_code)
         else:
             log.info("joined %s on an invite", room_id)
+            if (invite.content or {}).get("is_direct"):
+                # The person's own DM with the bot: where the bot writes to them later too.
+                async with self.store.write() as db:
+                    await db.execute(
+                        "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (inviter, room_id),
+                    )
 
     async def _backfill(self, room_id: str, prev_batch: str | None) -> list[Event]:
         """Page back over a `limited` gap to the last event seen, so no command is skipped."""
@@ -259,10 +294,13 @@ class SyncLoop:
         if incoming is None or not self.dispatcher.wants(incoming):
             return
         if self.trust is not None:
-            reason = await self.trust.check_sender(event, room_id)
-            if reason is not None:
+            refusal = await self.trust.check_sender(event, room_id)
+            if refusal is not None:
                 self.metrics.refused.labels("untrusted_device").inc()
-                await self._tell_refused(room_id, sender, event.event_id, reason)
+                log.info("refused %s: sending device not trusted", event.event_id)
+                await self._tell_refused(
+                    room_id, sender, event.event_id, refusal.reason, refusal.device_id
+                )
                 return
         self.dispatcher.submit(incoming)
 
@@ -292,15 +330,18 @@ class SyncLoop:
         if first_time and self.kick is not None:
             self.kick()
 
-    async def _tell_refused(self, room_id: str, sender: str, event_id: str, reason: str) -> None:
-        """One explanation per person and room, recorded so a replay does not repeat it."""
-        if (room_id, sender) in self._refusals_told:
+    async def _tell_refused(
+        self, room_id: str, sender: str, event_id: str, reason: str, device: str | None = None
+    ) -> None:
+        """One explanation per person, device and room, readable by the refused device."""
+        if (room_id, sender, device) in self._refusals_told:
             return
-        self._refusals_told.add((room_id, sender))
+        self._refusals_told.add((room_id, sender, device))
+        reveal = (sender, device) if device else None
         async with self.store.write() as db:
             await enqueue(
                 db,
-                [OutMessage(body=reason, room_id=room_id, reply_to=event_id)],
+                [OutMessage(body=reason, room_id=room_id, reply_to=event_id, reveal_to=reveal)],
                 utc_iso(self.clock.now()),
             )
         if self.kick is not None:

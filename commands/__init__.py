@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core, schedule
+from commands import actions, core, directory, exports, liaison, schedule, trust
 from commands.registry import Registry
 
-MODULES: tuple[ModuleType, ...] = (core, schedule)
+MODULES: tuple[ModuleType, ...] = (core, trust, directory, actions, exports, liaison, schedule)
 
 
 def build_registry(prefix: str = "!") -> Registry:

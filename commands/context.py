@@ -53,6 +53,9 @@ class OutMessage:
     mentions: tuple[str, ...] = ()
     attachment: Attachment | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # (user_id, device_id) of an untrusted device that may read this one message (a refusal
+    # explaining how to verify); it gets a one-off session, never the room's usual one.
+    reveal_to: tuple[str, str] | None = None
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -70,6 +73,7 @@ class OutMessage:
             "reply_to": self.reply_to,
             "thread_root": self.thread_root,
             "thread_key": self.thread_key,
+            "reveal_to": list(self.reveal_to) if self.reveal_to else None,
         }
         if self.attachment is not None:
             meta["attachment"] = {

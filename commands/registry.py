@@ -17,7 +17,7 @@ from commands.errors import UserError
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
 
-Handler = Callable[..., Awaitable[None]]
+Handler = Callable[..., Awaitable[Any]]
 Converter = Callable[[str], Any]
 
 _SPEC_ATTR = "__attache_command__"
@@ -308,8 +308,8 @@ class Registry:
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
-# key="a value with spaces" is one token (key=a value with spaces), like a quoted word.
-_TOKEN = re.compile(r'([^\s"\'=]+=)?"([^"]*)"|\'([^\']*)\'|(\S+)')
+# A quoted value may follow `key=`: name="Alice Martin" is one token, name=Alice Martin.
+_TOKEN = re.compile(r'((?:[^\s"\'=]+=)?)(?:"([^"]*)"|\'([^\']*)\')|(\S+)')
 
 
 def _normalise(text: str) -> str:
@@ -328,7 +328,7 @@ def _tokenize(text: str) -> list[str]:
     if text.count('"') % 2:
         raise UserError('A quote is not closed. Put a " at both ends of a quoted text.')
     return [
-        (m[1] or "") + m[2] if m[2] is not None else m[3] if m[3] is not None else m[4]
+        m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
         for m in _TOKEN.finditer(text)
     ]
 

@@ -29,6 +29,9 @@ SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
 SECRETS = ("password", "access_token", "pickle_key", "cross_signing_secret")
 NIO_DEFAULT_PICKLE_KEY = "DEFAULT_KEY"
 
+LIAISON_PRECEDENCES = ("immediate", "priority", "routine")
+LIAISON_ESCALATION_DEFAULTS = {"immediate": 30 * 60, "priority": 8 * 3600, "routine": 72 * 3600}
+
 _yaml_file: ContextVar[Path | None] = ContextVar("attache_yaml_file", default=None)
 
 CommaList = Annotated[list[str], NoDecode]
@@ -73,8 +76,12 @@ class Settings(BaseSettings):
     admins: CommaList = Field(default_factory=list, description="Matrix IDs with the admin role")
     command_prefix: str = Field("!", description="What starts a command")
     timezone: str = Field("UTC", description="IANA zone for people who set none")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
-    log_format: Literal["text", "json"] = Field("text")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log verbosity (bodies, tokens and keys are never logged)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people, json for one JSON object a line"
+    )
     http_addr: str = Field("127.0.0.1:9100", description="host:port for /healthz and /metrics")
     sync_timeout_ms: int = Field(30_000, ge=1_000, le=300_000, description="Long-poll timeout")
     health_max_sync_age: int = Field(
@@ -96,6 +103,22 @@ class Settings(BaseSettings):
         ge=1,
         le=3600,
         description="Seconds past due after which a reminder is said to be late (bot was down)",
+    )
+    actions_digest_time: str = Field(
+        "09:00", description="Local time (HH:MM, the summit's zone) of the daily action digest"
+    )
+    actions_working_days: CommaList = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        description="Days the action digest is sent (mon..sun)",
+    )
+    actions_nudge_days: int = Field(
+        2, ge=0, le=60, description="Days before an action item is due that its owner is nudged"
+    )
+    actions_page_size: int = Field(20, ge=5, le=200, description="Action items per listed page")
+    liaison_escalation_seconds: dict[str, int] = Field(
+        default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
+        description="Seconds an unacknowledged liaison request waits before it is re-sent, "
+        "by precedence (immediate, priority, routine); missing ones keep their default",
     )
 
     @classmethod
@@ -158,6 +181,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"the key for {user} must be 43 characters of unpadded base64")
         return value
 
+    @field_validator("liaison_escalation_seconds")
+    @classmethod
+    def _escalation(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(LIAISON_PRECEDENCES))
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]!r} is not a precedence; use {', '.join(LIAISON_PRECEDENCES)}"
+            )
+        if any(v < 1 for v in value.values()):
+            raise ValueError("each delay must be at least 1 second, e.g. {immediate: 1800}")
+        return {**LIAISON_ESCALATION_DEFAULTS, **value}
+
     @field_validator("command_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -173,6 +208,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("must be an IANA zone such as Europe/Paris or UTC") from exc
         return value
+
+    @field_validator("actions_digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError("must be a local time HH:MM, e.g. 09:00")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("actions_working_days", mode="before")
+    @classmethod
+    def _days_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("actions_working_days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        days = [v.strip().lower()[:3] for v in value]
+        bad = [v for v in days if v not in names]
+        if bad or not days:
+            raise ValueError("must be day names from mon,tue,wed,thu,fri,sat,sun, e.g. mon,tue")
+        return sorted(set(days), key=names.index)
 
     @field_validator("http_addr")
     @classmethod

@@ -127,8 +127,9 @@ class Store:
         return self._reader
 
     async def ping(self) -> bool:
+        """True when the database file answers a read (`SELECT 1` would not touch it)."""
         try:
-            async with self.reader.execute("SELECT 1") as cur:
+            async with self.reader.execute("SELECT version FROM schema_version") as cur:
                 return (await cur.fetchone()) is not None
         except Exception:
             return False

@@ -52,6 +52,12 @@ class BotProcess:
         self.localpart = localpart or f"bot-{uuid.uuid4().hex[:8]}"
         self.account = synapse.register(self.localpart, BOT_PASSWORD)
         self.user_id = self.account["user_id"]
+        # Registration made a device the bot never uses; remove it so peers see one device.
+        synapse.request(
+            "DELETE",
+            f"/_synapse/admin/v2/users/{self.user_id}/devices/{self.account['device_id']}",
+            token=synapse.admin_token,
+        )
         self.http_port = free_port()
         config: dict[str, Any] = {
             "allowed_users": list(allowed_users),

@@ -29,6 +29,7 @@ from nio import (
     SyncError,
 )
 
+from bot.crypto.cross_signing import ensure_cross_signed
 from tests.harness.synapse import SynapseServer
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,14 @@ class TestClient:
         auto_join: bool = False,
         new_device: bool = False,
         sync_timeout_ms: int = 30000,
+        cross_sign: bool = True,
     ) -> TestClient:
         """Restore the user's registered device (or log in a new one) and start syncing.
 
-        Returns once the first sync and the device-key upload are done.
+        Returns once the first sync and the device-key upload are done. With
+        ``cross_sign`` (the default, as every Element user is today) the device is signed
+        by the user's own cross-signing identity, created on first use; the bot acts only
+        on messages from such devices.
         """
         store = Path(store_dir)
         store.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,8 @@ class TestClient:
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         self._sync_timeout_ms = sync_timeout_ms
         await self._key_maintenance()
+        if cross_sign:
+            await self.cross_sign(store)
         first = await client.sync(timeout=0, full_state=True)
         if isinstance(first, SyncError):
             await client.close()
@@ -108,6 +115,33 @@ class TestClient:
         await self._key_maintenance()
         self._sync_task = asyncio.create_task(self._sync_loop(), name=f"sync {user['user_id']}")
         return self
+
+    async def cross_sign(self, store: Path, *, reset: bool = False) -> str:
+        """Sign this device with the user's identity (made on first use); returns the master key.
+
+        ``reset=True`` replaces the identity with a new one, as a user who resets their
+        cross-signing in Element does (needs the password).
+        """
+        keys_path = Path(store) / ("xsign-reset.keys" if reset else "xsign.keys")
+        if reset:
+            keys_path.unlink(missing_ok=True)
+        assert self.client.olm is not None
+        status = await ensure_cross_signed(
+            self.synapse.url,
+            str(self.client.access_token),
+            self.user_id,
+            self.device_id,
+            self.client.olm.account.identity_keys["ed25519"],
+            self.client.olm.account.sign,
+            self.user.get("password"),
+            keys_path,
+            "test-client-secret",
+        )
+        if status.problem or not status.device_signed:
+            raise RuntimeError(f"cross-signing {self.user_id} failed: {status.problem}")
+        assert status.master_key is not None
+        self.master_key = status.master_key
+        return status.master_key
 
     async def close(self) -> None:
         """Stop syncing and close the HTTP session. Never logs out (that would delete keys)."""

@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make demo` (local end-to-end demo), `make test` (all tests).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export ATTACHE_SYNAPSE_VENV ?= $(CURDIR)/.cache/synapse-venv
+# The image is built with podman on a local stand-in for its base (no Docker engine, no
+# registry in CI): the shared smoke script sits beside the clone.
+CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /work/shared/tools/container-smoke.sh))
+CONTAINER_WORK ?= /tmp/container-smoke
+IMAGE ?= localhost/attache-bot:ci
+
+.PHONY: test unit integration lint demo soak bench clean container-test docs
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy commands config
+	$(BIN)/hadolint Dockerfile
+
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest -q -ra --durations=15
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m integration
+
+# Build the image, smoke it (--help), then run it for real: check-config on the example
+# config with secrets as files, and an encrypted !ping answered by the containerised bot.
+# Needs root (podman); not part of `make test`.
+container-test: $(BIN)/.installed
+	@test -n "$(CONTAINER_SMOKE)" || { echo "container-smoke.sh not found; set CONTAINER_SMOKE=path" >&2; exit 2; }
+	$(BIN)/hadolint Dockerfile
+	BUILDAH_FORMAT=docker WORK=$(CONTAINER_WORK) IMAGE=$(IMAGE) bash $(CONTAINER_SMOKE) . -- attache-bot --help
+	ATTACHE_IMAGE=$(IMAGE) CONTAINER_WORK=$(CONTAINER_WORK) $(BIN)/python -m pytest -q -ra tests/container
+
+docs: $(BIN)/.installed
+	$(BIN)/python scripts/settings_reference.py
+
+# Longer reliability run, not in CI: 10 kills, 60 s outage, 50 replies at default rate
+# limits, 10,000 hostile-input examples per property. Figures go to .tmp/soak-figures.jsonl.
+soak: $(BIN)/.installed
+	mkdir -p .tmp
+	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
+		$(BIN)/python -m pytest -q -s -ra --durations=15 tests/reliability
+
+demo: $(BIN)/.installed
+	$(BIN)/attache-bot demo
+
+clean:
+	rm -rf $(VENV) .cache .tmp .pytest_cache

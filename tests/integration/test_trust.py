@@ -1,0 +1,125 @@
+"""Device trust against real Synapse: Element's own crypto stack, and the refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from tests.harness.bot import BotProcess
+from tests.harness.clients import TestClient
+from tests.harness.element import run_element_client
+from tests.integration.conftest import command, open_dm, replied_to
+
+pytestmark = pytest.mark.integration
+
+
+def people_rows(bot: BotProcess) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{bot.data_dir / 'attache.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT user_id, timezone FROM people").fetchall()
+
+
+async def test_element_in_exclude_insecure_mode_and_bot_read_each_other(
+    bot_factory, new_user, synapse
+) -> None:
+    """Element's js-sdk + crypto-wasm, OnlySignedDevicesIsolationMode, against the real bot."""
+    user = new_user("element")
+    bot: BotProcess = bot_factory(allowed_users=[user["user_id"]])
+    assert bot.health()["checks"]["cross_signing"]["ok"] is True
+    result = await asyncio.to_thread(
+        run_element_client,
+        synapse.url,
+        user["user_id"],
+        user["password"],
+        bot.user_id,
+        "!ping",
+        60,
+        expect_reply="pong",
+    )
+    assert result["ok"], result["stderr_tail"]
+    assert result["reply"] == "pong"  # Element decrypted the bot's reply ...
+    assert result["decrypt_error"] is None
+    assert result["bot_device_signed_by_owner"] is True  # ... and sees its device as signed
+    assert "handled" in bot.log_text() and "outcome=ok" in bot.log_text()  # bot decrypted it
+
+
+async def test_user_without_cross_signing_is_refused_once_and_nothing_changes(
+    bot_factory, people, store_dir
+) -> None:
+    alice: TestClient = await people("alice", cross_sign=False)
+    bot: BotProcess = bot_factory(allowed_users=[alice.user_id])
+    room = await open_dm(alice, bot)
+    first = await alice.send_text(room, "!tz Europe/Paris")
+    refusal = await alice.wait_for_message(room, lambda e: replied_to(e) == first, timeout=20)
+    assert "no cross-signing identity" in refusal.body
+    await alice.send_text(room, "!tz Asia/Tokyo")
+    await asyncio.sleep(2)
+    assert len([e for e in alice.messages(room) if e.sender == bot.user_id]) == 1
+    assert people_rows(bot) == []
+    # Once the device is signed by its owner the same person is served.
+    await alice.cross_sign(store_dir / "alice-identity")
+    _, reply = await command(alice, room, "!ping", timeout=30)
+    assert reply.body == "pong"
+
+
+async def test_changed_identity_is_refused_until_an_admin_approves(
+    bot_factory, people, store_dir
+) -> None:
+    admin: TestClient = await people("admin", auto_join=True)
+    alice: TestClient = await people("alice")
+    bot: BotProcess = bot_factory(allowed_users=[alice.user_id], admins=[admin.user_id])
+    room = await open_dm(alice, bot)
+    _, pong = await command(alice, room, "!ping")
+    assert pong.body == "pong"  # identity pinned on first sight
+    await alice.cross_sign(store_dir / "alice-new", reset=True)
+    _, refused = await command(alice, room, "!tz Europe/Paris", timeout=30)
+    assert "identity changed" in refused.body
+    assert people_rows(bot) == []
+    notice = await _any_room_message(admin, "Security notice", timeout=30)
+    assert alice.user_id in notice.body
+    admin_room = await open_dm(admin, bot)
+    _, approved = await command(admin, admin_room, f"!trust approve {alice.user_id}")
+    assert "Approved" in approved.body
+    _, ok = await command(alice, room, "!tz Europe/Paris", timeout=30)
+    assert "Time zone set" in ok.body
+
+
+async def test_unsigned_login_of_an_allowed_user_is_refused_and_gets_no_keys(
+    bot_factory, people, synapse, store_dir
+) -> None:
+    alice: TestClient = await people("alice")
+    bot: BotProcess = bot_factory(allowed_users=[alice.user_id])
+    room = await open_dm(alice, bot)
+    await command(alice, room, "!ping")
+    # Someone with Alice's password logs in a new device and does not (cannot) sign it.
+    intruder = await TestClient.create(
+        synapse, alice.user, store_dir / "intruder", new_device=True, cross_sign=False
+    )
+    try:
+        await intruder.wait_room(room)
+        bad = await intruder.send_text(room, "!tz Asia/Tokyo")
+        warning = await alice.wait_for_message(room, lambda e: replied_to(e) == bad, timeout=30)
+        assert intruder.device_id in warning.body  # Alice sees which session was refused
+        assert people_rows(bot) == []
+        # The bot's next message is not readable by the intruder's device.
+        _, reply = await command(alice, room, "!ping", timeout=30)
+        assert reply.body == "pong"
+        await intruder._wait_until(
+            lambda: any(e.event_id == reply.event_id for _, e in intruder.undecryptable) or None,
+            20,
+            "the reply to reach the intruder (undecryptable)",
+        )
+        assert not any(e.event_id == reply.event_id for _, e in intruder.received)
+    finally:
+        await intruder.close()
+
+
+async def _any_room_message(client: TestClient, text: str, timeout: float):
+    def find():
+        for _, event in client.received:
+            if text in getattr(event, "body", ""):
+                return event
+        return None
+
+    return await client._wait_until(find, timeout, f"a message containing {text!r}")
