@@ -38,8 +38,8 @@ def settings(data_dir: Path) -> Settings:
     return Settings(
         homeserver="http://127.0.0.1:1",
         user_id="@bot:test",
-        password="unused-password",  # noqa: S106
-        pickle_key="bench-pickle-key-0123456789",  # noqa: S106
+        password="unused-password",
+        pickle_key="bench-pickle-key-0123456789",
         data_dir=data_dir,
         allowed_servers=["test"],
     )

@@ -423,7 +423,7 @@ async def _create(
     await _save(ctx, item)
     scheduled = await _reschedule(ctx, item)
     await _save(ctx, item)
-    await ctx.audit(f"{KIND_NAMES[kind]}.create", item.code, utc_iso(item.start))
+    await ctx.audit(f"{KIND_NAMES[kind]}.create", item.code, fmt(item.start, item.zone))
     lines = [f"Scheduled {item.code}: {item.title}", *_summary(item, ctx.person.timezone)]
     if scheduled == 0 and item.leads:
         lines.append("No reminder: every lead time is already past.")
@@ -780,6 +780,8 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     if item is None:
         return
     occ = parse_utc(job_.payload["occ"])
+    if await _later_reminder_also_due(ctx, job_):
+        return  # after a downtime, one late reminder per occurrence speaks for all its leads
     people = await _people_of(ctx.db, item.participants)
     mentions = list(dict.fromkeys([item.creator, *people]))
     zones = await _zones_of(ctx, mentions)
@@ -813,6 +815,17 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
         f'<a href="https://matrix.to/#/{esc(m)}">{esc(m)}</a>' for m in mentions
     )
     ctx.send(Rendered(body, html), room_id=item.room_id, mentions=tuple(mentions))
+
+
+async def _later_reminder_also_due(ctx: Context, job_: Job) -> bool:
+    if job_.late_seconds < ctx.settings.schedule_late_after:
+        return False
+    async with ctx.db.execute(
+        "SELECT 1 FROM jobs WHERE kind = ? AND ref = ? AND state = 'pending' "
+        "AND due_at > ? AND due_at <= ? LIMIT 1",
+        (LEAD_JOB, job_.ref, utc_iso(job_.due_at), utc_iso(ctx.now)),
+    ) as cur:
+        return await cur.fetchone() is not None
 
 
 @job(NEXT_JOB)

@@ -375,3 +375,17 @@ async def test_real_scheduler_fires_a_missed_reminder_once_at_start(zoned: BotCo
     messages = await zoned.new_messages()
     assert len(fired) == 1 and len(messages) == 1
     assert "Late reminder R-1 (was due Mon 02 Mar 2026 11:00 Europe/Paris" in messages[0].body
+
+
+async def test_after_downtime_one_late_reminder_per_occurrence(zoned: BotCore) -> None:
+    await zoned.say(ALICE, "!meeting tomorrow 14:00 -- Review")  # leads 1d, 1h, 15m
+    zoned.clock.set(datetime(2026, 3, 3, 12, 50, tzinfo=UTC))  # all three are overdue
+    fired = await zoned.fire_due()
+    assert len(fired) == 1
+    assert fired[0].body.startswith(
+        "Late reminder (was due Tue 03 Mar 2026 13:45 Europe/Paris; I was offline). "
+        "⏰ M-1 Review starts in 10m"
+    )
+    states = await zoned.query("SELECT state FROM jobs ORDER BY due_at")
+    assert [s[0] for s in states] == ["done", "done", "done"]
+    assert await zoned.fire_due() == []
