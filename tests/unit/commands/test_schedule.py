@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -131,7 +132,7 @@ async def test_weekly_meeting_stays_at_local_time_across_both_dst_changes(
     assert len(reminders) == len(utc_times) >= 35  # one per Monday, none twice
     for due, message in reminders:
         assert f"09:00 {zone}" in message.body
-        assert due.astimezone(__import__("zoneinfo").ZoneInfo(zone)).hour == 9
+        assert due.astimezone(ZoneInfo(zone)).hour == 9
 
 
 # -- late and exactly once -----------------------------------------------------------------------
