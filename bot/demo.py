@@ -87,6 +87,7 @@ async def exchange(ctx: dict[str, Any], who: str, body: str, timeout: float = 30
         return (relates.get("m.in_reply_to") or {}).get("event_id") == event_id
 
     reply = await client.wait_for_message(room, is_reply, timeout=timeout)
+    ctx.setdefault(f"{who}_seen", set()).add(reply.event_id)
     say(f"bot → {who}", reply.body)
     return reply
 
@@ -159,7 +160,18 @@ async def step_actions(ctx: dict[str, Any]) -> None:
     say("bot → alice", f"[encrypted file {event.body}, decrypted by alice]\n" + plain.decode())
 
 
-STEPS: list[Step] = [step_rooms, step_basics, step_liaison, step_actions]
+async def step_schedule(ctx: dict[str, Any]) -> None:
+    bob = ctx["bob"].user_id
+    say("demo", "— schedule: a meeting with bob, the agenda in each zone, a reminder that fires —")
+    await exchange(
+        ctx, "alice", f'!meeting tomorrow 10:00 place="NATO HQ" with={bob} -- Attaché coordination'
+    )
+    await exchange(ctx, "bob", "!agenda 2")
+    await exchange(ctx, "alice", "!remind in 5s -- call the Paris desk")
+    await expect(ctx, "alice", "call the Paris desk", timeout=30)
+
+
+STEPS: list[Step] = [step_rooms, step_basics, step_liaison, step_schedule, step_actions]
 
 
 def main(args: argparse.Namespace) -> int:
