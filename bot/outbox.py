@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from bot.clock import Clock
 from bot.matrix import SendError
 from bot.metrics import Metrics
 from bot.store import Store
-from commands.context import OutMessage, utc_iso
+from commands.context import OutMessage, parse_utc, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class Outbox:
             try:
                 room_id = row["room_id"] or await self._dm_room(row_id, row["user_id"])
                 content = await self._content(meta, row["attachment"])
+                self._note_if_late(content, meta, row["created_at"])
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
                 try:
                     event_id = await self.transport.send(
@@ -246,6 +248,23 @@ class Outbox:
             content.pop("format", None)
             content.pop("formatted_body", None)
         return content
+
+    def _note_if_late(self, content: dict[str, Any], meta: dict[str, Any], queued: str) -> None:
+        limit = meta.get("late_note_after")
+        if limit is None:
+            return
+        queued_at = parse_utc(queued)
+        if (self.clock.now() - queued_at).total_seconds() <= limit:
+            return
+        note = (
+            f"(Delivered late: the homeserver was unreachable. "
+            f"This was due {queued_at:%Y-%m-%d %H:%M} UTC.)"
+        )
+        content["body"] = f"{note}\n{content['body']}"
+        if "formatted_body" in content:
+            content["formatted_body"] = (
+                f"<em>{html.escape(note)}</em><br>{content['formatted_body']}"
+            )
 
     async def _event_for_key(self, key: str) -> str | None:
         async with self.store.reader.execute(

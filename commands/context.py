@@ -56,6 +56,9 @@ class OutMessage:
     # (user_id, device_id) of an untrusted device that may read this one message (a refusal
     # explaining how to verify); it gets a one-off session, never the room's usual one.
     reveal_to: tuple[str, str] | None = None
+    # Time-critical (a reminder): if it leaves the outbox more than this many seconds after
+    # it was queued (the homeserver was unreachable), it says so and when it was due.
+    late_note_after: float | None = None
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -74,6 +77,7 @@ class OutMessage:
             "thread_root": self.thread_root,
             "thread_key": self.thread_key,
             "reveal_to": list(self.reveal_to) if self.reveal_to else None,
+            "late_note_after": self.late_note_after,
         }
         if self.attachment is not None:
             meta["attachment"] = {

@@ -806,15 +806,22 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
         if late:
             due = fmt_zones(job_.due_at, item.zone, zones)
             text = f"Late reminder (was due {due}; I was offline). {text}"
+    # Held up after this point (homeserver unreachable), the message itself says it is late.
+    note_after = None if late else float(ctx.settings.schedule_late_after)
     if item.room_id is None:
-        ctx.send(text, user_id=item.creator)
+        ctx.send(text, user_id=item.creator, late_note_after=note_after)
         return
     names = " ".join(mentions)
     body = f"{text}\n{names}"
     html = f"{esc(text)}<br>" + " ".join(
         f'<a href="https://matrix.to/#/{esc(m)}">{esc(m)}</a>' for m in mentions
     )
-    ctx.send(Rendered(body, html), room_id=item.room_id, mentions=tuple(mentions))
+    ctx.send(
+        Rendered(body, html),
+        room_id=item.room_id,
+        mentions=tuple(mentions),
+        late_note_after=note_after,
+    )
 
 
 async def _later_reminder_also_due(ctx: Context, job_: Job) -> bool:

@@ -27,9 +27,16 @@ async def test_bot_recovers_from_a_homeserver_outage_without_restart(
 ) -> None:
     server = await asyncio.to_thread(synapse_factory)
     alice = await people_on(server, "alice")
-    bot: BotProcess = bot_factory(synapse_server=server, allowed_users=[alice.user_id])
+    bot: BotProcess = bot_factory(
+        synapse_server=server,
+        allowed_users=[alice.user_id],
+        settings={"schedule_late_after": 5},  # held up longer than this = "late"
+    )
     room = await open_dm(alice, bot)
     await command(alice, room, "!ping")
+    # A reminder that comes due while the homeserver is down.
+    _, scheduled = await command(alice, room, "!remind in 8s -- call the Paris desk")
+    assert scheduled.body.startswith("Scheduled R-1")
     pid = bot.proc.pid if bot.proc else None
     # A reply the bot is sending as the server goes away must still arrive once.
     last_before = await alice.send_text(room, "!ping")
@@ -49,10 +56,18 @@ async def test_bot_recovers_from_a_homeserver_outage_without_restart(
     await alice.wait_for_messages(room, len(wanted), lambda e: replied_to(e) in wanted, timeout=90)
     all_replies_s = time.monotonic() - up_at
     answers = [replied_to(e) for e in alice.messages(room, from_others=True)]
+    reminder = await alice.wait_for_message(
+        room, lambda e: "Reminder R-1: call the Paris desk" in e.body, timeout=30
+    )
+    assert reminder.body.startswith("(Delivered late: the homeserver was unreachable."), (
+        reminder.body
+    )
     assert bot.proc is not None and bot.proc.pid == pid and bot.starts == 1, "bot was restarted"
     assert bot.proc.poll() is None
     await asyncio.sleep(2)
     assert sorted(a for a in answers if a in wanted) == sorted(wanted), "lost or doubled reply"
+    reminders = [e for e in alice.messages(room) if "Reminder R-1" in e.body]
+    assert len(reminders) == 1, "the reminder must arrive exactly once"
     assert first.sender == bot.user_id
     log = bot.log_text()
     assert "sync failed" in log and "sync recovered" in log
