@@ -14,6 +14,9 @@ Synapse comes from /proc/<pid>/stat over the same blocks. Target: p50 ratio <= 1
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,10 +41,43 @@ from tests.harness.clients import TestClient
 WARMUP = 10
 
 
-async def measure(tmp: Path, n: int, block: int, log_level: str) -> dict[str, Any]:
+class BotWithoutTrust(BotProcess):
+    """The same bot with the device-trust policy off (bench/bot_without_trust.py)."""
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        log = self.log_path.open("ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.bot_without_trust"],
+            env=self.env,
+            cwd=self.env["PYTHONPATH"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def profile(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy attached to the bot for the measured blocks (speedscope or svg by suffix)."""
+    fmt = "speedscope" if out.endswith(".json") else "flamegraph"
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "-p", str(pid), "-o", out, "-f", fmt, "-r", "200"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def measure(
+    tmp: Path,
+    n: int,
+    block: int,
+    log_level: str,
+    profile_to: str | None = None,
+    no_trust: bool = False,
+) -> dict[str, Any]:
     facts: dict[str, Any] = {"machine_start": machine()}
     synapse = start_synapse(tmp / "synapse")
-    echo = bot = alice = None
+    echo = bot = bare = alice = None
     try:
         a_user, b_user = new_user(synapse, "alice"), new_user(synapse, "echo")
         bot = BotProcess(
@@ -52,37 +88,53 @@ async def measure(tmp: Path, n: int, block: int, log_level: str) -> dict[str, An
             log_level=log_level,
         )
         bot.start()
+        if no_trust:
+            bare = BotWithoutTrust(
+                synapse,
+                tmp / "bare",
+                allowed_users=[a_user["user_id"]],
+                settings={"rate_limit_burst": 10 * n, "rate_limit_per_minute": 100 * n},
+                log_level=log_level,
+            )
+            bare.start()
         echo = EchoPeers(synapse, [b_user], tmp / "echo")
         echo.start()
         alice = await TestClient.create(synapse, a_user, tmp / "alice")
         floor_room = await alice.create_encrypted_dm(b_user["user_id"], wait_joined=30)
         bot_room = await alice.create_encrypted_dm(bot.user_id, wait_joined=30)
-        for _ in range(WARMUP):  # Olm sessions, key shares, caches: not what we measure
-            await round_trip(alice, floor_room, "hello")
-            await round_trip(alice, bot_room, "!ping")
+        paths = [("floor", floor_room, "hello"), ("bot", bot_room, "!ping")]
         assert bot.proc is not None and synapse.proc is not None
         pids = {"bot": bot.proc.pid, "echo": echo.pid, "synapse": synapse.proc.pid}
-        series: dict[str, list[float]] = {"floor": [], "bot": []}
-        cpu: dict[str, dict[str, float]] = {
-            side: {p: 0.0 for p in pids} for side in ("floor", "bot")
-        }
+        if bare is not None:
+            assert bare.proc is not None
+            bare_room = await alice.create_encrypted_dm(bare.user_id, wait_joined=30)
+            paths.append(("bot_no_trust", bare_room, "!ping"))
+            pids["bot_no_trust"] = bare.proc.pid
+        for _ in range(WARMUP):  # Olm sessions, key shares, caches: not what we measure
+            for _, room, body in paths:
+                await round_trip(alice, room, body)
+        series: dict[str, list[float]] = {side: [] for side, _, _ in paths}
+        cpu: dict[str, dict[str, float]] = {side: {p: 0.0 for p in pids} for side in series}
         rss_before = rss_mb(pids["bot"])
+        spy = profile(pids["bot"], profile_to) if profile_to else None
         done = 0
         while done < n:
             size = min(block, n - done)
-            for side, room, body in (("floor", floor_room, "hello"), ("bot", bot_room, "!ping")):
+            for side, room, body in paths:
                 before = {p: cpu_ms(pid) for p, pid in pids.items()}
                 for _ in range(size):
                     series[side].append(await round_trip(alice, room, body))
                 for p, pid in pids.items():
                     cpu[side][p] += cpu_ms(pid) - before[p]
             done += size
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes the file on SIGINT
+            spy.wait(60)
         facts.update(
             n=n,
             block=block,
             bot_log_level=log_level,
-            floor=pcts(series["floor"]),
-            bot=pcts(series["bot"]),
+            **{side: pcts(values) for side, values in series.items()},
             cpu_ms_per_message={
                 side: {p: round(v / n, 2) for p, v in cpu[side].items()} for side in cpu
             },
@@ -92,6 +144,11 @@ async def measure(tmp: Path, n: int, block: int, log_level: str) -> dict[str, An
         facts["ratio"] = {
             k: round(facts["bot"][k] / facts["floor"][k], 2) for k in ("p50", "p90", "p99")
         }
+        if bare is not None:
+            facts["ratio_no_trust"] = {
+                k: round(facts["bot_no_trust"][k] / facts["floor"][k], 2)
+                for k in ("p50", "p90", "p99")
+            }
         facts["machine_end"] = machine()
         return facts
     finally:
@@ -99,19 +156,30 @@ async def measure(tmp: Path, n: int, block: int, log_level: str) -> dict[str, An
             await alice.close()
         if echo is not None:
             echo.stop()
-        if bot is not None:
-            bot.close()
+        for b in (bot, bare):
+            if b is not None:
+                b.close()
         synapse.close()
 
 
+LABELS = {
+    "floor": ("floor (echo peer)", "echo"),
+    "bot": ("bot !ping", "bot"),
+    "bot_no_trust": ("bot !ping, trust policy off", "bot_no_trust"),
+}
+
+
 def report(f: dict[str, Any]) -> str:
-    fl, bo, r = f["floor"], f["bot"], f["ratio"]
-    c = f["cpu_ms_per_message"]
-    rows = [
-        ["floor (echo peer)", fl["p50"], fl["p90"], fl["p99"], c["floor"]["echo"], c["floor"]["synapse"]],
-        ["bot !ping", bo["p50"], bo["p90"], bo["p99"], c["bot"]["bot"], c["bot"]["synapse"]],
-        ["ratio bot/floor", r["p50"], r["p90"], r["p99"], "", ""],
-    ]  # fmt: skip
+    rows: list[list[Any]] = []
+    for side, (label, answerer) in LABELS.items():
+        if side not in f:
+            continue
+        p, c = f[side], f["cpu_ms_per_message"][side]
+        rows.append([label, p["p50"], p["p90"], p["p99"], c[answerer], c["synapse"]])
+        ratio = {"bot": "ratio", "bot_no_trust": "ratio_no_trust"}.get(side)
+        if ratio:
+            r = f[ratio]
+            rows.append([f"  ratio {label}/floor", r["p50"], r["p90"], r["p99"], "", ""])
     m0, m1 = f["machine_start"], f["machine_end"]
     return table(
         f"Round trip, n={f['n']} each (blocks of {f['block']}), {m0['date']}, "
@@ -126,11 +194,19 @@ def main() -> None:
     parser = base_args(__doc__)
     parser.add_argument("--n", type=int, default=200, help="messages per path (default 200)")
     parser.add_argument("--block", type=int, default=20, help="messages per alternating block")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the bot: .svg or .json")
+    parser.add_argument(
+        "--no-trust-too",
+        action="store_true",
+        help="also measure the bot with its device-trust policy off (bench/bot_without_trust.py)",
+    )
     parser.add_argument("--log-level", default="INFO", help="the bot's log level (default INFO)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-rtt-"))
     try:
-        facts = run(measure(tmp, args.n, args.block, args.log_level))
+        facts = run(
+            measure(tmp, args.n, args.block, args.log_level, args.profile, args.no_trust_too)
+        )
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
