@@ -137,7 +137,7 @@ async def measure(tmp: Path, users: int, each: int, rounds: int) -> dict[str, An
         facts["rounds"] = results
         for side in results:
             facts[side] = {
-                k: statistics.median(r[k] for r in results[side])
+                k: round(statistics.median(r[k] for r in results[side]), 2)
                 for k in ("last_reply_s", "replies_per_s")
             }
             facts[side]["all_answered"] = all(r["answered"] == r["messages"] for r in results[side])
