@@ -88,6 +88,7 @@ class SyncLoop:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
     _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
+    _caught_up: bool = False  # a sync of this process has completed
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,7 +120,7 @@ class SyncLoop:
             failures = 0
             marks = await self._handle(resp, first)
             await self._after_sync()
-            token, first = resp.next_batch, False
+            token, first, self._caught_up = resp.next_batch, False, True
             # The token must not run ahead of the ledger, or a crash would skip commands:
             # save it (with the per-room marks) only once the dispatcher has recorded all.
             if await self.dispatcher.drain(timeout=120):
@@ -130,7 +131,9 @@ class SyncLoop:
                 self.on_synced()
 
     async def _sync_once(self, token: str | None, first: bool) -> SyncResponse | SyncError:
-        timeout = 0 if first else self.settings.sync_timeout_ms
+        # The first sync of a process returns at once: with a saved token a long-poll would
+        # hold health and the scheduler back for sync_timeout_ms when nothing is new.
+        timeout = self.settings.sync_timeout_ms if self._caught_up else 0
         send_task = asyncio.create_task(self.client.send_to_device_messages())
         self._poll = asyncio.create_task(
             self.client.sync(
