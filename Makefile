@@ -45,6 +45,13 @@ container-test: $(BIN)/.installed
 docs: $(BIN)/.installed
 	$(BIN)/python scripts/settings_reference.py
 
+# Longer reliability run, not in CI: 10 kills, 60 s outage, 50 replies at default rate
+# limits, 10,000 hostile-input examples per property. Figures go to .tmp/soak-figures.jsonl.
+soak: $(BIN)/.installed
+	mkdir -p .tmp
+	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
+		$(BIN)/python -m pytest -q -s -ra --durations=15 tests/reliability
+
 demo: $(BIN)/.installed
 	$(BIN)/attache-bot demo
 

@@ -99,14 +99,14 @@ class App:
                 trust=trust,
                 on_synced=self._first_sync_then_health,
                 kick=self.outbox.kick,
+                on_recovered=self.outbox.resume,
             )
             self._scheduler_started = False
+            self._outbox_started = False
             if self.serve_http:
                 await self.health.start(settings.http_addr)
-            self._tasks = [
-                asyncio.create_task(self.outbox.run(), name="outbox"),
-                asyncio.create_task(self.sync.run(), name="sync"),
-            ]
+            # The outbox starts after the first sync (see _first_sync_then_health).
+            self._tasks = [asyncio.create_task(self.sync.run(), name="sync")]
             await self._stop.wait()
             await self._shutdown()
         finally:
@@ -119,6 +119,11 @@ class App:
 
     def _first_sync_then_health(self) -> None:
         self.health.synced()
+        if not self._outbox_started:
+            # Sending needs the room list that sync builds: started earlier, a reply queued
+            # before a crash would be refused as "not in room" and marked failed, unsent.
+            self._outbox_started = True
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         if not self._scheduler_started:
             # Jobs fire only once the client is synced, so late reminders can be delivered.
             self._scheduler_started = True
@@ -145,7 +150,7 @@ class App:
                 log.exception("the sync loop had failed")
         await self.dispatcher.drain(timeout=30)
         self.scheduler.shutdown()
-        if not await self.outbox.drain(timeout=15):
+        if self._outbox_started and not await self.outbox.drain(timeout=15):
             log.warning("stopping with messages still queued; they are sent at next start")
         await self.outbox.stop()
         for task in self._tasks:

@@ -87,6 +87,7 @@ async def exchange(ctx: dict[str, Any], who: str, body: str, timeout: float = 30
         return (relates.get("m.in_reply_to") or {}).get("event_id") == event_id
 
     reply = await client.wait_for_message(room, is_reply, timeout=timeout)
+    ctx.setdefault(f"{who}_seen", set()).add(reply.event_id)
     say(f"bot → {who}", reply.body)
     return reply
 
@@ -103,7 +104,74 @@ async def step_basics(ctx: dict[str, Any]) -> None:
     await exchange(ctx, "bob", "!tz Europe/Berlin")
 
 
-STEPS: list[Step] = [step_rooms, step_basics]
+async def expect(ctx: dict[str, Any], who: str, text: str, timeout: float = 30) -> Any:
+    """Wait for a bot message (any room) containing text; print it as the person saw it."""
+    client = ctx[who]
+    seen = ctx.setdefault(f"{who}_seen", set())
+
+    def find() -> Any:
+        for _, event in client.received:
+            body = getattr(event, "body", "")
+            if event.sender != client.user_id and text in body and event.event_id not in seen:
+                return event
+        return None
+
+    event = await client._wait_until(find, timeout, f"a message with {text!r}")
+    seen.add(event.event_id)
+    say(f"bot → {who}", event.body)
+    return event
+
+
+async def step_liaison(ctx: dict[str, Any]) -> None:
+    bob = ctx["bob"].user_id
+    say("demo", "— liaison: alice (admin) puts bob on the DE-BERLIN desk and asks it —")
+    await exchange(ctx, "alice", f'!dir post DE-BERLIN name="German attaché office" members={bob}')
+    await exchange(ctx, "alice", "!request DE-BERLIN Visit of the CHOD -- Dates and programme?")
+    await expect(ctx, "bob", "Subject: Visit of the CHOD")
+    await exchange(ctx, "bob", "!ack LR-1")
+    await expect(ctx, "alice", "LR-1 acknowledged")
+    await exchange(ctx, "bob", "!reply LR-1 12-14 May suits us; programme follows.")
+    await expect(ctx, "alice", "12-14 May suits us")
+    await exchange(ctx, "alice", "!close LR-1 -- thank you")
+    await expect(ctx, "bob", "closed")
+
+
+async def step_actions(ctx: dict[str, Any]) -> None:
+    from nio.crypto.attachments import decrypt_attachment
+    from nio.events.room_events import RoomEncryptedFile
+
+    bob = ctx["bob"].user_id
+    say("demo", "— summit: alice opens one, gives bob an action item, bob does it —")
+    await exchange(ctx, "alice", "!summit open Defence Ministers from=2026-12-01 to=2026-12-02")
+    await exchange(ctx, "alice", f"!actions add S-1 {bob} due=2026-12-10 -- Circulate the draft")
+    await expect(ctx, "bob", "A-1")
+    await exchange(ctx, "bob", "!actions done A-1 -- sent to all delegations")
+    await exchange(ctx, "alice", "!actions list S-1 status=all")
+    await exchange(ctx, "alice", "!actions export S-1 csv")
+    alice = ctx["alice"]
+
+    def file_event() -> Any:
+        found = [e for _, e in alice.received if isinstance(e, RoomEncryptedFile)]
+        return found[-1] if found else None
+
+    event = await alice._wait_until(file_event, 30, "the encrypted export")
+    data = (await alice.client.download(mxc=event.url)).body
+    plain = decrypt_attachment(data, event.key["k"], event.hashes["sha256"], event.iv)
+    say("bot → alice", f"[encrypted file {event.body}, decrypted by alice]\n" + plain.decode())
+
+
+async def step_schedule(ctx: dict[str, Any]) -> None:
+    bob = ctx["bob"].user_id
+    say("demo", "— schedule: a meeting with bob, the agenda in each zone, a reminder that fires —")
+    await exchange(
+        ctx, "alice", f'!meeting tomorrow 10:00 place="NATO HQ" with={bob} -- Attaché coordination'
+    )
+    await exchange(ctx, "bob", "!agenda 2")
+    await exchange(ctx, "alice", "!remind in 5s -- call the Paris desk")
+    await expect(ctx, "alice", "call the Paris desk", timeout=30)
+
+
+STEPS: list[Step] = [step_rooms, step_basics, step_liaison, step_schedule, step_actions]
 
 
 def main(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ deduplicated by the homeserver, so every reply arrives exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any, Protocol
@@ -72,10 +73,20 @@ class Outbox:
         self.max_retries = max_retries
         self.give_up_after = give_up_after
         self._wake = asyncio.Event()
+        self._resume = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
     def kick(self) -> None:
+        self._wake.set()
+
+    def resume(self) -> None:
+        """The homeserver is reachable again: retry failed sends now, not at their backoff.
+
+        Rate-limited sends keep waiting: the server named their time (retry_after_ms).
+        """
+        self._resume.set()
+        self._resume = asyncio.Event()
         self._wake.set()
 
     async def run(self) -> None:
@@ -153,12 +164,20 @@ class Outbox:
                 room_id = row["room_id"] or await self._dm_room(row_id, row["user_id"])
                 content = await self._content(meta, row["attachment"])
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
-                event_id = await self.transport.send(
-                    room_id,
-                    content,
-                    f"attache.{row_id}",
-                    reveal,  # type: ignore[arg-type]
-                )
+                try:
+                    event_id = await self.transport.send(
+                        room_id,
+                        content,
+                        f"attache.{row_id}",
+                        reveal,  # type: ignore[arg-type]
+                    )
+                except SendError:
+                    raise
+                except Exception as exc:
+                    # A bug or surprise below us must not kill this room's worker (its
+                    # messages would wait until restart): retry it like a network error.
+                    log.exception("outbox: unexpected error sending row %d", row_id)
+                    raise SendError(type(exc).__name__) from exc
             except SendError as exc:
                 attempts += 1
                 waited = self.clock.monotonic() - started
@@ -172,7 +191,12 @@ class Outbox:
                 delay = exc.retry_after if exc.retry_after else min(BACKOFF_CAP, 0.5 * 2**attempts)
                 self.metrics.send_retries.inc()
                 log.warning("outbox: row %d not sent (%s), retry in %.1fs", row_id, exc, delay)
-                await asyncio.sleep(delay)
+                if exc.rate_limited:
+                    await asyncio.sleep(delay)
+                else:
+                    resumed = self._resume
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(resumed.wait(), delay)
                 continue
             await self._mark_sent(row_id, room_id, event_id)
             return

@@ -9,6 +9,7 @@ that records it done, so no job fires twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ class Scheduler:
         self.metrics = metrics
         self.on_fired = on_fired
         self.horizon = horizon
+        self._counting = False
         self.aps = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={
@@ -116,7 +118,15 @@ class Scheduler:
         except Exception:
             log.exception("job %d could not be recorded; it stays pending", job_id)
         self.on_fired()
-        await self._count()
+        if not self._counting:
+            # One count for a burst of jobs, not one per job: 1,000 reminders due in the
+            # same minute should spend the store's time on firing, not on the gauge.
+            self._counting = True
+            try:
+                await asyncio.sleep(0.5)
+                await self._count()
+            finally:
+                self._counting = False
 
     async def _count(self) -> None:
         async with self.store.reader.execute(

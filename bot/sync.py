@@ -46,6 +46,9 @@ SYNC_FILTER: dict[str, Any] = {
     },
 }
 BACKFILL_PAGES = 20
+# Short enough that the bot is back within seconds of the homeserver (one cheap request
+# every few seconds while it is down); a long cap made recovery wait up to 30 s.
+SYNC_BACKOFF_CAP = 5.0
 UNDECRYPTABLE_GIVE_UP = 120.0
 UNENCRYPTED_REFUSAL = (
     "I only work in end-to-end encrypted rooms, so I will not act on anything here. "
@@ -84,11 +87,11 @@ class SyncLoop:
     trust: TrustPolicy | None = None
     on_synced: Any = None  # callable() after each completed sync (health)
     kick: Any = None  # callable() that wakes the outbox
+    on_recovered: Any = None  # callable() once sync works again after failures
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
     _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
-    _caught_up: bool = False  # a sync of this process has completed
 
     def stop(self) -> None:
         self._stop.set()
@@ -99,10 +102,13 @@ class SyncLoop:
     async def run(self) -> None:
         token = await self._kv("sync_token")
         first = token is None
+        # nio keeps no room list on disk: the first sync of every process asks for full
+        # state, or rooms quiet since the saved token stay unknown and sends to them fail.
+        full_state = True
         failures = 0
         while not self._stop.is_set():
             try:
-                resp = await self._sync_once(token, first)
+                resp = await self._sync_once(token, first, full_state)
             except asyncio.CancelledError:
                 if self._stop.is_set():
                     return
@@ -111,16 +117,19 @@ class SyncLoop:
                 resp = exc
             if not isinstance(resp, SyncResponse):
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                delay = min(SYNC_BACKOFF_CAP, 0.5 * 2 ** min(failures, 6))
                 log.warning("sync failed (%s); retrying in %.1fs", _reason(resp), delay)
                 await self._sleep(delay)
                 continue
             if failures:
                 log.info("sync recovered after %d failures", failures)
+                if self.on_recovered is not None:
+                    self.on_recovered()
             failures = 0
+            full_state = False
             marks = await self._handle(resp, first)
             await self._after_sync()
-            token, first, self._caught_up = resp.next_batch, False, True
+            token, first = resp.next_batch, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
             # save it (with the per-room marks) only once the dispatcher has recorded all.
             if await self.dispatcher.drain(timeout=120):
@@ -130,14 +139,14 @@ class SyncLoop:
             if self.on_synced is not None:
                 self.on_synced()
 
-    async def _sync_once(self, token: str | None, first: bool) -> SyncResponse | SyncError:
-        # The first sync of a process returns at once: with a saved token a long-poll would
-        # hold health and the scheduler back for sync_timeout_ms when nothing is new.
-        timeout = self.settings.sync_timeout_ms if self._caught_up else 0
+    async def _sync_once(
+        self, token: str | None, first: bool, full_state: bool = False
+    ) -> SyncResponse | SyncError:
+        timeout = 0 if first or full_state else self.settings.sync_timeout_ms
         send_task = asyncio.create_task(self.client.send_to_device_messages())
         self._poll = asyncio.create_task(
             self.client.sync(
-                timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=first
+                timeout=timeout, sync_filter=SYNC_FILTER, since=token, full_state=full_state
             )
         )
         try:

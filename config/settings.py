@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
     )
     directory_seed: Path | None = Field(None, description="YAML seed of people and posts")
+    schedule_late_after: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Seconds past due after which a reminder is said to be late (bot was down)",
+    )
     actions_digest_time: str = Field(
         "09:00", description="Local time (HH:MM, the summit's zone) of the daily action digest"
     )

@@ -1,0 +1,59 @@
+"""iCalendar export of visits, meetings and reminders (RFC 5545, via the icalendar library).
+
+Start and end carry the item's own zone (TZID plus a VTIMEZONE), and the recurrence is the
+stored RRULE, so a calendar program expands it in the same zone the bot does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+
+@dataclass(frozen=True)
+class IcsEvent:
+    uid: str
+    code: str
+    title: str
+    start: datetime  # aware (UTC is fine: it is converted to the zone)
+    end: datetime | None
+    zone: str
+    place: str
+    rrule: str | None
+    attendees: Sequence[str]
+    stamp: datetime
+    cancelled: bool = False
+
+
+def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//attache-bot//schedule//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    for item in events:
+        tz = ZoneInfo(item.zone)
+        ev = icalendar.Event()
+        ev.add("uid", item.uid)
+        ev.add("dtstamp", item.stamp)
+        ev.add("summary", f"{item.code} {item.title}")
+        ev.add("dtstart", item.start.astimezone(tz))
+        if item.end is not None:
+            ev.add("dtend", item.end.astimezone(tz))
+        if item.place:
+            ev.add("location", item.place)
+        if item.rrule:
+            ev.add("rrule", icalendar.vRecur.from_ical(item.rrule))
+        for who in item.attendees:
+            if who.startswith("@"):
+                ev.add("attendee", f"https://matrix.to/#/{who}")
+            else:
+                ev.add("attendee", f"urn:x-attache:post:{who}")
+        ev.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
+        cal.add_component(ev)
+    cal.add_missing_timezones()
+    return cal.to_ical()

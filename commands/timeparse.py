@@ -1,0 +1,335 @@
+"""Reading times people type ("tomorrow 09:30", "in 2h", "every Monday 09:00") in their zone.
+
+dateparser reads the words; this module decides what is too vague to guess: a day with no
+time of day, a numeric date that could be day/month or month/day, a past time, a wall time
+that does not exist (clocks go forward) or happens twice (clocks go back). Each of those is
+a ValueError whose text is a question or a fix, so the registry shows it to the user.
+
+Recurrence is expanded on wall-clock (naive local) times in the item's own zone and only
+then localized, so a weekly 09:00 Paris meeting stays at 09:00 Paris across DST changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dateparser
+from dateutil.rrule import rrule, rrulestr
+
+from commands.people import parse_zone
+
+_DATEPARSER_SETTINGS = {
+    "PREFER_DATES_FROM": "future",
+    "RETURN_AS_TIMEZONE_AWARE": False,
+    "DATE_ORDER": "YMD",
+}
+
+_UNITS = {
+    "w": 7 * 86400,
+    "week": 7 * 86400,
+    "weeks": 7 * 86400,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
+_DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)")
+_DURATION = re.compile(r"^(?:\d+\s*[a-z]+\s*)+$")
+_TIME_OF_DAY = re.compile(
+    r"\b\d{1,2}[:h.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bnoon\b|\bmidnight\b", re.IGNORECASE
+)
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")
+_DAYS = {
+    "monday": "MO",
+    "mon": "MO",
+    "tuesday": "TU",
+    "tue": "TU",
+    "tues": "TU",
+    "wednesday": "WE",
+    "wed": "WE",
+    "thursday": "TH",
+    "thu": "TH",
+    "thurs": "TH",
+    "friday": "FR",
+    "fri": "FR",
+    "saturday": "SA",
+    "sat": "SA",
+    "sunday": "SU",
+    "sun": "SU",
+}
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_FREQS = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}
+_NAMED = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY", "yearly": "YEARLY"}
+_RRULE_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY", "HOURLY")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'2h', '1h30m', '90 minutes', '1d' -> timedelta; ValueError otherwise."""
+    cleaned = text.strip().lower()
+    if not _DURATION.match(cleaned):
+        raise ValueError(f"{text[:30]!r} is not a duration like 15m, 1h, 1h30m or 1d")
+    total = 0
+    for amount, unit in _DURATION_PART.findall(cleaned):
+        if unit not in _UNITS:
+            raise ValueError(f"{unit!r} is not a unit; use s, m, h, d or w (e.g. 1h30m)")
+        total += int(amount) * _UNITS[unit]
+    return timedelta(seconds=total)
+
+
+def format_duration(delta: timedelta) -> str:
+    """The short form people type: 1d, 1h, 15m, 1h30m; '0m' for 'at the time'."""
+    seconds = int(delta.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0m"
+
+
+def split_zone(text: str) -> tuple[str, str | None]:
+    """'2026-12-03 10:00 Europe/Berlin' -> ('2026-12-03 10:00', 'Europe/Berlin')."""
+    words = text.split()
+    if words and ("/" in words[-1] or words[-1].upper() == "UTC") and not _looks_numeric(words[-1]):
+        return " ".join(words[:-1]), parse_zone(words[-1])
+    return text, None
+
+
+def _looks_numeric(word: str) -> bool:
+    return bool(re.fullmatch(r"[\d/.\-]+", word))
+
+
+def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
+    """Attach the zone to a wall time; refuse (strict) times that do not exist or repeat."""
+    tz = ZoneInfo(zone)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    if strict and first.utcoffset() != second.utcoffset():
+        wall = naive.strftime("%H:%M on %d %b %Y")
+        back_to_naive = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if back_to_naive != naive:
+            raise ValueError(
+                f"{wall} does not exist in {zone}: the clocks go forward then. "
+                "Pick a time an hour later or earlier."
+            )
+        raise ValueError(
+            f"{wall} happens twice in {zone}: the clocks go back then. "
+            f"Give the time in UTC (add UTC at the end) or pick another time."
+        )
+    return first
+
+
+@dataclass(frozen=True)
+class When:
+    """A parsed start: the instant, the zone it was meant in, and a recurrence if any."""
+
+    start: datetime  # aware, in `zone`
+    zone: str
+    rrule: str | None = None
+
+
+def parse_when(text: str, zone: str, now: datetime) -> When:
+    """Read a start time typed by someone in `zone`; ValueError says what to write instead."""
+    raw = " ".join(text.split())
+    if not raw:
+        raise ValueError("no time given; write e.g. tomorrow 09:30 or in 2h")
+    body, explicit = split_zone(raw)
+    zone = explicit or zone
+    lowered = body.lower()
+    if lowered.startswith("every "):
+        return _parse_every(body, zone, now)
+    if lowered.startswith("in "):
+        delta = parse_duration(lowered[3:])
+        if delta <= timedelta(0):
+            raise ValueError("'in 0m' is now; give a time in the future, e.g. in 5m")
+        return When((now + delta).astimezone(ZoneInfo(zone)), zone)
+    return When(_parse_absolute(body, zone, now), zone)
+
+
+def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
+    tz = ZoneInfo(zone)
+    _refuse_ambiguous_numeric(body)
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    naive = dateparser.parse(
+        body,
+        languages=["en"],
+        settings={**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now},  # type: ignore[arg-type]
+    )
+    if naive is None:
+        raise ValueError(
+            f"I could not read {body[:40]!r} as a time. Write e.g. tomorrow 09:30, "
+            "next Tuesday 14:00, 2026-12-03 10:00 Europe/Berlin or in 2h."
+        )
+    if not _TIME_OF_DAY.search(body):
+        raise ValueError(
+            f"{body[:40]!r} has no time of day. Add one, e.g. {body[:20]} 09:30 "
+            "(or write a relative time like in 2h)."
+        )
+    start = localize(naive.replace(second=0, microsecond=0), zone)
+    if start <= now:
+        shown = start.strftime("%a %d %b %Y %H:%M")
+        raise ValueError(f"{shown} {zone} is in the past. Give a future time.")
+    return start
+
+
+def _refuse_ambiguous_numeric(body: str) -> None:
+    for match in _NUMERIC_DATE.finditer(body):
+        a, b = int(match[1]), int(match[2])
+        if ":" in body[match.start() - 1 : match.start()]:
+            continue
+        if a <= 12 and b <= 12 and a != b:
+            year = match[3] or "YYYY"
+            raise ValueError(
+                f"{match[0]!r} could be {a} {_MONTHS[b - 1]} or {b} {_MONTHS[a - 1]}. "
+                f"Write the date as {year}-MM-DD, e.g. 2026-{b:02d}-{a:02d}."
+            )
+
+
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _parse_every(body: str, zone: str, now: datetime) -> When:
+    """'every Monday 09:00', 'every 2 weeks 10:00', 'every day 08:30', 'every weekday 9am'."""
+    words = body.split()[1:]
+    time_match = _TIME_OF_DAY.search(" ".join(words))
+    if not time_match:
+        raise ValueError(f"{body[:40]!r} has no time of day. Add one, e.g. every Monday 09:00.")
+    spec = " ".join(words)[: time_match.start()].strip().rstrip(",").removesuffix(" at").strip()
+    rule = recurrence_rule(spec or "day")
+    clock = dateparser.parse(time_match[0], languages=["en"])
+    if clock is None:
+        raise ValueError(f"I could not read {time_match[0]!r} as a time of day, e.g. 09:00.")
+    tz = ZoneInfo(zone)
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    anchor = local_now.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+    first = next_occurrence(rule, anchor, zone, now)
+    if first is None:
+        raise ValueError(f"{body[:40]!r} never happens after now.")
+    return When(first, zone, rule)
+
+
+def recurrence_rule(spec: str) -> str:
+    """A human spec ('Monday', 'Mon,Wed', '2 weeks', 'weekday', 'weekly') or a raw RRULE."""
+    text = spec.strip()
+    if "FREQ=" in text.upper():
+        return validate_rrule(text)
+    lowered = text.lower().removeprefix("every ").strip()
+    if lowered in _NAMED:
+        return f"FREQ={_NAMED[lowered]}"
+    if lowered in ("weekday", "weekdays", "working day", "workday"):
+        return "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+    interval = 1
+    match = re.match(r"^(other|\d+)\s+(.*)$", lowered)
+    if match:
+        interval = 2 if match[1] == "other" else int(match[1])
+        lowered = match[2]
+    if interval < 1 or interval > 366:
+        raise ValueError("the interval must be between 1 and 366")
+    every = f";INTERVAL={interval}" if interval > 1 else ""
+    unit = lowered.rstrip("s") if lowered.rstrip("s") in _FREQS else None
+    if unit:
+        return f"FREQ={_FREQS[unit]}{every}"
+    days = [d for d in re.split(r"\s*(?:,|\band\b)\s*", lowered) if d]
+    codes = []
+    for day in days:
+        key = day.rstrip("s") if day.rstrip("s") in _DAYS else day
+        if key not in _DAYS:
+            raise ValueError(
+                f"{spec[:30]!r} is not a repeat I know. Write e.g. every Monday, every 2 weeks, "
+                "every weekday, daily, or a raw rule like FREQ=WEEKLY;BYDAY=MO."
+            )
+        codes.append(_DAYS[key])
+    return f"FREQ=WEEKLY{every};BYDAY={','.join(dict.fromkeys(codes))}"
+
+
+def validate_rrule(text: str) -> str:
+    rule = text.strip().removeprefix("RRULE:").removeprefix("rrule:").upper()
+    freq = re.search(r"FREQ=(\w+)", rule)
+    if not freq or freq[1] not in _RRULE_FREQS:
+        raise ValueError("the rule's FREQ must be DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY")
+    if "DTSTART" in rule:
+        raise ValueError("give the start as the time, not DTSTART inside the rule")
+    try:
+        rrulestr(_naive_until(rule), dtstart=datetime(2026, 1, 1))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"the rule is not valid RFC 5545: {exc}") from None
+    return rule
+
+
+def _naive_until(rule: str) -> str:
+    """UNTIL=...Z is UTC; dateutil wants it naive when DTSTART is naive (wall time)."""
+    return re.sub(r"(UNTIL=\d{8}T\d{6})Z", r"\1", rule)
+
+
+def expand(rule: str, anchor_local: datetime) -> rrule:
+    """The rule over wall-clock times from the item's first start (naive local)."""
+    return rrulestr(_naive_until(rule), dtstart=anchor_local)  # type: ignore[return-value]
+
+
+def next_occurrence(
+    rule: str, anchor_local: datetime, zone: str, after: datetime
+) -> datetime | None:
+    """The first occurrence strictly after `after` (aware), expanded in the zone's wall time."""
+    tz = ZoneInfo(zone)
+    probe = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    for naive in expand(rule, anchor_local).xafter(probe, inc=True):
+        moment = localize(naive, zone, strict=False)
+        if moment > after:
+            return moment
+    return None
+
+
+def occurrences_between(
+    rule: str | None, anchor: datetime, zone: str, start: datetime, end: datetime, limit: int = 200
+) -> list[datetime]:
+    """Occurrences (aware, in zone) in [start, end); a one-off item is its own occurrence."""
+    if rule is None:
+        return [anchor] if start <= anchor < end else []
+    tz = ZoneInfo(zone)
+    anchor_local = anchor.astimezone(tz).replace(tzinfo=None)
+    found: list[datetime] = []
+    after = start - timedelta(microseconds=1)
+    while len(found) < limit:
+        moment = next_occurrence(rule, anchor_local, zone, after)
+        if moment is None or moment >= end:
+            break
+        found.append(moment)
+        after = moment
+    return found
+
+
+def describe_rule(rule: str) -> str:
+    """A short human reading of the rules this module writes; raw rules are shown as is."""
+    parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)
+    freq = parts.get("FREQ", "")
+    interval = int(parts.get("INTERVAL", "1"))
+    extra = set(parts) - {"FREQ", "INTERVAL", "BYDAY"}
+    if extra or freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        return rule
+    unit = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}[freq]
+    if "BYDAY" in parts and freq == "WEEKLY":
+        names = {_DAYS[k]: k.capitalize() for k in _FULL_DAYS}
+        days = ", ".join(names.get(d, d) for d in parts["BYDAY"].split(","))
+        if parts["BYDAY"] == "MO,TU,WE,TH,FR" and interval == 1:
+            return "every weekday"
+        return f"every {days}" if interval == 1 else f"every {interval} weeks on {days}"
+    if "BYDAY" in parts:
+        return rule
+    return f"every {unit}" if interval == 1 else f"every {interval} {unit}s"

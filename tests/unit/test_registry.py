@@ -1,0 +1,97 @@
+"""The command registry and parser: declarations, options, bodies, quoting, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from commands import build_registry
+from commands.errors import UserError
+from commands.registry import Option, Param, Registry, command
+
+
+@command(
+    "demo add",
+    summary="a test command",
+    example="!demo add 3 x=1 -- body",
+    params=[Param("n", "a number", convert=int), Param("rest", rest=True, optional=True)],
+    options=[Option("x", "an option", convert=int, default=0)],
+    body=Param("note", optional=True),
+)
+async def demo_add(ctx: Any, args: dict[str, Any]) -> None:
+    """A declared command for the parser tests."""
+
+
+class _Module:
+    demo_add = demo_add
+
+
+@pytest.fixture
+def reg() -> Registry:
+    return Registry.from_modules([_Module], prefix="!")  # type: ignore[list-item]
+
+
+def test_positional_rest_options_and_body(reg: Registry) -> None:
+    inv = reg.parse("!demo add 3 two words x=7 -- a note\nwith lines")
+    assert inv.spec.name == "demo add"
+    assert inv.args == {"n": 3, "rest": "two words", "x": 7, "note": "a note\nwith lines"}
+
+
+def test_trailing_options_after_the_body(reg: Registry) -> None:
+    inv = reg.parse("!demo add 1 -- the note x=5")
+    assert inv.args["note"] == "the note" and inv.args["x"] == 5
+
+
+def test_smart_quotes_and_invisible_marks(reg: Registry) -> None:
+    inv = reg.parse("!demo\u200b add 2 “quoted words”")
+    assert inv.args["rest"] == "quoted words"
+
+
+def test_conversion_error_names_the_param_with_usage_and_example(reg: Registry) -> None:
+    with pytest.raises(UserError) as err:
+        reg.parse("!demo add three")
+    text = err.value.text()
+    assert text.startswith("n: invalid literal")
+    assert "Usage: !demo add <n> [<rest…>] [x=…] [-- note]" in text
+    assert "Example: !demo add 3 x=1 -- body" in text
+
+
+def test_missing_subcommand_lists_the_choices(reg: Registry) -> None:
+    with pytest.raises(UserError) as err:
+        reg.parse("!demo")
+    assert "demo needs a subcommand. Choose one of: add." in err.value.text()
+
+
+def test_unknown_command_and_unclosed_quote(reg: Registry) -> None:
+    with pytest.raises(UserError, match="Unknown command !nope"):
+        reg.parse("!nope")
+    with pytest.raises(UserError, match="quote is not closed"):
+        reg.parse('!demo add 1 "open')
+
+
+def test_help_comes_from_declarations(reg: Registry) -> None:
+    text = reg.help_for("demo add")
+    assert text is not None
+    assert "n: a number" in text and "x=…: an option" in text and "Example:" in text
+
+
+def test_every_real_command_has_an_example_that_parses() -> None:
+    """An example in !help that the parser rejects would teach users a wrong form."""
+    reg = build_registry()
+    for name, spec in reg.commands.items():
+        assert spec.example.startswith("!"), name
+        try:
+            inv = reg.parse(spec.example)
+        except UserError as exc:  # pragma: no cover - the assertion message is the point
+            pytest.fail(f"example of {name!r} does not parse: {exc.text()}")
+        assert inv.spec.name == name
+
+
+def test_duplicate_declaration_is_refused() -> None:
+    class Twice:
+        a = demo_add
+        b = demo_add
+
+    with pytest.raises(ValueError, match="declared twice"):
+        Registry.from_modules([Twice])  # type: ignore[list-item]
