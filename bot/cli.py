@@ -13,16 +13,19 @@ from pathlib import Path
 from config import ConfigError, Settings, load_settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """The settings, or None after printing each problem (`setting: what, how to fix`)."""
     try:
-        settings = _settings(args)
+        return load_settings(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings is None:
         return 2
     print(f"ok: {settings.user_id} on {settings.homeserver}, data in {settings.data_dir}")
     allowed = len(settings.allowed_users) + len(settings.allowed_servers) + len(settings.admins)
@@ -38,11 +41,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.matrix import StartupError
     from bot.store import StoreTooNew
 
-    try:
-        settings = _settings(args)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
     try:
@@ -57,11 +57,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.crypto.bootstrap import bootstrap_cross_signing
 
-    try:
-        settings = _settings(args)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     logs.setup(settings.log_level, settings.log_format)
     return asyncio.run(bootstrap_cross_signing(settings))
@@ -74,8 +71,8 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     addr = args.addr
     if addr is None:
         try:
-            addr = _settings(args).http_addr
-        except ConfigError:
+            addr = load_settings(args.config).http_addr
+        except ConfigError:  # the probe must not fail on settings it does not need
             addr = "127.0.0.1:9100"
     url = f"http://{probe_address(addr)}/healthz"
     try:

@@ -255,7 +255,7 @@ async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
         if row is None:
             raise UserError(
                 f"with: {part[:40]!r} is neither a Matrix ID nor a known post. "
-                "Send !posts for the list, or write a full ID like @alice:example.org.",
+                "Check it with !whois <code>, or write a full ID like @alice:example.org.",
                 example="!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review",
             )
         found.append(row[0])

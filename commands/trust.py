@@ -5,23 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from commands.context import Context, utc_iso
+from commands.directory import parse_user_id
 from commands.errors import UserError
 from commands.registry import Param, command
 from commands.render import table
-from config.settings import MATRIX_ID
-
-
-def _matrix_id(text: str) -> str:
-    if not MATRIX_ID.match(text):
-        raise ValueError(f"{text[:40]!r} is not a Matrix ID like @alice:example.org")
-    return text
 
 
 @command(
     "trust approve",
     summary="Accept a person's new cross-signing identity after checking it with them",
     example="!trust approve @alice:example.org",
-    params=[Param("user", "the person whose identity changed", convert=_matrix_id)],
+    params=[Param("user", "the person whose identity changed", convert=parse_user_id)],
     roles=["admin"],
 )
 async def trust_approve(ctx: Context, args: dict[str, Any]) -> None:
