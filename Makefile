@@ -55,5 +55,18 @@ soak: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/attache-bot demo
 
+# Benchmarks (not part of `make test` or .ci/run): each script prints a table and writes
+# JSON under .cache/bench/. Record the figures in docs/BENCHMARKS.md with date and load.
+BENCH_OUT := .cache/bench
+bench: $(BIN)/.installed
+	mkdir -p $(BENCH_OUT)
+	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --no-trust-too --json $(BENCH_OUT)/roundtrip.json
+	PYTHONPATH=. $(BIN)/python bench/burst.py --json $(BENCH_OUT)/burst.json
+	PYTHONPATH=. $(BIN)/python bench/startup.py --json $(BENCH_OUT)/startup.json
+	for script in bench/bench_*.py; do \
+		name=$$(basename $$script .py); \
+		PYTHONPATH=. $(BIN)/python $$script --json $(BENCH_OUT)/$${name#bench_}.json || exit 1; \
+	done
+
 clean:
 	rm -rf $(VENV) .cache .tmp .pytest_cache
