@@ -86,7 +86,7 @@ async def test_bot_recovers_from_a_homeserver_outage_without_restart(
     assert first_reply_s <= RECOVERY_LIMIT, f"first reply {first_reply_s:.1f}s after recovery"
 
 
-RATE_COMMANDS = 50 if SOAK else 20
+RATE_COMMANDS = 50  # the figure; ~4 min at 0.2 msg/s after a burst of 10
 
 
 async def test_every_reply_arrives_at_synapse_default_rate_limits(
