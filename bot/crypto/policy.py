@@ -100,7 +100,7 @@ class DeviceTrustPolicy:
         self.metrics = metrics
         self.own: CrossSigningStatus | None = None
         self._cache: dict[str, _Cached] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._refresh_lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -148,30 +148,36 @@ class DeviceTrustPolicy:
         return (row["master_key"], row["pending_key"]) if row else (None, None)
 
     async def evaluate(self, user_id: str, *, fresh: bool = False) -> _Cached:
-        lock = self._locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            cached = self._cache.get(user_id)
-            age = time.monotonic() - cached.at if cached else None
-            limit = REFRESH_ON_MISS_SECONDS if fresh else CACHE_SECONDS
-            pin, _ = await self._pin(user_id)
-            if (
-                cached is not None
-                and age is not None
-                and age < limit
-                and (cached.trust.pinned_master_key == pin)
-            ):
-                return cached
+        """This person's verdict, from a cache refreshed every minute (or now, if fresh)."""
+        await self.refresh([user_id], fresh=fresh)
+        return self._cache[user_id]
+
+    async def refresh(self, user_ids: list[str], *, fresh: bool = False) -> None:
+        """Re-query, in one /keys/query, everyone whose verdict is stale or whose pin moved."""
+        limit = REFRESH_ON_MISS_SECONDS if fresh else CACHE_SECONDS
+        async with self._refresh_lock:
+            pins = {u: (await self._pin(u))[0] for u in dict.fromkeys(user_ids)}
+            now = time.monotonic()
+            stale = [
+                u
+                for u, pin in pins.items()
+                if (cached := self._cache.get(u)) is None
+                or now - cached.at >= limit
+                or cached.trust.pinned_master_key != pin
+            ]
+            if not stale:
+                return
             assert self._http is not None and self.client.access_token
             api = HomeserverKeysAPI(self._http, self.settings.homeserver, self.client.access_token)
-            query = await api.keys_query([user_id])
-            trust = evaluate_user(user_id, query, pin)
-            await self._record(user_id, pin, trust)
-            pinned_now, _ = await self._pin(user_id)
-            if pinned_now != pin:  # pinned on first sight just now
-                trust = evaluate_user(user_id, query, pinned_now)
-            entry = _Cached(trust, query, time.monotonic())
-            self._cache[user_id] = entry
-            return entry
+            query = await api.keys_query(stale)
+            for user_id in stale:
+                pin = pins[user_id]
+                trust = evaluate_user(user_id, query, pin)
+                await self._record(user_id, pin, trust)
+                pinned_now, _ = await self._pin(user_id)
+                if pinned_now != pin:  # pinned on first sight just now
+                    trust = evaluate_user(user_id, query, pinned_now)
+                self._cache[user_id] = _Cached(trust, query, time.monotonic())
 
     async def _record(self, user_id: str, pin: str | None, trust: UserTrust) -> None:
         """Pin on first sight (tofu); note a changed identity once and tell the admins."""
@@ -275,11 +281,13 @@ class DeviceTrustPolicy:
         if room is None or not room.encrypted:
             return
         rotate = False
-        for user_id in list(room.users):
-            try:
-                entry = await self.evaluate(user_id)
-            except (CrossSigningError, aiohttp.ClientError, TimeoutError):
-                entry = None
+        members = list(room.users)
+        try:
+            await self.refresh(members)  # one query for everyone stale, not one each
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot refresh device trust for %s (%s)", room_id, exc)
+        for user_id in members:
+            entry = self._cache.get(user_id)
             devices = list(self.client.device_store.active_user_devices(user_id))
             trusted: set[str] = set()
             if entry is not None:
