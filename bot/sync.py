@@ -29,6 +29,7 @@ from bot.clock import Clock
 from bot.dispatch import Dispatcher
 from bot.metrics import Metrics
 from bot.outbox import enqueue
+from bot.pills import resolve_pills
 from bot.store import Store
 from commands.context import Incoming, OutMessage, utc_iso
 from config import Settings
@@ -290,7 +291,7 @@ class SyncLoop:
             # A plaintext event in an encrypted room: anyone on the server could forge it.
             self.metrics.refused.labels("plaintext_in_encrypted_room").inc()
             return
-        incoming = _incoming(room_id, event, source)
+        incoming = _incoming(room_id, event, source, self.settings.command_prefix)
         if incoming is None or not self.dispatcher.wants(incoming):
             return
         if self.trust is not None:
@@ -395,7 +396,9 @@ class SyncLoop:
             )
 
 
-def _incoming(room_id: str, event: Event, source: dict[str, Any]) -> Incoming | None:
+def _incoming(
+    room_id: str, event: Event, source: dict[str, Any], prefix: str = "!"
+) -> Incoming | None:
     content = source.get("content") or {}
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
@@ -415,6 +418,8 @@ def _incoming(room_id: str, event: Event, source: dict[str, Any]) -> Incoming | 
     if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
         return None
     body = _strip_reply_fallback(content["body"])
+    if body.startswith(prefix):  # a command: pills become the Matrix IDs they stand for
+        body = resolve_pills(body, content.get("formatted_body"))
     thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
     if thread_root and relates.get("is_falling_back"):

@@ -170,3 +170,25 @@ async def test_commands_beyond_a_limited_sync_gap_are_all_answered(bot_factory, 
     answered = [replied_to(e) for e in alice.messages(room) if replied_to(e) in wanted]
     assert sorted(answered) == sorted(ids)
     assert "backfilled" in bot.log_text()
+
+
+async def test_element_mention_pill_in_a_command_is_read_as_the_matrix_id(
+    bot_factory, people
+) -> None:
+    """Element puts a display name in the plain body and the ID in a matrix.to link."""
+    alice = await people("alice")
+    bot: BotProcess = bot_factory(allowed_users=[alice.user_id])
+    room = await open_dm(alice, bot)
+    target = "@bob-pill:localhost"
+    event_id = await alice.send(
+        room,
+        {
+            "msgtype": "m.text",
+            "body": "!whois Bob Pill",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f'!whois <a href="https://matrix.to/#/{target}">Bob Pill</a>',
+            "m.mentions": {"user_ids": [target]},
+        },
+    )
+    reply = await alice.wait_for_message(room, lambda e: replied_to(e) == event_id, timeout=20)
+    assert reply.body.startswith(f"person: {target}")
