@@ -42,10 +42,12 @@ async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: d
 def parse_zone(text: str) -> str:
     """An IANA zone, forgiving of case; a clear error with a suggestion otherwise."""
     candidate = text.strip()
+    if len(candidate) > 64:  # the longest IANA name is ~32; longer ones hit OS limits
+        raise ValueError(f"{candidate[:40]!r}… is not an IANA time zone.")
     try:
         ZoneInfo(candidate)
         return candidate
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
     by_lower = {z.lower(): z for z in available_timezones()}
     if candidate.lower() in by_lower:

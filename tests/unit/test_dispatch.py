@@ -88,3 +88,11 @@ async def test_help_is_generated_from_declarations(core: BotCore) -> None:
     assert "<table>" in (sent[0].html or "")
     detail = await core.say(ALICE, "!help tz")
     assert "Example: !tz Europe/Paris" in detail[0].body
+
+
+async def test_absurd_zone_name_is_a_user_error_not_a_crash(core: BotCore) -> None:
+    """Found by the soak's hostile input: ZoneInfo raised OSError (file name too long)."""
+    sent = await core.say(ALICE, "!tz " + "x" * 300)
+    assert "is not an IANA time zone" in sent[0].body
+    outcome = await core.query("SELECT outcome FROM handled_events")
+    assert outcome[0][0] == "user_error"
