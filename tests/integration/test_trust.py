@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 
 import pytest
+from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, RoomMessageText
 
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
@@ -123,3 +124,63 @@ async def _any_room_message(client: TestClient, text: str, timeout: float):
         return None
 
     return await client._wait_until(find, timeout, f"a message containing {text!r}")
+
+
+async def test_control_a_plain_nio_bot_is_not_readable_in_exclude_insecure_mode(
+    new_user, synapse, tmp_path
+) -> None:
+    """The failure this project's cross-signing removes, so the Element test above can fail.
+
+    A nio bot as every nio bot was (its device not cross-signed) answers `!ping`; Element
+    in "exclude insecure devices" mode withholds its keys from the bot and refuses the bot's
+    reply (UNSIGNED_SENDER_DEVICE), and reports the bot's device as not owner-signed.
+    """
+    user = new_user("element")
+    bot_user = new_user("plainbot")
+    client = AsyncClient(
+        synapse.url,
+        bot_user["user_id"],
+        store_path=str(tmp_path),
+        config=AsyncClientConfig(encryption_enabled=True),
+    )
+    client.restore_login(bot_user["user_id"], bot_user["device_id"], bot_user["access_token"])
+    got: list[str] = []
+
+    async def on_invite(room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.state_key == client.user_id and event.membership == "invite":
+            await client.join(room.room_id)
+
+    async def on_text(room: MatrixRoom, event: RoomMessageText) -> None:
+        if event.sender != client.user_id:
+            got.append(event.body)
+            await client.room_send(
+                room.room_id,
+                "m.room.message",
+                {"msgtype": "m.text", "body": "pong"},
+                ignore_unverified_devices=True,
+            )
+
+    client.add_event_callback(on_invite, InviteMemberEvent)
+    client.add_event_callback(on_text, RoomMessageText)
+    await client.keys_upload()
+    await client.sync(timeout=0)
+    syncing = asyncio.create_task(client.sync_forever(timeout=2_000))
+    try:
+        result = await asyncio.to_thread(
+            run_element_client,
+            synapse.url,
+            user["user_id"],
+            user["password"],
+            bot_user["user_id"],
+            "!ping",
+            15,
+            expect_reply="pong",
+        )
+    finally:
+        syncing.cancel()
+        await asyncio.gather(syncing, return_exceptions=True)
+        await client.close()
+    assert not result["ok"]
+    assert result["bot_device_signed_by_owner"] is False
+    assert result["reply"] is None
+    assert got == []  # the bot never read the message: Element withheld the room key
