@@ -48,6 +48,8 @@ class App:
         self.trust: DeviceTrustPolicy | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._indexing: set[asyncio.Task[None]] = set()
+        self.failed = False  # set when stopping because a part died (exit code 1)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -106,7 +108,9 @@ class App:
             if self.serve_http:
                 await self.health.start(settings.http_addr)
             # The outbox starts after the first sync (see _first_sync_then_health).
-            self._tasks = [asyncio.create_task(self.sync.run(), name="sync")]
+            sync_task = asyncio.create_task(self.sync.run(), name="sync")
+            sync_task.add_done_callback(self._sync_ended)
+            self._tasks = [sync_task]
             await self._stop.wait()
             await self._shutdown()
         finally:
@@ -129,13 +133,22 @@ class App:
             self._scheduler_started = True
             self._tasks.append(asyncio.create_task(self.scheduler.start(), name="scheduler"))
 
+    def _sync_ended(self, task: asyncio.Task[Any]) -> None:
+        """The sync loop only ends on stop; if it died, stop so the supervisor restarts us."""
+        if not task.cancelled() and task.exception() is not None and not self._stop.is_set():
+            log.error("the sync loop died (%s); stopping", type(task.exception()).__name__)
+            self.failed = True
+            self.request_stop()
+
     def _committed(self, ctx: Context) -> None:
         if ctx.outbox:
             self.outbox.kick()
         if ctx.unscheduled:
             self.scheduler.drop(ctx.unscheduled)
         if ctx.scheduled:
-            self._tasks.append(asyncio.create_task(self.scheduler.index(list(ctx.scheduled))))
+            task = asyncio.create_task(self.scheduler.index(list(ctx.scheduled)))
+            self._indexing.add(task)  # keep a reference until done, then let it go
+            task.add_done_callback(self._indexing.discard)
 
     async def _shutdown(self) -> None:
         log.info("stopping: finishing in-flight commands")
@@ -160,9 +173,11 @@ class App:
         log.info("stopped")
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings) -> bool:
+    """Run until SIGTERM/SIGINT; False if it stopped because a part of it died."""
     app = App(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.request_stop)
     await app.run()
+    return not app.failed

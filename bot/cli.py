@@ -46,11 +46,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
     try:
-        asyncio.run(run_bot(settings))
+        healthy = asyncio.run(run_bot(settings))
     except (AlreadyRunning, StartupError, StoreTooNew) as exc:
         print(f"attache-bot: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if healthy else 1
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
