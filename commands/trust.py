@@ -20,6 +20,11 @@ from commands.render import table
 )
 async def trust_approve(ctx: Context, args: dict[str, Any]) -> None:
     user = args["user"]
+    if user in ctx.settings.trusted_identities:
+        raise UserError(
+            f"{user}'s identity is pinned by the operator (trusted_identities in the bot's "
+            "configuration); it can only be changed there, followed by a restart."
+        )
     cur = await ctx.db.execute(
         "UPDATE identities SET master_key = pending_key, pending_key = NULL, "
         "pending_since = NULL, pinned_at = ?, pinned_by = ? "

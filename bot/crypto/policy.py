@@ -51,6 +51,11 @@ IDENTITY_CHANGED = (
     "saw it, and I wait for an admin to confirm the new one. Ask an admin to send "
     "`{prefix}trust approve {user}` once they have checked it with you."
 )
+NOT_LISTED = (
+    "I did not act on your message: this bot only trusts people whose cross-signing "
+    "identity an operator has configured, and yours is not among them. Ask an operator "
+    "to add it (trusted_identities)."
+)
 NO_IDENTITY = (
     "I did not act on your message: your account has no cross-signing identity yet, so "
     "I cannot tell your sessions from an impostor's. In Element: Settings → Security & "
@@ -262,9 +267,9 @@ class DeviceTrustPolicy:
                 continue
             if trust.master_key is None:
                 refusal = Refusal(NO_IDENTITY, device_id)
-            elif trust.pin_matches is False or (
-                trust.pinned_master_key is None and self.settings.trust_mode == "strict"
-            ):
+            elif trust.pinned_master_key is None and self.settings.trust_mode == "strict":
+                refusal = Refusal(NOT_LISTED, device_id)
+            elif trust.pin_matches is False:
                 text = IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
                 refusal = Refusal(text, device_id)
             elif device_id in trust.trusted_devices:

@@ -184,3 +184,21 @@ async def test_control_a_plain_nio_bot_is_not_readable_in_exclude_insecure_mode(
     assert result["bot_device_signed_by_owner"] is False
     assert result["reply"] is None
     assert got == []  # the bot never read the message: Element withheld the room key
+
+
+async def test_strict_mode_trusts_only_configured_identities(bot_factory, people) -> None:
+    alice: TestClient = await people("alice")
+    bob: TestClient = await people("bob")
+    bot: BotProcess = bot_factory(
+        allowed_users=[alice.user_id, bob.user_id],
+        settings={"trust_mode": "strict", "trusted_identities": {alice.user_id: alice.master_key}},
+    )
+    room_a = await open_dm(alice, bot)
+    _, pong = await command(alice, room_a, "!ping")
+    assert pong.body == "pong"
+    room_b = await open_dm(bob, bot)
+    _, refused = await command(bob, room_b, "!tz Europe/Paris")
+    assert "only trusts people whose cross-signing identity an operator has configured" in (
+        refused.body
+    )
+    assert people_rows(bot) == []
