@@ -15,9 +15,7 @@ Floor and bot alternate, --rounds times each. Target: bot throughput >= 0.8 x fl
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,10 +31,9 @@ from bench.common import (
     replied_to,
     round_trip,
     rss_mb,
-    run,
+    run_and_report,
     start_synapse,
     table,
-    write_json,
 )
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
@@ -191,16 +188,9 @@ def main() -> None:
     parser.add_argument("--each", type=int, default=50, help="commands per person")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per path (median)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    try:
-        facts = run(measure(tmp, args.users, args.each, args.rounds))
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}")
-    print(report(facts))
-    write_json(args.json, facts)
+    run_and_report(
+        "bench-burst-", args, lambda tmp: measure(tmp, args.users, args.each, args.rounds), report
+    )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,14 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,3 +170,22 @@ async def round_trip(client: Any, room_id: str, body: str, timeout: float = 60) 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def run_and_report(
+    prefix: str,
+    args: argparse.Namespace,
+    measure: Callable[[Path], Awaitable[dict[str, Any]]],
+    report: Callable[[dict[str, Any]], str],
+) -> None:
+    """Measure in a scratch dir (kept with --keep), print the table, write --json."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        facts = run(measure(tmp))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}")
+    print(report(facts))
+    write_json(args.json, facts)

@@ -13,11 +13,9 @@ Synapse comes from /proc/<pid>/stat over the same blocks. Target: p50 ratio <= 1
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +28,9 @@ from bench.common import (
     pcts,
     round_trip,
     rss_mb,
-    run,
+    run_and_report,
     start_synapse,
     table,
-    write_json,
 )
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
@@ -202,18 +199,14 @@ def main() -> None:
     )
     parser.add_argument("--log-level", default="INFO", help="the bot's log level (default INFO)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-rtt-"))
-    try:
-        facts = run(
-            measure(tmp, args.n, args.block, args.log_level, args.profile, args.no_trust_too)
-        )
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}")
-    print(report(facts))
-    write_json(args.json, facts)
+    run_and_report(
+        "bench-rtt-",
+        args,
+        lambda tmp: measure(
+            tmp, args.n, args.block, args.log_level, args.profile, args.no_trust_too
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

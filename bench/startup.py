@@ -13,9 +13,7 @@ VmRSS is read right then and again 5 s later.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,9 @@ from bench.common import (
     new_user,
     round_trip,
     rss_mb,
-    run,
+    run_and_report,
     start_synapse,
     table,
-    write_json,
 )
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
@@ -114,16 +111,9 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=50)
     parser.add_argument("--restarts", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-start-"))
-    try:
-        facts = run(measure(tmp, args.rooms, args.restarts))
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}")
-    print(report(facts))
-    write_json(args.json, facts)
+    run_and_report(
+        "bench-start-", args, lambda tmp: measure(tmp, args.rooms, args.restarts), report
+    )
 
 
 if __name__ == "__main__":
