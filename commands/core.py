@@ -30,7 +30,7 @@ async def help_(ctx: Context, args: dict[str, Any]) -> None:
     ctx.reply(
         table(
             "Commands",
-            ["usage", "what it does"],
+            ["command", "what it does"],
             reg.help_lines(),
             footer=f"Send {ctx.prefix}help <command> for details and an example.",
         )

@@ -277,10 +277,8 @@ class Registry:
         return sorted(kind for v, kind in self.typed if v == verb)
 
     def help_lines(self) -> list[tuple[str, str]]:
-        return [
-            (self.commands[n].usage(self.prefix), self.commands[n].summary)
-            for n in sorted(self.commands)
-        ]
+        """(command, summary) per command; the full usage is in `help <command>`."""
+        return [(f"{self.prefix}{n}", self.commands[n].summary) for n in sorted(self.commands)]
 
     def help_for(self, name: str) -> str | None:
         name = name.removeprefix(self.prefix).lower().strip()

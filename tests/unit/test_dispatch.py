@@ -84,7 +84,7 @@ async def test_rate_limit_answers_once_then_recovers(tmp_path: Path) -> None:
 async def test_help_is_generated_from_declarations(core: BotCore) -> None:
     sent = await core.say(ALICE, "!help")
     for name, spec in core.registry.commands.items():
-        assert spec.usage("!") in sent[0].body, name
+        assert f"!{name}" in sent[0].body and spec.summary in sent[0].body, name
     assert "<table>" in (sent[0].html or "")
     detail = await core.say(ALICE, "!help tz")
     assert "Example: !tz Europe/Paris" in detail[0].body
