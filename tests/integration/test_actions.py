@@ -23,7 +23,7 @@ async def test_summit_items_done_visibility_and_encrypted_export(
     admin = await people("admin")
     sec = await people("sec")
     owner1 = await people("owner1", auto_join=True)
-    owner2 = await people("owner2")
+    owner2 = await people("owner2", auto_join=True)
     outsider = await people("outsider")
     everyone = [p.user_id for p in (admin, sec, owner1, owner2, outsider)]
     bot: BotProcess = bot_factory(allowed_users=everyone, admins=[admin.user_id])
