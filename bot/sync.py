@@ -18,6 +18,7 @@ from nio import (
     InviteMemberEvent,
     JoinError,
     MegolmEvent,
+    RoomGetEventResponse,
     RoomMessagesError,
     RoomMessagesResponse,
     SyncError,
@@ -50,7 +51,6 @@ BACKFILL_PAGES = 20
 # Short enough that the bot is back within seconds of the homeserver (one cheap request
 # every few seconds while it is down); a long cap made recovery wait up to 30 s.
 SYNC_BACKOFF_CAP = 5.0
-UNDECRYPTABLE_GIVE_UP = 120.0
 UNENCRYPTED_REFUSAL = (
     "I only work in end-to-end encrypted rooms, so I will not act on anything here. "
     "Start an encrypted direct chat with me instead (Element encrypts new DMs by default)."
@@ -127,8 +127,10 @@ class SyncLoop:
                 if self.on_recovered is not None:
                     self.on_recovered()
             failures = 0
-            full_state = False
             marks = await self._handle(resp, first)
+            if full_state:  # first sync of this process: the client knows its rooms now
+                await self._reload_pending()
+            full_state = False
             await self._after_sync()
             token, first = resp.next_batch, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
@@ -277,9 +279,13 @@ class SyncLoop:
         if room is None:
             return
         if isinstance(event, MegolmEvent):
-            self._pending.setdefault(
-                event.event_id, PendingDecryption(event, room_id, self.clock.monotonic())
-            )
+            if event.event_id not in self._pending:
+                self._pending[event.event_id] = PendingDecryption(
+                    event, room_id, self.clock.monotonic()
+                )
+                # Remembered in the store: the sync token moves on, and a restart before
+                # the room key arrives must not make the bot forget the message.
+                await self._set_kv(f"undecrypted:{event.event_id}", room_id)
             return
         source = event.source if isinstance(getattr(event, "source", None), dict) else {}
         if source.get("type") not in ("m.room.message", "m.reaction"):
@@ -359,6 +365,7 @@ class SyncLoop:
             if decrypted is not None and not isinstance(decrypted, MegolmEvent):
                 del self._pending[event_id]
                 await self._route(pending.room_id, decrypted)
+                await self._del_kv(f"undecrypted:{event_id}")
                 continue
             if not pending.requested and now - pending.since > 5:
                 pending.requested = True
@@ -366,8 +373,9 @@ class SyncLoop:
                     await self.client.request_room_key(pending.event)
                 except Exception as exc:
                     log.debug("room key request failed: %s", type(exc).__name__)
-            if now - pending.since > UNDECRYPTABLE_GIVE_UP:
+            if now - pending.since > self.settings.undecryptable_give_up:
                 del self._pending[event_id]
+                await self._del_kv(f"undecrypted:{event_id}")
                 self.metrics.decryption_failures.inc()
                 log.warning("could not decrypt %s in %s", event_id, pending.room_id)
                 await self._tell_refused(
@@ -379,7 +387,40 @@ class SyncLoop:
                     "then send it again.",
                 )
 
+    async def _reload_pending(self) -> None:
+        """Messages still undecrypted when the last process stopped: fetch and retry them."""
+        async with self.store.reader.execute(
+            "SELECT key, value FROM kv WHERE key LIKE 'undecrypted:%'"
+        ) as cur:
+            rows = await cur.fetchall()
+        for key, room_id in rows:
+            event_id = key.removeprefix("undecrypted:")
+            resp = await self.client.room_get_event(room_id, event_id)
+            event = getattr(resp, "event", None)
+            if not isinstance(resp, RoomGetEventResponse) or event is None:
+                log.warning("cannot fetch undecrypted %s again; dropping it", event_id)
+                await self._del_kv(key)
+                continue
+            log.info("retrying %s, undecrypted at the last stop", event_id)
+            if isinstance(event, MegolmEvent):
+                self._pending[event_id] = PendingDecryption(event, room_id, self.clock.monotonic())
+            else:
+                await self._del_kv(key)
+                await self._route(room_id, event)
+
     # -- kv ------------------------------------------------------------------------------
+
+    async def _set_kv(self, key: str, value: str) -> None:
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def _del_kv(self, key: str) -> None:
+        async with self.store.write() as db:
+            await db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
     async def _kv(self, key: str) -> str | None:
         async with self.store.reader.execute("SELECT value FROM kv WHERE key = ?", (key,)) as cur:

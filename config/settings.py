@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     max_command_length: int = Field(4_000, ge=100, description="Longest command accepted")
     rate_limit_burst: int = Field(60, ge=1, description="Commands a person may send at once")
     rate_limit_per_minute: int = Field(60, ge=1, description="Sustained commands per minute")
+    undecryptable_give_up: int = Field(
+        120,
+        ge=5,
+        le=86_400,
+        description="Seconds to wait for a message's room key before telling its sender",
+    )
     send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
