@@ -85,6 +85,15 @@ async def post_members(db: aiosqlite.Connection, code: str) -> list[str]:
         return [r[0] for r in await cur.fetchall()]
 
 
+async def find_post(db: aiosqlite.Connection, code: str) -> tuple[str, str | None] | None:
+    """(stored code, room ID) of a post, matched without regard to case; None if unknown."""
+    async with db.execute(
+        "SELECT code, room_id FROM posts WHERE upper(code) = upper(?)", (code,)
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 async def post_exists(db: aiosqlite.Connection, code: str) -> bool:
     async with db.execute("SELECT 1 FROM posts WHERE code = ?", (code.upper(),)) as cur:
         return await cur.fetchone() is not None

@@ -17,7 +17,7 @@ import aiosqlite
 import dateparser
 
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
-from commands.directory import post_members
+from commands.directory import find_post, post_members
 from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
@@ -75,17 +75,14 @@ class Thread:
 
 async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str | None, list[str]]:
     """A post's stored code, its room (if any) and members; NotFound if there is no such post."""
-    async with db.execute(
-        "SELECT code, room_id FROM posts WHERE upper(code) = upper(?)", (code,)
-    ) as cur:
-        post = await cur.fetchone()
+    post = await find_post(db, code)
     if post is None:
         raise NotFound(
             f"No post {code[:40]} in the directory. Check the code, or address a person "
             "by Matrix ID.",
             example="!request DE-BERLIN Visit of the CHOD -- dates and programme?",
         )
-    return post["code"], post["room_id"], await post_members(db, post["code"])
+    return post[0], post[1], await post_members(db, post[0])
 
 
 async def _name(db: aiosqlite.Connection, user_id: str) -> str:

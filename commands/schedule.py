@@ -20,6 +20,7 @@ import aiosqlite
 
 from commands import ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
+from commands.directory import find_post
 from commands.errors import NotFound, UserError
 from commands.registry import Option, Param, command, handles, job
 from commands.render import Rendered, esc, table
@@ -248,17 +249,14 @@ async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
                 )
             found.append(part)
             continue
-        async with db.execute(
-            "SELECT code FROM posts WHERE upper(code) = upper(?)", (part,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
+        post = await find_post(db, part)
+        if post is None:
             raise UserError(
                 f"with: {part[:40]!r} is neither a Matrix ID nor a known post. "
                 "Check it with !whois <code>, or write a full ID like @alice:example.org.",
                 example="!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review",
             )
-        found.append(row[0])
+        found.append(post[0])
     return list(dict.fromkeys(found))
 
 
