@@ -17,6 +17,7 @@ from contextvars import ContextVar
 
 import aiosqlite
 
+from bot import edits
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.outbox import enqueue
@@ -81,6 +82,8 @@ class Dispatcher:
         """Commands always; other messages only when a domain listens for them."""
         if incoming.reaction_key is not None:
             return bool(self.registry.listeners.get("reaction"))
+        if incoming.replaces is not None:
+            return True  # an edit of what the bot handled is answered (sync checks the sender)
         if self.registry.is_command(incoming.body):
             return True
         if incoming.thread_root and self.registry.listeners.get("thread_reply"):
@@ -140,11 +143,18 @@ class Dispatcher:
                     incoming=incoming,
                     correlation_id=corr,
                 )
-                name, outcome = await self._run(ctx, incoming)
+                replaces, thread_root = incoming.replaces, incoming.thread_root
+                if replaces is not None:
+                    name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
+                elif await edits.superseded(db, incoming.event_id):
+                    name, outcome = None, "superseded"  # its edit was handled first
+                else:
+                    name, outcome = await self._run(ctx, incoming)
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(
                     "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
-                    "correlation_id, handled_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "correlation_id, handled_at, replaces, thread_root) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         incoming.event_id,
                         incoming.room_id,
@@ -153,6 +163,8 @@ class Dispatcher:
                         outcome,
                         corr,
                         utc_iso(ctx.now),
+                        replaces,
+                        thread_root,
                     ),
                 )
             self.metrics.commands.labels(name or "-", outcome).inc()
@@ -162,6 +174,35 @@ class Dispatcher:
             return outcome
         finally:
             correlation.reset(token)
+
+    async def _run_edit(
+        self, ctx: Context, incoming: Incoming
+    ) -> tuple[str | None, str, str, str | None]:
+        """An edit: run its new text only if nothing of its chain took effect yet.
+
+        Returns (command, outcome, the chain's original, its thread). Answers go to the
+        original (what the person sees in Element), in its thread.
+        """
+        assert incoming.replaces is not None
+        chain = await edits.load_chain(ctx.db, incoming.replaces)
+        root = chain.root if chain else incoming.replaces
+        thread = chain.thread_root if chain else None
+        if chain is not None and chain.sender != incoming.sender:
+            return None, "edit_ignored", root, thread  # Element ignores such edits too
+        if chain is not None and chain.applied:
+            made = await edits.objects_made_by(ctx.db, [e for e, _ in chain.applied])
+            ctx.reply(edits.not_applied_text(self.registry, chain, made, incoming.body))
+            name, outcome = chain.applied[-1][1], "edit_not_applied"
+        elif self.registry.is_command(incoming.body):
+            name, outcome = await self._run(ctx, incoming)
+        else:
+            return None, "ignored", root, thread
+        for msg in ctx.outbox:
+            if msg.reply_to == incoming.event_id:
+                msg.reply_to = root
+                if msg.room_id == incoming.room_id and msg.thread_root is None:
+                    msg.thread_root = thread
+        return name, outcome, root, thread
 
     async def _run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
         is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)

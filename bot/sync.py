@@ -28,6 +28,7 @@ from nio.events import Event
 
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
+from bot.edits import load_chain
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.pills import resolve_pills
@@ -300,6 +301,8 @@ class SyncLoop:
         incoming = _incoming(room_id, event, source, self.settings.command_prefix)
         if incoming is None or not self.dispatcher.wants(incoming):
             return
+        if incoming.replaces is not None and not await self._edit_counts(incoming):
+            return
         if self.trust is not None:
             refusal = await self.trust.check_sender(event, room_id)
             if refusal is not None:
@@ -310,6 +313,18 @@ class SyncLoop:
                 )
                 return
         self.dispatcher.submit(incoming)
+
+    async def _edit_counts(self, incoming: Incoming) -> bool:
+        """Only the original sender's edits count (Element shows no other), and only edits
+        of what the bot handled or of an unhandled message now edited into a command."""
+        assert incoming.replaces is not None
+        if await load_chain(self.store.reader, incoming.replaces) is not None:
+            return True  # the dispatcher checks the sender against its ledger
+        if not self.dispatcher.registry.is_command(incoming.body):
+            return False  # an edit of ordinary chat
+        resp = await self.client.room_get_event(incoming.room_id, incoming.replaces)
+        original = getattr(resp, "event", None)
+        return getattr(original, "sender", None) == incoming.sender
 
     async def _refuse_unencrypted(self, room_id: str, event: Event) -> None:
         body = getattr(event, "body", "") or ""
@@ -443,7 +458,7 @@ def _incoming(
     content = source.get("content") or {}
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
-        return None  # edits never re-run a command
+        return _edit(room_id, event, source, prefix)
     ts = int(source.get("origin_server_ts") or 0)
     if source.get("type") == "m.reaction":
         if relates.get("rel_type") != "m.annotation":
@@ -473,6 +488,28 @@ def _incoming(
         timestamp_ms=ts,
         thread_root=thread_root,
         reply_to=reply_to,
+    )
+
+
+def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> Incoming | None:
+    """Element's edit: the new text is in m.new_content; the dispatcher decides what it means."""
+    content = source.get("content") or {}
+    new = content.get("m.new_content")
+    original = (content.get("m.relates_to") or {}).get("event_id")
+    if not isinstance(new, dict) or not isinstance(original, str):
+        return None
+    if new.get("msgtype") != "m.text" or not isinstance(new.get("body"), str):
+        return None
+    body = new["body"].strip()
+    if body.startswith(prefix):
+        body = resolve_pills(body, new.get("formatted_body"))
+    return Incoming(
+        event_id=event.event_id,
+        room_id=room_id,
+        sender=event.sender,
+        body=body,
+        timestamp_ms=int(source.get("origin_server_ts") or 0),
+        replaces=original,
     )
 
 

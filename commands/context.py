@@ -121,6 +121,8 @@ class Incoming:
     reply_to: str | None = None
     reaction_key: str | None = None
     reaction_target: str | None = None
+    # An edit (m.replace): the event ID it replaces; body is the edit's new text.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
