@@ -226,7 +226,7 @@ class Dispatcher:
         await ctx.db.execute("SAVEPOINT handler")
         try:
             if is_command:
-                invocation = self.registry.parse(incoming.body)
+                invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):

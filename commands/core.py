@@ -21,9 +21,12 @@ from commands.render import table
 async def help_(ctx: Context, args: dict[str, Any]) -> None:
     reg = ctx.registry
     if args["command"]:
-        text = reg.help_for(args["command"])
+        text = reg.help_for(args["command"], ctx.now)
         if text is None:
-            ctx.reply(f"No command {args['command'][:40]!r}. Send {ctx.prefix}help for the list.")
+            hint = reg.did_you_mean(args["command"].removeprefix(ctx.prefix).split())
+            ctx.reply(
+                f"No command {args['command'][:40]!r}.{hint} Send {ctx.prefix}help for the list."
+            )
         else:
             ctx.reply(text)
         return
