@@ -381,7 +381,10 @@ async def is_owner(ctx: Context, item: Item) -> bool:
 async def visible_summit(ctx: Context, number: int) -> Summit:
     summit = await get_summit(ctx.db, number)
     if summit is None or not sees_summit(ctx, summit):
-        raise NotFound(f"No summit S-{number} that you can see (ask in the summit's room).")
+        raise NotFound(
+            f"No summit S-{number} that you can see (ask in the summit's room). "
+            "Send !summit list for yours."
+        )
     return summit
 
 
@@ -394,18 +397,24 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
         or summit is None
         or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
     ):
-        raise NotFound(f"No action item A-{number} that you can see.")
+        raise NotFound(f"No action item A-{number} that you can see. Send !actions list for yours.")
     return item, summit
 
 
 def require_secretariat(ctx: Context, what: str) -> None:
     if not is_secretariat(ctx):
-        raise UserError(f"Only the secretariat may {what}. Ask the summit's secretariat.")
+        raise UserError(
+            f"Only the secretariat may {what}. Ask the summit's secretariat "
+            "(!dir list shows who has that role, for admins)."
+        )
 
 
 def require_open(summit: Summit) -> None:
     if summit.state != "open":
-        raise UserError(f"{summit.ref} is closed; nothing can be added to it or changed in it.")
+        raise UserError(
+            f"{summit.ref} is closed; nothing can be added to it or changed in it. "
+            f"See it with !summit list, or open a new one with !summit open."
+        )
 
 
 # -- digest slots --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from commands.context import Context
 from commands.errors import UserError
+from commands.examples import day
 from commands.people import parse_zone, set_timezone
 from commands.registry import Param, command
 from commands.render import table
@@ -109,7 +110,7 @@ async def cancel(ctx: Context, args: dict[str, Any]) -> None:
 @command(
     "edit",
     summary="Change an item: key=value pairs (see !help for the item's command)",
-    example="!edit A-7 due=2026-12-04",
+    example=lambda now: f"!edit A-7 due={day(now, 14)}",
     params=[_ID_PARAM, Param("changes", "key=value pairs, e.g. due=… owner=…", rest=True)],
 )
 async def edit(ctx: Context, args: dict[str, Any]) -> None:

@@ -456,7 +456,7 @@ async def _describe(ctx: Context, text: str) -> Rendered:
         raise UserError(str(exc), example=f"{ctx.prefix}whois FR-PARIS") from None
     if kind == "post":
         if not await post_exists(ctx.db, key):
-            raise NotFound(f"No post {key} in the directory.")
+            raise NotFound(f"No post {key} in the directory. Send !dir list for all of them.")
         return await describe_post(ctx.db, key)
     return await describe_person(ctx.db, key, ctx.settings.timezone, admins=ctx.settings.admins)
 

@@ -129,7 +129,10 @@ async def to_markdown(
 async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
     summit = await get_summit(ctx.db, args["summit"])
     if summit is None:
-        raise NotFound("No such summit that you can see (ask in the summit's room).")
+        raise NotFound(
+            "No such summit that you can see (ask in the summit's room). "
+            "Send !summit list for yours."
+        )
     async with ctx.db.execute(
         "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (summit.id,)
     ) as cur:
@@ -137,7 +140,10 @@ async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
     if not sees_summit(ctx, summit):
         items = [i for i in items if await is_owner(ctx, i)]
         if not items:
-            raise NotFound("No such summit that you can see (ask in the summit's room).")
+            raise NotFound(
+                "No such summit that you can see (ask in the summit's room). "
+                "Send !summit list for yours."
+            )
     zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
     if args["format"] == "csv":
         data = to_csv(items, summit, zone, ctx.now).encode("utf-8")

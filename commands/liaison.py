@@ -19,6 +19,7 @@ import dateparser
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory import find_post, post_members
 from commands.errors import NotFound, UserError
+from commands.examples import day
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, table
@@ -140,7 +141,7 @@ async def _visible(ctx: Context, number: int) -> Request:
     """The request if the reader is a party or an admin; otherwise it does not exist for them."""
     req = await _load(ctx.db, number)
     if req is None or (req.side(ctx.sender) is None and not ctx.is_admin):
-        raise NotFound(f"No such request: LR-{number}.")
+        raise NotFound(f"No such request: LR-{number}. Send !requests for yours.")
     return req
 
 
@@ -331,15 +332,15 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 # -- creating ------------------------------------------------------------------------------
 
-_REQUEST_EXAMPLE = (
-    "!request DE-BERLIN Visit of the CHOD in May -- dates and programme? due=2026-03-20"
-)
+
+def _request_example(now: datetime) -> str:
+    return f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={day(now, 14)}"
 
 
 @command(
     "request",
     summary="Send a liaison request to a post or a person (or show one: !request LR-3)",
-    example=_REQUEST_EXAMPLE,
+    example=_request_example,
     params=[
         Param(
             "to",
@@ -367,19 +368,19 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
                 f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
                 "alone; to make a new request, name a post or a person.",
                 usage=usage,
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
         await show_request(ctx, int(value), {})
         return
     subject = (args["subject"] or "").strip()
     if not subject:
-        raise UserError("Missing subject.", usage=usage, example=_REQUEST_EXAMPLE)
+        raise UserError("Missing subject.", usage=usage, example=_request_example(ctx.now))
     if len(subject) > SUBJECT_MAX:
         raise UserError(
             f"The subject is {len(subject)} characters; keep it under {SUBJECT_MAX} and put "
             "the rest after --.",
             usage=usage,
-            example=_REQUEST_EXAMPLE,
+            example=_request_example(ctx.now),
         )
     due = None
     zone = await _zone(ctx, ctx.sender)
@@ -387,18 +388,20 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
         try:
             due = parse_due(args["due"], zone, ctx.now)
         except ValueError as exc:
-            raise UserError(f"due: {exc}", usage=usage, example=_REQUEST_EXAMPLE) from None
+            raise UserError(f"due: {exc}", usage=usage, example=_request_example(ctx.now)) from None
 
     post_room: str | None = None
     if kind == "person":
         target = str(value)
         if target == ctx.sender:
-            raise UserError("You cannot send a request to yourself.", example=_REQUEST_EXAMPLE)
+            raise UserError(
+                "You cannot send a request to yourself.", example=_request_example(ctx.now)
+            )
         if not ctx.settings.is_allowed(target):
             raise UserError(
                 f"I cannot reach {target}: that person is not allowed to use this bot. "
                 "Ask an admin, or address their post.",
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
         addressees = [target]
     else:
@@ -408,7 +411,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             raise UserError(
                 f"{target} has no members{' besides you' if members else ''} in the "
                 "directory, so nobody would receive the request. Ask an admin to add them.",
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
 
     cur = await ctx.db.execute(
@@ -581,7 +584,11 @@ async def reply(ctx: Context, args: dict[str, Any]) -> None:
 async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
     """Relay a message to the other parties; an addressee's first reply also acknowledges."""
     if req.status in TERMINAL:
-        raise UserError(f"{req.label} is {req.status}; messages are no longer relayed.")
+        raise UserError(
+            f"{req.label} is {req.status}; messages are no longer relayed. "
+            f"Make a new request with {ctx.prefix}request, or see this one: "
+            f"{ctx.prefix}request {req.label}."
+        )
     side = req.side(sender)
     who = await _name(ctx.db, sender)
     if side == "addressee":

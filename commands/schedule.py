@@ -22,6 +22,7 @@ from commands import ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import find_post
 from commands.errors import NotFound, UserError
+from commands.examples import day
 from commands.registry import Option, Param, command, handles, job
 from commands.render import Rendered, esc, table
 from commands.timeparse import (
@@ -44,6 +45,7 @@ DEFAULT_LEADS = (timedelta(days=1), timedelta(hours=1), timedelta(minutes=15))
 MAX_LEADS = 6
 MAX_LEAD = timedelta(days=60)
 KIND_NAMES = {"V": "visit", "M": "meeting", "R": "reminder"}
+_COMMAND_OF = {"V": "visit", "M": "meeting", "R": "remind"}  # the command that makes each
 EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat")
 
 
@@ -347,7 +349,7 @@ async def _may_see(ctx: Context, item: Item) -> bool:
 async def _visible(ctx: Context, kind: str, number: int) -> Item:
     item = await _load(ctx.db, kind, number)
     if item is None or not await _may_see(ctx, item):
-        raise NotFound(f"No {kind}-{number} that you can see.")
+        raise NotFound(f"No {kind}-{number} that you can see. Send !agenda for what is coming up.")
     return item
 
 
@@ -388,7 +390,8 @@ async def _create(
     ctx: Context, kind: str, args: dict[str, Any], room_id: str | None = None
 ) -> None:
     assert ctx.person is not None
-    example = f"{ctx.prefix}{KIND_NAMES[kind]} next Tuesday 14:00 place=Embassy -- Title"
+    spec = ctx.registry.find(_COMMAND_OF[kind])
+    example = spec.example_at(ctx.now, ctx.prefix) if spec else None
     try:
         when = parse_when(args["when"] or "", ctx.person.timezone, ctx.now)
         rule = when.rrule
@@ -435,7 +438,10 @@ async def _create(
 @command(
     "visit",
     summary="Schedule a visit (reminders go to this room)",
-    example="!visit 2026-12-03 10:00 Europe/Berlin end=16:00 place=Bundeswehr HQ -- Liaison visit",
+    example=lambda now: (
+        f'!visit {day(now, 10)} 10:00 Europe/Berlin end=16:00 place="Bundeswehr HQ" '
+        "-- Liaison visit"
+    ),
     params=[Param("when", _WHEN_HELP, rest=True)],
     options=_ITEM_OPTIONS,
     body=Param("title", "what it is"),
@@ -667,7 +673,10 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:
     if not (ctx.is_admin or ctx.sender == item.creator):
-        raise UserError(f"Only {item.creator} (who created {item.code}) or an admin may {verb} it.")
+        raise UserError(
+            f"Only {item.creator} (who created {item.code}) or an admin may {verb} it. "
+            f"Ask them; {ctx.prefix}show {item.code} shows it."
+        )
 
 
 def _cancel_handler(kind: str):  # type: ignore[no-untyped-def]
@@ -675,7 +684,9 @@ def _cancel_handler(kind: str):  # type: ignore[no-untyped-def]
         item = await _visible(ctx, kind, number)
         _may_change(ctx, item, "cancel")
         if item.state == "cancelled":
-            raise UserError(f"{item.code} is already cancelled.")
+            raise UserError(
+                f"{item.code} is already cancelled. {ctx.prefix}show {item.code} shows its history."
+            )
         await _unschedule(ctx, item)
         item.state = "cancelled"
         item.next_at = None
