@@ -93,7 +93,8 @@ class SyncLoop:
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
-    _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
+    # When each (room, person, device) was last told why it is refused (monotonic seconds).
+    _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
 
     def stop(self) -> None:
         self._stop.set()
@@ -355,10 +356,13 @@ class SyncLoop:
     async def _tell_refused(
         self, room_id: str, sender: str, event_id: str, reason: str, device: str | None = None
     ) -> None:
-        """One explanation per person, device and room, readable by the refused device."""
-        if (room_id, sender, device) in self._refusals_told:
+        """One explanation per person, device and room per quiet period (a session still
+        unverified an hour later is told again), readable by the refused device."""
+        key, now = (room_id, sender, device), self.clock.monotonic()
+        told = self._refusals_told.get(key)
+        if told is not None and now - told < self.settings.refusal_repeat_after:
             return
-        self._refusals_told.add((room_id, sender, device))
+        self._refusals_told[key] = now
         reveal = (sender, device) if device else None
         async with self.store.write() as db:
             await enqueue(
