@@ -650,6 +650,14 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
     await _set_status(ctx, req, "acknowledged")
     await _record(ctx, req, "ack", "acknowledged", "by reaction", "by reaction")
     await _notify(ctx, req, f"{req.label} acknowledged by {await _name(ctx.db, incoming.sender)}.")
+    # A reaction gets no reply of its own in Element: confirm in the thread reacted in.
+    requester = await _name(ctx.db, req.requester)
+    ctx.send(
+        f"{req.label} acknowledged by your ✅; {requester} is told. Reply in this thread to "
+        f"answer, or {ctx.prefix}answer {req.label} when done.",
+        room_id=incoming.room_id,
+        thread_root=incoming.reaction_target,
+    )
     return True
 
 

@@ -114,6 +114,11 @@ async def test_request_to_a_post_threads_acks_relays_and_closes(
     assert note.decrypted
     room_b, root_b = roots[b.user_id]
     await b.wait_for_message(room_b, in_thread(root_b, "LR-1 acknowledged by"), timeout=30)
+    # Clara herself sees that her reaction worked, in the thread she reacted in.
+    mine = await c.wait_for_message(
+        room_c, in_thread(root_c, "LR-1 acknowledged by your ✅"), timeout=30
+    )
+    assert mine.decrypted
 
     # Bernd answers in his thread; Anna receives it, attributed, in hers.
     await b.send(

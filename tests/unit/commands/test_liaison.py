@@ -310,8 +310,14 @@ async def test_check_mark_reaction_acknowledges_once(lr: BotCore) -> None:
     assert await lr.react(A, roots[A]) == []  # the requester's own ✅ changes nothing
     assert await lr.react(C, roots[C], key="👎") == []
     sent = await lr.react(C, roots[C])
-    assert {m.user_id for m in sent} == {A, B}
-    assert all(m.body == "LR-1 acknowledged by Clara (@c:test)." for m in sent)
+    told = [m for m in sent if m.user_id is not None]
+    assert {m.user_id for m in told} == {A, B}
+    assert all(m.body == "LR-1 acknowledged by Clara (@c:test)." for m in told)
+    # The person who reacted sees it worked: a confirmation in the thread they reacted in.
+    [confirmation] = [m for m in sent if m.user_id is None]
+    assert confirmation.room_id == "!room:test" and confirmation.thread_root == roots[C]
+    assert confirmation.body.startswith("LR-1 acknowledged")
+    assert "is told" in confirmation.body
     assert await status(lr) == "acknowledged" and await pending_jobs(lr) == []
     assert await lr.react(B, roots[B]) == []  # already acknowledged
     audit = await lr.query("SELECT actor, action, detail FROM audit WHERE action = 'lr.ack'")
