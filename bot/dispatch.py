@@ -24,7 +24,7 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
-from commands.people import load_person
+from commands.people import load_person, render_people
 from commands.registry import Registry
 from config import Settings
 
@@ -150,6 +150,7 @@ class Dispatcher:
                     name, outcome = None, "superseded"  # its edit was handled first
                 else:
                     name, outcome = await self._run(ctx, incoming)
+                await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(
                     "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
@@ -310,6 +311,7 @@ class Dispatcher:
                     await _rollback(ctx, "job")
                     log.exception("job %d (%s) failed (ref %s)", job_id, job.kind, corr)
                     state = "failed"
+                await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(now))
                 await db.execute(
                     "UPDATE jobs SET state = ?, fired_at = ?, late_seconds = ? WHERE id = ?",

@@ -19,6 +19,7 @@ from nio import (
     JoinError,
     MegolmEvent,
     RoomGetEventResponse,
+    RoomMemberEvent,
     RoomMessagesError,
     RoomMessagesResponse,
     SyncError,
@@ -191,6 +192,9 @@ class SyncLoop:
             self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
             await self._invite(room_id, info.invite_state)
+        await self._remember_names(
+            [e for info in resp.rooms.join.values() for e in [*info.state, *info.timeline.events]]
+        )
         for room_id, info in resp.rooms.join.items():
             events = list(info.timeline.events)
             if events:
@@ -243,6 +247,26 @@ class SyncLoop:
                         "ON CONFLICT DO NOTHING",
                         (inviter, room_id),
                     )
+
+    async def _remember_names(self, events: list[Any]) -> None:
+        """Display names from the member events sync already brings, kept in the store:
+        handlers name people as Element does without any network I/O of their own."""
+        names: dict[str, str] = {}
+        for event in events:
+            if not isinstance(event, RoomMemberEvent) or event.membership != "join":
+                continue
+            name = (event.content or {}).get("displayname")
+            if isinstance(name, str) and name.strip() and event.state_key:
+                names[event.state_key] = name.strip()[:256]
+        if not names:
+            return
+        async with self.store.write() as db:
+            await db.executemany(
+                "INSERT INTO profile_names (user_id, display_name, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, "
+                "updated_at = excluded.updated_at WHERE display_name != excluded.display_name",
+                [(u, n, utc_iso(self.clock.now())) for u, n in names.items()],
+            )
 
     async def _backfill(self, room_id: str, prev_batch: str | None) -> list[Event]:
         """Page back over a `limited` gap to the last event seen, so no command is skipped."""
