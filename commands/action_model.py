@@ -19,6 +19,7 @@ from dateparser.date import DateDataParser
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
+from commands.render import person
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
 ACTIVE = ("open", "in_progress")
@@ -338,6 +339,12 @@ async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
 
 
 async def owner_label(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in a chat reply: a post by code, a person by name with a pill."""
+    return owner if kind == "post" else person(owner)
+
+
+async def owner_text(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in an exported file: plain text, `Name (@id)`."""
     if kind == "post":
         return owner
     name = await display_name(db, owner)

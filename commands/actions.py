@@ -53,7 +53,7 @@ from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.people import load_person, parse_zone
 from commands.registry import Option, Param, command, handles, job
-from commands.render import Rendered, esc, plain, table
+from commands.render import Rendered, esc, person, plain, table
 
 SECRETARIAT = ["secretariat"]  # admins pass every role check
 NUDGE_SOON = "action.soon"
@@ -432,7 +432,7 @@ async def show_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
         ("owner", await owner_label(ctx.db, item.owner_kind, item.owner)),
         ("due", item.due_for(zone)),
         ("status", item.status_for(ctx.now)),
-        ("created by", item.created_by),
+        ("created by", person(item.created_by)),
     ]
     entries = []
     for h in await history(ctx.db, item.id):
@@ -443,7 +443,8 @@ async def show_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
             else (f"{h['field']}: {h['old'] or '-'} → {h['new'] or '-'}")
         )
         note = f" — {h['comment']}" if h["comment"] else ""
-        entries.append(f"{when} {h['actor']}: {change}{note}")
+        actor = person(h["actor"]) if h["actor"].startswith("@") else h["actor"]
+        entries.append(f"{when} {actor}: {change}{note}")
     body = (
         "\n".join(f"{k}: {v}" for k, v in lines)
         + "\nhistory:\n"

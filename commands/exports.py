@@ -20,7 +20,7 @@ from commands.action_model import (
     Summit,
     get_summit,
     is_owner,
-    owner_label,
+    owner_text,
     parse_summit_id,
     sees_summit,
     shown_status,
@@ -107,7 +107,7 @@ async def to_markdown(
     for item in items:
         groups.setdefault((item.owner_kind, item.owner), []).append(item)
     for key in sorted(groups, key=lambda k: k[1].lower()):
-        lines += ["", f"## {md_escape(await owner_label(db, *key))}", ""]
+        lines += ["", f"## {md_escape(await owner_text(db, *key))}", ""]
         for item in groups[key]:
             flag = " **OVERDUE**" if item.overdue(now) else ""
             lines.append(

@@ -22,7 +22,7 @@ from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
-from commands.render import Rendered, bullets, esc, paragraph_html, table
+from commands.render import Rendered, bullets, esc, paragraph_html, person, table
 from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
 
 ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
@@ -87,9 +87,13 @@ async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str |
 
 
 async def _name(db: aiosqlite.Connection, user_id: str) -> str:
-    async with db.execute("SELECT display_name FROM people WHERE user_id = ?", (user_id,)) as cur:
-        row = await cur.fetchone()
-    return f"{row[0]} ({user_id})" if row and row[0] else user_id
+    """A person as Element shows them (name, pill); see commands.render.person."""
+    return person(user_id)
+
+
+def _party(target: str) -> str:
+    """A request's target: a person by name, a post by its code."""
+    return person(target) if target.startswith("@") else target
 
 
 async def _zone(ctx: Context, user_id: str | None) -> ZoneInfo:
@@ -244,7 +248,7 @@ def _ago(seconds: float) -> str:
 
 
 def _root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, prefix: str) -> str:
-    head = f"{req.label} · {req.precedence} · from {requester} to {req.target}"
+    head = f"{req.label} · {req.precedence} · from {requester} to {_party(req.target)}"
     lines = [head, f"Subject: {req.subject}"]
     if req.body:
         lines.append(req.body)
@@ -686,7 +690,7 @@ async def show_request(ctx: Context, number: int, args: dict[str, Any]) -> None:
     zone = await _zone(ctx, ctx.sender)
     head = [
         f"{req.label} · {req.status} · {req.precedence}",
-        f"From {await _name(ctx.db, req.requester)} to {req.target}",
+        f"From {await _name(ctx.db, req.requester)} to {_party(req.target)}",
         f"Addressees: {', '.join(req.addressees)}",
         f"Subject: {req.subject}",
     ]
@@ -766,7 +770,7 @@ async def requests(ctx: Context, args: dict[str, Any]) -> None:
         req = await _load(ctx.db, number)
         assert req is not None
         way = "out" if req.requester == me else "in" if me in req.addressees else "-"
-        party = req.target if way == "out" else req.requester
+        party = _party(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
         due = _when(req.due_at, zone) if req.due_at else ""
         rows.append([req.label, way, party, subject, req.precedence, req.status, due])
@@ -812,12 +816,13 @@ async def escalate(ctx: Context, job: Job) -> None:
         sides=("addressee",),
         mention=True,
     )
-    told = f"{req.label} is not acknowledged after {waited}; I have reminded {req.target}."
+    told = f"{req.label} is not acknowledged after {waited}; I have reminded {_party(req.target)}."
     if rnd >= 2:
         admins = [a for a in await _admins(ctx) if a != req.requester]
         for admin in admins:
             ctx.send(
-                f"Escalation: {req.label} ({req.precedence}) from {requester} to {req.target} "
+                f"Escalation: {req.label} ({req.precedence}) from {requester} to "
+                f"{_party(req.target)} "
                 f"is not acknowledged after {waited} and {rnd} reminders.\n"
                 f"Subject: {req.subject}\nSend {ctx.prefix}request {req.label} for details.{late}",
                 user_id=admin,

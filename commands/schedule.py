@@ -24,7 +24,7 @@ from commands.directory import find_post
 from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.registry import Option, Param, command, handles, job
-from commands.render import Rendered, esc, table
+from commands.render import person, plain, table
 from commands.timeparse import (
     describe_rule,
     format_duration,
@@ -353,6 +353,11 @@ async def _visible(ctx: Context, kind: str, number: int) -> Item:
     return item
 
 
+def _who(participant: str) -> str:
+    """A participant: a person by name (pill), a post by its code."""
+    return person(participant) if participant.startswith("@") else participant
+
+
 def _summary(item: Item, reader_zone: str) -> list[str]:
     zones = [item.zone]
     when = fmt_zones(item.next_at or item.start, reader_zone, zones)
@@ -364,7 +369,7 @@ def _summary(item: Item, reader_zone: str) -> list[str]:
     if item.place:
         lines.append(f"Place: {item.place}")
     if item.participants:
-        lines.append(f"With: {', '.join(item.participants)}")
+        lines.append(f"With: {', '.join(_who(p) for p in item.participants)}")
     leads = ", ".join(format_duration(d) for d in item.leads) or "none"
     if item.kind != "R":
         lines.append(f"Reminders: {leads} before")
@@ -655,7 +660,7 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
         lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
         lines += _summary(item, ctx.person.timezone)
         where = "your DM" if item.room_id is None else "the room it was scheduled in"
-        lines.append(f"Created by {item.creator}; reminders go to {where}.")
+        lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
         async with ctx.db.execute(
             "SELECT at, actor, action, detail FROM audit WHERE object = ? ORDER BY id",
             (item.code,),
@@ -665,7 +670,8 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
             lines.append("History:")
             for row in history:
                 at = fmt(parse_utc(row[0]), ctx.person.timezone)
-                lines.append(f"  {at} {row[1]} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
+                who = person(row[1]) if row[1].startswith("@") else row[1]
+                lines.append(f"  {at} {who} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
         ctx.reply("\n".join(lines))
 
     return show
@@ -820,13 +826,8 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     if item.room_id is None:
         ctx.send(text, user_id=item.creator, late_note_after=note_after)
         return
-    names = " ".join(mentions)
-    body = f"{text}\n{names}"
-    html = f"{esc(text)}<br>" + " ".join(
-        f'<a href="https://matrix.to/#/{esc(m)}">{esc(m)}</a>' for m in mentions
-    )
     ctx.send(
-        Rendered(body, html),
+        plain(f"{text}\n" + " ".join(person(m) for m in mentions)),
         room_id=item.room_id,
         mentions=tuple(mentions),
         late_note_after=note_after,

@@ -85,3 +85,48 @@ async def test_the_directory_name_wins_over_the_profile_name(core: BotCore) -> N
     async with core.store.write() as db:
         names = await display_names(db, {A, B, C})
     assert names == {A: "Directory A", B: "Profile B", C: None}
+
+
+PILL = '<a href="https://matrix.to/#/{}">{}</a>'
+
+
+async def _profile(core: BotCore, user_id: str, name: str) -> None:
+    async with core.store.write() as db:
+        await db.execute("INSERT INTO profile_names VALUES (?, ?, 'x')", (user_id, name))
+
+
+async def test_a_request_names_both_sides_with_pills_and_mentions_only_the_addressee(
+    core: BotCore,
+) -> None:
+    await _profile(core, A, "Anna <Profile>")  # not in the directory: her Matrix name
+    await core.say("@admin:test", f'!dir person {B} name="Bernd Braun"', room_id="!dm:test")
+    sent = await core.say(A, f"!request {B} Hotel list -- which hotels?")
+    root = next(m for m in sent if m.user_id == B)
+    assert root.body.startswith(
+        "LR-1 · routine · from Anna <Profile> (@a:test) to Bernd Braun (@b:test)"
+    )
+    assert PILL.format(A, "Anna &lt;Profile&gt;") in (root.html or "")
+    assert PILL.format(B, "Bernd Braun") in (root.html or "")
+    assert root.content["m.mentions"] == {"user_ids": [B]}  # a pill is not a mention
+    assert "\ue000" not in root.body and "\ue000" not in (root.html or "")
+
+
+async def test_meeting_participants_and_item_owners_are_shown_by_name(core: BotCore) -> None:
+    await _profile(core, B, "Bernd")
+    sent = await core.say(A, f"!meeting tomorrow 10:00 with={B} -- Sync")
+    assert "With: Bernd (@b:test)" in sent[0].body
+    assert PILL.format(B, "Bernd") in (sent[0].html or "")
+    assert sent[0].content["m.mentions"] == {}
+    await core.say("@admin:test", f"!dir person {C} role=secretariat", room_id="!dm:test")
+    await core.say(C, '!summit open "Summit"', room_id="!s:test")
+    added = await core.say(C, f"!actions add S-1 {B} due=2026-04-01 -- draft", room_id="!s:test")
+    assert "owner Bernd (@b:test)" in added[0].body
+    assert PILL.format(B, "Bernd") in (added[0].html or "")
+
+
+async def test_whois_shows_the_profile_name_of_someone_not_in_the_directory(
+    core: BotCore,
+) -> None:
+    await _profile(core, B, "Bernd")
+    shown = await core.say(A, f"!whois {B}")
+    assert "name: Bernd (their Matrix profile)" in shown[0].body

@@ -94,7 +94,7 @@ async def test_request_from_the_requesters_dm_makes_the_reply_the_root(lr: BotCo
     assert set(out) == {B, "!dm-a:test"}
     mine = out["!dm-a:test"]
     assert mine.key == f"LR-1:{A}" and mine.reply_to == "$c1" and mine.thread_root is None
-    assert "to @b:test" in mine.body
+    assert "to Bernd (@b:test)" in mine.body
 
 
 async def test_post_with_a_room_gets_one_root_there_mentioning_all(core: BotCore) -> None:
@@ -380,7 +380,7 @@ async def test_requests_lists_what_the_reader_may_see(lr: BotCore) -> None:
     await make(lr)
     await lr.say(B, "!request @a:test Parking")
     mine = (await lr.say(A, "!requests"))[0].body
-    assert "LR-1  out  DE-BERLIN" in mine and "LR-2  in   @b:test" in mine
+    assert "LR-1  out  DE-BERLIN" in mine and "LR-2  in   Bernd (@b:test)" in mine
     assert "LR-2" not in (await lr.say(A, "!requests outgoing"))[0].body
     assert "LR-1" not in (await lr.say(A, "!requests incoming"))[0].body
     assert "LR-2" not in (await lr.say(C, "!requests all"))[0].body
