@@ -40,16 +40,18 @@ async def load_chain(db: aiosqlite.Connection, event_id: str) -> Chain | None:
         (event_id,),
     ) as cur:
         row = await cur.fetchone()
-    if row is None:
-        return None
-    root = row["replaces"] or row["event_id"]
+    # An original the bot never handled (plain chat, later edited into a command) has no
+    # row of its own, but its handled edits name it.
+    root = (row["replaces"] or row["event_id"]) if row is not None else event_id
     async with db.execute(
         "SELECT event_id, sender, command, outcome, replaces, thread_root FROM handled_events "
         "WHERE event_id = ? OR replaces = ? ORDER BY rowid",
         (root, root),
     ) as cur:
         rows = list(await cur.fetchall())
-    first = next((r for r in rows if r["event_id"] == root), rows[0] if rows else row)
+    if not rows:
+        return None
+    first = next((r for r in rows if r["event_id"] == root), rows[0])
     chain = Chain(root=root, sender=first["sender"], thread_root=first["thread_root"])
     for r in rows:
         # Only the original sender's events belong to the chain; others were ignored.

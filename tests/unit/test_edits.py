@@ -128,3 +128,14 @@ def test_sync_ignores_an_edit_without_new_content() -> None:
     source = _element_edit("!ping", "$orig")
     del source["content"]["m.new_content"]
     assert _incoming("!r:test", SimpleNamespace(event_id="$e", sender=ALICE), source) is None
+
+
+async def test_edits_of_a_message_the_bot_never_handled_apply_once(core: BotCore) -> None:
+    """'ping' (no prefix: not a command, not in the ledger) edited to '!ping', twice."""
+    first = await core.say(ALICE, "!ping", event_id="$n1", replaces="$never")
+    assert [m.body for m in first] == ["pong"]
+    second = await core.say(ALICE, "!ping", event_id="$n2", replaces="$never")
+    assert "not applied" in second[0].body
+    assert await outcome(core, "$n2") == "edit_not_applied"
+    forged = await core.say(MALLORY, "!ping", event_id="$n3", replaces="$never")
+    assert forged == [] and await outcome(core, "$n3") == "edit_ignored"
