@@ -19,6 +19,7 @@ from dateparser.date import DateDataParser
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
+from commands.examples import day
 from commands.render import person
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
@@ -122,7 +123,7 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
     """An ISO date (end of that day), an ISO date and time, or a simple natural form."""
     value = text.strip()
     if not value:
-        raise ValueError("give a date, e.g. 2026-12-01 or friday")
+        raise ValueError(f"give a date, e.g. {day(now, 7)} or friday")
     try:
         if _ISO_DATE.match(value):
             return Due(end_of_day(date.fromisoformat(value), zone), zone, True)
@@ -130,12 +131,12 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
             local = datetime.fromisoformat(value.replace(" ", "T"))
             return Due(local.replace(tzinfo=ZoneInfo(zone)), zone, False)
     except ValueError:
-        raise ValueError(f"{value[:30]!r} is not a real date; e.g. 2026-12-01") from None
+        raise ValueError(f"{value[:30]!r} is not a real date; e.g. {day(now, 7)}") from None
     found = _natural(value, zone, now)
     if found is None:
         raise ValueError(
-            f"{value[:30]!r} is not a date I understand; write 2026-12-01, "
-            '"2026-12-01 17:00", friday or "in 3 days"'
+            f"{value[:30]!r} is not a date I understand; write {day(now, 7)}, "
+            f'"{day(now, 7)} 17:00", friday or "in 3 days"'
         )
     moment, timed = found
     if timed:

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import dateparser
 
+from commands import examples
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory import find_post, post_members
 from commands.errors import NotFound, UserError
-from commands.examples import day
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, person, table
@@ -326,7 +326,7 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
         if parsed is None:
             raise ValueError(
                 f"{text[:30]!r} is not a date or time I understand; "
-                "write e.g. 2026-03-05, 2026-03-05T14:00, or 'in 3 days'"
+                f"write e.g. {examples.day(now, 7)}, {examples.day(now, 7)}T14:00, or 'in 3 days'"
             )
         moment = parsed
     if moment <= now:
@@ -338,7 +338,9 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 def _request_example(now: datetime) -> str:
-    return f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={day(now, 14)}"
+    return (
+        f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={examples.day(now, 14)}"
+    )
 
 
 @command(
@@ -357,7 +359,7 @@ def _request_example(now: datetime) -> str:
         Option(
             "precedence", "routine (default), priority or immediate", parse_precedence, "routine"
         ),
-        Option("due", "when an answer is needed: 2026-03-20, 2026-03-20T14:00, in 3 days"),
+        Option("due", "when an answer is needed: YYYY-MM-DD, YYYY-MM-DDTHH:MM, in 3 days"),
     ],
     body=Param("body", "the request in full", optional=True),
     details="Each addressee gets the request as a thread; replies there come back to you.",

@@ -380,7 +380,7 @@ def _summary(item: Item, reader_zone: str) -> list[str]:
 
 _WHEN_HELP = (
     "start, read in your zone: tomorrow 09:30, next Tuesday 14:00, "
-    "2026-12-03 10:00 Europe/Berlin, in 2h, every Monday 09:00"
+    "YYYY-MM-DD 10:00 Europe/Berlin, in 2h, every Monday 09:00"
 )
 _ITEM_OPTIONS = [
     Option("end", "end time: 15:30, a duration like 1h30m, or a full date and time"),
