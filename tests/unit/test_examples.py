@@ -104,3 +104,14 @@ async def test_every_example_in_a_user_error_is_accepted(tmp_path: Path) -> None
         if not ok:
             failures.append((f"{example}  (at {now:%Y-%m-%d})", replies))
     assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
+
+
+def test_no_help_text_shows_a_date_in_the_past() -> None:
+    from commands import build_registry
+
+    registry = build_registry("!")
+    now = NOWS[1]
+    for name in registry.commands:
+        text = registry.help_for(name, now) or ""
+        past = [d for d in re.findall(r"\b20\d\d-\d\d-\d\d\b", text) if d < f"{now:%Y-%m-%d}"]
+        assert not past, (name, past)
