@@ -356,7 +356,10 @@ def _split_body(text: str) -> tuple[str, bool, str]:
 
 def _tokenize(text: str) -> list[str]:
     if text.count('"') % 2:
-        raise UserError('A quote is not closed. Put a " at both ends of a quoted text.')
+        raise UserError(
+            'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
+            'place="NATO HQ, room 3". !help <command> shows how to write each command.'
+        )
     return [
         m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
         for m in _TOKEN.finditer(text)

@@ -43,6 +43,18 @@ PROVOKE = (
     "!trust approve nobody",
     "!ack LR-1",
     "!cancel Q-1",
+    '!tz "Europe/Paris',
+    "!actions",
+    "!actions bogus",
+    "!ping extra",
+    "!summit close S-99",
+    "!decline LR-1",
+    "!meeting tomorrow 10:00 with=@nobody -- x",
+    "!meeting tomorrow 10:00 with=NOWHERE -- x",
+    "!remind tomorrow 09:30",
+    "!remind to=everyone in 2h -- x",
+    "!dir person nobody",
+    "!requests status=bogus",
 )
 _EXAMPLE = re.compile(r"^\s*Example: (.+)$", re.MULTILINE)
 _COMMAND = re.compile(r"(?:^|[\s(])!\w")
