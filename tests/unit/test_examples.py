@@ -108,6 +108,7 @@ async def test_every_example_in_a_user_error_is_accepted(tmp_path: Path) -> None
     await provoke(tmp_path)
     examples = sorted({(now, m) for now, text in USER_ERRORS for m in _EXAMPLE.findall(text)})
     assert len(examples) >= 15, examples  # the suite provoked errors of many commands
+    print(f"\n{len(examples)} distinct examples from {len(USER_ERRORS)} user errors")
     failures = []
     for i, (now, example) in enumerate(examples):
         if any(example.startswith(f"!{name} ") for name in NEEDS_CRYPTO_STATE):
