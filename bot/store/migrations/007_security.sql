@@ -10,3 +10,9 @@ CREATE TABLE megolm_origins (
     seen_at TEXT NOT NULL,
     PRIMARY KEY (sender_key, session_id, message_index)
 );
+
+-- Admins come from the configuration only (ATTACHE_ADMINS): a role stored in the
+-- directory could outlive the operator removing someone, so drop every stored 'admin'.
+UPDATE people
+SET roles = trim(replace(',' || roles || ',', ',admin,', ','), ',')
+WHERE ',' || roles || ',' LIKE '%,admin,%';
