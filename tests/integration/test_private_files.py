@@ -1,4 +1,4 @@
-"""The data volume: the crypto store (nio's SQLite, Olm/Megolm pickles) is owner-only."""
+"""The data volume: the crypto store (Olm/Megolm pickles), the store and secrets are 0600."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ async def test_crypto_store_files_are_0600_also_after_a_restart(bot_factory, peo
     assert first and all(mode == 0o600 for mode in first.values()), {
         k: oct(v) for k, v in first.items()
     }
+    for name in ("attache.db", "credentials.json", "cross_signing.keys"):  # the other secrets
+        assert stat.S_IMODE((bot.data_dir / name).stat().st_mode) == 0o600, name
     await bot.astop()
     await bot.astart()
     again = modes(bot)
