@@ -52,6 +52,11 @@ IDENTITY_CHANGED = (
     "saw it, and I wait for an admin to confirm the new one. Ask an admin to check your "
     "new master key with you and approve it (`{prefix}trust approve {user} <key>`)."
 )
+IDENTITY_CHANGED_CONFIGURED = (
+    "I did not act on your message: your cross-signing identity is not the one the "
+    "operator configured for you. If you reset it, ask them to check the new key with you "
+    "and put it in the bot's configuration (trusted_identities)."
+)
 NOT_LISTED = (
     "I did not act on your message: this bot only trusts people whose cross-signing "
     "identity an operator has configured, and yours is not among them. Ask an operator "
@@ -305,7 +310,11 @@ class DeviceTrustPolicy:
             elif trust.pinned_master_key is None and self.settings.trust_mode == "strict":
                 refusal = Refusal(NOT_LISTED, device_id)
             elif trust.pin_matches is False:
-                text = IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
+                text = (
+                    IDENTITY_CHANGED_CONFIGURED
+                    if user_id in self.settings.trusted_identities
+                    else IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
+                )
                 refusal = Refusal(text, device_id)
             elif device_id in trust.trusted_devices:
                 return None

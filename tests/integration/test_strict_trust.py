@@ -23,7 +23,9 @@ async def restart_with(bot: BotProcess, **settings: Any) -> None:
     await bot.astart()
 
 
-async def test_strict_mode_ignores_tofu_pins_and_removed_identities(bot_factory, people) -> None:
+async def test_strict_mode_ignores_tofu_pins_and_removed_identities(
+    bot_factory, people, store_dir
+) -> None:
     alice: TestClient = await people("alice")
     bob: TestClient = await people("bob")
     bot: BotProcess = bot_factory(allowed_users=[alice.user_id, bob.user_id])
@@ -41,6 +43,10 @@ async def test_strict_mode_ignores_tofu_pins_and_removed_identities(bot_factory,
     )
     _, pong = await command(bob, rooms[bob.user_id], "!ping", timeout=30)
     assert pong.body == "pong"
+    # Bob resets his identity: only the operator can accept the new one.
+    await bob.cross_sign(store_dir / "bob-new", reset=True)
+    _, changed = await command(bob, rooms[bob.user_id], "!ping", timeout=30)
+    assert "not the one the operator configured" in changed.body
 
     # Bob removed from trusted_identities: his stored pin does not keep him trusted.
     await restart_with(bot, trusted_identities={})

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bot.crypto import replay
+from commands.context import Incoming
 from tests.harness.fakes import BotCore
 
 ALICE = "@alice:test"
@@ -69,3 +70,18 @@ def test_install_records_the_index_nio_sees_and_replaces_its_memory_only_check()
     assert replay.origin(client, plain) is None  # type: ignore[arg-type]
     forged = SimpleNamespace(event_id="$e", sender_key="X", session_id="S", decrypted=True)
     assert replay.origin(client, forged) is None  # type: ignore[arg-type]
+
+
+async def test_a_replayed_reaction_or_thread_reply_is_refused_too(core: BotCore) -> None:
+    """Every decrypted event that reaches the dispatcher claims its triple, not only commands."""
+    for n, kw in enumerate(
+        [
+            {"reaction_key": "✅", "reaction_target": "$root"},
+            {"body": "thanks", "thread_root": "$root"},
+        ]
+    ):
+        triple = ("K", "S", 100 + n)
+        first = Incoming(event_id=f"$x{n}", room_id="!r:test", sender=ALICE, megolm=triple, **kw)
+        again = Incoming(event_id=f"$y{n}", room_id="!r:test", sender=ALICE, megolm=triple, **kw)
+        assert await core.dispatcher.process(first) != "replay"
+        assert await core.dispatcher.process(again) == "replay"
