@@ -8,6 +8,7 @@ replay harmless.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from nio import (
 from nio.events import Event
 
 from bot.clock import Clock
+from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.metrics import Metrics
@@ -325,6 +327,11 @@ class SyncLoop:
             return
         incoming = _incoming(room_id, event, source, self.settings.command_prefix)
         if incoming is None or not self.dispatcher.wants(incoming):
+            return
+        incoming = dataclasses.replace(incoming, megolm=replay.origin(self.client, event))
+        if incoming.megolm is None:  # cannot be checked for replay: never acted on
+            self.metrics.refused.labels("no_megolm_origin").inc()
+            log.warning("refused %s: its Megolm message index is unknown", event.event_id)
             return
         if incoming.replaces is not None and not await self._edit_counts(incoming):
             return

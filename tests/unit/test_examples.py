@@ -57,7 +57,8 @@ PROVOKE = (
     "!requests status=bogus",
 )
 _EXAMPLE = re.compile(r"^\s*Example: (.+)$", re.MULTILINE)
-_COMMAND = re.compile(r"(?:^|[\s(])!\w")
+# A next step: a command to send, or who to ask (an operator's change is no command).
+_COMMAND = re.compile(r"(?:^|[\s(])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
 
 
 # Accepted only in a state no chat command can make: checked to parse, not to succeed.
