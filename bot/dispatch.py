@@ -193,8 +193,11 @@ class Dispatcher:
         thread = chain.thread_root if chain else None
         if chain is not None and chain.sender != incoming.sender:
             return None, "edit_ignored", root, thread  # Element ignores such edits too
-        if chain is not None and chain.applied:
-            made = await edits.objects_made_by(ctx.db, [e for e, _ in chain.applied])
+        applied = [e for e, _ in chain.applied] if chain else []
+        if applied and not await edits.changed_anything(ctx.db, applied):
+            applied = []  # a read-only command (!agenda 7 → 14): answer the new text
+        if chain is not None and applied:
+            made = await edits.objects_made_by(ctx.db, applied)
             ctx.reply(edits.not_applied_text(self.registry, chain, made, incoming.body))
             name, outcome = chain.applied[-1][1], "edit_not_applied"
         elif self.registry.is_command(incoming.body):

@@ -68,6 +68,18 @@ async def superseded(db: aiosqlite.Connection, event_id: str) -> bool:
         return await cur.fetchone() is not None
 
 
+async def changed_anything(db: aiosqlite.Connection, event_ids: list[str]) -> bool:
+    """Whether these events changed anything: every change a command makes is audited with
+    its event (tests/unit/test_examples.py checks that), so a read-only one has no row."""
+    if not event_ids:
+        return False
+    marks = ",".join("?" * len(event_ids))
+    async with db.execute(
+        f"SELECT 1 FROM audit WHERE event_id IN ({marks}) LIMIT 1", event_ids
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
 async def objects_made_by(db: aiosqlite.Connection, event_ids: list[str]) -> list[str]:
     """Typed IDs (M-3, A-7, LR-2) the audit log ties to these events, oldest first."""
     if not event_ids:

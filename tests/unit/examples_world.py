@@ -7,6 +7,8 @@ Used by the every-example test: an example is "accepted" when the person it is m
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -73,13 +75,12 @@ async def last_outcome(core: BotCore) -> str:
     return str(rows[0][0])
 
 
-async def accepted(tmp: Path, now: datetime, example: str) -> tuple[bool, list[str]]:
-    """Whether one of the actors can send the example as shown; the replies otherwise.
+async def prepared(tmp: Path, now: datetime, example: str) -> AsyncIterator[tuple[BotCore, str]]:
+    """Fresh worlds for an example, one per (actor, state of the request it names).
 
     A request example is tried on a fresh request and on one its addressee acknowledged
     (`!close` needs the latter, `!ack` the former).
     """
-    replies: list[str] = []
     states = ("open", "acknowledged") if "LR-" in example else ("open",)
     for i, (actor, state) in enumerate((a, s) for s in states for a in ACTORS):
         core = await world(tmp / f"{i}", now)
@@ -88,10 +89,31 @@ async def accepted(tmp: Path, now: datetime, example: str) -> tuple[bool, list[s
             if state == "acknowledged":
                 for number in sorted({int(n) for k, n in _IDS.findall(example) if k == "LR"}):
                     await must(core, BERLIN, f"!ack LR-{number}")
+            yield core, actor
+        finally:
+            await core.close()
+
+
+async def accepted(tmp: Path, now: datetime, example: str) -> tuple[bool, list[str]]:
+    """Whether one of the actors can send the example as shown; the replies otherwise."""
+    replies: list[str] = []
+    async with aclosing(prepared(tmp, now, example)) as worlds:  # closes the store on return
+        async for core, actor in worlds:
             sent = await core.say(actor, example, room_id=ROOM)
             if await last_outcome(core) == "ok":
                 return True, []
             replies += [f"{actor}: {m.body}" for m in sent]
-        finally:
-            await core.close()
     return False, replies
+
+
+_NOT_STATE = {"outbox", "handled_events", "audit", "kv", "schema_version", "sqlite_sequence"}
+
+
+async def snapshot(core: BotCore) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table that holds state a command may change."""
+    tables = await core.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+    out = {}
+    for (name,) in tables:
+        if name not in _NOT_STATE:
+            out[name] = [tuple(r) for r in await core.query(f"SELECT * FROM {name}")]
+    return out

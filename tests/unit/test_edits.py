@@ -53,15 +53,17 @@ async def test_edit_of_an_applied_command_is_not_applied_again(core: BotCore) ->
 
 
 async def test_edit_of_an_edit_that_was_applied_refers_to_the_original(core: BotCore) -> None:
-    await core.say(ALICE, "!pnig", event_id="$o")
-    await core.say(ALICE, "!ping", event_id="$o1", replaces="$o")  # applied
+    await core.say(ALICE, "!tz Erope/Paris", event_id="$o")
+    await core.say(ALICE, "!tz Europe/Paris", event_id="$o1", replaces="$o")  # applied
     # A client that points the next edit at the previous edit: still one chain.
-    later = await core.say(ALICE, "!ping", event_id="$o2", replaces="$o1")
+    later = await core.say(ALICE, "!tz Asia/Tokyo", event_id="$o2", replaces="$o1")
     assert "not applied" in later[0].body and later[0].reply_to == "$o"
-    later2 = await core.say(ALICE, "!ping", event_id="$o3", replaces="$o")
+    later2 = await core.say(ALICE, "!tz Asia/Tokyo", event_id="$o3", replaces="$o")
     assert "not applied" in later2[0].body
-    pongs = await core.query("SELECT COUNT(*) FROM handled_events WHERE outcome = 'ok'")
-    assert pongs[0][0] == 1
+    applied = await core.query("SELECT COUNT(*) FROM handled_events WHERE outcome = 'ok'")
+    assert applied[0][0] == 1
+    rows = await core.query("SELECT timezone FROM people WHERE user_id = ?", ALICE)
+    assert rows[0][0] == "Europe/Paris"
 
 
 async def test_edit_of_a_command_without_an_object_names_the_command(core: BotCore) -> None:
@@ -131,10 +133,10 @@ def test_sync_ignores_an_edit_without_new_content() -> None:
 
 
 async def test_edits_of_a_message_the_bot_never_handled_apply_once(core: BotCore) -> None:
-    """'ping' (no prefix: not a command, not in the ledger) edited to '!ping', twice."""
-    first = await core.say(ALICE, "!ping", event_id="$n1", replaces="$never")
-    assert [m.body for m in first] == ["pong"]
-    second = await core.say(ALICE, "!ping", event_id="$n2", replaces="$never")
+    """'tz Europe/Paris' (no prefix: not a command, not in the ledger) edited twice."""
+    first = await core.say(ALICE, "!tz Europe/Paris", event_id="$n1", replaces="$never")
+    assert "Time zone set" in first[0].body
+    second = await core.say(ALICE, "!tz Asia/Tokyo", event_id="$n2", replaces="$never")
     assert "not applied" in second[0].body
     assert await outcome(core, "$n2") == "edit_not_applied"
     forged = await core.say(MALLORY, "!ping", event_id="$n3", replaces="$never")
@@ -153,3 +155,15 @@ async def test_edit_of_a_relayed_thread_reply_is_not_relayed_and_says_so(core: B
     assert len(answer) == 1 and "did not relay your edit" in answer[0].body
     assert answer[0].thread_root == roots[B] and answer[0].reply_to == "$ans"
     assert not await core.query("SELECT 1 FROM liaison_history WHERE detail LIKE '%13-15%'")
+
+
+async def test_an_edit_of_a_read_only_command_is_answered_with_the_new_text(
+    core: BotCore,
+) -> None:
+    """`!agenda 7` edited to `!agenda 14`: nothing was changed, so just answer it again."""
+    await core.say(ALICE, "!meeting 2026-03-12 10:00 -- Later", event_id="$mk")
+    first = await core.say(ALICE, "!agenda 7", event_id="$ag")
+    assert "Nothing scheduled in the next 7 days" in first[0].body
+    edited = await core.say(ALICE, "!agenda 14", event_id="$ag-e", replaces="$ag")
+    assert "M-1" in edited[0].body and edited[0].reply_to == "$ag"
+    assert await outcome(core, "$ag-e") == "ok"

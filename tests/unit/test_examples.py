@@ -9,13 +9,22 @@ fixture and must be accepted. Every user error carries an example or a next step
 from __future__ import annotations
 
 import re
+from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.unit.conftest import USER_ERRORS
-from tests.unit.examples_world import ADMIN, ROOM, accepted, world
+from tests.unit.examples_world import (
+    ADMIN,
+    ROOM,
+    accepted,
+    last_outcome,
+    prepared,
+    snapshot,
+    world,
+)
 
 NOWS = (datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2031, 11, 20, 16, 30, tzinfo=UTC))
 # Errors the suite cannot provoke by itself when this file runs alone.
@@ -129,3 +138,26 @@ def test_no_help_text_shows_a_date_in_the_past() -> None:
         text = registry.help_for(name, now) or ""
         past = [d for d in re.findall(r"\b20\d\d-\d\d-\d\d\b", text) if d < f"{now:%Y-%m-%d}"]
         assert not past, (name, past)
+
+
+async def test_every_change_a_command_makes_is_audited_with_its_event(tmp_path: Path) -> None:
+    """What an edit relies on: a command that changed nothing has no audit row, so an edit
+    of it (`!agenda 7` → `!agenda 14`) is simply answered; one that changed something has."""
+    unaudited, checked = [], 0
+    for i, example in enumerate(help_examples(NOWS[0])):
+        async with aclosing(prepared(tmp_path / f"{i}", NOWS[0], example)) as worlds:
+            async for core, actor in worlds:
+                before = await snapshot(core)
+                event_id = f"$example-{i}"
+                await core.say(actor, example, room_id=ROOM, event_id=event_id)
+                if await last_outcome(core) != "ok":
+                    continue
+                after = await snapshot(core)
+                changed = sorted(t for t in after if after[t] != before.get(t))
+                audited = await core.query("SELECT 1 FROM audit WHERE event_id = ?", event_id)
+                if changed and not audited:
+                    unaudited.append((example, changed))
+                checked += 1
+                break
+    assert checked >= 30
+    assert not unaudited, unaudited
