@@ -22,9 +22,11 @@ from commands import ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import find_post
 from commands.errors import NotFound, UserError
+from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles, job
 from commands.render import Rendered, esc, table
 from commands.timeparse import (
+    MAX_WHEN_LENGTH,
     describe_rule,
     format_duration,
     localize,
@@ -229,6 +231,17 @@ def parse_leads(text: str) -> list[timedelta]:
     return leads
 
 
+def _check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:
+    """Every rule, typed or built from words, passes the same checks before it is stored."""
+    tz = ZoneInfo(zone)
+    return check_rule(
+        rule,
+        start.astimezone(tz).replace(tzinfo=None),
+        ctx.now.astimezone(tz).replace(tzinfo=None),
+        timedelta(seconds=ctx.settings.min_recurrence_interval),
+    )
+
+
 def _parse_repeat(text: str) -> str | None:
     cleaned = text.strip()
     if cleaned.lower() in ("none", "no", "never", "once"):
@@ -306,10 +319,12 @@ def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] 
 
 
 def _span(delta: timedelta) -> str:
-    seconds = abs(int(delta.total_seconds()))
-    if seconds < 60:
+    """Rounded to the nearest minute: a job runs a moment after it is due, and 'lead=2m' must
+    still read 'in 2m', not 'in 1m'."""
+    minutes = round(abs(delta.total_seconds()) / 60)
+    if minutes < 1:
         return "less than a minute"
-    return format_duration(timedelta(seconds=seconds - seconds % 60))
+    return format_duration(timedelta(minutes=minutes))
 
 
 async def _zones_of(ctx: Context, users: list[str]) -> list[str]:
@@ -399,6 +414,8 @@ async def _create(
         except ValueError as exc:
             raise ValueError(f"lead: {exc}") from None
         end = _parse_end(args["end"], when.start, when.zone, ctx.now) if args.get("end") else None
+        if rule:
+            rule = _check_repeat(ctx, rule, when.start, when.zone)
     except ValueError as exc:
         raise UserError(str(exc), example=example) from None
     item = Item(
@@ -504,11 +521,18 @@ def _reads_as_time(text: str, zone: str, now: datetime) -> bool:
     return True
 
 
+# A time is at most this many words ("every Monday, Wednesday and Friday at 09:00 UTC"): only
+# cuts within them are tried, so one message costs at most this many dateparser calls.
+MAX_WHEN_WORDS = 8
+
+
 def _split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, str]:
     """The longest leading words that read as a time; the rest (minus a leading 'to') is text."""
     first_error: ValueError | None = None
-    for cut in range(len(words) - 1, 0, -1):
+    for cut in range(min(len(words) - 1, MAX_WHEN_WORDS), 0, -1):
         candidate = " ".join(words[:cut])
+        if len(candidate) > MAX_WHEN_LENGTH:
+            continue
         try:
             parse_when(candidate, zone, now)
         except ValueError as exc:
@@ -630,6 +654,7 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
                 attendees=item.participants,
                 stamp=ctx.now,
                 cancelled=item.state == "cancelled",
+                leads=item.leads,
             )
             for item in items
         ]
@@ -738,6 +763,8 @@ def _edit_handler(kind: str):  # type: ignore[no-untyped-def]
                 item.leads = parse_leads(changes["lead"])
             if "repeat" in changes:
                 item.rrule = _parse_repeat(changes["repeat"])
+            if item.rrule and ("repeat" in changes or "start" in changes):
+                item.rrule = _check_repeat(ctx, item.rrule, item.start, item.zone)
         except ValueError as exc:
             raise UserError(f"{exc}.".replace("..", "."), example=example) from None
         if "with" in changes:
@@ -794,10 +821,10 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
             )
     else:
         left = occ - ctx.now
-        soon = f"in {_span(left)}" if left.total_seconds() >= 60 else "now"
-        if left.total_seconds() <= -60:
+        soon = f"in {_span(left)}" if left.total_seconds() >= 30 else "now"
+        if left.total_seconds() <= -30:
             soon = f"{_span(left)} ago"
-        verb = "started" if left.total_seconds() <= -60 else "starts"
+        verb = "started" if left.total_seconds() <= -30 else "starts"
         text = f"⏰ {item.code} {item.title} {verb} {soon}: {fmt_zones(occ, item.zone, zones)}"
         if item.place:
             text += f", {item.place}"
