@@ -125,7 +125,7 @@ async def test_thread_reply_over_the_length_limit_is_refused_with_the_limit(
     core = await BotCore(tmp_path, max_body_length=1_000).open()
     try:
         sent = await core.say(ALICE, "x" * 1_001, thread_root="$somewhere")
-        assert "limit is 1000" in sent[0].body and "split" in sent[0].body
+        assert "limit is 1000" in sent[0].body and "Split it" in sent[0].body
         outcomes = await core.query("SELECT outcome FROM handled_events")
         assert outcomes[0][0] == "too_long"
     finally:
