@@ -15,11 +15,16 @@ day of month, hour, minute) explicitly, so the occurrences are exactly the same.
 
 from __future__ import annotations
 
+import datetime as _datetime_module
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
+from typing import Any
 
+import dateutil.rrule as _dateutil_rrule
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
@@ -153,6 +158,34 @@ def _pin_implicit(parts: dict[str, str], anchor: datetime) -> None:
         parts["BYMONTHDAY"] = str(anchor.day)
 
 
+class _CalendarEndingIn:
+    """The datetime module as dateutil's rrule sees it, with the last year brought forward."""
+
+    def __init__(self, year: int) -> None:
+        self.MAXYEAR = year
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_datetime_module, name)
+
+
+@contextmanager
+def bounded_search(until: datetime) -> Iterator[None]:
+    """Make every rrule expansion inside this block stop in `until`'s year at the latest.
+
+    dateutil compares UNTIL only with candidates that passed every BY* filter, so a rule
+    whose filters never match (BYMONTH=2;BYMONTHDAY=30, BYSETPOS past the end) walks day by
+    day to year 9999: seconds of CPU. Its only other stop is `datetime.MAXYEAR`, read from
+    its module at each new month or year; inside this block that is `until`'s year. The
+    block is synchronous (no await), so nothing else on the event loop runs meanwhile.
+    """
+    saved = _dateutil_rrule.datetime
+    _dateutil_rrule.datetime = _CalendarEndingIn(min(until.year + 1, _datetime_module.MAXYEAR))  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _dateutil_rrule.datetime = saved
+
+
 def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: timedelta) -> str:
     """Refuse a rule that never fires in the next 5 years or fires more often than allowed.
 
@@ -161,10 +194,11 @@ def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: t
     parts = parse_rule(rule)
     probe = max(anchor, now_local)
     found: list[datetime] = []
-    for moment in expand_near(rule, anchor, probe, until=probe + HORIZON).xafter(probe, inc=True):
-        found.append(moment)
-        if len(found) >= SAMPLE:
-            break
+    with bounded_search(probe + HORIZON):
+        for moment in expand_near(rule, anchor, probe, probe + HORIZON).xafter(probe, inc=True):
+            found.append(moment)
+            if len(found) >= SAMPLE:
+                break
     if not found:
         raise ValueError(
             f"the rule never happens in the next 5 years (check BYMONTH/BYMONTHDAY/UNTIL); {_eg()}"

@@ -46,6 +46,7 @@ DEFAULT_LEADS = (timedelta(days=1), timedelta(hours=1), timedelta(minutes=15))
 MAX_LEADS = 6
 MAX_LEAD = timedelta(days=60)
 KIND_NAMES = {"V": "visit", "M": "meeting", "R": "reminder"}
+AGENDA_ROWS = 100  # the agenda shows at most this many occurrences (a phone screen or ten)
 EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat")
 
 
@@ -567,13 +568,17 @@ async def agenda(ctx: Context, args: dict[str, Any]) -> None:
     if not entries:
         ctx.reply(f"Nothing scheduled in the next {days} days.")
         return
+    shown_days = f"next {days} days"
+    if len(entries) >= AGENDA_ROWS:
+        last = fmt(entries[-1][0], zone).rsplit(" ", 1)[0]
+        shown_days = f"first {AGENDA_ROWS} entries, up to {last}; ask fewer days to see less"
     rows = []
     for occ, item in entries:
         there = _local_there(occ, item.zone, zone)
         rows.append([item.code, fmt(occ, zone).rsplit(" ", 1)[0], there, item.title, item.place])
     ctx.reply(
         table(
-            f"Agenda: next {days} days (times in {zone})",
+            f"Agenda: {shown_days} (times in {zone})",
             ["id", "when", "local time there", "what", "where"],
             rows,
             footer=f"{ctx.prefix}show <id> for details, {ctx.prefix}ics agenda for a calendar.",
@@ -591,7 +596,14 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     return f"{shown} {zone}"
 
 
-async def _agenda(ctx: Context, days: int) -> list[tuple[datetime, Item]]:
+async def _agenda(
+    ctx: Context, days: int, rows_max: int = AGENDA_ROWS, per_item: int = AGENDA_ROWS
+) -> list[tuple[datetime, Item]]:
+    """The first `rows_max` occurrences in the next `days` days, earliest first.
+
+    Each item is expanded only up to the latest entry still among the first `rows_max`, so
+    many hourly items cost about what one does, not items × days × 24.
+    """
     until = ctx.now + timedelta(days=days)
     async with ctx.db.execute(
         f"SELECT {_COLUMNS} FROM schedule_items i WHERE state = 'active' ORDER BY id"
@@ -602,9 +614,13 @@ async def _agenda(ctx: Context, days: int) -> list[tuple[datetime, Item]]:
         item = _item(row)
         if not await _may_see(ctx, item):
             continue
-        for occ in occurrences_between(item.rrule, item.start, item.zone, ctx.now, until):
-            entries.append((occ, item))
-    entries.sort(key=lambda e: (e[0], e[1].code))
+        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
+        occurrences = occurrences_between(
+            item.rrule, item.start, item.zone, ctx.now, min(cutoff, until), limit=per_item
+        )
+        entries += [(occ, item) for occ in occurrences]
+        entries.sort(key=lambda e: (e[0], e[1].code))
+        del entries[rows_max:]
     return entries
 
 
@@ -624,7 +640,7 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
         if not 1 <= days <= 366:
             raise UserError("days: give a number from 1 to 366.", example="!ics agenda 30")
         seen: dict[str, Item] = {}
-        for _, item in await _agenda(ctx, days):
+        for _, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
             seen.setdefault(item.code, item)
         items = list(seen.values())
         name = "agenda.ics"

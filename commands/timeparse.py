@@ -295,10 +295,12 @@ def next_occurrence(
     # Searched from just before `after`, never from the first start, and never further than
     # the horizon plus one period: the cost is the same on day 1 and after years.
     limit = probe + recurrence.HORIZON + timedelta(days=800)
-    for naive in recurrence.expand_near(rule, anchor_local, probe, limit).xafter(probe, inc=True):
-        moment = localize(naive, zone, strict=False)
-        if moment > after:
-            return moment
+    with recurrence.bounded_search(limit):
+        expansion = recurrence.expand_near(rule, anchor_local, probe, limit)
+        for naive in expansion.xafter(probe, inc=True):
+            moment = localize(naive, zone, strict=False)
+            if moment > after:
+                return moment
     return None
 
 
@@ -313,12 +315,15 @@ def occurrences_between(
     probe = start.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
     stop = end.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
     found: list[datetime] = []
-    for naive in recurrence.expand_near(rule, anchor_local, probe, stop).xafter(probe, inc=True):
-        moment = localize(naive, zone, strict=False)
-        if moment >= end or len(found) >= limit:
-            break
-        if moment >= start:
-            found.append(moment)
+    with recurrence.bounded_search(stop):
+        for naive in recurrence.expand_near(rule, anchor_local, probe, stop).xafter(
+            probe, inc=True
+        ):
+            moment = localize(naive, zone, strict=False)
+            if moment >= end or len(found) >= limit:
+                break
+            if moment >= start:
+                found.append(moment)
     return found
 
 

@@ -95,6 +95,8 @@ async def test_long_time_options_are_refused_without_dateparser(
         ("FREQ=DAILY;BYHOUR=9,10;BYMINUTE=0,30", "more often than every 1h"),
         ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "never happens in the next 5 years"),
         ("FREQ=DAILY;UNTIL=20200101T000000Z", "never happens in the next 5 years"),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6", "never happens in the next 5 years"),
+        ("FREQ=DAILY;BYHOUR=9;BYSETPOS=2", "never happens in the next 5 years"),
     ],
 )
 async def test_bad_rules_are_refused_with_an_example(zoned: BotCore, rule: str, error: str) -> None:
@@ -144,7 +146,18 @@ def test_natural_language_rules_go_through_the_same_parser(monkeypatch: pytest.M
     assert seen  # checked by the same code as a raw RRULE
 
 
-def test_rule_checks_are_fast_for_a_rule_with_no_occurrence() -> None:
+def test_a_rule_with_no_occurrence_is_searched_5_years_not_to_year_9999(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dateutil only stops such a rule at datetime.MAXYEAR: count the months it walks."""
+    rebuilt: list[tuple[int, int]] = []
+    real = recurrence._dateutil_rrule._iterinfo.rebuild
+
+    def spy(self: Any, year: int, month: int) -> Any:
+        rebuilt.append((year, month))
+        return real(self, year, month)
+
+    monkeypatch.setattr(recurrence._dateutil_rrule._iterinfo, "rebuild", spy)
     anchor = datetime(2026, 3, 3, 10, 0)
     with pytest.raises(ValueError, match="never happens"):
         recurrence.check_rule(
@@ -153,6 +166,8 @@ def test_rule_checks_are_fast_for_a_rule_with_no_occurrence() -> None:
             datetime(2026, 3, 2, 10, 0),
             timedelta(hours=1),
         )
+    assert max(year for year, _ in rebuilt) <= 2032
+    assert recurrence._dateutil_rrule.datetime.MAXYEAR == 9999  # restored afterwards
 
 
 # -- the next occurrence costs the same after a year ---------------------------------------------
@@ -247,3 +262,13 @@ async def test_ics_has_one_valarm_per_lead_time(zoned: BotCore) -> None:
     assert triggers == [-timedelta(days=1), -timedelta(hours=1), -timedelta(minutes=15)]
     assert all(str(a["action"]) == "DISPLAY" and "Review" in str(a["description"]) for a in alarms)
     assert list(events["M-2 Quiet"].walk("VALARM")) == []
+
+
+async def test_agenda_of_many_hourly_items_is_bounded(zoned: BotCore) -> None:
+    for minute in range(0, 60, 10):
+        await zoned.say(ALICE, f"!meeting tomorrow 10:{minute:02d} repeat=FREQ=HOURLY -- H{minute}")
+    sent = await zoned.say(ALICE, "!agenda 90")
+    assert "first 100 entries, up to" in sent[0].body
+    assert sent[0].body.count("M-") <= 100 + 1
+    sent = await zoned.say(ALICE, "!ics agenda 366")
+    assert sent[0].body == "agenda.ics: 6 items"
