@@ -1,8 +1,10 @@
 """Keep every outgoing message under Matrix's 65,536-byte event limit once it is encrypted.
 
-The limit is on the whole event as the homeserver stores it. Encrypted, the plaintext JSON
-grows by a third (base64 of the Megolm ciphertext) plus the envelope and signatures, so the
-body and its HTML together must stay under about 47 kB of UTF-8; `BUDGET` keeps a margin.
+The limit is on the whole event as the homeserver stores it. nio encrypts the JSON of the
+content with `ensure_ascii` (a non-ASCII letter costs 6 bytes, an escape like u0444), and the Megolm
+ciphertext grows by a third in base64, plus the envelope and signatures: so the body and its
+HTML together must stay under about 47 kB of that JSON; `BUDGET` keeps a margin. (Measured
+on Synapse: a client's 20,000-character Cyrillic message is refused with M_TOO_LARGE.)
 A 32,000-character request body with its HTML copy is twice that: the HTML is dropped first
 (Element shows the plain body as is), and only text that is too long even alone is split
 into several messages, cut at a line or word break, nothing lost.
@@ -14,16 +16,17 @@ BUDGET = 40_000  # bytes of JSON-encoded body + formatted_body in one event
 
 
 def encoded_size(text: str) -> int:
-    """Bytes `text` takes as a JSON string (ensure_ascii=False, as nio encodes it)."""
+    """Bytes `text` takes as a JSON string, encoded as nio encrypts it (ensure_ascii)."""
     return sum(_char_size(ch) for ch in text) + 2
 
 
 def _char_size(ch: str) -> int:
+    code = ord(ch)
     if ch in '"\\' or ch in "\n\r\t\b\f":
         return 2
-    if ord(ch) < 0x20:
+    if code < 0x20 or 0x7F <= code <= 0xFFFF:
         return 6
-    return len(ch.encode("utf-8", "surrogatepass"))
+    return 12 if code > 0xFFFF else 1  # astral: a surrogate pair, two \uXXXX
 
 
 def fit(body: str, html: str | None, budget: int = BUDGET) -> list[tuple[str, str | None]]:

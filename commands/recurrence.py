@@ -44,7 +44,7 @@ PARTS = (
     "BYSETPOS",
     "WKST",
 )
-MAX_RULE_LENGTH = 300
+MAX_RULE_LENGTH = 500
 MAX_COUNT = 1_000
 MAX_INTERVAL = 1_000
 HORIZON = timedelta(days=5 * 366)  # a rule must fire within this (about 5 years)
@@ -58,7 +58,7 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
     """The rule's (NAME, value) parts in order; ValueError says what is wrong and what to write."""
     rule = text.strip()
     if len(rule) > MAX_RULE_LENGTH:
-        raise ValueError(f"the rule is longer than {MAX_RULE_LENGTH} characters")
+        raise ValueError(f"the rule is longer than {MAX_RULE_LENGTH} characters; {_eg()}")
     rule = re.sub(r"^RRULE:", "", rule, flags=re.IGNORECASE).upper()
     parts: dict[str, str] = {}
     for chunk in rule.split(";"):

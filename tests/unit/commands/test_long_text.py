@@ -24,6 +24,11 @@ def event_bytes(content: dict) -> int:
     return len(json.dumps(content, ensure_ascii=False).encode())
 
 
+def ascii_bytes(content: dict) -> int:
+    """As nio serialises content before encrypting it (json.dumps, ensure_ascii)."""
+    return len(json.dumps(content, separators=(",", ":")))
+
+
 async def test_32000_character_request_body_is_stored_and_relayed_intact(core: BotCore) -> None:
     await seed_posts(core)
     body = long_text()
@@ -31,11 +36,11 @@ async def test_32000_character_request_body_is_stored_and_relayed_intact(core: B
     out = by_target(sent)
     assert B in out, [m.body[:80] for m in sent]
     assert body in out[B].body  # the member's thread root carries all of it
-    assert all(event_bytes(m.content) <= BUDGET + 1_000 for m in sent)
+    assert all(ascii_bytes(m.content) <= BUDGET + 1_000 for m in sent)
     stored = await core.query("SELECT body FROM liaison_requests")
     assert stored[0][0] == body
     roots = await deliver(core)
-    reply = long_text(word="réponse ")
+    reply = long_text(word="answer ")
     relayed = by_target(await core.say(B, reply, room_id="!dm-b:test", thread_root=roots[B]))
     assert reply in relayed[A].body
 
@@ -44,11 +49,11 @@ async def test_text_too_large_for_one_event_is_split_in_its_thread_not_lost(
     core: BotCore,
 ) -> None:
     await seed_posts(core)
-    body = long_text(word="доклад ")  # Cyrillic: two bytes a letter, 60 kB in all
+    body = long_text(8_000, word="доклад ")  # Cyrillic: \uXXXX, 6 bytes a letter once encrypted
     sent = await core.say(A, f"!request DE-BERLIN Long brief -- {body}")
     to_b = [m for m in sent if m.user_id == B]
     assert len(to_b) == 2
-    assert all(event_bytes(m.content) <= BUDGET + 1_000 for m in to_b)
+    assert all(ascii_bytes(m.content) <= BUDGET + 1_000 for m in to_b)
     assert to_b[1].thread_key == to_b[0].key and to_b[1].content["m.mentions"] == {}
     joined = to_b[0].body + to_b[1].body
     assert body in joined
@@ -74,3 +79,6 @@ def test_fit_keeps_small_messages_and_drops_html_before_splitting() -> None:
     assert "".join(parts) == huge
     assert all(encoded_size(p) <= BUDGET for p in parts)
     assert encoded_size('a"\n') == 2 + 1 + 2 + 2
+    assert encoded_size("é😀") == 2 + 6 + 12
+    sample = 'ü"\n😀x\x01'
+    assert encoded_size(sample) == len(json.dumps(sample))
