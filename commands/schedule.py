@@ -10,6 +10,7 @@ when it was due; `Dispatcher.run_job` makes every job fire at most once.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from commands.timeparse import (
 )
 from config.settings import MATRIX_ID
 
+log = logging.getLogger(__name__)
 LEAD_JOB = "schedule.lead"
 NEXT_JOB = "schedule.next"
 _DM = "dm"  # reminders to the creator's DM (room_id NULL)
@@ -86,7 +88,20 @@ class Item:
         """The first occurrence strictly after `moment`."""
         if self.rrule is None:
             return self.start if self.start > moment else None
-        return next_occurrence(self.rrule, self.anchor_local(), self.zone, moment)
+        try:
+            return next_occurrence(self.rrule, self.anchor_local(), self.zone, moment)
+        except ValueError:
+            # A rule stored before rules were parsed (e.g. FREQ given twice) stops here.
+            log.warning("%s: stored rule no longer accepted; no further occurrence", self.code)
+            return None
+
+    def occurrences(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
+        """Occurrences in [start, end); none for a stored rule that is no longer accepted."""
+        try:
+            return occurrences_between(self.rrule, self.start, self.zone, start, end, limit)
+        except ValueError:
+            log.warning("%s: stored rule no longer accepted; left out of the agenda", self.code)
+            return []
 
 
 async def _load(db: aiosqlite.Connection, kind: str, number: int) -> Item | None:
@@ -615,9 +630,7 @@ async def _agenda(
         if not await _may_see(ctx, item):
             continue
         cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
-        occurrences = occurrences_between(
-            item.rrule, item.start, item.zone, ctx.now, min(cutoff, until), limit=per_item
-        )
+        occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
         entries += [(occ, item) for occ in occurrences]
         entries.sort(key=lambda e: (e[0], e[1].code))
         del entries[rows_max:]

@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     health_max_sync_age: int = Field(
         120, ge=5, description="Seconds without a completed sync before /healthz fails"
     )
-    max_command_length: int = Field(4_000, ge=100, description="Longest command accepted")
+    max_command_length: int = Field(
+        4_000, ge=100, description="Longest command head accepted (the part before --)"
+    )
     max_body_length: int = Field(
         32_000,
         ge=1_000,

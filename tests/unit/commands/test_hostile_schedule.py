@@ -272,3 +272,16 @@ async def test_agenda_of_many_hourly_items_is_bounded(zoned: BotCore) -> None:
     assert sent[0].body.count("M-") <= 100 + 1
     sent = await zoned.say(ALICE, "!ics agenda 366")
     assert sent[0].body == "agenda.ics: 6 items"
+
+
+async def test_a_stored_rule_from_before_parsing_does_not_break_the_agenda(zoned: BotCore) -> None:
+    await zoned.say(ALICE, "!meeting every Monday 09:00 -- Weekly")
+    await zoned.say(ALICE, "!meeting tomorrow 11:00 -- Flood")
+    async with zoned.store.write() as db:  # as the old pattern check let it in
+        await db.execute("UPDATE schedule_items SET rrule = 'FREQ=DAILY;FREQ=SECONDLY' WHERE id=2")
+    sent = await zoned.say(ALICE, "!agenda 14")
+    assert "Weekly" in sent[0].body and "Flood" not in sent[0].body
+    jobs = await zoned.query(
+        "SELECT due_at FROM jobs WHERE ref LIKE 'M-2@%' AND kind = ?", "schedule.next"
+    )
+    assert jobs == []  # it was a one-off when scheduled; nothing to fire
