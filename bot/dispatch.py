@@ -176,11 +176,14 @@ class Dispatcher:
         if not self.limiter.allow(incoming.sender):
             if incoming.sender not in self.limiter.warned:
                 self.limiter.warned.add(incoming.sender)
+                # A reaction is not a message to answer: answer the message it was put on.
+                on = {"reply_to": incoming.reaction_target} if incoming.reaction_key else {}
                 ctx.reply(
                     "You are sending messages faster than I accept "
                     f"({self.settings.rate_limit_per_minute} a minute after a burst of "
                     f"{self.settings.rate_limit_burst}). Messages over the limit were ignored; "
-                    "wait a minute, then send them again."
+                    "wait a minute, then send them again.",
+                    **on,
                 )
             return None, "rate_limited"
         await ctx.db.execute("SAVEPOINT handler")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from commands.context import Incoming
 from commands.errors import UserError
-from commands.registry import Registry, split_head
+from commands.registry import CommandSpec, Registry, split_head
 from config import Settings
 
 
@@ -30,11 +30,19 @@ def length_refusal(incoming: Incoming, settings: Settings, registry: Registry) -
         ).text()
     head, body = split_head(text)
     if len(head) > head_limit:
+        spec = _command_of(registry, head)
+        if spec is not None and spec.body is not None:
+            return UserError(
+                f"The command before -- is {len(head)} characters long; the limit is "
+                f"{head_limit}. Nothing was done. Put the long text after -- (up to "
+                f"{body_limit} characters).",
+                example=spec.example,
+            ).text()
         return UserError(
-            f"The command before -- is {len(head)} characters long; the limit is {head_limit}. "
-            "Nothing was done. Put long text after -- (it may be up to "
-            f"{body_limit} characters).",
-            example=f"{prefix}request FR-PARIS -- Subject line, then the long text",
+            f"That command is {len(head)} characters long; the limit is {head_limit}. Nothing "
+            f"was done. Shorten it. Long text (up to {body_limit} characters) goes after -- "
+            f"in {prefix}request and {prefix}actions add, or as a reply in a request's thread.",
+            example=f"{prefix}request FR-PARIS Subject -- the long text",
         ).text()
     if len(body) > body_limit:
         return UserError(
@@ -44,3 +52,11 @@ def length_refusal(incoming: Incoming, settings: Settings, registry: Registry) -
             example=f"{prefix}request FR-PARIS -- Subject (part 1 of 2) …",
         ).text()
     return None
+
+
+def _command_of(registry: Registry, head: str) -> CommandSpec | None:
+    """The command a head names (its first one or two words), without parsing the rest."""
+    words = head[len(registry.prefix) :].split(maxsplit=2)
+    if len(words) >= 2 and (spec := registry.find(f"{words[0]} {words[1]}".lower())):
+        return spec
+    return registry.find(words[0].lower()) if words else None

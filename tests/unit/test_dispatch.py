@@ -111,7 +111,9 @@ async def test_reactions_and_thread_replies_count_against_the_rate_limit(tmp_pat
         assert "faster than I accept" in sent[0].body
         outcomes = await core.query("SELECT command, outcome FROM handled_events ORDER BY rowid")
         assert [o[1] for o in outcomes] == ["ignored", "ignored", "ignored", "rate_limited"]
-        await core.react(ALICE, "$target")
+        core.dispatcher.limiter.warned.clear()
+        warned = await core.react(ALICE, "$target")
+        assert warned[0].reply_to == "$target"  # the message reacted to, not the reaction
         await core.say(ALICE, "again", thread_root="$somewhere")
         outcomes = await core.query("SELECT outcome FROM handled_events ORDER BY rowid")
         assert [o[0] for o in outcomes][-2:] == ["rate_limited", "rate_limited"]
@@ -140,8 +142,11 @@ async def test_long_text_after_separator_is_accepted_but_the_head_is_bounded(
         sent = await core.say(ALICE, "!ping -- " + "x" * 5_000)
         assert "takes no text after --" in sent[0].body  # parsed: not refused for length
         sent = await core.say(ALICE, "!tz " + "y" * 300 + " -- short")
-        assert "before --" in sent[0].body and "limit is 200" in sent[0].body
-        assert "Example:" in sent[0].body
+        assert "limit is 200" in sent[0].body and "Shorten it" in sent[0].body
+        assert "Example: !request" in sent[0].body
+        sent = await core.say(ALICE, "!actions add S-1 @bob:test " + "y " * 150 + "-- short")
+        assert "before -- is" in sent[0].body and "limit is 200" in sent[0].body
+        assert "Example: !actions add" in sent[0].body and "after --" in sent[0].body
         sent = await core.say(ALICE, "!ping -- " + "x" * 40_000)
         assert "limit is 32000" in sent[0].body
     finally:
