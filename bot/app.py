@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock
+from bot.crypto import replay
 from bot.crypto.policy import DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
@@ -70,6 +71,7 @@ class App:
                 log.info("directory seed loaded: %s", seeded)
             client = make_client(settings)
             await login(client, settings)
+            replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)
 
             trust = await build_policy(client, settings, self.store, self.metrics)

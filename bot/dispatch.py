@@ -132,6 +132,9 @@ class Dispatcher:
             async with self.store.write() as db:
                 if await _already_handled(db, incoming.event_id):
                     return "duplicate"
+                if await _replayed(db, incoming, utc_iso(self.clock.now())):
+                    self.metrics.refused.labels("replay").inc()
+                    return "replay"
                 ctx = Context(
                     db=db,
                     settings=self.settings,
@@ -287,6 +290,42 @@ class Dispatcher:
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:
     async with db.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)) as cur:
         return await cur.fetchone() is not None
+
+
+async def _replayed(db: aiosqlite.Connection, incoming: Incoming, now: str) -> bool:
+    """Claim this event's Megolm triple; True (refused, logged, in the ledger) if taken.
+
+    The claim commits with the effect, so a ciphertext served again under a new event ID
+    (by the homeserver, or a client re-sending it) acts at most once, across restarts.
+    """
+    if incoming.megolm is None:  # not from Megolm (unit tests, jobs): nothing to claim
+        return False
+    sender_key, session_id, index = incoming.megolm
+    async with db.execute(
+        "SELECT event_id FROM megolm_origins WHERE sender_key = ? AND session_id = ? "
+        "AND message_index = ?",
+        (sender_key, session_id, index),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        await db.execute(
+            "INSERT INTO megolm_origins (sender_key, session_id, message_index, event_id, "
+            "room_id, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (sender_key, session_id, index, incoming.event_id, incoming.room_id, now),
+        )
+        return False
+    log.warning(
+        "refused %s from %s: a replay of %s (same Megolm session and message index)",
+        incoming.event_id,
+        incoming.sender,
+        row[0],
+    )
+    await db.execute(
+        "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
+        "correlation_id, handled_at) VALUES (?, ?, ?, NULL, 'replay', ?, ?)",
+        (incoming.event_id, incoming.room_id, incoming.sender, correlation.get(), now),
+    )
+    return True
 
 
 async def _rollback(ctx: Context, savepoint: str = "handler") -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,24 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files created meanwhile are owner-only (nio's SqliteStore takes the umask: 0644)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def protect_crypto_store(crypto_dir: Path) -> None:
+    """Olm/Megolm pickles and peers' keys: 0700 directory, 0600 files, also for old stores."""
+    crypto_dir.chmod(0o700)
+    for path in crypto_dir.iterdir():
+        if path.is_file():
+            path.chmod(0o600)
+
+
 def make_client(settings: Settings) -> AsyncClient:
     crypto_dir = settings.data_dir / CRYPTO_DIR
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -92,17 +112,20 @@ async def login(client: AsyncClient, settings: Settings) -> None:
                 f"{creds_path} belongs to {saved.get('user_id')}, not {settings.user_id}; "
                 "use another data_dir"
             )
-        client.restore_login(settings.user_id, saved["device_id"], saved["access_token"])
+        with private_files():
+            client.restore_login(settings.user_id, saved["device_id"], saved["access_token"])
     elif settings.access_token is not None:
         assert settings.device_id is not None
-        client.restore_login(
-            settings.user_id, settings.device_id, settings.access_token.get_secret_value()
-        )
+        with private_files():
+            client.restore_login(
+                settings.user_id, settings.device_id, settings.access_token.get_secret_value()
+            )
     else:
         assert settings.password is not None
-        resp = await client.login(
-            settings.password.get_secret_value(), device_name=settings.device_name
-        )
+        with private_files():  # nio opens its store when the login answer arrives
+            resp = await client.login(
+                settings.password.get_secret_value(), device_name=settings.device_name
+            )
         if not isinstance(resp, LoginResponse):
             raise StartupError(f"login failed: {getattr(resp, 'message', resp)}")
         write_private(
@@ -116,6 +139,7 @@ async def login(client: AsyncClient, settings: Settings) -> None:
             ),
         )
         log.info("logged in as a new device %s", resp.device_id)
+    protect_crypto_store(settings.data_dir / CRYPTO_DIR)
     who = await client.whoami()
     if not isinstance(who, WhoamiResponse):
         raise StartupError(

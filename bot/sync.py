@@ -8,6 +8,7 @@ replay harmless.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from nio import (
 from nio.events import Event
 
 from bot.clock import Clock
+from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.metrics import Metrics
 from bot.outbox import enqueue
@@ -299,6 +301,11 @@ class SyncLoop:
             return
         incoming = _incoming(room_id, event, source, self.settings.command_prefix)
         if incoming is None or not self.dispatcher.wants(incoming):
+            return
+        incoming = dataclasses.replace(incoming, megolm=replay.origin(self.client, event))
+        if incoming.megolm is None:  # cannot be checked for replay: never acted on
+            self.metrics.refused.labels("no_megolm_origin").inc()
+            log.warning("refused %s: its Megolm message index is unknown", event.event_id)
             return
         if self.trust is not None:
             refusal = await self.trust.check_sender(event, room_id)

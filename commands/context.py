@@ -122,6 +122,9 @@ class Incoming:
     reply_to: str | None = None
     reaction_key: str | None = None
     reaction_target: str | None = None
+    # (sender key, Megolm session ID, message index) of the ciphertext it was decrypted
+    # from; the dispatcher refuses a second event with the same one (a replay).
+    megolm: tuple[str, str, int] | None = None
 
 
 @dataclass(frozen=True)

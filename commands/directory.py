@@ -18,7 +18,7 @@ import yaml
 
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
-from commands.people import ROLES, parse_zone
+from commands.people import ADMINS_ARE_CONFIGURED, ROLES, parse_zone
 from commands.registry import Option, Param, command
 from commands.render import Rendered, esc, table
 from config.settings import MATRIX_ID
@@ -48,6 +48,8 @@ def parse_post_code(text: str) -> str:
 
 def parse_roles(text: str) -> list[str]:
     roles = sorted({r.strip().lower() for r in text.split(",") if r.strip()})
+    if "admin" in roles:
+        raise ValueError(ADMINS_ARE_CONFIGURED)
     bad = [r for r in roles if r not in ROLES]
     if bad:
         raise ValueError(f"{bad[0][:20]!r} is not a role; roles are {', '.join(ROLES)}")
@@ -351,7 +353,7 @@ _ADMIN = ["admin"]
     options=[
         Option(
             "role",
-            "comma list of attache, secretariat, admin; empty clears",
+            "comma list of attache, secretariat; empty clears (admins: configuration)",
             _optional(parse_roles),
         ),
         Option("post", "a post code; - clears", _optional(parse_post_code)),
@@ -468,7 +470,7 @@ async def describe_person(
         "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
     ) as cur:
         row = await cur.fetchone()
-    roles = {"attache"} | {r for r in ((row[1] if row else "") or "").split(",") if r}
+    roles = {"attache"} | {r for r in ((row[1] if row else "") or "").split(",") if r in ROLES}
     if admins and user_id in admins:
         roles.add("admin")
     name = row[0] if row and row[0] else "-"

@@ -101,12 +101,8 @@ async def _zone(ctx: Context, user_id: str | None) -> ZoneInfo:
 
 
 async def _admins(ctx: Context) -> list[str]:
-    found = set(ctx.settings.admins)
-    async with ctx.db.execute("SELECT user_id, roles FROM people WHERE roles LIKE '%admin%'") as c:
-        for user_id, roles in await c.fetchall():
-            if "admin" in (roles or "").split(","):
-                found.add(user_id)
-    return sorted(found)
+    """The configured admins: the directory cannot make anyone an admin."""
+    return sorted(set(ctx.settings.admins))
 
 
 # -- store ---------------------------------------------------------------------------------

@@ -11,7 +11,12 @@ from commands.context import Person, utc_iso
 from commands.errors import UserError
 from config import Settings
 
-ROLES = ("attache", "secretariat", "admin")
+ROLES = ("attache", "secretariat")  # roles the directory stores
+ADMINS_ARE_CONFIGURED = (
+    "admin is not a directory role: admins are set in the bot's configuration only "
+    "(ATTACHE_ADMINS, or admins: in the config file), so removing someone there removes "
+    "them everywhere"
+)
 
 
 async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings) -> Person:
@@ -23,7 +28,7 @@ async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings
     name, zone = None, settings.timezone
     if row is not None:
         name = row["display_name"]
-        roles |= {r for r in (row["roles"] or "").split(",") if r}
+        roles |= {r for r in (row["roles"] or "").split(",") if r in ROLES}
         zone = row["timezone"] or zone
     if user_id in settings.admins:
         roles.add("admin")

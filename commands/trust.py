@@ -7,39 +7,67 @@ from typing import Any
 from commands.context import Context, utc_iso
 from commands.directory import parse_user_id
 from commands.errors import UserError
+from commands.fingerprints import EXAMPLE_KEY, fingerprint, parse_master_key
 from commands.registry import Param, command
 from commands.render import table
 
 
 @command(
     "trust approve",
-    summary="Accept a person's new cross-signing identity after checking it with them",
-    example="!trust approve @alice:example.org",
-    params=[Param("user", "the person whose identity changed", convert=parse_user_id)],
+    summary="Accept a person's new cross-signing identity after checking its key with them",
+    example=f"!trust approve @alice:example.org {EXAMPLE_KEY}",
+    params=[
+        Param("user", "the person whose identity changed", convert=parse_user_id),
+        Param(
+            "key",
+            "their new master key, all of it (groups of four as in the notice)",
+            convert=parse_master_key,
+            rest=True,
+        ),
+    ],
     roles=["admin"],
 )
 async def trust_approve(ctx: Context, args: dict[str, Any]) -> None:
-    user = args["user"]
+    """Approve one named key, never 'whatever is pending': a forged key shown for a moment,
+    or an old approval replayed, cannot slip in under the admin's decision."""
+    user, key = args["user"], args["key"]
+    example = f"{ctx.prefix}trust approve {user} {EXAMPLE_KEY}"
     if user in ctx.settings.trusted_identities:
         raise UserError(
             f"{user}'s identity is pinned by the operator (trusted_identities in the bot's "
             "configuration); it can only be changed there, followed by a restart."
         )
-    cur = await ctx.db.execute(
+    if ctx.settings.trust_mode == "strict":
+        raise UserError(
+            "This bot runs in strict trust mode: only identities in trusted_identities (the "
+            "bot's configuration) count, so an approval here would change nothing. Ask an "
+            "operator to set the new key there and restart."
+        )
+    async with ctx.db.execute(
+        "SELECT pending_key FROM identities WHERE user_id = ?", (user,)
+    ) as cur:
+        row = await cur.fetchone()
+    pending = row["pending_key"] if row else None
+    if pending is None:
+        raise UserError(
+            f"{user} has no changed identity waiting for approval (if it changed back, "
+            "the waiting key was dropped).",
+            example=f"{ctx.prefix}trust list",
+        )
+    if key != pending:
+        raise UserError(
+            f"The key you gave is not the one waiting for {user}. Nothing was approved. "
+            f"Compare the key in the security notice (or {ctx.prefix}trust list) with them "
+            "again over a channel you trust, then give it in full.",
+            example=example,
+        )
+    await ctx.db.execute(
         "UPDATE identities SET master_key = pending_key, pending_key = NULL, "
-        "pending_since = NULL, pinned_at = ?, pinned_by = ? "
-        "WHERE user_id = ? AND pending_key IS NOT NULL RETURNING master_key",
+        "pending_since = NULL, pinned_at = ?, pinned_by = ? WHERE user_id = ?",
         (utc_iso(ctx.now), ctx.sender, user),
     )
-    row = await cur.fetchone()
-    await cur.close()
-    if row is None:
-        raise UserError(
-            f"{user} has no changed identity waiting for approval.",
-            example="!trust list",
-        )
-    await ctx.audit("trust.approve", user, f"master key {row[0][:8]}…")
-    ctx.reply(f"Approved the new identity of {user} (master key {row[0][:8]}…).")
+    await ctx.audit("trust.approve", user, f"master key {key}")
+    ctx.reply(f"Approved the new identity of {user} (master key {fingerprint(key)}).")
 
 
 @command(
@@ -57,16 +85,22 @@ async def trust_list(ctx: Context, args: dict[str, Any]) -> None:
     if not rows:
         ctx.reply("No identity is pinned yet.")
         return
+    strict = ctx.settings.trust_mode == "strict"
     ctx.reply(
         table(
-            "Pinned identities",
+            "Pinned identities (strict mode: only trusted_identities in the configuration "
+            "count; other rows here are ignored)"
+            if strict
+            else "Pinned identities",
             ["person", "master key", "pinned by", "state"],
             [
                 (
                     r["user_id"],
-                    r["master_key"][:8] + "…",
+                    fingerprint(r["master_key"]),
                     r["pinned_by"],
-                    f"CHANGED to {r['pending_key'][:8]}…: approve?" if r["pending_key"] else "ok",
+                    f"CHANGED to {fingerprint(r['pending_key'])}: approve?"
+                    if r["pending_key"]
+                    else "ok",
                 )
                 for r in rows
             ],

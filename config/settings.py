@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     )
 
     homeserver: str = Field(description="Homeserver URL, e.g. https://matrix.example.org")
+    allow_insecure_http: bool = Field(
+        False,
+        description="Accept a plain http:// homeserver on another host (e.g. a sidecar on a "
+        "private network); without it only loopback may be plain http",
+    )
     user_id: str = Field(description="The bot's Matrix ID, e.g. @attache:example.org")
     password: SecretStr | None = Field(None, description="Password for first login")
     password_file: Path | None = Field(None, description="File holding the password")
@@ -275,6 +282,26 @@ class Settings(BaseSettings):
             if not text:
                 raise ValueError(f"{name}_file: {path} is empty")
             setattr(self, name, SecretStr(text))
+        return self
+
+    @model_validator(mode="after")
+    def _plain_http(self) -> Settings:
+        """The access token and every request cross the network in the clear over http://;
+        that is only harmless on this machine, so anything else is an explicit choice."""
+        url = urlsplit(self.homeserver)
+        if url.scheme != "http" or self.allow_insecure_http:
+            return self
+        host = (url.hostname or "").lower()
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ValueError(
+                f"homeserver: plain http to {host} would send the access token unencrypted; "
+                "use https://, or set allow_insecure_http: true if the network path is "
+                "private (e.g. a sidecar in the same pod)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -397,6 +397,23 @@ async def ensure_cross_signed(
     return result
 
 
+def _not_ours(query: Mapping[str, Any], user_id: str, keys: CrossSigningKeys) -> str | None:
+    """Why the identity the server shows is not the one just uploaded, or None if it is."""
+    master, _ = parse_cross_signing_key(
+        (query.get("master_keys") or {}).get(user_id), user_id, "master"
+    )
+    ssk, _ = parse_cross_signing_key(
+        (query.get("self_signing_keys") or {}).get(user_id), user_id, "self_signing"
+    )
+    if master != keys.master_pub or ssk != keys.self_signing_pub:
+        return (
+            "the server shows a cross-signing identity that is not the one it just made "
+            "and uploaded; refusing to sign it (is someone else changing this account's "
+            "keys? check the homeserver, then run bootstrap-cross-signing)"
+        )
+    return None
+
+
 async def _ensure(
     api: HomeserverKeysAPI,
     user_id: str,
@@ -449,6 +466,11 @@ async def _ensure(
             return CrossSigningStatus(None, False, False, problem=str(exc))
         created = True
         query = await api.keys_query([user_id])
+        problem = _not_ours(query, user_id, keys)
+        if problem is not None:
+            # Signing what the server shows would put our device's name under someone
+            # else's identity; the saved keys stay, so a later start reports the mismatch.
+            return CrossSigningStatus(None, False, created, problem=problem)
     else:
         server_ssk, _ = parse_cross_signing_key(
             (query.get("self_signing_keys") or {}).get(user_id), user_id, "self_signing"

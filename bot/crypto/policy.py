@@ -32,6 +32,7 @@ from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
+from commands.fingerprints import fingerprint
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,13 @@ UNTRUSTED_DEVICE = (
 )
 IDENTITY_CHANGED = (
     "I did not act on your message: your cross-signing identity changed since I first "
-    "saw it, and I wait for an admin to confirm the new one. Ask an admin to send "
-    "`{prefix}trust approve {user}` once they have checked it with you."
+    "saw it, and I wait for an admin to confirm the new one. Ask an admin to check your "
+    "new master key with you and approve it (`{prefix}trust approve {user} <key>`)."
+)
+IDENTITY_CHANGED_CONFIGURED = (
+    "I did not act on your message: your cross-signing identity is not the one the "
+    "operator configured for you. If you reset it, ask them to check the new key with you "
+    "and put it in the bot's configuration (trusted_identities)."
 )
 NOT_LISTED = (
     "I did not act on your message: this bot only trusts people whose cross-signing "
@@ -142,14 +148,22 @@ class DeviceTrustPolicy:
             self._cache.pop(user_id, None)
 
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
-        """(pinned master key, pending changed key) — configured pins win over the store."""
+        """(pinned master key, pending changed key) — configured pins win over the store.
+
+        In strict mode the store's pins (first sight in an earlier tofu run, approvals,
+        people since removed from trusted_identities) do not count at all: the
+        configuration, read afresh at every start, is the only source.
+        """
         configured = self.settings.trusted_identities.get(user_id)
+        if configured is None and self.settings.trust_mode == "strict":
+            return None, None
         async with self.store.reader.execute(
             "SELECT master_key, pending_key FROM identities WHERE user_id = ?", (user_id,)
         ) as cur:
             row = await cur.fetchone()
         if configured is not None:
-            return configured, row["pending_key"] if row else None
+            pending = row["pending_key"] if row and row["master_key"] == configured else None
+            return configured, pending
         return (row["master_key"], row["pending_key"]) if row else (None, None)
 
     async def evaluate(self, user_id: str, *, fresh: bool = False) -> _Cached:
@@ -201,14 +215,19 @@ class DeviceTrustPolicy:
                     )
                 log.info("pinned the cross-signing identity of %s on first sight", user_id)
             return
-        if trust.master_key is None or trust.master_key == pin:
+        if trust.master_key is None:
             return
+        if trust.master_key == pin:
+            await self._clear_pending(user_id, pin, now)
+            return
+        configured = user_id in self.settings.trusted_identities
         async with self.store.write() as db:
             cur = await db.execute(
                 "INSERT INTO identities (user_id, master_key, pinned_at, pinned_by, pending_key, "
                 "pending_since) VALUES (?, ?, ?, 'operator', ?, ?) ON CONFLICT (user_id) DO "
-                "UPDATE SET pending_key = excluded.pending_key, pending_since = "
-                "excluded.pending_since WHERE identities.pending_key IS NOT excluded.pending_key "
+                "UPDATE SET master_key = excluded.master_key, pending_key = excluded.pending_key, "
+                "pending_since = excluded.pending_since WHERE identities.pending_key IS NOT "
+                "excluded.pending_key OR identities.master_key IS NOT excluded.master_key "
                 "RETURNING user_id",
                 (user_id, pin, now, trust.master_key, now),
             )
@@ -218,16 +237,37 @@ class DeviceTrustPolicy:
                 log.warning(
                     "the cross-signing identity of %s changed; waiting for an admin", user_id
                 )
-                text = (
-                    f"Security notice: the cross-signing identity of {user_id} changed. "
-                    "Until an admin approves the new one, I ignore their messages and send "
-                    "them no keys. Check with them (e.g. by phone) that they reset it, then "
-                    f"send `{self.settings.command_prefix}trust approve {user_id}`."
+                text = identity_changed_notice(
+                    user_id, pin, trust.master_key, self.settings.command_prefix, configured
                 )
                 await enqueue(
                     db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now
                 )
         self.metrics.refused.labels("identity_changed").inc()
+
+    async def _clear_pending(self, user_id: str, pin: str, now: str) -> None:
+        """The server shows the pinned key again: a key seen meanwhile is no longer approvable.
+
+        Otherwise a forged identity shown once (by a hostile server) would stay in the
+        table, waiting for an admin's approval long after the person's real key is back.
+        """
+        async with self.store.reader.execute(
+            "SELECT 1 FROM identities WHERE user_id = ? AND pending_key IS NOT NULL", (user_id,)
+        ) as cur:
+            if await cur.fetchone() is None:
+                return
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE identities SET pending_key = NULL, pending_since = NULL WHERE user_id = ?",
+                (user_id,),
+            )
+            text = (
+                f"Security notice: the cross-signing identity of {user_id} is back to the "
+                f"pinned one ({fingerprint(pin)}). The changed key I saw meanwhile can no "
+                "longer be approved; nothing needs doing unless they tell you otherwise."
+            )
+            await enqueue(db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now)
+        log.warning("the cross-signing identity of %s reverted; pending key dropped", user_id)
 
     # -- incoming ----------------------------------------------------------------------
 
@@ -270,7 +310,11 @@ class DeviceTrustPolicy:
             elif trust.pinned_master_key is None and self.settings.trust_mode == "strict":
                 refusal = Refusal(NOT_LISTED, device_id)
             elif trust.pin_matches is False:
-                text = IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
+                text = (
+                    IDENTITY_CHANGED_CONFIGURED
+                    if user_id in self.settings.trusted_identities
+                    else IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
+                )
                 refusal = Refusal(text, device_id)
             elif device_id in trust.trusted_devices:
                 return None
@@ -320,6 +364,25 @@ class DeviceTrustPolicy:
         if rotate:
             # A session shared before a device was blacklisted must not be used again.
             self.client.invalidate_outbound_session(room_id)
+
+
+def identity_changed_notice(user_id: str, old: str, new: str, prefix: str, configured: bool) -> str:
+    """What admins read: both keys in full, so they compare the new one with the person."""
+    keys = f"Old master key: {fingerprint(old)}\nNew master key: {fingerprint(new)}\n"
+    head = (
+        f"Security notice: the cross-signing identity of {user_id} changed.\n{keys}"
+        "Until it is approved, I ignore their messages and send them no keys. "
+    )
+    if configured:
+        return head + (
+            "Their key is pinned in the configuration (trusted_identities): once you have "
+            "checked the new key with them over a channel you trust (e.g. by phone), an "
+            "operator sets it there and restarts the bot."
+        )
+    return head + (
+        "Check the new key with them over a channel you trust (e.g. by phone, group by "
+        f"group), then send `{prefix}trust approve {user_id} <the new master key>`."
+    )
 
 
 def _matching(entry: _Cached, user_id: str, devices: list[Any]) -> set[str]:

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, MatrixRoom, RoomMessageText
 
+from commands.fingerprints import fingerprint
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.harness.element import run_element_client
@@ -73,14 +74,24 @@ async def test_changed_identity_is_refused_until_an_admin_approves(
     room = await open_dm(alice, bot)
     _, pong = await command(alice, room, "!ping")
     assert pong.body == "pong"  # identity pinned on first sight
-    await alice.cross_sign(store_dir / "alice-new", reset=True)
+    old_key = alice.master_key
+    assert old_key is not None
+    new_key = await alice.cross_sign(store_dir / "alice-new", reset=True)
     _, refused = await command(alice, room, "!tz Europe/Paris", timeout=30)
     assert "identity changed" in refused.body
     assert people_rows(bot) == []
     notice = await _any_room_message(admin, "Security notice", timeout=30)
     assert alice.user_id in notice.body
+    assert f"Old master key: {fingerprint(old_key)}" in notice.body  # both keys, in full
+    assert f"New master key: {fingerprint(new_key)}" in notice.body
     admin_room = await open_dm(admin, bot)
-    _, approved = await command(admin, admin_room, f"!trust approve {alice.user_id}")
+    _, bare = await command(admin, admin_room, f"!trust approve {alice.user_id}")
+    assert "Example: !trust approve" in bare.body  # the key is required
+    _, wrong = await command(admin, admin_room, f"!trust approve {alice.user_id} {old_key}")
+    assert "Nothing was approved" in wrong.body
+    _, approved = await command(
+        admin, admin_room, f"!trust approve {alice.user_id} {fingerprint(new_key)}"
+    )
     assert "Approved" in approved.body
     _, ok = await command(alice, room, "!tz Europe/Paris", timeout=30)
     assert "Time zone set" in ok.body

@@ -97,7 +97,7 @@ async def test_owner_outside_the_room_lists_only_their_own_items(core: BotCore) 
 async def test_directory_commands_are_admin_only(core: BotCore) -> None:
     await seed(core)
     for user in (SEC, OWNER, OUTSIDER):
-        sent = await core.say(user, f"!dir person {user} role=admin", room_id=DM)
+        sent = await core.say(user, f"!dir person {user} role=secretariat,attache", room_id=DM)
         assert "is for admin only" in sent[0].body
     rows = await core.query("SELECT roles FROM people WHERE user_id = ?", SEC)
     assert rows[0][0] == "secretariat"
