@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -56,7 +57,11 @@ HOSTILE_RULES = [
 
 
 def corpus(core: BotCore) -> list[tuple[str, str]]:
-    """(label, message): the longest allowed message for every command and option."""
+    """(label, message): the longest allowed message for every command and option.
+
+    Each command starts from its own declared example (which names objects `setup` creates:
+    FR-PARIS, S-1, A-7, LR-3, M-3), so the long part reaches the handler, not only the parser.
+    """
     settings, reg = core.settings, core.registry
     head, body = settings.max_command_length, settings.max_body_length
     p = reg.prefix
@@ -66,20 +71,29 @@ def corpus(core: BotCore) -> list[tuple[str, str]]:
         return start + unit * max(0, (limit - len(start)) // len(unit))
 
     for name, spec in sorted(reg.commands.items()):
+        example_head, _, example_body = spec.example.partition(" -- ")
         base = f"{p}{name} "
         out.append((f"{name}: words", fill(base, "a ", head)))
         out.append((f"{name}: one long word", fill(base, "x", head)))
         out.append((f"{name}: quotes", fill(base, '"a b" ', head)))
         out.append((f"{name}: digits", fill(base, "1/2/2026 ", head)))
         out.append((f"{name}: times", fill(base, "tomorrow 09:30 ", head)))
+        out.append((f"{name}: example + words", fill(example_head + " ", "a ", head)))
         for option in spec.options:
-            out.append((f"{name}: {option.name}= long", fill(f"{base}{option.name}=", "x", head)))
+            stripped = re.sub(rf'\s{option.name}=("[^"]*"|\S+)', "", example_head) + " "
+            start = f"{stripped}{option.name}="
+            tail = f" -- {example_body}" if example_body else ""
+            room = head - len(tail.split(" -- ")[0])
+            for unit, what in (("x", "long"), ("next ", "words"), ("1 ", "numbers")):
+                text = fill(start, unit, room).rstrip() if unit != "x" else fill(start, unit, room)
+                if unit != "x":
+                    text = f'{start}"{text[len(start) :][: room - len(start) - 2]}"'
+                out.append((f"{name}: {option.name}= {what}", text + tail))
             out.append(
-                (f"{name}: {option.name}= words", fill(f"{base}{option.name}=", "next ", head))
+                (f"{name}: {option.name}= repeated", fill(stripped, f"{option.name}=1 ", head))
             )
-            out.append((f"{name}: {option.name}= repeated", fill(base, f"{option.name}=1 ", head)))
         if spec.body is not None:
-            start = f"{base}a -- "
+            start = f"{example_head} -- "
             out.append((f"{name}: -- longest text", fill(start, "lorem ipsum\n", head + body)))
             trailing = " ".join(f"{o.name}=x" for o in spec.options) or "k=v"
             out.append(
@@ -113,19 +127,26 @@ async def setup(core: BotCore) -> None:
             "VALUES (?, 'secretariat', 'Europe/Paris', ?)",
             (SEC, NOW.isoformat()),
         )
-        await db.execute(
-            "INSERT INTO posts (code, name, created_at) VALUES ('FR-PARIS', 'Paris', ?)",
-            (NOW.isoformat(),),
-        )
-        await db.execute(
-            "INSERT INTO post_members (post, user_id) VALUES ('FR-PARIS', ?)", (ALICE,)
-        )
+        for code in ("FR-PARIS", "DE-BERLIN", "NATO-HQ-DATT"):
+            await db.execute(
+                "INSERT INTO posts (code, name, created_at) VALUES (?, ?, ?)",
+                (code, code.title(), NOW.isoformat()),
+            )
+            await db.execute(
+                "INSERT INTO post_members (post, user_id) VALUES (?, ?)", (code, ALICE)
+            )
         await db.execute(
             "INSERT INTO summits (name, room_id, timezone, created_by, created_at) "
             "VALUES ('Summit', ?, 'Europe/Paris', ?, ?)",
             (ROOM, SEC, NOW.isoformat()),
         )
     await core.say(SEC, "!meeting tomorrow 10:00 -- Target of edits")
+    for number in range(1, 8):  # A-1 … A-7, LR-1 … LR-3, M-1 … M-3 (the examples name them)
+        await core.say(ADMIN, f"!actions add S-1 FR-PARIS due=2026-12-01 -- item {number}")
+        if number <= 3:
+            await core.say(ADMIN, f"!request DE-BERLIN Subject {number} -- body")
+        if 2 <= number <= 3:
+            await core.say(ADMIN, f"!meeting tomorrow 11:00 -- Meeting {number}")
     for minute in range(0, 60, 10):
         # Stored items with the densest rules allowed, for !agenda and !ics agenda.
         await core.say(SEC, f"!meeting tomorrow 10:{minute:02d} repeat=FREQ=HOURLY -- Hourly")

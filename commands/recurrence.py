@@ -206,8 +206,8 @@ def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: t
     gaps = [b - a for a, b in pairwise(found)]
     if gaps and min(gaps) < min_interval:
         raise ValueError(
-            f"the rule fires more often than every {_short(min_interval)} "
-            f"(every {_short(min(gaps))} here), the shortest allowed; {_eg()}"
+            f"the rule fires every {_short(min(gaps))} at times, more often than every "
+            f"{_short(min_interval)} (the shortest interval allowed here); {_eg()}"
         )
     return rule_text(parts)
 

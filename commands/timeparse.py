@@ -140,6 +140,19 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
     return first
 
 
+def check_time_length(text: str, example: str) -> None:
+    """Refuse, before dateparser sees it, a time or date longer than any real one.
+
+    Every module that hands text to dateparser calls this first: its cost grows with the
+    length, and a hostile head may hold 4,000 characters.
+    """
+    if len(text) > MAX_WHEN_LENGTH:
+        raise ValueError(
+            f"{text[:30]!r}… is too long for a time (at most {MAX_WHEN_LENGTH} characters); "
+            f"write e.g. {example}"
+        )
+
+
 @dataclass(frozen=True)
 class When:
     """A parsed start: the instant, the zone it was meant in, and a recurrence if any."""
@@ -154,11 +167,7 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
     raw = " ".join(text.split())
     if not raw:
         raise ValueError("no time given; write e.g. tomorrow 09:30 or in 2h")
-    if len(raw) > MAX_WHEN_LENGTH:
-        raise ValueError(
-            f"{raw[:30]!r}… is too long for a time (at most {MAX_WHEN_LENGTH} characters); "
-            "write e.g. tomorrow 09:30, next Tuesday 14:00 or in 2h"
-        )
+    check_time_length(raw, "tomorrow 09:30, next Tuesday 14:00 or in 2h")
     body, explicit = split_zone(raw)
     zone = explicit or zone
     lowered = body.lower()

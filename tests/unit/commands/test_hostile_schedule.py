@@ -18,6 +18,7 @@ from commands.context import parse_utc
 from tests.harness.fakes import BotCore
 
 ALICE = "@alice:test"
+ADMIN = "@admin:test"
 
 
 @pytest.fixture
@@ -285,3 +286,58 @@ async def test_a_stored_rule_from_before_parsing_does_not_break_the_agenda(zoned
         "SELECT due_at FROM jobs WHERE ref LIKE 'M-2@%' AND kind = ?", "schedule.next"
     )
     assert jobs == []  # it was a one-off when scheduled; nothing to fire
+
+
+# -- every other time option is bounded the same way -----------------------------------------
+
+
+@pytest.fixture
+def any_dateparser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text handed to dateparser, by any module (liaison and actions parse dues too)."""
+    import dateparser
+    from dateparser.date import DateDataParser
+
+    texts: list[str] = []
+    real_parse, real_data = dateparser.parse, DateDataParser.get_date_data
+
+    def parse(text: str, *args: Any, **kw: Any) -> Any:
+        texts.append(text)
+        assert kw.get("languages") == ["en"], "language detection costs a second on first use"
+        return real_parse(text, *args, **kw)
+
+    def data(self: Any, text: str, *args: Any, **kw: Any) -> Any:
+        texts.append(text)
+        return real_data(self, text, *args, **kw)
+
+    from commands import liaison
+
+    monkeypatch.setattr(liaison.dateparser, "parse", parse)
+    monkeypatch.setattr(DateDataParser, "get_date_data", data)
+    return texts
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "!request FR-PARIS Subject due={} -- body",
+        "!actions add S-1 @alice:test due={} -- text",
+    ],
+)
+async def test_long_due_options_never_reach_dateparser(
+    zoned: BotCore, any_dateparser: list[str], message: str
+) -> None:
+    async with zoned.store.write() as db:
+        await db.execute(
+            "INSERT INTO posts (code, name, created_at) VALUES ('FR-PARIS', 'Paris', '2026')"
+        )
+        await db.execute(
+            "INSERT INTO summits (name, room_id, timezone, created_by, created_at) "
+            "VALUES ('Summit', '!summit:test', 'Europe/Paris', ?, '2026')",
+            (ADMIN,),
+        )
+    first = await zoned.say(ADMIN, message.format("friday"))
+    assert any_dateparser, first[0].body  # the short form does reach it
+    any_dateparser.clear()
+    sent = await zoned.say(ADMIN, message.format("x" * 3_000))
+    assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in any_dateparser)
+    assert "too long for a time" in sent[0].body and "Example:" in sent[0].body
