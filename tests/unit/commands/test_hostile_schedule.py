@@ -5,6 +5,7 @@ Written from the hostile review (issue 12, 13): each test failed on the code bef
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -341,3 +342,30 @@ async def test_long_due_options_never_reach_dateparser(
     sent = await zoned.say(ADMIN, message.format("x" * 3_000))
     assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in any_dateparser)
     assert "too long for a time" in sent[0].body and "Example:" in sent[0].body
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY",
+        "FREQ=DAILY;INTERVAL=5;BYHOUR=8,17",
+        "FREQ=WEEKLY;INTERVAL=2",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,FR;WKST=SU",
+        "FREQ=MONTHLY",
+        "FREQ=MONTHLY;INTERVAL=5;BYDAY=-1FR",
+        "FREQ=MONTHLY;BYMONTHDAY=29,30,31;BYSETPOS=1",
+        "FREQ=YEARLY;INTERVAL=2",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+        "FREQ=YEARLY;BYWEEKNO=1,20;BYDAY=TH",
+        "FREQ=HOURLY;INTERVAL=7",
+        "FREQ=HOURLY;INTERVAL=5;BYHOUR=1,6,11;BYMINUTE=15",
+        "FREQ=DAILY;UNTIL=20290101T000000Z",
+    ],
+)
+def test_moving_dtstart_forward_gives_exactly_the_occurrences_of_the_full_walk(rule: str) -> None:
+    anchor = datetime(2026, 1, 31, 23, 45)  # month end, late: the awkward case for moving
+    for days in (0, 1, 29, 200, 366, 1_000, 2_500):
+        probe = anchor + timedelta(days=days, hours=5)
+        fast = list(itertools.islice(recurrence.expand_near(rule, anchor, probe).xafter(probe), 12))
+        slow = list(itertools.islice(timeparse.expand(rule, anchor).xafter(probe), 12))
+        assert fast == slow, (rule, days)
