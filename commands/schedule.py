@@ -586,7 +586,10 @@ async def agenda(ctx: Context, args: dict[str, Any]) -> None:
     shown_days = f"next {days} days"
     if len(entries) >= AGENDA_ROWS:
         last = fmt(entries[-1][0], zone).rsplit(" ", 1)[0]
-        shown_days = f"first {AGENDA_ROWS} entries, up to {last}; ask fewer days to see less"
+        shown_days = (
+            f"the first {AGENDA_ROWS} entries, up to {last}; for less, ask fewer days, "
+            f"e.g. {ctx.prefix}agenda 2"
+        )
     rows = []
     for occ, item in entries:
         there = _local_there(occ, item.zone, zone)

@@ -270,7 +270,7 @@ async def test_agenda_of_many_hourly_items_is_bounded(zoned: BotCore) -> None:
     for minute in range(0, 60, 10):
         await zoned.say(ALICE, f"!meeting tomorrow 10:{minute:02d} repeat=FREQ=HOURLY -- H{minute}")
     sent = await zoned.say(ALICE, "!agenda 90")
-    assert "first 100 entries, up to" in sent[0].body
+    assert "the first 100 entries, up to" in sent[0].body and "!agenda 2" in sent[0].body
     assert sent[0].body.count("M-") <= 100 + 1
     sent = await zoned.say(ALICE, "!ics agenda 366")
     assert sent[0].body == "agenda.ics: 6 items"
