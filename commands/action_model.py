@@ -19,6 +19,7 @@ from dateparser.date import DateDataParser
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
+from commands.timeparse import check_time_length
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
 ACTIVE = ("open", "in_progress")
@@ -130,6 +131,7 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
             return Due(local.replace(tzinfo=ZoneInfo(zone)), zone, False)
     except ValueError:
         raise ValueError(f"{value[:30]!r} is not a real date; e.g. 2026-12-01") from None
+    check_time_length(value, '2026-12-01, "2026-12-01 17:00", friday or "in 3 days"')
     found = _natural(value, zone, now)
     if found is None:
         raise ValueError(

@@ -374,7 +374,7 @@ async def actions_add(ctx: Context, args: dict[str, Any]) -> None:
         raise UserError("due: every item needs a due date (due=…).", example=_ADD_EXAMPLE)
     kind, owner = await resolve_owner(ctx.db, owner_text)
     due = _due(ctx, args["due"], _ADD_EXAMPLE)
-    text = args["text"].strip()[:1000]
+    text = args["text"].strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
         ctx.db, summit.id, text, kind, owner, due, ctx.sender, ctx.now, _event_id(ctx)
     )
@@ -490,7 +490,7 @@ async def apply_edit(
     updates: dict[str, Any] = {}
     log: list[tuple[str, str | None, str | None]] = []
     if "text" in changes:
-        text = changes["text"].strip()[:1000]
+        text = changes["text"].strip()
         if not text:
             raise UserError("text: give the new text.", example=example)
         if text != item.text:
@@ -625,7 +625,7 @@ async def actions_comment(ctx: Context, args: dict[str, Any]) -> None:
     item, _ = await visible_item(ctx, args["item"])
     if not (is_secretariat(ctx) or await is_owner(ctx, item)):
         raise UserError(f"Only {item.ref}'s owner or the secretariat may comment on it.")
-    text = args["comment"].strip()[:1000]
+    text = args["comment"].strip()
     await add_history(
         ctx.db, item.id, ctx.sender, ctx.now, "comment", None, None, text, _event_id(ctx)
     )

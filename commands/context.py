@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from commands.event_size import fit
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
@@ -182,16 +183,26 @@ class Context:
             kw.setdefault("reply_to", self.incoming.event_id)
             if self.incoming.thread_root:
                 kw.setdefault("thread_root", self.incoming.thread_root)
-        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
-        self.outbox.append(msg)
-        return msg
+        return self._queue(rendered, kw)
 
     def send(self, text: str | Rendered, **kw: Any) -> OutMessage:
         """Send to a room (room_id=) or a person's DM (user_id=)."""
         rendered = plain(text) if isinstance(text, str) else text
-        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
-        self.outbox.append(msg)
-        return msg
+        return self._queue(rendered, kw)
+
+    def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:
+        """Append one message, or several if it is too large for one Matrix event."""
+        parts = fit(rendered.body, rendered.html)
+        first = OutMessage(body=parts[0][0], html=parts[0][1], **kw)
+        self.outbox.append(first)
+        for number, (body, _) in enumerate(parts[1:], start=2):
+            # The rest follows in the first part's thread, without notifying anyone again.
+            rest = {**kw, "mentions": (), "reply_to": None, "key": None, "attachment": None}
+            if first.thread_root is None and first.thread_key is None and first.key:
+                rest["thread_key"] = first.key
+            extra = {**first.extra, "org.attache.part": [number, len(parts)]}
+            self.outbox.append(OutMessage(body=body, **{**rest, "extra": extra}))
+        return first
 
     # -- scheduling (the scheduler indexes these rows after commit) --------------------
 

@@ -22,6 +22,7 @@ from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, table
+from commands.timeparse import check_time_length
 from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
 
 ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
@@ -305,8 +306,10 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
             raise ValueError(f"{text!r} is not a real date") from None
         moment = datetime.combine(day, time(23, 59), tzinfo=zone)
     else:
+        check_time_length(text, "2026-12-03, 2026-12-03T14:00 or 'in 3 days'")
         parsed = dateparser.parse(
             text,
+            languages=["en"],  # as everywhere else; detection also costs ~1 s on first use
             settings={
                 "TIMEZONE": str(zone),
                 "RETURN_AS_TIMEZONE_AWARE": True,
