@@ -316,6 +316,7 @@ class SyncLoop:
             await cur.close()
             if not was_dm:
                 return
+            await delivery.dm_abandoned(db, user_id, room_id)
             if rejected:
                 await db.execute(
                     "INSERT INTO unreachable_people (user_id, reason, since) VALUES (?, ?, ?) "

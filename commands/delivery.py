@@ -76,3 +76,17 @@ async def undeliverable(
     else:
         where = {"user_id": origin["user_id"]}
     return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+
+
+async def dm_abandoned(db: aiosqlite.Connection, user_id: str, room_id: str) -> None:
+    """The person left their DM with the bot: what was addressed to that room follows the
+    person instead (their reminders, what is still queued), into whichever DM is usable."""
+    await db.execute(
+        "UPDATE schedule_items SET room_id = NULL WHERE room_id = ? AND creator = ?",
+        (room_id, user_id),
+    )
+    await db.execute(
+        "UPDATE outbox SET user_id = ?, room_id = NULL "
+        "WHERE room_id = ? AND user_id IS NULL AND state = 'pending'",
+        (user_id, room_id),
+    )
