@@ -97,6 +97,7 @@ class SyncLoop:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
     _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
+    _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
 
     def stop(self) -> None:
         self._stop.set()
@@ -194,6 +195,7 @@ class SyncLoop:
         for room_id, info in resp.rooms.invite.items():
             await self._invite(room_id, info.invite_state)
         await self._settle_dm_candidates()
+        await self._note_rooms(resp)
         for room_id, info in resp.rooms.join.items():
             await self._memberships(room_id, list(info.state) + list(info.timeline.events))
             events = list(info.timeline.events)
@@ -250,6 +252,30 @@ class SyncLoop:
                     )
                     # They came back: the bot may write to them again.
                     await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
+
+    async def _note_rooms(self, resp: SyncResponse) -> None:
+        """Keep the store's list of the bot's rooms and their encryption current, so a
+        command can refuse an unencrypted post or summit room when it is set."""
+        joined = [
+            (r, int(bool(room.encrypted)), utc_iso(self.clock.now()))
+            for r in resp.rooms.join
+            if (room := self.client.rooms.get(r)) is not None
+            and self._room_flags.get(r) != int(bool(room.encrypted))
+        ]
+        left = [(r,) for r in resp.rooms.leave]
+        if not joined and not left:
+            return
+        self._room_flags.update({r: flag for r, flag, _ in joined})
+        for (r,) in left:
+            self._room_flags.pop(r, None)
+        async with self.store.write() as db:
+            await db.executemany(
+                "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (room_id) DO UPDATE SET encrypted = excluded.encrypted, "
+                "updated_at = excluded.updated_at",
+                joined,
+            )
+            await db.executemany("DELETE FROM bot_rooms WHERE room_id = ?", left)
 
     async def _settle_dm_candidates(self) -> None:
         """A joined DM invite becomes the person's DM if it is encrypted and holds only

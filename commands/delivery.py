@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from commands.context import OutMessage
+from commands.errors import UserError
 
 LIAISON_LABEL = re.compile(r"LR-(\d+)")
 
@@ -90,3 +91,23 @@ async def dm_abandoned(db: aiosqlite.Connection, user_id: str, room_id: str) -> 
         "WHERE room_id = ? AND user_id IS NULL AND state = 'pending'",
         (user_id, room_id),
     )
+
+
+async def require_encrypted_room(db: aiosqlite.Connection, room_id: str, example: str) -> None:
+    """A post or summit room must be one the bot is in and that is end-to-end encrypted:
+    the bot never writes anywhere else (and would refuse to at send time too)."""
+    async with db.execute("SELECT encrypted FROM bot_rooms WHERE room_id = ?", (room_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise UserError(
+            f"I am not in room {room_id}. Invite me there first (an encrypted room), "
+            "then set it again.",
+            example=example,
+        )
+    if not row[0]:
+        raise UserError(
+            f"Room {room_id} is not end-to-end encrypted, and I never write unencrypted. "
+            "Enable encryption there (Element: Room settings → Security & Privacy → "
+            "Encrypted) or name an encrypted room.",
+            example=example,
+        )

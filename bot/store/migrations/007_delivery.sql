@@ -5,3 +5,11 @@ CREATE TABLE unreachable_people (
     reason TEXT NOT NULL,
     since TEXT NOT NULL
 );
+
+-- Rooms the bot is in and whether they are end-to-end encrypted, as its sync last saw
+-- them: commands check a post or summit room here when an admin sets it.
+CREATE TABLE bot_rooms (
+    room_id TEXT PRIMARY KEY,
+    encrypted INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
