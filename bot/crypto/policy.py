@@ -107,6 +107,7 @@ class DeviceTrustPolicy:
         self._cache: dict[str, _Cached] = {}
         self._refresh_lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
+        self._told: set[str] = set()  # outsider notices already given (also in kv)
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -331,11 +332,15 @@ class DeviceTrustPolicy:
     async def _tell_outsider(self, room_id: str, user_id: str) -> None:
         """Admins hear once per room and person that someone outside the allow-list is in
         a room the bot writes to (they get no keys: the bot's messages are unreadable to them)."""
+        key = f"told_outsider:{room_id}:{user_id}"
+        if key in self._told:  # no store write per send once told
+            return
+        self._told.add(key)
         now = utc_iso(datetime.now(UTC))
         async with self.store.write() as db:
             cur = await db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
-                (f"told_outsider:{room_id}:{user_id}", now),
+                (key, now),
             )
             first = await cur.fetchone() is not None
             await cur.close()

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.app import STORE_FILE
+from bot.store import Store
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm
@@ -140,3 +142,16 @@ async def test_left_dm_is_replaced_and_rejected_invite_is_reported(bot_factory, 
     _, shown = await command(anna, room_a, "!request LR-1")
     assert "undeliverable" in shown.body and "declined" in shown.body
     assert not [e for _, e in bob.received if "Anything?" in e.body]
+    # Nothing stays marked sent into a room Bob is not in.
+    store = Store(bot.data_dir / STORE_FILE)
+    await store.open()
+    try:
+        async with store.reader.execute(
+            "SELECT room_id, error FROM outbox WHERE user_id = ? AND state = 'sent' "
+            "AND room_id IN (?, ?, ?)",
+            (bob.user_id, old, invited, new),
+        ) as cur:
+            rows = [tuple(r) for r in await cur.fetchall()]
+    finally:
+        await store.close()
+    assert all(room == new for room, _ in rows), rows
