@@ -312,7 +312,10 @@ class MatrixTransport:
             async with self._keys_lock:
                 resp = await self.client.joined_members(room_id)
             if isinstance(resp, JoinedMembersError):
-                raise _send_error(resp)
+                error = _send_error(resp)
+                if error.permanent:  # e.g. the bot was removed: not a DM any more
+                    return "its members cannot be read"
+                raise error
         members = set(room.users)
         if user_id not in members:
             return DM_PERSON_GONE

@@ -225,7 +225,13 @@ class Outbox:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(resumed.wait(), delay)
                 continue
-            await self._mark_sent(row_id, room_id, event_id, meta.get("origin"))
+            await self._mark_sent(
+                row_id,
+                room_id,
+                event_id,
+                meta.get("origin"),
+                meta.get("restart_thread") if row["key"] is None else None,
+            )
             return
 
     async def _dm_room(self, row_id: int, user_id: str) -> str:
@@ -345,6 +351,10 @@ class Outbox:
         reply_to, root = meta.get("reply_to"), meta.get("thread_root")
         if meta.get("thread_key") and not root:
             root = await self._event_for_key(meta["thread_key"], room_id)
+            if root is None and await self._event_for_key(meta["thread_key"]):
+                # The thread's root is in a DM the person left: this message starts the
+                # thread again in the new DM (the key moves to it once it is sent).
+                meta["restart_thread"] = meta["thread_key"]
         if root:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -392,14 +402,18 @@ class Outbox:
             row = await cur.fetchone()
         if row is None or not row[0]:
             return None
-        # A thread whose root is in a DM the person left is not continued in the new DM
-        # (a relation to an event of another room): the message goes out on its own.
+        # A root in another room (a DM the person left) cannot carry this room's thread.
         if room_id is not None and row[1] and row[1] != room_id:
             return None
         return str(row[0])
 
     async def _mark_sent(
-        self, row_id: int, room_id: str, event_id: str, origin: dict[str, Any] | None = None
+        self,
+        row_id: int,
+        room_id: str,
+        event_id: str,
+        origin: dict[str, Any] | None = None,
+        restart_key: str | None = None,
     ) -> None:
         # The plaintext is dropped once delivered: the store keeps only what objects need
         # (and, for a DM, whom to tell if the person turns out never to have received it).
@@ -410,6 +424,11 @@ class Outbox:
                 "content = ?, attachment = NULL WHERE id = ?",
                 (room_id, event_id, utc_iso(self.clock.now()), kept, row_id),
             )
+            if restart_key is not None:  # replies to this event now belong to that thread
+                await db.execute("UPDATE outbox SET key = NULL WHERE key = ?", (restart_key,))
+                await db.execute(
+                    "UPDATE outbox SET key = ? WHERE id = ? AND key IS NULL", (restart_key, row_id)
+                )
         self.metrics.messages_sent.inc()
 
     async def _mark_failed(self, row_id: int, reason: str) -> None:

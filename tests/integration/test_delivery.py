@@ -155,3 +155,42 @@ async def test_left_dm_is_replaced_and_rejected_invite_is_reported(bot_factory, 
     finally:
         await store.close()
     assert all(room == new for room, _ in rows), rows
+
+
+def _thread_reply(root: str, body: str) -> dict[str, Any]:
+    return {
+        "msgtype": "m.text",
+        "body": body,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        },
+    }
+
+
+async def test_thread_started_in_a_left_dm_goes_on_in_the_new_one(bot_factory, people) -> None:
+    anna = await people("anna", auto_join=True)
+    bob = await people("bob", auto_join=True)
+    bot: BotProcess = bot_factory(allowed_users=[anna.user_id, bob.user_id])
+    room_a = await open_dm(anna, bot)
+    old = await open_dm(bob, bot)
+    _, root_a = await command(anna, room_a, f"!request {bob.user_id} Overflight -- for Tuesday")
+    room, _ = await wait_any(bob, lambda e: e.body.startswith("LR-1 · routine"))
+    assert room == old
+    await bob.client.room_leave(old)
+    await asyncio.sleep(2)
+    await anna.send(room_a, _thread_reply(root_a.event_id, "Route via Malta."))
+    new, relay = await wait_any(bob, lambda e: "Route via Malta." in e.body)
+    assert new != old and relay.decrypted
+    # Bob answers in the thread of what reached him: it is still LR-1, and Anna gets it.
+    await bob.send(new, _thread_reply(relay.event_id, "Approved for Tuesday."))
+    answer = await anna.wait_for_message(
+        room_a, in_thread(root_a.event_id, "Approved for Tuesday."), 30
+    )
+    assert answer.decrypted
+    # and the next message to Bob continues that thread in the new DM
+    await anna.send(room_a, _thread_reply(root_a.event_id, "Thanks."))
+    thanks = await bob.wait_for_message(new, lambda e: "Thanks." in e.body, 30)
+    assert in_thread(relay.event_id, "Thanks.")(thanks)
