@@ -204,7 +204,7 @@ class Outbox:
                 return
             except SendError as exc:
                 if exc.unsafe:
-                    await self._refuse_unsafe(row_id, room_id, str(exc))
+                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.get("origin"))
                     return
                 attempts += 1
                 waited = self.clock.monotonic() - started
@@ -317,14 +317,26 @@ class Outbox:
         if notices:
             self.kick()
 
-    async def _refuse_unsafe(self, row_id: int, room_id: str | None, reason: str) -> None:
-        """Never plaintext: fail the row, count it, tell the admins once per room."""
+    async def _refuse_unsafe(
+        self,
+        row_id: int,
+        room_id: str | None,
+        reason: str,
+        origin: dict[str, Any] | None = None,
+    ) -> None:
+        """Never plaintext: fail the row, count it, tell the admins once per room (and the
+        person it was sent for, if any)."""
         now = utc_iso(self.clock.now())
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
                 (f"not sent: {reason}", row_id),
             )
+            if origin and room_id:
+                told = await delivery.undeliverable(
+                    db, origin, room_id, "that room is not end-to-end encrypted", now
+                )
+                await enqueue(db, told, now)
             cur = await db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
                 (f"told_unsafe:{room_id}", now),
@@ -341,8 +353,7 @@ class Outbox:
                 await enqueue(db, [OutMessage(body=text, user_id=a) for a in self.admins], now)
         self.metrics.unsafe_refused.inc()
         log.error("outbox: row %d not sent to %s: %s", row_id, room_id, reason)
-        if first:
-            self.kick()
+        self.kick()
 
     async def _content(
         self, meta: dict[str, Any], attachment: bytes | None, room_id: str | None = None

@@ -412,6 +412,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
             f"{intro}: {item.text} — due {item.due_for(person.timezone)}. "
             f"When it is done: {ctx.prefix}actions done {item.ref}",
             user_id=user,
+            origin=ctx.origin(item.ref) if ctx.person is not None else None,
         )
 
 
