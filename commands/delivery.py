@@ -40,10 +40,20 @@ async def undeliverable(
 ) -> list[OutMessage]:
     """Record it (audit, and the object's own history) and return the sender's notice."""
     obj = (origin or {}).get("object")
+    detail = f"to {recipient}: {reason}"
+    told_before = False
+    if obj is not None:  # one notice per object, person and reason, not one per message
+        async with db.execute(
+            "SELECT 1 FROM audit WHERE action = 'delivery.failed' AND object = ? AND detail = ?",
+            (obj, detail),
+        ) as cur:
+            told_before = await cur.fetchone() is not None
     await db.execute(
         "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
-        (now_iso, "delivery.failed", obj, f"to {recipient}: {reason}"),
+        (now_iso, "delivery.failed", obj, detail),
     )
+    if told_before:
+        return []
     match = LIAISON_LABEL.fullmatch(obj or "")
     if match:
         await db.execute(

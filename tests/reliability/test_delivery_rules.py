@@ -107,19 +107,22 @@ async def test_dm_to_outsider_is_not_sent_and_the_sender_is_told(core: BotCore) 
     await _run(
         core,
         rooms,
-        [OutMessage(body="A-3 is yours", user_id="@x:evil.example", origin=origin)],
+        [
+            OutMessage(body=text, user_id="@x:evil.example", origin=origin)
+            for text in ("A-3 is yours", "A-3 is due tomorrow")
+        ],
     )
-    [(state, error)] = await core.query(
-        "SELECT state, error FROM outbox WHERE user_id = '@x:evil.example'"
-    )
-    assert state == "failed" and "allow-list" in error
+    rows = await core.query("SELECT state, error FROM outbox WHERE user_id = '@x:evil.example'")
+    assert len(rows) == 2
+    assert all(state == "failed" and "allow-list" in error for state, error in rows)
     assert "!dm-@x:evil.example" not in rooms.dms.values()
     [(room, told)] = rooms.sent
     assert room == ENC and told["m.relates_to"]["m.in_reply_to"]["event_id"] == "$cmd"
     assert "could not deliver A-3 to @x:evil.example" in told["body"]
-    assert core.metrics.undeliverable._value.get() == 1
-    [audit] = await core.query("SELECT action, object FROM audit")
-    assert tuple(audit) == ("delivery.failed", "A-3")
+    # told once about A-3, though two messages failed; both are in the audit log
+    assert core.metrics.undeliverable._value.get() == 2
+    audit = await core.query("SELECT action, object FROM audit")
+    assert [tuple(a) for a in audit] == [("delivery.failed", "A-3")] * 2
 
 
 async def test_mentions_of_outsiders_notify_nobody(core: BotCore) -> None:
