@@ -323,6 +323,19 @@ class MatrixTransport:
             return "someone else is in it"
         return None
 
+    async def has_devices(self, user_id: str) -> bool:
+        """Whether the person has any device that could read an encrypted DM. A deactivated
+        account has none (and can still be invited), so the bot does not invite it."""
+        method, path, data = Api.keys_query(self.client.access_token, {user_id})
+        try:
+            resp = await self.client.send(method, path, data)
+            body = await resp.json()
+        except Exception as exc:
+            raise SendError(type(exc).__name__) from exc
+        if resp.status != 200 or not isinstance(body, dict):
+            raise SendError(f"keys query failed ({resp.status})")
+        return bool((body.get("device_keys") or {}).get(user_id))
+
     async def dm_room(self, user_id: str) -> str:
         """Create an encrypted DM with this person (the caller stores and reuses it)."""
         lock = self._dm_locks.setdefault(user_id, asyncio.Lock())

@@ -40,6 +40,7 @@ class Transport(Protocol):
     async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]: ...
     async def dm_room(self, user_id: str) -> str: ...
     async def dm_problem(self, room_id: str, user_id: str) -> str | None: ...
+    async def has_devices(self, user_id: str) -> bool: ...
 
 
 class Undeliverable(Exception):
@@ -264,6 +265,8 @@ class Outbox:
                 await db.execute(
                     "DELETE FROM dm_rooms WHERE user_id = ? AND room_id = ?", (user_id, found[0])
                 )
+        if not await self.transport.has_devices(user_id):
+            raise Undeliverable(delivery.NO_DEVICES)  # not marked: they may log in again
         try:
             room_id = await self.transport.dm_room(user_id)
         except SendError as exc:

@@ -22,6 +22,7 @@ NOT_ALLOWED = "they are not on this bot's allow-list"
 REJECTED = "they declined my direct chat invitation"
 NO_ACCOUNT = "I could not invite them to a direct chat (is the account gone?)"
 LEFT = "they left our direct chat before it arrived"
+NO_DEVICES = "they have no session that could read it (is the account gone?)"
 
 
 async def name_of(db: aiosqlite.Connection, user_id: str) -> str:

@@ -194,3 +194,33 @@ async def test_thread_started_in_a_left_dm_goes_on_in_the_new_one(bot_factory, p
     await anna.send(room_a, _thread_reply(root_a.event_id, "Thanks."))
     thanks = await bob.wait_for_message(new, lambda e: "Thanks." in e.body, 30)
     assert in_thread(relay.event_id, "Thanks.")(thanks)
+
+
+async def test_request_to_a_deactivated_account_is_reported(bot_factory, people, synapse) -> None:
+    anna = await people("anna", auto_join=True)
+    bob = await people("bob", auto_join=True)
+    bot: BotProcess = bot_factory(allowed_users=[anna.user_id, bob.user_id])
+    room_a = await open_dm(anna, bot)
+    await open_dm(bob, bot)
+    await bob.close()
+    synapse.deactivate(bob.user_id)  # the account is gone (it leaves every room)
+    await asyncio.sleep(2)
+    _, root_a = await command(anna, room_a, f"!request {bob.user_id} Fuel -- 200 t")
+    told = await anna.wait_for_message(
+        room_a, in_thread(root_a.event_id, "I could not deliver LR-1 to"), 60
+    )
+    assert bob.user_id in told.body and "account gone" in told.body
+    _, shown = await command(anna, room_a, "!request LR-1")
+    assert "undeliverable" in shown.body
+    # no DM was made for the dead account, and nothing is marked sent to it
+    store = Store(bot.data_dir / STORE_FILE)
+    await store.open()
+    try:
+        async with store.reader.execute(
+            "SELECT (SELECT COUNT(*) FROM dm_rooms WHERE user_id = ?), "
+            "(SELECT COUNT(*) FROM outbox WHERE user_id = ? AND state = 'sent')",
+            (bob.user_id, bob.user_id),
+        ) as cur:
+            assert tuple(await cur.fetchone()) == (0, 0)
+    finally:
+        await store.close()

@@ -44,6 +44,9 @@ class Rooms:
         self.encrypted[room] = True
         return room
 
+    async def has_devices(self, user_id: str) -> bool:
+        return True
+
     async def dm_problem(self, room_id: str, user_id: str) -> str | None:
         return None if self.dms.get(user_id) == room_id else "not the bot's DM"
 
