@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commands import delivery
 from commands.action_model import (
     ACTIVE,
     OWNER_MOVES,
@@ -172,6 +173,9 @@ async def summit_open(ctx: Context, args: dict[str, Any]) -> None:
     zone = args["tz"] or _zone(ctx)
     dates = _summit_dates(ctx, args, zone)
     room = args["room"] or ctx.room_id
+    if args["room"]:
+        example = f"{_SUMMIT_EXAMPLE} room=!encrypted-room:example.org"
+        await delivery.require_encrypted_room(ctx.db, args["room"], example)
     name = args["name"].strip()[:200]
     cur = await ctx.db.execute(
         "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
@@ -225,6 +229,7 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
             updates["room_id"] = parse_room_id(changes["room"])
         except ValueError as exc:
             raise UserError(f"room: {exc}", example=example) from None
+        await delivery.require_encrypted_room(ctx.db, updates["room_id"], example)
     if "name" in changes:
         if not changes["name"].strip():
             raise UserError("name: give a name.", example=example)
@@ -407,6 +412,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
             f"{intro}: {item.text} — due {item.due_for(person.timezone)}. "
             f"When it is done: {ctx.prefix}actions done {item.ref}",
             user_id=user,
+            origin=ctx.origin(item.ref) if ctx.person is not None else None,
         )
 
 
