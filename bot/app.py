@@ -78,7 +78,13 @@ class App:
             self.trust = trust
             transport = MatrixTransport(client, prepare_room=trust.prepare_room)
             self.outbox = Outbox(
-                self.store, transport, self.clock, self.metrics, settings.send_max_retries
+                self.store,
+                transport,
+                self.clock,
+                self.metrics,
+                settings.send_max_retries,
+                is_allowed=settings.is_allowed,
+                admins=tuple(settings.admins),
             )
             self.dispatcher = Dispatcher(
                 settings, self.store, self.registry, self.clock, self.metrics, self._committed

@@ -19,6 +19,7 @@ import aiosqlite
 
 from bot import edits
 from bot.clock import Clock
+from bot.limits import length_refusal
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.store import Store
@@ -214,20 +215,23 @@ class Dispatcher:
     async def _run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
         is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
         name: str | None = None
-        if is_command and len(incoming.body) > self.settings.max_command_length:
-            ctx.reply(
-                f"That command is {len(incoming.body)} characters long; the limit is "
-                f"{self.settings.max_command_length}. Nothing was done. Shorten it, or split it."
-            )
+        # One check for every event that can change state (commands, thread replies,
+        # replies, reactions): the same length and rate limits, before any parsing.
+        refusal = length_refusal(incoming, self.settings, self.registry)
+        if refusal is not None:
+            ctx.reply(refusal)
             return None, "too_long"
-        if is_command and not self.limiter.allow(incoming.sender):
+        if not self.limiter.allow(incoming.sender):
             if incoming.sender not in self.limiter.warned:
                 self.limiter.warned.add(incoming.sender)
+                # A reaction is not a message to answer: answer the message it was put on.
+                on = {"reply_to": incoming.reaction_target} if incoming.reaction_key else {}
                 ctx.reply(
-                    "You are sending commands faster than I accept "
+                    "You are sending messages faster than I accept "
                     f"({self.settings.rate_limit_per_minute} a minute after a burst of "
-                    f"{self.settings.rate_limit_burst}). Commands over the limit were ignored; "
-                    "wait a minute, then send them again."
+                    f"{self.settings.rate_limit_burst}). Messages over the limit were ignored; "
+                    "wait a minute, then send them again.",
+                    **on,
                 )
             return None, "rate_limited"
         await ctx.db.execute("SAVEPOINT handler")

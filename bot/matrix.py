@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     JoinedMembersError,
@@ -35,6 +36,7 @@ PERMANENT_ERRORS = frozenset(
     {"M_FORBIDDEN", "M_NOT_FOUND", "M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"}
 )
 CRYPTO_DIR = "crypto"
+DM_PERSON_GONE = "the person is neither joined nor invited"
 
 
 class StartupError(RuntimeError):
@@ -42,12 +44,24 @@ class StartupError(RuntimeError):
 
 
 class SendError(Exception):
-    """A send failed. retry_after: seconds the server asked for; permanent: do not retry."""
+    """A send failed. retry_after: seconds the server asked for; permanent: do not retry.
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+    unsafe: the message could only have gone out in plaintext (or to the wrong people), so
+    it was not sent at all; the outbox fails it and tells the admins.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        unsafe: bool = False,
+    ):
         super().__init__(reason)
         self.retry_after = retry_after
-        self.permanent = permanent
+        self.permanent = permanent or unsafe
+        self.unsafe = unsafe
         self.rate_limited = retry_after is not None
 
 
@@ -183,9 +197,19 @@ class MatrixTransport:
         content: dict[str, Any],
         txn_id: str,
         reveal_to: tuple[str, str] | None = None,
+        event_type: str = "m.room.message",
     ) -> str:
-        if room_id not in self.client.rooms:
+        """Send one event, always as `m.room.encrypted`: never plaintext, to any room.
+
+        nio's room_send falls back to plaintext when it believes a room is unencrypted (and
+        always for m.reaction); here the room must be known to be encrypted and the content
+        is encrypted explicitly, or the send is refused (SendError.unsafe).
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None:
             raise SendError(f"not in room {room_id}", permanent=True)
+        if not room.encrypted:
+            raise SendError("room is not end-to-end encrypted", unsafe=True)
         # One send per room at a time: a one-off session (reveal_to) must never carry
         # another message.
         async with self._room_locks.setdefault(room_id, asyncio.Lock()):
@@ -193,9 +217,9 @@ class MatrixTransport:
                 await self._keys(room_id)
                 device = self._device(reveal_to)
                 if device is None:
-                    resp = await self._room_send(room_id, content, txn_id)
+                    resp = await self._room_send(room_id, content, txn_id, event_type)
                 else:
-                    resp = await self._send_revealed(room_id, content, txn_id, device)
+                    resp = await self._send_revealed(room_id, content, txn_id, device, event_type)
             except SendError:
                 raise
             except Exception as exc:  # network errors, key-sharing failures: retry later
@@ -204,17 +228,49 @@ class MatrixTransport:
             return resp.event_id
         raise _send_error(resp)
 
-    async def _room_send(self, room_id: str, content: dict[str, Any], txn_id: str) -> Any:
-        return await self.client.room_send(
-            room_id,
-            "m.room.message",
-            content,
-            tx_id=txn_id,
-            # With a trust policy every device is verified or blacklisted first, so a
-            # device that appears between the two fails the send (retried) rather than
-            # silently receiving keys.
-            ignore_unverified_devices=self.prepare_room is None,
+    async def _room_send(
+        self, room_id: str, content: dict[str, Any], txn_id: str, event_type: str
+    ) -> Any:
+        # With a trust policy every device is verified or blacklisted first, so a device
+        # that appears between the two fails the send (retried) rather than silently
+        # receiving keys.
+        return await self._encrypted_send(
+            room_id, event_type, content, txn_id, ignore_unverified=self.prepare_room is None
         )
+
+    async def _encrypted_send(
+        self,
+        room_id: str,
+        event_type: str,
+        content: dict[str, Any],
+        txn_id: str,
+        *,
+        ignore_unverified: bool,
+    ) -> Any:
+        """Share the room key if needed, encrypt, PUT `m.room.encrypted`; nothing else."""
+        client = self.client
+        room = client.rooms.get(room_id)
+        if client.olm is None or room is None or not room.encrypted:
+            raise SendError("room is not end-to-end encrypted", unsafe=True)
+        if not room.members_synced:
+            resp = await client.joined_members(room_id)
+            if isinstance(resp, JoinedMembersError):
+                raise _send_error(resp)
+        if client.olm.should_share_group_session(room_id):
+            sharing = client.sharing_session.get(room_id)
+            if sharing is not None:
+                await sharing.wait()
+            else:
+                await client.share_group_session(
+                    room_id, ignore_unverified_devices=ignore_unverified
+                )
+        sent_type, encrypted = client.encrypt(room_id, event_type, content)
+        if sent_type != "m.room.encrypted":  # never: encrypt() raises on a plain room
+            raise SendError("encryption produced no m.room.encrypted event", unsafe=True)
+        method, path, data = Api.room_send(
+            client.access_token, room_id, sent_type, encrypted, txn_id
+        )
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
 
     def _device(self, reveal_to: tuple[str, str] | None) -> Any:
         if reveal_to is None:
@@ -229,15 +285,20 @@ class MatrixTransport:
         )
 
     async def _send_revealed(
-        self, room_id: str, content: dict[str, Any], txn_id: str, device: Any
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        txn_id: str,
+        device: Any,
+        event_type: str = "m.room.message",
     ) -> Any:
         """Send in a fresh session that this one untrusted device also receives, then
         retire that session so the room's next message uses one the device never gets."""
         self.client.invalidate_outbound_session(room_id)
         self.client.unblacklist_device(device)
         try:
-            return await self.client.room_send(
-                room_id, "m.room.message", content, tx_id=txn_id, ignore_unverified_devices=True
+            return await self._encrypted_send(
+                room_id, event_type, content, txn_id, ignore_unverified=True
             )
         finally:
             self.client.blacklist_device(device)
@@ -258,6 +319,46 @@ class MatrixTransport:
         if not isinstance(resp, UploadResponse) or keys is None:
             raise _send_error(resp)
         return {**keys, "url": resp.content_uri}
+
+    async def dm_problem(self, room_id: str, user_id: str) -> str | None:
+        """Why this room is not a usable DM with this person, or None if it is.
+
+        A DM is encrypted and holds exactly the bot and the person, who is joined or
+        invited: a room someone else made (a stolen token, a hostile server) and left
+        unencrypted, or that a third party joined, is never written to as a DM.
+        """
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return "the bot is not in it"
+        if not room.encrypted:
+            return "it is not encrypted"
+        if not room.members_synced:
+            async with self._keys_lock:
+                resp = await self.client.joined_members(room_id)
+            if isinstance(resp, JoinedMembersError):
+                error = _send_error(resp)
+                if error.permanent:  # e.g. the bot was removed: not a DM any more
+                    return "its members cannot be read"
+                raise error
+        members = set(room.users)
+        if user_id not in members:
+            return DM_PERSON_GONE
+        if members - {self.client.user_id, user_id} or room.member_count > 2:
+            return "someone else is in it"
+        return None
+
+    async def has_devices(self, user_id: str) -> bool:
+        """Whether the person has any device that could read an encrypted DM. A deactivated
+        account has none (and can still be invited), so the bot does not invite it."""
+        method, path, data = Api.keys_query(self.client.access_token, {user_id})
+        try:
+            resp = await self.client.send(method, path, data)
+            body = await resp.json()
+        except Exception as exc:
+            raise SendError(type(exc).__name__) from exc
+        if resp.status != 200 or not isinstance(body, dict):
+            raise SendError(f"keys query failed ({resp.status})")
+        return bool((body.get("device_keys") or {}).get(user_id))
 
     async def dm_room(self, user_id: str) -> str:
         """Create an encrypted DM with this person (the caller stores and reuses it)."""
@@ -290,14 +391,16 @@ class MatrixTransport:
             # queried their devices), and the first messages stay undecryptable for them
             # for good (seen in tests/integration/test_liaison.py). Wait for the join,
             # bounded: a person who is away still gets the messages, later, as best we can.
+            # A rejection ends the wait too: the caller sees it (dm_problem) and stops.
+            seen = False
             for _ in range(int(self.dm_join_wait / 0.05)):
                 room = self.client.rooms.get(resp.room_id)
-                if (
-                    room is not None
-                    and user_id in room.users
-                    and (user_id not in room.invited_users)
-                ):
+                here = room is not None and user_id in room.users
+                if here and user_id not in room.invited_users:  # type: ignore[union-attr]
                     break
+                if seen and not here:
+                    break
+                seen = seen or here
                 await asyncio.sleep(0.05)
             return str(resp.room_id)
 

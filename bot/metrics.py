@@ -38,6 +38,16 @@ class Metrics:
         self.send_giveups = Counter(
             "attache_send_giveups", "Messages given up after bounded retries", registry=r
         )
+        self.unsafe_refused = Counter(
+            "attache_unsafe_sends_refused",
+            "Messages not sent because they could not go out encrypted",
+            registry=r,
+        )
+        self.undeliverable = Counter(
+            "attache_undeliverable",
+            "Messages that could not reach their person (allow-list, left, rejected, gone)",
+            registry=r,
+        )
         self.decryption_failures = Counter(
             "attache_decryption_failures", "Events that could not be decrypted in time", registry=r
         )

@@ -12,14 +12,16 @@ import contextlib
 import html
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiosqlite
 
 from bot.clock import Clock
-from bot.matrix import SendError
+from bot.matrix import DM_PERSON_GONE, SendError
 from bot.metrics import Metrics
 from bot.store import Store
+from commands import delivery
 from commands.context import OutMessage, parse_utc, utc_iso
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,12 @@ class Transport(Protocol):
     ) -> str: ...
     async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]: ...
     async def dm_room(self, user_id: str) -> str: ...
+    async def dm_problem(self, room_id: str, user_id: str) -> str | None: ...
+    async def has_devices(self, user_id: str) -> bool: ...
+
+
+class Undeliverable(Exception):
+    """This person cannot be reached now; the message fails and its sender is told."""
 
 
 async def enqueue(db: aiosqlite.Connection, messages: list[OutMessage], now_iso: str) -> None:
@@ -66,6 +74,8 @@ class Outbox:
         metrics: Metrics,
         max_retries: int = 8,
         give_up_after: float = 900.0,
+        is_allowed: Callable[[str], bool] | None = None,
+        admins: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.transport = transport
@@ -73,6 +83,10 @@ class Outbox:
         self.metrics = metrics
         self.max_retries = max_retries
         self.give_up_after = give_up_after
+        # The allow-list, applied to every DM recipient and mention at send time: one rule
+        # below every command (None only in tests of the retry logic).
+        self.is_allowed = is_allowed
+        self.admins = admins
         self._wake = asyncio.Event()
         self._resume = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -128,8 +142,8 @@ class Outbox:
 
     async def _pending_targets(self) -> list[str]:
         async with self.store.reader.execute(
-            "SELECT DISTINCT COALESCE(room_id, 'user:' || user_id) FROM outbox "
-            "WHERE state = 'pending'"
+            "SELECT DISTINCT CASE WHEN user_id IS NOT NULL THEN 'user:' || user_id "
+            "ELSE room_id END FROM outbox WHERE state = 'pending'"
         ) as cur:
             return [r[0] for r in await cur.fetchall()]
 
@@ -147,7 +161,7 @@ class Outbox:
         while not self._stopping:
             async with self.store.reader.execute(
                 f"SELECT * FROM outbox WHERE state = 'pending' AND {column} = ? "
-                f"{'AND room_id IS NULL' if column == 'user_id' else ''} ORDER BY id LIMIT 1",
+                f"{'AND user_id IS NULL' if column == 'room_id' else ''} ORDER BY id LIMIT 1",
                 (value,),
             ) as cur:
                 row = await cur.fetchone()
@@ -160,10 +174,15 @@ class Outbox:
         meta = json.loads(row["content"])
         attempts = 0
         started = self.clock.monotonic()
+        room_id = row["room_id"]
         while not self._stopping:
             try:
-                room_id = row["room_id"] or await self._dm_room(row_id, row["user_id"])
-                content = await self._content(meta, row["attachment"])
+                # A DM is checked before every send (the person may have left it): the
+                # message goes to a room where they are, or not at all.
+                if row["user_id"]:
+                    room_id = await self._dm_room(row_id, row["user_id"])
+                content = await self._content(meta, row["attachment"], room_id)
+                self._only_allowed_mentions(content)
                 self._note_if_late(content, meta, row["created_at"])
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
                 try:
@@ -172,6 +191,7 @@ class Outbox:
                         content,
                         f"attache.{row_id}",
                         reveal,  # type: ignore[arg-type]
+                        **({"event_type": meta["event_type"]} if meta.get("event_type") else {}),
                     )
                 except SendError:
                     raise
@@ -180,7 +200,13 @@ class Outbox:
                     # messages would wait until restart): retry it like a network error.
                     log.exception("outbox: unexpected error sending row %d", row_id)
                     raise SendError(type(exc).__name__) from exc
+            except Undeliverable as exc:
+                await self._undeliverable(row_id, row["user_id"], meta.get("origin"), str(exc))
+                return
             except SendError as exc:
+                if exc.unsafe:
+                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.get("origin"))
+                    return
                 attempts += 1
                 waited = self.clock.monotonic() - started
                 if (
@@ -200,32 +226,149 @@ class Outbox:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(resumed.wait(), delay)
                 continue
-            await self._mark_sent(row_id, room_id, event_id)
+            await self._mark_sent(
+                row_id,
+                room_id,
+                event_id,
+                meta.get("origin"),
+                meta.get("restart_thread") if row["key"] is None else None,
+            )
             return
 
     async def _dm_room(self, row_id: int, user_id: str) -> str:
+        """A usable DM with this person: the known one if it still is, else a fresh one.
+
+        Usable means encrypted, holding only the bot and the person, who is joined or
+        invited (transport.dm_problem). Raises Undeliverable for someone the bot must not
+        or cannot write to.
+        """
+        if self.is_allowed is not None and not self.is_allowed(user_id):
+            raise Undeliverable(delivery.NOT_ALLOWED)
+        async with self.store.reader.execute(
+            "SELECT reason FROM unreachable_people WHERE user_id = ?", (user_id,)
+        ) as cur:
+            unreachable = await cur.fetchone()
+        if unreachable is not None:
+            raise Undeliverable(str(unreachable[0]))
         async with self.store.reader.execute(
             "SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,)
         ) as cur:
             found = await cur.fetchone()
-        room_id = found[0] if found else await self.transport.dm_room(user_id)
+        if found is not None:
+            problem = await self.transport.dm_problem(found[0], user_id)
+            if problem is None:
+                return str(found[0])
+            log.info(
+                "outbox: the DM for row %d is not usable (%s); making a new one", row_id, problem
+            )
+            async with self.store.write() as db:
+                await db.execute(
+                    "DELETE FROM dm_rooms WHERE user_id = ? AND room_id = ?", (user_id, found[0])
+                )
+        if not await self.transport.has_devices(user_id):
+            raise Undeliverable(delivery.NO_DEVICES)  # not marked: they may log in again
+        try:
+            room_id = await self.transport.dm_room(user_id)
+        except SendError as exc:
+            if not exc.permanent:
+                raise
+            await self.mark_unreachable(user_id, delivery.NO_ACCOUNT)
+            raise Undeliverable(delivery.NO_ACCOUNT) from exc
+        if await self.transport.dm_problem(room_id, user_id) == DM_PERSON_GONE:
+            # They rejected the invitation while the bot waited for them to join.
+            await self.mark_unreachable(user_id, delivery.REJECTED)
+            raise Undeliverable(delivery.REJECTED)
         async with self.store.write() as db:
             await db.execute(
-                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
                 (user_id, room_id),
-            )
-            await db.execute(
-                "UPDATE outbox SET room_id = ? WHERE user_id = ? AND room_id IS NULL "
-                "AND state = 'pending'",
-                (room_id, user_id),
             )
         return str(room_id)
 
-    async def _content(self, meta: dict[str, Any], attachment: bytes | None) -> dict[str, Any]:
+    async def mark_unreachable(self, user_id: str, reason: str) -> None:
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO unreachable_people (user_id, reason, since) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason",
+                (user_id, reason, utc_iso(self.clock.now())),
+            )
+
+    def _only_allowed_mentions(self, content: dict[str, Any]) -> None:
+        """Nobody outside the allow-list is notified by a mention."""
+        mentions = content.get("m.mentions")
+        if self.is_allowed is None or not isinstance(mentions, dict):
+            return
+        if mentions.get("user_ids"):
+            mentions["user_ids"] = [u for u in mentions["user_ids"] if self.is_allowed(u)]
+
+    async def _undeliverable(
+        self, row_id: int, user_id: str | None, origin: dict[str, Any] | None, reason: str
+    ) -> None:
+        """Fail the row and tell the person it was sent for, in their thread, by name."""
+        now = utc_iso(self.clock.now())
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET state = 'failed', error = ?, content = '{}', "
+                "attachment = NULL WHERE id = ?",
+                (f"undeliverable: {reason}", row_id),
+            )
+            notices = await delivery.undeliverable(db, origin, user_id or "?", reason, now)
+            await enqueue(db, notices, now)
+        self.metrics.undeliverable.inc()
+        log.warning("outbox: row %d cannot reach its person: %s", row_id, reason)
+        if notices:
+            self.kick()
+
+    async def _refuse_unsafe(
+        self,
+        row_id: int,
+        room_id: str | None,
+        reason: str,
+        origin: dict[str, Any] | None = None,
+    ) -> None:
+        """Never plaintext: fail the row, count it, tell the admins once per room (and the
+        person it was sent for, if any)."""
+        now = utc_iso(self.clock.now())
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
+                (f"not sent: {reason}", row_id),
+            )
+            if origin and room_id:
+                told = await delivery.undeliverable(
+                    db, origin, room_id, "that room is not end-to-end encrypted", now
+                )
+                await enqueue(db, told, now)
+            cur = await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                (f"told_unsafe:{room_id}", now),
+            )
+            first = await cur.fetchone() is not None
+            await cur.close()
+            if first:
+                text = (
+                    f"Security notice: I refused to send into room {room_id} because {reason}; "
+                    "I never send anything unencrypted. Messages for that room are kept as "
+                    "failed. Enable encryption there, or point the post or summit at an "
+                    "encrypted room."
+                )
+                await enqueue(db, [OutMessage(body=text, user_id=a) for a in self.admins], now)
+        self.metrics.unsafe_refused.inc()
+        log.error("outbox: row %d not sent to %s: %s", row_id, room_id, reason)
+        self.kick()
+
+    async def _content(
+        self, meta: dict[str, Any], attachment: bytes | None, room_id: str | None = None
+    ) -> dict[str, Any]:
         content = dict(meta["content"])
         reply_to, root = meta.get("reply_to"), meta.get("thread_root")
         if meta.get("thread_key") and not root:
-            root = await self._event_for_key(meta["thread_key"])
+            root = await self._event_for_key(meta["thread_key"], room_id)
+            if root is None and await self._event_for_key(meta["thread_key"]):
+                # The thread's root is in a DM the person left: this message starts the
+                # thread again in the new DM (the key moves to it once it is sent).
+                meta["restart_thread"] = meta["thread_key"]
         if root:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -266,21 +409,40 @@ class Outbox:
                 f"<em>{html.escape(note)}</em><br>{content['formatted_body']}"
             )
 
-    async def _event_for_key(self, key: str) -> str | None:
+    async def _event_for_key(self, key: str, room_id: str | None = None) -> str | None:
         async with self.store.reader.execute(
-            "SELECT event_id FROM outbox WHERE key = ?", (key,)
+            "SELECT event_id, room_id FROM outbox WHERE key = ?", (key,)
         ) as cur:
             row = await cur.fetchone()
-        return row[0] if row and row[0] else None
+        if row is None or not row[0]:
+            return None
+        # A root in another room (a DM the person left) cannot carry this room's thread.
+        if room_id is not None and row[1] and row[1] != room_id:
+            return None
+        return str(row[0])
 
-    async def _mark_sent(self, row_id: int, room_id: str, event_id: str) -> None:
-        # The plaintext is dropped once delivered: the store keeps only what objects need.
+    async def _mark_sent(
+        self,
+        row_id: int,
+        room_id: str,
+        event_id: str,
+        origin: dict[str, Any] | None = None,
+        restart_key: str | None = None,
+    ) -> None:
+        # The plaintext is dropped once delivered: the store keeps only what objects need
+        # (and, for a DM, whom to tell if the person turns out never to have received it).
+        kept = json.dumps({"origin": origin}) if origin else "{}"
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'sent', room_id = ?, event_id = ?, sent_at = ?, "
-                "content = '{}', attachment = NULL WHERE id = ?",
-                (room_id, event_id, utc_iso(self.clock.now()), row_id),
+                "content = ?, attachment = NULL WHERE id = ?",
+                (room_id, event_id, utc_iso(self.clock.now()), kept, row_id),
             )
+            if restart_key is not None:  # replies to this event now belong to that thread
+                await db.execute("UPDATE outbox SET key = NULL WHERE key = ?", (restart_key,))
+                await db.execute(
+                    "UPDATE outbox SET key = ? WHERE id = ? AND key IS NULL", (restart_key, row_id)
+                )
         self.metrics.messages_sent.inc()
 
     async def _mark_failed(self, row_id: int, reason: str) -> None:

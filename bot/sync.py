@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from nio import (
@@ -36,6 +37,7 @@ from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.pills import resolve_pills
 from bot.store import Store
+from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
 from config import Settings
 
@@ -56,8 +58,9 @@ BACKFILL_PAGES = 20
 # every few seconds while it is down); a long cap made recovery wait up to 30 s.
 SYNC_BACKOFF_CAP = 5.0
 UNENCRYPTED_REFUSAL = (
-    "I only work in end-to-end encrypted rooms, so I will not act on anything here. "
-    "Start an encrypted direct chat with me instead (Element encrypts new DMs by default)."
+    "I only work in end-to-end encrypted rooms, so I will not act on anything in the "
+    "unencrypted room {room} (and I never write there). Use this encrypted chat instead, "
+    "or enable encryption in that room."
 )
 
 
@@ -98,6 +101,7 @@ class SyncLoop:
     _poll: asyncio.Task[Any] | None = None
     # When each (room, person, device) was last told why it is refused (monotonic seconds).
     _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
+    _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
 
     def stop(self) -> None:
         self._stop.set()
@@ -194,10 +198,13 @@ class SyncLoop:
             self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
             await self._invite(room_id, info.invite_state)
+        await self._settle_dm_candidates()
+        await self._note_rooms(resp)
         await self._remember_names(
             [e for info in resp.rooms.join.values() for e in [*info.state, *info.timeline.events]]
         )
         for room_id, info in resp.rooms.join.items():
+            await self._memberships(room_id, list(info.state) + list(info.timeline.events))
             events = list(info.timeline.events)
             if events:
                 newest = events[-1]
@@ -242,13 +249,139 @@ class SyncLoop:
         else:
             log.info("joined %s on an invite", room_id)
             if (invite.content or {}).get("is_direct"):
-                # The person's own DM with the bot: where the bot writes to them later too.
+                # Perhaps the person's own DM with the bot: it becomes the room the bot
+                # writes to them in only once its state shows it encrypted and private
+                # (_settle_dm_candidates), never on the say-so of an invite.
                 async with self.store.write() as db:
                     await db.execute(
-                        "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
-                        "ON CONFLICT DO NOTHING",
-                        (inviter, room_id),
+                        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        (f"dm_candidate:{room_id}", inviter),
                     )
+                    # They came back: the bot may write to them again.
+                    await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
+
+    async def _note_rooms(self, resp: SyncResponse) -> None:
+        """Keep the store's list of the bot's rooms and their encryption current, so a
+        command can refuse an unencrypted post or summit room when it is set."""
+        joined = [
+            (r, int(bool(room.encrypted)), utc_iso(self.clock.now()))
+            for r in resp.rooms.join
+            if (room := self.client.rooms.get(r)) is not None
+            and self._room_flags.get(r) != int(bool(room.encrypted))
+        ]
+        left = [(r,) for r in resp.rooms.leave]
+        if not joined and not left:
+            return
+        self._room_flags.update({r: flag for r, flag, _ in joined})
+        for (r,) in left:
+            self._room_flags.pop(r, None)
+        async with self.store.write() as db:
+            await db.executemany(
+                "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (room_id) DO UPDATE SET encrypted = excluded.encrypted, "
+                "updated_at = excluded.updated_at",
+                joined,
+            )
+            await db.executemany("DELETE FROM bot_rooms WHERE room_id = ?", left)
+
+    async def _settle_dm_candidates(self) -> None:
+        """A joined DM invite becomes the person's DM if it is encrypted and holds only
+        the bot and them; an unencrypted or shared one never does (and is never written to)."""
+        async with self.store.reader.execute(
+            "SELECT key, value FROM kv WHERE key LIKE 'dm_candidate:%'"
+        ) as cur:
+            rows = await cur.fetchall()
+        for key, user_id in rows:
+            room_id = key.removeprefix("dm_candidate:")
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                if room_id not in self.client.invited_rooms:
+                    await self._del_kv(key)
+                continue
+            members = set(room.users)
+            usable = (
+                room.encrypted
+                and user_id in members
+                and not members - {self.client.user_id, user_id}
+                and room.member_count <= 2
+            )
+            async with self.store.write() as db:
+                await db.execute("DELETE FROM kv WHERE key = ?", (key,))
+                if usable:  # the person's newest DM with the bot is where it writes to them
+                    await db.execute(
+                        "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
+                        "ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
+                        (user_id, room_id),
+                    )
+            if not usable:
+                self.metrics.refused.labels("dm_not_private_or_encrypted").inc()
+                log.warning("a DM invite to %s is not encrypted and private; not a DM", room_id)
+
+    async def _memberships(self, room_id: str, events: list[Any]) -> None:
+        """Notice from sync (not from a failed send) that a person left or rejected a DM.
+
+        A left DM still accepts the bot's sends, so waiting for failure would mark messages
+        sent that nobody reads. The DM is forgotten (the next message makes a new one); a
+        rejected invitation makes the person unreachable until they contact the bot; what
+        was sent there unread is failed and reported to whoever it was sent for.
+        """
+        for event in events:
+            if (
+                not isinstance(event, RoomMemberEvent)
+                or event.membership not in ("leave", "ban")
+                or event.state_key == self.client.user_id
+            ):
+                continue
+            await self._person_left(
+                room_id, event.state_key, event.prev_membership, event.server_timestamp
+            )
+
+    async def _person_left(self, room_id: str, user_id: str, prev: str | None, ts_ms: int) -> None:
+        rejected = prev == "invite"
+        reason = delivery.REJECTED if rejected else delivery.LEFT
+        now = utc_iso(self.clock.now())
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "DELETE FROM dm_rooms WHERE user_id = ? AND room_id = ? RETURNING room_id",
+                (user_id, room_id),
+            )
+            was_dm = await cur.fetchone() is not None
+            await cur.close()
+            if not was_dm:
+                return
+            await delivery.dm_abandoned(db, user_id, room_id)
+            if rejected:
+                await db.execute(
+                    "INSERT INTO unreachable_people (user_id, reason, since) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason",
+                    (user_id, reason, now),
+                )
+            # Never joined: nothing there was read. Left: what was sent after they left.
+            left_at = utc_iso(datetime.fromtimestamp(ts_ms / 1000, UTC))
+            async with db.execute(
+                "SELECT id, content FROM outbox WHERE user_id = ? AND room_id = ? "
+                "AND state = 'sent' AND (? OR sent_at >= ?)",
+                (user_id, room_id, rejected, left_at),
+            ) as cur2:
+                unread = await cur2.fetchall()
+            notices: list[OutMessage] = []
+            for row_id, content in unread:
+                origin = (json.loads(content or "{}") or {}).get("origin")
+                await db.execute(
+                    "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
+                    (f"undeliverable: {reason}", row_id),
+                )
+                notices += await delivery.undeliverable(db, origin, user_id, reason, now)
+            await enqueue(db, notices, now)
+        log.info("a person %s their DM; it is forgotten", "rejected" if rejected else "left")
+        self.metrics.refused.labels("dm_left").inc()
+        # Nobody is left to read it; leaving also makes any late send fail loudly.
+        try:
+            await self.client.room_leave(room_id)
+        except Exception as exc:
+            log.warning("could not leave an abandoned DM: %s", type(exc).__name__)
+        if self.kick is not None:
+            self.kick()
 
     async def _remember_names(self, events: list[Any]) -> None:
         """Display names from the member events sync already brings, kept in the store:
@@ -371,13 +504,11 @@ class SyncLoop:
             first_time = await cur.fetchone() is not None
             await cur.close()
             if first_time:
+                # Told in the person's encrypted DM: the bot never writes into a plain room.
+                text = UNENCRYPTED_REFUSAL.format(room=room_id)
                 await enqueue(
                     db,
-                    [
-                        OutMessage(
-                            body=UNENCRYPTED_REFUSAL, room_id=room_id, reply_to=event.event_id
-                        )
-                    ],
+                    [OutMessage(body=text, user_id=event.sender)],
                     utc_iso(self.clock.now()),
                 )
         self.metrics.refused.labels("unencrypted_room").inc()

@@ -21,6 +21,7 @@ from commands.directory import canonical_target, display_name, post_exists, post
 from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.render import person
+from commands.timeparse import check_time_length
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
 ACTIVE = ("open", "in_progress")
@@ -132,6 +133,7 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
             return Due(local.replace(tzinfo=ZoneInfo(zone)), zone, False)
     except ValueError:
         raise ValueError(f"{value[:30]!r} is not a real date; e.g. {day(now, 7)}") from None
+    check_time_length(value, f'{day(now, 7)}, "{day(now, 7)} 17:00", friday or "in 3 days"')
     found = _natural(value, zone, now)
     if found is None:
         raise ValueError(

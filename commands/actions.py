@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commands import delivery
 from commands.action_model import (
     ACTIVE,
     OWNER_MOVES,
@@ -175,6 +176,9 @@ async def summit_open(ctx: Context, args: dict[str, Any]) -> None:
     zone = args["tz"] or _zone(ctx)
     dates = _summit_dates(ctx, args, zone)
     room = args["room"] or ctx.room_id
+    if args["room"]:
+        example = f"{_summit_example(ctx.now)} room=!encrypted-room:example.org"
+        await delivery.require_encrypted_room(ctx.db, args["room"], example)
     name = args["name"].strip()[:200]
     cur = await ctx.db.execute(
         "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
@@ -229,6 +233,7 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
             updates["room_id"] = parse_room_id(changes["room"])
         except ValueError as exc:
             raise UserError(f"room: {exc}", example=example) from None
+        await delivery.require_encrypted_room(ctx.db, updates["room_id"], example)
     if "name" in changes:
         if not changes["name"].strip():
             raise UserError("name: give a name.", example=example)
@@ -386,7 +391,7 @@ async def actions_add(ctx: Context, args: dict[str, Any]) -> None:
         raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
     kind, owner = await resolve_owner(ctx.db, owner_text)
     due = _due(ctx, args["due"], _add_example(ctx.now))
-    text = args["text"].strip()[:1000]
+    text = args["text"].strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
         ctx.db, summit.id, text, kind, owner, due, ctx.sender, ctx.now, _event_id(ctx)
     )
@@ -419,6 +424,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
             f"{intro}: {item.text} — due {item.due_for(person.timezone)}. "
             f"When it is done: {ctx.prefix}actions done {item.ref}",
             user_id=user,
+            origin=ctx.origin(item.ref) if ctx.person is not None else None,
         )
 
 
@@ -505,7 +511,7 @@ async def apply_edit(
     updates: dict[str, Any] = {}
     log: list[tuple[str, str | None, str | None]] = []
     if "text" in changes:
-        text = changes["text"].strip()[:1000]
+        text = changes["text"].strip()
         if not text:
             raise UserError("text: give the new text.", example=example)
         if text != item.text:
@@ -651,7 +657,7 @@ async def actions_comment(ctx: Context, args: dict[str, Any]) -> None:
             f"Only {item.ref}'s owner or the secretariat may comment on it. "
             f"{ctx.prefix}show {item.ref} shows its owner."
         )
-    text = args["comment"].strip()[:1000]
+    text = args["comment"].strip()
     await add_history(
         ctx.db, item.id, ctx.sender, ctx.now, "comment", None, None, text, _event_id(ctx)
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from commands.event_size import fit
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
@@ -59,6 +60,11 @@ class OutMessage:
     # Time-critical (a reminder): if it leaves the outbox more than this many seconds after
     # it was queued (the homeserver was unreachable), it says so and when it was due.
     late_note_after: float | None = None
+    # Who to tell if this message cannot reach its person (a DM that was rejected, an
+    # account that is gone, someone not on the allow-list), and about which object:
+    # {"user_id": who, "room_id"/"thread_key"/"thread_root"/"reply_to": where, "object": "LR-3"}.
+    # Filled by Context.send for DMs sent on someone's behalf; domains may name a thread.
+    origin: dict[str, Any] | None = None
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -78,6 +84,7 @@ class OutMessage:
             "thread_key": self.thread_key,
             "reveal_to": list(self.reveal_to) if self.reveal_to else None,
             "late_note_after": self.late_note_after,
+            "origin": self.origin,
         }
         if self.attachment is not None:
             meta["attachment"] = {
@@ -184,16 +191,48 @@ class Context:
             kw.setdefault("reply_to", self.incoming.event_id)
             if self.incoming.thread_root:
                 kw.setdefault("thread_root", self.incoming.thread_root)
-        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
-        self.outbox.append(msg)
-        return msg
+        return self._queue(rendered, kw)
 
     def send(self, text: str | Rendered, **kw: Any) -> OutMessage:
-        """Send to a room (room_id=) or a person's DM (user_id=)."""
+        """Send to a room (room_id=) or a person's DM (user_id=).
+
+        A DM to someone else on a person's behalf remembers that person (origin), so they
+        are told, where they asked, if it cannot be delivered.
+        """
         rendered = plain(text) if isinstance(text, str) else text
-        msg = OutMessage(body=rendered.body, html=rendered.html, **kw)
-        self.outbox.append(msg)
-        return msg
+        if kw.get("user_id") and "origin" not in kw and self.person is not None:
+            if kw["user_id"] != self.person.user_id:
+                kw["origin"] = self.origin()
+        return self._queue(rendered, kw)
+
+    def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:
+        """Append one message, or several if it is too large for one Matrix event."""
+        parts = fit(rendered.body, rendered.html)
+        first = OutMessage(body=parts[0][0], html=parts[0][1], **kw)
+        self.outbox.append(first)
+        for number, (body, _) in enumerate(parts[1:], start=2):
+            # The rest follows in the first part's thread, without notifying anyone again.
+            rest = {**kw, "mentions": (), "reply_to": None, "key": None, "attachment": None}
+            if first.thread_root is None and first.thread_key is None and first.key:
+                rest["thread_key"] = first.key
+            extra = {**first.extra, "org.attache.part": [number, len(parts)]}
+            self.outbox.append(OutMessage(body=body, **{**rest, "extra": extra}))
+        return first
+
+    def origin(self, obj: str | None = None, thread_key: str | None = None) -> dict[str, Any]:
+        """Where to tell the acting person about an undeliverable message: their own thread
+        (thread_key), else as a reply to their command."""
+        assert self.person is not None
+        where: dict[str, Any] = {"user_id": self.person.user_id, "object": obj}
+        if thread_key is not None:
+            where["thread_key"] = thread_key
+        elif self.incoming is not None:
+            where.update(
+                room_id=self.incoming.room_id,
+                reply_to=self.incoming.event_id,
+                thread_root=self.incoming.thread_root,
+            )
+        return where
 
     # -- scheduling (the scheduler indexes these rows after commit) --------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 import yaml
 
+from commands import delivery
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
 from commands.people import ADMINS_ARE_CONFIGURED, ROLES, display_names, parse_zone
@@ -396,6 +397,9 @@ async def dir_person(ctx: Context, args: dict[str, Any]) -> None:
 )
 async def dir_post(ctx: Context, args: dict[str, Any]) -> None:
     code = args["code"]
+    if args["room"]:  # "" clears it
+        example = f"{ctx.prefix}dir post {code} room=!encrypted-room:example.org"
+        await delivery.require_encrypted_room(ctx.db, args["room"], example)
     await set_post(
         ctx.db,
         code,

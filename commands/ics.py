@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -27,6 +27,7 @@ class IcsEvent:
     attendees: Sequence[str]
     stamp: datetime
     cancelled: bool = False
+    leads: Sequence[timedelta] = ()
 
 
 def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
@@ -54,6 +55,13 @@ def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
             else:
                 ev.add("attendee", f"urn:x-attache:post:{who}")
         ev.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
+        # One alarm per lead time, so the calendar reminds as the bot does.
+        for lead in item.leads:
+            alarm = icalendar.Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", f"{item.code} {item.title}")
+            alarm.add("trigger", -lead)
+            ev.add_component(alarm)
         cal.add_component(ev)
     cal.add_missing_timezones()
     return cal.to_ical()

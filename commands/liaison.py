@@ -23,6 +23,7 @@ from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, person, table
+from commands.timeparse import check_time_length
 from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
 
 ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
@@ -195,11 +196,28 @@ async def _set_status(ctx: Context, req: Request, status: str) -> None:
 # -- sending into threads ------------------------------------------------------------------
 
 
-def _to_thread(ctx: Context, thread: Thread, text: str | Rendered, mentions: tuple[str, ...] = ()):
+def _to_thread(
+    ctx: Context,
+    thread: Thread,
+    text: str | Rendered,
+    mentions: tuple[str, ...] = (),
+    req: Request | None = None,
+):
     target: dict[str, Any] = (
         {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
     )
+    if req is not None:
+        target["origin"] = _origin(ctx, req)
     ctx.send(text, thread_key=thread.key, mentions=mentions, **target)
+
+
+def _origin(ctx: Context, req: Request) -> dict[str, Any]:
+    """Who hears it if a message about this request cannot reach its person: the person
+    who acted, where they wrote; for the bot's own nudges, the requester in their thread."""
+    if ctx.person is not None:
+        return ctx.origin(req.label)
+    key = f"{req.label}:{req.requester}"
+    return {"user_id": req.requester, "thread_key": key, "object": req.label}
 
 
 async def _notify(
@@ -221,7 +239,7 @@ async def _notify(
         mentions: tuple[str, ...] = ()
         if mention:
             mentions = (thread.user_id,) if thread.user_id else req.addressees
-        _to_thread(ctx, thread, text, mentions)
+        _to_thread(ctx, thread, text, mentions, req)
 
 
 # -- formatting ----------------------------------------------------------------------------
@@ -310,8 +328,11 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
             raise ValueError(f"{text!r} is not a real date") from None
         moment = datetime.combine(day, time(23, 59), tzinfo=zone)
     else:
+        soon = examples.day(now, 7)
+        check_time_length(text, f"{soon}, {soon}T14:00 or 'in 3 days'")
         parsed = dateparser.parse(
             text,
+            languages=["en"],  # as everywhere else; detection also costs ~1 s on first use
             settings={
                 "TIMEZONE": str(zone),
                 "RETURN_AS_TIMEZONE_AWARE": True,
@@ -460,7 +481,10 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
         target_kw: dict[str, Any] = (
             {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
         )
-        ctx.send(_rendered_root(text), key=thread.key, mentions=mentions, **target_kw)
+        origin = ctx.origin(req.label, threads[0].key)  # the requester, in their thread
+        ctx.send(
+            _rendered_root(text), key=thread.key, mentions=mentions, origin=origin, **target_kw
+        )
 
     who = ", ".join([await _name(ctx.db, a) for a in addressees])
     mine = _root_text(req, requester_name, zone, "requester", ctx.prefix)
@@ -848,5 +872,5 @@ async def due_nudge(ctx: Context, job: Job) -> None:
             f"Subject: {req.subject}{late}"
         )
         mentions = (thread.user_id,) if thread.user_id else req.addressees
-        _to_thread(ctx, thread, text, mentions)
+        _to_thread(ctx, thread, text, mentions, req)
     await _record(ctx, req, "overdue", req.status, "both sides nudged", "both sides nudged")

@@ -354,6 +354,12 @@ def _split_body(text: str) -> tuple[str, bool, str]:
     return text[: match.start()], True, text[match.end() :]
 
 
+def split_head(body: str) -> tuple[str, str]:
+    """A command's head (parsed, kept short) and its free text after ` -- ` (may be long)."""
+    head, _, tail = _split_body(body)
+    return head, tail
+
+
 def _tokenize(text: str) -> list[str]:
     if text.count('"') % 2:
         raise UserError(

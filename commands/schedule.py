@@ -10,6 +10,7 @@ when it was due; `Dispatcher.run_job` makes every job fire at most once.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,9 +24,11 @@ from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import find_post
 from commands.errors import NotFound, UserError
 from commands.examples import day
+from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles, job
 from commands.render import person, plain, table
 from commands.timeparse import (
+    MAX_WHEN_LENGTH,
     describe_rule,
     format_duration,
     localize,
@@ -38,6 +41,7 @@ from commands.timeparse import (
 )
 from config.settings import MATRIX_ID
 
+log = logging.getLogger(__name__)
 LEAD_JOB = "schedule.lead"
 NEXT_JOB = "schedule.next"
 _DM = "dm"  # reminders to the creator's DM (room_id NULL)
@@ -46,6 +50,7 @@ MAX_LEADS = 6
 MAX_LEAD = timedelta(days=60)
 KIND_NAMES = {"V": "visit", "M": "meeting", "R": "reminder"}
 _COMMAND_OF = {"V": "visit", "M": "meeting", "R": "remind"}  # the command that makes each
+AGENDA_ROWS = 100  # the agenda shows at most this many occurrences (a phone screen or ten)
 EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat")
 
 
@@ -85,7 +90,20 @@ class Item:
         """The first occurrence strictly after `moment`."""
         if self.rrule is None:
             return self.start if self.start > moment else None
-        return next_occurrence(self.rrule, self.anchor_local(), self.zone, moment)
+        try:
+            return next_occurrence(self.rrule, self.anchor_local(), self.zone, moment)
+        except ValueError:
+            # A rule stored before rules were parsed (e.g. FREQ given twice) stops here.
+            log.warning("%s: stored rule no longer accepted; no further occurrence", self.code)
+            return None
+
+    def occurrences(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
+        """Occurrences in [start, end); none for a stored rule that is no longer accepted."""
+        try:
+            return occurrences_between(self.rrule, self.start, self.zone, start, end, limit)
+        except ValueError:
+            log.warning("%s: stored rule no longer accepted; left out of the agenda", self.code)
+            return []
 
 
 async def _load(db: aiosqlite.Connection, kind: str, number: int) -> Item | None:
@@ -231,6 +249,17 @@ def parse_leads(text: str) -> list[timedelta]:
     return leads
 
 
+def _check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:
+    """Every rule, typed or built from words, passes the same checks before it is stored."""
+    tz = ZoneInfo(zone)
+    return check_rule(
+        rule,
+        start.astimezone(tz).replace(tzinfo=None),
+        ctx.now.astimezone(tz).replace(tzinfo=None),
+        timedelta(seconds=ctx.settings.min_recurrence_interval),
+    )
+
+
 def _parse_repeat(text: str) -> str | None:
     cleaned = text.strip()
     if cleaned.lower() in ("none", "no", "never", "once"):
@@ -308,10 +337,12 @@ def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] 
 
 
 def _span(delta: timedelta) -> str:
-    seconds = abs(int(delta.total_seconds()))
-    if seconds < 60:
+    """Rounded to the nearest minute: a job runs a moment after it is due, and 'lead=2m' must
+    still read 'in 2m', not 'in 1m'."""
+    minutes = round(abs(delta.total_seconds()) / 60)
+    if minutes < 1:
         return "less than a minute"
-    return format_duration(timedelta(seconds=seconds - seconds % 60))
+    return format_duration(timedelta(minutes=minutes))
 
 
 async def _zones_of(ctx: Context, users: list[str]) -> list[str]:
@@ -407,6 +438,8 @@ async def _create(
         except ValueError as exc:
             raise ValueError(f"lead: {exc}") from None
         end = _parse_end(args["end"], when.start, when.zone, ctx.now) if args.get("end") else None
+        if rule:
+            rule = _check_repeat(ctx, rule, when.start, when.zone)
     except ValueError as exc:
         raise UserError(str(exc), example=example) from None
     item = Item(
@@ -515,11 +548,18 @@ def _reads_as_time(text: str, zone: str, now: datetime) -> bool:
     return True
 
 
+# A time is at most this many words ("every Monday, Wednesday and Friday at 09:00 UTC"): only
+# cuts within them are tried, so one message costs at most this many dateparser calls.
+MAX_WHEN_WORDS = 8
+
+
 def _split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, str]:
     """The longest leading words that read as a time; the rest (minus a leading 'to') is text."""
     first_error: ValueError | None = None
-    for cut in range(len(words) - 1, 0, -1):
+    for cut in range(min(len(words) - 1, MAX_WHEN_WORDS), 0, -1):
         candidate = " ".join(words[:cut])
+        if len(candidate) > MAX_WHEN_LENGTH:
+            continue
         try:
             parse_when(candidate, zone, now)
         except ValueError as exc:
@@ -554,13 +594,20 @@ async def agenda(ctx: Context, args: dict[str, Any]) -> None:
     if not entries:
         ctx.reply(f"Nothing scheduled in the next {days} days.")
         return
+    shown_days = f"next {days} days"
+    if len(entries) >= AGENDA_ROWS:
+        last = fmt(entries[-1][0], zone).rsplit(" ", 1)[0]
+        shown_days = (
+            f"the first {AGENDA_ROWS} entries, up to {last}; for less, ask fewer days, "
+            f"e.g. {ctx.prefix}agenda 2"
+        )
     rows = []
     for occ, item in entries:
         there = _local_there(occ, item.zone, zone)
         rows.append([item.code, fmt(occ, zone).rsplit(" ", 1)[0], there, item.title, item.place])
     ctx.reply(
         table(
-            f"Agenda: next {days} days (times in {zone})",
+            f"Agenda: {shown_days} (times in {zone})",
             ["id", "when", "local time there", "what", "where"],
             rows,
             footer=f"{ctx.prefix}show <id> for details, {ctx.prefix}ics agenda for a calendar.",
@@ -578,7 +625,14 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     return f"{shown} {zone}"
 
 
-async def _agenda(ctx: Context, days: int) -> list[tuple[datetime, Item]]:
+async def _agenda(
+    ctx: Context, days: int, rows_max: int = AGENDA_ROWS, per_item: int = AGENDA_ROWS
+) -> list[tuple[datetime, Item]]:
+    """The first `rows_max` occurrences in the next `days` days, earliest first.
+
+    Each item is expanded only up to the latest entry still among the first `rows_max`, so
+    many hourly items cost about what one does, not items × days × 24.
+    """
     until = ctx.now + timedelta(days=days)
     async with ctx.db.execute(
         f"SELECT {_COLUMNS} FROM schedule_items i WHERE state = 'active' ORDER BY id"
@@ -589,9 +643,11 @@ async def _agenda(ctx: Context, days: int) -> list[tuple[datetime, Item]]:
         item = _item(row)
         if not await _may_see(ctx, item):
             continue
-        for occ in occurrences_between(item.rrule, item.start, item.zone, ctx.now, until):
-            entries.append((occ, item))
-    entries.sort(key=lambda e: (e[0], e[1].code))
+        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
+        occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
+        entries += [(occ, item) for occ in occurrences]
+        entries.sort(key=lambda e: (e[0], e[1].code))
+        del entries[rows_max:]
     return entries
 
 
@@ -611,7 +667,7 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
         if not 1 <= days <= 366:
             raise UserError("days: give a number from 1 to 366.", example="!ics agenda 30")
         seen: dict[str, Item] = {}
-        for _, item in await _agenda(ctx, days):
+        for _, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
             seen.setdefault(item.code, item)
         items = list(seen.values())
         name = "agenda.ics"
@@ -641,6 +697,7 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
                 attendees=item.participants,
                 stamp=ctx.now,
                 cancelled=item.state == "cancelled",
+                leads=item.leads,
             )
             for item in items
         ]
@@ -755,6 +812,8 @@ def _edit_handler(kind: str):  # type: ignore[no-untyped-def]
                 item.leads = parse_leads(changes["lead"])
             if "repeat" in changes:
                 item.rrule = _parse_repeat(changes["repeat"])
+            if item.rrule and ("repeat" in changes or "start" in changes):
+                item.rrule = _check_repeat(ctx, item.rrule, item.start, item.zone)
         except ValueError as exc:
             raise UserError(f"{exc}.".replace("..", "."), example=example) from None
         if "with" in changes:
@@ -811,10 +870,10 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
             )
     else:
         left = occ - ctx.now
-        soon = f"in {_span(left)}" if left.total_seconds() >= 60 else "now"
-        if left.total_seconds() <= -60:
+        soon = f"in {_span(left)}" if left.total_seconds() >= 30 else "now"
+        if left.total_seconds() <= -30:
             soon = f"{_span(left)} ago"
-        verb = "started" if left.total_seconds() <= -60 else "starts"
+        verb = "started" if left.total_seconds() <= -30 else "starts"
         text = f"⏰ {item.code} {item.title} {verb} {soon}: {fmt_zones(occ, item.zone, zones)}"
         if item.place:
             text += f", {item.place}"

@@ -17,9 +17,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dateparser
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule
 
+from commands import recurrence
 from commands.people import parse_zone
+
+# The most text ever handed to dateparser for one time: its cost grows with the length, and
+# no real time ("next Tuesday 14:00 America/Argentina/Buenos_Aires") comes near this.
+MAX_WHEN_LENGTH = 100
 
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
@@ -77,7 +82,6 @@ _DAYS = {
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _FREQS = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}
 _NAMED = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY", "yearly": "YEARLY"}
-_RRULE_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY", "HOURLY")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -136,6 +140,19 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
     return first
 
 
+def check_time_length(text: str, example: str) -> None:
+    """Refuse, before dateparser sees it, a time or date longer than any real one.
+
+    Every module that hands text to dateparser calls this first: its cost grows with the
+    length, and a hostile head may hold 4,000 characters.
+    """
+    if len(text) > MAX_WHEN_LENGTH:
+        raise ValueError(
+            f"{text[:30]!r}… is too long for a time (at most {MAX_WHEN_LENGTH} characters); "
+            f"write e.g. {example}"
+        )
+
+
 @dataclass(frozen=True)
 class When:
     """A parsed start: the instant, the zone it was meant in, and a recurrence if any."""
@@ -150,6 +167,7 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
     raw = " ".join(text.split())
     if not raw:
         raise ValueError("no time given; write e.g. tomorrow 09:30 or in 2h")
+    check_time_length(raw, "tomorrow 09:30, next Tuesday 14:00 or in 2h")
     body, explicit = split_zone(raw)
     zone = explicit or zone
     lowered = body.lower()
@@ -230,7 +248,15 @@ def recurrence_rule(spec: str) -> str:
     text = spec.strip()
     if "FREQ=" in text.upper():
         return validate_rrule(text)
+    # The words become a rule, and that rule goes through the same parser as a typed one.
+    return validate_rrule(_words_rule(text))
+
+
+def _words_rule(text: str) -> str:
+    spec = text
     lowered = text.lower().removeprefix("every ").strip()
+    if len(lowered) > recurrence.MAX_RULE_LENGTH:
+        raise ValueError(f"the repeat is longer than {recurrence.MAX_RULE_LENGTH} characters")
     if lowered in _NAMED:
         return f"FREQ={_NAMED[lowered]}"
     if lowered in ("weekday", "weekdays", "working day", "workday"):
@@ -260,27 +286,13 @@ def recurrence_rule(spec: str) -> str:
 
 
 def validate_rrule(text: str) -> str:
-    rule = text.strip().removeprefix("RRULE:").removeprefix("rrule:").upper()
-    freq = re.search(r"FREQ=(\w+)", rule)
-    if not freq or freq[1] not in _RRULE_FREQS:
-        raise ValueError("the rule's FREQ must be DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY")
-    if "DTSTART" in rule:
-        raise ValueError("give the start as the time, not DTSTART inside the rule")
-    try:
-        rrulestr(_naive_until(rule), dtstart=datetime(2026, 1, 1))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"the rule is not valid RFC 5545: {exc}") from None
-    return rule
-
-
-def _naive_until(rule: str) -> str:
-    """UNTIL=...Z is UTC; dateutil wants it naive when DTSTART is naive (wall time)."""
-    return re.sub(r"(UNTIL=\d{8}T\d{6})Z", r"\1", rule)
+    """Parse a raw RRULE into known parts, each once (see commands.recurrence)."""
+    return recurrence.rule_text(recurrence.parse_rule(text))
 
 
 def expand(rule: str, anchor_local: datetime) -> rrule:
     """The rule over wall-clock times from the item's first start (naive local)."""
-    return rrulestr(_naive_until(rule), dtstart=anchor_local)  # type: ignore[return-value]
+    return recurrence.build(recurrence.parse_rule(rule), anchor_local)
 
 
 def next_occurrence(
@@ -289,10 +301,15 @@ def next_occurrence(
     """The first occurrence strictly after `after` (aware), expanded in the zone's wall time."""
     tz = ZoneInfo(zone)
     probe = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
-    for naive in expand(rule, anchor_local).xafter(probe, inc=True):
-        moment = localize(naive, zone, strict=False)
-        if moment > after:
-            return moment
+    # Searched from just before `after`, never from the first start, and never further than
+    # the horizon plus one period: the cost is the same on day 1 and after years.
+    limit = probe + recurrence.HORIZON + timedelta(days=800)
+    with recurrence.bounded_search(limit):
+        expansion = recurrence.expand_near(rule, anchor_local, probe, limit)
+        for naive in expansion.xafter(probe, inc=True):
+            moment = localize(naive, zone, strict=False)
+            if moment > after:
+                return moment
     return None
 
 
@@ -304,14 +321,18 @@ def occurrences_between(
         return [anchor] if start <= anchor < end else []
     tz = ZoneInfo(zone)
     anchor_local = anchor.astimezone(tz).replace(tzinfo=None)
+    probe = start.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    stop = end.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
     found: list[datetime] = []
-    after = start - timedelta(microseconds=1)
-    while len(found) < limit:
-        moment = next_occurrence(rule, anchor_local, zone, after)
-        if moment is None or moment >= end:
-            break
-        found.append(moment)
-        after = moment
+    with recurrence.bounded_search(stop):
+        for naive in recurrence.expand_near(rule, anchor_local, probe, stop).xafter(
+            probe, inc=True
+        ):
+            moment = localize(naive, zone, strict=False)
+            if moment >= end or len(found) >= limit:
+                break
+            if moment >= start:
+                found.append(moment)
     return found
 
 

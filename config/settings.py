@@ -94,7 +94,21 @@ class Settings(BaseSettings):
     health_max_sync_age: int = Field(
         120, ge=5, description="Seconds without a completed sync before /healthz fails"
     )
-    max_command_length: int = Field(4_000, ge=100, description="Longest command accepted")
+    max_command_length: int = Field(
+        4_000, ge=100, description="Longest command head accepted (the part before --)"
+    )
+    max_body_length: int = Field(
+        32_000,
+        ge=1_000,
+        le=60_000,
+        description="Longest free text accepted: after -- in a command, or a thread reply",
+    )
+    min_recurrence_interval: int = Field(
+        3_600,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds: the shortest gap between two firings of a repeating item",
+    )
     rate_limit_burst: int = Field(60, ge=1, description="Commands a person may send at once")
     rate_limit_per_minute: int = Field(60, ge=1, description="Sustained commands per minute")
     undecryptable_give_up: int = Field(

@@ -113,6 +113,7 @@ class DeviceTrustPolicy:
         self._cache: dict[str, _Cached] = {}
         self._refresh_lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
+        self._told: set[str] = set()  # outsider notices already given (also in kv)
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -325,21 +326,28 @@ class DeviceTrustPolicy:
     # -- outgoing ----------------------------------------------------------------------
 
     async def prepare_room(self, room_id: str) -> None:
-        """Verify owner-signed devices and blacklist the rest before keys are shared."""
+        """Verify owner-signed devices of allow-listed people; blacklist all the rest
+        (outsiders too, however well cross-signed) before keys are shared."""
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted:
             return
         rotate = False
         members = list(room.users)
         try:
-            await self.refresh(members)  # one query for everyone stale, not one each
+            # One query for everyone stale; outsiders are never queried, so never pinned.
+            await self.refresh(
+                [u for u in members if u == self.client.user_id or self.settings.is_allowed(u)]
+            )
         except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("cannot refresh device trust for %s (%s)", room_id, exc)
         for user_id in members:
             entry = self._cache.get(user_id)
             devices = list(self.client.device_store.active_user_devices(user_id))
             trusted: set[str] = set()
-            if entry is not None:
+            outsider = user_id != self.client.user_id and not self.settings.is_allowed(user_id)
+            if outsider:  # no keys for anyone outside the allow-list, cross-signed or not
+                await self._tell_outsider(room_id, user_id)
+            elif entry is not None:
                 t = entry.trust
                 identity_ok = (
                     t.master_key is not None
@@ -364,6 +372,34 @@ class DeviceTrustPolicy:
         if rotate:
             # A session shared before a device was blacklisted must not be used again.
             self.client.invalidate_outbound_session(room_id)
+
+    async def _tell_outsider(self, room_id: str, user_id: str) -> None:
+        """Admins hear once per room and person that someone outside the allow-list is in
+        a room the bot writes to (they get no keys: the bot's messages are unreadable to them)."""
+        key = f"told_outsider:{room_id}:{user_id}"
+        if key in self._told:  # no store write per send once told
+            return
+        self._told.add(key)
+        now = utc_iso(datetime.now(UTC))
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+                (key, now),
+            )
+            first = await cur.fetchone() is not None
+            await cur.close()
+            if first:
+                text = (
+                    f"Security notice: {user_id}, who is not on the allow-list, is in room "
+                    f"{room_id}. I send them no keys, so they cannot read what I write there. "
+                    "Remove them from the room, or add them to allowed_users if they belong."
+                )
+                await enqueue(
+                    db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now
+                )
+        if first:
+            self.metrics.refused.labels("outsider_in_room").inc()
+            log.warning("an outsider is in %s; withholding room keys from them", room_id)
 
 
 def identity_changed_notice(user_id: str, old: str, new: str, prefix: str, configured: bool) -> str:

@@ -165,6 +165,15 @@ class BotCore:
                 "UPDATE outbox SET state='sent', event_id=? WHERE key=?", (event_id, key)
             )
 
+    async def bot_in_room(self, room_id: str, encrypted: bool = True) -> None:
+        """What the sync loop records of a room the bot is in (bot_rooms)."""
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (room_id) DO UPDATE SET encrypted = excluded.encrypted",
+                (room_id, int(encrypted), "2026-01-01T00:00:00+00:00"),
+            )
+
     async def query(self, sql: str, *params: Any) -> list[Any]:
         async with self.store.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from typing import Any
 
 import pytest
 
@@ -64,19 +65,29 @@ async def test_messages_from_unlisted_member_are_ignored(bot_factory, people) ->
     assert not [e for e in mallory.messages(room) if replied_to(e) == ignored]
 
 
-async def test_unencrypted_room_gets_one_refusal(bot_factory, people) -> None:
-    alice = await people("alice")
+async def test_unencrypted_room_gets_one_refusal(bot_factory, people, synapse) -> None:
+    """Told once, in an encrypted DM: the bot never writes into the plain room itself."""
+    alice = await people("alice", auto_join=True)
     bot: BotProcess = bot_factory(allowed_users=[alice.user_id])
     room = await alice.create_plain_room(bot.user_id, wait_joined=20)
-    first = await alice.send_text(room, "!ping")
-    reply = await alice.wait_for_message(room, lambda e: replied_to(e) == first, timeout=20)
-    assert "only work in end-to-end encrypted rooms" in reply.body
+    await alice.send_text(room, "!ping")
+
+    def refusal() -> Any:
+        found = [
+            (r, e)
+            for r, e in alice.received
+            if e.sender == bot.user_id and "only work in end-to-end encrypted rooms" in e.body
+        ]
+        return found or None
+
+    [(dm, note)] = await alice._wait_until(refusal, 30, "the refusal in a DM")
+    assert dm != room and note.decrypted and room in note.body
     await alice.send_text(room, "!help")
     await alice.send_text(room, "!ping")
     await asyncio.sleep(3)
-    from_bot = [e for e in alice.messages(room) if e.sender == bot.user_id]
-    assert len(from_bot) == 1
-    assert "pong" not in from_bot[0].body
+    assert len(refusal() or []) == 1
+    stored = synapse.room_messages_as_admin(room)
+    assert not [e for e in stored if e["sender"] == bot.user_id and e["type"] != "m.room.member"]
 
 
 async def test_malformed_command_gets_usage_and_example(bot_factory, people) -> None:

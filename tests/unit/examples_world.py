@@ -19,6 +19,7 @@ BERLIN = "@bob:example.org"  # DE-BERLIN's member: the addressee of every seeded
 PARIS = "@paris:example.org"  # FR-PARIS's member: owner of every seeded action item
 ACTORS = (ADMIN, BERLIN, PARIS)
 ROOM = "!room:test"
+BOT_ROOM = "!encrypted-room:example.org"  # the room examples name in room=
 DIRECTORY = (
     f'!dir post FR-PARIS name="Paris DATT" members={PARIS}',
     f'!dir post DE-BERLIN name="Berlin DATT" members={BERLIN}',
@@ -47,6 +48,11 @@ async def world(tmp: Path, now: datetime) -> BotCore:
     clock = FakeClock()
     clock.set(now)
     core = await BotCore(tmp, clock, allowed_servers=["test", "example.org"], admins=[ADMIN]).open()
+    async with core.store.write() as db:  # the encrypted room the bot is in, as sync saw it
+        await db.execute(
+            "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, 1, 'x')",
+            (BOT_ROOM,),
+        )
     for text in DIRECTORY:
         await must(core, ADMIN, text)
     return core

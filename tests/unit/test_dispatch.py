@@ -96,3 +96,58 @@ async def test_absurd_zone_name_is_a_user_error_not_a_crash(core: BotCore) -> No
     assert "is not an IANA time zone" in sent[0].body
     outcome = await core.query("SELECT outcome FROM handled_events")
     assert outcome[0][0] == "user_error"
+
+
+# -- every state-changing event passes the same limits (issue 12 item 9, issue 13 item 5) ----
+
+
+async def test_reactions_and_thread_replies_count_against_the_rate_limit(tmp_path: Path) -> None:
+    core = await BotCore(tmp_path, rate_limit_burst=3, rate_limit_per_minute=1).open()
+    try:
+        await core.say(ALICE, "hello", thread_root="$somewhere")
+        await core.say(ALICE, "hi", reply_to="$something")
+        await core.react(ALICE, "$target")
+        sent = await core.say(ALICE, "!ping")
+        assert "faster than I accept" in sent[0].body
+        outcomes = await core.query("SELECT command, outcome FROM handled_events ORDER BY rowid")
+        assert [o[1] for o in outcomes] == ["ignored", "ignored", "ignored", "rate_limited"]
+        core.dispatcher.limiter.warned.clear()
+        warned = await core.react(ALICE, "$target")
+        assert warned[0].reply_to == "$target"  # the message reacted to, not the reaction
+        await core.say(ALICE, "again", thread_root="$somewhere")
+        outcomes = await core.query("SELECT outcome FROM handled_events ORDER BY rowid")
+        assert [o[0] for o in outcomes][-2:] == ["rate_limited", "rate_limited"]
+    finally:
+        await core.close()
+
+
+async def test_thread_reply_over_the_length_limit_is_refused_with_the_limit(
+    tmp_path: Path,
+) -> None:
+    core = await BotCore(tmp_path, max_body_length=1_000).open()
+    try:
+        sent = await core.say(ALICE, "x" * 1_001, thread_root="$somewhere")
+        assert "limit is 1000" in sent[0].body and "Split it" in sent[0].body
+        outcomes = await core.query("SELECT outcome FROM handled_events")
+        assert outcomes[0][0] == "too_long"
+    finally:
+        await core.close()
+
+
+async def test_long_text_after_separator_is_accepted_but_the_head_is_bounded(
+    tmp_path: Path,
+) -> None:
+    core = await BotCore(tmp_path, max_command_length=200).open()
+    try:
+        sent = await core.say(ALICE, "!ping -- " + "x" * 5_000)
+        assert "takes no text after --" in sent[0].body  # parsed: not refused for length
+        sent = await core.say(ALICE, "!tz " + "y" * 300 + " -- short")
+        assert "limit is 200" in sent[0].body and "Shorten it" in sent[0].body
+        assert "Example: !request" in sent[0].body
+        sent = await core.say(ALICE, "!actions add S-1 @bob:test " + "y " * 150 + "-- short")
+        assert "before -- is" in sent[0].body and "limit is 200" in sent[0].body
+        assert "Example: !actions add" in sent[0].body and "after --" in sent[0].body
+        sent = await core.say(ALICE, "!ping -- " + "x" * 40_000)
+        assert "limit is 32000" in sent[0].body
+    finally:
+        await core.close()

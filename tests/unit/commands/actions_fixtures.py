@@ -16,6 +16,7 @@ DM = "!dm:test"
 
 async def seed(core: BotCore) -> None:
     """Directory by command (as an admin would), then S-1 with A-1 (OWNER), A-2 (FR-PARIS)."""
+    await core.bot_in_room("!other:test")  # an encrypted room the bot is in, for room=
     for text in (
         f'!dir post FR-PARIS name="Paris DATT" members={PARIS}',
         f'!dir person {SEC} role=secretariat name="Sam Secretariat"',

@@ -208,3 +208,15 @@ async def test_summit_edit_show_and_list(core: BotCore) -> None:
     assert "S-1" in listed and "NATO Defence Ministers" in listed
     elsewhere = (await core.say(MEMBER_IN_ROOM, "!summit list", room_id=DM))[0].body
     assert "No summits you can see" in elsewhere
+
+
+async def test_summit_room_must_be_encrypted_when_opened_or_edited(core: BotCore) -> None:
+    """Checked when set, with an example; nothing changes (the send-time check is below)."""
+    await seed(core)
+    await core.bot_in_room("!plain:test", encrypted=False)
+    opened = (await core.say(SEC, "!summit open Other room=!plain:test", room_id=ROOM))[0].body
+    assert "not end-to-end encrypted" in opened and "Example: !summit open" in opened
+    edited = (await core.say(SEC, "!summit edit S-1 room=!plain:test", room_id=ROOM))[0].body
+    assert "not end-to-end encrypted" in edited and "Example:" in edited
+    rows = await core.query("SELECT id, room_id FROM summits")
+    assert [tuple(r) for r in rows] == [(1, ROOM)]

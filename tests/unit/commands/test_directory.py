@@ -87,6 +87,7 @@ async def test_bad_seed_names_the_entry_and_writes_nothing(
 
 async def test_dir_commands_and_helpers(core: BotCore) -> None:
     await say_ok(core, ADMIN, '!dir post FR-PARIS name="Paris DATT" members=@a:test,@b:test', DM)
+    await core.bot_in_room("!p:test")
     await say_ok(core, ADMIN, "!dir post FR-PARIS remove=@b:test add=@c:test room=!p:test", DM)
     await say_ok(core, ADMIN, '!dir person @d:test role=secretariat post=FR-PARIS name="D D"', DM)
     body = (await core.say(ADMIN, "!dir show FR-PARIS", room_id=DM))[0].body
@@ -109,3 +110,15 @@ async def test_dir_commands_and_helpers(core: BotCore) -> None:
     body = (await core.say(ADMIN, "!dir person @e:test role=emperor", room_id=DM))[0].body
     assert "is not a role" in body and "Example:" in body
     assert "Posts" in (await core.say(ADMIN, "!dir list", room_id=DM))[0].body
+
+
+@pytest.mark.parametrize("encrypted", [False, None])
+async def test_post_room_must_be_an_encrypted_room_of_the_bot(core: BotCore, encrypted) -> None:
+    """An unencrypted room (or one the bot is not in) is refused when set; nothing changes."""
+    await say_ok(core, ADMIN, '!dir post FR-PARIS name="Paris DATT" members=@a:test', DM)
+    if encrypted is not None:
+        await core.bot_in_room("!plain:test", encrypted=encrypted)
+    [reply] = await core.say(ADMIN, "!dir post FR-PARIS room=!plain:test", room_id=DM)
+    assert ("not end-to-end encrypted" if encrypted is False else "I am not in room") in reply.body
+    assert "Example: !dir post FR-PARIS room=" in reply.body
+    assert [r[0] for r in await core.query("SELECT room_id FROM posts")] == [None]

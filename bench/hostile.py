@@ -1,0 +1,216 @@
+"""Hostile input: the worst CPU time one message can cost, over a corpus built to hurt.
+
+Not a test: it prints a table (and writes JSON with --json FILE). Every message goes through
+the real Dispatcher on a real temporary store (parse, limits, handler, outbox row, commit);
+there is no homeserver. The corpus is built from the registry, so a new command or option
+is covered without editing this file: for every command, the longest head the bot accepts
+(`max_command_length`) as one long argument, as many words, and as every option's value; the
+longest free text after -- (`max_body_length`); plus the worst cases the hostile review
+found (a 4,000-character `!remind` without --, recurrence rules that flood or never fire,
+long natural-language repeats) and the agenda with those items stored. A message must
+cost at most 100 ms of CPU (it runs on the event loop, inside the write transaction).
+
+    PYTHONPATH=. python bench/hostile.py [--runs 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.harness.fakes import BotCore, FakeClock
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ADMIN = "@admin:test"
+SEC = "@sec:test"
+ALICE = "@alice:test"
+ROOM = "!room:test"
+TARGET_MS = 100.0
+HOSTILE_RULES = [
+    "FREQ=DAILY;FREQ=SECONDLY",
+    "FREQ=HOURLY;BYMINUTE=" + ",".join(str(m) for m in range(60)),
+    "FREQ=HOURLY;BYMINUTE=0,30;BYSECOND=" + ",".join(str(s) for s in range(60)),
+    "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;BYDAY=MO",
+    "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=31;BYHOUR=" + ",".join(str(h) for h in range(24)),
+    "FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO;BYMONTH=1",
+    "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2,4,6,9,11",
+    "FREQ=YEARLY;BYYEARDAY=366;BYMONTH=1",
+    "FREQ=DAILY;UNTIL=20200101T000000Z",
+    "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+    "FREQ=DAILY;BYHOUR=9;BYSETPOS=2",
+    "FREQ=HOURLY",
+    "FREQ=WEEKLY;INTERVAL=1000;BYDAY=MO,TU,WE,TH,FR,SA,SU",
+    "FREQ=YEARLY;INTERVAL=1000;BYMONTH=2;BYMONTHDAY=29",
+    "FREQ=MONTHLY;COUNT=1000;BYMONTHDAY=31",
+    "FREQ=DAILY;" + ";".join(f"X-{i}=1" for i in range(40)),
+]
+
+
+def corpus(core: BotCore) -> list[tuple[str, str]]:
+    """(label, message): the longest allowed message for every command and option.
+
+    Each command starts from its own declared example (which names objects `setup` creates:
+    FR-PARIS, S-1, A-7, LR-3, M-3), so the long part reaches the handler, not only the parser.
+    """
+    settings, reg = core.settings, core.registry
+    head, body = settings.max_command_length, settings.max_body_length
+    p = reg.prefix
+    out: list[tuple[str, str]] = []
+
+    def fill(start: str, unit: str, limit: int) -> str:
+        return start + unit * max(0, (limit - len(start)) // len(unit))
+
+    for name, spec in sorted(reg.commands.items()):
+        example_head, _, example_body = spec.example.partition(" -- ")
+        base = f"{p}{name} "
+        out.append((f"{name}: words", fill(base, "a ", head)))
+        out.append((f"{name}: one long word", fill(base, "x", head)))
+        out.append((f"{name}: quotes", fill(base, '"a b" ', head)))
+        out.append((f"{name}: digits", fill(base, "1/2/2026 ", head)))
+        out.append((f"{name}: times", fill(base, "tomorrow 09:30 ", head)))
+        out.append((f"{name}: example + words", fill(example_head + " ", "a ", head)))
+        for option in spec.options:
+            stripped = re.sub(rf'\s{option.name}=("[^"]*"|\S+)', "", example_head) + " "
+            start = f"{stripped}{option.name}="
+            tail = f" -- {example_body}" if example_body else ""
+            room = head - len(tail.split(" -- ")[0])
+            for unit, what in (("x", "long"), ("next ", "words"), ("1 ", "numbers")):
+                text = fill(start, unit, room).rstrip() if unit != "x" else fill(start, unit, room)
+                if unit != "x":
+                    text = f'{start}"{text[len(start) :][: room - len(start) - 2]}"'
+                out.append((f"{name}: {option.name}= {what}", text + tail))
+            out.append(
+                (f"{name}: {option.name}= repeated", fill(stripped, f"{option.name}=1 ", head))
+            )
+        if spec.body is not None:
+            start = f"{example_head} -- "
+            out.append((f"{name}: -- longest text", fill(start, "lorem ipsum\n", head + body)))
+            trailing = " ".join(f"{o.name}=x" for o in spec.options) or "k=v"
+            out.append(
+                (f"{name}: -- trailing options", fill(start, trailing + " ", head + body - 10))
+            )
+    # The worst cases the review found, and their neighbours.
+    out.append(("remind: 4,000 chars, no --", fill(f"{p}remind ", "a ", head)))
+    out.append(("remind: time then 4,000 chars", fill(f"{p}remind tomorrow 09:30 ", "a ", head)))
+    out.append(("remind: 'every' words", fill(f"{p}remind every ", "Monday ", head)))
+    out.append(("remind: numbers", fill(f"{p}remind ", "12 ", head)))
+    for rule in HOSTILE_RULES:
+        out.append((f"meeting repeat={rule[:40]}", f"{p}meeting tomorrow 10:00 repeat={rule} -- x"))
+        out.append((f"remind repeat={rule[:40]}", f"{p}remind tomorrow 10:00 repeat={rule} -- x"))
+        out.append((f"edit repeat={rule[:40]}", f"{p}edit M-1 repeat={rule}"))
+    days = ", ".join(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"] * 20)
+    out.append(("meeting every <100 days> 09:00", f"{p}meeting every {days} 09:00 -- x"))
+    out.append(("meeting repeat=<100 days>", f'{p}meeting tomorrow 10:00 repeat="{days}" -- x'))
+    out.append(("edit start= long", fill(f"{p}edit M-1 start=", "next ", head)))
+    out.append(("edit end= long", fill(f"{p}edit M-1 end=", "1h", head)))
+    out.append(("edit many keys", fill(f"{p}edit M-1 ", "place=x ", head)))
+    out.append(("thread reply, longest", fill("", "lorem ipsum\n", body)))
+    out.append(("agenda 90 with hourly items", f"{p}agenda 90"))
+    out.append(("ics agenda 366 with hourly items", f"{p}ics agenda 366"))
+    return out
+
+
+async def setup(core: BotCore) -> None:
+    async with core.store.write() as db:
+        await db.execute(
+            "INSERT INTO people (user_id, roles, timezone, updated_at) "
+            "VALUES (?, 'secretariat', 'Europe/Paris', ?)",
+            (SEC, NOW.isoformat()),
+        )
+        for code in ("FR-PARIS", "DE-BERLIN", "NATO-HQ-DATT"):
+            await db.execute(
+                "INSERT INTO posts (code, name, created_at) VALUES (?, ?, ?)",
+                (code, code.title(), NOW.isoformat()),
+            )
+            await db.execute(
+                "INSERT INTO post_members (post, user_id) VALUES (?, ?)", (code, ALICE)
+            )
+        await db.execute(
+            "INSERT INTO summits (name, room_id, timezone, created_by, created_at) "
+            "VALUES ('Summit', ?, 'Europe/Paris', ?, ?)",
+            (ROOM, SEC, NOW.isoformat()),
+        )
+    await core.say(SEC, "!meeting tomorrow 10:00 -- Target of edits")
+    for number in range(1, 8):  # A-1 … A-7, LR-1 … LR-3, M-1 … M-3 (the examples name them)
+        await core.say(ADMIN, f"!actions add S-1 FR-PARIS due=2026-12-01 -- item {number}")
+        if number <= 3:
+            await core.say(ADMIN, f"!request DE-BERLIN Subject {number} -- body")
+        if 2 <= number <= 3:
+            await core.say(ADMIN, f"!meeting tomorrow 11:00 -- Meeting {number}")
+    for minute in range(0, 60, 10):
+        # Stored items with the densest rules allowed, for !agenda and !ics agenda.
+        await core.say(SEC, f"!meeting tomorrow 10:{minute:02d} repeat=FREQ=HOURLY -- Hourly")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="times each message is sent")
+    ap.add_argument("--json", type=Path, help="write results as JSON here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        core = await BotCore(
+            Path(tmp),
+            FakeClock(current=NOW),
+            rate_limit_burst=1_000_000,
+            rate_limit_per_minute=1_000_000,
+        ).open()
+        try:
+            await setup(core)
+            messages = corpus(core)
+            worst: dict[str, dict[str, Any]] = {}
+            for label, text in messages:
+                for _ in range(args.runs):
+                    kw: dict[str, Any] = {"thread_root": "$t"} if label.startswith("thread") else {}
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
+                    await core.say(ADMIN, text, room_id=ROOM, **kw)
+                    cpu = (time.process_time() - cpu0) * 1000
+                    wall = (time.perf_counter() - wall0) * 1000
+                    row = worst.setdefault(label, {"cpu_ms": 0.0, "wall_ms": 0.0, "chars": 0})
+                    row["cpu_ms"] = max(row["cpu_ms"], cpu)
+                    row["wall_ms"] = max(row["wall_ms"], wall)
+                    row["chars"] = len(text)
+        finally:
+            await core.close()
+    ranked = sorted(worst.items(), key=lambda kv: -kv[1]["cpu_ms"])
+    top = ranked[0][1]["cpu_ms"]
+    load = os.getloadavg()
+    print(
+        f"Hostile corpus: {len(messages)} messages x {args.runs}, {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load {load[0]:.2f}"
+    )
+    print("| message | chars | worst CPU ms | worst wall ms |")
+    print("|---|---|---|---|")
+    for label, row in ranked[:15]:
+        print(f"| {label} | {row['chars']} | {row['cpu_ms']:.1f} | {row['wall_ms']:.1f} |")
+    verdict = "OK" if top <= TARGET_MS else "OVER"
+    print(f"worst CPU per message: {top:.1f} ms (target <= {TARGET_MS:.0f} ms): {verdict}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "date": datetime.now(UTC).isoformat(),
+                    "messages": len(messages),
+                    "runs": args.runs,
+                    "worst_cpu_ms": top,
+                    "target_ms": TARGET_MS,
+                    "by_message": worst,
+                },
+                indent=1,
+            )
+        )
+    if top > TARGET_MS:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,62 @@
+"""How long an incoming message may be: one rule for commands, thread replies and replies.
+
+A command's head (before `--`) is parsed word by word, so it stays short
+(`max_command_length`); the free text after `--` is stored and relayed as is, so it may be
+long (`max_body_length`, 32,000 characters by default), and so may a thread reply or reply,
+which is relayed text too. A refusal says the limit and what to do instead.
+"""
+
+from __future__ import annotations
+
+from commands.context import Incoming
+from commands.errors import UserError
+from commands.registry import CommandSpec, Registry, split_head
+from config import Settings
+
+
+def length_refusal(incoming: Incoming, settings: Settings, registry: Registry) -> str | None:
+    """The reply refusing an over-long message, or None if it is within the limits."""
+    if incoming.reaction_key is not None:
+        return None
+    text = incoming.body
+    head_limit, body_limit = settings.max_command_length, settings.max_body_length
+    prefix = registry.prefix
+    if not registry.is_command(text):
+        if len(text) <= body_limit:
+            return None
+        return UserError(
+            f"That message is {len(text)} characters long; the limit is {body_limit}. "
+            "Nothing was done and it was not relayed. Split it into several messages.",
+        ).text()
+    head, body = split_head(text)
+    if len(head) > head_limit:
+        spec = _command_of(registry, head)
+        if spec is not None and spec.body is not None:
+            return UserError(
+                f"The command before -- is {len(head)} characters long; the limit is "
+                f"{head_limit}. Nothing was done. Put the long text after -- (up to "
+                f"{body_limit} characters).",
+                example=spec.example,
+            ).text()
+        return UserError(
+            f"That command is {len(head)} characters long; the limit is {head_limit}. Nothing "
+            f"was done. Shorten it. Long text (up to {body_limit} characters) goes after -- "
+            f"in {prefix}request and {prefix}actions add, or as a reply in a request's thread.",
+            example=f"{prefix}request FR-PARIS Subject -- the long text",
+        ).text()
+    if len(body) > body_limit:
+        return UserError(
+            f"The text after -- is {len(body)} characters long; the limit is {body_limit}. "
+            "Nothing was done. Split it: send the first part, then the rest as replies in "
+            "the thread the bot opens.",
+            example=f"{prefix}request FR-PARIS -- Subject (part 1 of 2) …",
+        ).text()
+    return None
+
+
+def _command_of(registry: Registry, head: str) -> CommandSpec | None:
+    """The command a head names (its first one or two words), without parsing the rest."""
+    words = head[len(registry.prefix) :].split(maxsplit=2)
+    if len(words) >= 2 and (spec := registry.find(f"{words[0]} {words[1]}".lower())):
+        return spec
+    return registry.find(words[0].lower()) if words else None

@@ -1,0 +1,124 @@
+"""What the domains do when a message cannot reach its person: tell the sender, keep history.
+
+The runtime (bot/outbox.py) decides that a message is undeliverable; this module turns that
+into the notice for the person it was sent on behalf of (its OutMessage.origin) and into
+the history of the object it was about. One rule for every command.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiosqlite
+
+from commands.context import OutMessage
+from commands.errors import UserError
+
+LIAISON_LABEL = re.compile(r"LR-(\d+)")
+
+# Reasons, as the sender reads them ("I could not deliver LR-3 to Bob: <reason>.").
+NOT_ALLOWED = "they are not on this bot's allow-list"
+REJECTED = "they declined my direct chat invitation"
+NO_ACCOUNT = "I could not invite them to a direct chat (is the account gone?)"
+LEFT = "they left our direct chat before it arrived"
+NO_DEVICES = "they have no session that could read it (is the account gone?)"
+
+
+async def name_of(db: aiosqlite.Connection, user_id: str) -> str:
+    """The directory's display name with the Matrix ID, or the Matrix ID alone."""
+    async with db.execute("SELECT display_name FROM people WHERE user_id = ?", (user_id,)) as cur:
+        row = await cur.fetchone()
+    return f"{row[0]} ({user_id})" if row and row[0] else user_id
+
+
+async def undeliverable(
+    db: aiosqlite.Connection,
+    origin: dict[str, Any] | None,
+    recipient: str,
+    reason: str,
+    now_iso: str,
+) -> list[OutMessage]:
+    """Record it (audit, and the object's own history) and return the sender's notice."""
+    obj = (origin or {}).get("object")
+    detail = f"to {recipient}: {reason}"
+    told_before = False
+    if obj is not None:  # one notice per object, person and reason, not one per message
+        async with db.execute(
+            "SELECT 1 FROM audit WHERE action = 'delivery.failed' AND object = ? AND detail = ?",
+            (obj, detail),
+        ) as cur:
+            told_before = await cur.fetchone() is not None
+    await db.execute(
+        "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
+        (now_iso, "delivery.failed", obj, detail),
+    )
+    if told_before:
+        return []
+    match = LIAISON_LABEL.fullmatch(obj or "")
+    if match:
+        await db.execute(
+            "INSERT INTO liaison_history (request_id, at, actor, action, status, detail) "
+            "SELECT id, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
+            (now_iso, f"not delivered to {recipient}: {reason}", int(match[1])),
+        )
+    if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
+        return []
+    what = obj or "a message"
+    name = await name_of(db, recipient)
+    body = (
+        f"I could not deliver {what} to {name}: {reason}. Reach them another way; once "
+        "they start a direct chat with me, I can write to them again."
+    )
+    where: dict[str, Any] = {}
+    if origin.get("thread_key"):
+        where = {"user_id": origin["user_id"], "thread_key": origin["thread_key"]}
+        async with db.execute(
+            "SELECT room_id, user_id FROM outbox WHERE key = ?", (origin["thread_key"],)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] and not row[1]:  # the thread is in a (post) room
+            where = {"room_id": row[0], "thread_key": origin["thread_key"]}
+    elif origin.get("room_id"):
+        where = {
+            "room_id": origin["room_id"],
+            "reply_to": origin.get("reply_to"),
+            "thread_root": origin.get("thread_root"),
+        }
+    else:
+        where = {"user_id": origin["user_id"]}
+    return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+
+
+async def dm_abandoned(db: aiosqlite.Connection, user_id: str, room_id: str) -> None:
+    """The person left their DM with the bot: what was addressed to that room follows the
+    person instead (their reminders, what is still queued), into whichever DM is usable."""
+    await db.execute(
+        "UPDATE schedule_items SET room_id = NULL WHERE room_id = ? AND creator = ?",
+        (room_id, user_id),
+    )
+    await db.execute(
+        "UPDATE outbox SET user_id = ?, room_id = NULL "
+        "WHERE room_id = ? AND user_id IS NULL AND state = 'pending'",
+        (user_id, room_id),
+    )
+
+
+async def require_encrypted_room(db: aiosqlite.Connection, room_id: str, example: str) -> None:
+    """A post or summit room must be one the bot is in and that is end-to-end encrypted:
+    the bot never writes anywhere else (and would refuse to at send time too)."""
+    async with db.execute("SELECT encrypted FROM bot_rooms WHERE room_id = ?", (room_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise UserError(
+            f"I am not in room {room_id}. Invite me there first (an encrypted room), "
+            "then set it again.",
+            example=example,
+        )
+    if not row[0]:
+        raise UserError(
+            f"Room {room_id} is not end-to-end encrypted, and I never write unencrypted. "
+            "Enable encryption there (Element: Room settings → Security & Privacy → "
+            "Encrypted) or name an encrypted room.",
+            example=example,
+        )
