@@ -14,14 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-from dateparser.date import DateDataParser
 
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
-from commands.examples import day
 from commands.render import person
-from commands.timeparse import check_time_length
+from commands.timeparse import Due, parse_due, show_due
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
 ACTIVE = ("open", "in_progress")
@@ -86,77 +84,10 @@ def parse_item_id(text: str) -> int:
 
 # -- dates ---------------------------------------------------------------------------------
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}$")
-
-
-@dataclass(frozen=True)
-class Due:
-    """A deadline: the instant (UTC) and how it was given (a whole day in a zone, or a time)."""
-
-    at: datetime
-    zone: str
-    all_day: bool
-
-
-def end_of_day(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(zone))
-
-
-def _natural(text: str, zone: str, now: datetime) -> tuple[datetime, bool] | None:
-    """dateparser on simple natural forms ('friday', 'in 3 days', '1 dec 17:00')."""
-    local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    parser = DateDataParser(
-        languages=["en"],
-        settings={
-            "PREFER_DATES_FROM": "future",
-            "RETURN_TIME_AS_PERIOD": True,
-            "RELATIVE_BASE": local_now,
-        },
-    )
-    data = parser.get_date_data(text)
-    if data is None or data.date_obj is None:
-        return None
-    return data.date_obj.replace(tzinfo=None), data.period == "time"
-
-
-def parse_due(text: str, zone: str, now: datetime) -> Due:
-    """An ISO date (end of that day), an ISO date and time, or a simple natural form."""
-    value = text.strip()
-    if not value:
-        raise ValueError(f"give a date, e.g. {day(now, 7)} or friday")
-    try:
-        if _ISO_DATE.match(value):
-            return Due(end_of_day(date.fromisoformat(value), zone), zone, True)
-        if _ISO_TIME.match(value):
-            local = datetime.fromisoformat(value.replace(" ", "T"))
-            return Due(local.replace(tzinfo=ZoneInfo(zone)), zone, False)
-    except ValueError:
-        raise ValueError(f"{value[:30]!r} is not a real date; e.g. {day(now, 7)}") from None
-    check_time_length(value, f'{day(now, 7)}, "{day(now, 7)} 17:00", friday or "in 3 days"')
-    found = _natural(value, zone, now)
-    if found is None:
-        raise ValueError(
-            f"{value[:30]!r} is not a date I understand; write {day(now, 7)}, "
-            f'"{day(now, 7)} 17:00", friday or "in 3 days"'
-        )
-    moment, timed = found
-    if timed:
-        return Due(moment.replace(tzinfo=ZoneInfo(zone)), zone, False)
-    return Due(end_of_day(moment.date(), zone), zone, True)
-
 
 def parse_day(text: str, zone: str, now: datetime) -> date:
-    return parse_due(text, zone, now).at.astimezone(ZoneInfo(zone)).date()
-
-
-def show_due(due_at: datetime, due_zone: str, all_day: bool, viewer_zone: str) -> str:
-    """A deadline as the viewer reads it: a date if given as a day in their zone, else time."""
-    if all_day:
-        day = due_at.astimezone(ZoneInfo(due_zone)).date().isoformat()
-        return day if due_zone == viewer_zone else f"{day} ({due_zone})"
-    local = due_at.astimezone(ZoneInfo(viewer_zone))
-    return local.strftime("%Y-%m-%d %H:%M")
+    """A summit day: whatever a deadline accepts, read as the day it falls on."""
+    return parse_due(text, zone, now, future=False).at.astimezone(ZoneInfo(zone)).date()
 
 
 # -- rows ----------------------------------------------------------------------------------
@@ -214,7 +145,7 @@ class Item:
         return self.status in ACTIVE and now > self.due_at
 
     def due_for(self, viewer_zone: str) -> str:
-        return show_due(self.due_at, self.due_zone, self.all_day, viewer_zone)
+        return show_due(Due(self.due_at, self.due_zone, self.all_day), viewer_zone)
 
     def status_for(self, now: datetime) -> str:
         text = shown_status(self.status)

@@ -20,7 +20,6 @@ from commands.action_model import (
     OWNER_MOVES,
     SECRETARIAT_MOVES,
     STATUSES,
-    Due,
     Item,
     Summit,
     add_history,
@@ -35,7 +34,6 @@ from commands.action_model import (
     owner_label,
     owner_people,
     parse_day,
-    parse_due,
     parse_item_id,
     parse_status,
     parse_summit_id,
@@ -55,6 +53,7 @@ from commands.examples import day
 from commands.people import load_person, parse_zone
 from commands.registry import Option, Param, command, handles, job
 from commands.render import Rendered, esc, person, plain, table
+from commands.timeparse import Due, parse_due, show_due
 
 SECRETARIAT = ["secretariat"]  # admins pass every role check
 NUDGE_SOON = "action.soon"
@@ -76,12 +75,6 @@ def _due(ctx: Context, text: str, example: str) -> Due:
         due = parse_due(text, _zone(ctx), ctx.now)
     except ValueError as exc:
         raise UserError(f"due: {exc}", example=example) from None
-    if due.at <= ctx.now:
-        raise UserError(
-            f"due: {due.at.astimezone(ctx.person.zone if ctx.person else None):%Y-%m-%d %H:%M} "
-            "is already past; give a future date.",
-            example=example,
-        )
     return due
 
 
@@ -552,8 +545,7 @@ async def apply_edit(
 
 
 def _fmt_due(due: Due) -> str:
-    local = due.at.astimezone(ZoneInfo(due.zone))
-    return local.date().isoformat() if due.all_day else local.strftime("%Y-%m-%d %H:%M")
+    return show_due(due, due.zone)
 
 
 @command(
@@ -812,7 +804,7 @@ async def actions_list(ctx: Context, args: dict[str, Any]) -> None:
 
 def _before(ctx: Context, text: str) -> datetime:
     try:
-        due = parse_due(text, _zone(ctx), ctx.now)
+        due = parse_due(text, _zone(ctx), ctx.now, future=False)
     except ValueError as exc:
         raise UserError(f"before: {exc}", example=_LIST_EXAMPLE) from None
     # "before 2026-12-01" means due on an earlier day: up to the start of that day.

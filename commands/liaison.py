@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-import dateparser
 
 from commands import examples
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
@@ -23,14 +22,13 @@ from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, person, table
-from commands.timeparse import check_time_length
+from commands.timeparse import parse_due, show_instant
 from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
 
 ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
 _LR = re.compile(r"^(?:LR-)?(\d{1,9})$", re.IGNORECASE)
 _LR_STRICT = re.compile(r"^LR-(\d{1,9})$", re.IGNORECASE)
 _POST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SUBJECT_MAX = 200
 
 
@@ -245,11 +243,6 @@ async def _notify(
 # -- formatting ----------------------------------------------------------------------------
 
 
-def _when(moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
-
-
 def _ago(seconds: float) -> str:
     seconds = int(seconds)
     if seconds % 86400 == 0 and seconds >= 86400:
@@ -267,7 +260,7 @@ def _root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, pref
     if req.body:
         lines.append(req.body)
     if req.due_at:
-        lines.append(f"Due: {_when(req.due_at, zone)}")
+        lines.append(f"Due: {show_instant(req.due_at, zone)}")
     if for_side == "addressee":
         lines.append(
             f"Reply in this thread to answer. React ✅ or send {prefix}ack {req.label} to "
@@ -318,39 +311,6 @@ def parse_precedence(text: str) -> str:
     return value
 
 
-def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """A date (end of that day), a date and time, or a relative time, read in the sender's zone."""
-    text = text.strip()
-    if _DATE_ONLY.match(text):
-        try:
-            day = datetime.fromisoformat(text).date()
-        except ValueError:
-            raise ValueError(f"{text!r} is not a real date") from None
-        moment = datetime.combine(day, time(23, 59), tzinfo=zone)
-    else:
-        soon = examples.day(now, 7)
-        check_time_length(text, f"{soon}, {soon}T14:00 or 'in 3 days'")
-        parsed = dateparser.parse(
-            text,
-            languages=["en"],  # as everywhere else; detection also costs ~1 s on first use
-            settings={
-                "TIMEZONE": str(zone),
-                "RETURN_AS_TIMEZONE_AWARE": True,
-                "PREFER_DATES_FROM": "future",
-                "RELATIVE_BASE": now.astimezone(zone).replace(tzinfo=None),
-            },
-        )
-        if parsed is None:
-            raise ValueError(
-                f"{text[:30]!r} is not a date or time I understand; "
-                f"write e.g. {examples.day(now, 7)}, {examples.day(now, 7)}T14:00, or 'in 3 days'"
-            )
-        moment = parsed
-    if moment <= now:
-        raise ValueError(f"{_when(moment, zone)} is in the past")
-    return moment
-
-
 # -- creating ------------------------------------------------------------------------------
 
 
@@ -376,7 +336,9 @@ def _request_example(now: datetime) -> str:
         Option(
             "precedence", "routine (default), priority or immediate", parse_precedence, "routine"
         ),
-        Option("due", "when an answer is needed: YYYY-MM-DD, YYYY-MM-DDTHH:MM, in 3 days"),
+        Option(
+            "due", 'when an answer is needed: YYYY-MM-DD, "YYYY-MM-DD HH:MM", friday, in 3 days'
+        ),
     ],
     body=Param("body", "the request in full", optional=True),
     details="Each addressee gets the request as a thread; replies there come back to you.",
@@ -409,7 +371,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
     zone = await _zone(ctx, ctx.sender)
     if args["due"]:
         try:
-            due = parse_due(args["due"], zone, ctx.now)
+            due = parse_due(args["due"], str(zone), ctx.now)
         except ValueError as exc:
             raise UserError(f"due: {exc}", usage=usage, example=_request_example(ctx.now)) from None
 
@@ -447,8 +409,8 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             subject,
             args["body"],
             args["precedence"],
-            utc_iso(due) if due else None,
-            str(zone) if due else None,
+            utc_iso(due.at) if due else None,
+            due.zone if due else None,
             utc_iso(ctx.now),
             utc_iso(ctx.now),
         ),
@@ -502,7 +464,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
     delay = ctx.settings.liaison_escalation_seconds[req.precedence]
     await ctx.schedule("lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": 1})
     if due:
-        await ctx.schedule("lr.due", req.label, due, {})
+        await ctx.schedule("lr.due", req.label, due.at, {})
     sent_to = f"to {target}: {', '.join(addressees)}"
     await _record(ctx, req, "created", "open", sent_to, sent_to)
 
@@ -699,7 +661,7 @@ async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str
         rows = await cur.fetchall()
     lines = []
     for at, actor, action, status, detail in rows:
-        line = f"{_when(parse_utc(at), zone)} · {actor} · {action} → {status}"
+        line = f"{show_instant(parse_utc(at), zone)} · {actor} · {action} → {status}"
         if detail:
             line += f": {detail}"
         lines.append(line)
@@ -719,8 +681,8 @@ async def show_request(ctx: Context, number: int, args: dict[str, Any]) -> None:
     if req.body:
         head.append(req.body)
     if req.due_at:
-        head.append(f"Due: {_when(req.due_at, zone)}")
-    head.append(f"Created: {_when(req.created_at, zone)}")
+        head.append(f"Due: {show_instant(req.due_at, zone)}")
+    head.append(f"Created: {show_instant(req.created_at, zone)}")
     hist = bullets("History", await _history_lines(ctx, req, zone))
     body = "\n".join(head) + "\n" + hist.body
     html = f"<p>{paragraph_html(chr(10).join(head))}</p>{hist.html}"
@@ -794,7 +756,7 @@ async def requests(ctx: Context, args: dict[str, Any]) -> None:
         way = "out" if req.requester == me else "in" if me in req.addressees else "-"
         party = _party(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
-        due = _when(req.due_at, zone) if req.due_at else ""
+        due = show_instant(req.due_at, zone) if req.due_at else ""
         rows.append([req.label, way, party, subject, req.precedence, req.status, due])
     ctx.reply(
         table(
@@ -868,7 +830,7 @@ async def due_nudge(ctx: Context, job: Job) -> None:
     for thread in await _threads(ctx.db, req.id):
         zone = await _zone(ctx, thread.user_id)
         text = (
-            f"{req.label} was due {_when(req.due_at, zone)} and is still {req.status}.\n"
+            f"{req.label} was due {show_instant(req.due_at, zone)} and is still {req.status}.\n"
             f"Subject: {req.subject}{late}"
         )
         mentions = (thread.user_id,) if thread.user_id else req.addressees

@@ -30,6 +30,8 @@ from commands.render import person, plain, table
 from commands.timeparse import (
     MAX_WHEN_LENGTH,
     describe_rule,
+    fmt,
+    fmt_zones,
     format_duration,
     localize,
     next_occurrence,
@@ -312,28 +314,6 @@ def _parse_end(text: str, start: datetime, zone: str, now: datetime) -> datetime
 
 
 # -- formatting ----------------------------------------------------------------------------------
-
-
-def fmt(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M") + f" {zone}"
-
-
-def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] = ()) -> str:
-    """The time in the first zone, then in each other zone that differs (date if it differs)."""
-    text = fmt(moment, first)
-    main = moment.astimezone(ZoneInfo(first))
-    extra = []
-    for zone in dict.fromkeys(others):
-        if zone == first:
-            continue
-        local = moment.astimezone(ZoneInfo(zone))
-        shown = (
-            local.strftime("%H:%M")
-            if local.date() == main.date()
-            else local.strftime("%a %d %b %H:%M")
-        )
-        extra.append(f"{shown} {zone}")
-    return text + (f" ({'; '.join(extra)})" if extra else "")
 
 
 def _span(delta: timedelta) -> str:

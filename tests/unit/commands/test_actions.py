@@ -115,8 +115,8 @@ async def test_bad_input_gets_an_example_and_changes_nothing(core: BotCore) -> N
     await seed(core)
     cases = [
         ("!actions add S-1 @x:test -- no due", "every item needs a due date"),
-        ("!actions add S-1 @x:test due=2026-02-01 -- past", "is already past"),
-        ("!actions add S-1 @x:test due=whenever-ish -- bad", "not a date I understand"),
+        ("!actions add S-1 @x:test due=2026-02-01 -- past", "is in the past"),
+        ("!actions add S-1 @x:test due=whenever-ish -- bad", "not a date or time I understand"),
         ("!actions add S-1 NO-SUCH-POST due=2026-04-01 -- x", "no post NO-SUCH-POST"),
         ("!actions add S-9 @x:test due=2026-04-01 -- x", "No summit S-9"),
         ("!edit A-1 colour=blue", "Not understood"),

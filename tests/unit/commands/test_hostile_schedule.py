@@ -310,9 +310,7 @@ def any_dateparser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         texts.append(text)
         return real_data(self, text, *args, **kw)
 
-    from commands import liaison
-
-    monkeypatch.setattr(liaison.dateparser, "parse", parse)
+    monkeypatch.setattr(dateparser, "parse", parse)
     monkeypatch.setattr(DateDataParser, "get_date_data", data)
     return texts
 

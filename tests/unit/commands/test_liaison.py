@@ -121,7 +121,7 @@ async def test_due_is_read_in_the_senders_zone_and_nudged_once(lr: BotCore) -> N
     await lr.say(A, "!tz Europe/Berlin")
     await make(lr, due="2026-03-04")
     row = await lr.query("SELECT due_at, due_zone FROM liaison_requests")
-    assert tuple(row[0]) == ("2026-03-04T22:59:00+00:00", "Europe/Berlin")
+    assert tuple(row[0]) == ("2026-03-04T22:59:59+00:00", "Europe/Berlin")
     await deliver(lr)
     lr.clock.set(lr.clock.now().replace(day=4, hour=23))
     sent = await lr.fire_due()
