@@ -74,7 +74,7 @@ class App:
             replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)
 
-            trust = await build_policy(client, settings, self.store, self.metrics)
+            trust = await build_policy(client, settings, self.store, self.metrics, self.clock)
             self.trust = trust
             transport = MatrixTransport(client, prepare_room=trust.prepare_room)
             self.outbox = Outbox(

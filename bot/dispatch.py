@@ -13,13 +13,13 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 
 import aiosqlite
 
 from bot import edits
 from bot.clock import Clock
 from bot.limits import length_refusal
+from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.store import Store
@@ -30,7 +30,6 @@ from commands.registry import Registry
 from config import Settings
 
 log = logging.getLogger(__name__)
-correlation: ContextVar[str] = ContextVar("correlation", default="-")
 
 
 class RateLimiter:

@@ -148,10 +148,6 @@ def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, st
     return out
 
 
-def _room_option(text: str) -> str:
-    return parse_room_id(text)
-
-
 @command(
     "summit open",
     summary="Open a summit; its room gets the daily action digest (secretariat)",
@@ -161,7 +157,7 @@ def _room_option(text: str) -> str:
         Option("from", "first day"),
         Option("to", "last day"),
         Option("tz", "the summit's time zone (digest time); default yours", parse_zone),
-        Option("room", "the summit room's ID; default this room", _room_option),
+        Option("room", "the summit room's ID; default this room", parse_room_id),
     ],
     roles=SECRETARIAT,
 )

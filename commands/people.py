@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import aiosqlite
 
 from commands.context import OutMessage, Person, utc_iso
-from commands.errors import UserError
 from commands.render import expand_people, people_in
 from config import Settings
 
@@ -61,13 +60,6 @@ def parse_zone(text: str) -> str:
     hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
     more = f" Did you mean {', '.join(hint)}?" if hint else ""
     raise ValueError(f"{candidate[:40]!r} is not an IANA time zone.{more}")
-
-
-def validate_zone_input(text: str) -> str:
-    try:
-        return parse_zone(text)
-    except ValueError as exc:
-        raise UserError(str(exc), example="!tz Europe/Paris") from None
 
 
 async def display_names(db: aiosqlite.Connection, user_ids: set[str]) -> dict[str, str | None]:

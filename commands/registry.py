@@ -399,10 +399,6 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def listener_kinds(registry: Registry) -> list[str]:
-    return sorted(registry.listeners)
-
-
 if TYPE_CHECKING:  # keep the handler signatures visible to type checkers
     CommandHandler = Callable[[Context, dict[str, Any]], Awaitable[None]]
     ListenerHandler = Callable[[Context, Incoming], Awaitable[bool]]
