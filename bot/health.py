@@ -65,7 +65,11 @@ class Health:
         """(healthy, JSON body): `failed` lists the names of the checks that did not pass."""
         checks = await self.checks()
         failed = [name for name, check in checks.items() if not check["ok"]]
-        body = {"status": "fail" if failed else "ok", "failed": failed, "checks": checks}
+        body: dict[str, object] = {
+            "status": "fail" if failed else "ok",
+            "failed": failed,
+            "checks": checks,
+        }
         return not failed, body
 
     async def _healthz(self, request: web.Request) -> web.Response:

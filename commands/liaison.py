@@ -200,7 +200,7 @@ def _to_thread(
     text: str | Rendered,
     mentions: tuple[str, ...] = (),
     req: Request | None = None,
-):
+) -> None:
     target: dict[str, Any] = (
         {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
     )

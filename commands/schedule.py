@@ -207,7 +207,9 @@ async def _schedule_occurrence(
     return count
 
 
-async def _add_job(ctx: Context, kind: str, ref: str, due: datetime, payload: dict) -> None:
+async def _add_job(
+    ctx: Context, kind: str, ref: str, due: datetime, payload: dict[str, Any]
+) -> None:
     # A job cancelled by an earlier edit holds the (kind, ref, due_at) key: free it first.
     await ctx.db.execute(
         "DELETE FROM jobs WHERE kind = ? AND ref = ? AND due_at = ? AND state = 'cancelled'",
