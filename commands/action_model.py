@@ -18,6 +18,7 @@ import aiosqlite
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
+from commands.ids import number_of
 from commands.render import person
 from commands.timeparse import Due, parse_due, show_due
 
@@ -51,8 +52,8 @@ SECRETARIAT_MOVES = OWNER_MOVES | {
     ("cancelled", "open"),
 }
 
-_SUMMIT_ID = re.compile(r"^[Ss]-(\d{1,9})$")
-_ITEM_ID = re.compile(r"^[Aa]-(\d{1,9})$")
+parse_summit_id = number_of("S")
+parse_item_id = number_of("A")
 
 
 def shown_status(status: str) -> str:
@@ -66,20 +67,6 @@ def parse_status(text: str) -> str:
     if word.replace("_", "") in STATUS_WORDS:
         return STATUS_WORDS[word.replace("_", "")]
     raise ValueError(f"{text[:30]!r} is not a status; use open, in-progress, done or cancelled")
-
-
-def parse_summit_id(text: str) -> int:
-    match = _SUMMIT_ID.match(text.strip())
-    if not match:
-        raise ValueError(f"{text[:30]!r} is not a summit ID like S-1")
-    return int(match[1])
-
-
-def parse_item_id(text: str) -> int:
-    match = _ITEM_ID.match(text.strip())
-    if not match:
-        raise ValueError(f"{text[:30]!r} is not an action item ID like A-7")
-    return int(match[1])
 
 
 # -- dates ---------------------------------------------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
+from commands.ids import ObjectId
 from commands.people import parse_zone, set_timezone
 from commands.registry import Param, command
 from commands.render import table
@@ -66,18 +66,9 @@ async def tz(ctx: Context, args: dict[str, Any]) -> None:
 
 # -- generic verbs on typed IDs (LR-3, A-7, M-2 ...): the ID's kind picks the domain --------
 
-_ID = re.compile(r"^([A-Za-z]{1,3})-(\d{1,9})$")
-
-
-def parse_object_id(text: str) -> tuple[str, int]:
-    match = _ID.match(text.strip())
-    if not match:
-        raise ValueError(f"{text[:30]!r} is not an ID like A-7 or LR-12")
-    return match[1].upper(), int(match[2])
-
 
 async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
-    kind, number = args["id"]
+    kind, number = args["id"].kind, args["id"].number
     handler = ctx.registry.typed.get((verb, kind))
     if handler is None:
         kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or "none yet"
@@ -88,7 +79,7 @@ async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
     await handler(ctx, number, args)
 
 
-_ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=parse_object_id)
+_ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=ObjectId.parse)
 
 
 @command("show", summary="Show one item with its history", example="!show A-7", params=[_ID_PARAM])

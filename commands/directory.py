@@ -19,6 +19,7 @@ import yaml
 from commands import delivery
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
+from commands.ids import looks_like_id
 from commands.people import ADMINS_ARE_CONFIGURED, ROLES, display_names, parse_zone
 from commands.registry import Option, Param, command
 from commands.render import Rendered, esc, table
@@ -26,7 +27,6 @@ from commands.render import person as person_marker
 from config.settings import MATRIX_ID
 
 _POST = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
-_TYPED_ID = re.compile(r"^[A-Z]{1,3}-\d+$")
 _ROOM_ID = re.compile(r"^![^\s:]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
@@ -43,7 +43,7 @@ def parse_user_id(text: str) -> str:
 def parse_post_code(text: str) -> str:
     """Post codes are upper-case words joined by '-', e.g. FR-PARIS; never like A-7."""
     code = text.strip().upper()
-    if not (2 <= len(code) <= 40 and _POST.match(code)) or _TYPED_ID.match(code):
+    if not (2 <= len(code) <= 40 and _POST.match(code)) or looks_like_id(code):
         raise ValueError(f"{text[:40]!r} is not a post code like FR-PARIS or NATO-HQ-DATT")
     return code
 
@@ -118,7 +118,11 @@ async def display_name(db: aiosqlite.Connection, user_id: str) -> str | None:
 
 
 def canonical_target(text: str) -> tuple[str, str]:
-    """("person", "@x:srv") or ("post", "FR-PARIS"), or ValueError saying what is wrong."""
+    """("person", "@x:srv") or ("post", "FR-PARIS"), or ValueError saying what is wrong.
+
+    The one reading of "who is this" for every domain: request targets, action owners,
+    meeting participants and directory lookups all go through it.
+    """
     value = text.strip()
     if value.startswith("@"):
         return "person", parse_user_id(value)

@@ -7,7 +7,6 @@ thread are relayed, attributed, into the other side's threads; a ✅ on a root a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,18 +16,16 @@ import aiosqlite
 
 from commands import examples
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
-from commands.directory import find_post, post_members
+from commands.directory import canonical_target, find_post, post_members
 from commands.errors import NotFound, UserError
+from commands.ids import ObjectId, looks_like_id
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, person, table
 from commands.timeparse import parse_due, show_instant
-from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
+from config.settings import LIAISON_PRECEDENCES
 
 ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
-_LR = re.compile(r"^(?:LR-)?(\d{1,9})$", re.IGNORECASE)
-_LR_STRICT = re.compile(r"^LR-(\d{1,9})$", re.IGNORECASE)
-_POST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 SUBJECT_MAX = 200
 
 
@@ -284,24 +281,18 @@ def _rendered_root(text: str) -> Rendered:
 
 
 def parse_lr(text: str) -> int:
-    match = _LR.match(text.strip())
-    if not match:
-        raise ValueError(f"{text[:30]!r} is not a request ID like LR-3")
-    return int(match[1])
+    """`LR-3`, or the bare number in the request's own commands (`!ack 3`)."""
+    if text.strip().isdigit() and len(text.strip()) <= 9:
+        return int(text)
+    return ObjectId.parse(text, "LR").number
 
 
 def parse_target(text: str) -> tuple[str, str | int]:
     """`LR-3` (show it), `@anna:example.org` (a person) or `DE-BERLIN` (a post)."""
     text = text.strip()
-    if match := _LR_STRICT.match(text):
-        return "lr", int(match[1])
-    if text.startswith("@"):
-        if not MATRIX_ID.match(text):
-            raise ValueError(f"{text[:40]!r} is not a Matrix ID like @anna:example.org")
-        return "person", text
-    if _POST.match(text):
-        return "post", text
-    raise ValueError(f"{text[:40]!r} is not a post code like DE-BERLIN or a person like @anna:srv")
+    if looks_like_id(text) and (found := ObjectId.parse(text)).kind == "LR":
+        return "lr", found.number
+    return canonical_target(text)
 
 
 def parse_precedence(text: str) -> str:

@@ -21,7 +21,7 @@ import aiosqlite
 
 from commands import ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
-from commands.directory import find_post
+from commands.directory import canonical_target, post_exists
 from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.recurrence import check_rule
@@ -41,7 +41,6 @@ from commands.timeparse import (
     recurrence_rule,
     split_zone,
 )
-from config.settings import MATRIX_ID
 
 log = logging.getLogger(__name__)
 LEAD_JOB = "schedule.lead"
@@ -272,26 +271,23 @@ def _parse_repeat(text: str) -> str | None:
 
 
 async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
+    """Participants: people and posts, read by the directory's one target parser."""
+    example = "!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review"
     found: list[str] = []
     for part in re.split(r"[,\s]+", text.strip()):
         if not part:
             continue
-        if part.startswith("@"):
-            if not MATRIX_ID.match(part):
-                raise UserError(
-                    f"with: {part[:40]!r} is not a Matrix ID like @alice:example.org.",
-                    example="!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review",
-                )
-            found.append(part)
-            continue
-        post = await find_post(db, part)
-        if post is None:
+        try:
+            kind, key = canonical_target(part)
+        except ValueError as exc:
+            raise UserError(f"with: {exc}.", example=example) from None
+        if kind == "post" and not await post_exists(db, key):
             raise UserError(
                 f"with: {part[:40]!r} is neither a Matrix ID nor a known post. "
                 "Check it with !whois <code>, or write a full ID like @alice:example.org.",
-                example="!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review",
+                example=example,
             )
-        found.append(post[0])
+        found.append(key)
     return list(dict.fromkeys(found))
 
 

@@ -156,7 +156,7 @@ async def test_no_due_nudge_once_answered(lr: BotCore) -> None:
         ("!request @a:test Hi", "You cannot send a request to yourself."),
         ("!request @x:elsewhere Hi", "I cannot reach @x:elsewhere"),
         ("!request @Bad Hi", "to: '@Bad' is not a Matrix ID"),
-        ("!request <b> Hi", "to: '<b>' is not a post code"),
+        ("!request <b> Hi", "to: '<b>' is neither a Matrix ID"),
         ("!request LR-1 Hi", "LR-1 is a request ID: to show it, send !request LR-1 alone"),
         ("!request DE-BERLIN " + "x" * 201, "keep it under 200"),
         ("!ack", "Missing id."),
