@@ -50,6 +50,7 @@ from commands.context import Context, Job, utc_iso
 from commands.directory import parse_room_id
 from commands.errors import NotFound, UserError
 from commands.examples import day
+from commands.ids import ObjectId
 from commands.people import load_person, parse_zone
 from commands.registry import Option, Param, command, handles, job
 from commands.render import Rendered, esc, person, plain, table
@@ -262,7 +263,8 @@ async def summit_edit(ctx: Context, args: dict[str, Any]) -> None:
 
 
 @handles("edit", "S")
-async def edit_summit_generic(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def edit_summit_generic(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     await _edit_summit(
         ctx,
         number,
@@ -320,7 +322,8 @@ async def summit_list(ctx: Context, args: dict[str, Any]) -> None:
 
 
 @handles("show", "S")
-async def show_summit(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def show_summit(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     summit = await visible_summit(ctx, number)
     async with ctx.db.execute(
         "SELECT status, COUNT(*) FROM action_items WHERE summit_id = ? GROUP BY status",
@@ -418,7 +421,8 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
 
 
 @handles("show", "A")
-async def show_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def show_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     item, summit = await visible_item(ctx, number)
     zone = _zone(ctx)
     lines = [
@@ -483,7 +487,8 @@ def parse_changes(text: str, keys: set[str], example: str) -> dict[str, str]:
 
 
 @handles("edit", "A")
-async def edit_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def edit_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     changes = parse_changes(
         args["changes"], _EDIT_KEYS, f"{ctx.prefix}edit A-{number} due={day(ctx.now, 14)}"
     )
@@ -625,7 +630,8 @@ async def actions_status(ctx: Context, args: dict[str, Any]) -> None:
 
 
 @handles("cancel", "A")
-async def cancel_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def cancel_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     await visible_item(ctx, number)  # not found before not allowed: existence stays hidden
     require_secretariat(ctx, "cancel an item")
     await change_status(ctx, number, "cancelled", args.get("reason"))

@@ -68,7 +68,8 @@ async def tz(ctx: Context, args: dict[str, Any]) -> None:
 
 
 async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
-    kind, number = args["id"].kind, args["id"].number
+    oid: ObjectId = args["id"]
+    kind, number = oid.kind, oid.number
     handler = ctx.registry.typed.get((verb, kind))
     if handler is None:
         kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or "none yet"
@@ -76,7 +77,7 @@ async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
             f"{ctx.prefix}{verb} does not work on {kind}-{number}. It works on: {kinds}.",
             example=f"{ctx.prefix}{verb} A-7",
         )
-    await handler(ctx, number, args)
+    await handler(ctx, oid, args)
 
 
 _ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=ObjectId.parse)

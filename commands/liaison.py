@@ -346,7 +346,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
                 usage=usage,
                 example=_request_example(ctx.now),
             )
-        await show_request(ctx, int(value), {})
+        await show_request(ctx, ObjectId("LR", int(value)), {})
         return
     subject = (args["subject"] or "").strip()
     if not subject:
@@ -542,7 +542,8 @@ async def decline(ctx: Context, args: dict[str, Any]) -> None:
 
 
 @handles("cancel", "LR")
-async def cancel_request(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def cancel_request(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     req = await _visible(ctx, number)
     await _move(ctx, req, "cancel", args.get("reason") or "")
     ctx.reply(f"{req.label} cancelled; the addressees are told.")
@@ -660,7 +661,8 @@ async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str
 
 
 @handles("show", "LR")
-async def show_request(ctx: Context, number: int, args: dict[str, Any]) -> None:
+async def show_request(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    number = oid.number
     req = await _visible(ctx, number)
     zone = await _zone(ctx, ctx.sender)
     head = [

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
+from commands.ids import KINDS
 
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
@@ -135,15 +136,18 @@ def job(kind: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-def handles(verb: str, kind: str) -> Callable[[Handler], Handler]:
-    """Declare the handler of a generic verb (show, cancel, edit) for one ID kind (e.g. 'A').
+def handles(verb: str, *kinds: str) -> Callable[[Handler], Handler]:
+    """Declare the handler of a generic verb (show, cancel, edit) for ID kinds (e.g. 'A').
 
     `!show A-7` and `!cancel LR-3` are one command each; the ID's kind picks the domain.
-    The handler is called as handler(ctx, number, args).
+    The handler is called as handler(ctx, object_id, args) with a commands.ids.ObjectId.
     """
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"@handles({verb!r}): {unknown or 'no'} kinds; known: {sorted(KINDS)}")
 
     def mark(fn: Handler) -> Handler:
-        setattr(fn, _TYPED_ATTR, (verb, kind.upper()))
+        setattr(fn, _TYPED_ATTR, [(verb, kind) for kind in kinds])
         return fn
 
     return mark
@@ -177,7 +181,7 @@ class Registry:
                     if kind in reg.jobs:
                         raise ValueError(f"job kind {kind!r} declared twice")
                     reg.jobs[kind] = value
-                if (pair := getattr(value, _TYPED_ATTR, None)) is not None:
+                for pair in getattr(value, _TYPED_ATTR, ()):
                     if pair in reg.typed:
                         raise ValueError(f"{pair[0]} for {pair[1]} declared twice")
                     reg.typed[pair] = value

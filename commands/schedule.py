@@ -24,6 +24,7 @@ from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import canonical_target, post_exists
 from commands.errors import NotFound, UserError
 from commands.examples import day
+from commands.ids import ObjectId
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles, job
 from commands.render import person, plain, table
@@ -687,29 +688,28 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
 # -- generic verbs ---------------------------------------------------------------------------------
 
 
-def _show_handler(kind: str):  # type: ignore[no-untyped-def]
-    async def show(ctx: Context, number: int, args: dict[str, Any]) -> None:
-        assert ctx.person is not None
-        item = await _visible(ctx, kind, number)
-        state = "" if item.state == "active" else f" ({item.state})"
-        lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
-        lines += _summary(item, ctx.person.timezone)
-        where = "your DM" if item.room_id is None else "the room it was scheduled in"
-        lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
-        async with ctx.db.execute(
-            "SELECT at, actor, action, detail FROM audit WHERE object = ? ORDER BY id",
-            (item.code,),
-        ) as cur:
-            history = await cur.fetchall()
-        if history:
-            lines.append("History:")
-            for row in history:
-                at = fmt(parse_utc(row[0]), ctx.person.timezone)
-                who = person(row[1]) if row[1].startswith("@") else row[1]
-                lines.append(f"  {at} {who} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
-        ctx.reply("\n".join(lines))
-
-    return show
+@handles("show", *KIND_NAMES)
+async def show_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    kind, number = oid.kind, oid.number
+    assert ctx.person is not None
+    item = await _visible(ctx, kind, number)
+    state = "" if item.state == "active" else f" ({item.state})"
+    lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
+    lines += _summary(item, ctx.person.timezone)
+    where = "your DM" if item.room_id is None else "the room it was scheduled in"
+    lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
+    async with ctx.db.execute(
+        "SELECT at, actor, action, detail FROM audit WHERE object = ? ORDER BY id",
+        (item.code,),
+    ) as cur:
+        history = await cur.fetchall()
+    if history:
+        lines.append("History:")
+        for row in history:
+            at = fmt(parse_utc(row[0]), ctx.person.timezone)
+            who = person(row[1]) if row[1].startswith("@") else row[1]
+            lines.append(f"  {at} {who} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
+    ctx.reply("\n".join(lines))
 
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:
@@ -720,27 +720,26 @@ def _may_change(ctx: Context, item: Item, verb: str) -> None:
         )
 
 
-def _cancel_handler(kind: str):  # type: ignore[no-untyped-def]
-    async def cancel(ctx: Context, number: int, args: dict[str, Any]) -> None:
-        item = await _visible(ctx, kind, number)
-        _may_change(ctx, item, "cancel")
-        if item.state == "cancelled":
-            raise UserError(
-                f"{item.code} is already cancelled. {ctx.prefix}show {item.code} shows its history."
-            )
-        await _unschedule(ctx, item)
-        item.state = "cancelled"
-        item.next_at = None
-        await _save(ctx, item)
-        reason = args.get("reason") or ""
-        await ctx.audit(f"{KIND_NAMES[kind]}.cancel", item.code, reason)
-        text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
-        ctx.reply(text)
-        if item.room_id and item.room_id != ctx.room_id:
-            mentions = await _people_of(ctx.db, item.participants)
-            ctx.send(text, room_id=item.room_id, mentions=tuple(mentions))
-
-    return cancel
+@handles("cancel", *KIND_NAMES)
+async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    kind, number = oid.kind, oid.number
+    item = await _visible(ctx, kind, number)
+    _may_change(ctx, item, "cancel")
+    if item.state == "cancelled":
+        raise UserError(
+            f"{item.code} is already cancelled. {ctx.prefix}show {item.code} shows its history."
+        )
+    await _unschedule(ctx, item)
+    item.state = "cancelled"
+    item.next_at = None
+    await _save(ctx, item)
+    reason = args.get("reason") or ""
+    await ctx.audit(f"{KIND_NAMES[kind]}.cancel", item.code, reason)
+    text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
+    ctx.reply(text)
+    if item.room_id and item.room_id != ctx.room_id:
+        mentions = await _people_of(ctx.db, item.participants)
+        ctx.send(text, room_id=item.room_id, mentions=tuple(mentions))
 
 
 def _split_changes(text: str) -> dict[str, str]:
@@ -752,76 +751,68 @@ def _split_changes(text: str) -> dict[str, str]:
     return {k.lower(): v.strip() for k, v in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def _edit_handler(kind: str):  # type: ignore[no-untyped-def]
-    async def edit(ctx: Context, number: int, args: dict[str, Any]) -> None:
-        assert ctx.person is not None
-        item = await _visible(ctx, kind, number)
-        _may_change(ctx, item, "edit")
-        if item.state != "active":
-            raise UserError(f"{item.code} is {item.state}; it cannot be edited.")
-        example = f"{ctx.prefix}edit {item.code} start=tomorrow 10:00 place=Room 3"
-        keys = ", ".join(EDIT_KEYS)
-        try:
-            changes = _split_changes(args.get("changes") or "")
-            if not changes:
-                raise ValueError(f"nothing to change; use key=value with keys {keys}")
-            duration = item.duration
-            if "title" in changes:
-                if not changes["title"]:
-                    raise ValueError("the title cannot be empty")
-                item.title = changes["title"]
-            if "start" in changes:
-                when = parse_when(changes["start"], ctx.person.timezone, ctx.now)
-                item.start, item.zone = when.start, when.zone
-                if when.rrule:
-                    item.rrule = when.rrule
-                item.end = item.start + duration if duration else None
-            if "end" in changes:
-                item.end = (
-                    None
-                    if changes["end"].lower() == "none"
-                    else _parse_end(changes["end"], item.start, item.zone, ctx.now)
-                )
-            if "place" in changes:
-                item.place = changes["place"]
-            if "lead" in changes:
-                if kind == "R":
-                    raise ValueError("a reminder fires at its time; lead= is for visits/meetings")
-                item.leads = parse_leads(changes["lead"])
-            if "repeat" in changes:
-                item.rrule = _parse_repeat(changes["repeat"])
-            if item.rrule and ("repeat" in changes or "start" in changes):
-                item.rrule = _check_repeat(ctx, item.rrule, item.start, item.zone)
-        except ValueError as exc:
-            raise UserError(f"{exc}.".replace("..", "."), example=example) from None
-        if "with" in changes:
-            item.participants = await _parse_with(ctx.db, changes["with"])
-        await _reschedule(ctx, item)
-        await _save(ctx, item)
-        await ctx.audit(f"{KIND_NAMES[kind]}.edit", item.code, ", ".join(sorted(changes)))
-        text = "\n".join(
-            [f"Updated {item.code}: {item.title}", *_summary(item, ctx.person.timezone)]
-        )
-        ctx.reply(text)
-        if item.room_id and item.room_id != ctx.room_id:
-            ctx.send(text, room_id=item.room_id)
-
-    return edit
-
-
-for _kind in KIND_NAMES:
-    globals()[f"show_{_kind}"] = handles("show", _kind)(_show_handler(_kind))
-    globals()[f"cancel_{_kind}"] = handles("cancel", _kind)(_cancel_handler(_kind))
-    globals()[f"edit_{_kind}"] = handles("edit", _kind)(_edit_handler(_kind))
+@handles("edit", *KIND_NAMES)
+async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+    kind, number = oid.kind, oid.number
+    assert ctx.person is not None
+    item = await _visible(ctx, kind, number)
+    _may_change(ctx, item, "edit")
+    if item.state != "active":
+        raise UserError(f"{item.code} is {item.state}; it cannot be edited.")
+    example = f"{ctx.prefix}edit {item.code} start=tomorrow 10:00 place=Room 3"
+    keys = ", ".join(EDIT_KEYS)
+    try:
+        changes = _split_changes(args.get("changes") or "")
+        if not changes:
+            raise ValueError(f"nothing to change; use key=value with keys {keys}")
+        duration = item.duration
+        if "title" in changes:
+            if not changes["title"]:
+                raise ValueError("the title cannot be empty")
+            item.title = changes["title"]
+        if "start" in changes:
+            when = parse_when(changes["start"], ctx.person.timezone, ctx.now)
+            item.start, item.zone = when.start, when.zone
+            if when.rrule:
+                item.rrule = when.rrule
+            item.end = item.start + duration if duration else None
+        if "end" in changes:
+            item.end = (
+                None
+                if changes["end"].lower() == "none"
+                else _parse_end(changes["end"], item.start, item.zone, ctx.now)
+            )
+        if "place" in changes:
+            item.place = changes["place"]
+        if "lead" in changes:
+            if kind == "R":
+                raise ValueError("a reminder fires at its time; lead= is for visits/meetings")
+            item.leads = parse_leads(changes["lead"])
+        if "repeat" in changes:
+            item.rrule = _parse_repeat(changes["repeat"])
+        if item.rrule and ("repeat" in changes or "start" in changes):
+            item.rrule = _check_repeat(ctx, item.rrule, item.start, item.zone)
+    except ValueError as exc:
+        raise UserError(f"{exc}.".replace("..", "."), example=example) from None
+    if "with" in changes:
+        item.participants = await _parse_with(ctx.db, changes["with"])
+    await _reschedule(ctx, item)
+    await _save(ctx, item)
+    await ctx.audit(f"{KIND_NAMES[kind]}.edit", item.code, ", ".join(sorted(changes)))
+    text = "\n".join([f"Updated {item.code}: {item.title}", *_summary(item, ctx.person.timezone)])
+    ctx.reply(text)
+    if item.room_id and item.room_id != ctx.room_id:
+        ctx.send(text, room_id=item.room_id)
 
 
 # -- jobs ----------------------------------------------------------------------------------------
 
 
 async def _job_item(ctx: Context, ref: str) -> Item | None:
-    code = ref.split("@", 1)[0]
-    kind, _, number = code.partition("-")
-    item = await _load(ctx.db, kind, int(number))
+    oid = ObjectId.find(ref)
+    if oid is None or oid.kind not in KIND_NAMES:
+        return None
+    item = await _load(ctx.db, oid.kind, oid.number)
     return item if item is not None and item.state == "active" else None
 
 
