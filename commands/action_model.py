@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from commands import history
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
-from commands.ids import number_of
+from commands.ids import ObjectId, number_of
 from commands.render import person
 from commands.timeparse import Due, parse_due, show_due
 
@@ -224,20 +225,18 @@ async def add_history(
     comment: str | None,
     event_id: str | None,
 ) -> None:
-    await db.execute(
-        "INSERT INTO action_history (item_id, at, actor, field, old, new, comment, event_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (item_id, utc_iso(now), actor, field, old, new, comment, event_id),
+    """One step of an item's story, in the shared history (commands.history)."""
+    await history.record(
+        db,
+        ObjectId("A", item_id),
+        now,
+        actor,
+        field,
+        old=old,
+        new=new,
+        detail=comment,
+        event_id=event_id,
     )
-
-
-async def history(db: aiosqlite.Connection, item_id: int) -> list[Any]:
-    async with db.execute(
-        "SELECT at, actor, field, old, new, comment FROM action_history WHERE item_id = ? "
-        "ORDER BY id",
-        (item_id,),
-    ) as cur:
-        return list(await cur.fetchall())
 
 
 # -- owners --------------------------------------------------------------------------------

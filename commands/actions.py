@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commands import delivery
+from commands import delivery, history
 from commands.action_model import (
     ACTIVE,
     OWNER_MOVES,
@@ -25,7 +25,6 @@ from commands.action_model import (
     add_history,
     get_item,
     get_summit,
-    history,
     insert_item,
     is_owner,
     is_secretariat,
@@ -434,15 +433,15 @@ async def show_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
         ("created by", person(item.created_by)),
     ]
     entries = []
-    for h in await history(ctx.db, item.id):
-        when = _local(h["at"], zone)
+    for h in await history.of(ctx.db, ObjectId("A", item.id)):
+        when = _local(utc_iso(h.at), zone)
         change = (
-            h["field"]
-            if h["field"] in ("created", "comment")
-            else (f"{h['field']}: {h['old'] or '-'} → {h['new'] or '-'}")
+            h.action
+            if h.action in ("created", "comment")
+            else (f"{h.action}: {h.old or '-'} → {h.new or '-'}")
         )
-        note = f" — {h['comment']}" if h["comment"] else ""
-        actor = person(h["actor"]) if h["actor"].startswith("@") else h["actor"]
+        note = f" — {h.detail}" if h.detail else ""
+        actor = person(h.actor) if h.actor.startswith("@") else h.actor
         entries.append(f"{when} {actor}: {change}{note}")
     body = (
         "\n".join(f"{k}: {v}" for k, v in lines)

@@ -56,9 +56,9 @@ async def undeliverable(
     about = ObjectId.find(obj)
     if about is not None and about.kind == "LR" and str(about) == obj:
         await db.execute(
-            "INSERT INTO liaison_history (request_id, at, actor, action, status, detail) "
-            "SELECT id, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
-            (now_iso, f"not delivered to {recipient}: {reason}", about.number),
+            "INSERT INTO history (object, at, actor, action, new, detail) "
+            "SELECT ?, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
+            (obj, now_iso, f"not delivered to {recipient}: {reason}", about.number),
         )
     if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
         return []

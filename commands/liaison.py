@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from commands import examples
+from commands import examples, history
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory import canonical_target, find_post, post_members
 from commands.errors import NotFound, UserError
@@ -169,10 +169,8 @@ async def _record(
     the request it belongs to.
     """
     actor = ctx.person.user_id if ctx.person else "bot"
-    await ctx.db.execute(
-        "INSERT INTO liaison_history (request_id, at, actor, action, status, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (req.id, utc_iso(ctx.now), actor, action, status, detail),
+    await history.record(
+        ctx.db, ObjectId("LR", req.id), ctx.now, actor, action, new=status, detail=detail
     )
     await ctx.audit(f"lr.{action}", req.label, audit or status)
 
@@ -645,17 +643,11 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
 
 
 async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str]:
-    async with ctx.db.execute(
-        "SELECT at, actor, action, status, detail FROM liaison_history WHERE request_id = ? "
-        "ORDER BY id",
-        (req.id,),
-    ) as cur:
-        rows = await cur.fetchall()
     lines = []
-    for at, actor, action, status, detail in rows:
-        line = f"{show_instant(parse_utc(at), zone)} · {actor} · {action} → {status}"
-        if detail:
-            line += f": {detail}"
+    for h in await history.of(ctx.db, ObjectId("LR", req.id)):
+        line = f"{show_instant(h.at, zone)} · {h.actor} · {h.action} → {h.new}"
+        if h.detail:
+            line += f": {h.detail}"
         lines.append(line)
     return lines
 

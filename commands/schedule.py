@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from commands import ics
+from commands import history, ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import canonical_target, post_exists
 from commands.errors import NotFound, UserError
@@ -441,7 +441,7 @@ async def _create(
     await _save(ctx, item)
     scheduled = await _reschedule(ctx, item)
     await _save(ctx, item)
-    await ctx.audit(f"{KIND_NAMES[kind]}.create", item.code, fmt(item.start, item.zone))
+    await _record(ctx, item, "create", fmt(item.start, item.zone))
     lines = [f"Scheduled {item.code}: {item.title}", *_summary(item, ctx.person.timezone)]
     if scheduled == 0 and item.leads:
         lines.append("No reminder: every lead time is already past.")
@@ -685,6 +685,15 @@ async def ics_(ctx: Context, args: dict[str, Any]) -> None:
     ctx.reply(f"{name}: {count}", attachment=Attachment(name, "text/calendar", data))
 
 
+async def _record(ctx: Context, item: Item, action: str, detail: str | None) -> None:
+    """A step in the item's history, and the same command in the audit log."""
+    actor = ctx.person.user_id if ctx.person else "bot"
+    event_id = ctx.incoming.event_id if ctx.incoming else None
+    oid = ObjectId(item.kind, item.number)
+    await history.record(ctx.db, oid, ctx.now, actor, action, detail=detail, event_id=event_id)
+    await ctx.audit(f"{KIND_NAMES[item.kind]}.{action}", item.code, detail or "")
+
+
 # -- generic verbs ---------------------------------------------------------------------------------
 
 
@@ -698,17 +707,13 @@ async def show_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> N
     lines += _summary(item, ctx.person.timezone)
     where = "your DM" if item.room_id is None else "the room it was scheduled in"
     lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
-    async with ctx.db.execute(
-        "SELECT at, actor, action, detail FROM audit WHERE object = ? ORDER BY id",
-        (item.code,),
-    ) as cur:
-        history = await cur.fetchall()
-    if history:
+    steps = await history.of(ctx.db, ObjectId(kind, number))
+    if steps:
         lines.append("History:")
-        for row in history:
-            at = fmt(parse_utc(row[0]), ctx.person.timezone)
-            who = person(row[1]) if row[1].startswith("@") else row[1]
-            lines.append(f"  {at} {who} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
+        for h in steps:
+            who = person(h.actor) if h.actor.startswith("@") else h.actor
+            at = fmt(h.at, ctx.person.timezone)
+            lines.append(f"  {at} {who} {h.action} {h.detail or ''}".rstrip())
     ctx.reply("\n".join(lines))
 
 
@@ -734,7 +739,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) ->
     item.next_at = None
     await _save(ctx, item)
     reason = args.get("reason") or ""
-    await ctx.audit(f"{KIND_NAMES[kind]}.cancel", item.code, reason)
+    await _record(ctx, item, "cancel", reason)
     text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
     ctx.reply(text)
     if item.room_id and item.room_id != ctx.room_id:
@@ -798,7 +803,7 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> N
         item.participants = await _parse_with(ctx.db, changes["with"])
     await _reschedule(ctx, item)
     await _save(ctx, item)
-    await ctx.audit(f"{KIND_NAMES[kind]}.edit", item.code, ", ".join(sorted(changes)))
+    await _record(ctx, item, "edit", ", ".join(sorted(changes)))
     text = "\n".join([f"Updated {item.code}: {item.title}", *_summary(item, ctx.person.timezone)])
     ctx.reply(text)
     if item.room_id and item.room_id != ctx.room_id:

@@ -203,13 +203,13 @@ async def test_post_without_other_members_is_refused(lr: BotCore) -> None:
 )
 async def test_a_non_party_gets_no_such_request(lr: BotCore, command: str) -> None:
     await make(lr)
-    before = await lr.count("liaison_history")
+    before = await lr.count("history")
     sent = await lr.say(D, command)
     assert [m.body for m in sent] == ["No such request: LR-1. Send !requests for yours."]
     missing = await lr.say(D, command.replace("LR-1", "LR-99"))
     # the same words: no oracle
     assert [m.body for m in missing] == ["No such request: LR-99. Send !requests for yours."]
-    assert await lr.count("liaison_history") == before and await status(lr) == "open"
+    assert await lr.count("history") == before and await status(lr) == "open"
 
 
 async def test_admin_sees_and_may_act_on_any_request(lr: BotCore) -> None:
@@ -257,7 +257,9 @@ async def test_thread_reply_is_relayed_to_the_other_side(lr: BotCore) -> None:
     assert set(back) == {B, C}
     assert back[B].body == "Anna (@a:test), requester on LR-1:\nThanks!"
     assert back[B].thread_key == f"LR-1:{B}"
-    history = await lr.query("SELECT action, detail FROM liaison_history ORDER BY id")
+    history = await lr.query(
+        "SELECT action, detail FROM history WHERE object LIKE 'LR-%' ORDER BY id"
+    )
     assert [tuple(h) for h in history][1:] == [
         ("ack", "by replying"),
         ("reply", "Dates: 12-14 May."),
@@ -423,7 +425,7 @@ async def test_escalation_resends_then_tells_admins_once_each(lr: BotCore) -> No
     assert second[A].body.endswith("The admins are told.")
     lr.clock.advance(days=5)
     assert await lr.fire_due() == []
-    history = await lr.query("SELECT detail FROM liaison_history WHERE action = 'escalated'")
+    history = await lr.query("SELECT detail FROM history WHERE action = 'escalated'")
     assert [r[0] for r in history] == ["reminder 1", "reminder 2, admins told"]
 
 
