@@ -23,6 +23,7 @@ from bot.metrics import Metrics
 from bot.store import Store
 from commands import delivery
 from commands.context import OutMessage, parse_utc, utc_iso
+from commands.outbox_row import Queued
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class Outbox:
 
     async def _deliver(self, row: aiosqlite.Row) -> None:
         row_id = int(row["id"])
-        meta = json.loads(row["content"])
+        meta = Queued.loads(row["content"])
         attempts = 0
         started = self.clock.monotonic()
         room_id = row["room_id"]
@@ -184,14 +185,14 @@ class Outbox:
                 content = await self._content(meta, row["attachment"], room_id)
                 self._only_allowed_mentions(content)
                 self._note_if_late(content, meta, row["created_at"])
-                reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
+                reveal = meta.reveal_to
                 try:
                     event_id = await self.transport.send(
                         room_id,
                         content,
                         f"attache.{row_id}",
-                        reveal,  # type: ignore[arg-type]
-                        **({"event_type": meta["event_type"]} if meta.get("event_type") else {}),
+                        reveal,
+                        **({"event_type": meta.event_type} if meta.event_type else {}),
                     )
                 except SendError:
                     raise
@@ -201,11 +202,11 @@ class Outbox:
                     log.exception("outbox: unexpected error sending row %d", row_id)
                     raise SendError(type(exc).__name__) from exc
             except Undeliverable as exc:
-                await self._undeliverable(row_id, row["user_id"], meta.get("origin"), str(exc))
+                await self._undeliverable(row_id, row["user_id"], meta.origin, str(exc))
                 return
             except SendError as exc:
                 if exc.unsafe:
-                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.get("origin"))
+                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.origin)
                     return
                 attempts += 1
                 waited = self.clock.monotonic() - started
@@ -230,8 +231,8 @@ class Outbox:
                 row_id,
                 room_id,
                 event_id,
-                meta.get("origin"),
-                meta.get("restart_thread") if row["key"] is None else None,
+                meta.origin,
+                meta.restart_thread if row["key"] is None else None,
             )
             return
 
@@ -359,16 +360,16 @@ class Outbox:
         self.kick()
 
     async def _content(
-        self, meta: dict[str, Any], attachment: bytes | None, room_id: str | None = None
+        self, meta: Queued, attachment: bytes | None, room_id: str | None = None
     ) -> dict[str, Any]:
-        content = dict(meta["content"])
-        reply_to, root = meta.get("reply_to"), meta.get("thread_root")
-        if meta.get("thread_key") and not root:
-            root = await self._event_for_key(meta["thread_key"], room_id)
-            if root is None and await self._event_for_key(meta["thread_key"]):
+        content = dict(meta.content)
+        reply_to, root = meta.reply_to, meta.thread_root
+        if meta.thread_key and not root:
+            root = await self._event_for_key(meta.thread_key, room_id)
+            if root is None and await self._event_for_key(meta.thread_key):
                 # The thread's root is in a DM the person left: this message starts the
                 # thread again in the new DM (the key moves to it once it is sent).
-                meta["restart_thread"] = meta["thread_key"]
+                meta.restart_thread = meta.thread_key
         if root:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -378,8 +379,8 @@ class Outbox:
             }
         elif reply_to:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-        if attachment is not None:
-            info = meta["attachment"]
+        if attachment is not None and meta.attachment is not None:
+            info = meta.attachment
             file_obj = await self.transport.upload(attachment, info["mimetype"], info["filename"])
             content.update(
                 msgtype="m.file",
@@ -392,8 +393,8 @@ class Outbox:
             content.pop("formatted_body", None)
         return content
 
-    def _note_if_late(self, content: dict[str, Any], meta: dict[str, Any], queued: str) -> None:
-        limit = meta.get("late_note_after")
+    def _note_if_late(self, content: dict[str, Any], meta: Queued, queued: str) -> None:
+        limit = meta.late_note_after
         if limit is None:
             return
         queued_at = parse_utc(queued)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from commands.event_size import fit
+from commands.outbox_row import Queued
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
@@ -77,24 +78,24 @@ class OutMessage:
         return content
 
     def to_row(self) -> dict[str, Any]:
-        meta = {
-            "content": self.content(),
-            "reply_to": self.reply_to,
-            "thread_root": self.thread_root,
-            "thread_key": self.thread_key,
-            "reveal_to": list(self.reveal_to) if self.reveal_to else None,
-            "late_note_after": self.late_note_after,
-            "origin": self.origin,
-        }
-        if self.attachment is not None:
-            meta["attachment"] = {
-                "filename": self.attachment.filename,
-                "mimetype": self.attachment.mimetype,
-            }
+        queued = Queued(
+            content=self.content(),
+            reply_to=self.reply_to,
+            thread_root=self.thread_root,
+            thread_key=self.thread_key,
+            reveal_to=self.reveal_to,
+            late_note_after=self.late_note_after,
+            origin=self.origin,
+            attachment=(
+                {"filename": self.attachment.filename, "mimetype": self.attachment.mimetype}
+                if self.attachment is not None
+                else None
+            ),
+        )
         return {
             "room_id": self.room_id,
             "user_id": self.user_id,
-            "content": json.dumps(meta, ensure_ascii=False),
+            "content": queued.dumps(),
             "attachment": self.attachment.data if self.attachment else None,
             "key": self.key,
         }
