@@ -17,7 +17,13 @@ import aiosqlite
 
 from commands import history
 from commands.context import Context, parse_utc, utc_iso
-from commands.directory import canonical_target, display_name, post_exists, posts_of
+from commands.directory import (
+    canonical_target,
+    display_name,
+    post_exists,
+    post_members,
+    posts_of,
+)
 from commands.errors import NotFound, UserError
 from commands.ids import ObjectId, number_of
 from commands.render import person
@@ -274,10 +280,7 @@ async def owner_text(db: aiosqlite.Connection, kind: str, owner: str) -> str:
 async def owner_people(db: aiosqlite.Connection, kind: str, owner: str) -> list[str]:
     if kind == "person":
         return [owner]
-    async with db.execute(
-        "SELECT user_id FROM post_members WHERE post = ? ORDER BY user_id", (owner,)
-    ) as cur:
-        return [r[0] for r in await cur.fetchall()]
+    return await post_members(db, owner)
 
 
 async def owned_keys(db: aiosqlite.Connection, user_id: str) -> list[str]:

@@ -89,6 +89,19 @@ async def post_members(db: aiosqlite.Connection, code: str) -> list[str]:
         return [r[0] for r in await cur.fetchall()]
 
 
+async def people_of(db: aiosqlite.Connection, targets: list[str]) -> list[str]:
+    """Matrix IDs for a list of people and post codes: people as named, posts' members."""
+    people = [t for t in targets if t.startswith("@")]
+    posts = [t.upper() for t in targets if not t.startswith("@")]
+    if posts:
+        marks = ",".join("?" * len(posts))
+        async with db.execute(
+            f"SELECT user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id", posts
+        ) as cur:
+            people += [r[0] for r in await cur.fetchall()]
+    return list(dict.fromkeys(people))
+
+
 async def find_post(db: aiosqlite.Connection, code: str) -> tuple[str, str | None] | None:
     """(stored code, room ID) of a post, matched without regard to case; None if unknown."""
     async with db.execute(

@@ -20,6 +20,7 @@ from commands.directory import canonical_target, find_post, post_members
 from commands.errors import NotFound, UserError
 from commands.ids import ObjectId, looks_like_id
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
+from commands.people import zones_of
 from commands.registry import Option, Param, command, handles, job, listener
 from commands.render import Rendered, bullets, esc, paragraph_html, person, table
 from commands.timeparse import parse_due, show_instant
@@ -93,12 +94,9 @@ def _party(target: str) -> str:
 
 
 async def _zone(ctx: Context, user_id: str | None) -> ZoneInfo:
-    if user_id is not None:
-        async with ctx.db.execute("SELECT timezone FROM people WHERE user_id = ?", (user_id,)) as c:
-            row = await c.fetchone()
-        if row and row[0]:
-            return ZoneInfo(row[0])
-    return ZoneInfo(ctx.settings.timezone)
+    if user_id is None:
+        return ZoneInfo(ctx.settings.timezone)
+    return ZoneInfo((await zones_of(ctx.db, [user_id], ctx.settings.timezone))[user_id])
 
 
 async def _admins(ctx: Context) -> list[str]:

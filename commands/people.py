@@ -35,6 +35,18 @@ async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings
     return Person(user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone)
 
 
+async def zones_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
+    """Each person's time zone (theirs from !tz or the directory, else `default`)."""
+    if not users:
+        return {}
+    marks = ",".join("?" * len(users))
+    async with db.execute(
+        f"SELECT user_id, timezone FROM people WHERE user_id IN ({marks})", users
+    ) as cur:
+        known = {r[0]: r[1] for r in await cur.fetchall()}
+    return {u: known.get(u) or default for u in users}
+
+
 async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO people (user_id, timezone, updated_at) VALUES (?, ?, ?) "

@@ -21,10 +21,11 @@ import aiosqlite
 
 from commands import history, ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
-from commands.directory import canonical_target, post_exists
+from commands.directory import canonical_target, people_of, post_exists
 from commands.errors import NotFound, UserError
 from commands.examples import day
 from commands.ids import ObjectId
+from commands.people import zones_of
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles, job
 from commands.render import person, plain, table
@@ -325,27 +326,8 @@ def _span(delta: timedelta) -> str:
 
 
 async def _zones_of(ctx: Context, users: list[str]) -> list[str]:
-    if not users:
-        return []
-    marks = ",".join("?" * len(users))
-    async with ctx.db.execute(
-        f"SELECT user_id, timezone FROM people WHERE user_id IN ({marks})", users
-    ) as cur:
-        known = {r[0]: r[1] for r in await cur.fetchall()}
-    return [known.get(u) or ctx.settings.timezone for u in users]
-
-
-async def _people_of(db: aiosqlite.Connection, participants: list[str]) -> list[str]:
-    """Matrix IDs to mention: people named, and the members of posts named."""
-    people = [p for p in participants if p.startswith("@")]
-    posts = [p for p in participants if not p.startswith("@")]
-    if posts:
-        marks = ",".join("?" * len(posts))
-        async with db.execute(
-            f"SELECT user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id", posts
-        ) as cur:
-            people += [r[0] for r in await cur.fetchall()]
-    return list(dict.fromkeys(people))
+    zones = await zones_of(ctx.db, users, ctx.settings.timezone)
+    return [zones[u] for u in users]
 
 
 async def _may_see(ctx: Context, item: Item) -> bool:
@@ -353,7 +335,7 @@ async def _may_see(ctx: Context, item: Item) -> bool:
         return True
     if item.room_id is not None and ctx.room_id == item.room_id:
         return True
-    return ctx.sender in await _people_of(ctx.db, item.participants)
+    return ctx.sender in await people_of(ctx.db, item.participants)
 
 
 async def _visible(ctx: Context, kind: str, number: int) -> Item:
@@ -743,7 +725,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) ->
     text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
     ctx.reply(text)
     if item.room_id and item.room_id != ctx.room_id:
-        mentions = await _people_of(ctx.db, item.participants)
+        mentions = await people_of(ctx.db, item.participants)
         ctx.send(text, room_id=item.room_id, mentions=tuple(mentions))
 
 
@@ -830,7 +812,7 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     occ = parse_utc(job_.payload["occ"])
     if await _later_reminder_also_due(ctx, job_):
         return  # after a downtime, one late reminder per occurrence speaks for all its leads
-    people = await _people_of(ctx.db, item.participants)
+    people = await people_of(ctx.db, item.participants)
     mentions = list(dict.fromkeys([item.creator, *people]))
     zones = await _zones_of(ctx, mentions)
     # Past this, the job was held up (the bot was down), not merely run a moment late.
