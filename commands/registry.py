@@ -171,8 +171,13 @@ class Registry:
     @classmethod
     def from_modules(cls, modules: Iterable[ModuleType], prefix: str = "!") -> Registry:
         reg = cls(prefix=prefix)
+        seen: set[int] = set()
         for module in modules:
+            seen_here: set[int] = set()
             for value in vars(module).values():
+                if id(value) in seen and id(value) not in seen_here:
+                    continue  # one module imports a handler of another: declared once
+                seen_here.add(id(value))
                 if (spec := getattr(value, _SPEC_ATTR, None)) is not None:
                     reg.add(spec)
                 if (kind := getattr(value, _LISTENER_ATTR, None)) is not None:
@@ -185,6 +190,7 @@ class Registry:
                     if pair in reg.typed:
                         raise ValueError(f"{pair[0]} for {pair[1]} declared twice")
                     reg.typed[pair] = value
+            seen |= seen_here
         return reg
 
     def add(self, spec: CommandSpec) -> None:
