@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from commands.action_model import Due, insert_item
-from commands.actions import query_items
+from commands.actions.listing import query_items
+from commands.actions.store import insert_item
+from commands.timeparse import Due
 from tests.harness.fakes import BotCore, FakeClock
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import actions, core, directory, exports, schedule, trust
+from commands import core, directory, exports, schedule, trust
+from commands.actions import chat as actions_chat
+from commands.actions import jobs as actions_jobs
+from commands.actions import listing as actions_listing
+from commands.actions import summits
 from commands.liaison import chat as liaison_chat
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import views as liaison_views
@@ -14,7 +18,10 @@ MODULES: tuple[ModuleType, ...] = (
     core,
     trust,
     directory,
-    actions,
+    summits,
+    actions_chat,
+    actions_listing,
+    actions_jobs,
     exports,
     liaison_chat,
     liaison_views,

@@ -15,16 +15,9 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from commands.action_model import (
-    Item,
-    Summit,
-    get_summit,
-    is_owner,
-    owner_text,
-    parse_summit_id,
-    sees_summit,
-    shown_status,
-)
+from commands.actions.access import is_owner, sees_summit
+from commands.actions.model import parse_summit_id, shown_status
+from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
 from commands.errors import NotFound
 from commands.registry import Param, command

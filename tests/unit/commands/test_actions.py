@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from actions_fixtures import ADMIN, DM, OWNER, PARIS, ROOM, SEC, say_ok, seed
 
-from commands.action_model import parse_due, parse_status
+from commands.actions.model import parse_status
+from commands.timeparse import parse_due
 from tests.harness.fakes import BotCore
 
 

@@ -1,22 +1,20 @@
-"""Summits and action items in the store: rows, due dates, who may do what, history.
+"""Summits and action items in the store: rows (one from_row each), owners, history.
 
-Kept apart from the chat commands so exports, nudges, the benchmark and the tests share one
-reading of the tables. Overdue is derived here (status active and deadline passed), never
-stored, so it is right in every time zone and after every restart.
+Overdue is derived (status active and deadline passed), never stored, so it is right in every
+time zone and after every restart.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from commands import history
-from commands.context import Context, parse_utc, utc_iso
+from commands.actions.model import ACTIVE, shown_status
+from commands.context import parse_utc, utc_iso
 from commands.directory import (
     canonical_target,
     display_name,
@@ -24,65 +22,10 @@ from commands.directory import (
     post_members,
     posts_of,
 )
-from commands.errors import NotFound, UserError
-from commands.ids import ObjectId, number_of
+from commands.errors import UserError
+from commands.ids import ObjectId
 from commands.render import person
-from commands.timeparse import Due, parse_due, show_due
-
-STATUSES = ("open", "in_progress", "done", "cancelled")
-ACTIVE = ("open", "in_progress")
-STATUS_WORDS = {
-    "open": "open",
-    "in_progress": "in_progress",
-    "inprogress": "in_progress",
-    "progress": "in_progress",
-    "started": "in_progress",
-    "done": "done",
-    "closed": "done",
-    "cancelled": "cancelled",
-    "canceled": "cancelled",
-}
-# Who may move an item from one status to another: the owner moves their own work along;
-# cancelling and bringing back a cancelled item is the secretariat's call.
-OWNER_MOVES = {
-    ("open", "in_progress"),
-    ("open", "done"),
-    ("in_progress", "open"),
-    ("in_progress", "done"),
-    ("done", "open"),
-    ("done", "in_progress"),
-}
-SECRETARIAT_MOVES = OWNER_MOVES | {
-    ("open", "cancelled"),
-    ("in_progress", "cancelled"),
-    ("done", "cancelled"),
-    ("cancelled", "open"),
-}
-
-parse_summit_id = number_of("S")
-parse_item_id = number_of("A")
-
-
-def shown_status(status: str) -> str:
-    return status.replace("_", " ")
-
-
-def parse_status(text: str) -> str:
-    word = re.sub(r"[\s\-]+", "_", text.strip().lower())
-    if word in STATUS_WORDS:
-        return STATUS_WORDS[word]
-    if word.replace("_", "") in STATUS_WORDS:
-        return STATUS_WORDS[word.replace("_", "")]
-    raise ValueError(f"{text[:30]!r} is not a status; use open, in-progress, done or cancelled")
-
-
-# -- dates ---------------------------------------------------------------------------------
-
-
-def parse_day(text: str, zone: str, now: datetime) -> date:
-    """A summit day: whatever a deadline accepts, read as the day it falls on."""
-    return parse_due(text, zone, now, future=False).at.astimezone(ZoneInfo(zone)).date()
-
+from commands.timeparse import Due, show_due
 
 # -- rows ----------------------------------------------------------------------------------
 
@@ -286,82 +229,3 @@ async def owner_people(db: aiosqlite.Connection, kind: str, owner: str) -> list[
 async def owned_keys(db: aiosqlite.Connection, user_id: str) -> list[str]:
     """The owner values that mean this person: their ID and their posts' codes."""
     return [user_id, *await posts_of(db, user_id)]
-
-
-# -- permissions ---------------------------------------------------------------------------
-
-
-def is_secretariat(ctx: Context) -> bool:
-    return ctx.person is not None and ctx.person.has_role("secretariat")
-
-
-def sees_summit(ctx: Context, summit: Summit) -> bool:
-    """Everyone in the summit's room (the command came from it), and the secretariat."""
-    return is_secretariat(ctx) or (ctx.room_id is not None and ctx.room_id == summit.room_id)
-
-
-async def is_owner(ctx: Context, item: Item) -> bool:
-    if ctx.person is None:
-        return False
-    if item.owner_kind == "person":
-        return item.owner == ctx.sender
-    return item.owner in await posts_of(ctx.db, ctx.sender)
-
-
-async def visible_summit(ctx: Context, number: int) -> Summit:
-    summit = await get_summit(ctx.db, number)
-    if summit is None or not sees_summit(ctx, summit):
-        raise NotFound(
-            f"No summit S-{number} that you can see (ask in the summit's room). "
-            "Send !summit list for yours."
-        )
-    return summit
-
-
-async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
-    """The item if the sender may read it; NotFound otherwise (existence is not revealed)."""
-    item = await get_item(ctx.db, number)
-    summit = await get_summit(ctx.db, item.summit_id) if item else None
-    if (
-        item is None
-        or summit is None
-        or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
-    ):
-        raise NotFound(f"No action item A-{number} that you can see. Send !actions list for yours.")
-    return item, summit
-
-
-def require_secretariat(ctx: Context, what: str) -> None:
-    if not is_secretariat(ctx):
-        raise UserError(
-            f"Only the secretariat may {what}. Ask the summit's secretariat "
-            "(!dir list shows who has that role, for admins)."
-        )
-
-
-def require_open(summit: Summit) -> None:
-    if summit.state != "open":
-        raise UserError(
-            f"{summit.ref} is closed; nothing can be added to it or changed in it. "
-            f"See it with !summit list, or open a new one with !summit open."
-        )
-
-
-# -- digest slots --------------------------------------------------------------------------
-
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def next_digest_at(now: datetime, zone: str, hhmm: str, days: list[str]) -> datetime:
-    """The next working-day HH:MM in the zone strictly after now (DST-safe: wall clock)."""
-    tz = ZoneInfo(zone)
-    hour, minute = (int(p) for p in hhmm.split(":"))
-    local_today = now.astimezone(tz).date()
-    for offset in range(0, 15):
-        day = local_today + timedelta(days=offset)
-        if DAY_NAMES[day.weekday()] not in days:
-            continue
-        slot = datetime.combine(day, time(hour, minute), tzinfo=tz)
-        if slot > now:
-            return slot
-    raise ValueError("no working day configured")
