@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core, directory, exports, schedule, trust
+from commands import core, directory, exports, trust
 from commands.actions import chat as actions_chat
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
@@ -13,6 +13,9 @@ from commands.liaison import chat as liaison_chat
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import views as liaison_views
 from commands.registry import Registry
+from commands.schedule import chat as schedule_chat
+from commands.schedule import jobs as schedule_jobs
+from commands.schedule import views as schedule_views
 
 MODULES: tuple[ModuleType, ...] = (
     core,
@@ -26,7 +29,9 @@ MODULES: tuple[ModuleType, ...] = (
     liaison_chat,
     liaison_views,
     liaison_jobs,
-    schedule,
+    schedule_chat,
+    schedule_views,
+    schedule_jobs,
 )
 
 
