@@ -27,7 +27,7 @@ from bot.store import Store
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
-from commands.directory import load_seed
+from commands.directory.store import load_seed
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core, directory, exports, trust
+from commands import core, exports, trust
 from commands.actions import chat as actions_chat
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
 from commands.actions import summits
+from commands.directory import chat as directory
 from commands.liaison import chat as liaison_chat
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import views as liaison_views

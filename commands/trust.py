@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.context import Context, utc_iso
-from commands.directory import parse_user_id
+from commands.directory.service import parse_user_id
 from commands.errors import UserError
 from commands.fingerprints import EXAMPLE_KEY, fingerprint, parse_master_key
 from commands.registry import Param, command

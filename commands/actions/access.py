@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from commands.actions.store import Item, Summit, get_item, get_summit
 from commands.context import Context
-from commands.directory import (
-    posts_of,
-)
+from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.timeparse import Due, parse_due
 

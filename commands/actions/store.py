@@ -15,7 +15,7 @@ import aiosqlite
 from commands import history
 from commands.actions.model import ACTIVE, shown_status
 from commands.context import parse_utc, utc_iso
-from commands.directory import (
+from commands.directory.service import (
     canonical_target,
     display_name,
     post_exists,

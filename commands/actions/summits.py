@@ -22,7 +22,7 @@ from commands.actions.jobs import field_lines, plan_digest
 from commands.actions.model import STATUSES, parse_day, parse_summit_id, shown_status
 from commands.actions.store import Summit, get_summit, summits_in_room
 from commands.context import Context, utc_iso
-from commands.directory import parse_room_id
+from commands.directory.service import parse_room_id
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId

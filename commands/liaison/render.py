@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands.context import Context
-from commands.directory import canonical_target
+from commands.directory.service import canonical_target
 from commands.ids import ObjectId, looks_like_id
 from commands.liaison.store import Request, Thread, party_of, threads_of
 from commands.render import Rendered, esc, paragraph_html

@@ -10,7 +10,7 @@ import aiosqlite
 
 from commands import history
 from commands.context import Context, parse_utc, utc_iso
-from commands.directory import find_post, post_members
+from commands.directory.service import find_post, post_members
 from commands.errors import NotFound
 from commands.ids import ObjectId
 from commands.liaison.model import Side

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from commands.context import Context
-from commands.directory import canonical_target, people_of, post_exists
+from commands.directory.service import canonical_target, people_of, post_exists
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
@@ -35,8 +34,6 @@ from commands.timeparse import (
     fmt,
     parse_when,
 )
-
-log = logging.getLogger(__name__)
 
 
 def _check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from commands.context import Context, Job, parse_utc, utc_iso
-from commands.directory import people_of
+from commands.directory.service import people_of
 from commands.ids import ObjectId
 from commands.registry import job
 from commands.render import person, plain
@@ -15,9 +13,6 @@ from commands.schedule.views import zones_for
 from commands.timeparse import (
     fmt_zones,
 )
-
-log = logging.getLogger(__name__)
-
 
 # -- jobs ----------------------------------------------------------------------------------------
 

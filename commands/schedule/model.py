@@ -4,7 +4,6 @@ the time ends in a reminder's text.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,9 +19,6 @@ from commands.timeparse import (
     recurrence_rule,
     split_zone,
 )
-
-log = logging.getLogger(__name__)
-
 
 LEAD_JOB = "schedule.lead"
 NEXT_JOB = "schedule.next"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from commands import history, ics
 from commands.context import Attachment, Context
-from commands.directory import people_of
+from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
 from commands.ids import ObjectId
 from commands.people import zones_of
@@ -24,8 +23,6 @@ from commands.timeparse import (
     fmt_zones,
     format_duration,
 )
-
-log = logging.getLogger(__name__)
 
 
 async def zones_for(ctx: Context, users: list[str]) -> list[str]:

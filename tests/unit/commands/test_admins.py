@@ -9,7 +9,7 @@ import pytest
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
 from commands.context import Context
-from commands.directory import load_seed
+from commands.directory.store import load_seed
 from commands.liaison.store import liaison_admins
 from commands.people import load_person
 from tests.harness.fakes import BotCore
