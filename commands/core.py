@@ -9,7 +9,7 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_timezone
-from commands.registry import Param, command
+from commands.registry import Param, command, edit_keys, parse_pairs
 from commands.render import table
 
 
@@ -77,6 +77,15 @@ async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
             f"{ctx.prefix}{verb} does not work on {kind}-{number}. It works on: {kinds}.",
             example=f"{ctx.prefix}{verb} A-7",
         )
+    if verb == "edit":
+        keys, example = edit_keys(handler)
+        try:
+            args = {**args, "changes": parse_pairs(args.get("changes") or "", keys)}
+        except ValueError as exc:
+            raise UserError(
+                f"{exc}.".replace("..", "."),
+                example=example(ctx.now, oid).replace("!", ctx.prefix, 1) if example else None,
+            ) from None
     await handler(ctx, oid, args)
 
 

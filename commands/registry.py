@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
-from commands.ids import KINDS
+from commands.ids import KINDS, ObjectId
 
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
@@ -28,6 +28,7 @@ Example = str | Callable[[datetime], str]
 _SPEC_ATTR = "__attache_command__"
 _LISTENER_ATTR = "__attache_listener__"
 _JOB_ATTR = "__attache_job__"
+_KEYS_ATTR = "__attache_edit_keys__"
 _TYPED_ATTR = "__attache_typed__"
 
 
@@ -136,21 +137,67 @@ def job(kind: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-def handles(verb: str, *kinds: str) -> Callable[[Handler], Handler]:
+def handles(
+    verb: str,
+    *kinds: str,
+    keys: Iterable[str] = (),
+    example: Callable[[datetime, ObjectId], str] | None = None,
+) -> Callable[[Handler], Handler]:
     """Declare the handler of a generic verb (show, cancel, edit) for ID kinds (e.g. 'A').
 
     `!show A-7` and `!cancel LR-3` are one command each; the ID's kind picks the domain.
     The handler is called as handler(ctx, object_id, args) with a commands.ids.ObjectId.
+    For `edit`, `keys` are what may change: the registry reads `key=value` pairs into
+    args["changes"] (a dict) before the handler runs, and `example(now, id)` is shown with
+    a refusal.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"@handles({verb!r}): {unknown or 'no'} kinds; known: {sorted(KINDS)}")
+    if verb == "edit" and not keys:
+        raise ValueError("@handles('edit', ...) needs the keys that may change")
 
     def mark(fn: Handler) -> Handler:
         setattr(fn, _TYPED_ATTR, [(verb, kind) for kind in kinds])
+        setattr(fn, _KEYS_ATTR, (tuple(sorted(keys)), example))
         return fn
 
     return mark
+
+
+def edit_keys(
+    handler: Handler,
+) -> tuple[tuple[str, ...], Callable[[datetime, ObjectId], str] | None]:
+    """The keys an `@handles("edit", ...)` handler accepts, and its example."""
+    keys: tuple[tuple[str, ...], Callable[[datetime, ObjectId], str] | None] = getattr(
+        handler, _KEYS_ATTR, ((), None)
+    )
+    return keys
+
+
+def parse_pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
+    """`due=friday text=new words here` -> {"due": "friday", "text": "new words here"}.
+
+    A value runs to the next known `key=`, so free text needs no quotes. The one reader of
+    key=value changes (`!edit`, `!summit edit`); ValueError says what was not understood.
+    """
+    known = sorted(keys)
+    pattern = re.compile(r"(?:^|\s)(" + "|".join(map(re.escape, known)) + r")=", re.IGNORECASE)
+    marks = list(pattern.finditer(text))
+    head = (text[: marks[0].start()] if marks else text).strip()
+    if not marks or head:
+        if not head:
+            raise ValueError(
+                f"nothing to change; write key=value with key one of {', '.join(known)}"
+            )
+        raise ValueError(
+            f"Not understood: {head[:40]!r} is not key=value with key one of {', '.join(known)}"
+        )
+    out: dict[str, str] = {}
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out[m[1].lower()] = text[m.end() : end].strip()
+    return out
 
 
 @dataclass

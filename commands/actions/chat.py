@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -167,34 +166,9 @@ def _local(stamp: str, zone: str) -> str:
 _EDIT_KEYS = {"text", "due", "owner"}
 
 
-def parse_changes(text: str, keys: set[str], example: str) -> dict[str, str]:
-    """`due=friday text=new words here` -> {"due": "friday", "text": "new words here"}.
-
-    A value runs to the next known `key=`, so free text needs no quotes.
-    """
-    pattern = re.compile(r"(?:^|\s)(" + "|".join(sorted(keys)) + r")=", re.IGNORECASE)
-    marks = list(pattern.finditer(text))
-    if not marks or text[: marks[0].start()].strip():
-        head = text[: marks[0].start()] if marks else text
-        raise UserError(
-            f"Not understood: {head.strip()[:40]!r}. Write key=value with key one of "
-            f"{', '.join(sorted(keys))}.",
-            example=example,
-        )
-    out: dict[str, str] = {}
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        out[m[1].lower()] = text[m.end() : end].strip()
-    return out
-
-
-@handles("edit", "A")
+@handles("edit", "A", keys=_EDIT_KEYS, example=lambda now, oid: f"!edit {oid} due={day(now, 14)}")
 async def edit_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
-    number = oid.number
-    changes = parse_changes(
-        args["changes"], _EDIT_KEYS, f"{ctx.prefix}edit A-{number} due={day(ctx.now, 14)}"
-    )
-    await apply_edit(ctx, number, changes, None)
+    await apply_edit(ctx, oid.number, args["changes"], None)
 
 
 async def apply_edit(

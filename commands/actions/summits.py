@@ -17,7 +17,6 @@ from commands.actions.access import (
     sender_zone,
     visible_summit,
 )
-from commands.actions.chat import parse_changes
 from commands.actions.jobs import field_lines, plan_digest
 from commands.actions.model import STATUSES, parse_day, parse_summit_id, shown_status
 from commands.actions.store import Summit, get_summit, summits_in_room
@@ -164,18 +163,14 @@ async def summit_edit(ctx: Context, args: dict[str, Any]) -> None:
     await _edit_summit(ctx, args["summit"], changes)
 
 
-@handles("edit", "S")
+@handles(
+    "edit",
+    "S",
+    keys=("name", "from", "to", "tz", "room"),
+    example=lambda now, oid: f'!edit {oid} name="New name" to={day(now, 60)}',
+)
 async def edit_summit_generic(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
-    number = oid.number
-    await _edit_summit(
-        ctx,
-        number,
-        parse_changes(
-            args["changes"],
-            {"name", "from", "to", "tz", "room"},
-            f'{ctx.prefix}edit S-{number} name="New name" to={day(ctx.now, 60)}',
-        ),
-    )
+    await _edit_summit(ctx, oid.number, args["changes"])
 
 
 @command(

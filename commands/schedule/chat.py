@@ -231,16 +231,12 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) ->
         ctx.send(text, room_id=item.room_id, mentions=tuple(mentions))
 
 
-def _split_changes(text: str) -> dict[str, str]:
-    """'start=next Tuesday 10:00 place=Room 3' -> {start: ..., place: ...} (values hold spaces)."""
-    keys = "|".join(EDIT_KEYS)
-    parts = re.split(rf"(?:^|\s)({keys})=", text.strip(), flags=re.IGNORECASE)
-    if parts[0].strip():
-        raise ValueError(f"{parts[0].strip()[:30]!r} is not key=value")
-    return {k.lower(): v.strip() for k, v in zip(parts[1::2], parts[2::2], strict=True)}
-
-
-@handles("edit", *KIND_NAMES)
+@handles(
+    "edit",
+    *KIND_NAMES,
+    keys=EDIT_KEYS,
+    example=lambda now, oid: f"!edit {oid} start=tomorrow 10:00 place=Room 3",
+)
 async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
@@ -249,11 +245,8 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> N
     if item.state != "active":
         raise UserError(f"{item.code} is {item.state}; it cannot be edited.")
     example = f"{ctx.prefix}edit {item.code} start=tomorrow 10:00 place=Room 3"
-    keys = ", ".join(EDIT_KEYS)
     try:
-        changes = _split_changes(args.get("changes") or "")
-        if not changes:
-            raise ValueError(f"nothing to change; use key=value with keys {keys}")
+        changes: dict[str, str] = args["changes"]
         duration = item.duration
         if "title" in changes:
             if not changes["title"]:
