@@ -244,7 +244,7 @@ class Dispatcher:
                         f"{ctx.prefix}{name} is for {' or '.join(sorted(roles))} only. "
                         "Ask an admin if you need it."
                     )
-                await invocation.spec.handler(ctx, invocation.args)
+                await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (
                     "reaction"

@@ -19,15 +19,13 @@ from commands.render import table
     example="!help remind",
     params=[Param("command", "a command name", optional=True, rest=True)],
 )
-async def help_(ctx: Context, args: dict[str, Any]) -> None:
+async def help_(ctx: Context, *, command: str | None) -> None:
     reg = ctx.registry
-    if args["command"]:
-        text = reg.help_for(args["command"], ctx.now)
+    if command:
+        text = reg.help_for(command, ctx.now)
         if text is None:
-            hint = reg.did_you_mean(args["command"].removeprefix(ctx.prefix).split())
-            ctx.reply(
-                f"No command {args['command'][:40]!r}.{hint} Send {ctx.prefix}help for the list."
-            )
+            hint = reg.did_you_mean(command.removeprefix(ctx.prefix).split())
+            ctx.reply(f"No command {command[:40]!r}.{hint} Send {ctx.prefix}help for the list.")
         else:
             ctx.reply(text)
         return
@@ -42,7 +40,7 @@ async def help_(ctx: Context, args: dict[str, Any]) -> None:
 
 
 @command("ping", summary="Check that the bot is alive and reading you", example="!ping")
-async def ping(ctx: Context, args: dict[str, Any]) -> None:
+async def ping(ctx: Context) -> None:
     ctx.reply("pong")
 
 
@@ -54,14 +52,14 @@ async def ping(ctx: Context, args: dict[str, Any]) -> None:
         Param("zone", "e.g. Europe/Paris, America/New_York, UTC", convert=parse_zone, optional=True)
     ],
 )
-async def tz(ctx: Context, args: dict[str, Any]) -> None:
+async def tz(ctx: Context, *, zone: str | None) -> None:
     assert ctx.person is not None
-    if args["zone"] is None:
+    if zone is None:
         ctx.reply(f"Your time zone is {ctx.person.timezone}.")
         return
-    await set_timezone(ctx.db, ctx.sender, args["zone"], ctx.now)
-    await ctx.audit("tz.set", ctx.sender, args["zone"])
-    ctx.reply(f"Time zone set to {args['zone']}. Times you type are read in it.")
+    await set_timezone(ctx.db, ctx.sender, zone, ctx.now)
+    await ctx.audit("tz.set", ctx.sender, zone)
+    ctx.reply(f"Time zone set to {zone}. Times you type are read in it.")
 
 
 # -- generic verbs on typed IDs (LR-3, A-7, M-2 ...): the ID's kind picks the domain --------

@@ -7,6 +7,8 @@ the declaration; `Registry.from_modules` collects them, so there is no global st
 from __future__ import annotations
 
 import difflib
+import inspect
+import keyword
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +68,14 @@ class CommandSpec:
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
     example_fn: Callable[[datetime], str] | None = None  # `example` is its value at start
+    keywords: bool = False  # the handler takes its arguments as keyword parameters
+
+    async def call(self, ctx: Any, args: dict[str, Any]) -> None:
+        """Run the handler: as handler(ctx, *, name=value, ...) or, older style, (ctx, args)."""
+        if self.keywords:
+            await self.handler(ctx, **{py_name(k): v for k, v in args.items()})
+        else:
+            await self.handler(ctx, args)
 
     def example_at(self, now: datetime | None, prefix: str = "!") -> str:
         """The example as it reads now (a date in it is in the future), with this prefix."""
@@ -98,6 +108,8 @@ def command(
     details: str = "",
 ) -> Callable[[Handler], Handler]:
     def mark(fn: Handler) -> Handler:
+        declared = [p.name for p in params] + [o.name for o in options]
+        declared += [body.name] if body is not None else []
         spec = CommandSpec(
             name=name,
             summary=summary,
@@ -110,11 +122,36 @@ def command(
             aliases=tuple(aliases),
             roles=frozenset(roles) if roles is not None else None,
             details=details,
+            keywords=_takes_keywords(name, fn, declared),
         )
         setattr(fn, _SPEC_ATTR, spec)
         return fn
 
     return mark
+
+
+def py_name(name: str) -> str:
+    """The keyword parameter for an argument: `from=` and `with=` become from_ and with_."""
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _takes_keywords(name: str, fn: Handler, declared: list[str]) -> bool:
+    """True if the handler's signature lists the arguments (after ctx) as keyword-only.
+
+    Then the signature is the command's documentation, and it must name exactly the declared
+    parameters, options and body: a mismatch is refused at import, not found by a user.
+    """
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    if params and not all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params):
+        return False
+    wanted = {py_name(n) for n in declared}
+    got = {p.name for p in params}
+    if wanted != got:
+        raise ValueError(
+            f"!{name}: the handler's keyword parameters {sorted(got)} are not the declared "
+            f"arguments {sorted(wanted)}"
+        )
+    return True
 
 
 def listener(kind: str) -> Callable[[Handler], Handler]:
