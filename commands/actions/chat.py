@@ -67,36 +67,38 @@ def _add_example(now: datetime) -> str:
     body=Param("text", "what is to be done"),
     roles=SECRETARIAT,
 )
-async def actions_add(ctx: Context, args: dict[str, Any]) -> None:
-    first, owner_text = args["summit"], args["owner"]
+async def actions_add(
+    ctx: Context, *, summit: str, owner: str | None, due: str | None, text: str
+) -> None:
+    first, owner_text = summit, owner
     if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
-        summit = await _room_summit(ctx, _add_example(ctx.now))
+        found = await _room_summit(ctx, _add_example(ctx.now))
         owner_text = first
     else:
         try:
             number = parse_summit_id(first)
         except ValueError as exc:
             raise UserError(f"summit: {exc}", example=_add_example(ctx.now)) from None
-        summit = await visible_summit(ctx, number)
-    require_open(summit)
-    if not args["due"]:
+        found = await visible_summit(ctx, number)
+    require_open(found)
+    if not due:
         raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
     kind, owner = await resolve_owner(ctx.db, owner_text)
-    due = due_option(ctx, args["due"], _add_example(ctx.now))
-    text = args["text"].strip()  # bounded by max_body_length (bot.limits), never cut
+    deadline = due_option(ctx, due, _add_example(ctx.now))
+    text = text.strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
-        ctx.db, summit.id, text, kind, owner, due, ctx.sender, ctx.now, event_id_of(ctx)
+        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx)
     )
     item = await get_item(ctx.db, number)
     assert item is not None
     await plan_nudges(ctx, item)
-    await ctx.audit("action.add", item.ref, f"{summit.ref} owner={owner}")
+    await ctx.audit("action.add", item.ref, f"{found.ref} owner={owner}")
     label = await owner_label(ctx.db, kind, owner)
     ctx.reply(
-        f"{item.ref} added to {summit.ref}: {text} — owner {label}, "
+        f"{item.ref} added to {found.ref}: {text} — owner {label}, "
         f"due {item.due_for(sender_zone(ctx))}."
     )
-    await _tell_owner(ctx, item, summit, f"You own {item.ref} ({summit.ref} {summit.name})")
+    await _tell_owner(ctx, item, found, f"You own {item.ref} ({found.ref} {found.name})")
 
 
 async def _room_summit(ctx: Context, example: str) -> Summit:
@@ -237,8 +239,8 @@ def _fmt_due(due: Due) -> str:
     body=Param("comment", "why, kept in the history", optional=True),
     roles=SECRETARIAT,
 )
-async def actions_reassign(ctx: Context, args: dict[str, Any]) -> None:
-    await apply_edit(ctx, args["item"], {"owner": args["owner"]}, args["comment"])
+async def actions_reassign(ctx: Context, *, item: int, owner: str, comment: str | None) -> None:
+    await apply_edit(ctx, item, {"owner": owner}, comment)
 
 
 async def change_status(ctx: Context, number: int, status: str, comment: str | None) -> None:
@@ -296,8 +298,8 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
     params=[Param("item", "e.g. A-7", convert=parse_item_id)],
     body=Param("comment", "what was done, kept in the history", optional=True),
 )
-async def actions_done(ctx: Context, args: dict[str, Any]) -> None:
-    await change_status(ctx, args["item"], "done", args["comment"])
+async def actions_done(ctx: Context, *, item: int, comment: str | None) -> None:
+    await change_status(ctx, item, "done", comment)
 
 
 @command(
@@ -310,8 +312,8 @@ async def actions_done(ctx: Context, args: dict[str, Any]) -> None:
     ],
     body=Param("comment", "kept in the history", optional=True),
 )
-async def actions_status(ctx: Context, args: dict[str, Any]) -> None:
-    await change_status(ctx, args["item"], args["status"], args["comment"])
+async def actions_status(ctx: Context, *, item: int, status: str, comment: str | None) -> None:
+    await change_status(ctx, item, status, comment)
 
 
 @handles("cancel", "A")
@@ -329,19 +331,19 @@ async def cancel_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None
     params=[Param("item", "e.g. A-7", convert=parse_item_id)],
     body=Param("comment", "the comment"),
 )
-async def actions_comment(ctx: Context, args: dict[str, Any]) -> None:
-    item, _ = await visible_item(ctx, args["item"])
-    if not (is_secretariat(ctx) or await is_owner(ctx, item)):
+async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
+    found, _ = await visible_item(ctx, item)
+    if not (is_secretariat(ctx) or await is_owner(ctx, found)):
         raise UserError(
-            f"Only {item.ref}'s owner or the secretariat may comment on it. "
-            f"{ctx.prefix}show {item.ref} shows its owner."
+            f"Only {found.ref}'s owner or the secretariat may comment on it. "
+            f"{ctx.prefix}show {found.ref} shows its owner."
         )
-    text = args["comment"].strip()
+    text = comment.strip()
     await add_history(
-        ctx.db, item.id, ctx.sender, ctx.now, "comment", None, None, text, event_id_of(ctx)
+        ctx.db, found.id, ctx.sender, ctx.now, "comment", None, None, text, event_id_of(ctx)
     )
     await ctx.db.execute(
-        "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), item.id)
+        "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), found.id)
     )
-    await ctx.audit("action.comment", item.ref, "")
-    ctx.reply(f"Comment added to {item.ref}.")
+    await ctx.audit("action.comment", found.ref, "")
+    ctx.reply(f"Comment added to {found.ref}.")

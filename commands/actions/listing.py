@@ -100,8 +100,16 @@ async def query_items(
     ],
     details="Everyone in a summit's room sees its items; elsewhere you see the items you own.",
 )
-async def actions_list(ctx: Context, args: dict[str, Any]) -> None:
-    words = (args["filters"] or "").split()
+async def actions_list(
+    ctx: Context,
+    *,
+    filters: str | None,
+    owner: str | None,
+    status: tuple[str, ...] | None,
+    before: str | None,
+    page: int,
+) -> None:
+    words = (filters or "").split()
     summit_numbers, overdue, mine = [], False, False
     for word in words:
         low = word.lower()
@@ -135,17 +143,14 @@ async def actions_list(ctx: Context, args: dict[str, Any]) -> None:
         if not here:
             restrict = my_keys
     owners: list[str] | None = None
-    if mine or (args["owner"] or "").lower() == "me":
+    if mine or (owner or "").lower() == "me":
         owners = my_keys
-    elif args["owner"]:
-        kind, key = await resolve_owner(ctx.db, args["owner"])
+    elif owner:
+        kind, key = await resolve_owner(ctx.db, owner)
         owners = await owned_keys(ctx.db, key) if kind == "person" else [key]
-    before = None
-    if args["before"]:
-        before = _before(ctx, args["before"])
-    statuses = args["status"] or ACTIVE
+    cutoff = _before(ctx, before) if before else None
+    statuses = status or ACTIVE
     size = ctx.settings.actions_page_size
-    page = args["page"]
     total, items = await query_items(
         ctx.db,
         now=ctx.now,
@@ -154,7 +159,7 @@ async def actions_list(ctx: Context, args: dict[str, Any]) -> None:
         restrict_owners=restrict,
         statuses=statuses,
         overdue=overdue,
-        before=before,
+        before=cutoff,
         limit=size,
         offset=(page - 1) * size,
     )

@@ -181,28 +181,28 @@ async def edit_summit_generic(ctx: Context, oid: ObjectId, args: dict[str, Any])
     body=Param("note", "why, for the record", optional=True),
     roles=SECRETARIAT,
 )
-async def summit_close(ctx: Context, args: dict[str, Any]) -> None:
-    summit = await visible_summit(ctx, args["summit"])
-    require_open(summit)
+async def summit_close(ctx: Context, *, summit: int, note: str | None) -> None:
+    found = await visible_summit(ctx, summit)
+    require_open(found)
     await ctx.db.execute(
         "UPDATE summits SET state = 'closed', closed_at = ? WHERE id = ?",
-        (utc_iso(ctx.now), summit.id),
+        (utc_iso(ctx.now), found.id),
     )
-    await ctx.unschedule(DIGEST, summit.ref)
+    await ctx.unschedule(DIGEST, found.ref)
     async with ctx.db.execute(
         "SELECT id FROM action_items WHERE summit_id = ? AND status IN ('open', 'in_progress')",
-        (summit.id,),
+        (found.id,),
     ) as cur:
         left = [int(r[0]) for r in await cur.fetchall()]
     for number in left:
         await ctx.unschedule(NUDGE_SOON, f"A-{number}")
         await ctx.unschedule(NUDGE_OVERDUE, f"A-{number}")
-    await ctx.audit("summit.close", summit.ref, args["note"] or "")
-    ctx.reply(f"{summit.ref} closed. {len(left)} item(s) were still open; nudges stopped.")
+    await ctx.audit("summit.close", found.ref, note or "")
+    ctx.reply(f"{found.ref} closed. {len(left)} item(s) were still open; nudges stopped.")
 
 
 @command("summit list", summary="List the summits you can see", example="!summit list")
-async def summit_list(ctx: Context, args: dict[str, Any]) -> None:
+async def summit_list(ctx: Context) -> None:
     if is_secretariat(ctx):
         async with ctx.db.execute("SELECT * FROM summits ORDER BY id") as cur:
             summits = [Summit.from_row(r) for r in await cur.fetchall()]

@@ -107,8 +107,8 @@ async def dir_post(ctx: Context, args: dict[str, Any]) -> None:
     params=[Param("target", "a Matrix ID or a post code")],
     roles=_ADMIN,
 )
-async def dir_show(ctx: Context, args: dict[str, Any]) -> None:
-    ctx.reply(await _describe(ctx, args["target"]))
+async def dir_show(ctx: Context, *, target: str) -> None:
+    ctx.reply(await _describe(ctx, target))
 
 
 @command(
@@ -117,7 +117,7 @@ async def dir_show(ctx: Context, args: dict[str, Any]) -> None:
     example="!dir list",
     roles=_ADMIN,
 )
-async def dir_list(ctx: Context, args: dict[str, Any]) -> None:
+async def dir_list(ctx: Context) -> None:
     async with ctx.db.execute(
         "SELECT p.code, p.name, p.room_id, COUNT(m.user_id) FROM posts p "
         "LEFT JOIN post_members m ON m.post = p.code GROUP BY p.code ORDER BY p.code"
@@ -137,8 +137,8 @@ async def dir_list(ctx: Context, args: dict[str, Any]) -> None:
     example="!whois FR-PARIS",
     params=[Param("target", "a Matrix ID or a post code", optional=True)],
 )
-async def whois(ctx: Context, args: dict[str, Any]) -> None:
-    ctx.reply(await _describe(ctx, args["target"] or ctx.sender))
+async def whois(ctx: Context, *, target: str | None) -> None:
+    ctx.reply(await _describe(ctx, target or ctx.sender))
 
 
 async def _describe(ctx: Context, text: str) -> Rendered:

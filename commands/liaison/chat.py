@@ -73,12 +73,20 @@ def _request_example(now: datetime) -> str:
     body=Param("body", "the request in full", optional=True),
     details="Each addressee gets the request as a thread; replies there come back to you.",
 )
-async def request(ctx: Context, args: dict[str, Any]) -> None:
-    kind, value = args["to"]
+async def request(
+    ctx: Context,
+    *,
+    to: tuple[str, str | int],
+    subject: str | None,
+    precedence: str,
+    due: str | None,
+    body: str | None,
+) -> None:
+    kind, value = to
     spec = ctx.registry.commands["request"]
     usage = spec.usage(ctx.prefix)
     if kind == "lr":
-        if args["subject"] or args["body"] or args["due"] or args["precedence"] != "routine":
+        if subject or body or due or precedence != "routine":
             raise UserError(
                 f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
                 "alone; to make a new request, name a post or a person.",
@@ -87,7 +95,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             )
         await show_request(ctx, ObjectId("LR", int(value)), {})
         return
-    subject = (args["subject"] or "").strip()
+    subject = (subject or "").strip()
     if not subject:
         raise UserError("Missing subject.", usage=usage, example=_request_example(ctx.now))
     if len(subject) > SUBJECT_MAX:
@@ -97,11 +105,11 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             usage=usage,
             example=_request_example(ctx.now),
         )
-    due = None
+    deadline = None
     zone = await zone_of(ctx, ctx.sender)
-    if args["due"]:
+    if due:
         try:
-            due = parse_due(args["due"], str(zone), ctx.now)
+            deadline = parse_due(due, str(zone), ctx.now)
         except ValueError as exc:
             raise UserError(f"due: {exc}", usage=usage, example=_request_example(ctx.now)) from None
 
@@ -137,10 +145,10 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             ctx.sender,
             target,
             subject,
-            args["body"],
-            args["precedence"],
-            utc_iso(due.at) if due else None,
-            due.zone if due else None,
+            body,
+            precedence,
+            utc_iso(deadline.at) if deadline else None,
+            deadline.zone if deadline else None,
             utc_iso(ctx.now),
             utc_iso(ctx.now),
         ),
@@ -191,8 +199,8 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
 
     delay = ctx.settings.liaison_escalation_seconds[req.precedence]
     await ctx.schedule("lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": 1})
-    if due:
-        await ctx.schedule("lr.due", req.label, due.at, {})
+    if deadline:
+        await ctx.schedule("lr.due", req.label, deadline.at, {})
     sent_to = f"to {target}: {', '.join(addressees)}"
     await record_step(ctx, req, "created", "open", sent_to, sent_to)
 
@@ -234,8 +242,8 @@ _ID = Param("id", "the request, e.g. LR-3", convert=parse_lr)
     example="!ack LR-3",
     params=[_ID],
 )
-async def ack(ctx: Context, args: dict[str, Any]) -> None:
-    req = await visible_request(ctx, args["id"])
+async def ack(ctx: Context, *, id: int) -> None:
+    req = await visible_request(ctx, id)
     await _move(ctx, req, "ack")
     ctx.reply(f"{req.label} acknowledged; {await name_of(ctx.db, req.requester)} is told.")
 
@@ -247,9 +255,9 @@ async def ack(ctx: Context, args: dict[str, Any]) -> None:
     params=[_ID],
     body=Param("answer", "the answer, relayed to the requester", optional=True),
 )
-async def answer(ctx: Context, args: dict[str, Any]) -> None:
-    req = await visible_request(ctx, args["id"])
-    await _move(ctx, req, "answer", args["answer"] or "")
+async def answer(ctx: Context, *, id: int, answer: str | None) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "answer", answer or "")
     ctx.reply(f"{req.label} marked answered; the requester is told.")
 
 
@@ -260,9 +268,9 @@ async def answer(ctx: Context, args: dict[str, Any]) -> None:
     params=[_ID],
     body=Param("note", "a closing note for the addressees", optional=True),
 )
-async def close(ctx: Context, args: dict[str, Any]) -> None:
-    req = await visible_request(ctx, args["id"])
-    await _move(ctx, req, "close", args["note"] or "")
+async def close(ctx: Context, *, id: int, note: str | None) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "close", note or "")
     ctx.reply(f"{req.label} closed.")
 
 
@@ -272,9 +280,9 @@ async def close(ctx: Context, args: dict[str, Any]) -> None:
     example="!decline LR-3 not our area; ask NATO-HQ-DATT",
     params=[_ID, Param("reason", "why, shown to the requester", rest=True)],
 )
-async def decline(ctx: Context, args: dict[str, Any]) -> None:
-    req = await visible_request(ctx, args["id"])
-    await _move(ctx, req, "decline", args["reason"])
+async def decline(ctx: Context, *, id: int, reason: str) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "decline", reason)
     ctx.reply(f"{req.label} declined; the requester is told why.")
 
 
@@ -292,9 +300,9 @@ async def cancel_request(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> N
     example="!reply LR-3 Could you add the hotel details?",
     params=[_ID, Param("text", "the message", rest=True)],
 )
-async def reply(ctx: Context, args: dict[str, Any]) -> None:
-    req = await visible_request(ctx, args["id"])
-    await _relay(ctx, req, ctx.sender, args["text"])
+async def reply(ctx: Context, *, id: int, text: str) -> None:
+    req = await visible_request(ctx, id)
+    await _relay(ctx, req, ctx.sender, text)
     ctx.reply(f"Relayed on {req.label}.")
 
 

@@ -85,9 +85,8 @@ def parse_status_filter(text: str) -> str:
         Option("status", "active (default), any, or one status", parse_status_filter, "active")
     ],
 )
-async def requests(ctx: Context, args: dict[str, Any]) -> None:
-    which = args["which"] or "all"
-    status = args["status"]
+async def requests(ctx: Context, *, which: str | None, status: str) -> None:
+    which = which or "all"
     me = ctx.sender
     clauses, params = [], []
     incoming = "id IN (SELECT request_id FROM liaison_addressees WHERE user_id = ?)"

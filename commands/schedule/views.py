@@ -69,9 +69,9 @@ def summary_lines(item: Item, reader_zone: str) -> list[str]:
     example="!agenda 14",
     params=[Param("days", "how many days ahead (1–90, default 7)", convert=int, optional=True)],
 )
-async def agenda(ctx: Context, args: dict[str, Any]) -> None:
+async def agenda(ctx: Context, *, days: int | None) -> None:
     assert ctx.person is not None
-    days = args["days"] or 7
+    days = days or 7
     if not 1 <= days <= 90:
         raise UserError("days: give a number from 1 to 90.", example="!agenda 14")
     zone = ctx.person.timezone
@@ -145,10 +145,10 @@ async def _agenda(
         Param("days", "for agenda: days ahead (default 30)", convert=int, optional=True),
     ],
 )
-async def ics_(ctx: Context, args: dict[str, Any]) -> None:
-    what = args["what"].strip()
+async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
+    what = what.strip()
     if what.lower() == "agenda":
-        days = args["days"] or 30
+        days = days or 30
         if not 1 <= days <= 366:
             raise UserError("days: give a number from 1 to 366.", example="!ics agenda 30")
         seen: dict[str, Item] = {}
