@@ -360,6 +360,13 @@ class Outbox:
         }
         copy["content"] = {**meta["content"], "m.mentions": {}}
         async with self.store.write() as db:
+            # Read again under the write lock: a worker on a stale read must not split the
+            # same row twice (the covered members would get it twice).
+            async with db.execute("SELECT content FROM outbox WHERE id = ?", (row_id,)) as cur:
+                current = await cur.fetchone()
+            now_meta = json.loads(current[0]) if current is not None else {}
+            if "marking" not in now_meta:  # already split (or sent): the notice, at most
+                return (now_meta if "content" in now_meta else json.loads(notice["content"])), None
             # The content leaves the room's row in the same transaction as the DMs appear:
             # after a crash there is nothing marked left queued for the room.
             await db.execute(

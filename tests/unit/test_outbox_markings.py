@@ -286,3 +286,17 @@ def test_context_send_carries_the_marking_and_remembers_the_sender(tmp_path: Pat
         assert meta["origin"]["user_id"] == ALICE and meta["origin"]["object"] == "LR-4"
     plain = OutMessage(body="hi", room_id=POST).to_row()
     assert "marking" not in json.loads(plain["content"])
+
+
+async def test_a_row_split_once_is_not_split_again(core: BotCore) -> None:
+    """A worker that read the row before it was split (a stale read) sends the notice, and
+    the covered members do not get the message twice."""
+    transport = FakeTransport({POST: [ALICE, UMA]})
+    async with core.store.write() as db:
+        await enqueue(db, [marked(SECRET_SUBJECT, room_id=POST)], utc_iso(core.clock.now()))
+    outbox = Outbox(core.store, transport, core.clock, core.metrics, policy=POLICY)
+    stale = (await core.query("SELECT * FROM outbox WHERE room_id = ?", POST))[0]
+    await outbox._deliver(stale)
+    await outbox._deliver(stale)  # the same, stale, row again
+    assert await core.count(f"outbox WHERE user_id = '{ALICE}'") == 1
+    assert not anything_of([c for room, c in transport.sent if room == POST], SECRET_SUBJECT)
