@@ -328,7 +328,7 @@ class Outbox:
                 db, meta.get("origin"), meta.get("about"), marking, [(people[0], reason)], now
             )
             await enqueue(db, notices, now)
-        self.metrics.undeliverable.inc()
+        self.metrics.marking_withheld.inc()
         log.warning("outbox: row %d withheld: its marking does not cover its recipient", row_id)
         if notices:
             self.kick()
@@ -384,6 +384,7 @@ class Outbox:
                 db, meta.get("origin"), meta.get("about"), marking, list(decision.excluded), now
             )
             await enqueue(db, told, now)
+        self.metrics.marking_withheld.inc(len(decision.excluded))
         log.info(
             "outbox: row %d is marked and %d member(s) of its room are not covered: notice "
             "to the room, %d DM(s)",

@@ -7,7 +7,8 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from commands.markings.model import Marking, Policy, Subject
+from commands.context import OutMessage
+from commands.markings.model import Marking, Policy, Subject, remarked_notice
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,23 @@ def with_banner(content: dict[str, Any], marking: Marking | None) -> dict[str, A
         banner = f"<p><strong>{html.escape(line)}</strong></p>"
         out["formatted_body"] = f"{banner}{content['formatted_body']}"
     return out
+
+
+def remark_messages(
+    policy: Policy,
+    about: str,
+    old: Marking | None,
+    new: Marking | None,
+    holders: list[Subject],
+    addressees: list[Subject],
+) -> tuple[list[OutMessage], tuple[Subject, ...]]:
+    """A re-marked object: the DMs telling each holder no longer covered that it was
+    re-marked (the fact, nothing of the content, not marked itself), and the people to
+    whom the domain now sends the object (widened). The domain queues both; anything it
+    sends later with the new marking is checked again at send time anyway."""
+    change = policy.remark(old, new, holders, addressees)
+    told = [
+        OutMessage(body=remarked_notice(about, new), user_id=person.user_id)
+        for person, _ in change.withdrawn
+    ]
+    return told, change.newly

@@ -89,6 +89,7 @@ async def test_dm_to_uncovered_person_is_withheld_and_the_origin_told_by_name(
     await run(core, transport, [marked(f"LR-4: {SECRET_SUBJECT}", user_id=UMA, origin=ORIGIN)])
     assert not anything_of(transport.received_by(UMA), SECRET_SUBJECT)
     assert UMA not in transport.dms  # not even a DM was opened for it
+    assert core.metrics.marking_withheld._value.get() == 1
     rows = await core.query("SELECT state, content, error FROM outbox WHERE user_id = ?", UMA)
     assert rows[0][0] == "failed" and rows[0][1] == "{}" and "withheld" in rows[0][2]
     told = [c["body"] for room, c in transport.sent if room == POST]
@@ -141,6 +142,7 @@ async def test_room_with_uncovered_member_gets_only_the_notice_and_covered_get_d
     )
     assert not anything_of(in_room, SECRET_SUBJECT)
     assert in_room[0]["m.mentions"] == {}
+    assert core.metrics.marking_withheld._value.get() == 1
     # the covered members by DM, with the banner; the American member nothing of it
     for person in (ALICE, FRANZ):
         dm = [c for room, c in transport.sent if room == transport.dms.get(person)]

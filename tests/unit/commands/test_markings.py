@@ -259,3 +259,19 @@ def test_remarked_notice_tells_the_fact_not_the_content() -> None:
     text = remarked_notice("LR-4", C_FRA_DEU)
     assert text.startswith("LR-4 was re-marked CONFIDENTIAL // REL TO FRA, DEU;")
     assert "nothing more" in text
+
+
+def test_remark_messages_tell_the_withdrawn_and_name_the_newly_covered() -> None:
+    from commands.markings.routing import remark_messages
+
+    told, newly = remark_messages(
+        POLICY,
+        "LR-4",
+        R_FRA_DEU,
+        Marking("RESTRICTED", ("FRA", "USA")),
+        holders=[FRA, DEU],
+        addressees=[FRA, DEU, USA],
+    )
+    assert [(m.user_id, m.marking) for m in told] == [("@deu:test", None)]
+    assert told[0].body.startswith("LR-4 was re-marked RESTRICTED // REL TO FRA, USA;")
+    assert [p.user_id for p in newly] == ["@usa:test"]
