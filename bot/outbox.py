@@ -202,9 +202,9 @@ class Outbox:
                     if marking is None:  # the room gets the notice, the file went by DM
                         attachment = None
                 content = await self._content(meta, attachment, room_id)
-                content = marked.with_banner(content, marking)
                 self._only_allowed_mentions(content)
                 self._note_if_late(content, meta, row["created_at"])
+                content = marked.with_banner(content, marking)  # first line, always
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
                 try:
                     event_id = await self.transport.send(

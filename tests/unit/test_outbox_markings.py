@@ -302,3 +302,16 @@ async def test_a_row_split_once_is_not_split_again(core: BotCore) -> None:
     await outbox._deliver(stale)  # the same, stale, row again
     assert await core.count(f"outbox WHERE user_id = '{ALICE}'") == 1
     assert not anything_of([c for room, c in transport.sent if room == POST], SECRET_SUBJECT)
+
+
+async def test_banner_comes_before_the_late_note(core: BotCore) -> None:
+    transport = FakeTransport()
+    msg = marked("Reminder LR-4", user_id=FRANZ)
+    msg.late_note_after = 60
+    async with core.store.write() as db:
+        await enqueue(db, [msg], utc_iso(core.clock.now()))
+    core.clock.advance(hours=1)
+    await run(core, transport, [])
+    [(_, content)] = transport.sent
+    assert content["body"].startswith(f"{BANNER}\n(Delivered late")
+    assert content["formatted_body"].startswith(f"<p><strong>{BANNER}</strong></p><em>")
