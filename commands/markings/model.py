@@ -226,8 +226,8 @@ class Policy:
         Covered: nation in the rel (groups expanded), and clearance (when set) at or above
         the level. No nation: unmarked objects only. Anything unknown fails closed.
         """
-        if marking is None:
-            return None
+        if marking is None or (marking.level == self.lowest and not marking.rel):
+            return None  # the lowest level releasable to all is what unmarked means
         rank = self.rank(marking.level)
         if rank is None:
             return f"{marking.level} is not one of this system's levels any more"
@@ -235,6 +235,8 @@ class Policy:
             return f"this system may carry at most {self.ceiling}"
         if person.nation is None:
             return "they have no nation in the directory, so they receive only unmarked items"
+        if not marking.rel:
+            return f"{marking.level} without REL TO is releasable to no nation"
         if person.nation not in self.nations_of(marking.rel):
             return f"their nation ({person.nation}) is not in REL TO {', '.join(marking.rel)}"
         if person.clearance is not None:

@@ -31,6 +31,8 @@ TABLE = [
     (None, None, None, None),
     (None, "USA", None, None),
     (None, "FRA", "UNCLASSIFIED", None),
+    (Marking("UNCLASSIFIED"), None, None, None),  # lowest level, no rel: unmarked
+    (Marking("RESTRICTED"), "FRA", None, "releasable to no nation"),  # built without rel
     (U_FRA, "FRA", None, None),
     (U_FRA, "DEU", None, NOT_IN_REL),
     (U_FRA, None, None, NO_NATION),
