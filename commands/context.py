@@ -139,6 +139,8 @@ class Incoming:
     # (sender key, Megolm session ID, message index) of the ciphertext it was decrypted
     # from; the dispatcher refuses a second event with the same one (a replay).
     megolm: tuple[str, str, int] | None = None
+    # An edit (m.replace): the event ID it replaces; body is the edit's new text.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)

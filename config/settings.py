@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds to wait for a message's room key before telling its sender",
     )
+    refusal_repeat_after: int = Field(
+        3600,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds after which a refused (e.g. unverified) session that keeps "
+        "sending is told why again; never more often",
+    )
     send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
