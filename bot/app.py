@@ -28,6 +28,7 @@ from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
 from commands.directory.store import load_seed
+from commands.markings import Policy
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class App:
                 settings.send_max_retries,
                 is_allowed=settings.is_allowed,
                 admins=tuple(settings.admins),
+                policy=Policy.from_settings(settings),
             )
             self.dispatcher = Dispatcher(
                 settings, self.store, self.registry, self.clock, self.metrics, self._committed

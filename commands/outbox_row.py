@@ -27,6 +27,8 @@ class Queued:
     origin: dict[str, Any] | None = None  # whom to tell if it cannot be delivered
     attachment: dict[str, str] | None = None  # filename and mimetype; the bytes are a column
     event_type: str | None = None  # None: m.room.message
+    marking: dict[str, Any] | None = None  # commands.markings Marking.to_json(), if marked
+    about: str | None = None  # the object a marked message is about (e.g. LR-3)
     # Set while sending: the thread's root is in a DM the person left, so this message
     # starts the thread again in the new DM (not stored).
     restart_thread: str | None = field(default=None, compare=False)
@@ -35,6 +37,10 @@ class Queued:
         data = asdict(self)
         data.pop("restart_thread")
         data["reveal_to"] = list(self.reveal_to) if self.reveal_to else None
+        # Optional keys are absent rather than null: a row without "marking" is unmarked.
+        for key in _OPTIONAL:
+            if data[key] is None:
+                del data[key]
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod
@@ -51,4 +57,9 @@ class Queued:
             origin=data.get("origin"),
             attachment=data.get("attachment"),
             event_type=data.get("event_type"),
+            marking=data.get("marking"),
+            about=data.get("about"),
         )
+
+
+_OPTIONAL = ("attachment", "event_type", "marking", "about")
