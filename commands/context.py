@@ -249,10 +249,16 @@ class Context:
     async def schedule(
         self, kind: str, ref: str, due_at: datetime, payload: dict[str, Any] | None = None
     ) -> int | None:
-        """Add a job; the same (kind, ref, due_at) twice is one job. Returns its id."""
+        """Add a job; the same (kind, ref, due_at) twice is one job. Returns its id.
+
+        The one rule for jobs of changed or cancelled things: a job cancelled earlier (an
+        edit moved the time away, then back) is pending again with the new payload; a job
+        that already fired stays fired (None), so nothing is sent twice.
+        """
         cur = await self.db.execute(
             "INSERT INTO jobs (kind, ref, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (kind, ref, due_at) DO NOTHING RETURNING id",
+            "ON CONFLICT (kind, ref, due_at) DO UPDATE SET state = 'pending', "
+            "payload = excluded.payload WHERE jobs.state = 'cancelled' RETURNING id",
             (kind, ref, utc_iso(due_at), json.dumps(payload or {}), utc_iso(self.now)),
         )
         row = await cur.fetchone()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from commands.actions.access import DIGEST, LATE_NOTE_AFTER, NUDGE_OVERDUE, NUDGE_SOON
 from commands.actions.model import ACTIVE, next_digest_at, parse_item_id, parse_summit_id
@@ -14,21 +13,6 @@ from commands.registry import job
 from commands.render import Rendered, esc
 
 # -- scheduling nudges ---------------------------------------------------------------------
-
-
-async def _schedule_once(
-    ctx: Context, kind: str, ref: str, at: datetime, payload: dict[str, Any]
-) -> None:
-    """Schedule a nudge; one cancelled by an earlier change comes back, one sent stays sent."""
-    if await ctx.schedule(kind, ref, at, payload) is not None:
-        return
-    cur = await ctx.db.execute(
-        "UPDATE jobs SET state = 'pending' WHERE kind = ? AND ref = ? AND due_at = ? "
-        "AND state = 'cancelled' RETURNING id",
-        (kind, ref, utc_iso(at)),
-    )
-    ctx.scheduled.extend(int(r[0]) for r in await cur.fetchall())
-    await cur.close()
 
 
 async def plan_nudges(ctx: Context, item: Item) -> None:
@@ -45,8 +29,8 @@ async def plan_nudges(ctx: Context, item: Item) -> None:
     days = ctx.settings.actions_nudge_days
     soon = item.due_at - timedelta(days=days)
     if days > 0 and soon > ctx.now:
-        await _schedule_once(ctx, NUDGE_SOON, item.ref, soon, payload)
-    await _schedule_once(ctx, NUDGE_OVERDUE, item.ref, item.due_at, payload)
+        await ctx.schedule(NUDGE_SOON, item.ref, soon, payload)
+    await ctx.schedule(NUDGE_OVERDUE, item.ref, item.due_at, payload)
 
 
 async def plan_digest(ctx: Context, summit: Summit) -> None:

@@ -163,23 +163,12 @@ async def schedule_occurrence(ctx: Context, item: Item, occ: datetime, not_befor
         due = occ - lead
         if due < not_before:
             continue
-        await _add_job(ctx, LEAD_JOB, ref, due, {"occ": utc_iso(occ), "lead": lead.total_seconds()})
+        await ctx.schedule(LEAD_JOB, ref, due, {"occ": utc_iso(occ), "lead": lead.total_seconds()})
         count += 1
     if item.rrule:
-        await _add_job(ctx, NEXT_JOB, ref, occ, {"occ": utc_iso(occ)})
+        await ctx.schedule(NEXT_JOB, ref, occ, {"occ": utc_iso(occ)})
     item.next_at = occ
     return count
-
-
-async def _add_job(
-    ctx: Context, kind: str, ref: str, due: datetime, payload: dict[str, Any]
-) -> None:
-    # A job cancelled by an earlier edit holds the (kind, ref, due_at) key: free it first.
-    await ctx.db.execute(
-        "DELETE FROM jobs WHERE kind = ? AND ref = ? AND due_at = ? AND state = 'cancelled'",
-        (kind, ref, utc_iso(due)),
-    )
-    await ctx.schedule(kind, ref, due, payload)
 
 
 async def unschedule_item(ctx: Context, item: Item) -> None:
