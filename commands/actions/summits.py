@@ -63,14 +63,22 @@ def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, st
     ],
     roles=SECRETARIAT,
 )
-async def summit_open(ctx: Context, args: dict[str, Any]) -> None:
-    zone = args["tz"] or sender_zone(ctx)
-    dates = _summit_dates(ctx, args, zone)
-    room = args["room"] or ctx.room_id
-    if args["room"]:
+async def summit_open(
+    ctx: Context,
+    *,
+    name: str,
+    from_: str | None,
+    to: str | None,
+    tz: str | None,
+    room: str | None,
+) -> None:
+    zone = tz or sender_zone(ctx)
+    dates = _summit_dates(ctx, {"from": from_, "to": to}, zone)
+    if room:
         example = f"{_summit_example(ctx.now)} room=!encrypted-room:example.org"
-        await delivery.require_encrypted_room(ctx.db, args["room"], example)
-    name = args["name"].strip()[:200]
+        await delivery.require_encrypted_room(ctx.db, room, example)
+    room = room or ctx.room_id
+    name = name.strip()[:200]
     cur = await ctx.db.execute(
         "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -158,9 +166,18 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
     ],
     roles=SECRETARIAT,
 )
-async def summit_edit(ctx: Context, args: dict[str, Any]) -> None:
-    changes = {k: args[k] for k in ("name", "from", "to", "tz", "room") if args[k] is not None}
-    await _edit_summit(ctx, args["summit"], changes)
+async def summit_edit(
+    ctx: Context,
+    *,
+    summit: int,
+    name: str | None,
+    from_: str | None,
+    to: str | None,
+    tz: str | None,
+    room: str | None,
+) -> None:
+    given = {"name": name, "from": from_, "to": to, "tz": tz, "room": room}
+    await _edit_summit(ctx, summit, {k: v for k, v in given.items() if v is not None})
 
 
 @handles(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiosqlite
 
 from commands import delivery
@@ -49,19 +47,26 @@ _ADMIN = ["admin"]
     ],
     roles=_ADMIN,
 )
-async def dir_person(ctx: Context, args: dict[str, Any]) -> None:
-    user = args["user"]
-    role = args["role"]
+async def dir_person(
+    ctx: Context,
+    *,
+    user: str,
+    role: list[str] | None,
+    post: str | None,
+    name: str | None,
+    tz: str | None,
+) -> None:
     await set_person(
         ctx.db,
         user,
         ctx.now,
-        name=args["name"],
+        name=name,
         roles=(role or []) if role is not None else None,
-        post=args["post"],
-        timezone=args["tz"],
+        post=post,
+        timezone=tz,
     )
-    changed = [k for k in ("role", "post", "name", "tz") if args[k] is not None]
+    given = {"role": role, "post": post, "name": name, "tz": tz}
+    changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.person", user, ",".join(changed))
     ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone))
 
@@ -80,22 +85,24 @@ async def dir_person(ctx: Context, args: dict[str, Any]) -> None:
     ],
     roles=_ADMIN,
 )
-async def dir_post(ctx: Context, args: dict[str, Any]) -> None:
-    code = args["code"]
-    if args["room"]:  # "" clears it
+async def dir_post(
+    ctx: Context,
+    *,
+    code: str,
+    name: str | None,
+    members: list[str] | None,
+    add: list[str] | None,
+    remove: list[str] | None,
+    room: str | None,
+) -> None:
+    if room:  # "" clears it
         example = f"{ctx.prefix}dir post {code} room=!encrypted-room:example.org"
-        await delivery.require_encrypted_room(ctx.db, args["room"], example)
+        await delivery.require_encrypted_room(ctx.db, room, example)
     await set_post(
-        ctx.db,
-        code,
-        ctx.now,
-        name=args["name"],
-        room_id=args["room"],
-        members=args["members"],
-        add=args["add"],
-        remove=args["remove"],
+        ctx.db, code, ctx.now, name=name, room_id=room, members=members, add=add, remove=remove
     )
-    changed = [k for k in ("name", "members", "add", "remove", "room") if args[k] is not None]
+    given = {"name": name, "members": members, "add": add, "remove": remove, "room": room}
+    changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.post", code, ",".join(changed))
     ctx.reply(await describe_post(ctx.db, code))
 
