@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,22 +84,33 @@ _ITEM_OPTIONS = [
 ]
 
 
-async def _create(
-    ctx: Context, kind: str, args: dict[str, Any], room_id: str | None = None
-) -> None:
+@dataclass(frozen=True)
+class Draft:
+    """What a visit, meeting or reminder command typed, before it is read."""
+
+    when: str
+    title: str
+    end: str | None = None
+    place: str | None = None
+    with_: str | None = None
+    lead: str | None = None
+    repeat: str | None = None
+
+
+async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = None) -> None:
     assert ctx.person is not None
     spec = ctx.registry.find(COMMAND_OF[kind])
     example = spec.example_at(ctx.now, ctx.prefix) if spec else None
     try:
-        when = parse_when(args["when"] or "", ctx.person.timezone, ctx.now)
+        when = parse_when(draft.when or "", ctx.person.timezone, ctx.now)
         rule = when.rrule
-        if args.get("repeat"):
-            rule = parse_repeat(args["repeat"])
+        if draft.repeat:
+            rule = parse_repeat(draft.repeat)
         try:
-            leads = parse_leads(args["lead"]) if args.get("lead") else list(DEFAULT_LEADS)
+            leads = parse_leads(draft.lead) if draft.lead else list(DEFAULT_LEADS)
         except ValueError as exc:
             raise ValueError(f"lead: {exc}") from None
-        end = parse_end(args["end"], when.start, when.zone, ctx.now) if args.get("end") else None
+        end = parse_end(draft.end, when.start, when.zone, ctx.now) if draft.end else None
         if rule:
             rule = _check_repeat(ctx, rule, when.start, when.zone)
     except ValueError as exc:
@@ -107,18 +119,18 @@ async def _create(
         id=0,
         kind=kind,
         number=0,
-        title=args["title"],
+        title=draft.title,
         start=when.start,
         end=end,
         zone=when.zone,
         rrule=rule,
-        place=(args.get("place") or "").strip(),
+        place=(draft.place or "").strip(),
         leads=leads if kind != "R" else [timedelta(0)],
         room_id=None if room_id == DM else room_id or ctx.room_id,
         creator=ctx.sender,
         state="active",
         next_at=None,
-        participants=await _parse_with(ctx.db, args["with"]) if args.get("with") else [],
+        participants=await _parse_with(ctx.db, draft.with_) if draft.with_ else [],
     )
     await save_item(ctx, item)
     scheduled = await reschedule(ctx, item)
@@ -146,8 +158,18 @@ async def _create(
     body=Param("title", "what it is"),
     details="Times are read in your zone (!tz) unless a zone ends the start.",
 )
-async def visit(ctx: Context, args: dict[str, Any]) -> None:
-    await _create(ctx, "V", args)
+async def visit(
+    ctx: Context,
+    *,
+    when: str,
+    end: str | None,
+    place: str | None,
+    with_: str | None,
+    lead: str | None,
+    repeat: str | None,
+    title: str,
+) -> None:
+    await _create(ctx, "V", Draft(when, title, end, place, with_, lead, repeat))
 
 
 @command(
@@ -159,8 +181,18 @@ async def visit(ctx: Context, args: dict[str, Any]) -> None:
     body=Param("title", "what it is"),
     details="Times are read in your zone (!tz) unless a zone ends the start.",
 )
-async def meeting(ctx: Context, args: dict[str, Any]) -> None:
-    await _create(ctx, "M", args)
+async def meeting(
+    ctx: Context,
+    *,
+    when: str,
+    end: str | None,
+    place: str | None,
+    with_: str | None,
+    lead: str | None,
+    repeat: str | None,
+    title: str,
+) -> None:
+    await _create(ctx, "M", Draft(when, title, end, place, with_, lead, repeat))
 
 
 @command(
@@ -176,10 +208,11 @@ async def meeting(ctx: Context, args: dict[str, Any]) -> None:
     details="Without --, the longest start of the text that reads as a time is the time: "
     "!remind in 2h call Paris.",
 )
-async def remind(ctx: Context, args: dict[str, Any]) -> None:
+async def remind(
+    ctx: Context, *, when: str, to: str | None, repeat: str | None, text: str | None
+) -> None:
     assert ctx.person is not None
-    words = (args["when"] or "").split()
-    text = args["text"]
+    words = (when or "").split()
     example = "!remind tomorrow 09:30 -- call Paris"
     if text is None:
         if words and reads_as_time(" ".join(words), ctx.person.timezone, ctx.now):
@@ -191,14 +224,14 @@ async def remind(ctx: Context, args: dict[str, Any]) -> None:
             raise UserError(
                 "What should I remind you of? Put the text after the time.", example=example
             )
-        args = {**args, "when": when_text}
+        when = when_text
     if not words:
         raise UserError("Missing the time.", example=example)
-    target = (args.get("to") or "here").lower()
+    target = (to or "here").lower()
     if target not in ("me", "here"):
         raise UserError("to= takes me or here.", example="!remind in 2h to=me -- call Paris")
-    fields = {**args, "title": text, "lead": None, "end": None, "with": None}
-    await _create(ctx, "R", fields, room_id=DM if target == "me" else None)
+    draft = Draft(when, text, repeat=repeat)
+    await _create(ctx, "R", draft, room_id=DM if target == "me" else None)
 
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:
