@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_timezone
-from commands.registry import Param, command, edit_keys, parse_pairs
+from commands.registry import Handler, Param, command, edit_keys, parse_pairs
 from commands.render import table
 
 
@@ -65,34 +63,24 @@ async def tz(ctx: Context, *, zone: str | None) -> None:
 # -- generic verbs on typed IDs (LR-3, A-7, M-2 ...): the ID's kind picks the domain --------
 
 
-async def _typed(ctx: Context, verb: str, args: dict[str, Any]) -> None:
-    oid: ObjectId = args["id"]
-    kind, number = oid.kind, oid.number
-    handler = ctx.registry.typed.get((verb, kind))
+def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
+    """The domain's handler of a generic verb for this ID's kind, or a refusal naming them."""
+    handler = ctx.registry.typed.get((verb, oid.kind))
     if handler is None:
         kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or "none yet"
         raise UserError(
-            f"{ctx.prefix}{verb} does not work on {kind}-{number}. It works on: {kinds}.",
+            f"{ctx.prefix}{verb} does not work on {oid}. It works on: {kinds}.",
             example=f"{ctx.prefix}{verb} A-7",
         )
-    if verb == "edit":
-        keys, example = edit_keys(handler)
-        try:
-            args = {**args, "changes": parse_pairs(args.get("changes") or "", keys)}
-        except ValueError as exc:
-            raise UserError(
-                f"{exc}.".replace("..", "."),
-                example=example(ctx.now, oid).replace("!", ctx.prefix, 1) if example else None,
-            ) from None
-    await handler(ctx, oid, args)
+    return handler
 
 
 _ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=ObjectId.parse)
 
 
 @command("show", summary="Show one item with its history", example="!show A-7", params=[_ID_PARAM])
-async def show(ctx: Context, args: dict[str, Any]) -> None:
-    await _typed(ctx, "show", args)
+async def show(ctx: Context, *, id: ObjectId) -> None:
+    await _handler(ctx, "show", id)(ctx, id)
 
 
 @command(
@@ -102,8 +90,8 @@ async def show(ctx: Context, args: dict[str, Any]) -> None:
     params=[_ID_PARAM],
     body=Param("reason", "why, shown to the people concerned", optional=True),
 )
-async def cancel(ctx: Context, args: dict[str, Any]) -> None:
-    await _typed(ctx, "cancel", args)
+async def cancel(ctx: Context, *, id: ObjectId, reason: str | None) -> None:
+    await _handler(ctx, "cancel", id)(ctx, id, reason=reason)
 
 
 @command(
@@ -112,5 +100,15 @@ async def cancel(ctx: Context, args: dict[str, Any]) -> None:
     example=lambda now: f"!edit A-7 due={day(now, 14)}",
     params=[_ID_PARAM, Param("changes", "key=value pairs, e.g. due=… owner=…", rest=True)],
 )
-async def edit(ctx: Context, args: dict[str, Any]) -> None:
-    await _typed(ctx, "edit", args)
+async def edit(ctx: Context, *, id: ObjectId, changes: str) -> None:
+    """The registry reads the pairs with the keys the domain declared on @handles("edit")."""
+    handler = _handler(ctx, "edit", id)
+    keys, example = edit_keys(handler)
+    try:
+        pairs = parse_pairs(changes or "", keys)
+    except ValueError as exc:
+        raise UserError(
+            f"{exc}.".replace("..", "."),
+            example=example(ctx.now, id).replace("!", ctx.prefix, 1) if example else None,
+        ) from None
+    await handler(ctx, id, changes=pairs)

@@ -183,10 +183,10 @@ def handles(
     """Declare the handler of a generic verb (show, cancel, edit) for ID kinds (e.g. 'A').
 
     `!show A-7` and `!cancel LR-3` are one command each; the ID's kind picks the domain.
-    The handler is called as handler(ctx, object_id, args) with a commands.ids.ObjectId.
-    For `edit`, `keys` are what may change: the registry reads `key=value` pairs into
-    args["changes"] (a dict) before the handler runs, and `example(now, id)` is shown with
-    a refusal.
+    The handler is called with a commands.ids.ObjectId: show(ctx, oid),
+    cancel(ctx, oid, *, reason), edit(ctx, oid, *, changes). For `edit`, `keys` are what may
+    change: the registry reads the `key=value` pairs into `changes` (a dict) before the
+    handler runs, and `example(now, id)` is shown with a refusal.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:

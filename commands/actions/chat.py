@@ -124,7 +124,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
 
 
 @handles("show", "A")
-async def show_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def show_item(ctx: Context, oid: ObjectId) -> None:
     number = oid.number
     item, summit = await visible_item(ctx, number)
     zone = sender_zone(ctx)
@@ -169,8 +169,8 @@ _EDIT_KEYS = {"text", "due", "owner"}
 
 
 @handles("edit", "A", keys=_EDIT_KEYS, example=lambda now, oid: f"!edit {oid} due={day(now, 14)}")
-async def edit_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
-    await apply_edit(ctx, oid.number, args["changes"], None)
+async def edit_item(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
+    await apply_edit(ctx, oid.number, changes, None)
 
 
 async def apply_edit(
@@ -317,11 +317,11 @@ async def actions_status(ctx: Context, *, item: int, status: str, comment: str |
 
 
 @handles("cancel", "A")
-async def cancel_item(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def cancel_item(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
     number = oid.number
     await visible_item(ctx, number)  # not found before not allowed: existence stays hidden
     require_secretariat(ctx, "cancel an item")
-    await change_status(ctx, number, "cancelled", args.get("reason"))
+    await change_status(ctx, number, "cancelled", reason)
 
 
 @command(

@@ -186,8 +186,8 @@ async def summit_edit(
     keys=("name", "from", "to", "tz", "room"),
     example=lambda now, oid: f'!edit {oid} name="New name" to={day(now, 60)}',
 )
-async def edit_summit_generic(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
-    await _edit_summit(ctx, oid.number, args["changes"])
+async def edit_summit_generic(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
+    await _edit_summit(ctx, oid.number, changes)
 
 
 @command(
@@ -236,7 +236,7 @@ async def summit_list(ctx: Context) -> None:
 
 
 @handles("show", "S")
-async def show_summit(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def show_summit(ctx: Context, oid: ObjectId) -> None:
     number = oid.number
     summit = await visible_summit(ctx, number)
     async with ctx.db.execute(

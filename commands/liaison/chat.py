@@ -93,7 +93,7 @@ async def request(
                 usage=usage,
                 example=_request_example(ctx.now),
             )
-        await show_request(ctx, ObjectId("LR", int(value)), {})
+        await show_request(ctx, ObjectId("LR", int(value)))
         return
     subject = (subject or "").strip()
     if not subject:
@@ -287,10 +287,10 @@ async def decline(ctx: Context, *, id: int, reason: str) -> None:
 
 
 @handles("cancel", "LR")
-async def cancel_request(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def cancel_request(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
     number = oid.number
     req = await visible_request(ctx, number)
-    await _move(ctx, req, "cancel", args.get("reason") or "")
+    await _move(ctx, req, "cancel", reason or "")
     ctx.reply(f"{req.label} cancelled; the addressees are told.")
 
 

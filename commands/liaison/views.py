@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands import history
@@ -35,7 +34,7 @@ async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str
 
 
 @handles("show", "LR")
-async def show_request(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def show_request(ctx: Context, oid: ObjectId) -> None:
     number = oid.number
     req = await visible_request(ctx, number)
     zone = await zone_of(ctx, ctx.sender)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -243,7 +242,7 @@ def _may_change(ctx: Context, item: Item, verb: str) -> None:
 
 
 @handles("cancel", *KIND_NAMES)
-async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
     kind, number = oid.kind, oid.number
     item = await visible_item(ctx, kind, number)
     _may_change(ctx, item, "cancel")
@@ -255,7 +254,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) ->
     item.state = "cancelled"
     item.next_at = None
     await save_item(ctx, item)
-    reason = args.get("reason") or ""
+    reason = reason or ""
     await record_step(ctx, item, "cancel", reason)
     text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
     ctx.reply(text)
@@ -270,7 +269,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) ->
     keys=EDIT_KEYS,
     example=lambda now, oid: f"!edit {oid} start=tomorrow 10:00 place=Room 3",
 )
-async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
@@ -279,7 +278,6 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> N
         raise UserError(f"{item.code} is {item.state}; it cannot be edited.")
     example = f"{ctx.prefix}edit {item.code} start=tomorrow 10:00 place=Room 3"
     try:
-        changes: dict[str, str] = args["changes"]
         duration = item.duration
         if "title" in changes:
             if not changes["title"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands import history, ics
@@ -195,7 +194,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
 
 
 @handles("show", *KIND_NAMES)
-async def show_scheduled(ctx: Context, oid: ObjectId, args: dict[str, Any]) -> None:
+async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
