@@ -22,8 +22,8 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
-from nio.store import SqliteStore
 
+from bot.niostore import BotCryptoStore
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def make_client(settings: Settings) -> AsyncClient:
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     assert settings.pickle_key is not None
     config = AsyncClientConfig(
-        store=SqliteStore,
+        store=BotCryptoStore,  # nio's SqliteStore without per-event trust queries
         store_sync_tokens=False,  # the bot's own store keeps the token, after dispatch
         encryption_enabled=True,
         pickle_key=settings.pickle_key.get_secret_value(),

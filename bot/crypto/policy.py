@@ -140,6 +140,10 @@ class DeviceTrustPolicy:
     def forget(self, user_ids: list[str]) -> None:
         for user_id in user_ids:
             self._cache.pop(user_id, None)
+        # nio's device-trust answers are cached too (bot/niostore.py): re-read them.
+        forget_users = getattr(self.client.store, "forget_users", None)
+        if forget_users is not None:
+            forget_users(user_ids)
 
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
         """(pinned master key, pending changed key) — configured pins win over the store."""
