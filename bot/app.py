@@ -21,6 +21,7 @@ from bot.lock import DataDirLock
 from bot.matrix import MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
 from bot.store import Store
 from bot.sync import SyncLoop
@@ -102,6 +103,7 @@ class App:
                 on_synced=self._first_sync_then_health,
                 kick=self.outbox.kick,
                 on_recovered=self.outbox.resume,
+                on_left=RoomGC(client, transport.forget_room).room_left,
             )
             self._scheduler_started = False
             self._outbox_started = False

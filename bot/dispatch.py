@@ -112,6 +112,10 @@ class Dispatcher:
                 self._inflight -= 1
                 if self._inflight == 0:
                     self._idle.set()
+        # Idle: let the room's queue and worker go, or every room ever seen stays in memory.
+        if self._workers.get(room_id) is asyncio.current_task():
+            del self._workers[room_id]
+            self._queues.pop(room_id, None)
 
     async def drain(self, timeout: float) -> bool:
         try:

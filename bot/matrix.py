@@ -139,6 +139,12 @@ class MatrixTransport:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
 
+    def forget_room(self, room_id: str) -> None:
+        """The bot left the room (bot/roomgc.py): drop its send lock unless a send holds it."""
+        lock = self._room_locks.get(room_id)
+        if lock is not None and not lock.locked():
+            del self._room_locks[room_id]
+
     async def _keys(self, room_id: str) -> None:
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted:

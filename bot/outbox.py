@@ -152,8 +152,11 @@ class Outbox:
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
-                return
+                break
             await self._deliver(row)
+        # Nothing left for this target: let the worker go (one per room ever seen otherwise).
+        if self._workers.get(target) is asyncio.current_task():
+            del self._workers[target]
 
     async def _deliver(self, row: aiosqlite.Row) -> None:
         row_id = int(row["id"])

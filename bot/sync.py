@@ -89,6 +89,7 @@ class SyncLoop:
     on_synced: Any = None  # callable() after each completed sync (health)
     kick: Any = None  # callable() that wakes the outbox
     on_recovered: Any = None  # callable() once sync works again after failures
+    on_left: Any = None  # callable(room_id) when the bot is no longer in a room (roomgc)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
@@ -207,6 +208,11 @@ class SyncLoop:
                     # One bad event must not stop the loop; it stays unhandled in the
                     # ledger, so the next start tries it again.
                     log.exception("could not route %s in %s", event.event_id, room_id)
+        for room_id in resp.rooms.leave:
+            if room_id not in resp.rooms.join:  # gone: forget it in memory (bot/roomgc.py)
+                self._refusals_told = {k for k in self._refusals_told if k[0] != room_id}
+                if self.on_left is not None:
+                    self.on_left(room_id)
         return marks
 
     async def _invite(self, room_id: str, state: list[Any]) -> None:

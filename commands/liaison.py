@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-import dateparser
 
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory import find_post, post_members
@@ -309,6 +308,8 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
             raise ValueError(f"{text!r} is not a real date") from None
         moment = datetime.combine(day, time(23, 59), tzinfo=zone)
     else:
+        import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
+
         parsed = dateparser.parse(
             text,
             settings={
