@@ -285,8 +285,9 @@ class Dispatcher:
 
 
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:
-    async with db.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)) as cur:
-        return await cur.fetchone() is not None
+    # One round trip to the database thread, not three (execute, fetch, close).
+    rows = await db.execute_fetchall("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,))
+    return bool(list(rows))
 
 
 async def _rollback(ctx: Context, savepoint: str = "handler") -> None:

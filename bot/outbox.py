@@ -98,12 +98,12 @@ class Outbox:
                 targets = await self._pending_targets()
             except Exception:
                 log.exception("outbox: cannot read the store")
-                targets = []
+                targets = {}
             for target in targets:
                 task = self._workers.get(target)
                 if task is None or task.done():
                     self._workers[target] = asyncio.create_task(self._worker(target))
-            self.metrics.outbox_pending.set(await self._count_pending())
+            self.metrics.outbox_pending.set(sum(targets.values()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
             except TimeoutError:
@@ -126,18 +126,19 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
-    async def _pending_targets(self) -> list[str]:
-        async with self.store.reader.execute(
-            "SELECT DISTINCT COALESCE(room_id, 'user:' || user_id) FROM outbox "
-            "WHERE state = 'pending'"
-        ) as cur:
-            return [r[0] for r in await cur.fetchall()]
+    async def _pending_targets(self) -> dict[str, int]:
+        """Pending rows per target (room, or 'user:' + person): one query, one round trip."""
+        rows = await self.store.reader.execute_fetchall(
+            "SELECT COALESCE(room_id, 'user:' || user_id), COUNT(*) FROM outbox "
+            "WHERE state = 'pending' GROUP BY 1"
+        )
+        return {r[0]: int(r[1]) for r in rows}
 
     async def _count_pending(self) -> int:
-        async with self.store.reader.execute(
+        rows = await self.store.reader.execute_fetchall(
             "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(rows), None)
         return int(row[0]) if row else 0
 
     async def _worker(self, target: str) -> None:
@@ -145,12 +146,12 @@ class Outbox:
             ("user_id", target[5:]) if target.startswith("user:") else ("room_id", target)
         )
         while not self._stopping:
-            async with self.store.reader.execute(
+            rows = await self.store.reader.execute_fetchall(
                 f"SELECT * FROM outbox WHERE state = 'pending' AND {column} = ? "
                 f"{'AND room_id IS NULL' if column == 'user_id' else ''} ORDER BY id LIMIT 1",
                 (value,),
-            ) as cur:
-                row = await cur.fetchone()
+            )
+            row = next(iter(rows), None)
             if row is None:
                 break
             await self._deliver(row)

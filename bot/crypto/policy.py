@@ -148,10 +148,10 @@ class DeviceTrustPolicy:
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
         """(pinned master key, pending changed key) — configured pins win over the store."""
         configured = self.settings.trusted_identities.get(user_id)
-        async with self.store.reader.execute(
+        rows = await self.store.reader.execute_fetchall(  # one round trip, not three
             "SELECT master_key, pending_key FROM identities WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(rows), None)
         if configured is not None:
             return configured, row["pending_key"] if row else None
         return (row["master_key"], row["pending_key"]) if row else (None, None)
