@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from config import ConfigError, Settings, load_settings
 
@@ -46,11 +47,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
     try:
-        healthy = asyncio.run(run_bot(settings))
+        healthy = _run_loop(run_bot(settings))
     except (AlreadyRunning, StartupError, StoreTooNew) as exc:
         print(f"attache-bot: {exc}", file=sys.stderr)
         return 1
     return 0 if healthy else 1
+
+
+def _run_loop(main: Any) -> Any:
+    """asyncio.run on uvloop (libuv): less CPU per command, measured in docs/BENCHMARKS.md."""
+    try:
+        import uvloop  # here: only `run` serves traffic; other commands stay plain asyncio
+    except ImportError:  # not installed: the standard loop does the same, a bit slower
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
