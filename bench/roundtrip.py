@@ -71,6 +71,7 @@ async def measure(
     log_level: str,
     profile_to: str | None = None,
     no_trust: bool = False,
+    store_command: str | None = None,
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {"machine_start": machine()}
     synapse = start_synapse(tmp / "synapse")
@@ -100,6 +101,8 @@ async def measure(
         floor_room = await alice.create_encrypted_dm(b_user["user_id"], wait_joined=30)
         bot_room = await alice.create_encrypted_dm(bot.user_id, wait_joined=30)
         paths = [("floor", floor_room, "hello"), ("bot", bot_room, "!ping")]
+        if store_command:  # a command that reads the store, in the same DM with the bot
+            paths.append(("bot_store", bot_room, store_command))
         assert bot.proc is not None and synapse.proc is not None
         pids = {"bot": bot.proc.pid, "echo": echo.pid, "synapse": synapse.proc.pid}
         if bare is not None:
@@ -138,6 +141,7 @@ async def measure(
             bot_rss_mb={"before": rss_before, "after": rss_mb(pids["bot"])},
             raw_ms=series,
         )
+        facts["store_command"] = store_command
         facts["ratio"] = {
             k: round(facts["bot"][k] / facts["floor"][k], 2) for k in ("p50", "p90", "p99")
         }
@@ -163,6 +167,7 @@ LABELS = {
     "floor": ("floor (echo peer)", "echo"),
     "bot": ("bot !ping", "bot"),
     "bot_no_trust": ("bot !ping, trust policy off", "bot_no_trust"),
+    "bot_store": ("bot {store_command} (reads the store)", "bot"),
 }
 
 
@@ -172,6 +177,7 @@ def report(f: dict[str, Any]) -> str:
         if side not in f:
             continue
         p, c = f[side], f["cpu_ms_per_message"][side]
+        label = label.format(store_command=f.get("store_command"))
         rows.append([label, p["p50"], p["p90"], p["p99"], c[answerer], c["synapse"]])
         ratio = {"bot": "ratio", "bot_no_trust": "ratio_no_trust"}.get(side)
         if ratio:
@@ -198,12 +204,21 @@ def main() -> None:
         help="also measure the bot with its device-trust policy off (bench/bot_without_trust.py)",
     )
     parser.add_argument("--log-level", default="INFO", help="the bot's log level (default INFO)")
+    parser.add_argument(
+        "--store-command", metavar="CMD", help="also measure this command, e.g. '!agenda'"
+    )
     args = parser.parse_args()
     run_and_report(
         "bench-rtt-",
         args,
         lambda tmp: measure(
-            tmp, args.n, args.block, args.log_level, args.profile, args.no_trust_too
+            tmp,
+            args.n,
+            args.block,
+            args.log_level,
+            args.profile,
+            args.no_trust_too,
+            args.store_command,
         ),
         report,
     )
