@@ -99,3 +99,22 @@ def test_no_transaction_for_an_empty_set_of_encrypted_rooms(path: Path) -> None:
     store.save_encrypted_rooms(set())
     store.save_encrypted_rooms({"!r:localhost"})
     assert store.load_encrypted_rooms() == {"!r:localhost"}
+
+
+def test_policy_forget_also_forgets_nio_device_trust(path: Path) -> None:
+    """A device-list change (sync -> DeviceTrustPolicy.forget) re-reads nio's trust too."""
+    from types import SimpleNamespace
+
+    from bot.crypto.policy import DeviceTrustPolicy
+    from bot.metrics import Metrics
+    from tests.harness.fakes import make_settings
+
+    store = BotCryptoStore(ME, DEV, str(path), "pickle")
+    reads = _reads(store)
+    client = SimpleNamespace(store=store)
+    policy = DeviceTrustPolicy(client, make_settings(path), None, Metrics())  # type: ignore[arg-type]
+    a1 = _device("A1")
+    store.is_device_verified(a1)
+    policy.forget([ALICE])
+    store.is_device_verified(a1)
+    assert reads == ["A1", "A1"]
