@@ -36,6 +36,7 @@ STEPS = [
     ("prometheus-client (metrics)", "import prometheus_client"),
     ("apscheduler (scheduler)", "import apscheduler.schedulers.asyncio"),
     ("PyYAML, python-dateutil", "import yaml, dateutil.rrule"),
+    ("uvloop (the event loop of `attache-bot run`)", "import uvloop"),
     ("the bot: bot.app + commands (as `attache-bot run` loads it)", "import bot.cli, bot.app"),
     ("on first use only: dateparser", "import dateparser"),
     ("on first use only: icalendar", "import icalendar"),
