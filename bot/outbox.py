@@ -279,12 +279,11 @@ class Outbox:
 
     async def _mark_sent(self, row_id: int, room_id: str, event_id: str) -> None:
         # The plaintext is dropped once delivered: the store keeps only what objects need.
-        async with self.store.write() as db:
-            await db.execute(
-                "UPDATE outbox SET state = 'sent', room_id = ?, event_id = ?, sent_at = ?, "
-                "content = '{}', attachment = NULL WHERE id = ?",
-                (room_id, event_id, utc_iso(self.clock.now()), row_id),
-            )
+        await self.store.write_one(  # one statement: one database trip, not three
+            "UPDATE outbox SET state = 'sent', room_id = ?, event_id = ?, sent_at = ?, "
+            "content = '{}', attachment = NULL WHERE id = ?",
+            (room_id, event_id, utc_iso(self.clock.now()), row_id),
+        )
         self.metrics.messages_sent.inc()
 
     async def _mark_failed(self, row_id: int, reason: str) -> None:

@@ -435,6 +435,14 @@ class SyncLoop:
 
     async def _save_position(self, token: str, marks: dict[str, str]) -> None:
         items = [("sync_token", token)] + [(f"room_mark:{r}", m) for r, m in marks.items()]
+        if len(items) <= 400:  # one statement, atomic on its own: one database trip, not 3
+            rows = ", ".join(["(?, ?)"] * len(items))
+            await self.store.write_one(
+                f"INSERT INTO kv (key, value) VALUES {rows} "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [v for item in items for v in item],
+            )
+            return
         async with self.store.write() as db:
             await db.executemany(
                 "INSERT INTO kv (key, value) VALUES (?, ?) "

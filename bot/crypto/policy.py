@@ -156,6 +156,23 @@ class DeviceTrustPolicy:
             return configured, row["pending_key"] if row else None
         return (row["master_key"], row["pending_key"]) if row else (None, None)
 
+    async def _pins(self, user_ids: list[str]) -> dict[str, str | None]:
+        """The pinned master key of each (as `_pin`), in one query for a whole room."""
+        stored: dict[str, str | None] = {}
+        for i in range(0, len(user_ids), 500):
+            chunk = user_ids[i : i + 500]
+            rows = await self.store.reader.execute_fetchall(
+                f"SELECT user_id, master_key FROM identities WHERE user_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            stored.update({r["user_id"]: r["master_key"] for r in rows})
+        pins: dict[str, str | None] = {}
+        for user_id in user_ids:
+            configured = self.settings.trusted_identities.get(user_id)
+            pins[user_id] = configured if configured is not None else stored.get(user_id)
+        return pins
+
     async def evaluate(self, user_id: str, *, fresh: bool = False) -> _Cached:
         """This person's verdict, from a cache refreshed every minute (or now, if fresh)."""
         await self.refresh([user_id], fresh=fresh)
@@ -165,7 +182,7 @@ class DeviceTrustPolicy:
         """Re-query, in one /keys/query, everyone whose verdict is stale or whose pin moved."""
         limit = REFRESH_ON_MISS_SECONDS if fresh else CACHE_SECONDS
         async with self._refresh_lock:
-            pins = {u: (await self._pin(u))[0] for u in dict.fromkeys(user_ids)}
+            pins = await self._pins(list(dict.fromkeys(user_ids)))
             now = time.monotonic()
             stale = [
                 u
