@@ -25,8 +25,8 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
-from nio.store import SqliteStore
 
+from bot.niostore import BotCryptoStore
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def make_client(settings: Settings) -> AsyncClient:
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     assert settings.pickle_key is not None
     config = AsyncClientConfig(
-        store=SqliteStore,
+        store=BotCryptoStore,  # nio's SqliteStore without per-event trust queries
         store_sync_tokens=False,  # the bot's own store keeps the token, after dispatch
         encryption_enabled=True,
         pickle_key=settings.pickle_key.get_secret_value(),
@@ -176,6 +176,12 @@ class MatrixTransport:
         self._keys_lock = asyncio.Lock()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
+
+    def forget_room(self, room_id: str) -> None:
+        """The bot left the room (bot/roomgc.py): drop its send lock unless a send holds it."""
+        lock = self._room_locks.get(room_id)
+        if lock is not None and not lock.locked():
+            del self._room_locks[room_id]
 
     async def _keys(self, room_id: str) -> None:
         room = self.client.rooms.get(room_id)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
 from dateutil.rrule import rrule
 
 from commands import recurrence
@@ -258,6 +257,8 @@ def _future(due: Due, now: datetime, future: bool) -> Due:
 def _dateparser(body: str, zone: str, now: datetime) -> datetime | None:
     """The one place dateparser reads a typed time, relative to now in the sender's zone."""
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
+
     return dateparser.parse(
         body,
         languages=["en"],
@@ -352,6 +353,8 @@ def _parse_every(body: str, zone: str, now: datetime) -> When:
         raise ValueError(f"{body[:40]!r} has no time of day. Add one, e.g. every Monday 09:00.")
     spec = " ".join(words)[: time_match.start()].strip().rstrip(",").removesuffix(" at").strip()
     rule = recurrence_rule(spec or "day")
+    import dateparser  # on first use, as in _parse_absolute
+
     clock = dateparser.parse(time_match[0], languages=["en"])
     if clock is None:
         raise ValueError(f"I could not read {time_match[0]!r} as a time of day, e.g. 09:00.")
