@@ -220,7 +220,7 @@ class Dispatcher:
         name: str | None = None
         # One check for every event that can change state (commands, thread replies,
         # replies, reactions): the same length and rate limits, before any parsing.
-        refusal = length_refusal(incoming, self.settings, self.registry)
+        refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
         if refusal is not None:
             ctx.reply(refusal)
             return None, "too_long"
