@@ -7,7 +7,7 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_timezone
-from commands.registry import Handler, Param, command, edit_keys, parse_pairs
+from commands.registry import Handler, Param, command, edit_keys, parse_pairs, roles_of
 from commands.render import table
 
 
@@ -71,6 +71,12 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
         raise UserError(
             f"{ctx.prefix}{verb} does not work on {oid}. It works on: {kinds}.",
             example=f"{ctx.prefix}{verb} A-7",
+        )
+    roles = roles_of(handler)
+    if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
+        raise UserError(
+            f"{ctx.prefix}{verb} {oid.kind}-n is for {' or '.join(sorted(roles))} only. "
+            "Ask an admin if you need it."
         )
     return handler
 

@@ -31,6 +31,7 @@ _SPEC_ATTR = "__attache_command__"
 _LISTENER_ATTR = "__attache_listener__"
 _JOB_ATTR = "__attache_job__"
 _KEYS_ATTR = "__attache_edit_keys__"
+_ROLES_ATTR = "__attache_roles__"
 _TYPED_ATTR = "__attache_typed__"
 
 
@@ -179,6 +180,7 @@ def handles(
     *kinds: str,
     keys: Iterable[str] = (),
     example: Callable[[datetime, ObjectId], str] | None = None,
+    roles: Iterable[str] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare the handler of a generic verb (show, cancel, edit) for ID kinds (e.g. 'A').
 
@@ -186,7 +188,8 @@ def handles(
     The handler is called with a commands.ids.ObjectId: show(ctx, oid),
     cancel(ctx, oid, *, reason), edit(ctx, oid, *, changes). For `edit`, `keys` are what may
     change: the registry reads the `key=value` pairs into `changes` (a dict) before the
-    handler runs, and `example(now, id)` is shown with a refusal.
+    handler runs, and `example(now, id)` is shown with a refusal. `roles`, as on @command,
+    are checked before the handler runs.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
@@ -197,9 +200,16 @@ def handles(
     def mark(fn: Handler) -> Handler:
         setattr(fn, _TYPED_ATTR, [(verb, kind) for kind in kinds])
         setattr(fn, _KEYS_ATTR, (tuple(sorted(keys)), example))
+        setattr(fn, _ROLES_ATTR, frozenset(roles) if roles is not None else None)
         return fn
 
     return mark
+
+
+def roles_of(handler: Handler) -> frozenset[str] | None:
+    """The roles an `@handles` handler requires (None: anyone the dispatcher lets in)."""
+    roles: frozenset[str] | None = getattr(handler, _ROLES_ATTR, None)
+    return roles
 
 
 def edit_keys(

@@ -185,6 +185,7 @@ async def summit_edit(
     "S",
     keys=("name", "from", "to", "tz", "room"),
     example=lambda now, oid: f'!edit {oid} name="New name" to={day(now, 60)}',
+    roles=SECRETARIAT,
 )
 async def edit_summit_generic(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
     await _edit_summit(ctx, oid.number, changes)

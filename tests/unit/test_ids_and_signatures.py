@@ -52,3 +52,14 @@ def test_edit_needs_its_keys_and_the_pairs_are_read_once() -> None:
         parse_pairs("colour=blue", ("due", "text"))
     with pytest.raises(ValueError, match="nothing to change"):
         parse_pairs("  ", ("due",))
+
+
+async def test_roles_on_a_generic_verb_are_checked_like_a_commands(core: Any) -> None:
+    """`!edit S-1` is for the secretariat, as `!summit edit S-1` is: refused before the domain."""
+    from tests.unit.commands.actions_fixtures import MEMBER, ROOM, seed
+
+    await seed(core)
+    before = await core.query("SELECT name FROM summits")
+    sent = await core.say(MEMBER, "!edit S-1 name=Mine", room_id=ROOM)
+    assert "!edit S-n is for secretariat only" in sent[0].body
+    assert await core.query("SELECT name FROM summits") == before
