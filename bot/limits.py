@@ -12,7 +12,8 @@ from datetime import datetime
 
 from commands.context import Incoming
 from commands.errors import UserError
-from commands.registry import CommandSpec, Registry, split_head
+from commands.registry import CommandSpec, Registry
+from commands.words import split_head
 from config import Settings
 
 

@@ -7,8 +7,9 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_timezone
-from commands.registry import Handler, Param, command, edit_keys, parse_pairs, roles_of
+from commands.registry import Handler, Param, command, edit_keys, roles_of
 from commands.render import table
+from commands.words import parse_pairs
 
 
 @command(

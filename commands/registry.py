@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import keyword
-import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
 from commands.ids import KINDS, ObjectId
+from commands.words import normalise, split_body, tokenize
 
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
@@ -222,31 +222,6 @@ def edit_keys(
     return keys
 
 
-def parse_pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
-    """`due=friday text=new words here` -> {"due": "friday", "text": "new words here"}.
-
-    A value runs to the next known `key=`, so free text needs no quotes. The one reader of
-    key=value changes (`!edit`, `!summit edit`); ValueError says what was not understood.
-    """
-    known = sorted(keys)
-    pattern = re.compile(r"(?:^|\s)(" + "|".join(map(re.escape, known)) + r")=", re.IGNORECASE)
-    marks = list(pattern.finditer(text))
-    head = (text[: marks[0].start()] if marks else text).strip()
-    if not marks or head:
-        if not head:
-            raise ValueError(
-                f"nothing to change; write key=value with key one of {', '.join(known)}"
-            )
-        raise ValueError(
-            f"Not understood: {head[:40]!r} is not key=value with key one of {', '.join(known)}"
-        )
-    out: dict[str, str] = {}
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        out[m[1].lower()] = text[m.end() : end].strip()
-    return out
-
-
 @dataclass
 class Invocation:
     spec: CommandSpec
@@ -316,9 +291,9 @@ class Registry:
 
         `now` makes the examples in errors (dates in them are after it).
         """
-        text = _normalise(body[len(self.prefix) :])
-        head, sep, tail = _split_body(text)
-        tokens = _tokenize(head)
+        text = normalise(body[len(self.prefix) :])
+        head, sep, tail = split_body(text)
+        tokens = tokenize(head)
         if not tokens:
             raise UserError(f"Empty command. Try {self.prefix}help.")
         verb = tokens[0].lower()
@@ -436,44 +411,6 @@ class Registry:
             lines.append(f"  Example: {s.example_at(now, self.prefix)}")
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
-
-
-# -- tokenizing ------------------------------------------------------------------------
-
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
-# A quoted value may follow `key=`: name="Alice Martin" is one token, name=Alice Martin.
-_TOKEN = re.compile(r'((?:[^\s"\'=]+=)?)(?:"([^"]*)"|\'([^\']*)\')|(\S+)')
-
-
-def _normalise(text: str) -> str:
-    """Element may send smart quotes; invisible and bidi marks change nothing a user meant."""
-    return _INVISIBLE.sub("", text.translate(_QUOTES))
-
-
-def _split_body(text: str) -> tuple[str, bool, str]:
-    match = re.search(r"(?:^|\s)--(?:\s|$)", text)
-    if not match:
-        return text, False, ""
-    return text[: match.start()], True, text[match.end() :]
-
-
-def split_head(body: str) -> tuple[str, str]:
-    """A command's head (parsed, kept short) and its free text after ` -- ` (may be long)."""
-    head, _, tail = _split_body(body)
-    return head, tail
-
-
-def _tokenize(text: str) -> list[str]:
-    if text.count('"') % 2:
-        raise UserError(
-            'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
-            'place="NATO HQ, room 3". !help <command> shows how to write each command.'
-        )
-    return [
-        m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
-        for m in _TOKEN.finditer(text)
-    ]
 
 
 def _trailing_options(body: str, options: dict[str, Option]) -> tuple[str, dict[str, str]]:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from commands.ids import KINDS, ObjectId, looks_like_id
-from commands.registry import Option, Param, command, handles, parse_pairs
+from commands.registry import Option, Param, command, handles
+from commands.words import parse_pairs
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
