@@ -31,6 +31,7 @@ from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
 from commands.directory import load_seed
+from commands.markings import Policy
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class App:
                 settings.send_max_retries,
                 is_allowed=settings.is_allowed,
                 admins=tuple(settings.admins),
+                policy=Policy.from_settings(settings),
             )
             self.dispatcher = Dispatcher(
                 settings, self.store, self.registry, self.clock, self.metrics, self._committed

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 
 import aiosqlite
 
+from bot import edits
 from bot.clock import Clock
 from bot.limits import length_refusal
 from bot.metrics import Metrics
@@ -24,7 +25,7 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
-from commands.people import load_person
+from commands.people import load_person, render_people
 from commands.registry import Registry
 from config import Settings
 
@@ -82,6 +83,8 @@ class Dispatcher:
         """Commands always; other messages only when a domain listens for them."""
         if incoming.reaction_key is not None:
             return bool(self.registry.listeners.get("reaction"))
+        if incoming.replaces is not None:
+            return True  # an edit of what the bot handled is answered (sync checks the sender)
         if self.registry.is_command(incoming.body):
             return True
         if incoming.thread_root and self.registry.listeners.get("thread_reply"):
@@ -144,11 +147,19 @@ class Dispatcher:
                     incoming=incoming,
                     correlation_id=corr,
                 )
-                name, outcome = await self._run(ctx, incoming)
+                replaces, thread_root = incoming.replaces, incoming.thread_root
+                if replaces is not None:
+                    name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
+                elif await edits.superseded(db, incoming.event_id):
+                    name, outcome = None, "superseded"  # its edit was handled first
+                else:
+                    name, outcome = await self._run(ctx, incoming)
+                await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(
                     "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
-                    "correlation_id, handled_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "correlation_id, handled_at, replaces, thread_root) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         incoming.event_id,
                         incoming.room_id,
@@ -157,6 +168,8 @@ class Dispatcher:
                         outcome,
                         corr,
                         utc_iso(ctx.now),
+                        replaces,
+                        thread_root,
                     ),
                 )
             self.metrics.commands.labels(name or "-", outcome).inc()
@@ -166,6 +179,38 @@ class Dispatcher:
             return outcome
         finally:
             correlation.reset(token)
+
+    async def _run_edit(
+        self, ctx: Context, incoming: Incoming
+    ) -> tuple[str | None, str, str, str | None]:
+        """An edit: run its new text only if nothing of its chain took effect yet.
+
+        Returns (command, outcome, the chain's original, its thread). Answers go to the
+        original (what the person sees in Element), in its thread.
+        """
+        assert incoming.replaces is not None
+        chain = await edits.load_chain(ctx.db, incoming.replaces)
+        root = chain.root if chain else incoming.replaces
+        thread = chain.thread_root if chain else None
+        if chain is not None and chain.sender != incoming.sender:
+            return None, "edit_ignored", root, thread  # Element ignores such edits too
+        applied = [e for e, _ in chain.applied] if chain else []
+        if applied and not await edits.changed_anything(ctx.db, applied):
+            applied = []  # a read-only command (!agenda 7 → 14): answer the new text
+        if chain is not None and applied:
+            made = await edits.objects_made_by(ctx.db, applied)
+            ctx.reply(edits.not_applied_text(self.registry, chain, made, incoming.body))
+            name, outcome = chain.applied[-1][1], "edit_not_applied"
+        elif self.registry.is_command(incoming.body):
+            name, outcome = await self._run(ctx, incoming)
+        else:
+            return None, "ignored", root, thread
+        for msg in ctx.outbox:
+            if msg.reply_to == incoming.event_id:
+                msg.reply_to = root
+                if msg.room_id == incoming.room_id and msg.thread_root is None:
+                    msg.thread_root = thread
+        return name, outcome, root, thread
 
     async def _run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
         is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
@@ -192,7 +237,7 @@ class Dispatcher:
         await ctx.db.execute("SAVEPOINT handler")
         try:
             if is_command:
-                invocation = self.registry.parse(incoming.body)
+                invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
@@ -276,6 +321,7 @@ class Dispatcher:
                     await _rollback(ctx, "job")
                     log.exception("job %d (%s) failed (ref %s)", job_id, job.kind, corr)
                     state = "failed"
+                await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(now))
                 await db.execute(
                     "UPDATE jobs SET state = ?, fired_at = ?, late_seconds = ? WHERE id = ?",

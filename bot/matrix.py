@@ -358,6 +358,19 @@ class MatrixTransport:
             return "someone else is in it"
         return None
 
+    async def room_members(self, room_id: str) -> list[str]:
+        """Everyone but the bot who is joined or invited, as the bot's client knows the
+        room: who a marked message sent into it would reach (commands/markings)."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            raise SendError(f"not in room {room_id}", permanent=True)
+        if not room.members_synced:
+            async with self._keys_lock:
+                resp = await self.client.joined_members(room_id)
+            if isinstance(resp, JoinedMembersError):
+                raise _send_error(resp)
+        return [u for u in room.users if u != self.client.user_id]
+
     async def has_devices(self, user_id: str) -> bool:
         """Whether the person has any device that could read an encrypted DM. A deactivated
         account has none (and can still be invited), so the bot does not invite it."""

@@ -54,6 +54,11 @@ class Metrics:
             "Messages that could not reach their person (allow-list, left, rejected, gone)",
             registry=r,
         )
+        self.marking_withheld = Counter(
+            "attache_marking_withheld",
+            "Recipients a marked message was kept from (nation or clearance not covered)",
+            registry=r,
+        )
         self.decryption_failures = Counter(
             "attache_decryption_failures", "Events that could not be decrypted in time", registry=r
         )

@@ -23,6 +23,9 @@ from bot.metrics import Metrics
 from bot.store import Store
 from commands import delivery
 from commands.context import OutMessage, parse_utc, utc_iso
+from commands.markings import Marking, Policy
+from commands.markings import routing as marked
+from commands.markings import store as marked_store
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class Transport(Protocol):
     async def dm_room(self, user_id: str) -> str: ...
     async def dm_problem(self, room_id: str, user_id: str) -> str | None: ...
     async def has_devices(self, user_id: str) -> bool: ...
+    async def room_members(self, room_id: str) -> list[str]: ...
 
 
 class Undeliverable(Exception):
@@ -76,6 +80,7 @@ class Outbox:
         give_up_after: float = 900.0,
         is_allowed: Callable[[str], bool] | None = None,
         admins: tuple[str, ...] = (),
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -87,6 +92,9 @@ class Outbox:
         # below every command (None only in tests of the retry logic).
         self.is_allowed = is_allowed
         self.admins = admins
+        # Markings and releasability (commands/markings): without the deployment's policy,
+        # only the default one (UNCLASSIFIED only), so a marked row reaches nobody.
+        self.policy = policy or Policy()
         self._wake = asyncio.Event()
         self._resume = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -175,15 +183,28 @@ class Outbox:
         attempts = 0
         started = self.clock.monotonic()
         room_id = row["room_id"]
+        attachment = row["attachment"]
         while not self._stopping:
             try:
+                marking = Marking.from_json(meta.get("marking"))
+                if marking is not None and row["user_id"]:
+                    reason = await self._not_covered(marking, row["user_id"])
+                    if reason is not None:
+                        await self._withhold_dm(row_id, row["user_id"], meta, marking, reason)
+                        return
                 # A DM is checked before every send (the person may have left it): the
                 # message goes to a room where they are, or not at all.
                 if row["user_id"]:
                     room_id = await self._dm_room(row_id, row["user_id"])
-                content = await self._content(meta, row["attachment"], room_id)
+                elif marking is not None:
+                    # Checked before every attempt: the room's members may have changed.
+                    meta, marking = await self._marked_room(row_id, room_id, meta, marking)
+                    if marking is None:  # the room gets the notice, the file went by DM
+                        attachment = None
+                content = await self._content(meta, attachment, room_id)
                 self._only_allowed_mentions(content)
                 self._note_if_late(content, meta, row["created_at"])
+                content = marked.with_banner(content, marking)  # first line, always
                 reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
                 try:
                     event_id = await self.transport.send(
@@ -285,6 +306,94 @@ class Outbox:
                 (user_id, room_id),
             )
         return str(room_id)
+
+    async def _not_covered(self, marking: Marking, user_id: str) -> str | None:
+        people = await marked_store.subjects(self.store.reader, [user_id])
+        return self.policy.exclusion(marking, people[0])
+
+    async def _withhold_dm(
+        self, row_id: int, user_id: str, meta: dict[str, Any], marking: Marking, reason: str
+    ) -> None:
+        """A marked DM for someone it does not cover: never sent, wiped, recorded, and the
+        person it was sent for told by name."""
+        now = utc_iso(self.clock.now())
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET state = 'failed', error = ?, content = '{}', "
+                "attachment = NULL WHERE id = ?",
+                ("withheld: not releasable to the recipient", row_id),
+            )
+            people = await marked_store.subjects(db, [user_id])
+            notices = await marked_store.withheld(
+                db, meta.get("origin"), meta.get("about"), marking, [(people[0], reason)], now
+            )
+            await enqueue(db, notices, now)
+        self.metrics.marking_withheld.inc()
+        log.warning("outbox: row %d withheld: its marking does not cover its recipient", row_id)
+        if notices:
+            self.kick()
+
+    async def _marked_room(
+        self, row_id: int, room_id: str, meta: dict[str, Any], marking: Marking
+    ) -> tuple[dict[str, Any], Marking | None]:
+        """A room gets a marked message only if every member (joined or invited) is
+        covered. Otherwise the row becomes a one-line notice (object and marking, no
+        content), the covered members get the message by DM, and the sender is told who
+        was left out and why. Returns what to send into the room."""
+        members = await self.transport.room_members(room_id)
+        people = await marked_store.subjects(self.store.reader, sorted(set(members)))
+        decision = marked.decide_room(self.policy, marking, people)
+        if decision.send_content:
+            return meta, marking
+        now = utc_iso(self.clock.now())
+        notice = OutMessage(
+            body=marked.room_notice(meta.get("about"), marking),
+            reply_to=meta.get("reply_to"),
+            thread_root=meta.get("thread_root"),
+            thread_key=meta.get("thread_key"),
+        ).to_row()
+        # The DM copies: the same message without the room's thread (its root is elsewhere).
+        copy = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("reply_to", "thread_root", "thread_key", "restart_thread")
+        }
+        copy["content"] = {**meta["content"], "m.mentions": {}}
+        async with self.store.write() as db:
+            # Read again under the write lock: a worker on a stale read must not split the
+            # same row twice (the covered members would get it twice).
+            async with db.execute("SELECT content FROM outbox WHERE id = ?", (row_id,)) as cur:
+                current = await cur.fetchone()
+            now_meta = json.loads(current[0]) if current is not None else {}
+            if "marking" not in now_meta:  # already split (or sent): the notice, at most
+                return (now_meta if "content" in now_meta else json.loads(notice["content"])), None
+            # The content leaves the room's row in the same transaction as the DMs appear:
+            # after a crash there is nothing marked left queued for the room.
+            await db.execute(
+                "UPDATE outbox SET content = ? WHERE id = ?", (notice["content"], row_id)
+            )
+            for person in decision.covered:
+                await db.execute(
+                    "INSERT INTO outbox (room_id, user_id, content, attachment, key, "
+                    "created_at) SELECT NULL, ?, ?, attachment, NULL, ? FROM outbox "
+                    "WHERE id = ?",
+                    (person.user_id, json.dumps(copy, ensure_ascii=False), now, row_id),
+                )
+            await db.execute("UPDATE outbox SET attachment = NULL WHERE id = ?", (row_id,))
+            told = await marked_store.withheld(
+                db, meta.get("origin"), meta.get("about"), marking, list(decision.excluded), now
+            )
+            await enqueue(db, told, now)
+        self.metrics.marking_withheld.inc(len(decision.excluded))
+        log.info(
+            "outbox: row %d is marked and %d member(s) of its room are not covered: notice "
+            "to the room, %d DM(s)",
+            row_id,
+            len(decision.excluded),
+            len(decision.covered),
+        )
+        self.kick()
+        return json.loads(notice["content"]), None
 
     async def mark_unreachable(self, user_id: str, reason: str) -> None:
         async with self.store.write() as db:

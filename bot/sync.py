@@ -32,6 +32,7 @@ from nio.events import Event
 from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
+from bot.edits import load_chain
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.pills import resolve_pills
@@ -98,7 +99,8 @@ class SyncLoop:
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
-    _refusals_told: set[tuple[str, str, str | None]] = field(default_factory=set)
+    # When each (room, person, device) was last told why it is refused (monotonic seconds).
+    _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
 
     def stop(self) -> None:
@@ -198,6 +200,9 @@ class SyncLoop:
             await self._invite(room_id, info.invite_state)
         await self._settle_dm_candidates()
         await self._note_rooms(resp)
+        await self._remember_names(
+            [e for info in resp.rooms.join.values() for e in [*info.state, *info.timeline.events]]
+        )
         for room_id, info in resp.rooms.join.items():
             await self._memberships(room_id, list(info.state) + list(info.timeline.events))
             events = list(info.timeline.events)
@@ -378,6 +383,26 @@ class SyncLoop:
         if self.kick is not None:
             self.kick()
 
+    async def _remember_names(self, events: list[Any]) -> None:
+        """Display names from the member events sync already brings, kept in the store:
+        handlers name people as Element does without any network I/O of their own."""
+        names: dict[str, str] = {}
+        for event in events:
+            if not isinstance(event, RoomMemberEvent) or event.membership != "join":
+                continue
+            name = (event.content or {}).get("displayname")
+            if isinstance(name, str) and name.strip() and event.state_key:
+                names[event.state_key] = name.strip()[:256]
+        if not names:
+            return
+        async with self.store.write() as db:
+            await db.executemany(
+                "INSERT INTO profile_names (user_id, display_name, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, "
+                "updated_at = excluded.updated_at WHERE display_name != excluded.display_name",
+                [(u, n, utc_iso(self.clock.now())) for u, n in names.items()],
+            )
+
     async def _backfill(self, room_id: str, prev_batch: str | None) -> list[Event]:
         """Page back over a `limited` gap to the last event seen, so no command is skipped."""
         mark = await self._kv(f"room_mark:{room_id}")
@@ -441,6 +466,8 @@ class SyncLoop:
             self.metrics.refused.labels("no_megolm_origin").inc()
             log.warning("refused %s: its Megolm message index is unknown", event.event_id)
             return
+        if incoming.replaces is not None and not await self._edit_counts(incoming):
+            return
         if self.trust is not None:
             refusal = await self.trust.check_sender(event, room_id)
             if refusal is not None:
@@ -451,6 +478,18 @@ class SyncLoop:
                 )
                 return
         self.dispatcher.submit(incoming)
+
+    async def _edit_counts(self, incoming: Incoming) -> bool:
+        """Only the original sender's edits count (Element shows no other), and only edits
+        of what the bot handled or of an unhandled message now edited into a command."""
+        assert incoming.replaces is not None
+        if await load_chain(self.store.reader, incoming.replaces) is not None:
+            return True  # the dispatcher checks the sender against its ledger
+        if not self.dispatcher.registry.is_command(incoming.body):
+            return False  # an edit of ordinary chat
+        resp = await self.client.room_get_event(incoming.room_id, incoming.replaces)
+        original = getattr(resp, "event", None)
+        return getattr(original, "sender", None) == incoming.sender
 
     async def _refuse_unencrypted(self, room_id: str, event: Event) -> None:
         body = getattr(event, "body", "") or ""
@@ -479,10 +518,13 @@ class SyncLoop:
     async def _tell_refused(
         self, room_id: str, sender: str, event_id: str, reason: str, device: str | None = None
     ) -> None:
-        """One explanation per person, device and room, readable by the refused device."""
-        if (room_id, sender, device) in self._refusals_told:
+        """One explanation per person, device and room per quiet period (a session still
+        unverified an hour later is told again), readable by the refused device."""
+        key, now = (room_id, sender, device), self.clock.monotonic()
+        told = self._refusals_told.get(key)
+        if told is not None and now - told < self.settings.refusal_repeat_after:
             return
-        self._refusals_told.add((room_id, sender, device))
+        self._refusals_told[key] = now
         reveal = (sender, device) if device else None
         async with self.store.write() as db:
             await enqueue(
@@ -582,7 +624,7 @@ def _incoming(
     content = source.get("content") or {}
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
-        return None  # edits never re-run a command
+        return _edit(room_id, event, source, prefix)
     ts = int(source.get("origin_server_ts") or 0)
     if source.get("type") == "m.reaction":
         if relates.get("rel_type") != "m.annotation":
@@ -612,6 +654,28 @@ def _incoming(
         timestamp_ms=ts,
         thread_root=thread_root,
         reply_to=reply_to,
+    )
+
+
+def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> Incoming | None:
+    """Element's edit: the new text is in m.new_content; the dispatcher decides what it means."""
+    content = source.get("content") or {}
+    new = content.get("m.new_content")
+    original = (content.get("m.relates_to") or {}).get("event_id")
+    if not isinstance(new, dict) or not isinstance(original, str):
+        return None
+    if new.get("msgtype") != "m.text" or not isinstance(new.get("body"), str):
+        return None
+    body = new["body"].strip()
+    if body.startswith(prefix):
+        body = resolve_pills(body, new.get("formatted_body"))
+    return Incoming(
+        event_id=event.event_id,
+        room_id=room_id,
+        sender=event.sender,
+        body=body,
+        timestamp_ms=int(source.get("origin_server_ts") or 0),
+        replaces=original,
     )
 
 

@@ -19,6 +19,8 @@ from dateparser.date import DateDataParser
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory import canonical_target, display_name, post_exists, posts_of
 from commands.errors import NotFound, UserError
+from commands.examples import day
+from commands.render import person
 from commands.timeparse import check_time_length
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
@@ -122,7 +124,7 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
     """An ISO date (end of that day), an ISO date and time, or a simple natural form."""
     value = text.strip()
     if not value:
-        raise ValueError("give a date, e.g. 2026-12-01 or friday")
+        raise ValueError(f"give a date, e.g. {day(now, 7)} or friday")
     try:
         if _ISO_DATE.match(value):
             return Due(end_of_day(date.fromisoformat(value), zone), zone, True)
@@ -130,13 +132,13 @@ def parse_due(text: str, zone: str, now: datetime) -> Due:
             local = datetime.fromisoformat(value.replace(" ", "T"))
             return Due(local.replace(tzinfo=ZoneInfo(zone)), zone, False)
     except ValueError:
-        raise ValueError(f"{value[:30]!r} is not a real date; e.g. 2026-12-01") from None
-    check_time_length(value, '2026-12-01, "2026-12-01 17:00", friday or "in 3 days"')
+        raise ValueError(f"{value[:30]!r} is not a real date; e.g. {day(now, 7)}") from None
+    check_time_length(value, f'{day(now, 7)}, "{day(now, 7)} 17:00", friday or "in 3 days"')
     found = _natural(value, zone, now)
     if found is None:
         raise ValueError(
-            f"{value[:30]!r} is not a date I understand; write 2026-12-01, "
-            '"2026-12-01 17:00", friday or "in 3 days"'
+            f"{value[:30]!r} is not a date I understand; write {day(now, 7)}, "
+            f'"{day(now, 7)} 17:00", friday or "in 3 days"'
         )
     moment, timed = found
     if timed:
@@ -340,6 +342,12 @@ async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
 
 
 async def owner_label(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in a chat reply: a post by code, a person by name with a pill."""
+    return owner if kind == "post" else person(owner)
+
+
+async def owner_text(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in an exported file: plain text, `Name (@id)`."""
     if kind == "post":
         return owner
     name = await display_name(db, owner)
@@ -383,7 +391,10 @@ async def is_owner(ctx: Context, item: Item) -> bool:
 async def visible_summit(ctx: Context, number: int) -> Summit:
     summit = await get_summit(ctx.db, number)
     if summit is None or not sees_summit(ctx, summit):
-        raise NotFound(f"No summit S-{number} that you can see (ask in the summit's room).")
+        raise NotFound(
+            f"No summit S-{number} that you can see (ask in the summit's room). "
+            "Send !summit list for yours."
+        )
     return summit
 
 
@@ -396,18 +407,24 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
         or summit is None
         or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
     ):
-        raise NotFound(f"No action item A-{number} that you can see.")
+        raise NotFound(f"No action item A-{number} that you can see. Send !actions list for yours.")
     return item, summit
 
 
 def require_secretariat(ctx: Context, what: str) -> None:
     if not is_secretariat(ctx):
-        raise UserError(f"Only the secretariat may {what}. Ask the summit's secretariat.")
+        raise UserError(
+            f"Only the secretariat may {what}. Ask the summit's secretariat "
+            "(!dir list shows who has that role, for admins)."
+        )
 
 
 def require_open(summit: Summit) -> None:
     if summit.state != "open":
-        raise UserError(f"{summit.ref} is closed; nothing can be added to it or changed in it.")
+        raise UserError(
+            f"{summit.ref} is closed; nothing can be added to it or changed in it. "
+            f"See it with !summit list, or open a new one with !summit open."
+        )
 
 
 # -- digest slots --------------------------------------------------------------------------

@@ -51,9 +51,10 @@ from commands.action_model import (
 from commands.context import Context, Job, utc_iso
 from commands.directory import parse_room_id
 from commands.errors import NotFound, UserError
+from commands.examples import day
 from commands.people import load_person, parse_zone
 from commands.registry import Option, Param, command, handles, job
-from commands.render import Rendered, esc, plain, table
+from commands.render import Rendered, esc, person, plain, table
 
 SECRETARIAT = ["secretariat"]  # admins pass every role check
 NUDGE_SOON = "action.soon"
@@ -135,7 +136,9 @@ async def plan_digest(ctx: Context, summit: Summit) -> None:
 
 # -- summits -------------------------------------------------------------------------------
 
-_SUMMIT_EXAMPLE = '!summit open "NATO Defence Ministers" from=2026-12-01 to=2026-12-03'
+
+def _summit_example(now: datetime) -> str:
+    return f'!summit open "NATO Defence Ministers" from={day(now, 30)} to={day(now, 32)}'
 
 
 def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, str | None]:
@@ -145,10 +148,10 @@ def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, st
             try:
                 out[column] = parse_day(args[key], zone, ctx.now).isoformat()
             except ValueError as exc:
-                raise UserError(f"{key}: {exc}", example=_SUMMIT_EXAMPLE) from None
+                raise UserError(f"{key}: {exc}", example=_summit_example(ctx.now)) from None
     start, end = out.get("starts_on"), out.get("ends_on")
     if start and end and end < start:
-        raise UserError("to: the summit ends before it starts.", example=_SUMMIT_EXAMPLE)
+        raise UserError("to: the summit ends before it starts.", example=_summit_example(ctx.now))
     return out
 
 
@@ -159,7 +162,7 @@ def _room_option(text: str) -> str:
 @command(
     "summit open",
     summary="Open a summit; its room gets the daily action digest (secretariat)",
-    example=_SUMMIT_EXAMPLE,
+    example=_summit_example,
     params=[Param("name", "the summit's name", rest=True)],
     options=[
         Option("from", "first day"),
@@ -174,7 +177,7 @@ async def summit_open(ctx: Context, args: dict[str, Any]) -> None:
     dates = _summit_dates(ctx, args, zone)
     room = args["room"] or ctx.room_id
     if args["room"]:
-        example = f"{_SUMMIT_EXAMPLE} room=!encrypted-room:example.org"
+        example = f"{_summit_example(ctx.now)} room=!encrypted-room:example.org"
         await delivery.require_encrypted_room(ctx.db, args["room"], example)
     name = args["name"].strip()[:200]
     cur = await ctx.db.execute(
@@ -201,14 +204,15 @@ async def summit_open(ctx: Context, args: dict[str, Any]) -> None:
     ctx.reply(
         f"{summit.ref} opened: {name}. Digest of open items to {where} on working days at "
         f"{ctx.settings.actions_digest_time} ({zone}). Add items: "
-        f"{ctx.prefix}actions add {summit.ref} @owner due=2026-12-01 -- text"
+        f"{ctx.prefix}actions add {summit.ref} <owner> due=<date> -- <text> "
+        f"({ctx.prefix}help actions add)"
     )
 
 
 async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> None:
     require_secretariat(ctx, "edit a summit")
     summit = await visible_summit(ctx, number)
-    example = f'{ctx.prefix}summit edit {summit.ref} name="New name" to=2026-12-04'
+    example = f'{ctx.prefix}summit edit {summit.ref} name="New name" to={day(ctx.now, 60)}'
     allowed = {"name", "from", "to", "tz", "room"}
     unknown = sorted(set(changes) - allowed)
     if unknown or not changes:
@@ -252,7 +256,7 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
 @command(
     "summit edit",
     summary="Change a summit's name, dates, time zone or room (secretariat)",
-    example='!summit edit S-1 name="NATO DefMin" to=2026-12-04',
+    example=lambda now: f'!summit edit S-1 name="NATO DefMin" to={day(now, 60)}',
     params=[Param("summit", "e.g. S-1", convert=parse_summit_id)],
     options=[
         Option("name", "new name"),
@@ -271,7 +275,13 @@ async def summit_edit(ctx: Context, args: dict[str, Any]) -> None:
 @handles("edit", "S")
 async def edit_summit_generic(ctx: Context, number: int, args: dict[str, Any]) -> None:
     await _edit_summit(
-        ctx, number, parse_changes(args["changes"], {"name", "from", "to", "tz", "room"})
+        ctx,
+        number,
+        parse_changes(
+            args["changes"],
+            {"name", "from", "to", "tz", "room"},
+            f'{ctx.prefix}edit S-{number} name="New name" to={day(ctx.now, 60)}',
+        ),
     )
 
 
@@ -348,13 +358,15 @@ async def show_summit(ctx: Context, number: int, args: dict[str, Any]) -> None:
 
 # -- items: add, show, edit, status --------------------------------------------------------
 
-_ADD_EXAMPLE = "!actions add S-1 @alice:example.org due=2026-12-01 -- circulate the draft"
+
+def _add_example(now: datetime) -> str:
+    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- circulate the draft"
 
 
 @command(
     "actions add",
     summary="Add an action item to a summit, owned by a person or a post (secretariat)",
-    example=_ADD_EXAMPLE,
+    example=_add_example,
     params=[
         Param("summit", "e.g. S-1 (optional in the summit's room)"),
         Param("owner", "a Matrix ID or a post code", optional=True),
@@ -366,19 +378,19 @@ _ADD_EXAMPLE = "!actions add S-1 @alice:example.org due=2026-12-01 -- circulate 
 async def actions_add(ctx: Context, args: dict[str, Any]) -> None:
     first, owner_text = args["summit"], args["owner"]
     if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
-        summit = await _room_summit(ctx, _ADD_EXAMPLE)
+        summit = await _room_summit(ctx, _add_example(ctx.now))
         owner_text = first
     else:
         try:
             number = parse_summit_id(first)
         except ValueError as exc:
-            raise UserError(f"summit: {exc}", example=_ADD_EXAMPLE) from None
+            raise UserError(f"summit: {exc}", example=_add_example(ctx.now)) from None
         summit = await visible_summit(ctx, number)
     require_open(summit)
     if not args["due"]:
-        raise UserError("due: every item needs a due date (due=…).", example=_ADD_EXAMPLE)
+        raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
     kind, owner = await resolve_owner(ctx.db, owner_text)
-    due = _due(ctx, args["due"], _ADD_EXAMPLE)
+    due = _due(ctx, args["due"], _add_example(ctx.now))
     text = args["text"].strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
         ctx.db, summit.id, text, kind, owner, due, ctx.sender, ctx.now, _event_id(ctx)
@@ -426,7 +438,7 @@ async def show_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
         ("owner", await owner_label(ctx.db, item.owner_kind, item.owner)),
         ("due", item.due_for(zone)),
         ("status", item.status_for(ctx.now)),
-        ("created by", item.created_by),
+        ("created by", person(item.created_by)),
     ]
     entries = []
     for h in await history(ctx.db, item.id):
@@ -437,7 +449,8 @@ async def show_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
             else (f"{h['field']}: {h['old'] or '-'} → {h['new'] or '-'}")
         )
         note = f" — {h['comment']}" if h["comment"] else ""
-        entries.append(f"{when} {h['actor']}: {change}{note}")
+        actor = person(h["actor"]) if h["actor"].startswith("@") else h["actor"]
+        entries.append(f"{when} {actor}: {change}{note}")
     body = (
         "\n".join(f"{k}: {v}" for k, v in lines)
         + "\nhistory:\n"
@@ -459,7 +472,7 @@ def _local(stamp: str, zone: str) -> str:
 _EDIT_KEYS = {"text", "due", "owner"}
 
 
-def parse_changes(text: str, keys: set[str]) -> dict[str, str]:
+def parse_changes(text: str, keys: set[str], example: str) -> dict[str, str]:
     """`due=friday text=new words here` -> {"due": "friday", "text": "new words here"}.
 
     A value runs to the next known `key=`, so free text needs no quotes.
@@ -471,7 +484,7 @@ def parse_changes(text: str, keys: set[str]) -> dict[str, str]:
         raise UserError(
             f"Not understood: {head.strip()[:40]!r}. Write key=value with key one of "
             f"{', '.join(sorted(keys))}.",
-            example="!edit A-7 due=2026-12-04 owner=FR-PARIS",
+            example=example,
         )
     out: dict[str, str] = {}
     for i, m in enumerate(marks):
@@ -482,7 +495,9 @@ def parse_changes(text: str, keys: set[str]) -> dict[str, str]:
 
 @handles("edit", "A")
 async def edit_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
-    changes = parse_changes(args["changes"], _EDIT_KEYS)
+    changes = parse_changes(
+        args["changes"], _EDIT_KEYS, f"{ctx.prefix}edit A-{number} due={day(ctx.now, 14)}"
+    )
     await apply_edit(ctx, number, changes, None)
 
 
@@ -492,7 +507,7 @@ async def apply_edit(
     item, summit = await visible_item(ctx, number)
     require_secretariat(ctx, "edit an item (owners change its status: !actions status)")
     require_open(summit)
-    example = f"{ctx.prefix}edit {item.ref} due=2026-12-04 owner=FR-PARIS"
+    example = f"{ctx.prefix}edit {item.ref} due={day(ctx.now, 14)} owner=FR-PARIS"
     updates: dict[str, Any] = {}
     log: list[tuple[str, str | None, str | None]] = []
     if "text" in changes:
@@ -562,17 +577,25 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
     owner = await is_owner(ctx, item)
     if not (secretariat or owner):
         raise UserError(
-            f"Only {item.ref}'s owner or the secretariat may change its status.",
+            f"Only {item.ref}'s owner or the secretariat may change its status. "
+            f"{ctx.prefix}show {item.ref} shows its owner.",
         )
     require_open(summit)
     if status == item.status:
-        raise UserError(f"{item.ref} is already {shown_status(status)}.")
+        raise UserError(
+            f"{item.ref} is already {shown_status(status)}. {ctx.prefix}show {item.ref} "
+            "shows its history."
+        )
     moves = SECRETARIAT_MOVES if secretariat else OWNER_MOVES
     if (item.status, status) not in moves:
-        who = "the secretariat" if (item.status, status) in SECRETARIAT_MOVES else "nobody"
+        who = (
+            "only the secretariat may do that"
+            if (item.status, status) in SECRETARIAT_MOVES
+            else "no one may make that change"
+        )
         raise UserError(
             f"{item.ref} cannot go from {shown_status(item.status)} to {shown_status(status)} "
-            f"(only {who} may do that)."
+            f"({who}). {ctx.prefix}show {item.ref} shows its history."
         )
     await ctx.db.execute(
         "UPDATE action_items SET status = ?, updated_at = ? WHERE id = ?",
@@ -630,7 +653,10 @@ async def cancel_item(ctx: Context, number: int, args: dict[str, Any]) -> None:
 async def actions_comment(ctx: Context, args: dict[str, Any]) -> None:
     item, _ = await visible_item(ctx, args["item"])
     if not (is_secretariat(ctx) or await is_owner(ctx, item)):
-        raise UserError(f"Only {item.ref}'s owner or the secretariat may comment on it.")
+        raise UserError(
+            f"Only {item.ref}'s owner or the secretariat may comment on it. "
+            f"{ctx.prefix}show {item.ref} shows its owner."
+        )
     text = args["comment"].strip()
     await add_history(
         ctx.db, item.id, ctx.sender, ctx.now, "comment", None, None, text, _event_id(ctx)
@@ -644,7 +670,9 @@ async def actions_comment(ctx: Context, args: dict[str, Any]) -> None:
 
 # -- listing -------------------------------------------------------------------------------
 
-_NO_SUMMIT = "No such summit that you can see (ask in the summit's room)."
+_NO_SUMMIT = (
+    "No such summit that you can see (ask in the summit's room). Send !summit list for yours."
+)
 _LIST_EXAMPLE = "!actions list S-1 status=open owner=FR-PARIS overdue page=2"
 
 

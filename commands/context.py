@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from commands.event_size import fit
+from commands.markings.model import Marking
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class OutMessage:
     # {"user_id": who, "room_id"/"thread_key"/"thread_root"/"reply_to": where, "object": "LR-3"}.
     # Filled by Context.send for DMs sent on someone's behalf; domains may name a thread.
     origin: dict[str, Any] | None = None
+    # The handling marking of the object this message is about, and that object's ID
+    # ("LR-4"): the outbox adds the banner and sends it only to people it covers.
+    marking: Marking | None = None
+    about: str | None = None
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -86,6 +91,9 @@ class OutMessage:
             "late_note_after": self.late_note_after,
             "origin": self.origin,
         }
+        if self.marking is not None:
+            meta["marking"] = self.marking.to_json()
+            meta["about"] = self.about
         if self.attachment is not None:
             meta["attachment"] = {
                 "filename": self.attachment.filename,
@@ -131,6 +139,8 @@ class Incoming:
     # (sender key, Megolm session ID, message index) of the ciphertext it was decrypted
     # from; the dispatcher refuses a second event with the same one (a replay).
     megolm: tuple[str, str, int] | None = None
+    # An edit (m.replace): the event ID it replaces; body is the edit's new text.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class Context:
         if kw.get("user_id") and "origin" not in kw and self.person is not None:
             if kw["user_id"] != self.person.user_id:
                 kw["origin"] = self.origin()
+        if kw.get("marking") and "origin" not in kw and self.person is not None:
+            kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
         return self._queue(rendered, kw)
 
     def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:

@@ -7,6 +7,7 @@ from typing import Any
 
 from commands.context import Context
 from commands.errors import UserError
+from commands.examples import day
 from commands.people import parse_zone, set_timezone
 from commands.registry import Param, command
 from commands.render import table
@@ -21,9 +22,12 @@ from commands.render import table
 async def help_(ctx: Context, args: dict[str, Any]) -> None:
     reg = ctx.registry
     if args["command"]:
-        text = reg.help_for(args["command"])
+        text = reg.help_for(args["command"], ctx.now)
         if text is None:
-            ctx.reply(f"No command {args['command'][:40]!r}. Send {ctx.prefix}help for the list.")
+            hint = reg.did_you_mean(args["command"].removeprefix(ctx.prefix).split())
+            ctx.reply(
+                f"No command {args['command'][:40]!r}.{hint} Send {ctx.prefix}help for the list."
+            )
         else:
             ctx.reply(text)
         return
@@ -106,7 +110,7 @@ async def cancel(ctx: Context, args: dict[str, Any]) -> None:
 @command(
     "edit",
     summary="Change an item: key=value pairs (see !help for the item's command)",
-    example="!edit A-7 due=2026-12-04",
+    example=lambda now: f"!edit A-7 due={day(now, 14)}",
     params=[_ID_PARAM, Param("changes", "key=value pairs, e.g. due=… owner=…", rest=True)],
 )
 async def edit(ctx: Context, args: dict[str, Any]) -> None:

@@ -70,6 +70,13 @@ async def undeliverable(
         f"I could not deliver {what} to {name}: {reason}. Reach them another way; once "
         "they start a direct chat with me, I can write to them again."
     )
+    where = await notice_target(db, origin)
+    return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+
+
+async def notice_target(db: aiosqlite.Connection, origin: dict[str, Any]) -> dict[str, Any]:
+    """Where to tell the person a message was sent for: their thread (in its room, if the
+    thread is in a post room), else as a reply to their command, else their DM."""
     where: dict[str, Any] = {}
     if origin.get("thread_key"):
         where = {"user_id": origin["user_id"], "thread_key": origin["thread_key"]}
@@ -87,7 +94,7 @@ async def undeliverable(
         }
     else:
         where = {"user_id": origin["user_id"]}
-    return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+    return where
 
 
 async def dm_abandoned(db: aiosqlite.Connection, user_id: str, room_id: str) -> None:

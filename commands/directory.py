@@ -19,9 +19,10 @@ import yaml
 from commands import delivery
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
-from commands.people import ADMINS_ARE_CONFIGURED, ROLES, parse_zone
+from commands.people import ADMINS_ARE_CONFIGURED, ROLES, display_names, parse_zone
 from commands.registry import Option, Param, command
 from commands.render import Rendered, esc, table
+from commands.render import person as person_marker
 from config.settings import MATRIX_ID
 
 _POST = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
@@ -463,7 +464,7 @@ async def _describe(ctx: Context, text: str) -> Rendered:
         raise UserError(str(exc), example=f"{ctx.prefix}whois FR-PARIS") from None
     if kind == "post":
         if not await post_exists(ctx.db, key):
-            raise NotFound(f"No post {key} in the directory.")
+            raise NotFound(f"No post {key} in the directory. Send !dir list for all of them.")
         return await describe_post(ctx.db, key)
     return await describe_person(ctx.db, key, ctx.settings.timezone, admins=ctx.settings.admins)
 
@@ -478,7 +479,10 @@ async def describe_person(
     roles = {"attache"} | {r for r in ((row[1] if row else "") or "").split(",") if r in ROLES}
     if admins and user_id in admins:
         roles.add("admin")
-    name = row[0] if row and row[0] else "-"
+    name = row[0] if row and row[0] else None
+    if name is None:  # the name they gave themselves in Matrix, as Element shows it
+        profile = (await display_names(db, {user_id})).get(user_id)
+        name = f"{profile} (their Matrix profile)" if profile else "-"
     zone = row[2] if row and row[2] else f"{default_zone} (default)"
     posts = ", ".join(await posts_of(db, user_id)) or "-"
     lines = [
@@ -501,7 +505,7 @@ async def describe_post(db: aiosqlite.Connection, code: str) -> Rendered:
         ("post", code),
         ("name", (row[0] if row else "") or "-"),
         ("room", (row[1] if row else None) or "-"),
-        ("people", ", ".join(members) or "-"),
+        ("people", ", ".join(person_marker(m) for m in members) or "-"),
     ]
     return _fields(lines)
 

@@ -20,7 +20,7 @@ from commands.action_model import (
     Summit,
     get_summit,
     is_owner,
-    owner_label,
+    owner_text,
     parse_summit_id,
     sees_summit,
     shown_status,
@@ -107,7 +107,7 @@ async def to_markdown(
     for item in items:
         groups.setdefault((item.owner_kind, item.owner), []).append(item)
     for key in sorted(groups, key=lambda k: k[1].lower()):
-        lines += ["", f"## {md_escape(await owner_label(db, *key))}", ""]
+        lines += ["", f"## {md_escape(await owner_text(db, *key))}", ""]
         for item in groups[key]:
             flag = " **OVERDUE**" if item.overdue(now) else ""
             lines.append(
@@ -129,7 +129,10 @@ async def to_markdown(
 async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
     summit = await get_summit(ctx.db, args["summit"])
     if summit is None:
-        raise NotFound("No such summit that you can see (ask in the summit's room).")
+        raise NotFound(
+            "No such summit that you can see (ask in the summit's room). "
+            "Send !summit list for yours."
+        )
     async with ctx.db.execute(
         "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (summit.id,)
     ) as cur:
@@ -137,7 +140,10 @@ async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
     if not sees_summit(ctx, summit):
         items = [i for i in items if await is_owner(ctx, i)]
         if not items:
-            raise NotFound("No such summit that you can see (ask in the summit's room).")
+            raise NotFound(
+                "No such summit that you can see (ask in the summit's room). "
+                "Send !summit list for yours."
+            )
     zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
     if args["format"] == "csv":
         data = to_csv(items, summit, zone, ctx.now).encode("utf-8")

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import dateparser
 
+from commands import examples
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory import find_post, post_members
 from commands.errors import NotFound, UserError
 from commands.liaison_status import ACTIVE, TERMINAL, IllegalMove, Side, explain, next_status
 from commands.registry import Option, Param, command, handles, job, listener
-from commands.render import Rendered, bullets, esc, paragraph_html, table
+from commands.render import Rendered, bullets, esc, paragraph_html, person, table
 from commands.timeparse import check_time_length
 from config.settings import LIAISON_PRECEDENCES, MATRIX_ID
 
@@ -87,9 +88,13 @@ async def _post_members(db: aiosqlite.Connection, code: str) -> tuple[str, str |
 
 
 async def _name(db: aiosqlite.Connection, user_id: str) -> str:
-    async with db.execute("SELECT display_name FROM people WHERE user_id = ?", (user_id,)) as cur:
-        row = await cur.fetchone()
-    return f"{row[0]} ({user_id})" if row and row[0] else user_id
+    """A person as Element shows them (name, pill); see commands.render.person."""
+    return person(user_id)
+
+
+def _party(target: str) -> str:
+    """A request's target: a person by name, a post by its code."""
+    return person(target) if target.startswith("@") else target
 
 
 async def _zone(ctx: Context, user_id: str | None) -> ZoneInfo:
@@ -137,7 +142,7 @@ async def _visible(ctx: Context, number: int) -> Request:
     """The request if the reader is a party or an admin; otherwise it does not exist for them."""
     req = await _load(ctx.db, number)
     if req is None or (req.side(ctx.sender) is None and not ctx.is_admin):
-        raise NotFound(f"No such request: LR-{number}.")
+        raise NotFound(f"No such request: LR-{number}. Send !requests for yours.")
     return req
 
 
@@ -258,7 +263,7 @@ def _ago(seconds: float) -> str:
 
 
 def _root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, prefix: str) -> str:
-    head = f"{req.label} · {req.precedence} · from {requester} to {req.target}"
+    head = f"{req.label} · {req.precedence} · from {requester} to {_party(req.target)}"
     lines = [head, f"Subject: {req.subject}"]
     if req.body:
         lines.append(req.body)
@@ -324,7 +329,8 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
             raise ValueError(f"{text!r} is not a real date") from None
         moment = datetime.combine(day, time(23, 59), tzinfo=zone)
     else:
-        check_time_length(text, "2026-12-03, 2026-12-03T14:00 or 'in 3 days'")
+        soon = examples.day(now, 7)
+        check_time_length(text, f"{soon}, {soon}T14:00 or 'in 3 days'")
         parsed = dateparser.parse(
             text,
             languages=["en"],  # as everywhere else; detection also costs ~1 s on first use
@@ -338,7 +344,7 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
         if parsed is None:
             raise ValueError(
                 f"{text[:30]!r} is not a date or time I understand; "
-                "write e.g. 2026-03-05, 2026-03-05T14:00, or 'in 3 days'"
+                f"write e.g. {examples.day(now, 7)}, {examples.day(now, 7)}T14:00, or 'in 3 days'"
             )
         moment = parsed
     if moment <= now:
@@ -348,15 +354,17 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 # -- creating ------------------------------------------------------------------------------
 
-_REQUEST_EXAMPLE = (
-    "!request DE-BERLIN Visit of the CHOD in May -- dates and programme? due=2026-03-20"
-)
+
+def _request_example(now: datetime) -> str:
+    return (
+        f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={examples.day(now, 14)}"
+    )
 
 
 @command(
     "request",
     summary="Send a liaison request to a post or a person (or show one: !request LR-3)",
-    example=_REQUEST_EXAMPLE,
+    example=_request_example,
     params=[
         Param(
             "to",
@@ -369,7 +377,7 @@ _REQUEST_EXAMPLE = (
         Option(
             "precedence", "routine (default), priority or immediate", parse_precedence, "routine"
         ),
-        Option("due", "when an answer is needed: 2026-03-20, 2026-03-20T14:00, in 3 days"),
+        Option("due", "when an answer is needed: YYYY-MM-DD, YYYY-MM-DDTHH:MM, in 3 days"),
     ],
     body=Param("body", "the request in full", optional=True),
     details="Each addressee gets the request as a thread; replies there come back to you.",
@@ -384,19 +392,19 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
                 f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
                 "alone; to make a new request, name a post or a person.",
                 usage=usage,
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
         await show_request(ctx, int(value), {})
         return
     subject = (args["subject"] or "").strip()
     if not subject:
-        raise UserError("Missing subject.", usage=usage, example=_REQUEST_EXAMPLE)
+        raise UserError("Missing subject.", usage=usage, example=_request_example(ctx.now))
     if len(subject) > SUBJECT_MAX:
         raise UserError(
             f"The subject is {len(subject)} characters; keep it under {SUBJECT_MAX} and put "
             "the rest after --.",
             usage=usage,
-            example=_REQUEST_EXAMPLE,
+            example=_request_example(ctx.now),
         )
     due = None
     zone = await _zone(ctx, ctx.sender)
@@ -404,18 +412,20 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
         try:
             due = parse_due(args["due"], zone, ctx.now)
         except ValueError as exc:
-            raise UserError(f"due: {exc}", usage=usage, example=_REQUEST_EXAMPLE) from None
+            raise UserError(f"due: {exc}", usage=usage, example=_request_example(ctx.now)) from None
 
     post_room: str | None = None
     if kind == "person":
         target = str(value)
         if target == ctx.sender:
-            raise UserError("You cannot send a request to yourself.", example=_REQUEST_EXAMPLE)
+            raise UserError(
+                "You cannot send a request to yourself.", example=_request_example(ctx.now)
+            )
         if not ctx.settings.is_allowed(target):
             raise UserError(
                 f"I cannot reach {target}: that person is not allowed to use this bot. "
                 "Ask an admin, or address their post.",
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
         addressees = [target]
     else:
@@ -425,7 +435,7 @@ async def request(ctx: Context, args: dict[str, Any]) -> None:
             raise UserError(
                 f"{target} has no members{' besides you' if members else ''} in the "
                 "directory, so nobody would receive the request. Ask an admin to add them.",
-                example=_REQUEST_EXAMPLE,
+                example=_request_example(ctx.now),
             )
 
     cur = await ctx.db.execute(
@@ -601,7 +611,11 @@ async def reply(ctx: Context, args: dict[str, Any]) -> None:
 async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
     """Relay a message to the other parties; an addressee's first reply also acknowledges."""
     if req.status in TERMINAL:
-        raise UserError(f"{req.label} is {req.status}; messages are no longer relayed.")
+        raise UserError(
+            f"{req.label} is {req.status}; messages are no longer relayed. "
+            f"Make a new request with {ctx.prefix}request, or see this one: "
+            f"{ctx.prefix}request {req.label}."
+        )
     side = req.side(sender)
     who = await _name(ctx.db, sender)
     if side == "addressee":
@@ -663,6 +677,14 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
     await _set_status(ctx, req, "acknowledged")
     await _record(ctx, req, "ack", "acknowledged", "by reaction", "by reaction")
     await _notify(ctx, req, f"{req.label} acknowledged by {await _name(ctx.db, incoming.sender)}.")
+    # A reaction gets no reply of its own in Element: confirm in the thread reacted in.
+    requester = await _name(ctx.db, req.requester)
+    ctx.send(
+        f"{req.label} acknowledged by your ✅; {requester} is told. Reply in this thread to "
+        f"answer, or {ctx.prefix}answer {req.label} when done.",
+        room_id=incoming.room_id,
+        thread_root=incoming.reaction_target,
+    )
     return True
 
 
@@ -691,7 +713,7 @@ async def show_request(ctx: Context, number: int, args: dict[str, Any]) -> None:
     zone = await _zone(ctx, ctx.sender)
     head = [
         f"{req.label} · {req.status} · {req.precedence}",
-        f"From {await _name(ctx.db, req.requester)} to {req.target}",
+        f"From {await _name(ctx.db, req.requester)} to {_party(req.target)}",
         f"Addressees: {', '.join(req.addressees)}",
         f"Subject: {req.subject}",
     ]
@@ -771,7 +793,7 @@ async def requests(ctx: Context, args: dict[str, Any]) -> None:
         req = await _load(ctx.db, number)
         assert req is not None
         way = "out" if req.requester == me else "in" if me in req.addressees else "-"
-        party = req.target if way == "out" else req.requester
+        party = _party(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
         due = _when(req.due_at, zone) if req.due_at else ""
         rows.append([req.label, way, party, subject, req.precedence, req.status, due])
@@ -817,12 +839,13 @@ async def escalate(ctx: Context, job: Job) -> None:
         sides=("addressee",),
         mention=True,
     )
-    told = f"{req.label} is not acknowledged after {waited}; I have reminded {req.target}."
+    told = f"{req.label} is not acknowledged after {waited}; I have reminded {_party(req.target)}."
     if rnd >= 2:
         admins = [a for a in await _admins(ctx) if a != req.requester]
         for admin in admins:
             ctx.send(
-                f"Escalation: {req.label} ({req.precedence}) from {requester} to {req.target} "
+                f"Escalation: {req.label} ({req.precedence}) from {requester} to "
+                f"{_party(req.target)} "
                 f"is not acknowledged after {waited} and {rnd} reminders.\n"
                 f"Subject: {req.subject}\nSend {ctx.prefix}request {req.label} for details.{late}",
                 user_id=admin,

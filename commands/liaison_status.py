@@ -60,9 +60,11 @@ def next_status(status: str, action: str, side: Side | None, *, admin: bool = Fa
     label = "{id}"
     if not admin and side != move.side:
         who = "the requester" if move.side == "requester" else "an addressee"
-        raise IllegalMove(f"Only {who} can mark {label} {move.past}.")
+        raise IllegalMove(f"Only {who} can mark {label} {move.past}. See who: !request {label}.")
     if status in TERMINAL:
-        raise IllegalMove(f"{label} is already {status}; nothing more can change.")
+        raise IllegalMove(
+            f"{label} is already {status}; nothing more can change. See it: !request {label}."
+        )
     if status not in move.sources:
         hint = _HINTS.get((action, status), "")
         allowed = " or ".join(sorted(move.sources))

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import aiosqlite
 
-from commands.context import Person, utc_iso
+from commands.context import OutMessage, Person, utc_iso
 from commands.errors import UserError
+from commands.render import expand_people, people_in
 from config import Settings
 
 ROLES = ("attache", "secretariat")  # roles the directory stores
@@ -67,3 +68,32 @@ def validate_zone_input(text: str) -> str:
         return parse_zone(text)
     except ValueError as exc:
         raise UserError(str(exc), example="!tz Europe/Paris") from None
+
+
+async def display_names(db: aiosqlite.Connection, user_ids: set[str]) -> dict[str, str | None]:
+    """Names as Element shows them: the directory's, else the one from their Matrix profile
+    (remembered from the member events the bot sees in sync), else none."""
+    if not user_ids:
+        return {}
+    ids = sorted(user_ids)
+    marks = ",".join("?" * len(ids))
+    names: dict[str, str | None] = dict.fromkeys(ids)
+    async with db.execute(
+        f"SELECT user_id, display_name FROM profile_names WHERE user_id IN ({marks})", ids
+    ) as cur:
+        names.update({r[0]: r[1] for r in await cur.fetchall() if r[1]})
+    async with db.execute(
+        f"SELECT user_id, display_name FROM people WHERE user_id IN ({marks})", ids
+    ) as cur:
+        names.update({r[0]: r[1] for r in await cur.fetchall() if r[1]})
+    return names
+
+
+async def render_people(db: aiosqlite.Connection, messages: list[OutMessage]) -> None:
+    """Turn the person markers in queued replies into names and pills (one query each)."""
+    wanted = set().union(*(people_in(m.body, m.html) for m in messages)) if messages else set()
+    if not wanted:
+        return
+    names = await display_names(db, wanted)
+    for message in messages:
+        message.body, message.html = expand_people(message.body, message.html, names)

@@ -6,9 +6,11 @@ the declaration; `Registry.from_modules` collects them, so there is no global st
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[..., Awaitable[Any]]
 Converter = Callable[[str], Any]
+# An example is text, or made from the current time so its dates are never in the past.
+Example = str | Callable[[datetime], str]
 
 _SPEC_ATTR = "__attache_command__"
 _LISTENER_ATTR = "__attache_listener__"
@@ -59,6 +63,12 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
+    example_fn: Callable[[datetime], str] | None = None  # `example` is its value at start
+
+    def example_at(self, now: datetime | None, prefix: str = "!") -> str:
+        """The example as it reads now (a date in it is in the future), with this prefix."""
+        text = self.example_fn(now or datetime.now(UTC)) if self.example_fn else self.example
+        return prefix + text[1:] if text.startswith("!") else text
 
     def usage(self, prefix: str) -> str:
         parts = [f"{prefix}{self.name}"]
@@ -77,7 +87,7 @@ def command(
     name: str,
     *,
     summary: str,
-    example: str,
+    example: Example,
     params: Sequence[Param] = (),
     options: Sequence[Option] = (),
     body: Param | None = None,
@@ -89,7 +99,8 @@ def command(
         spec = CommandSpec(
             name=name,
             summary=summary,
-            example=example,
+            example=example if isinstance(example, str) else example(datetime.now(UTC)),
+            example_fn=None if isinstance(example, str) else example,
             handler=fn,
             params=tuple(params),
             options=tuple(options),
@@ -196,8 +207,11 @@ class Registry:
 
     # -- parsing -----------------------------------------------------------------------
 
-    def parse(self, body: str) -> Invocation:
-        """Turn `!verb [sub] args` into an Invocation, or raise UserError saying why."""
+    def parse(self, body: str, now: datetime | None = None) -> Invocation:
+        """Turn `!verb [sub] args` into an Invocation, or raise UserError saying why.
+
+        `now` makes the examples in errors (dates in them are after it).
+        """
         text = _normalise(body[len(self.prefix) :])
         head, sep, tail = _split_body(text)
         tokens = _tokenize(head)
@@ -218,18 +232,36 @@ class Registry:
             )
             raise UserError(
                 f"{what} Choose one of: {names}.",
-                example=subs[0].example,
+                example=subs[0].example_at(now, self.prefix),
             )
         if spec is None:
             raise UserError(
-                f"Unknown command {self.prefix}{_shorten(verb)}. "
+                f"Unknown command {self.prefix}{_shorten(verb)}.{self.did_you_mean(tokens)} "
                 f"Send {self.prefix}help for the list."
             )
-        return Invocation(spec, self._bind(spec, tokens, tail if sep else None))
+        return Invocation(spec, self._bind(spec, tokens, tail if sep else None, now))
 
-    def _bind(self, spec: CommandSpec, tokens: list[str], body: str | None) -> dict[str, Any]:
+    def did_you_mean(self, tokens: list[str]) -> str:
+        """' Did you mean !request?' for a typo, from the declared names and aliases."""
+        verb = tokens[0].lower()
+        names = [*self.commands, *self.aliases]
+        if len(tokens) > 1:  # "!acions list" -> "actions list" before "actions"
+            close = difflib.get_close_matches(f"{verb} {tokens[1].lower()}", names, n=1)
+            if close and " " in close[0]:
+                return f" Did you mean {self.prefix}{self.aliases.get(close[0], close[0])}?"
+        verbs = sorted({n.split(" ")[0] for n in names})
+        close = difflib.get_close_matches(verb, verbs, n=1, cutoff=0.6)
+        if not close:
+            return ""
+        return f" Did you mean {self.prefix}{close[0]}?"
+
+    def _bind(
+        self, spec: CommandSpec, tokens: list[str], body: str | None, now: datetime | None = None
+    ) -> dict[str, Any]:
         def fail(message: str) -> UserError:
-            return UserError(message, usage=spec.usage(self.prefix), example=spec.example)
+            return UserError(
+                message, usage=spec.usage(self.prefix), example=spec.example_at(now, self.prefix)
+            )
 
         options = {o.name: o for o in spec.options}
         args: dict[str, Any] = {o.name: o.default for o in spec.options}
@@ -280,7 +312,7 @@ class Registry:
         """(command, summary) per command; the full usage is in `help <command>`."""
         return [(f"{self.prefix}{n}", self.commands[n].summary) for n in sorted(self.commands)]
 
-    def help_for(self, name: str) -> str | None:
+    def help_for(self, name: str, now: datetime | None = None) -> str | None:
         name = name.removeprefix(self.prefix).lower().strip()
         spec = self.find(name)
         specs = [spec] if spec else self.subcommands(name)
@@ -297,7 +329,7 @@ class Registry:
                 lines.append(f"  {s.details}")
             if s.aliases:
                 lines.append("  also: " + ", ".join(self.prefix + a for a in s.aliases))
-            lines.append(f"  Example: {s.example}")
+            lines.append(f"  Example: {s.example_at(now, self.prefix)}")
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
 
@@ -330,7 +362,10 @@ def split_head(body: str) -> tuple[str, str]:
 
 def _tokenize(text: str) -> list[str]:
     if text.count('"') % 2:
-        raise UserError('A quote is not closed. Put a " at both ends of a quoted text.')
+        raise UserError(
+            'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
+            'place="NATO HQ, room 3". !help <command> shows how to write each command.'
+        )
     return [
         m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
         for m in _TOKEN.finditer(text)

@@ -1,10 +1,19 @@
-"""Plain text plus escaped HTML for every reply: user text never becomes markup."""
+"""Plain text plus escaped HTML for every reply: user text never becomes markup.
+
+People are written into replies as `person(user_id)`, a marker that stays intact through
+`plain`, `table` and `bullets`; before a reply is queued, `expand_people` turns each
+marker into the name Element shows (the directory's, else the Matrix profile's) with the
+Matrix ID in a pill link in the HTML, so one rule renders people in every domain.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -58,3 +67,43 @@ def bullets(title: str, items: Sequence[str]) -> Rendered:
         f"<p><b>{esc(title)}</b></p><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
     )
     return Rendered(text, html)
+
+
+# -- people ---------------------------------------------------------------------------------
+
+# Private-use delimiters with a per-process nonce: text a user typed cannot forge a marker.
+_NONCE = secrets.token_hex(4)
+_PERSON = re.compile("\ue000" + _NONCE + "(@[^\ue000\ue001\\s]{1,255})\ue001")
+MATRIX_TO = "https://matrix.to/#/"
+
+
+def person(user_id: str) -> str:
+    """A person in a reply's text: shown by name, with a pill, once the reply is queued."""
+    return f"\ue000{_NONCE}{user_id}\ue001"
+
+
+def people_in(*texts: str | None) -> set[str]:
+    """The Matrix IDs marked with `person` in these texts."""
+    return {m for text in texts if text for m in _PERSON.findall(text)}
+
+
+def name_plain(user_id: str, name: str | None) -> str:
+    """`Alice Martin (@alice:example.org)`, or the bare ID when no name is known."""
+    return f"{name} ({user_id})" if name and name != user_id else user_id
+
+
+def pill(user_id: str, name: str | None) -> str:
+    """Element renders this link as a pill (avatar and name) and the ID on hover."""
+    href = MATRIX_TO + quote(user_id, safe="@:")
+    return f'<a href="{esc(href)}">{esc(name or user_id)}</a>'
+
+
+def expand_people(
+    body: str, html: str | None, names: Mapping[str, str | None]
+) -> tuple[str, str | None]:
+    """Replace person markers: the name (and ID) in the body, a pill in the HTML."""
+    body = _PERSON.sub(lambda m: name_plain(m[1], names.get(m[1])), body)
+    if html is not None:
+        # In HTML the marker went through esc(); a Matrix ID has nothing esc() changes.
+        html = _PERSON.sub(lambda m: pill(unescape(m[1]), names.get(unescape(m[1]))), html)
+    return body, html

@@ -23,9 +23,10 @@ from commands import ics
 from commands.context import Attachment, Context, Job, parse_utc, utc_iso
 from commands.directory import find_post
 from commands.errors import NotFound, UserError
+from commands.examples import day
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles, job
-from commands.render import Rendered, esc, table
+from commands.render import person, plain, table
 from commands.timeparse import (
     MAX_WHEN_LENGTH,
     describe_rule,
@@ -48,6 +49,7 @@ DEFAULT_LEADS = (timedelta(days=1), timedelta(hours=1), timedelta(minutes=15))
 MAX_LEADS = 6
 MAX_LEAD = timedelta(days=60)
 KIND_NAMES = {"V": "visit", "M": "meeting", "R": "reminder"}
+_COMMAND_OF = {"V": "visit", "M": "meeting", "R": "remind"}  # the command that makes each
 AGENDA_ROWS = 100  # the agenda shows at most this many occurrences (a phone screen or ten)
 EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat")
 
@@ -378,8 +380,13 @@ async def _may_see(ctx: Context, item: Item) -> bool:
 async def _visible(ctx: Context, kind: str, number: int) -> Item:
     item = await _load(ctx.db, kind, number)
     if item is None or not await _may_see(ctx, item):
-        raise NotFound(f"No {kind}-{number} that you can see.")
+        raise NotFound(f"No {kind}-{number} that you can see. Send !agenda for what is coming up.")
     return item
+
+
+def _who(participant: str) -> str:
+    """A participant: a person by name (pill), a post by its code."""
+    return person(participant) if participant.startswith("@") else participant
 
 
 def _summary(item: Item, reader_zone: str) -> list[str]:
@@ -393,7 +400,7 @@ def _summary(item: Item, reader_zone: str) -> list[str]:
     if item.place:
         lines.append(f"Place: {item.place}")
     if item.participants:
-        lines.append(f"With: {', '.join(item.participants)}")
+        lines.append(f"With: {', '.join(_who(p) for p in item.participants)}")
     leads = ", ".join(format_duration(d) for d in item.leads) or "none"
     if item.kind != "R":
         lines.append(f"Reminders: {leads} before")
@@ -404,7 +411,7 @@ def _summary(item: Item, reader_zone: str) -> list[str]:
 
 _WHEN_HELP = (
     "start, read in your zone: tomorrow 09:30, next Tuesday 14:00, "
-    "2026-12-03 10:00 Europe/Berlin, in 2h, every Monday 09:00"
+    "YYYY-MM-DD 10:00 Europe/Berlin, in 2h, every Monday 09:00"
 )
 _ITEM_OPTIONS = [
     Option("end", "end time: 15:30, a duration like 1h30m, or a full date and time"),
@@ -419,7 +426,8 @@ async def _create(
     ctx: Context, kind: str, args: dict[str, Any], room_id: str | None = None
 ) -> None:
     assert ctx.person is not None
-    example = f"{ctx.prefix}{KIND_NAMES[kind]} next Tuesday 14:00 place=Embassy -- Title"
+    spec = ctx.registry.find(_COMMAND_OF[kind])
+    example = spec.example_at(ctx.now, ctx.prefix) if spec else None
     try:
         when = parse_when(args["when"] or "", ctx.person.timezone, ctx.now)
         rule = when.rrule
@@ -468,7 +476,10 @@ async def _create(
 @command(
     "visit",
     summary="Schedule a visit (reminders go to this room)",
-    example="!visit 2026-12-03 10:00 Europe/Berlin end=16:00 place=Bundeswehr HQ -- Liaison visit",
+    example=lambda now: (
+        f'!visit {day(now, 10)} 10:00 Europe/Berlin end=16:00 place="Bundeswehr HQ" '
+        "-- Liaison visit"
+    ),
     params=[Param("when", _WHEN_HELP, rest=True)],
     options=_ITEM_OPTIONS,
     body=Param("title", "what it is"),
@@ -706,7 +717,7 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
         lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
         lines += _summary(item, ctx.person.timezone)
         where = "your DM" if item.room_id is None else "the room it was scheduled in"
-        lines.append(f"Created by {item.creator}; reminders go to {where}.")
+        lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
         async with ctx.db.execute(
             "SELECT at, actor, action, detail FROM audit WHERE object = ? ORDER BY id",
             (item.code,),
@@ -716,7 +727,8 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
             lines.append("History:")
             for row in history:
                 at = fmt(parse_utc(row[0]), ctx.person.timezone)
-                lines.append(f"  {at} {row[1]} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
+                who = person(row[1]) if row[1].startswith("@") else row[1]
+                lines.append(f"  {at} {who} {row[2].split('.', 1)[1]} {row[3] or ''}".rstrip())
         ctx.reply("\n".join(lines))
 
     return show
@@ -724,7 +736,10 @@ def _show_handler(kind: str):  # type: ignore[no-untyped-def]
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:
     if not (ctx.is_admin or ctx.sender == item.creator):
-        raise UserError(f"Only {item.creator} (who created {item.code}) or an admin may {verb} it.")
+        raise UserError(
+            f"Only {item.creator} (who created {item.code}) or an admin may {verb} it. "
+            f"Ask them; {ctx.prefix}show {item.code} shows it."
+        )
 
 
 def _cancel_handler(kind: str):  # type: ignore[no-untyped-def]
@@ -732,7 +747,9 @@ def _cancel_handler(kind: str):  # type: ignore[no-untyped-def]
         item = await _visible(ctx, kind, number)
         _may_change(ctx, item, "cancel")
         if item.state == "cancelled":
-            raise UserError(f"{item.code} is already cancelled.")
+            raise UserError(
+                f"{item.code} is already cancelled. {ctx.prefix}show {item.code} shows its history."
+            )
         await _unschedule(ctx, item)
         item.state = "cancelled"
         item.next_at = None
@@ -868,13 +885,8 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     if item.room_id is None:
         ctx.send(text, user_id=item.creator, late_note_after=note_after)
         return
-    names = " ".join(mentions)
-    body = f"{text}\n{names}"
-    html = f"{esc(text)}<br>" + " ".join(
-        f'<a href="https://matrix.to/#/{esc(m)}">{esc(m)}</a>' for m in mentions
-    )
     ctx.send(
-        Rendered(body, html),
+        plain(f"{text}\n" + " ".join(person(m) for m in mentions)),
         room_id=item.room_id,
         mentions=tuple(mentions),
         late_note_after=note_after,

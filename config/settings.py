@@ -132,6 +132,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds to wait for a message's room key before telling its sender",
     )
+    refusal_repeat_after: int = Field(
+        3600,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds after which a refused (e.g. unverified) session that keeps "
+        "sending is told why again; never more often",
+    )
     send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
@@ -161,6 +168,30 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
         description="Seconds an unacknowledged liaison request waits before it is re-sent, "
         "by precedence (immediate, priority, routine); missing ones keep their default",
+    )
+
+    marking_levels: CommaList = Field(
+        default_factory=lambda: ["UNCLASSIFIED"],
+        description="Handling markings this deployment knows, lowest first, one word each "
+        "(e.g. UNCLASSIFIED,RESTRICTED,CONFIDENTIAL); the first is 'unmarked'",
+    )
+    max_marking: str | None = Field(
+        None,
+        description="The highest marking this system is accredited to carry; anything "
+        "above is refused (default: the highest of marking_levels)",
+    )
+    marking_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Named groups of nations usable wherever a nation is, e.g. "
+        "{FVEY: [USA, GBR, CAN, AUS, NZL]} (env: JSON)",
+    )
+    default_marking: str | None = Field(
+        None, description="Marking of an item that names none (default: the lowest level)"
+    )
+    default_rel: CommaList = Field(
+        default_factory=list,
+        description="Nations or groups an item is releasable to when it names none "
+        "(ISO 3166-1 alpha-3 codes or group names)",
     )
 
     @classmethod
@@ -234,6 +265,92 @@ class Settings(BaseSettings):
         if any(v < 1 for v in value.values()):
             raise ValueError("each delay must be at least 1 second, e.g. {immediate: 1800}")
         return {**LIAISON_ESCALATION_DEFAULTS, **value}
+
+    @field_validator("marking_levels", "default_rel", mode="before")
+    @classmethod
+    def _marking_lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("marking_levels")
+    @classmethod
+    def _levels(cls, value: list[str]) -> list[str]:
+        from commands.markings.model import LEVEL_NAME
+
+        levels = [v.strip().upper() for v in value]
+        if not levels:
+            raise ValueError("name at least one level, lowest first, e.g. UNCLASSIFIED,RESTRICTED")
+        bad = [v for v in levels if not LEVEL_NAME.fullmatch(v)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not one word of letters, digits, _ or - (e.g. NATO_RESTRICTED)"
+            )
+        if len(set(levels)) != len(levels):
+            raise ValueError("a level is named twice; list each once, lowest first")
+        return levels
+
+    @field_validator("max_marking", "default_marking")
+    @classmethod
+    def _level_upper(cls, value: str | None) -> str | None:
+        return value.strip().upper() if value is not None else None
+
+    @field_validator("marking_groups")
+    @classmethod
+    def _groups(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from commands.markings.model import GROUP_NAME, NATIONS
+
+        out: dict[str, list[str]] = {}
+        for name, members in value.items():
+            group = name.strip().upper()
+            if not GROUP_NAME.fullmatch(group):
+                raise ValueError(f"group {name!r}: name it with 2-20 letters or digits, e.g. FVEY")
+            if group in NATIONS:
+                raise ValueError(f"group {name!r} is also a country code; choose another name")
+            nations = [m.strip().upper() for m in _split_list(members)]
+            bad = [m for m in nations if m not in NATIONS]
+            if bad:
+                raise ValueError(
+                    f"group {group}: {bad[0]!r} is not an ISO 3166-1 alpha-3 country code "
+                    "(e.g. USA, GBR, FRA)"
+                )
+            if not nations:
+                raise ValueError(f"group {group} has no nations; e.g. FVEY: [USA, GBR]")
+            out[group] = sorted(set(nations))
+        return out
+
+    @model_validator(mode="after")
+    def _markings(self) -> Settings:
+        """The ceiling and the defaults must be levels, the default at or below the
+        ceiling, and default_rel nations or configured groups."""
+        from commands.markings.model import NATIONS
+
+        levels = self.marking_levels
+        for name in ("max_marking", "default_marking"):
+            level = getattr(self, name)
+            if level is not None and level not in levels:
+                raise ValueError(
+                    f"{name}: {level!r} is not one of marking_levels ({', '.join(levels)})"
+                )
+        ceiling = levels.index(self.max_marking) if self.max_marking else len(levels) - 1
+        default = levels.index(self.default_marking) if self.default_marking else 0
+        if default > ceiling:
+            raise ValueError(
+                f"default_marking: {self.default_marking} is above max_marking "
+                f"({levels[ceiling]}); nothing could be sent with it"
+            )
+        rel = [r.strip().upper() for r in self.default_rel]
+        bad = [r for r in rel if r not in NATIONS and r not in self.marking_groups]
+        if bad:
+            raise ValueError(
+                f"default_rel: {bad[0]!r} is neither an ISO 3166-1 alpha-3 code (e.g. FRA) "
+                "nor a group in marking_groups"
+            )
+        self.default_rel = rel
+        if default > 0 and not rel:
+            raise ValueError(
+                f"default_rel: a default marking of {self.default_marking} needs default "
+                "nations or groups to release it to, e.g. default_rel: [FVEY]"
+            )
+        return self
 
     @field_validator("command_prefix")
     @classmethod

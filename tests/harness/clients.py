@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import uuid4
 
 from nio import (
     AsyncClient,
@@ -28,6 +29,7 @@ from nio import (
     RoomSendResponse,
     SyncError,
 )
+from nio.api import Api
 
 from bot.crypto.cross_signing import ensure_cross_signed
 from tests.harness.synapse import SynapseServer
@@ -319,6 +321,33 @@ class TestClient:
         if extra:
             content.update(extra)
         return await self.send(room_id, content)
+
+    async def send_edit(self, room_id: str, original: str, new_body: str) -> str:
+        """Edit a message exactly as Element does: the new text in ``m.new_content``, the
+        body ``* <new text>``, and ``m.relates_to`` only in the clear part of the encrypted
+        event (nio would also put it inside the ciphertext)."""
+        inner = {
+            "msgtype": "m.text",
+            "body": f"* {new_body}",
+            "m.new_content": {"msgtype": "m.text", "body": new_body},
+        }
+        room = await self.wait_room(room_id)
+        if not room.members_synced:
+            await self.client.joined_members(room_id)
+        async with self._keys_lock:
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+        if self.client.olm.should_share_group_session(room_id):  # type: ignore[union-attr]
+            await self.client.share_group_session(room_id, ignore_unverified_devices=True)
+        _, content = self.client.encrypt(room_id, "m.room.message", inner)
+        content["m.relates_to"] = {"rel_type": "m.replace", "event_id": original}
+        method, path, data = Api.room_send(
+            str(self.client.access_token), room_id, "m.room.encrypted", content, uuid4()
+        )
+        resp = await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+        if not isinstance(resp, RoomSendResponse):
+            raise RuntimeError(f"edit in {room_id} failed: {resp}")
+        return str(resp.event_id)
 
     def messages(self, room_id: str, *, from_others: bool = False) -> list[RoomMessage]:
         """All ``RoomMessage`` events received in the room so far, oldest first."""

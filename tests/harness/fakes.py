@@ -193,3 +193,45 @@ class BotCore:
     async def count(self, table: str) -> int:
         rows = await self.query(f"SELECT COUNT(*) FROM {table}")
         return int(rows[0][0])
+
+
+class FakeTransport:
+    """A homeserver for in-process outbox tests: rooms with members, DMs made on demand,
+    every send recorded as (room_id, content). Refuses nothing unless told to."""
+
+    def __init__(self, members: dict[str, list[str]] | None = None) -> None:
+        self.members: dict[str, list[str]] = dict(members or {})
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.dms: dict[str, str] = {}
+        self.txns: dict[str, str] = {}
+
+    async def send(
+        self, room_id: str, content: dict[str, Any], txn_id: str, reveal_to: Any = None
+    ) -> str:
+        # Like a homeserver: the same transaction ID again is the same event, not a new one.
+        if txn_id in self.txns:
+            return self.txns[txn_id]
+        self.sent.append((room_id, content))
+        self.txns[txn_id] = f"$sent{len(self.sent)}"
+        return self.txns[txn_id]
+
+    async def upload(self, data: bytes, mimetype: str, filename: str) -> dict[str, Any]:
+        return {"url": f"mxc://test/{len(data)}"}
+
+    async def dm_room(self, user_id: str) -> str:
+        room = self.dms[user_id] = f"!dm-{user_id}"
+        self.members[room] = [user_id]
+        return room
+
+    async def has_devices(self, user_id: str) -> bool:
+        return True
+
+    async def dm_problem(self, room_id: str, user_id: str) -> str | None:
+        return None if self.dms.get(user_id) == room_id else "not the bot's DM"
+
+    async def room_members(self, room_id: str) -> list[str]:
+        return list(self.members.get(room_id, []))
+
+    def received_by(self, user_id: str) -> list[dict[str, Any]]:
+        """What reached this person: their DM, and every room they are a member of."""
+        return [c for room, c in self.sent if user_id in self.members.get(room, [])]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +25,34 @@ async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIter
         yield bot
     finally:
         await bot.close()
+
+
+# -- every user error the unit suite provokes, for tests/unit/test_examples.py --------------
+
+USER_ERRORS: list[tuple[datetime, str]] = []  # (the handler's now, the reply text)
+_LAST = "tests/unit/test_examples.py"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_user_errors() -> Iterator[None]:
+    """Keep each user-error reply with the time it was made at: its example must work then."""
+    from bot.dispatch import Dispatcher
+
+    original = Dispatcher._run
+
+    async def recording(self: Dispatcher, ctx: Any, incoming: Any) -> tuple[str | None, str]:
+        name, outcome = await original(self, ctx, incoming)
+        if outcome == "user_error" and ctx.outbox:
+            USER_ERRORS.append((ctx.now, ctx.outbox[-1].body))
+        return name, outcome
+
+    Dispatcher._run = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Dispatcher._run = original  # type: ignore[method-assign]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The example test runs last, after the rest of the suite provoked its errors."""
+    items.sort(key=lambda item: item.nodeid.startswith(_LAST))

@@ -91,7 +91,7 @@ async def test_dir_commands_and_helpers(core: BotCore) -> None:
     await say_ok(core, ADMIN, "!dir post FR-PARIS remove=@b:test add=@c:test room=!p:test", DM)
     await say_ok(core, ADMIN, '!dir person @d:test role=secretariat post=FR-PARIS name="D D"', DM)
     body = (await core.say(ADMIN, "!dir show FR-PARIS", room_id=DM))[0].body
-    assert "people: @a:test, @c:test, @d:test" in body and "room: !p:test" in body
+    assert "people: @a:test, @c:test, D D (@d:test)" in body and "room: !p:test" in body
     async with core.store.write() as db:
         assert await post_members(db, "fr-paris") == ["@a:test", "@c:test", "@d:test"]
         assert await resolve_target(db, "FR-PARIS") == ("post", ["@a:test", "@c:test", "@d:test"])

@@ -94,7 +94,7 @@ async def test_request_from_the_requesters_dm_makes_the_reply_the_root(lr: BotCo
     assert set(out) == {B, "!dm-a:test"}
     mine = out["!dm-a:test"]
     assert mine.key == f"LR-1:{A}" and mine.reply_to == "$c1" and mine.thread_root is None
-    assert "to @b:test" in mine.body
+    assert "to Bernd (@b:test)" in mine.body
 
 
 async def test_post_with_a_room_gets_one_root_there_mentioning_all(core: BotCore) -> None:
@@ -205,9 +205,10 @@ async def test_a_non_party_gets_no_such_request(lr: BotCore, command: str) -> No
     await make(lr)
     before = await lr.count("liaison_history")
     sent = await lr.say(D, command)
-    assert [m.body for m in sent] == ["No such request: LR-1."]
+    assert [m.body for m in sent] == ["No such request: LR-1. Send !requests for yours."]
     missing = await lr.say(D, command.replace("LR-1", "LR-99"))
-    assert [m.body for m in missing] == ["No such request: LR-99."]  # same words: no oracle
+    # the same words: no oracle
+    assert [m.body for m in missing] == ["No such request: LR-99. Send !requests for yours."]
     assert await lr.count("liaison_history") == before and await status(lr) == "open"
 
 
@@ -296,7 +297,8 @@ async def test_no_relay_once_closed(lr: BotCore) -> None:
     await lr.say(B, "!ack LR-1")
     await lr.say(A, "!close LR-1")
     sent = await lr.say(B, "late words", room_id="!dm-b:test", thread_root=roots[B])
-    assert [m.body for m in sent] == ["LR-1 is closed; messages are no longer relayed."]
+    assert len(sent) == 1
+    assert sent[0].body.startswith("LR-1 is closed; messages are no longer relayed.")
 
 
 # -- reactions and moves -------------------------------------------------------------------
@@ -308,8 +310,14 @@ async def test_check_mark_reaction_acknowledges_once(lr: BotCore) -> None:
     assert await lr.react(A, roots[A]) == []  # the requester's own ✅ changes nothing
     assert await lr.react(C, roots[C], key="👎") == []
     sent = await lr.react(C, roots[C])
-    assert {m.user_id for m in sent} == {A, B}
-    assert all(m.body == "LR-1 acknowledged by Clara (@c:test)." for m in sent)
+    told = [m for m in sent if m.user_id is not None]
+    assert {m.user_id for m in told} == {A, B}
+    assert all(m.body == "LR-1 acknowledged by Clara (@c:test)." for m in told)
+    # The person who reacted sees it worked: a confirmation in the thread they reacted in.
+    [confirmation] = [m for m in sent if m.user_id is None]
+    assert confirmation.room_id == "!room:test" and confirmation.thread_root == roots[C]
+    assert confirmation.body.startswith("LR-1 acknowledged")
+    assert "is told" in confirmation.body
     assert await status(lr) == "acknowledged" and await pending_jobs(lr) == []
     assert await lr.react(B, roots[B]) == []  # already acknowledged
     audit = await lr.query("SELECT actor, action, detail FROM audit WHERE action = 'lr.ack'")
@@ -354,7 +362,7 @@ async def test_decline_and_then_nothing_moves(lr: BotCore) -> None:
     sent = by_target(await lr.say(C, "!decline LR-1 not our area; ask UK-LONDON"))
     assert sent[A].body == "LR-1 declined by Clara (@c:test).\nReason: not our area; ask UK-LONDON"
     again = await lr.say(B, "!ack LR-1")
-    assert again[0].body == "LR-1 is already declined; nothing more can change."
+    assert again[0].body.startswith("LR-1 is already declined; nothing more can change.")
 
 
 async def test_cancel_through_the_generic_verb(lr: BotCore) -> None:
@@ -372,7 +380,7 @@ async def test_requests_lists_what_the_reader_may_see(lr: BotCore) -> None:
     await make(lr)
     await lr.say(B, "!request @a:test Parking")
     mine = (await lr.say(A, "!requests"))[0].body
-    assert "LR-1  out  DE-BERLIN" in mine and "LR-2  in   @b:test" in mine
+    assert "LR-1  out  DE-BERLIN" in mine and "LR-2  in   Bernd (@b:test)" in mine
     assert "LR-2" not in (await lr.say(A, "!requests outgoing"))[0].body
     assert "LR-1" not in (await lr.say(A, "!requests incoming"))[0].body
     assert "LR-2" not in (await lr.say(C, "!requests all"))[0].body

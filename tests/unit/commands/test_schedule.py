@@ -267,7 +267,7 @@ async def test_only_creator_or_admin_may_cancel_or_edit(zoned: BotCore) -> None:
     assert len(await pending(zoned)) == 3
     # someone not concerned, elsewhere, may not even see it
     sent = await zoned.say(BOB, "!show M-1", room_id=OTHER)
-    assert sent[0].body == "No M-1 that you can see."
+    assert sent[0].body.startswith("No M-1 that you can see.")
     sent = await zoned.say(ADMIN, "!cancel M-1 -- moved", room_id=OTHER)
     assert sent[0].body == "Cancelled M-1: Review — moved"
     assert sent[1].room_id == ROOM  # the room it was scheduled in is told
@@ -350,7 +350,7 @@ async def test_ics_agenda_has_every_visible_item(zoned: BotCore) -> None:
     cal = icalendar.Calendar.from_ical(sent[0].attachment)
     assert sorted(str(e["summary"]) for e in cal.walk("VEVENT")) == ["M-1 One", "V-1 Two"]
     nope = await zoned.say(ALICE, "!ics M-9")
-    assert nope[0].body == "No M-9 that you can see."
+    assert nope[0].body.startswith("No M-9 that you can see.")
 
 
 async def test_real_scheduler_fires_a_missed_reminder_once_at_start(zoned: BotCore) -> None:

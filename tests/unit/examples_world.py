@@ -1,0 +1,125 @@
+"""A fresh store with a directory and, on demand, the objects an example names (A-7, LR-3).
+
+Used by the every-example test: an example is "accepted" when the person it is meant for
+(an admin, the addressee of a request, the owner of an item) can send it as shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tests.harness.fakes import BotCore, FakeClock
+
+ADMIN = "@admin:test"
+BERLIN = "@bob:example.org"  # DE-BERLIN's member: the addressee of every seeded request
+PARIS = "@paris:example.org"  # FR-PARIS's member: owner of every seeded action item
+ACTORS = (ADMIN, BERLIN, PARIS)
+ROOM = "!room:test"
+BOT_ROOM = "!encrypted-room:example.org"  # the room examples name in room=
+DIRECTORY = (
+    f'!dir post FR-PARIS name="Paris DATT" members={PARIS}',
+    f'!dir post DE-BERLIN name="Berlin DATT" members={BERLIN}',
+    '!dir post NATO-HQ-DATT name="NATO HQ"',
+    '!dir person @alice:example.org name="Alice Martin"',
+    '!dir person @anna:example.org name="Anna Berg"',
+    "!dir person @a:example.org",
+    "!dir person @b:example.org",
+)
+_IDS = re.compile(r"\b(LR|[SAMVR])-(\d{1,4})\b")
+
+
+def _makers(now: datetime) -> dict[str, str]:
+    day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
+    return {
+        "S": f'!summit open "Summit" from={day}',
+        "A": f"!actions add S-1 FR-PARIS due={day} -- an item",
+        "M": f"!meeting {day} 10:00 -- a meeting",
+        "V": f"!visit {day} 11:00 -- a visit",
+        "R": f"!remind {day} 12:00 -- a reminder",
+        "LR": "!request DE-BERLIN A subject -- a body",
+    }
+
+
+async def world(tmp: Path, now: datetime) -> BotCore:
+    clock = FakeClock()
+    clock.set(now)
+    core = await BotCore(tmp, clock, allowed_servers=["test", "example.org"], admins=[ADMIN]).open()
+    async with core.store.write() as db:  # the encrypted room the bot is in, as sync saw it
+        await db.execute(
+            "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, 1, 'x')",
+            (BOT_ROOM,),
+        )
+    for text in DIRECTORY:
+        await must(core, ADMIN, text)
+    return core
+
+
+async def seed_for(core: BotCore, example: str) -> None:
+    """Create objects of each kind the example names, up to the number it names."""
+    wanted: dict[str, int] = {}
+    for kind, number in _IDS.findall(example):
+        wanted[kind] = max(wanted.get(kind, 0), int(number))
+    if "A" in wanted:
+        wanted["S"] = max(wanted.get("S", 0), 1)
+    makers = _makers(core.clock.now())
+    for kind in ("S", "A", "M", "V", "R", "LR"):
+        for _ in range(wanted.get(kind, 0)):
+            await must(core, ADMIN, makers[kind])
+
+
+async def must(core: BotCore, sender: str, text: str) -> None:
+    sent = await core.say(sender, text, room_id=ROOM)
+    assert await last_outcome(core) == "ok", (text, [m.body for m in sent])
+
+
+async def last_outcome(core: BotCore) -> str:
+    rows = await core.query("SELECT outcome FROM handled_events ORDER BY rowid DESC LIMIT 1")
+    return str(rows[0][0])
+
+
+async def prepared(tmp: Path, now: datetime, example: str) -> AsyncIterator[tuple[BotCore, str]]:
+    """Fresh worlds for an example, one per (actor, state of the request it names).
+
+    A request example is tried on a fresh request and on one its addressee acknowledged
+    (`!close` needs the latter, `!ack` the former).
+    """
+    states = ("open", "acknowledged") if "LR-" in example else ("open",)
+    for i, (actor, state) in enumerate((a, s) for s in states for a in ACTORS):
+        core = await world(tmp / f"{i}", now)
+        try:
+            await seed_for(core, example)
+            if state == "acknowledged":
+                for number in sorted({int(n) for k, n in _IDS.findall(example) if k == "LR"}):
+                    await must(core, BERLIN, f"!ack LR-{number}")
+            yield core, actor
+        finally:
+            await core.close()
+
+
+async def accepted(tmp: Path, now: datetime, example: str) -> tuple[bool, list[str]]:
+    """Whether one of the actors can send the example as shown; the replies otherwise."""
+    replies: list[str] = []
+    async with aclosing(prepared(tmp, now, example)) as worlds:  # closes the store on return
+        async for core, actor in worlds:
+            sent = await core.say(actor, example, room_id=ROOM)
+            if await last_outcome(core) == "ok":
+                return True, []
+            replies += [f"{actor}: {m.body}" for m in sent]
+    return False, replies
+
+
+_NOT_STATE = {"outbox", "handled_events", "audit", "kv", "schema_version", "sqlite_sequence"}
+
+
+async def snapshot(core: BotCore) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table that holds state a command may change."""
+    tables = await core.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+    out = {}
+    for (name,) in tables:
+        if name not in _NOT_STATE:
+            out[name] = [tuple(r) for r in await core.query(f"SELECT * FROM {name}")]
+    return out
