@@ -149,8 +149,7 @@ async def _visible(ctx: Context, number: int) -> Request:
 async def _threads(db: aiosqlite.Connection, request_id: int) -> list[Thread]:
     async with db.execute(
         "SELECT t.key, t.side, t.user_id, t.room_id, o.event_id FROM liaison_threads t "
-        "LEFT JOIN outbox o ON o.key = t.key WHERE t.request_id = ? "
-        "ORDER BY CASE t.side WHEN 'requester' THEN 0 ELSE 1 END, t.key",
+        "LEFT JOIN outbox o ON o.key = t.key WHERE t.request_id = ? ORDER BY t.rowid",
         (request_id,),
     ) as cur:
         return [Thread(*r) for r in await cur.fetchall()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,10 +182,6 @@ class BotCore:
             )
 
     async def query(self, sql: str, *params: Any) -> list[Any]:
-        if self.store.dialect == "postgresql":
-            # Tests read "the last handled event" as ORDER BY rowid. PostgreSQL has no rowid;
-            # in a fresh test database a row's ctid follows the order rows were written.
-            sql = re.sub(r"\browid\b", "ctid", sql)
         async with self.store.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
 

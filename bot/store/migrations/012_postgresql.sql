@@ -1,4 +1,4 @@
--- The lease that makes one instance of several on one PostgreSQL database the active one
+-- PostgreSQL only. The lease that makes one instance of several on one database active
 -- (bot/lease.py). SQLite has no use for it: one process holds the data dir's file lock.
 -- `token` grows by one at each takeover; every write transaction checks it (fencing).
 -- postgresql: CREATE TABLE attache_lease (
@@ -17,3 +17,9 @@
 -- postgresql:     sealed BYTEA NOT NULL,
 -- postgresql:     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 -- postgresql: );
+
+-- SQLite numbers every row (rowid) and the code orders by it where the order of handling
+-- matters (the events of an edit chain, a request's threads). PostgreSQL gets the same
+-- column, assigned in insertion order, so that SQL reads the same on both.
+-- postgresql: ALTER TABLE handled_events ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+-- postgresql: ALTER TABLE liaison_threads ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
