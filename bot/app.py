@@ -105,7 +105,7 @@ class App:
                 except (OSError, ValueError) as exc:
                     raise StartupError(f"directory_seed: {exc}") from None
                 log.info("directory seed loaded: %s", seeded)
-            client = make_client(settings)
+            client = make_client(settings, self.lease.valid if self.lease is not None else None)
             await login(client, settings)
             replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)

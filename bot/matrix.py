@@ -94,7 +94,7 @@ def protect_crypto_store(crypto_dir: Path) -> None:
             path.chmod(0o600)
 
 
-def make_client(settings: Settings) -> AsyncClient:
+def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
     crypto_dir = settings.data_dir / CRYPTO_DIR
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     assert settings.pickle_key is not None
@@ -103,7 +103,7 @@ def make_client(settings: Settings) -> AsyncClient:
     if settings.on_postgresql:
         from bot.crypto.pgstore import PostgresCryptoStore
 
-        store = PostgresCryptoStore.for_url(settings.store_url)
+        store = PostgresCryptoStore.for_url(settings.store_url, may_write)
     config = AsyncClientConfig(
         store=store,
         store_sync_tokens=False,  # the bot's own store keeps the token, after dispatch

@@ -92,10 +92,51 @@ def connection_kwargs(url: str) -> dict[str, Any]:
     return kwargs
 
 
+# nio's store methods that write. On PostgreSQL each first asks `may_write` (the lease,
+# checked locally): an instance paused past its lease that wakes up mid-sync must not
+# overwrite the Olm account or sessions the instance now active has saved since.
+WRITES = (
+    "save_account",
+    "save_session",
+    "save_inbound_group_session",
+    "save_device_keys",
+    "save_encrypted_rooms",
+    "save_sync_token",
+    "delete_encrypted_room",
+    "add_outgoing_key_request",
+    "remove_outgoing_key_request",
+    "verify_device",
+    "unverify_device",
+    "blacklist_device",
+    "unblacklist_device",
+    "ignore_device",
+    "unignore_device",
+    "ignore_devices",
+)
+
+
+class CryptoStoreFenced(RuntimeError):
+    """This instance lost the lease: nio's crypto state is not written any more."""
+
+
+def _fenced(name: str) -> Any:
+    original = getattr(SqliteStore, name)
+
+    def method(self: PostgresCryptoStore, *args: Any, **kwargs: Any) -> Any:
+        if self.may_write is not None and not self.may_write():
+            raise CryptoStoreFenced(f"{name}: this instance no longer holds the lease")
+        return original(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    return method
+
+
 class PostgresCryptoStore(SqliteStore):  # type: ignore[misc]
     """nio's SqliteStore, every method unchanged, on PostgreSQL. See `for_url`."""
 
     url: str = ""
+    may_write: Any = None
 
     def _create_database(self) -> PostgresqlDatabase:
         # autorollback: a failed statement must not leave the connection in an aborted
@@ -105,6 +146,14 @@ class PostgresCryptoStore(SqliteStore):  # type: ignore[misc]
         )
 
     @classmethod
-    def for_url(cls, url: str) -> type[PostgresCryptoStore]:
+    def for_url(cls, url: str, may_write: Any = None) -> type[PostgresCryptoStore]:
         """A store class bound to one database, for nio's `AsyncClientConfig(store=...)`."""
-        return type("PostgresCryptoStore", (cls,), {"url": url})
+        return type(
+            "PostgresCryptoStore",
+            (cls,),
+            {"url": url, "may_write": staticmethod(may_write) if may_write else None},
+        )
+
+
+for _name in WRITES:
+    setattr(PostgresCryptoStore, _name, _fenced(_name))

@@ -13,7 +13,7 @@ import pytest
 from nio.crypto import OlmAccount, OlmDevice, OutboundSession
 from nio.store import SqliteStore
 
-from bot.crypto.pgstore import PostgresCryptoStore
+from bot.crypto.pgstore import CryptoStoreFenced, PostgresCryptoStore
 from tests.harness.postgres import PostgresServer
 
 USER, DEVICE, KEY = "@bot:test", "BOTDEVICE", "unit-test-pickle-key-0123456789"
@@ -86,3 +86,18 @@ def test_pickles_are_encrypted_with_the_pickle_key(postgres: PostgresServer) -> 
     assert account.identity_keys["curve25519"] not in dump
     with pytest.raises(Exception):  # noqa: B017 - any unpickling error: wrong key
         PostgresCryptoStore.for_url(url)(USER, DEVICE, "/nonexistent", "wrong-key").load_account()
+
+
+def test_a_fenced_instance_writes_no_crypto_state(postgres: PostgresServer) -> None:
+    url = postgres.new_database("crypto")
+    holding = [True]
+    store = PostgresCryptoStore.for_url(url, lambda: holding[0])(USER, DEVICE, "/x", KEY)
+    account = OlmAccount()
+    store.save_account(account)
+    holding[0] = False  # the lease is gone (a pause past it, a partition)
+    with pytest.raises(CryptoStoreFenced):
+        store.save_account(OlmAccount())
+    with pytest.raises(CryptoStoreFenced):
+        store.save_sync_token("s9")
+    assert store.load_account().identity_keys == account.identity_keys  # reads still work
+    store.database.close()
