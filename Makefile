@@ -60,12 +60,13 @@ demo: $(BIN)/.installed
 BENCH_OUT := .cache/bench
 bench: $(BIN)/.installed
 	mkdir -p $(BENCH_OUT)
-	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --no-trust-too --json $(BENCH_OUT)/roundtrip.json
+	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --no-trust-too --store-command "!agenda" --json $(BENCH_OUT)/roundtrip.json
 	PYTHONPATH=. $(BIN)/python bench/burst.py --json $(BENCH_OUT)/burst.json
 	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --postgresql --json $(BENCH_OUT)/roundtrip-postgresql.json
 	PYTHONPATH=. $(BIN)/python bench/burst.py --postgresql --json $(BENCH_OUT)/burst-postgresql.json
 	PYTHONPATH=. $(BIN)/python bench/startup.py --json $(BENCH_OUT)/startup.json
 	PYTHONPATH=. $(BIN)/python bench/hostile.py --json $(BENCH_OUT)/hostile.json
+	PYTHONPATH=. $(BIN)/python bench/memory.py --json $(BENCH_OUT)/memory.json
 	for script in bench/bench_*.py; do \
 		name=$$(basename $$script .py); \
 		PYTHONPATH=. $(BIN)/python $$script --json $(BENCH_OUT)/$${name#bench_}.json || exit 1; \

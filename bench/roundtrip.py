@@ -54,6 +54,32 @@ class BotWithoutTrust(BotProcess):
         )
 
 
+class BaselineBot(BotProcess):
+    """The bot of another checkout (e.g. main before a change), with that checkout's venv.
+
+    Measured in the same run as this checkout's bot, in alternating blocks, so a before/
+    after comparison sees the same machine load (the machine is shared and noisy).
+    """
+
+    def __init__(self, *args: Any, repo: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.repo = repo
+        self.env = {**self.env, "PYTHONPATH": str(repo)}
+        venv_python = repo / ".venv" / "bin" / "python"
+        self.python = str(venv_python) if venv_python.exists() else sys.executable
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        log = self.log_path.open("ab")
+        return subprocess.Popen(
+            [self.python, "-m", "bot.cli", "run"],
+            env=self.env,
+            cwd=self.repo,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def profile(pid: int, out: str) -> subprocess.Popen[bytes]:
     """py-spy attached to the bot for the measured blocks (speedscope or svg by suffix)."""
     fmt = "speedscope" if out.endswith(".json") else "flamegraph"
@@ -83,10 +109,12 @@ async def measure(
     log_level: str,
     profile_to: str | None = None,
     no_trust: bool = False,
+    store_command: str | None = None,
+    baseline: Path | None = None,
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {"store": "postgresql" if DB else "sqlite", "machine_start": machine()}
     synapse = start_synapse(tmp / "synapse")
-    echo = bot = bare = alice = None
+    echo = bot = bare = base = alice = None
     try:
         a_user, b_user = new_user(synapse, "alice"), new_user(synapse, "echo")
         bot = BotProcess(
@@ -114,12 +142,24 @@ async def measure(
                 log_level=log_level,
             )
             bare.start()
+        if baseline is not None:
+            base = BaselineBot(
+                synapse,
+                tmp / "baseline",
+                repo=baseline,
+                allowed_users=[a_user["user_id"]],
+                settings={"rate_limit_burst": 10 * n, "rate_limit_per_minute": 100 * n},
+                log_level=log_level,
+            )
+            base.start()
         echo = EchoPeers(synapse, [b_user], tmp / "echo")
         echo.start()
         alice = await TestClient.create(synapse, a_user, tmp / "alice")
         floor_room = await alice.create_encrypted_dm(b_user["user_id"], wait_joined=30)
         bot_room = await alice.create_encrypted_dm(bot.user_id, wait_joined=30)
         paths = [("floor", floor_room, "hello"), ("bot", bot_room, "!ping")]
+        if store_command:  # a command that reads the store, in the same DM with the bot
+            paths.append(("bot_store", bot_room, store_command))
         assert bot.proc is not None and synapse.proc is not None
         pids = {"bot": bot.proc.pid, "echo": echo.pid, "synapse": synapse.proc.pid}
         if bare is not None:
@@ -127,6 +167,13 @@ async def measure(
             bare_room = await alice.create_encrypted_dm(bare.user_id, wait_joined=30)
             paths.append(("bot_no_trust", bare_room, "!ping"))
             pids["bot_no_trust"] = bare.proc.pid
+        if base is not None:
+            assert base.proc is not None
+            base_room = await alice.create_encrypted_dm(base.user_id, wait_joined=30)
+            paths.append(("baseline", base_room, "!ping"))
+            pids["baseline"] = base.proc.pid
+            if store_command:
+                paths.append(("baseline_store", base_room, store_command))
         for _ in range(WARMUP):  # Olm sessions, key shares, caches: not what we measure
             for _, room, body in paths:
                 await round_trip(alice, room, body)
@@ -158,9 +205,15 @@ async def measure(
             bot_rss_mb={"before": rss_before, "after": rss_mb(pids["bot"])},
             raw_ms=series,
         )
+        facts["store_command"] = store_command
+        facts["baseline_repo"] = str(baseline) if baseline else None
         facts["ratio"] = {
             k: round(facts["bot"][k] / facts["floor"][k], 2) for k in ("p50", "p90", "p99")
         }
+        if base is not None:
+            facts["ratio_baseline"] = {
+                k: round(facts["baseline"][k] / facts["floor"][k], 2) for k in ("p50", "p90", "p99")
+            }
         if bare is not None:
             facts["ratio_no_trust"] = {
                 k: round(facts["bot_no_trust"][k] / facts["floor"][k], 2)
@@ -173,7 +226,7 @@ async def measure(
             await alice.close()
         if echo is not None:
             echo.stop()
-        for b in (bot, bare):
+        for b in (bot, bare, base):
             if b is not None:
                 b.close()
         synapse.close()
@@ -183,6 +236,9 @@ LABELS = {
     "floor": ("floor (echo peer)", "echo"),
     "bot": ("bot !ping", "bot"),
     "bot_no_trust": ("bot !ping, trust policy off", "bot_no_trust"),
+    "bot_store": ("bot {store_command} (reads the store)", "bot"),
+    "baseline": ("baseline bot !ping ({baseline})", "baseline"),
+    "baseline_store": ("baseline bot {store_command}", "baseline"),
 }
 
 
@@ -192,8 +248,13 @@ def report(f: dict[str, Any]) -> str:
         if side not in f:
             continue
         p, c = f[side], f["cpu_ms_per_message"][side]
+        label = label.format(store_command=f.get("store_command"), baseline=f.get("baseline_repo"))
         rows.append([label, p["p50"], p["p90"], p["p99"], c[answerer], c["synapse"]])
-        ratio = {"bot": "ratio", "bot_no_trust": "ratio_no_trust"}.get(side)
+        ratio = {
+            "bot": "ratio",
+            "bot_no_trust": "ratio_no_trust",
+            "baseline": "ratio_baseline",
+        }.get(side)
         if ratio:
             r = f[ratio]
             rows.append([f"  ratio {label}/floor", r["p50"], r["p90"], r["p99"], "", ""])
@@ -219,6 +280,15 @@ def main() -> None:
     )
     parser.add_argument("--log-level", default="INFO", help="the bot's log level (default INFO)")
     parser.add_argument(
+        "--store-command", metavar="CMD", help="also measure this command, e.g. '!agenda'"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REPO",
+        type=Path,
+        help="also measure the bot of another checkout (its .venv if it has one), same run",
+    )
+    parser.add_argument(
         "--postgresql", action="store_true", help="the bot on PostgreSQL (default: SQLite)"
     )
     args = parser.parse_args()
@@ -235,7 +305,14 @@ def _run(args: Any) -> None:
         "bench-rtt-",
         args,
         lambda tmp: measure(
-            tmp, args.n, args.block, args.log_level, args.profile, args.no_trust_too
+            tmp,
+            args.n,
+            args.block,
+            args.log_level,
+            args.profile,
+            args.no_trust_too,
+            args.store_command,
+            args.baseline,
         ),
         report,
     )

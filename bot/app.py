@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.lock import DataDirLock
 from bot.matrix import CREDENTIALS_FILE, MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
 from bot.store import open_store
 from bot.store.postgres import PgStore
@@ -48,6 +50,7 @@ class App:
     serve_http: bool = True
 
     def __post_init__(self) -> None:
+        self._started = time.perf_counter()  # start-up is logged at the first sync
         self.metrics = Metrics()
         self.lock = DataDirLock(self.settings.data_dir)
         # SQLite by default (attache.db in data_dir), or PostgreSQL (ATTACHE_DATABASE_URL).
@@ -159,6 +162,7 @@ class App:
                 on_synced=self._first_sync_then_health,
                 kick=self.outbox.kick,
                 on_recovered=self.outbox.resume,
+                on_left=RoomGC(client, transport.forget_room).room_left,
             )
             self._scheduler_started = False
             self._outbox_started = False
@@ -195,6 +199,11 @@ class App:
         assert self.health is not None  # built before the sync loop starts
         self.health.synced()
         if not self._outbox_started:
+            log.info(
+                "first sync done %.0f ms after start-up began (%d rooms)",
+                (time.perf_counter() - self._started) * 1000,
+                len(self.sync.client.rooms),
+            )
             # Sending needs the room list that sync builds: started earlier, a reply queued
             # before a crash would be refused as "not in room" and marked failed, unsent.
             self._outbox_started = True

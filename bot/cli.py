@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from config import ConfigError, Settings, load_settings
+if TYPE_CHECKING:
+    from config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings | None:
     """The settings, or None after printing each problem (`setting: what, how to fix`)."""
+    # Imported here, after main() paused the collector: pydantic is a large import.
+    from config import ConfigError, load_settings
+
     try:
         return load_settings(args.config)
     except ConfigError as exc:
@@ -42,16 +48,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.matrix import StartupError
     from bot.store import StoreTooNew
 
+    # The imports are done (see main): their ~140k objects live as long as the process, so
+    # the collector need never scan them again (a full collection cost 25 ms before).
+    gc.freeze()
+    gc.enable()
     settings = _settings(args)
     if settings is None:
         return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
     try:
-        healthy = asyncio.run(run_bot(settings))
+        healthy = _run_loop(run_bot(settings))
     except (AlreadyRunning, StartupError, StoreTooNew) as exc:
         print(f"attache-bot: {exc}", file=sys.stderr)
         return 1
     return 0 if healthy else 1
+
+
+def _run_loop(main: Any) -> Any:
+    """asyncio.run on uvloop (libuv): less CPU per command, measured in docs/BENCHMARKS.md."""
+    try:
+        import uvloop  # here: only `run` serves traffic; other commands stay plain asyncio
+    except ImportError:  # not installed: the standard loop does the same, a bit slower
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -71,6 +90,8 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
     addr = args.addr
     if addr is None:
+        from config import ConfigError, load_settings
+
         try:
             addr = load_settings(args.config).http_addr
         except ConfigError:  # the probe must not fail on settings it does not need
@@ -160,7 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["attache-bot"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    # Start-up: loading ~800 modules makes the cyclic collector run again and again over
+    # objects that all stay alive: ~20% of the import CPU (docs/BENCHMARKS.md). Off while
+    # a command imports what it needs; `run` turns it back on before serving.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return int(args.func(args))
+    finally:
+        if enabled:
+            gc.enable()
 
 
 if __name__ == "__main__":

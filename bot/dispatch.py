@@ -116,6 +116,10 @@ class Dispatcher:
                 self._inflight -= 1
                 if self._inflight == 0:
                     self._idle.set()
+        # Idle: let the room's queue and worker go, or every room ever seen stays in memory.
+        if self._workers.get(room_id) is asyncio.current_task():
+            del self._workers[room_id]
+            self._queues.pop(room_id, None)
 
     async def drain(self, timeout: float) -> bool:
         try:
@@ -334,8 +338,9 @@ class Dispatcher:
 
 
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:
-    async with db.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)) as cur:
-        return await cur.fetchone() is not None
+    # One round trip to the database thread, not three (execute, fetch, close).
+    rows = await db.execute_fetchall("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,))
+    return bool(list(rows))
 
 
 async def _replayed(db: aiosqlite.Connection, incoming: Incoming, now: str) -> bool:

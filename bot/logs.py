@@ -49,3 +49,7 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     # Libraries that may print request or event contents at DEBUG stay at INFO or above.
     for noisy in ("nio", "aiohttp", "apscheduler", "peewee", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # nio logs three INFO lines per event ("handling event", "successfully verified"):
+    # ~5% of the CPU per command (docs/BENCHMARKS.md). Below DEBUG only its warnings show.
+    if logging.getLevelName(level) > logging.DEBUG:
+        logging.getLogger("nio").setLevel(logging.WARNING)

@@ -25,8 +25,8 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
-from nio.store import SqliteStore
 
+from bot.niostore import BotCryptoStore
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     assert settings.pickle_key is not None
     # On PostgreSQL the crypto store is shared with a standby (see bot/crypto/pgstore.py).
-    store: Any = SqliteStore
+    store: Any = BotCryptoStore  # nio's SqliteStore without per-event trust queries
     if settings.on_postgresql:
         from bot.crypto.pgstore import PostgresCryptoStore
 
@@ -185,6 +185,12 @@ class MatrixTransport:
         self._keys_lock = asyncio.Lock()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
+
+    def forget_room(self, room_id: str) -> None:
+        """The bot left the room (bot/roomgc.py): drop its send lock unless a send holds it."""
+        lock = self._room_locks.get(room_id)
+        if lock is not None and not lock.locked():
+            del self._room_locks[room_id]
 
     async def _keys(self, room_id: str) -> None:
         room = self.client.rooms.get(room_id)

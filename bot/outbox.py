@@ -120,12 +120,12 @@ class Outbox:
                 targets = await self._pending_targets()
             except Exception:
                 log.exception("outbox: cannot read the store")
-                targets = []
+                targets = {}
             for target in targets:
                 task = self._workers.get(target)
                 if task is None or task.done():
                     self._workers[target] = asyncio.create_task(self._worker(target))
-            self.metrics.outbox_pending.set(await self._count_pending())
+            self.metrics.outbox_pending.set(sum(targets.values()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
             except TimeoutError:
@@ -148,18 +148,19 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
-    async def _pending_targets(self) -> list[str]:
-        async with self.store.reader.execute(
-            "SELECT DISTINCT CASE WHEN user_id IS NOT NULL THEN 'user:' || user_id "
-            "ELSE room_id END FROM outbox WHERE state = 'pending'"
-        ) as cur:
-            return [r[0] for r in await cur.fetchall()]
+    async def _pending_targets(self) -> dict[str, int]:
+        """Pending rows per target (a room, or 'user:' + person for a DM): one query."""
+        rows = await self.store.reader.execute_fetchall(
+            "SELECT CASE WHEN user_id IS NOT NULL THEN 'user:' || user_id ELSE room_id END, "
+            "COUNT(*) FROM outbox WHERE state = 'pending' GROUP BY 1"
+        )
+        return {r[0]: int(r[1]) for r in rows}
 
     async def _count_pending(self) -> int:
-        async with self.store.reader.execute(
+        rows = await self.store.reader.execute_fetchall(
             "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(rows), None)
         return int(row[0]) if row else 0
 
     async def _worker(self, target: str) -> None:
@@ -167,15 +168,18 @@ class Outbox:
             ("user_id", target[5:]) if target.startswith("user:") else ("room_id", target)
         )
         while not self._stopping:
-            async with self.store.reader.execute(
+            rows = await self.store.reader.execute_fetchall(
                 f"SELECT * FROM outbox WHERE state = 'pending' AND {column} = ? "
                 f"{'AND user_id IS NULL' if column == 'room_id' else ''} ORDER BY id LIMIT 1",
                 (value,),
-            ) as cur:
-                row = await cur.fetchone()
+            )
+            row = next(iter(rows), None)
             if row is None:
-                return
+                break
             await self._deliver(row)
+        # Nothing left for this target: let the worker go (one per room ever seen otherwise).
+        if self._workers.get(target) is asyncio.current_task():
+            del self._workers[target]
 
     async def _deliver(self, row: aiosqlite.Row) -> None:
         row_id = int(row["id"])

@@ -96,6 +96,7 @@ class SyncLoop:
     on_synced: Any = None  # callable() after each completed sync (health)
     kick: Any = None  # callable() that wakes the outbox
     on_recovered: Any = None  # callable() once sync works again after failures
+    on_left: Any = None  # callable(room_id) when the bot is no longer in a room (roomgc)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
@@ -222,6 +223,13 @@ class SyncLoop:
                     # One bad event must not stop the loop; it stays unhandled in the
                     # ledger, so the next start tries it again.
                     log.exception("could not route %s in %s", event.event_id, room_id)
+        for room_id in resp.rooms.leave:
+            if room_id not in resp.rooms.join:  # gone: forget it in memory (bot/roomgc.py)
+                self._refusals_told = {
+                    k: at for k, at in self._refusals_told.items() if k[0] != room_id
+                }
+                if self.on_left is not None:
+                    self.on_left(room_id)
         return marks
 
     async def _invite(self, room_id: str, state: list[Any]) -> None:
@@ -611,6 +619,14 @@ class SyncLoop:
 
     async def _save_position(self, token: str, marks: dict[str, str]) -> None:
         items = [("sync_token", token)] + [(f"room_mark:{r}", m) for r, m in marks.items()]
+        if len(items) <= 400:  # one statement, atomic on its own: one database trip, not 3
+            rows = ", ".join(["(?, ?)"] * len(items))
+            await self.store.write_one(
+                f"INSERT INTO kv (key, value) VALUES {rows} "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [v for item in items for v in item],
+            )
+            return
         async with self.store.write() as db:
             await db.executemany(
                 "INSERT INTO kv (key, value) VALUES (?, ?) "

@@ -14,7 +14,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-import dateparser
 
 from commands import examples
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
@@ -330,6 +329,8 @@ def parse_due(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     else:
         soon = examples.day(now, 7)
         check_time_length(text, f"{soon}, {soon}T14:00 or 'in 3 days'")
+        import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
+
         parsed = dateparser.parse(
             text,
             languages=["en"],  # as everywhere else; detection also costs ~1 s on first use

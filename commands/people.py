@@ -21,10 +21,11 @@ ADMINS_ARE_CONFIGURED = (
 
 
 async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings) -> Person:
-    async with db.execute(
+    # One round trip to the database thread (execute_fetchall), on every command.
+    rows = await db.execute_fetchall(
         "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
+    row = next(iter(rows), None)
     roles = {"attache"}
     name, zone = None, settings.timezone
     if row is not None:

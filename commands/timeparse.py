@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
 from dateutil.rrule import rrule
 
 from commands import recurrence
@@ -185,6 +184,8 @@ def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
     tz = ZoneInfo(zone)
     _refuse_ambiguous_numeric(body)
     local_now = now.astimezone(tz).replace(tzinfo=None)
+    import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
+
     naive = dateparser.parse(
         body,
         languages=["en"],
@@ -231,6 +232,8 @@ def _parse_every(body: str, zone: str, now: datetime) -> When:
         raise ValueError(f"{body[:40]!r} has no time of day. Add one, e.g. every Monday 09:00.")
     spec = " ".join(words)[: time_match.start()].strip().rstrip(",").removesuffix(" at").strip()
     rule = recurrence_rule(spec or "day")
+    import dateparser  # on first use, as in _parse_absolute
+
     clock = dateparser.parse(time_match[0], languages=["en"])
     if clock is None:
         raise ValueError(f"I could not read {time_match[0]!r} as a time of day, e.g. 09:00.")

@@ -20,8 +20,9 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg2
 import psycopg2.extensions
-from nio.store import SqliteStore
 from peewee import SQL, Field, Model, OnConflict, PostgresqlDatabase
+
+from bot.niostore import BotCryptoStore
 
 
 def unique_key(model: type[Model]) -> list[Field]:
@@ -120,7 +121,7 @@ class CryptoStoreFenced(RuntimeError):
 
 
 def _fenced(name: str) -> Any:
-    original = getattr(SqliteStore, name)
+    original = getattr(BotCryptoStore, name)
 
     def method(self: PostgresCryptoStore, *args: Any, **kwargs: Any) -> Any:
         if self.may_write is not None and not self.may_write():
@@ -132,8 +133,13 @@ def _fenced(name: str) -> Any:
     return method
 
 
-class PostgresCryptoStore(SqliteStore):  # type: ignore[misc]
-    """nio's SqliteStore, every method unchanged, on PostgreSQL. See `for_url`."""
+class PostgresCryptoStore(BotCryptoStore):
+    """The bot's nio store (nio's SqliteStore + the write-through trust and account cache of
+    bot/niostore.py) on PostgreSQL. See `for_url`.
+
+    The cache stays right with a standby: only the lease holder loads the store (a standby
+    opens it at takeover, from the database), and only it writes.
+    """
 
     url: str = ""
     may_write: Any = None

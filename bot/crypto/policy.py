@@ -147,6 +147,10 @@ class DeviceTrustPolicy:
     def forget(self, user_ids: list[str]) -> None:
         for user_id in user_ids:
             self._cache.pop(user_id, None)
+        # nio's device-trust answers are cached too (bot/niostore.py): re-read them.
+        forget_users = getattr(self.client.store, "forget_users", None)
+        if forget_users is not None:
+            forget_users(user_ids)
 
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
         """(pinned master key, pending changed key) — configured pins win over the store.
@@ -158,14 +162,35 @@ class DeviceTrustPolicy:
         configured = self.settings.trusted_identities.get(user_id)
         if configured is None and self.settings.trust_mode == "strict":
             return None, None
-        async with self.store.reader.execute(
+        rows = await self.store.reader.execute_fetchall(  # one round trip, not three
             "SELECT master_key, pending_key FROM identities WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = next(iter(rows), None)
         if configured is not None:
             pending = row["pending_key"] if row and row["master_key"] == configured else None
             return configured, pending
         return (row["master_key"], row["pending_key"]) if row else (None, None)
+
+    async def _pins(self, user_ids: list[str]) -> dict[str, str | None]:
+        """The pinned master key of each (as `_pin`), in one query for a whole room."""
+        stored: dict[str, str | None] = {}
+        for i in range(0, len(user_ids), 500):
+            chunk = user_ids[i : i + 500]
+            rows = await self.store.reader.execute_fetchall(
+                f"SELECT user_id, master_key FROM identities WHERE user_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            stored.update({r["user_id"]: r["master_key"] for r in rows})
+        pins: dict[str, str | None] = {}
+        for user_id in user_ids:
+            configured = self.settings.trusted_identities.get(user_id)
+            if configured is not None:
+                pins[user_id] = configured
+            else:  # strict: the store's pins do not count (see _pin)
+                strict = self.settings.trust_mode == "strict"
+                pins[user_id] = None if strict else stored.get(user_id)
+        return pins
 
     async def evaluate(self, user_id: str, *, fresh: bool = False) -> _Cached:
         """This person's verdict, from a cache refreshed every minute (or now, if fresh)."""
@@ -176,7 +201,7 @@ class DeviceTrustPolicy:
         """Re-query, in one /keys/query, everyone whose verdict is stale or whose pin moved."""
         limit = REFRESH_ON_MISS_SECONDS if fresh else CACHE_SECONDS
         async with self._refresh_lock:
-            pins = {u: (await self._pin(u))[0] for u in dict.fromkeys(user_ids)}
+            pins = await self._pins(list(dict.fromkeys(user_ids)))
             now = time.monotonic()
             stale = [
                 u

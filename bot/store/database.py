@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -120,6 +121,15 @@ class Store:
                 raise
             else:
                 await db.commit()
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement, atomic on its own (SQLite runs a lone statement as a transaction).
+
+        One trip to the database thread instead of three (BEGIN, statement, COMMIT); each
+        trip costs more CPU than a small indexed write itself (docs/BENCHMARKS.md).
+        """
+        async with self._lock:
+            await self._db().execute(sql, params)
 
     @property
     def reader(self) -> aiosqlite.Connection:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
@@ -144,6 +145,11 @@ class PgStore:
                 if self.fence is not None:
                     await self.fence(db)
                 yield db
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement in a write transaction of its own (fenced and serialized like any)."""
+        async with self.write() as db:
+            await db.execute(sql, params)
 
     @property
     def reader(self) -> PgConnection:

@@ -32,7 +32,9 @@ async def zoned(core: BotCore) -> BotCore:
 def dateparser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count dateparser calls; fail fast (instead of minutes) past a generous bound."""
     calls: list[str] = []
-    real = timeparse.dateparser.parse
+    import dateparser  # the bot imports it lazily, on first use: patch the module itself
+
+    real = dateparser.parse
 
     def counted(text: str, *args: Any, **kw: Any) -> Any:
         calls.append(text)
@@ -40,7 +42,7 @@ def dateparser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             raise AssertionError("dateparser called more than 200 times for one message")
         return real(text, *args, **kw)
 
-    monkeypatch.setattr(timeparse.dateparser, "parse", counted)
+    monkeypatch.setattr(dateparser, "parse", counted)
     return calls
 
 
@@ -310,9 +312,7 @@ def any_dateparser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         texts.append(text)
         return real_data(self, text, *args, **kw)
 
-    from commands import liaison
-
-    monkeypatch.setattr(liaison.dateparser, "parse", parse)
+    monkeypatch.setattr(dateparser, "parse", parse)  # imported lazily, so patch the module
     monkeypatch.setattr(DateDataParser, "get_date_data", data)
     return texts
 
