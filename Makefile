@@ -46,7 +46,7 @@ docs: $(BIN)/.installed
 	$(BIN)/python scripts/settings_reference.py
 
 # Longer reliability run, not in CI: 10 kills, 60 s outage, 50 replies at default rate
-# limits, 10,000 hostile-input examples per property. Figures go to .tmp/soak-figures.jsonl.
+# limits, 10,000 hostile-input examples per property, 3 failovers under 300 commands. Figures go to .tmp/soak-figures.jsonl.
 soak: $(BIN)/.installed
 	mkdir -p .tmp
 	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
@@ -62,6 +62,8 @@ bench: $(BIN)/.installed
 	mkdir -p $(BENCH_OUT)
 	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --no-trust-too --store-command "!agenda" --json $(BENCH_OUT)/roundtrip.json
 	PYTHONPATH=. $(BIN)/python bench/burst.py --json $(BENCH_OUT)/burst.json
+	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --postgresql --json $(BENCH_OUT)/roundtrip-postgresql.json
+	PYTHONPATH=. $(BIN)/python bench/burst.py --postgresql --json $(BENCH_OUT)/burst-postgresql.json
 	PYTHONPATH=. $(BIN)/python bench/startup.py --json $(BENCH_OUT)/startup.json
 	PYTHONPATH=. $(BIN)/python bench/hostile.py --json $(BENCH_OUT)/hostile.json
 	PYTHONPATH=. $(BIN)/python bench/memory.py --json $(BENCH_OUT)/memory.json

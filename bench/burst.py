@@ -37,6 +37,7 @@ from bench.common import (
 )
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
+from tests.harness.postgres import PostgresServer
 
 
 class Sender:
@@ -82,8 +83,24 @@ async def one_round(
     }
 
 
+# Extra bot settings: {"database_url": ...} with --postgresql (a throwaway local server).
+DB: dict[str, Any] = {}
+
+
+def use_postgresql() -> PostgresServer:
+    """Start a local PostgreSQL and point the measured bot at a fresh database on it."""
+    server = PostgresServer().start()
+    DB["database_url"] = server.new_database("bench")
+    return server
+
+
 async def measure(tmp: Path, users: int, each: int, rounds: int) -> dict[str, Any]:
-    facts: dict[str, Any] = {"machine_start": machine(), "users": users, "each": each}
+    facts: dict[str, Any] = {
+        "store": "postgresql" if DB else "sqlite",
+        "machine_start": machine(),
+        "users": users,
+        "each": each,
+    }
     synapse = start_synapse(tmp / "synapse", default_ratelimits=True)
     echo = bot = None
     clients: list[TestClient] = []
@@ -94,7 +111,7 @@ async def measure(tmp: Path, users: int, each: int, rounds: int) -> dict[str, An
             synapse,
             tmp / "bot",
             allowed_users=[p["user_id"] for p in people],
-            settings={"rate_limit_burst": each + 50},
+            settings={"rate_limit_burst": each + 50, **DB},
             log_level="INFO",
         )
         for u in [bot.account, *people, *peers]:
@@ -199,7 +216,19 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--each", type=int, default=50, help="commands per person")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per path (median)")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="the bot on PostgreSQL (default: SQLite)"
+    )
     args = parser.parse_args()
+    server = use_postgresql() if args.postgresql else None
+    try:
+        _run(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: Any) -> None:
     run_and_report(
         "bench-burst-", args, lambda tmp: measure(tmp, args.users, args.each, args.rounds), report
     )

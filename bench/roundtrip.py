@@ -34,6 +34,7 @@ from bench.common import (
 )
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
+from tests.harness.postgres import PostgresServer
 
 WARMUP = 10
 
@@ -90,6 +91,17 @@ def profile(pid: int, out: str) -> subprocess.Popen[bytes]:
     )
 
 
+# Extra bot settings: {"database_url": ...} with --postgresql (a throwaway local server).
+DB: dict[str, Any] = {}
+
+
+def use_postgresql() -> PostgresServer:
+    """Start a local PostgreSQL and point the measured bot at a fresh database on it."""
+    server = PostgresServer().start()
+    DB["database_url"] = server.new_database("bench")
+    return server
+
+
 async def measure(
     tmp: Path,
     n: int,
@@ -100,7 +112,7 @@ async def measure(
     store_command: str | None = None,
     baseline: Path | None = None,
 ) -> dict[str, Any]:
-    facts: dict[str, Any] = {"machine_start": machine()}
+    facts: dict[str, Any] = {"store": "postgresql" if DB else "sqlite", "machine_start": machine()}
     synapse = start_synapse(tmp / "synapse")
     echo = bot = bare = base = alice = None
     try:
@@ -109,7 +121,11 @@ async def measure(
             synapse,
             tmp / "bot",
             allowed_users=[a_user["user_id"]],
-            settings={"rate_limit_burst": 10 * n, "rate_limit_per_minute": 100 * n},
+            settings={
+                "rate_limit_burst": 10 * n,
+                "rate_limit_per_minute": 100 * n,
+                **DB,
+            },
             log_level=log_level,
         )
         bot.start()
@@ -118,7 +134,11 @@ async def measure(
                 synapse,
                 tmp / "bare",
                 allowed_users=[a_user["user_id"]],
-                settings={"rate_limit_burst": 10 * n, "rate_limit_per_minute": 100 * n},
+                settings={
+                    "rate_limit_burst": 10 * n,
+                    "rate_limit_per_minute": 100 * n,
+                    **DB,
+                },
                 log_level=log_level,
             )
             bare.start()
@@ -268,7 +288,19 @@ def main() -> None:
         type=Path,
         help="also measure the bot of another checkout (its .venv if it has one), same run",
     )
+    parser.add_argument(
+        "--postgresql", action="store_true", help="the bot on PostgreSQL (default: SQLite)"
+    )
     args = parser.parse_args()
+    server = use_postgresql() if args.postgresql else None
+    try:
+        _run(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: Any) -> None:
     run_and_report(
         "bench-rtt-",
         args,

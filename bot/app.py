@@ -14,18 +14,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import datafiles
 from bot.clock import Clock, SystemClock
 from bot.crypto import replay
-from bot.crypto.policy import DeviceTrustPolicy, build_policy
+from bot.crypto.policy import KEYS_FILE, DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
+from bot.lease import Lease
 from bot.lock import DataDirLock
-from bot.matrix import MatrixTransport, StartupError, login, make_client
+from bot.matrix import CREDENTIALS_FILE, MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
-from bot.store import Store
+from bot.store import open_store
+from bot.store.postgres import PgStore
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
@@ -36,6 +39,8 @@ from config import Settings
 log = logging.getLogger(__name__)
 
 STORE_FILE = "attache.db"
+# On PostgreSQL these data-dir files are kept in the database too (bot/datafiles.py).
+SHARED_FILES = (CREDENTIALS_FILE, KEYS_FILE)
 
 
 @dataclass
@@ -48,9 +53,19 @@ class App:
         self._started = time.perf_counter()  # start-up is logged at the first sync
         self.metrics = Metrics()
         self.lock = DataDirLock(self.settings.data_dir)
-        self.store = Store(self.settings.data_dir / STORE_FILE)
+        # SQLite by default (attache.db in data_dir), or PostgreSQL (ATTACHE_DATABASE_URL).
+        self.store = open_store(self.settings.store_url)
         self.registry = build_registry(self.settings.command_prefix)
         self.trust: DeviceTrustPolicy | None = None
+        # Several instances on one PostgreSQL: only the lease holder acts (bot/lease.py).
+        self.lease: Lease | None = None
+        if isinstance(self.store, PgStore):
+            self.lease = Lease(
+                self.settings.store_url, self.settings.failover_seconds, on_lost=self._lease_lost
+            )
+            self.store.fence = self.lease.fence
+        self.lease_lost = False
+        self.health: Health | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._indexing: set[asyncio.Task[None]] = set()
@@ -66,6 +81,26 @@ class App:
         client = None
         try:
             await self.store.open()
+            if self.lease is not None:
+                # A standby answers /healthz (role standby) and waits; it loads no crypto
+                # state, so what it loads on takeover is what the active one last saved.
+                self.health = Health(
+                    self.store, self.metrics, self.clock, settings.health_max_sync_age
+                )
+                self.health.set_role("standby")
+                if self.serve_http:
+                    await self.health.start(settings.http_addr)
+                if not await self.lease.acquire(self._stop):
+                    return
+                self.lease.start_renewing()
+                self.health.set_role("active")
+                await datafiles.restore(
+                    self.store,
+                    settings.data_dir,
+                    SHARED_FILES,
+                    settings.secret_for_keys,
+                    settings.user_id,
+                )
             if settings.directory_seed is not None:
                 try:
                     async with self.store.write() as db:
@@ -73,14 +108,26 @@ class App:
                 except (OSError, ValueError) as exc:
                     raise StartupError(f"directory_seed: {exc}") from None
                 log.info("directory seed loaded: %s", seeded)
-            client = make_client(settings)
+            client = make_client(settings, self.lease.valid if self.lease is not None else None)
             await login(client, settings)
             replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)
 
             trust = await build_policy(client, settings, self.store, self.metrics, self.clock)
             self.trust = trust
-            transport = MatrixTransport(client, prepare_room=trust.prepare_room)
+            if self.lease is not None:  # the same device and identity for the next active one
+                await datafiles.publish(
+                    self.store,
+                    settings.data_dir,
+                    SHARED_FILES,
+                    settings.secret_for_keys,
+                    settings.user_id,
+                )
+            transport = MatrixTransport(
+                client,
+                prepare_room=trust.prepare_room,
+                may_send=self.lease.valid if self.lease is not None else None,
+            )
             self.outbox = Outbox(
                 self.store,
                 transport,
@@ -97,13 +144,13 @@ class App:
             self.scheduler = Scheduler(
                 self.store, self.dispatcher, self.clock, self.metrics, on_fired=self.outbox.kick
             )
-            self.health = Health(
-                self.store,
-                self.metrics,
-                self.clock,
-                settings.health_max_sync_age,
-                cross_signed=trust.device_signed,
-            )
+            if self.health is None:
+                self.health = Health(
+                    self.store, self.metrics, self.clock, settings.health_max_sync_age
+                )
+                if self.serve_http:
+                    await self.health.start(settings.http_addr)
+            self.health.cross_signed = trust.device_signed
             self.sync = SyncLoop(
                 client,
                 settings,
@@ -119,8 +166,6 @@ class App:
             )
             self._scheduler_started = False
             self._outbox_started = False
-            if self.serve_http:
-                await self.health.start(settings.http_addr)
             # The outbox starts after the first sync (see _first_sync_then_health).
             sync_task = asyncio.create_task(self.sync.run(), name="sync")
             sync_task.add_done_callback(self._sync_ended)
@@ -132,10 +177,26 @@ class App:
                 await self.trust.close()
             if client is not None:
                 await client.close()
+            if self.lease is not None:
+                await self.lease.release()
+            if self.health is not None and not hasattr(self, "sync"):
+                await self.health.stop()  # a standby stopped before taking over
             await self.store.close()
             self.lock.release()
 
+    def _lease_lost(self) -> None:
+        """Another instance is active now: stop at once, sending and writing nothing more.
+
+        Exit code 1, so a supervisor restarts this process, as a standby.
+        """
+        if self.lease_lost:
+            return
+        self.lease_lost = True
+        self.failed = True
+        self.request_stop()
+
     def _first_sync_then_health(self) -> None:
+        assert self.health is not None  # built before the sync loop starts
         self.health.synced()
         if not self._outbox_started:
             log.info(
@@ -180,15 +241,18 @@ class App:
                 sync_task.cancel()
             except Exception:
                 log.exception("the sync loop had failed")
-        await self.dispatcher.drain(timeout=30)
+        await self.dispatcher.drain(timeout=0 if self.lease_lost else 30)
         self.scheduler.shutdown()
-        if self._outbox_started and not await self.outbox.drain(timeout=15):
+        if self.lease_lost:
+            log.warning("stopping without sending: the instance now active sends the queue")
+        elif self._outbox_started and not await self.outbox.drain(timeout=15):
             log.warning("stopping with messages still queued; they are sent at next start")
         await self.outbox.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.health.stop()
+        if self.health is not None:
+            await self.health.stop()
         log.info("stopped")
 
 

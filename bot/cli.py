@@ -1,4 +1,5 @@
-"""attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck, demo."""
+"""attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck,
+migrate-store, demo."""
 
 from __future__ import annotations
 
@@ -108,6 +109,31 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     return 0 if body.get("status") == "ok" else 1
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    """Copy a SQLite deployment into an empty PostgreSQL database and verify the counts."""
+    from bot import logs
+    from bot.migrate_store import MigrationRefused, describe, migrate
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    logs.setup(settings.log_level, settings.log_format)
+    url = args.to
+    if args.to_file is not None:
+        url = args.to_file.read_text(encoding="utf-8").strip()
+    if not url:
+        print("migrate-store: give --to postgresql://... or --to-file FILE", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(migrate(settings, url))
+    except MigrationRefused as exc:
+        print(f"migrate-store: refused: {exc}", file=sys.stderr)
+        return 1
+    print(describe(report))
+    print("now set database_url (or database_url_file) to this database and start the bot")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import main as demo_main
 
@@ -134,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("healthcheck", help="query /healthz; exit 0 when healthy")
     health.add_argument("--addr", help="host:port (default: http_addr)")
     health.set_defaults(func=cmd_healthcheck)
+    move = sub.add_parser(
+        "migrate-store", help="copy this SQLite deployment into an empty PostgreSQL database"
+    )
+    move.add_argument("--to", help="postgresql://user:password@host/db")
+    move.add_argument(
+        "--to-file", type=Path, help="file holding the URL (keeps the password out of ps)"
+    )
+    move.set_defaults(func=cmd_migrate_store)
     demo = sub.add_parser("demo", help="local Synapse + bot + scripted encrypted conversation")
     demo.add_argument("--workdir", type=Path, default=Path(".tmp/demo"))
     demo.set_defaults(func=cmd_demo)

@@ -38,6 +38,8 @@ class Health:
     max_sync_age: float
     last_sync: float | None = None
     cross_signed: Callable[[], Awaitable[bool | None]] | None = None
+    # On PostgreSQL, "active" or "standby" (bot/lease.py); None for a single instance.
+    role: str | None = None
     _runner: web.AppRunner | None = field(default=None, repr=False)
 
     def synced(self) -> None:
@@ -61,15 +63,29 @@ class Health:
             result["cross_signing"] = {"ok": bool(signed), "device_signed": signed}
         return result
 
+    def set_role(self, role: str) -> None:
+        self.role = role
+        self.metrics.active.set(1 if role == "active" else 0)
+
     async def report(self) -> tuple[bool, dict[str, object]]:
-        """(healthy, JSON body): `failed` lists the names of the checks that did not pass."""
-        checks = await self.checks()
+        """(healthy, JSON body): `failed` lists the names of the checks that did not pass.
+
+        A standby neither syncs nor signs: only its store is checked, and it answers 200 so
+        an orchestrator keeps it running, with `"role": "standby"` to tell it apart.
+        """
+        checks: dict[str, dict[str, object]]
+        if self.role == "standby":
+            checks = {"store": {"ok": bool(await _bounded(self.store.ping(), False))}}
+        else:
+            checks = await self.checks()
         failed = [name for name, check in checks.items() if not check["ok"]]
         body: dict[str, object] = {
             "status": "fail" if failed else "ok",
             "failed": failed,
             "checks": checks,
         }
+        if self.role is not None:
+            body["role"] = self.role
         return not failed, body
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -94,12 +94,18 @@ def protect_crypto_store(crypto_dir: Path) -> None:
             path.chmod(0o600)
 
 
-def make_client(settings: Settings) -> AsyncClient:
+def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
     crypto_dir = settings.data_dir / CRYPTO_DIR
     crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     assert settings.pickle_key is not None
+    # On PostgreSQL the crypto store is shared with a standby (see bot/crypto/pgstore.py).
+    store: Any = BotCryptoStore  # nio's SqliteStore without per-event trust queries
+    if settings.on_postgresql:
+        from bot.crypto.pgstore import PostgresCryptoStore
+
+        store = PostgresCryptoStore.for_url(settings.store_url, may_write)
     config = AsyncClientConfig(
-        store=BotCryptoStore,  # nio's SqliteStore without per-event trust queries
+        store=store,
         store_sync_tokens=False,  # the bot's own store keeps the token, after dispatch
         encryption_enabled=True,
         pickle_key=settings.pickle_key.get_secret_value(),
@@ -171,6 +177,9 @@ class MatrixTransport:
     client: AsyncClient
     prepare_room: Any = None  # async (room_id) -> None: trust policy before a send
     dm_join_wait: float = 30.0  # seconds a new DM waits for the invitee before the first send
+    # On PostgreSQL: False once this instance may no longer act (bot/lease.py); a send then
+    # fails retryably and the row stays queued for the instance that holds the lease.
+    may_send: Any = None
 
     def __post_init__(self) -> None:
         self._keys_lock = asyncio.Lock()
@@ -221,6 +230,8 @@ class MatrixTransport:
         async with self._room_locks.setdefault(room_id, asyncio.Lock()):
             try:
                 await self._keys(room_id)
+                if self.may_send is not None and not self.may_send():
+                    raise SendError("this instance no longer holds the lease")
                 device = self._device(reveal_to)
                 if device is None:
                     resp = await self._room_send(room_id, content, txn_id, event_type)

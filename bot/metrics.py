@@ -27,6 +27,12 @@ class Metrics:
             "Unix time of the last completed sync",
             registry=r,
         )
+        self.active = Gauge(
+            "attache_active",
+            "1 on the instance that acts (holds the lease on PostgreSQL), 0 on a standby",
+            registry=r,
+        )
+        self.active.set(1)
         self.pending_jobs = Gauge(
             "attache_pending_jobs", "Scheduled jobs (reminders, nudges) not yet fired", registry=r
         )

@@ -408,7 +408,8 @@ class SyncLoop:
             await db.executemany(
                 "INSERT INTO profile_names (user_id, display_name, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, "
-                "updated_at = excluded.updated_at WHERE display_name != excluded.display_name",
+                "updated_at = excluded.updated_at "
+                "WHERE profile_names.display_name != excluded.display_name",
                 [(u, n, utc_iso(self.clock.now())) for u, n in names.items()],
             )
 

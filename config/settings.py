@@ -28,7 +28,7 @@ from pydantic_settings import (
 
 MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
-SECRETS = ("password", "access_token", "pickle_key", "cross_signing_secret")
+SECRETS = ("password", "access_token", "pickle_key", "cross_signing_secret", "database_url")
 NIO_DEFAULT_PICKLE_KEY = "DEFAULT_KEY"
 
 LIAISON_PRECEDENCES = ("immediate", "priority", "routine")
@@ -78,6 +78,21 @@ class Settings(BaseSettings):
         None, description="File holding the cross-signing secret"
     )
     data_dir: Path = Field(Path("data"), description="Store, crypto store, credentials, lock")
+    database_url: SecretStr | None = Field(
+        None,
+        description="Where the bot keeps everything: sqlite:///<path> (default: attache.db in "
+        "data_dir) or postgresql://user:password@host/db (shared by an active and a standby)",
+    )
+    database_url_file: Path | None = Field(
+        None, description="File holding database_url (it carries the database password)"
+    )
+    failover_seconds: int = Field(
+        15,
+        ge=3,
+        le=300,
+        description="On PostgreSQL: a standby takes over at most this long after the active "
+        "instance stops renewing its lease",
+    )
     allowed_users: CommaList = Field(default_factory=list, description="Matrix IDs let in")
     allowed_servers: CommaList = Field(default_factory=list, description="Homeservers let in")
     admins: CommaList = Field(default_factory=list, description="Matrix IDs with the admin role")
@@ -402,6 +417,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _database_url(self) -> Settings:
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+                raise ValueError(
+                    "database_url: must start with sqlite:/// or postgresql://, e.g. "
+                    "postgresql://attache:PASSWORD@db.example.org/attache"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _plain_http(self) -> Settings:
         """The access token and every request cross the network in the clear over http://;
         that is only harmless on this machine, so anything else is an explicit choice."""
@@ -447,6 +473,17 @@ class Settings(BaseSettings):
     @property
     def server_name(self) -> str:
         return self.user_id.split(":", 1)[1]
+
+    @property
+    def store_url(self) -> str:
+        """The database URL in effect: the setting, or attache.db in data_dir."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'attache.db'}"
+
+    @property
+    def on_postgresql(self) -> bool:
+        return not self.store_url.startswith("sqlite:")
 
     @property
     def secret_for_keys(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.postgres import PostgresServer
 from tests.harness.synapse import SynapseServer
 
 UserFactory = Callable[..., dict[str, str]]
@@ -65,3 +66,22 @@ def store_dir(tmp_path: Path) -> Path:
     path = tmp_path / "stores"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL on 127.0.0.1 run by an unprivileged user, shared by the whole session."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each backend: the same test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()

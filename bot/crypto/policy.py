@@ -258,8 +258,9 @@ class DeviceTrustPolicy:
                 "INSERT INTO identities (user_id, master_key, pinned_at, pinned_by, pending_key, "
                 "pending_since) VALUES (?, ?, ?, 'operator', ?, ?) ON CONFLICT (user_id) DO "
                 "UPDATE SET master_key = excluded.master_key, pending_key = excluded.pending_key, "
-                "pending_since = excluded.pending_since WHERE identities.pending_key IS NOT "
-                "excluded.pending_key OR identities.master_key IS NOT excluded.master_key "
+                "pending_since = excluded.pending_since WHERE identities.pending_key IS DISTINCT "
+                "FROM excluded.pending_key OR identities.master_key IS DISTINCT FROM "
+                "excluded.master_key "
                 "RETURNING user_id",
                 (user_id, pin, now, trust.master_key, now),
             )

@@ -28,6 +28,8 @@ class Store:
     costs little and gives every command a transaction of its own.
     """
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
         self.path = path
         self._migrations = migrations

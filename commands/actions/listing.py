@@ -57,7 +57,7 @@ async def query_items(
     offset: int,
 ) -> tuple[int, list[Item]]:
     """One filtered page, sorted by due date, and the total; `restrict_owners` is visibility."""
-    where = ["1"]
+    where = ["TRUE"]
     params: list[Any] = []
     if set(statuses) != set(STATUSES):  # every status is no filter: walk the due index
         where.append(f"status IN ({','.join('?' * len(statuses))})")

@@ -60,7 +60,8 @@ async def set_person(
             )
         if post:
             await db.execute(
-                "INSERT OR IGNORE INTO post_members (post, user_id) VALUES (?, ?)", (post, user_id)
+                "INSERT INTO post_members (post, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (post, user_id),
             )
         changes["post"] = post or None
     if changes:

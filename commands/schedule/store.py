@@ -84,8 +84,8 @@ async def load_item(db: aiosqlite.Connection, kind: str, number: int) -> Item | 
 
 # The participants come along in the same query (one round trip per reminder fired).
 COLUMNS = (
-    "i.*, (SELECT group_concat(who, char(10)) FROM (SELECT who FROM schedule_participants "
-    "p WHERE p.item_id = i.id ORDER BY who)) AS who_list"
+    "i.*, (SELECT group_concat(who, '\n') FROM (SELECT who FROM schedule_participants "
+    "p WHERE p.item_id = i.id ORDER BY who) AS w) AS who_list"
 )
 
 

@@ -181,3 +181,38 @@ class BotProcess:
         if not creds.exists():
             return None
         return json.loads(creds.read_text(encoding="utf-8"))["device_id"]  # type: ignore[no-any-return]
+
+    # -- a second instance of the same bot (PostgreSQL: active/standby) -----------------------
+
+    def replica(self, workdir: Path) -> BotProcess:
+        """Another process of this bot (same account, same database), own data dir and port."""
+        twin = object.__new__(BotProcess)
+        twin.__dict__.update(self.__dict__)
+        workdir.mkdir(parents=True, exist_ok=True)
+        twin.workdir = workdir
+        twin.data_dir = workdir / "data"
+        twin.log_path = workdir / "bot.log"
+        twin.config_path = workdir / "config.yaml"
+        twin.http_port = free_port()
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        config["http_addr"] = f"127.0.0.1:{twin.http_port}"
+        twin.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        twin.env = {
+            **self.env,
+            "ATTACHE_DATA_DIR": str(twin.data_dir),
+            "ATTACHE_CONFIG": str(twin.config_path),
+        }
+        twin.proc = None
+        twin.starts = 0
+        return twin
+
+    def role(self) -> str | None:
+        """ "active" or "standby" from /healthz (None if it does not answer)."""
+        body = self.health()
+        return None if body is None else body.get("role")
+
+    def launch(self) -> None:
+        """Start without waiting for a sync (a standby never syncs)."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        self.proc = self.spawn()

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.dispatch import Dispatcher
 from bot.metrics import Metrics
-from bot.store import Store
+from bot.store import Store, open_store
 from commands import build_registry
 from commands.context import Context, Incoming
 from commands.outbox_row import Queued
@@ -75,10 +75,17 @@ class Sent:
 class BotCore:
     """Store + registry + dispatcher, driven by `say()` and `fire_due()`; no network."""
 
-    def __init__(self, tmp: Path, clock: FakeClock | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        clock: FakeClock | None = None,
+        *,
+        database_url: str | None = None,
+        **overrides: Any,
+    ) -> None:
         self.clock = clock or FakeClock()
         self.settings = make_settings(tmp, **overrides)
-        self.store = Store(tmp / "unit.db")
+        self.store = open_store(database_url) if database_url else Store(tmp / "unit.db")
         self.registry = build_registry(self.settings.command_prefix)
         self.metrics = Metrics()
         self.committed: list[Context] = []

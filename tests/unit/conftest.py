@@ -1,4 +1,4 @@
-"""Unit fixtures: an in-process bot core on a real SQLite store with a fake clock."""
+"""Unit fixtures: an in-process bot core on a real store (SQLite, PostgreSQL), fake clock."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def core(tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotCore]:
-    bot = await BotCore(tmp_path, clock).open()
+async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+    """The bot core on each backend: every domain's SQL runs on SQLite and PostgreSQL."""
+    bot = await BotCore(tmp_path, clock, database_url=database_url).open()
     try:
         yield bot
     finally:

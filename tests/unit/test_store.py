@@ -67,10 +67,10 @@ async def test_failed_migration_rolls_back(tmp_path: Path) -> None:
             assert await cur.fetchone() is None
 
 
-async def test_012_moves_every_history_into_one_table(tmp_path: Path) -> None:
+async def test_013_moves_every_history_into_one_table(tmp_path: Path) -> None:
     """Rows of action_history, liaison_history and the schedule's audit become `history`."""
     path = tmp_path / "h.db"
-    old = Store(path, migrations=MIGRATIONS[:11])
+    old = Store(path, migrations=MIGRATIONS[:12])
     await old.open()
     at = "2026-03-02T09:00:00+00:00"
     async with old.write() as db:  # the old schema: only raw SQL can write it

@@ -23,11 +23,17 @@ SELECT 'LR-' || request_id, at, actor, action, NULL, status, detail, NULL
 FROM liaison_history ORDER BY id;
 
 -- Visits, meetings and reminders kept their story in the audit log as '<kind>.<verb>'.
+-- (Plain SQL that SQLite and PostgreSQL read alike.)
 INSERT INTO history (object, at, actor, action, old, new, detail, event_id)
-SELECT object, at, actor, substr(action, instr(action, '.') + 1), NULL, NULL, detail, event_id
+SELECT object, at, actor,
+       CASE WHEN action LIKE '%.create' THEN 'create'
+            WHEN action LIKE '%.cancel' THEN 'cancel'
+            ELSE 'edit' END,
+       NULL, NULL, detail, event_id
 FROM audit
-WHERE object GLOB '[VMR]-[0-9]*' AND action GLOB '[a-z]*.[a-z]*'
-  AND substr(action, 1, instr(action, '.') - 1) IN ('visit', 'meeting', 'reminder')
+WHERE action IN ('visit.create', 'visit.cancel', 'visit.edit',
+                 'meeting.create', 'meeting.cancel', 'meeting.edit',
+                 'reminder.create', 'reminder.cancel', 'reminder.edit')
 ORDER BY id;
 
 DROP TABLE action_history;

@@ -1,0 +1,25 @@
+-- PostgreSQL only. The lease that makes one instance of several on one database active
+-- (bot/lease.py). SQLite has no use for it: one process holds the data dir's file lock.
+-- `token` grows by one at each takeover; every write transaction checks it (fencing).
+-- postgresql: CREATE TABLE attache_lease (
+-- postgresql:     name TEXT PRIMARY KEY,
+-- postgresql:     holder TEXT NOT NULL,
+-- postgresql:     token BIGINT NOT NULL,
+-- postgresql:     acquired_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+-- postgresql:     expires_at TIMESTAMPTZ NOT NULL
+-- postgresql: );
+
+-- Files of the data dir that every instance must share on PostgreSQL (bot/datafiles.py):
+-- the device's credentials and the encrypted cross-signing keys, each sealed with the
+-- pickle key (scrypt + AES-GCM, the user ID and file name bound in).
+-- postgresql: CREATE TABLE attache_files (
+-- postgresql:     name TEXT PRIMARY KEY,
+-- postgresql:     sealed BYTEA NOT NULL,
+-- postgresql:     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+-- postgresql: );
+
+-- SQLite numbers every row (rowid) and the code orders by it where the order of handling
+-- matters (the events of an edit chain, a request's threads). PostgreSQL gets the same
+-- column, assigned in insertion order, so that SQL reads the same on both.
+-- postgresql: ALTER TABLE handled_events ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+-- postgresql: ALTER TABLE liaison_threads ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;

@@ -1,0 +1,153 @@
+"""A throwaway PostgreSQL server for tests, started like Synapse: real, local, unprivileged.
+
+`initdb` refuses to run as root, so when the suite runs as root the cluster belongs to the
+`postgres` system user (the Debian package creates it) and both `initdb` and `pg_ctl` run
+through `runuser`. The data directory is a fresh directory under /tmp (pytest's own temp
+dirs are 0700 root and the server user could not enter them), removed on close.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from tests.harness.synapse import free_port
+
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
+SUPERUSER = "attache"
+
+
+def pg_bin() -> Path | None:
+    """The directory holding initdb/pg_ctl, or None when PostgreSQL is not installed."""
+    override = os.environ.get("ATTACHE_PG_BIN")
+    for candidate in (override, *PG_BIN_CANDIDATES):
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    return None
+
+
+def _log(msg: str) -> None:
+    print(f"[postgres-harness] {msg}", file=sys.stderr, flush=True)
+
+
+class PostgresServer:
+    """One cluster on 127.0.0.1:<free port>, trust auth, one database per `new_database()`."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.root: Path | None = None
+        self._run_as: str | None = None
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def _cmd(self, *args: str) -> list[str]:
+        if self._run_as is None:
+            return list(args)
+        return ["runuser", "-u", self._run_as, "--", *args]
+
+    def start(self) -> PostgresServer:
+        bindir = pg_bin()
+        if bindir is None:
+            raise RuntimeError(
+                "PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it"
+            )
+        self.root = Path(tempfile.mkdtemp(prefix="attache-pg-"))
+        data, sock = self.root / "data", self.root / "sock"
+        sock.mkdir()
+        if os.geteuid() == 0:
+            self._run_as = "postgres"
+            entry = pwd.getpwnam("postgres")
+            for path in (self.root, sock):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        t0 = time.monotonic()
+        subprocess.run(
+            self._cmd(
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        # Test settings: no fsync (a lost test cluster costs nothing), enough connections for
+        # several bots with pools plus the tests' own.
+        options = (
+            f"-p {{port}} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        for attempt in range(3):
+            self.port = free_port()
+            proc = subprocess.run(
+                self._cmd(
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "-o",
+                    options.format(port=self.port),
+                    "start",
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode == 0:
+                break
+            _log(f"start on port {self.port} failed (attempt {attempt + 1}): {proc.stderr}")
+        else:
+            raise RuntimeError(f"PostgreSQL did not start; see {self.root / 'server.log'}")
+        _log(f"up on 127.0.0.1:{self.port} in {time.monotonic() - t0:.1f} s")
+        return self
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run one statement as the superuser; returns psql's unaligned output."""
+        proc = subprocess.run(
+            ["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", self.url(database), "-c", sql],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return proc.stdout.strip()
+
+    def new_database(self, prefix: str = "t") -> str:
+        """Create an empty database and return its URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        bindir = pg_bin()
+        if self.root is None or bindir is None:
+            return
+        data = self.root / "data"
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                self._cmd(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+                capture_output=True,
+                check=False,
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = None
