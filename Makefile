@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy commands config
+	$(BIN)/mypy bot commands config
 	$(BIN)/hadolint Dockerfile
 
 test: $(BIN)/.installed lint

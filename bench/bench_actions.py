@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from commands.action_model import Due, insert_item
-from commands.actions import query_items
+from commands.actions.listing import query_items
+from commands.actions.store import insert_item
+from commands.timeparse import Due
 from tests.harness.fakes import BotCore, FakeClock
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -128,7 +129,11 @@ async def main() -> None:
             # Once more at full size (indexes deeper), one transaction per item.
             results["insert_per_txn_full_per_s"] = await insert(core, rng, single, 1)
             async with core.store.write() as db:  # keep the store at exactly --items
-                await db.execute("DELETE FROM action_history WHERE item_id > ?", (args.items,))
+                await db.execute(
+                    "DELETE FROM history WHERE object GLOB 'A-*' "
+                    "AND CAST(substr(object, 3) AS INTEGER) > ?",
+                    (args.items,),
+                )
                 await db.execute("DELETE FROM action_items WHERE id > ?", (args.items,))
             reader = core.store.reader
             size = core.settings.actions_page_size

@@ -27,7 +27,7 @@ from bot.scheduler import Scheduler
 from bot.store import Store
 from commands import build_registry
 from commands.context import utc_iso
-from commands.schedule import LEAD_JOB
+from commands.schedule.model import LEAD_JOB
 from config import Settings
 
 ROOM = "!bench:test"

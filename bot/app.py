@@ -32,7 +32,7 @@ from bot.store.postgres import PgStore
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
-from commands.directory import load_seed
+from commands.directory.store import load_seed
 from commands.markings import Policy
 from config import Settings
 
@@ -113,7 +113,7 @@ class App:
             replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)
 
-            trust = await build_policy(client, settings, self.store, self.metrics)
+            trust = await build_policy(client, settings, self.store, self.metrics, self.clock)
             self.trust = trust
             if self.lease is not None:  # the same device and identity for the next active one
                 await datafiles.publish(

@@ -13,13 +13,13 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 
 import aiosqlite
 
 from bot import edits
 from bot.clock import Clock
 from bot.limits import length_refusal
+from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.store import Store
@@ -30,7 +30,6 @@ from commands.registry import Registry
 from config import Settings
 
 log = logging.getLogger(__name__)
-correlation: ContextVar[str] = ContextVar("correlation", default="-")
 
 
 class RateLimiter:
@@ -221,7 +220,7 @@ class Dispatcher:
         name: str | None = None
         # One check for every event that can change state (commands, thread replies,
         # replies, reactions): the same length and rate limits, before any parsing.
-        refusal = length_refusal(incoming, self.settings, self.registry)
+        refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
         if refusal is not None:
             ctx.reply(refusal)
             return None, "too_long"
@@ -249,7 +248,7 @@ class Dispatcher:
                         f"{ctx.prefix}{name} is for {' or '.join(sorted(roles))} only. "
                         "Ask an admin if you need it."
                     )
-                await invocation.spec.handler(ctx, invocation.args)
+                await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (
                     "reaction"

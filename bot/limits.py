@@ -8,14 +8,21 @@ which is relayed text too. A refusal says the limit and what to do instead.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from commands.context import Incoming
 from commands.errors import UserError
-from commands.registry import CommandSpec, Registry, split_head
+from commands.registry import CommandSpec, Registry
+from commands.words import split_head
 from config import Settings
 
 
-def length_refusal(incoming: Incoming, settings: Settings, registry: Registry) -> str | None:
-    """The reply refusing an over-long message, or None if it is within the limits."""
+def length_refusal(
+    incoming: Incoming, settings: Settings, registry: Registry, now: datetime
+) -> str | None:
+    """The reply refusing an over-long message, or None if it is within the limits.
+
+    `now` dates the example (the dispatcher's clock, never the wall clock)."""
     if incoming.reaction_key is not None:
         return None
     text = incoming.body
@@ -36,7 +43,7 @@ def length_refusal(incoming: Incoming, settings: Settings, registry: Registry) -
                 f"The command before -- is {len(head)} characters long; the limit is "
                 f"{head_limit}. Nothing was done. Put the long text after -- (up to "
                 f"{body_limit} characters).",
-                example=spec.example,
+                example=spec.example_at(now, prefix),
             ).text()
         return UserError(
             f"That command is {len(head)} characters long; the limit is {head_limit}. Nothing "

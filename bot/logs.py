@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from bot.dispatch import correlation
+# The command being handled, set by the dispatcher and put on every log line. It lives here,
+# below the dispatcher, so that logging imports nothing from the layers that log.
+correlation: ContextVar[str] = ContextVar("correlation", default="-")
 
 
 class _Correlation(logging.Filter):

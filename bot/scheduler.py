@@ -73,7 +73,7 @@ class Scheduler:
             "SELECT id, due_at FROM jobs WHERE state = 'pending' AND due_at <= ? ORDER BY due_at",
             (limit,),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         for row in rows:
             self._add(int(row[0]), parse_utc(row[1]))
         await self._count()

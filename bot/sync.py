@@ -39,6 +39,7 @@ from bot.pills import resolve_pills
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
+from commands.outbox_row import Queued
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -374,7 +375,7 @@ class SyncLoop:
                 unread = await cur2.fetchall()
             notices: list[OutMessage] = []
             for row_id, content in unread:
-                origin = (json.loads(content or "{}") or {}).get("origin")
+                origin = Queued.loads(content).origin
                 await db.execute(
                     "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
                     (f"undeliverable: {reason}", row_id),

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import actions, core, directory, exports, liaison, schedule, trust
+from commands import core, exports, trust
+from commands.actions import chat as actions_chat
+from commands.actions import jobs as actions_jobs
+from commands.actions import listing as actions_listing
+from commands.actions import summits
+from commands.directory import chat as directory
+from commands.liaison import chat as liaison_chat
+from commands.liaison import jobs as liaison_jobs
+from commands.liaison import views as liaison_views
 from commands.registry import Registry
+from commands.schedule import chat as schedule_chat
+from commands.schedule import jobs as schedule_jobs
+from commands.schedule import views as schedule_views
 
-MODULES: tuple[ModuleType, ...] = (core, trust, directory, actions, exports, liaison, schedule)
+MODULES: tuple[ModuleType, ...] = (
+    core,
+    trust,
+    directory,
+    summits,
+    actions_chat,
+    actions_listing,
+    actions_jobs,
+    exports,
+    liaison_chat,
+    liaison_views,
+    liaison_jobs,
+    schedule_chat,
+    schedule_views,
+    schedule_jobs,
+)
 
 
 def build_registry(prefix: str = "!") -> Registry:

@@ -16,6 +16,7 @@ import aiosqlite
 
 from commands.event_size import fit
 from commands.markings.model import Marking
+from commands.outbox_row import Queued
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
@@ -82,27 +83,26 @@ class OutMessage:
         return content
 
     def to_row(self) -> dict[str, Any]:
-        meta = {
-            "content": self.content(),
-            "reply_to": self.reply_to,
-            "thread_root": self.thread_root,
-            "thread_key": self.thread_key,
-            "reveal_to": list(self.reveal_to) if self.reveal_to else None,
-            "late_note_after": self.late_note_after,
-            "origin": self.origin,
-        }
-        if self.marking is not None:
-            meta["marking"] = self.marking.to_json()
-            meta["about"] = self.about
-        if self.attachment is not None:
-            meta["attachment"] = {
-                "filename": self.attachment.filename,
-                "mimetype": self.attachment.mimetype,
-            }
+        queued = Queued(
+            content=self.content(),
+            reply_to=self.reply_to,
+            thread_root=self.thread_root,
+            thread_key=self.thread_key,
+            reveal_to=self.reveal_to,
+            late_note_after=self.late_note_after,
+            origin=self.origin,
+            marking=self.marking.to_json() if self.marking is not None else None,
+            about=self.about if self.marking is not None else None,
+            attachment=(
+                {"filename": self.attachment.filename, "mimetype": self.attachment.mimetype}
+                if self.attachment is not None
+                else None
+            ),
+        )
         return {
             "room_id": self.room_id,
             "user_id": self.user_id,
-            "content": json.dumps(meta, ensure_ascii=False),
+            "content": queued.dumps(),
             "attachment": self.attachment.data if self.attachment else None,
             "key": self.key,
         }
@@ -249,10 +249,16 @@ class Context:
     async def schedule(
         self, kind: str, ref: str, due_at: datetime, payload: dict[str, Any] | None = None
     ) -> int | None:
-        """Add a job; the same (kind, ref, due_at) twice is one job. Returns its id."""
+        """Add a job; the same (kind, ref, due_at) twice is one job. Returns its id.
+
+        The one rule for jobs of changed or cancelled things: a job cancelled earlier (an
+        edit moved the time away, then back) is pending again with the new payload; a job
+        that already fired stays fired (None), so nothing is sent twice.
+        """
         cur = await self.db.execute(
             "INSERT INTO jobs (kind, ref, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (kind, ref, due_at) DO NOTHING RETURNING id",
+            "ON CONFLICT (kind, ref, due_at) DO UPDATE SET state = 'pending', "
+            "payload = excluded.payload WHERE jobs.state = 'cancelled' RETURNING id",
             (kind, ref, utc_iso(due_at), json.dumps(payload or {}), utc_iso(self.now)),
         )
         row = await cur.fetchone()

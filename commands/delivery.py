@@ -7,15 +7,13 @@ the history of the object it was about. One rule for every command.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import aiosqlite
 
 from commands.context import OutMessage
 from commands.errors import UserError
-
-LIAISON_LABEL = re.compile(r"LR-(\d+)")
+from commands.ids import ObjectId
 
 # Reasons, as the sender reads them ("I could not deliver LR-3 to Bob: <reason>.").
 NOT_ALLOWED = "they are not on this bot's allow-list"
@@ -55,12 +53,12 @@ async def undeliverable(
     )
     if told_before:
         return []
-    match = LIAISON_LABEL.fullmatch(obj or "")
-    if match:
+    about = ObjectId.find(obj)
+    if about is not None and about.kind == "LR" and str(about) == obj:
         await db.execute(
-            "INSERT INTO liaison_history (request_id, at, actor, action, status, detail) "
-            "SELECT id, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
-            (now_iso, f"not delivered to {recipient}: {reason}", int(match[1])),
+            "INSERT INTO history (object, at, actor, action, new, detail) "
+            "SELECT ?, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
+            (obj, now_iso, f"not delivered to {recipient}: {reason}", about.number),
         )
     if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
         return []

@@ -10,21 +10,13 @@ import csv
 import io
 import re
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from commands.action_model import (
-    Item,
-    Summit,
-    get_summit,
-    is_owner,
-    owner_text,
-    parse_summit_id,
-    sees_summit,
-    shown_status,
-)
+from commands.actions.access import is_owner, sees_summit
+from commands.actions.model import parse_summit_id, shown_status
+from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
 from commands.errors import NotFound
 from commands.registry import Param, command
@@ -126,18 +118,18 @@ async def to_markdown(
         Param("format", "csv or md", convert=parse_format),
     ],
 )
-async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
-    summit = await get_summit(ctx.db, args["summit"])
-    if summit is None:
+async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
+    found = await get_summit(ctx.db, summit)
+    if found is None:
         raise NotFound(
             "No such summit that you can see (ask in the summit's room). "
             "Send !summit list for yours."
         )
     async with ctx.db.execute(
-        "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (summit.id,)
+        "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (found.id,)
     ) as cur:
         items = [Item.from_row(r) for r in await cur.fetchall()]
-    if not sees_summit(ctx, summit):
+    if not sees_summit(ctx, found):
         items = [i for i in items if await is_owner(ctx, i)]
         if not items:
             raise NotFound(
@@ -145,12 +137,12 @@ async def actions_export(ctx: Context, args: dict[str, Any]) -> None:
                 "Send !summit list for yours."
             )
     zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
-    if args["format"] == "csv":
-        data = to_csv(items, summit, zone, ctx.now).encode("utf-8")
-        attachment = Attachment(f"{summit.ref}-actions.csv", "text/csv", data)
+    if format == "csv":
+        data = to_csv(items, found, zone, ctx.now).encode("utf-8")
+        attachment = Attachment(f"{found.ref}-actions.csv", "text/csv", data)
     else:
-        text = await to_markdown(ctx.db, items, summit, zone, ctx.now)
-        attachment = Attachment(f"{summit.ref}-actions.md", "text/markdown", text.encode("utf-8"))
-    await ctx.audit("action.export", summit.ref, f"{args['format']} {len(items)} items")
-    ctx.reply(f"{summit.ref}: {len(items)} action item(s), times in {zone}; file follows.")
+        text = await to_markdown(ctx.db, items, found, zone, ctx.now)
+        attachment = Attachment(f"{found.ref}-actions.md", "text/markdown", text.encode("utf-8"))
+    await ctx.audit("action.export", found.ref, f"{format} {len(items)} items")
+    ctx.reply(f"{found.ref}: {len(items)} action item(s), times in {zone}; file follows.")
     ctx.reply(attachment.filename, attachment=attachment, msgtype="m.file")

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import aiosqlite
 
 from commands.context import OutMessage, Person, utc_iso
-from commands.errors import UserError
 from commands.render import expand_people, people_in
 from config import Settings
 
@@ -37,6 +36,18 @@ async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings
     return Person(user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone)
 
 
+async def zones_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
+    """Each person's time zone (theirs from !tz or the directory, else `default`)."""
+    if not users:
+        return {}
+    marks = ",".join("?" * len(users))
+    async with db.execute(
+        f"SELECT user_id, timezone FROM people WHERE user_id IN ({marks})", users
+    ) as cur:
+        known = {r[0]: r[1] for r in await cur.fetchall()}
+    return {u: known.get(u) or default for u in users}
+
+
 async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO people (user_id, timezone, updated_at) VALUES (?, ?, ?) "
@@ -62,13 +73,6 @@ def parse_zone(text: str) -> str:
     hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
     more = f" Did you mean {', '.join(hint)}?" if hint else ""
     raise ValueError(f"{candidate[:40]!r} is not an IANA time zone.{more}")
-
-
-def validate_zone_input(text: str) -> str:
-    try:
-        return parse_zone(text)
-    except ValueError as exc:
-        raise UserError(str(exc), example="!tz Europe/Paris") from None
 
 
 async def display_names(db: aiosqlite.Connection, user_ids: set[str]) -> dict[str, str | None]:

@@ -7,7 +7,8 @@ the declaration; `Registry.from_modules` collects them, so there is no global st
 from __future__ import annotations
 
 import difflib
-import re
+import inspect
+import keyword
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
+from commands.ids import KINDS, ObjectId
+from commands.words import normalise, split_body, tokenize
 
 if TYPE_CHECKING:
     from commands.context import Context, Incoming
@@ -27,6 +30,8 @@ Example = str | Callable[[datetime], str]
 _SPEC_ATTR = "__attache_command__"
 _LISTENER_ATTR = "__attache_listener__"
 _JOB_ATTR = "__attache_job__"
+_KEYS_ATTR = "__attache_edit_keys__"
+_ROLES_ATTR = "__attache_roles__"
 _TYPED_ATTR = "__attache_typed__"
 
 
@@ -64,6 +69,14 @@ class CommandSpec:
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
     example_fn: Callable[[datetime], str] | None = None  # `example` is its value at start
+    keywords: bool = False  # the handler takes its arguments as keyword parameters
+
+    async def call(self, ctx: Any, args: dict[str, Any]) -> None:
+        """Run the handler: as handler(ctx, *, name=value, ...) or, older style, (ctx, args)."""
+        if self.keywords:
+            await self.handler(ctx, **{py_name(k): v for k, v in args.items()})
+        else:
+            await self.handler(ctx, args)
 
     def example_at(self, now: datetime | None, prefix: str = "!") -> str:
         """The example as it reads now (a date in it is in the future), with this prefix."""
@@ -96,6 +109,8 @@ def command(
     details: str = "",
 ) -> Callable[[Handler], Handler]:
     def mark(fn: Handler) -> Handler:
+        declared = [p.name for p in params] + [o.name for o in options]
+        declared += [body.name] if body is not None else []
         spec = CommandSpec(
             name=name,
             summary=summary,
@@ -108,11 +123,36 @@ def command(
             aliases=tuple(aliases),
             roles=frozenset(roles) if roles is not None else None,
             details=details,
+            keywords=_takes_keywords(name, fn, declared),
         )
         setattr(fn, _SPEC_ATTR, spec)
         return fn
 
     return mark
+
+
+def py_name(name: str) -> str:
+    """The keyword parameter for an argument: `from=` and `with=` become from_ and with_."""
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _takes_keywords(name: str, fn: Handler, declared: list[str]) -> bool:
+    """True if the handler's signature lists the arguments (after ctx) as keyword-only.
+
+    Then the signature is the command's documentation, and it must name exactly the declared
+    parameters, options and body: a mismatch is refused at import, not found by a user.
+    """
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    if params and not all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params):
+        return False
+    wanted = {py_name(n) for n in declared}
+    got = {p.name for p in params}
+    if wanted != got:
+        raise ValueError(
+            f"!{name}: the handler's keyword parameters {sorted(got)} are not the declared "
+            f"arguments {sorted(wanted)}"
+        )
+    return True
 
 
 def listener(kind: str) -> Callable[[Handler], Handler]:
@@ -135,18 +175,51 @@ def job(kind: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-def handles(verb: str, kind: str) -> Callable[[Handler], Handler]:
-    """Declare the handler of a generic verb (show, cancel, edit) for one ID kind (e.g. 'A').
+def handles(
+    verb: str,
+    *kinds: str,
+    keys: Iterable[str] = (),
+    example: Callable[[datetime, ObjectId], str] | None = None,
+    roles: Iterable[str] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare the handler of a generic verb (show, cancel, edit) for ID kinds (e.g. 'A').
 
     `!show A-7` and `!cancel LR-3` are one command each; the ID's kind picks the domain.
-    The handler is called as handler(ctx, number, args).
+    The handler is called with a commands.ids.ObjectId: show(ctx, oid),
+    cancel(ctx, oid, *, reason), edit(ctx, oid, *, changes). For `edit`, `keys` are what may
+    change: the registry reads the `key=value` pairs into `changes` (a dict) before the
+    handler runs, and `example(now, id)` is shown with a refusal. `roles`, as on @command,
+    are checked before the handler runs.
     """
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"@handles({verb!r}): {unknown or 'no'} kinds; known: {sorted(KINDS)}")
+    if verb == "edit" and not keys:
+        raise ValueError("@handles('edit', ...) needs the keys that may change")
 
     def mark(fn: Handler) -> Handler:
-        setattr(fn, _TYPED_ATTR, (verb, kind.upper()))
+        setattr(fn, _TYPED_ATTR, [(verb, kind) for kind in kinds])
+        setattr(fn, _KEYS_ATTR, (tuple(sorted(keys)), example))
+        setattr(fn, _ROLES_ATTR, frozenset(roles) if roles is not None else None)
         return fn
 
     return mark
+
+
+def roles_of(handler: Handler) -> frozenset[str] | None:
+    """The roles an `@handles` handler requires (None: anyone the dispatcher lets in)."""
+    roles: frozenset[str] | None = getattr(handler, _ROLES_ATTR, None)
+    return roles
+
+
+def edit_keys(
+    handler: Handler,
+) -> tuple[tuple[str, ...], Callable[[datetime, ObjectId], str] | None]:
+    """The keys an `@handles("edit", ...)` handler accepts, and its example."""
+    keys: tuple[tuple[str, ...], Callable[[datetime, ObjectId], str] | None] = getattr(
+        handler, _KEYS_ATTR, ((), None)
+    )
+    return keys
 
 
 @dataclass
@@ -167,8 +240,13 @@ class Registry:
     @classmethod
     def from_modules(cls, modules: Iterable[ModuleType], prefix: str = "!") -> Registry:
         reg = cls(prefix=prefix)
+        seen: set[int] = set()
         for module in modules:
+            seen_here: set[int] = set()
             for value in vars(module).values():
+                if id(value) in seen and id(value) not in seen_here:
+                    continue  # one module imports a handler of another: declared once
+                seen_here.add(id(value))
                 if (spec := getattr(value, _SPEC_ATTR, None)) is not None:
                     reg.add(spec)
                 if (kind := getattr(value, _LISTENER_ATTR, None)) is not None:
@@ -177,10 +255,11 @@ class Registry:
                     if kind in reg.jobs:
                         raise ValueError(f"job kind {kind!r} declared twice")
                     reg.jobs[kind] = value
-                if (pair := getattr(value, _TYPED_ATTR, None)) is not None:
+                for pair in getattr(value, _TYPED_ATTR, ()):
                     if pair in reg.typed:
                         raise ValueError(f"{pair[0]} for {pair[1]} declared twice")
                     reg.typed[pair] = value
+            seen |= seen_here
         return reg
 
     def add(self, spec: CommandSpec) -> None:
@@ -212,9 +291,9 @@ class Registry:
 
         `now` makes the examples in errors (dates in them are after it).
         """
-        text = _normalise(body[len(self.prefix) :])
-        head, sep, tail = _split_body(text)
-        tokens = _tokenize(head)
+        text = normalise(body[len(self.prefix) :])
+        head, sep, tail = split_body(text)
+        tokens = tokenize(head)
         if not tokens:
             raise UserError(f"Empty command. Try {self.prefix}help.")
         verb = tokens[0].lower()
@@ -334,44 +413,6 @@ class Registry:
         return "\n\n".join(blocks)
 
 
-# -- tokenizing ------------------------------------------------------------------------
-
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
-# A quoted value may follow `key=`: name="Alice Martin" is one token, name=Alice Martin.
-_TOKEN = re.compile(r'((?:[^\s"\'=]+=)?)(?:"([^"]*)"|\'([^\']*)\')|(\S+)')
-
-
-def _normalise(text: str) -> str:
-    """Element may send smart quotes; invisible and bidi marks change nothing a user meant."""
-    return _INVISIBLE.sub("", text.translate(_QUOTES))
-
-
-def _split_body(text: str) -> tuple[str, bool, str]:
-    match = re.search(r"(?:^|\s)--(?:\s|$)", text)
-    if not match:
-        return text, False, ""
-    return text[: match.start()], True, text[match.end() :]
-
-
-def split_head(body: str) -> tuple[str, str]:
-    """A command's head (parsed, kept short) and its free text after ` -- ` (may be long)."""
-    head, _, tail = _split_body(body)
-    return head, tail
-
-
-def _tokenize(text: str) -> list[str]:
-    if text.count('"') % 2:
-        raise UserError(
-            'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
-            'place="NATO HQ, room 3". !help <command> shows how to write each command.'
-        )
-    return [
-        m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
-        for m in _TOKEN.finditer(text)
-    ]
-
-
 def _trailing_options(body: str, options: dict[str, Option]) -> tuple[str, dict[str, str]]:
     """`-- body text priority=high`: trailing declared key=value words are options too."""
     found: dict[str, str] = {}
@@ -397,10 +438,6 @@ def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) 
 
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def listener_kinds(registry: Registry) -> list[str]:
-    return sorted(registry.listeners)
 
 
 if TYPE_CHECKING:  # keep the handler signatures visible to type checkers

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule
@@ -180,17 +180,138 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
     return When(_parse_absolute(body, zone, now), zone)
 
 
-def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
-    tz = ZoneInfo(zone)
+# -- deadlines (`due=`) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Due:
+    """A deadline: the instant and how it was given (a whole day in a zone, or a time)."""
+
+    at: datetime  # aware
+    zone: str
+    all_day: bool
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def end_of_day(day: date, zone: str) -> datetime:
+    """The last second of a day in a zone: what a deadline given as a date alone means."""
+    return localize(datetime.combine(day, time(23, 59, 59)), zone, strict=False)
+
+
+def _due_example(now: datetime) -> str:
+    soon = (now + timedelta(days=7)).date().isoformat()
+    return f'{soon}, "{soon} 17:00", friday or "in 3 days"'
+
+
+def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Due:
+    """Read a deadline typed by someone in `zone`, the same for every command that takes one.
+
+    A day alone (2026-03-06, friday, tomorrow) is the end of that day in the sender's zone;
+    a day with a time, or "in 2h", is that instant. Ambiguous, past and non-existent times
+    get the same question as a meeting start (see parse_when); "in 3 days" is the end of
+    that day, "in 3 hours" the instant. `future=False` reads a day to search by (a list's
+    `before=`, a summit's dates), which may be past.
+    """
+    raw = " ".join(text.split())
+    if not raw:
+        raise ValueError(f"give a date, e.g. {_due_example(now)}")
+    check_time_length(raw, _due_example(now))
+    body, explicit = split_zone(raw)
+    zone = explicit or zone
+    lowered = body.lower()
+    if _ISO_DATE.match(body):
+        try:
+            day = date.fromisoformat(body)
+        except ValueError:
+            raise ValueError(
+                f"{body[:30]!r} is not a real date; e.g. {_due_example(now)}"
+            ) from None
+        return _future(Due(end_of_day(day, zone), zone, True), now, future)
+    if lowered.startswith("in "):
+        delta = parse_duration(lowered[3:])
+        if delta <= timedelta(0):
+            raise ValueError("'in 0m' is now; give a time in the future, e.g. in 3 days")
+        moment = (now + delta).astimezone(ZoneInfo(zone))
+        if delta % timedelta(days=1) == timedelta(0):
+            return Due(end_of_day(moment.date(), zone), zone, True)
+        return Due(moment, zone, False)
+    if _TIME_OF_DAY.search(body):
+        return Due(_parse_absolute(body, zone, now, future=future), zone, False)
     _refuse_ambiguous_numeric(body)
-    local_now = now.astimezone(tz).replace(tzinfo=None)
+    naive = _dateparser(body, zone, now)
+    if naive is None:
+        raise ValueError(
+            f"{body[:30]!r} is not a date or time I understand; write e.g. {_due_example(now)}"
+        )
+    return _future(Due(end_of_day(naive.date(), zone), zone, True), now, future)
+
+
+def _future(due: Due, now: datetime, future: bool) -> Due:
+    if future and due.at <= now:
+        raise ValueError(f"{show_instant(due.at, due.zone)} is in the past. Give a future date.")
+    return due
+
+
+def _dateparser(body: str, zone: str, now: datetime) -> datetime | None:
+    """The one place dateparser reads a typed time, relative to now in the sender's zone."""
+    local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
 
-    naive = dateparser.parse(
+    return dateparser.parse(
         body,
         languages=["en"],
         settings={**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now},  # type: ignore[arg-type]
     )
+
+
+# -- showing times ------------------------------------------------------------------------------
+
+
+def show_instant(moment: datetime, zone: str | ZoneInfo) -> str:
+    """An instant in the reader's zone, named by its abbreviation: Wed 04 Mar 2026 23:59 CET."""
+    local = moment.astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone))
+    return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
+
+
+def show_due(due: Due, viewer_zone: str) -> str:
+    """A deadline as the viewer reads it: a date if given as a day in their zone, else time."""
+    if due.all_day:
+        day = due.at.astimezone(ZoneInfo(due.zone)).date().isoformat()
+        return day if due.zone == viewer_zone else f"{day} ({due.zone})"
+    return due.at.astimezone(ZoneInfo(viewer_zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt(moment: datetime, zone: str) -> str:
+    """An instant in a zone, named in full: Mon 02 Mar 2026 10:00 Europe/Paris."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M") + f" {zone}"
+
+
+def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] = ()) -> str:
+    """The time in the first zone, then in each other zone that differs (date if it differs)."""
+    text = fmt(moment, first)
+    main = moment.astimezone(ZoneInfo(first))
+    extra = []
+    for zone in dict.fromkeys(others):
+        if zone == first:
+            continue
+        local = moment.astimezone(ZoneInfo(zone))
+        shown = (
+            local.strftime("%H:%M")
+            if local.date() == main.date()
+            else local.strftime("%a %d %b %H:%M")
+        )
+        extra.append(f"{shown} {zone}")
+    return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
+# -- instants --------------------------------------------------------------------------------
+
+
+def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True) -> datetime:
+    _refuse_ambiguous_numeric(body)
+    naive = _dateparser(body, zone, now)
     if naive is None:
         raise ValueError(
             f"I could not read {body[:40]!r} as a time. Write e.g. tomorrow 09:30, "
@@ -202,7 +323,7 @@ def _parse_absolute(body: str, zone: str, now: datetime) -> datetime:
             "(or write a relative time like in 2h)."
         )
     start = localize(naive.replace(second=0, microsecond=0), zone)
-    if start <= now:
+    if future and start <= now:
         shown = start.strftime("%a %d %b %Y %H:%M")
         raise ValueError(f"{shown} {zone} is in the past. Give a future time.")
     return start

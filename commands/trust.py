@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from commands.context import Context, utc_iso
-from commands.directory import parse_user_id
+from commands.directory.service import parse_user_id
 from commands.errors import UserError
 from commands.fingerprints import EXAMPLE_KEY, fingerprint, parse_master_key
 from commands.registry import Param, command
@@ -27,10 +25,9 @@ from commands.render import table
     ],
     roles=["admin"],
 )
-async def trust_approve(ctx: Context, args: dict[str, Any]) -> None:
+async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
     """Approve one named key, never 'whatever is pending': a forged key shown for a moment,
     or an old approval replayed, cannot slip in under the admin's decision."""
-    user, key = args["user"], args["key"]
     example = f"{ctx.prefix}trust approve {user} {EXAMPLE_KEY}"
     if user in ctx.settings.trusted_identities:
         raise UserError(
@@ -76,7 +73,7 @@ async def trust_approve(ctx: Context, args: dict[str, Any]) -> None:
     example="!trust list",
     roles=["admin"],
 )
-async def trust_list(ctx: Context, args: dict[str, Any]) -> None:
+async def trust_list(ctx: Context) -> None:
     async with ctx.db.execute(
         "SELECT user_id, master_key, pinned_by, pending_key FROM identities "
         "ORDER BY pending_key IS NULL, user_id"

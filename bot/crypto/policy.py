@@ -14,13 +14,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from nio import AsyncClient
 from nio.events import Event
 
+from bot.clock import Clock, SystemClock
 from bot.crypto.cross_signing import (
     CrossSigningError,
     CrossSigningStatus,
@@ -103,9 +103,15 @@ async def own_cross_signing(client: AsyncClient, settings: Settings) -> CrossSig
 
 class DeviceTrustPolicy:
     def __init__(
-        self, client: AsyncClient, settings: Settings, store: Store, metrics: Metrics
+        self,
+        client: AsyncClient,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
+        self.clock: Clock = clock or SystemClock()
         self.settings = settings
         self.store = store
         self.metrics = metrics
@@ -226,7 +232,7 @@ class DeviceTrustPolicy:
 
     async def _record(self, user_id: str, pin: str | None, trust: UserTrust) -> None:
         """Pin on first sight (tofu); note a changed identity once and tell the admins."""
-        now = utc_iso(datetime.now(UTC))
+        now = utc_iso(self.clock.now())
         if pin is None:
             if (
                 self.settings.trust_mode == "tofu"
@@ -406,7 +412,7 @@ class DeviceTrustPolicy:
         if key in self._told:  # no store write per send once told
             return
         self._told.add(key)
-        now = utc_iso(datetime.now(UTC))
+        now = utc_iso(self.clock.now())
         async with self.store.write() as db:
             cur = await db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
@@ -463,8 +469,8 @@ def _matching(entry: _Cached, user_id: str, devices: list[Any]) -> set[str]:
 
 
 async def build_policy(
-    client: AsyncClient, settings: Settings, store: Store, metrics: Metrics
+    client: AsyncClient, settings: Settings, store: Store, metrics: Metrics, clock: Clock
 ) -> DeviceTrustPolicy:
-    policy = DeviceTrustPolicy(client, settings, store, metrics)
+    policy = DeviceTrustPolicy(client, settings, store, metrics, clock)
     await policy.start()
     return policy

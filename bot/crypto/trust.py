@@ -180,7 +180,7 @@ def evaluate_user(
             problem = "master key differs from the pinned one"
     if problem is None and master is not None:
         ssk, why = parse_cross_signing_key(ssk_obj, user_id, "self_signing")
-        if ssk is None:
+        if ssk is None or ssk_obj is None:
             problem = why
         elif not verify_signed_json(ssk_obj, user_id, f"ed25519:{master}", master):
             problem = "self-signing key is not signed by the master key"

@@ -8,7 +8,8 @@ from typing import Any
 import aiosqlite
 
 from commands.context import OutMessage
-from commands.delivery import LIAISON_LABEL, notice_target
+from commands.delivery import notice_target
+from commands.ids import ObjectId
 from commands.markings.model import Marking, Subject
 from commands.markings.routing import withheld_notice
 
@@ -59,12 +60,12 @@ async def withheld(
         if told_before:
             continue
         fresh.append((person.label, reason))
-        match = LIAISON_LABEL.fullmatch(obj or "")
-        if match:
+        request = ObjectId.find(obj)
+        if request is not None and request.kind == "LR" and str(request) == obj:
             await db.execute(
-                "INSERT INTO liaison_history (request_id, at, actor, action, status, detail) "
-                "SELECT id, ?, 'bot', 'withheld', status, ? FROM liaison_requests WHERE id = ?",
-                (now_iso, f"not sent to {person.user_id}: {reason}", int(match[1])),
+                "INSERT INTO history (object, at, actor, action, new, detail) "
+                "SELECT ?, ?, 'bot', 'withheld', status, ? FROM liaison_requests WHERE id = ?",
+                (obj, now_iso, f"not sent to {person.user_id}: {reason}", request.number),
             )
     if not fresh or not origin or not origin.get("user_id"):
         return []

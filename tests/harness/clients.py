@@ -57,6 +57,7 @@ class TestClient:
         self.user = user
         self.auto_join = auto_join
         self.timeline: list[tuple[str, Event]] = []  # (room_id, event), every room event
+        self._sync_timeout_ms = 0  # set by create()
         self.received: list[tuple[str, RoomMessage]] = []  # decrypted/plain m.room.message
         self.undecryptable: list[tuple[str, MegolmEvent]] = []
         self.sync_errors: list[Any] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from bot.metrics import Metrics
 from bot.store import Store, open_store
 from commands import build_registry
 from commands.context import Context, Incoming
+from commands.outbox_row import Queued
 from config import Settings
 
 _ids = itertools.count(1)
@@ -144,8 +144,8 @@ class BotCore:
             rows = await cur.fetchall()
         out = []
         for row in rows:
-            meta = json.loads(row["content"])
-            content = meta.get("content", {})
+            meta = Queued.loads(row["content"])
+            content = meta.content
             out.append(
                 Sent(
                     id=row["id"],
@@ -154,12 +154,12 @@ class BotCore:
                     body=content.get("body", ""),
                     html=content.get("formatted_body"),
                     content=content,
-                    reply_to=meta.get("reply_to"),
-                    thread_root=meta.get("thread_root"),
-                    thread_key=meta.get("thread_key"),
+                    reply_to=meta.reply_to,
+                    thread_root=meta.thread_root,
+                    thread_key=meta.thread_key,
                     key=row["key"],
                     attachment=row["attachment"],
-                    filename=(meta.get("attachment") or {}).get("filename"),
+                    filename=(meta.attachment or {}).get("filename"),
                 )
             )
             self._seen_outbox = max(self._seen_outbox, row["id"])

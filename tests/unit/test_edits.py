@@ -154,7 +154,7 @@ async def test_edit_of_a_relayed_thread_reply_is_not_relayed_and_says_so(core: B
     answer = await core.say(B, "Dates: 13-15 May.", event_id="$ans-e", replaces="$ans")
     assert len(answer) == 1 and "did not relay your edit" in answer[0].body
     assert answer[0].thread_root == roots[B] and answer[0].reply_to == "$ans"
-    assert not await core.query("SELECT 1 FROM liaison_history WHERE detail LIKE '%13-15%'")
+    assert not await core.query("SELECT 1 FROM history WHERE detail LIKE '%13-15%'")
 
 
 async def test_an_edit_of_a_read_only_command_is_answered_with_the_new_text(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from actions_fixtures import ADMIN, DM, OWNER, PARIS, ROOM, SEC, say_ok, seed
 
-from commands.action_model import parse_due, parse_status
+from commands.actions.model import parse_status
+from commands.timeparse import parse_due
 from tests.harness.fakes import BotCore
 
 
@@ -58,8 +59,8 @@ async def test_history_records_who_what_when_comment_and_event(core: BotCore) ->
     await seed(core)
     await core.say(OWNER, "!actions done A-1 -- sent round", room_id=DM, event_id="$done1")
     rows = await core.query(
-        "SELECT actor, field, old, new, comment, event_id FROM action_history "
-        "WHERE item_id = 1 ORDER BY id"
+        "SELECT actor, action, old, new, detail, event_id FROM history "
+        "WHERE object = 'A-1' ORDER BY id"
     )
     assert [tuple(r) for r in rows][-1] == (OWNER, "status", "open", "done", "sent round", "$done1")
     audit = await core.query("SELECT actor, action, object, event_id FROM audit WHERE object='A-1'")
@@ -115,8 +116,8 @@ async def test_bad_input_gets_an_example_and_changes_nothing(core: BotCore) -> N
     await seed(core)
     cases = [
         ("!actions add S-1 @x:test -- no due", "every item needs a due date"),
-        ("!actions add S-1 @x:test due=2026-02-01 -- past", "is already past"),
-        ("!actions add S-1 @x:test due=whenever-ish -- bad", "not a date I understand"),
+        ("!actions add S-1 @x:test due=2026-02-01 -- past", "is in the past"),
+        ("!actions add S-1 @x:test due=whenever-ish -- bad", "not a date or time I understand"),
         ("!actions add S-1 NO-SUCH-POST due=2026-04-01 -- x", "no post NO-SUCH-POST"),
         ("!actions add S-9 @x:test due=2026-04-01 -- x", "No summit S-9"),
         ("!edit A-1 colour=blue", "Not understood"),
@@ -124,12 +125,12 @@ async def test_bad_input_gets_an_example_and_changes_nothing(core: BotCore) -> N
         ("!actions list S-1 sideways", "Not understood"),
         ("!actions export S-1 pdf", "choose csv or md"),
     ]
-    before = await core.count("action_items"), await core.count("action_history")
+    before = await core.count("action_items"), await core.count("history")
     for text, expected in cases:
         body = (await core.say(SEC, text, room_id=ROOM))[0].body
         assert expected in body, (text, body)
         assert "Example:" in body or "No summit" in body, body
-    assert (await core.count("action_items"), await core.count("action_history")) == before
+    assert (await core.count("action_items"), await core.count("history")) == before
 
 
 async def test_edit_free_text_and_due_then_reassign_tells_new_owner(core: BotCore) -> None:
@@ -141,7 +142,7 @@ async def test_edit_free_text_and_due_then_reassign_tells_new_owner(core: BotCor
     sent = await say_ok(core, SEC, "!actions reassign A-1 FR-PARIS -- Paris leads", ROOM)
     dms = [m for m in sent if m.user_id == PARIS]
     assert dms and "A-1 was assigned to you" in dms[0].body
-    fields = [r[0] for r in await core.query("SELECT field FROM action_history WHERE item_id=1")]
+    fields = [r[0] for r in await core.query("SELECT action FROM history WHERE object = 'A-1'")]
     assert fields == ["created", "text", "due", "owner"]
 
 

@@ -42,7 +42,7 @@ ROLE_GATED = {"summit_open", "summit_edit", "summit_close", "add", "reassign"}
 
 async def snapshot(core: BotCore) -> list:
     rows = []
-    for table in ("summits", "action_items", "action_history", "jobs"):
+    for table in ("summits", "action_items", "history", "jobs"):
         rows.append([tuple(r) for r in await core.query(f"SELECT * FROM {table} ORDER BY id")])
     return rows
 

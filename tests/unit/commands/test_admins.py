@@ -9,8 +9,8 @@ import pytest
 from bot.store import Store
 from bot.store.migrations import MIGRATIONS
 from commands.context import Context
-from commands.directory import load_seed
-from commands.liaison import _admins
+from commands.directory.store import load_seed
+from commands.liaison.store import liaison_admins
 from commands.people import load_person
 from tests.harness.fakes import BotCore
 
@@ -44,7 +44,7 @@ async def test_stored_admin_role_grants_nothing(core: BotCore) -> None:
         )
         person = await load_person(db, EVE, core.settings)
         ctx = Context(db=db, settings=core.settings, registry=core.registry, now=core.clock.now())
-        assert await _admins(ctx) == [ADMIN]
+        assert await liaison_admins(ctx) == [ADMIN]
     assert "admin" not in person.roles and not person.has_role("secretariat")
     sent = await core.say(EVE, "!dir list")
     assert "is for admin only" in sent[0].body

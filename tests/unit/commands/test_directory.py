@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from actions_fixtures import ADMIN, DM, say_ok
 
-from commands.directory import load_seed, post_members, resolve_target
+from commands.directory.service import post_members, resolve_target
+from commands.directory.store import load_seed
 from commands.errors import UserError
 from tests.harness.fakes import BotCore
 

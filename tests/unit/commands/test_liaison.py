@@ -121,7 +121,7 @@ async def test_due_is_read_in_the_senders_zone_and_nudged_once(lr: BotCore) -> N
     await lr.say(A, "!tz Europe/Berlin")
     await make(lr, due="2026-03-04")
     row = await lr.query("SELECT due_at, due_zone FROM liaison_requests")
-    assert tuple(row[0]) == ("2026-03-04T22:59:00+00:00", "Europe/Berlin")
+    assert tuple(row[0]) == ("2026-03-04T22:59:59+00:00", "Europe/Berlin")
     await deliver(lr)
     lr.clock.set(lr.clock.now().replace(day=4, hour=23))
     sent = await lr.fire_due()
@@ -156,7 +156,7 @@ async def test_no_due_nudge_once_answered(lr: BotCore) -> None:
         ("!request @a:test Hi", "You cannot send a request to yourself."),
         ("!request @x:elsewhere Hi", "I cannot reach @x:elsewhere"),
         ("!request @Bad Hi", "to: '@Bad' is not a Matrix ID"),
-        ("!request <b> Hi", "to: '<b>' is not a post code"),
+        ("!request <b> Hi", "to: '<b>' is neither a Matrix ID"),
         ("!request LR-1 Hi", "LR-1 is a request ID: to show it, send !request LR-1 alone"),
         ("!request DE-BERLIN " + "x" * 201, "keep it under 200"),
         ("!ack", "Missing id."),
@@ -203,13 +203,13 @@ async def test_post_without_other_members_is_refused(lr: BotCore) -> None:
 )
 async def test_a_non_party_gets_no_such_request(lr: BotCore, command: str) -> None:
     await make(lr)
-    before = await lr.count("liaison_history")
+    before = await lr.count("history")
     sent = await lr.say(D, command)
     assert [m.body for m in sent] == ["No such request: LR-1. Send !requests for yours."]
     missing = await lr.say(D, command.replace("LR-1", "LR-99"))
     # the same words: no oracle
     assert [m.body for m in missing] == ["No such request: LR-99. Send !requests for yours."]
-    assert await lr.count("liaison_history") == before and await status(lr) == "open"
+    assert await lr.count("history") == before and await status(lr) == "open"
 
 
 async def test_admin_sees_and_may_act_on_any_request(lr: BotCore) -> None:
@@ -257,7 +257,9 @@ async def test_thread_reply_is_relayed_to_the_other_side(lr: BotCore) -> None:
     assert set(back) == {B, C}
     assert back[B].body == "Anna (@a:test), requester on LR-1:\nThanks!"
     assert back[B].thread_key == f"LR-1:{B}"
-    history = await lr.query("SELECT action, detail FROM liaison_history ORDER BY id")
+    history = await lr.query(
+        "SELECT action, detail FROM history WHERE object LIKE 'LR-%' ORDER BY id"
+    )
     assert [tuple(h) for h in history][1:] == [
         ("ack", "by replying"),
         ("reply", "Dates: 12-14 May."),
@@ -423,7 +425,7 @@ async def test_escalation_resends_then_tells_admins_once_each(lr: BotCore) -> No
     assert second[A].body.endswith("The admins are told.")
     lr.clock.advance(days=5)
     assert await lr.fire_due() == []
-    history = await lr.query("SELECT detail FROM liaison_history WHERE action = 'escalated'")
+    history = await lr.query("SELECT detail FROM history WHERE action = 'escalated'")
     assert [r[0] for r in history] == ["reminder 1", "reminder 2, admins told"]
 
 

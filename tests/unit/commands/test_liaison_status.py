@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from commands.liaison_status import MOVES, STATUSES, IllegalMove, explain, next_status
+from commands.liaison.model import MOVES, STATUSES, IllegalMove, explain, next_status
 
 LEGAL = {
     ("open", "ack"): "acknowledged",

@@ -75,3 +75,8 @@ def next_status(status: str, action: str, side: Side | None, *, admin: bool = Fa
 
 def explain(error: IllegalMove, request_label: str) -> str:
     return str(error).replace("{id}", request_label)
+
+
+# Reactions that acknowledge a request when put on its root.
+ACK_KEYS = frozenset({"✅", "✔️", "✔", "☑️"})
+SUBJECT_MAX = 200  # characters; the rest goes after --

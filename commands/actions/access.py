@@ -1,0 +1,90 @@
+"""Who may see and do what with summits and items, and the sender's zone and event."""
+
+from __future__ import annotations
+
+from commands.actions.store import Item, Summit, get_item, get_summit
+from commands.context import Context
+from commands.directory.service import posts_of
+from commands.errors import NotFound, UserError
+from commands.timeparse import Due, parse_due
+
+# -- permissions ---------------------------------------------------------------------------
+
+
+def is_secretariat(ctx: Context) -> bool:
+    return ctx.person is not None and ctx.person.has_role("secretariat")
+
+
+def sees_summit(ctx: Context, summit: Summit) -> bool:
+    """Everyone in the summit's room (the command came from it), and the secretariat."""
+    return is_secretariat(ctx) or (ctx.room_id is not None and ctx.room_id == summit.room_id)
+
+
+async def is_owner(ctx: Context, item: Item) -> bool:
+    if ctx.person is None:
+        return False
+    if item.owner_kind == "person":
+        return item.owner == ctx.sender
+    return item.owner in await posts_of(ctx.db, ctx.sender)
+
+
+async def visible_summit(ctx: Context, number: int) -> Summit:
+    summit = await get_summit(ctx.db, number)
+    if summit is None or not sees_summit(ctx, summit):
+        raise NotFound(
+            f"No summit S-{number} that you can see (ask in the summit's room). "
+            "Send !summit list for yours."
+        )
+    return summit
+
+
+async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
+    """The item if the sender may read it; NotFound otherwise (existence is not revealed)."""
+    item = await get_item(ctx.db, number)
+    summit = await get_summit(ctx.db, item.summit_id) if item else None
+    if (
+        item is None
+        or summit is None
+        or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
+    ):
+        raise NotFound(f"No action item A-{number} that you can see. Send !actions list for yours.")
+    return item, summit
+
+
+def require_secretariat(ctx: Context, what: str) -> None:
+    if not is_secretariat(ctx):
+        raise UserError(
+            f"Only the secretariat may {what}. Ask the summit's secretariat "
+            "(!dir list shows who has that role, for admins)."
+        )
+
+
+def require_open(summit: Summit) -> None:
+    if summit.state != "open":
+        raise UserError(
+            f"{summit.ref} is closed; nothing can be added to it or changed in it. "
+            f"See it with !summit list, or open a new one with !summit open."
+        )
+
+
+SECRETARIAT = ["secretariat"]  # admins pass every role check
+NUDGE_SOON = "action.soon"
+NUDGE_OVERDUE = "action.overdue"
+DIGEST = "action.digest"
+LATE_NOTE_AFTER = 300.0  # seconds; a job later than this says the bot was offline
+
+
+def event_id_of(ctx: Context) -> str | None:
+    return ctx.incoming.event_id if ctx.incoming else None
+
+
+def sender_zone(ctx: Context) -> str:
+    return ctx.person.timezone if ctx.person else ctx.settings.timezone
+
+
+def due_option(ctx: Context, text: str, example: str) -> Due:
+    try:
+        due = parse_due(text, sender_zone(ctx), ctx.now)
+    except ValueError as exc:
+        raise UserError(f"due: {exc}", example=example) from None
+    return due

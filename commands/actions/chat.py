@@ -1,0 +1,349 @@
+"""Action-item commands: !actions add/reassign/done/status/comment, !show/!edit/!cancel A-n."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from commands import history
+from commands.actions.access import (
+    SECRETARIAT,
+    due_option,
+    event_id_of,
+    is_owner,
+    is_secretariat,
+    require_open,
+    require_secretariat,
+    sender_zone,
+    visible_item,
+    visible_summit,
+)
+from commands.actions.jobs import plan_nudges
+from commands.actions.model import (
+    OWNER_MOVES,
+    SECRETARIAT_MOVES,
+    parse_item_id,
+    parse_status,
+    parse_summit_id,
+    shown_status,
+)
+from commands.actions.store import (
+    Item,
+    Summit,
+    add_history,
+    get_item,
+    insert_item,
+    owner_label,
+    owner_people,
+    resolve_owner,
+    summits_in_room,
+)
+from commands.context import Context, utc_iso
+from commands.errors import UserError
+from commands.examples import day
+from commands.ids import ObjectId
+from commands.people import load_person
+from commands.registry import Option, Param, command, handles
+from commands.render import Rendered, esc, person
+from commands.timeparse import Due, show_due
+
+# -- items: add, show, edit, status --------------------------------------------------------
+
+
+def _add_example(now: datetime) -> str:
+    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- circulate the draft"
+
+
+@command(
+    "actions add",
+    summary="Add an action item to a summit, owned by a person or a post (secretariat)",
+    example=_add_example,
+    params=[
+        Param("summit", "e.g. S-1 (optional in the summit's room)"),
+        Param("owner", "a Matrix ID or a post code", optional=True),
+    ],
+    options=[Option("due", "ISO date, or friday, in 3 days… (your time zone)")],
+    body=Param("text", "what is to be done"),
+    roles=SECRETARIAT,
+)
+async def actions_add(
+    ctx: Context, *, summit: str, owner: str | None, due: str | None, text: str
+) -> None:
+    first, owner_text = summit, owner
+    if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
+        found = await _room_summit(ctx, _add_example(ctx.now))
+        owner_text = first
+    else:
+        try:
+            number = parse_summit_id(first)
+        except ValueError as exc:
+            raise UserError(f"summit: {exc}", example=_add_example(ctx.now)) from None
+        found = await visible_summit(ctx, number)
+    require_open(found)
+    if not due:
+        raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
+    kind, owner = await resolve_owner(ctx.db, owner_text)
+    deadline = due_option(ctx, due, _add_example(ctx.now))
+    text = text.strip()  # bounded by max_body_length (bot.limits), never cut
+    number = await insert_item(
+        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx)
+    )
+    item = await get_item(ctx.db, number)
+    assert item is not None
+    await plan_nudges(ctx, item)
+    await ctx.audit("action.add", item.ref, f"{found.ref} owner={owner}")
+    label = await owner_label(ctx.db, kind, owner)
+    ctx.reply(
+        f"{item.ref} added to {found.ref}: {text} — owner {label}, "
+        f"due {item.due_for(sender_zone(ctx))}."
+    )
+    await _tell_owner(ctx, item, found, f"You own {item.ref} ({found.ref} {found.name})")
+
+
+async def _room_summit(ctx: Context, example: str) -> Summit:
+    open_here = [s for s in await summits_in_room(ctx.db, ctx.room_id) if s.state == "open"]
+    if len(open_here) != 1:
+        what = "no open summit" if not open_here else "several open summits"
+        raise UserError(f"This room has {what}; name the summit (S-n).", example=example)
+    return open_here[0]
+
+
+async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> None:
+    """A DM to the owner(s), except the person who made the change."""
+    for user in await owner_people(ctx.db, item.owner_kind, item.owner):
+        if ctx.person is not None and user == ctx.sender:
+            continue
+        person = await load_person(ctx.db, user, ctx.settings)
+        ctx.send(
+            f"{intro}: {item.text} — due {item.due_for(person.timezone)}. "
+            f"When it is done: {ctx.prefix}actions done {item.ref}",
+            user_id=user,
+            origin=ctx.origin(item.ref) if ctx.person is not None else None,
+        )
+
+
+@handles("show", "A")
+async def show_item(ctx: Context, oid: ObjectId) -> None:
+    number = oid.number
+    item, summit = await visible_item(ctx, number)
+    zone = sender_zone(ctx)
+    lines = [
+        ("item", f"{item.ref} ({summit.ref} {summit.name})"),
+        ("text", item.text),
+        ("owner", await owner_label(ctx.db, item.owner_kind, item.owner)),
+        ("due", item.due_for(zone)),
+        ("status", item.status_for(ctx.now)),
+        ("created by", person(item.created_by)),
+    ]
+    entries = []
+    for h in await history.of(ctx.db, ObjectId("A", item.id)):
+        when = _local(utc_iso(h.at), zone)
+        change = (
+            h.action
+            if h.action in ("created", "comment")
+            else (f"{h.action}: {h.old or '-'} → {h.new or '-'}")
+        )
+        note = f" — {h.detail}" if h.detail else ""
+        actor = person(h.actor) if h.actor.startswith("@") else h.actor
+        entries.append(f"{when} {actor}: {change}{note}")
+    body = (
+        "\n".join(f"{k}: {v}" for k, v in lines)
+        + "\nhistory:\n"
+        + "\n".join(f"• {e}" for e in entries)
+    )
+    html = (
+        "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+        + "<br><b>history</b>:<ul>"
+        + "".join(f"<li>{esc(e)}</li>" for e in entries)
+        + "</ul>"
+    )
+    ctx.reply(Rendered(body, html))
+
+
+def _local(stamp: str, zone: str) -> str:
+    return datetime.fromisoformat(stamp).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+_EDIT_KEYS = {"text", "due", "owner"}
+
+
+@handles("edit", "A", keys=_EDIT_KEYS, example=lambda now, oid: f"!edit {oid} due={day(now, 14)}")
+async def edit_item(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
+    await apply_edit(ctx, oid.number, changes, None)
+
+
+async def apply_edit(
+    ctx: Context, number: int, changes: dict[str, str], comment: str | None
+) -> None:
+    item, summit = await visible_item(ctx, number)
+    require_secretariat(ctx, "edit an item (owners change its status: !actions status)")
+    require_open(summit)
+    example = f"{ctx.prefix}edit {item.ref} due={day(ctx.now, 14)} owner=FR-PARIS"
+    updates: dict[str, Any] = {}
+    log: list[tuple[str, str | None, str | None]] = []
+    if "text" in changes:
+        text = changes["text"].strip()
+        if not text:
+            raise UserError("text: give the new text.", example=example)
+        if text != item.text:
+            updates["text"] = text
+            log.append(("text", item.text, text))
+    if "due" in changes:
+        due = due_option(ctx, changes["due"], example)
+        if due.at != item.due_at or due.zone != item.due_zone:
+            updates.update(due_at=utc_iso(due.at), due_zone=due.zone, all_day=int(due.all_day))
+            log.append(("due", item.due_for(item.due_zone), _fmt_due(due)))
+    if "owner" in changes:
+        kind, owner = await resolve_owner(ctx.db, changes["owner"])
+        if (kind, owner) != (item.owner_kind, item.owner):
+            updates.update(owner_kind=kind, owner=owner)
+            log.append(("owner", item.owner, owner))
+    if not updates:
+        ctx.reply(f"{item.ref}: nothing changed.")
+        return
+    updates["updated_at"] = utc_iso(ctx.now)
+    sets = ", ".join(f"{k} = ?" for k in updates)
+    await ctx.db.execute(
+        f"UPDATE action_items SET {sets} WHERE id = ?", (*updates.values(), item.id)
+    )
+    for field, old, new in log:
+        await add_history(
+            ctx.db, item.id, ctx.sender, ctx.now, field, old, new, comment, event_id_of(ctx)
+        )
+    fresh = await get_item(ctx.db, item.id)
+    assert fresh is not None
+    await plan_nudges(ctx, fresh)
+    fields = ", ".join(f for f, _, _ in log)
+    await ctx.audit("action.edit", item.ref, fields)
+    ctx.reply(
+        f"{item.ref} changed ({fields}): owner {fresh.owner}, "
+        f"due {fresh.due_for(sender_zone(ctx))}."
+    )
+    if "owner" in updates:
+        await _tell_owner(ctx, fresh, summit, f"{item.ref} was assigned to you ({summit.ref})")
+
+
+def _fmt_due(due: Due) -> str:
+    return show_due(due, due.zone)
+
+
+@command(
+    "actions reassign",
+    summary="Give an item to another person or post (secretariat)",
+    example="!actions reassign A-7 FR-PARIS -- Paris leads on this",
+    params=[
+        Param("item", "e.g. A-7", convert=parse_item_id),
+        Param("owner", "a Matrix ID or a post code"),
+    ],
+    body=Param("comment", "why, kept in the history", optional=True),
+    roles=SECRETARIAT,
+)
+async def actions_reassign(ctx: Context, *, item: int, owner: str, comment: str | None) -> None:
+    await apply_edit(ctx, item, {"owner": owner}, comment)
+
+
+async def change_status(ctx: Context, number: int, status: str, comment: str | None) -> None:
+    item, summit = await visible_item(ctx, number)
+    secretariat = is_secretariat(ctx)
+    owner = await is_owner(ctx, item)
+    if not (secretariat or owner):
+        raise UserError(
+            f"Only {item.ref}'s owner or the secretariat may change its status. "
+            f"{ctx.prefix}show {item.ref} shows its owner.",
+        )
+    require_open(summit)
+    if status == item.status:
+        raise UserError(
+            f"{item.ref} is already {shown_status(status)}. {ctx.prefix}show {item.ref} "
+            "shows its history."
+        )
+    moves = SECRETARIAT_MOVES if secretariat else OWNER_MOVES
+    if (item.status, status) not in moves:
+        who = (
+            "only the secretariat may do that"
+            if (item.status, status) in SECRETARIAT_MOVES
+            else "no one may make that change"
+        )
+        raise UserError(
+            f"{item.ref} cannot go from {shown_status(item.status)} to {shown_status(status)} "
+            f"({who}). {ctx.prefix}show {item.ref} shows its history."
+        )
+    await ctx.db.execute(
+        "UPDATE action_items SET status = ?, updated_at = ? WHERE id = ?",
+        (status, utc_iso(ctx.now), item.id),
+    )
+    await add_history(
+        ctx.db,
+        item.id,
+        ctx.sender,
+        ctx.now,
+        "status",
+        item.status,
+        status,
+        comment,
+        event_id_of(ctx),
+    )
+    fresh = await get_item(ctx.db, item.id)
+    assert fresh is not None
+    await plan_nudges(ctx, fresh)
+    await ctx.audit(f"action.{status}", item.ref, f"{item.status}->{status}")
+    ctx.reply(f"{item.ref} is now {shown_status(status)}: {item.text}")
+
+
+@command(
+    "actions done",
+    summary="Mark an item done (its owner or the secretariat)",
+    example="!actions done A-7 -- sent to all delegations",
+    params=[Param("item", "e.g. A-7", convert=parse_item_id)],
+    body=Param("comment", "what was done, kept in the history", optional=True),
+)
+async def actions_done(ctx: Context, *, item: int, comment: str | None) -> None:
+    await change_status(ctx, item, "done", comment)
+
+
+@command(
+    "actions status",
+    summary="Set an item's status: open, in-progress, done (owner); cancelled (secretariat)",
+    example="!actions status A-7 in-progress -- draft under review",
+    params=[
+        Param("item", "e.g. A-7", convert=parse_item_id),
+        Param("status", "open, in-progress, done or cancelled", convert=parse_status, rest=True),
+    ],
+    body=Param("comment", "kept in the history", optional=True),
+)
+async def actions_status(ctx: Context, *, item: int, status: str, comment: str | None) -> None:
+    await change_status(ctx, item, status, comment)
+
+
+@handles("cancel", "A")
+async def cancel_item(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
+    number = oid.number
+    await visible_item(ctx, number)  # not found before not allowed: existence stays hidden
+    require_secretariat(ctx, "cancel an item")
+    await change_status(ctx, number, "cancelled", reason)
+
+
+@command(
+    "actions comment",
+    summary="Add a comment to an item's history (its owner or the secretariat)",
+    example="!actions comment A-7 -- waiting for the Italian input",
+    params=[Param("item", "e.g. A-7", convert=parse_item_id)],
+    body=Param("comment", "the comment"),
+)
+async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
+    found, _ = await visible_item(ctx, item)
+    if not (is_secretariat(ctx) or await is_owner(ctx, found)):
+        raise UserError(
+            f"Only {found.ref}'s owner or the secretariat may comment on it. "
+            f"{ctx.prefix}show {found.ref} shows its owner."
+        )
+    text = comment.strip()
+    await add_history(
+        ctx.db, found.id, ctx.sender, ctx.now, "comment", None, None, text, event_id_of(ctx)
+    )
+    await ctx.db.execute(
+        "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), found.id)
+    )
+    await ctx.audit("action.comment", found.ref, "")
+    ctx.reply(f"Comment added to {found.ref}.")

@@ -1,0 +1,129 @@
+"""Scheduled action-item work: nudges before and after a deadline, and the daily digest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from commands.actions.access import DIGEST, LATE_NOTE_AFTER, NUDGE_OVERDUE, NUDGE_SOON
+from commands.actions.model import ACTIVE, next_digest_at, parse_item_id, parse_summit_id
+from commands.actions.store import Item, Summit, get_item, get_summit, owner_label, owner_people
+from commands.context import Context, Job, utc_iso
+from commands.people import load_person
+from commands.registry import job
+from commands.render import Rendered, esc
+
+# -- scheduling nudges ---------------------------------------------------------------------
+
+
+async def plan_nudges(ctx: Context, item: Item) -> None:
+    """(Re)plan the owner's DMs for an item: N days before due, and when it becomes overdue.
+
+    Each nudge is a job keyed by (kind, item, deadline): the store records it done when it
+    fires, so it goes once, even across restarts; a new deadline gets its own nudges.
+    """
+    await ctx.unschedule(NUDGE_SOON, item.ref)
+    await ctx.unschedule(NUDGE_OVERDUE, item.ref)
+    if item.status not in ACTIVE:
+        return
+    payload = {"due": utc_iso(item.due_at)}
+    days = ctx.settings.actions_nudge_days
+    soon = item.due_at - timedelta(days=days)
+    if days > 0 and soon > ctx.now:
+        await ctx.schedule(NUDGE_SOON, item.ref, soon, payload)
+    await ctx.schedule(NUDGE_OVERDUE, item.ref, item.due_at, payload)
+
+
+async def plan_digest(ctx: Context, summit: Summit) -> None:
+    await ctx.unschedule(DIGEST, summit.ref)
+    if summit.state != "open":
+        return
+    at = next_digest_at(
+        ctx.now,
+        summit.timezone,
+        ctx.settings.actions_digest_time,
+        ctx.settings.actions_working_days,
+    )
+    await ctx.schedule(DIGEST, summit.ref, at, {})
+
+
+# -- nudges and the digest (scheduled jobs) ------------------------------------------------
+
+
+def _late(job: Job) -> str:
+    if job.late_seconds < LATE_NOTE_AFTER:
+        return ""
+    return " (sent late: I was offline when it was due)"
+
+
+async def _nudge(ctx: Context, job: Job, intro: str) -> None:
+    number = parse_item_id(job.ref)
+    item = await get_item(ctx.db, number)
+    if item is None or item.status not in ACTIVE or utc_iso(item.due_at) != job.payload.get("due"):
+        return  # done, cancelled, or its deadline moved (the new deadline has its own job)
+    summit = await get_summit(ctx.db, item.summit_id)
+    if summit is None or summit.state != "open":
+        return
+    for user in await owner_people(ctx.db, item.owner_kind, item.owner):
+        person = await load_person(ctx.db, user, ctx.settings)
+        ctx.send(
+            f"{intro.format(ref=item.ref, due=item.due_for(person.timezone))}{_late(job)}: "
+            f"{item.text} ({summit.ref} {summit.name}). "
+            f"When it is done: {ctx.prefix}actions done {item.ref}",
+            user_id=user,
+        )
+    await ctx.audit(job.kind, item.ref, "nudged")
+
+
+@job(NUDGE_SOON)
+async def nudge_soon(ctx: Context, job: Job) -> None:
+    await _nudge(ctx, job, "Reminder: {ref} is due {due}")
+
+
+@job(NUDGE_OVERDUE)
+async def nudge_overdue(ctx: Context, job: Job) -> None:
+    await _nudge(ctx, job, "{ref} is now overdue (it was due {due})")
+
+
+@job(DIGEST)
+async def digest(ctx: Context, job: Job) -> None:
+    """Open and overdue items by owner, to the summit room; then plan the next working day."""
+    summit = await get_summit(ctx.db, parse_summit_id(job.ref))
+    if summit is None or summit.state != "open":
+        return
+    async with ctx.db.execute(
+        "SELECT * FROM action_items WHERE summit_id = ? AND status IN ('open', 'in_progress') "
+        "ORDER BY owner, due_at, id",
+        (summit.id,),
+    ) as cur:
+        items = [Item.from_row(r) for r in await cur.fetchall()]
+    if items:
+        ctx.send(await render_digest(ctx, summit, items, _late(job)), room_id=summit.room_id)
+    await plan_digest(ctx, summit)
+
+
+async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: str) -> Rendered:
+    overdue = sum(1 for i in items if i.overdue(ctx.now))
+    title = f"{summit.ref} {summit.name}: {len(items)} open item(s), {overdue} overdue{late}"
+    groups: dict[tuple[str, str], list[Item]] = {}
+    for item in items:
+        groups.setdefault((item.owner_kind, item.owner), []).append(item)
+    text = [title]
+    html = [f"<p><b>{esc(title)}</b></p>"]
+    for key in sorted(groups, key=lambda k: k[1].lower()):
+        label = await owner_label(ctx.db, *key)
+        lines = [
+            f"{i.ref} due {i.due_for(summit.timezone)} [{i.status_for(ctx.now)}] {i.text}"
+            for i in groups[key]
+        ]
+        text.append(label)
+        text += [f"  • {line}" for line in lines]
+        html.append(
+            f"<p>{esc(label)}</p><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"
+        )
+    return Rendered("\n".join(text), "".join(html))
+
+
+def field_lines(lines: list[tuple[str, str]]) -> Rendered:
+    body = "\n".join(f"{k}: {v}" for k, v in lines)
+    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    return Rendered(body, html)

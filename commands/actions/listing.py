@@ -1,0 +1,210 @@
+"""!actions list: filters, paging and the table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from commands.actions.access import is_secretariat, sees_summit, sender_zone
+from commands.actions.model import ACTIVE, STATUSES, parse_status, parse_summit_id
+from commands.actions.store import (
+    Item,
+    get_summit,
+    owned_keys,
+    owner_label,
+    resolve_owner,
+    summits_in_room,
+)
+from commands.context import Context, utc_iso
+from commands.errors import NotFound, UserError
+from commands.registry import Option, Param, command
+from commands.render import Rendered, plain, table
+from commands.timeparse import parse_due
+
+# -- listing -------------------------------------------------------------------------------
+
+_NO_SUMMIT = (
+    "No such summit that you can see (ask in the summit's room). Send !summit list for yours."
+)
+_LIST_EXAMPLE = "!actions list S-1 status=open owner=FR-PARIS overdue page=2"
+
+
+def _page(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("a page number from 1, e.g. page=2")
+    return int(text)
+
+
+def _statuses(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("all", "any"):
+        return STATUSES
+    if text.strip().lower() == "active":
+        return ACTIVE
+    return tuple(dict.fromkeys(parse_status(p) for p in text.split(",") if p.strip()))
+
+
+async def query_items(
+    db: Any,
+    *,
+    now: datetime,
+    summit_ids: list[int] | None,
+    owners: list[str] | None,
+    restrict_owners: list[str] | None,
+    statuses: tuple[str, ...],
+    overdue: bool,
+    before: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[Item]]:
+    """One filtered page, sorted by due date, and the total; `restrict_owners` is visibility."""
+    where = ["TRUE"]
+    params: list[Any] = []
+    if set(statuses) != set(STATUSES):  # every status is no filter: walk the due index
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += statuses
+    if summit_ids is not None:
+        where.append(f"summit_id IN ({','.join('?' * len(summit_ids))})")
+        params += summit_ids
+    for group in (owners, restrict_owners):
+        if group is not None:
+            where.append(f"owner IN ({','.join('?' * len(group))})")
+            params += group
+    if overdue:
+        where.append("status IN ('open', 'in_progress') AND due_at < ?")
+        params.append(utc_iso(now))
+    if before is not None:
+        where.append("due_at < ?")
+        params.append(utc_iso(before))
+    clause = " AND ".join(where)
+    async with db.execute(f"SELECT COUNT(*) FROM action_items WHERE {clause}", params) as cur:
+        row = await cur.fetchone()
+    total = int(row[0]) if row else 0
+    async with db.execute(
+        f"SELECT * FROM action_items WHERE {clause} ORDER BY due_at, id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    ) as cur:
+        items = [Item.from_row(r) for r in await cur.fetchall()]
+    return total, items
+
+
+@command(
+    "actions list",
+    summary="List action items, by due date: filter by summit, owner, status, overdue, before",
+    example=_LIST_EXAMPLE,
+    params=[Param("filters", "S-n, overdue, mine", optional=True, rest=True)],
+    options=[
+        Option("owner", "a Matrix ID, a post code, or me"),
+        Option("status", "open, in-progress, done, cancelled, active (default) or all", _statuses),
+        Option("before", "due before this date"),
+        Option("page", "page number", _page, default=1),
+    ],
+    details="Everyone in a summit's room sees its items; elsewhere you see the items you own.",
+)
+async def actions_list(
+    ctx: Context,
+    *,
+    filters: str | None,
+    owner: str | None,
+    status: tuple[str, ...] | None,
+    before: str | None,
+    page: int,
+) -> None:
+    words = (filters or "").split()
+    summit_numbers, overdue, mine = [], False, False
+    for word in words:
+        low = word.lower()
+        if low == "overdue":
+            overdue = True
+        elif low in ("mine", "my"):
+            mine = True
+        else:
+            try:
+                summit_numbers.append(parse_summit_id(word))
+            except ValueError:
+                raise UserError(
+                    f"Not understood: {word[:30]!r}. Filters are S-n, overdue, mine, "
+                    "owner=…, status=…, before=…, page=…",
+                    example=_LIST_EXAMPLE,
+                ) from None
+    my_keys = await owned_keys(ctx.db, ctx.sender)
+    restrict: list[str] | None = None
+    if summit_numbers:
+        summits = [await get_summit(ctx.db, n) for n in summit_numbers]
+        if any(s is None for s in summits):
+            raise NotFound(_NO_SUMMIT)
+        if not all(sees_summit(ctx, s) for s in summits if s):
+            restrict = my_keys  # an owner outside the room sees just their own items
+        summit_ids: list[int] | None = summit_numbers
+    elif is_secretariat(ctx) and not await summits_in_room(ctx.db, ctx.room_id):
+        summit_ids = None
+    else:
+        here = await summits_in_room(ctx.db, ctx.room_id)
+        summit_ids = [s.id for s in here] or None
+        if not here:
+            restrict = my_keys
+    owners: list[str] | None = None
+    if mine or (owner or "").lower() == "me":
+        owners = my_keys
+    elif owner:
+        kind, key = await resolve_owner(ctx.db, owner)
+        owners = await owned_keys(ctx.db, key) if kind == "person" else [key]
+    cutoff = _before(ctx, before) if before else None
+    statuses = status or ACTIVE
+    size = ctx.settings.actions_page_size
+    total, items = await query_items(
+        ctx.db,
+        now=ctx.now,
+        summit_ids=summit_ids,
+        owners=owners,
+        restrict_owners=restrict,
+        statuses=statuses,
+        overdue=overdue,
+        before=cutoff,
+        limit=size,
+        offset=(page - 1) * size,
+    )
+    if restrict is not None and summit_numbers and total == 0:
+        raise NotFound(_NO_SUMMIT)  # a summit you cannot see looks like one that is not there
+    ctx.reply(await render_list(ctx, total, items, page, size))
+
+
+def _before(ctx: Context, text: str) -> datetime:
+    try:
+        due = parse_due(text, sender_zone(ctx), ctx.now, future=False)
+    except ValueError as exc:
+        raise UserError(f"before: {exc}", example=_LIST_EXAMPLE) from None
+    # "before 2026-12-01" means due on an earlier day: up to the start of that day.
+    return due.at.replace(hour=0, minute=0, second=0) if due.all_day else due.at
+
+
+async def render_list(
+    ctx: Context, total: int, items: list[Item], page: int, size: int
+) -> Rendered:
+    if total == 0:
+        return plain("No action items match.")
+    pages = (total + size - 1) // size
+    if not items:
+        return plain(f"There are {pages} page(s); page {page} is empty.")
+    zone = sender_zone(ctx)
+    labels: dict[tuple[str, str], str] = {}
+    rows = []
+    for item in items:
+        key = (item.owner_kind, item.owner)
+        if key not in labels:
+            labels[key] = await owner_label(ctx.db, *key)
+        text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+        rows.append(
+            (
+                item.ref,
+                item.due_for(zone),
+                item.status_for(ctx.now),
+                labels[key],
+                f"S-{item.summit_id}",
+                text,
+            )
+        )
+    first = (page - 1) * size + 1
+    footer = f"{first}–{first + len(items) - 1} of {total}, page {page} of {pages}."
+    if page < pages:
+        footer += f" Next: add page={page + 1}."
+    return table("Action items", ["id", "due", "status", "owner", "summit", "text"], rows, footer)

@@ -1,0 +1,231 @@
+"""Summits and action items in the store: rows (one from_row each), owners, history.
+
+Overdue is derived (status active and deadline passed), never stored, so it is right in every
+time zone and after every restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from commands import history
+from commands.actions.model import ACTIVE, shown_status
+from commands.context import parse_utc, utc_iso
+from commands.directory.service import (
+    canonical_target,
+    display_name,
+    post_exists,
+    post_members,
+    posts_of,
+)
+from commands.errors import UserError
+from commands.ids import ObjectId
+from commands.render import person
+from commands.timeparse import Due, show_due
+
+# -- rows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summit:
+    id: int
+    name: str
+    starts_on: str | None
+    ends_on: str | None
+    room_id: str
+    timezone: str
+    state: str
+    created_by: str
+
+    @property
+    def ref(self) -> str:
+        return f"S-{self.id}"
+
+    @classmethod
+    def from_row(cls, row: Any) -> Summit:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            starts_on=row["starts_on"],
+            ends_on=row["ends_on"],
+            room_id=row["room_id"],
+            timezone=row["timezone"],
+            state=row["state"],
+            created_by=row["created_by"],
+        )
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    summit_id: int
+    text: str
+    owner_kind: str
+    owner: str
+    due_at: datetime
+    due_zone: str
+    all_day: bool
+    status: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"A-{self.id}"
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status in ACTIVE and now > self.due_at
+
+    def due_for(self, viewer_zone: str) -> str:
+        return show_due(Due(self.due_at, self.due_zone, self.all_day), viewer_zone)
+
+    def status_for(self, now: datetime) -> str:
+        text = shown_status(self.status)
+        return f"{text}, OVERDUE" if self.overdue(now) else text
+
+    @classmethod
+    def from_row(cls, row: Any) -> Item:
+        return cls(
+            id=row["id"],
+            summit_id=row["summit_id"],
+            text=row["text"],
+            owner_kind=row["owner_kind"],
+            owner=row["owner"],
+            due_at=parse_utc(row["due_at"]),
+            due_zone=row["due_zone"],
+            all_day=bool(row["all_day"]),
+            status=row["status"],
+            created_by=row["created_by"],
+            created_at=parse_utc(row["created_at"]),
+            updated_at=parse_utc(row["updated_at"]),
+        )
+
+
+async def get_summit(db: aiosqlite.Connection, number: int) -> Summit | None:
+    async with db.execute("SELECT * FROM summits WHERE id = ?", (number,)) as cur:
+        row = await cur.fetchone()
+    return Summit.from_row(row) if row else None
+
+
+async def summits_in_room(db: aiosqlite.Connection, room_id: str | None) -> list[Summit]:
+    if room_id is None:
+        return []
+    async with db.execute("SELECT * FROM summits WHERE room_id = ? ORDER BY id", (room_id,)) as cur:
+        return [Summit.from_row(r) for r in await cur.fetchall()]
+
+
+async def get_item(db: aiosqlite.Connection, number: int) -> Item | None:
+    async with db.execute("SELECT * FROM action_items WHERE id = ?", (number,)) as cur:
+        row = await cur.fetchone()
+    return Item.from_row(row) if row else None
+
+
+async def insert_item(
+    db: aiosqlite.Connection,
+    summit_id: int,
+    text: str,
+    owner_kind: str,
+    owner: str,
+    due: Due,
+    actor: str,
+    now: datetime,
+    event_id: str | None,
+) -> int:
+    """One new item and its first history line; returns its number (A-n)."""
+    stamp = utc_iso(now)
+    cur = await db.execute(
+        "INSERT INTO action_items (summit_id, text, owner_kind, owner, due_at, due_zone, "
+        "all_day, status, created_by, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
+        (
+            summit_id,
+            text,
+            owner_kind,
+            owner,
+            utc_iso(due.at),
+            due.zone,
+            int(due.all_day),
+            actor,
+            stamp,
+            stamp,
+        ),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    assert row is not None
+    number = int(row[0])
+    await add_history(db, number, actor, now, "created", None, "open", None, event_id)
+    return number
+
+
+async def add_history(
+    db: aiosqlite.Connection,
+    item_id: int,
+    actor: str,
+    now: datetime,
+    field: str,
+    old: str | None,
+    new: str | None,
+    comment: str | None,
+    event_id: str | None,
+) -> None:
+    """One step of an item's story, in the shared history (commands.history)."""
+    await history.record(
+        db,
+        ObjectId("A", item_id),
+        now,
+        actor,
+        field,
+        old=old,
+        new=new,
+        detail=comment,
+        event_id=event_id,
+    )
+
+
+# -- owners --------------------------------------------------------------------------------
+
+
+async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
+    """("person", "@x:srv") or ("post", "FR-PARIS") for an owner; the post must exist."""
+    try:
+        kind, key = canonical_target(text)
+    except ValueError as exc:
+        raise UserError(
+            f"owner: {exc}", example="!actions add S-1 FR-PARIS due=friday -- …"
+        ) from None
+    if kind == "post" and not await post_exists(db, key):
+        raise UserError(
+            f"owner: no post {key} in the directory (an admin adds it: !dir post {key}).",
+            example="!actions add S-1 @alice:example.org due=friday -- …",
+        )
+    return kind, key
+
+
+async def owner_label(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in a chat reply: a post by code, a person by name with a pill."""
+    return owner if kind == "post" else person(owner)
+
+
+async def owner_text(db: aiosqlite.Connection, kind: str, owner: str) -> str:
+    """The owner in an exported file: plain text, `Name (@id)`."""
+    if kind == "post":
+        return owner
+    name = await display_name(db, owner)
+    return f"{name} ({owner})" if name else owner
+
+
+async def owner_people(db: aiosqlite.Connection, kind: str, owner: str) -> list[str]:
+    if kind == "person":
+        return [owner]
+    return await post_members(db, owner)
+
+
+async def owned_keys(db: aiosqlite.Connection, user_id: str) -> list[str]:
+    """The owner values that mean this person: their ID and their posts' codes."""
+    return [user_id, *await posts_of(db, user_id)]

@@ -1,0 +1,207 @@
+"""Directory commands: !dir person, !dir post, !dir show, !dir list (admins) and !whois."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from commands import delivery
+from commands.context import Context
+from commands.directory.service import (
+    canonical_target,
+    optional_of,
+    parse_members,
+    parse_post_code,
+    parse_roles,
+    parse_room_id,
+    parse_user_id,
+    post_exists,
+    post_members,
+    posts_of,
+)
+from commands.directory.store import set_person, set_post
+from commands.errors import NotFound, UserError
+from commands.people import ROLES, display_names, parse_zone
+from commands.registry import Option, Param, command
+from commands.render import Rendered, esc, table
+from commands.render import person as person_marker
+
+# -- commands ------------------------------------------------------------------------------
+
+_ADMIN = ["admin"]
+
+
+@command(
+    "dir person",
+    summary="Add or change a person in the directory (admin)",
+    example='!dir person @alice:example.org role=secretariat post=FR-PARIS name="Alice Martin"',
+    params=[Param("user", "a Matrix ID", convert=parse_user_id)],
+    options=[
+        Option(
+            "role",
+            "comma list of attache, secretariat; empty clears (admins: configuration)",
+            optional_of(parse_roles),
+        ),
+        Option("post", "a post code; - clears", optional_of(parse_post_code)),
+        Option("name", "display name, quoted if it has spaces"),
+        Option("tz", "IANA time zone", optional_of(parse_zone)),
+    ],
+    roles=_ADMIN,
+)
+async def dir_person(
+    ctx: Context,
+    *,
+    user: str,
+    role: list[str] | None,
+    post: str | None,
+    name: str | None,
+    tz: str | None,
+) -> None:
+    await set_person(
+        ctx.db,
+        user,
+        ctx.now,
+        name=name,
+        roles=(role or []) if role is not None else None,
+        post=post,
+        timezone=tz,
+    )
+    given = {"role": role, "post": post, "name": name, "tz": tz}
+    changed = [k for k, v in given.items() if v is not None]
+    await ctx.audit("dir.person", user, ",".join(changed))
+    ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone))
+
+
+@command(
+    "dir post",
+    summary="Add or change a post and its people (admin)",
+    example='!dir post FR-PARIS name="Paris DATT" members=@a:example.org,@b:example.org',
+    params=[Param("code", "e.g. FR-PARIS", convert=parse_post_code)],
+    options=[
+        Option("name", "the post's name, quoted if it has spaces"),
+        Option("members", "comma list of Matrix IDs; replaces the members", parse_members),
+        Option("add", "comma list of Matrix IDs to add", parse_members),
+        Option("remove", "comma list of Matrix IDs to remove", parse_members),
+        Option("room", "the post's room ID; - clears", optional_of(parse_room_id)),
+    ],
+    roles=_ADMIN,
+)
+async def dir_post(
+    ctx: Context,
+    *,
+    code: str,
+    name: str | None,
+    members: list[str] | None,
+    add: list[str] | None,
+    remove: list[str] | None,
+    room: str | None,
+) -> None:
+    if room:  # "" clears it
+        example = f"{ctx.prefix}dir post {code} room=!encrypted-room:example.org"
+        await delivery.require_encrypted_room(ctx.db, room, example)
+    await set_post(
+        ctx.db, code, ctx.now, name=name, room_id=room, members=members, add=add, remove=remove
+    )
+    given = {"name": name, "members": members, "add": add, "remove": remove, "room": room}
+    changed = [k for k, v in given.items() if v is not None]
+    await ctx.audit("dir.post", code, ",".join(changed))
+    ctx.reply(await describe_post(ctx.db, code))
+
+
+@command(
+    "dir show",
+    summary="Show a person's or a post's directory entry (admin)",
+    example="!dir show FR-PARIS",
+    params=[Param("target", "a Matrix ID or a post code")],
+    roles=_ADMIN,
+)
+async def dir_show(ctx: Context, *, target: str) -> None:
+    ctx.reply(await _describe(ctx, target))
+
+
+@command(
+    "dir list",
+    summary="List the posts and how many people each has (admin)",
+    example="!dir list",
+    roles=_ADMIN,
+)
+async def dir_list(ctx: Context) -> None:
+    async with ctx.db.execute(
+        "SELECT p.code, p.name, p.room_id, COUNT(m.user_id) FROM posts p "
+        "LEFT JOIN post_members m ON m.post = p.code GROUP BY p.code ORDER BY p.code"
+    ) as cur:
+        rows = [(r[0], r[1] or "", r[3], r[2] or "") for r in await cur.fetchall()]
+    async with ctx.db.execute("SELECT COUNT(*) FROM people") as cur:
+        row = await cur.fetchone()
+    people = int(row[0]) if row else 0
+    ctx.reply(
+        table("Posts", ["post", "name", "people", "room"], rows, footer=f"{people} people known.")
+    )
+
+
+@command(
+    "whois",
+    summary="Look up a person or a post (yourself without an argument)",
+    example="!whois FR-PARIS",
+    params=[Param("target", "a Matrix ID or a post code", optional=True)],
+)
+async def whois(ctx: Context, *, target: str | None) -> None:
+    ctx.reply(await _describe(ctx, target or ctx.sender))
+
+
+async def _describe(ctx: Context, text: str) -> Rendered:
+    try:
+        kind, key = canonical_target(text)
+    except ValueError as exc:
+        raise UserError(str(exc), example=f"{ctx.prefix}whois FR-PARIS") from None
+    if kind == "post":
+        if not await post_exists(ctx.db, key):
+            raise NotFound(f"No post {key} in the directory. Send !dir list for all of them.")
+        return await describe_post(ctx.db, key)
+    return await describe_person(ctx.db, key, ctx.settings.timezone, admins=ctx.settings.admins)
+
+
+async def describe_person(
+    db: aiosqlite.Connection, user_id: str, default_zone: str, admins: list[str] | None = None
+) -> Rendered:
+    async with db.execute(
+        "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    roles = {"attache"} | {r for r in ((row[1] if row else "") or "").split(",") if r in ROLES}
+    if admins and user_id in admins:
+        roles.add("admin")
+    name = row[0] if row and row[0] else None
+    if name is None:  # the name they gave themselves in Matrix, as Element shows it
+        profile = (await display_names(db, {user_id})).get(user_id)
+        name = f"{profile} (their Matrix profile)" if profile else "-"
+    zone = row[2] if row and row[2] else f"{default_zone} (default)"
+    posts = ", ".join(await posts_of(db, user_id)) or "-"
+    lines = [
+        ("person", user_id),
+        ("name", name),
+        ("roles", ", ".join(sorted(roles))),
+        ("posts", posts),
+        ("time zone", zone),
+    ]
+    if row is None:
+        lines.append(("note", "not in the directory"))
+    return _fields(lines)
+
+
+async def describe_post(db: aiosqlite.Connection, code: str) -> Rendered:
+    async with db.execute("SELECT name, room_id FROM posts WHERE code = ?", (code,)) as cur:
+        row = await cur.fetchone()
+    members = await post_members(db, code)
+    lines = [
+        ("post", code),
+        ("name", (row[0] if row else "") or "-"),
+        ("room", (row[1] if row else None) or "-"),
+        ("people", ", ".join(person_marker(m) for m in members) or "-"),
+    ]
+    return _fields(lines)
+
+
+def _fields(lines: list[tuple[str, str]]) -> Rendered:
+    body = "\n".join(f"{k}: {v}" for k, v in lines)
+    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    return Rendered(body, html)

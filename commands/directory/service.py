@@ -1,0 +1,158 @@
+"""The directory as the one service every domain asks about people and posts.
+
+One reading of "who is this" (canonical_target: a Matrix ID or a post code, never an object
+ID like A-7), one post-code grammar, and the lookups: a post's people, a person's posts,
+names. Roles come from commands.people (admins from configuration only).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiosqlite
+
+from commands.errors import UserError
+from commands.ids import looks_like_id
+from commands.people import ADMINS_ARE_CONFIGURED, ROLES
+from config.settings import MATRIX_ID
+
+_POST = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*$")
+_ROOM_ID = re.compile(r"^![^\s:]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parse_user_id(text: str) -> str:
+    value = text.strip()
+    if not MATRIX_ID.match(value):
+        raise ValueError(f"{value[:40]!r} is not a Matrix ID like @alice:example.org")
+    return value
+
+
+def parse_post_code(text: str) -> str:
+    """Post codes are upper-case words joined by '-', e.g. FR-PARIS; never like A-7."""
+    code = text.strip().upper()
+    if not (2 <= len(code) <= 40 and _POST.match(code)) or looks_like_id(code):
+        raise ValueError(f"{text[:40]!r} is not a post code like FR-PARIS or NATO-HQ-DATT")
+    return code
+
+
+def parse_roles(text: str) -> list[str]:
+    roles = sorted({r.strip().lower() for r in text.split(",") if r.strip()})
+    if "admin" in roles:
+        raise ValueError(ADMINS_ARE_CONFIGURED)
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise ValueError(f"{bad[0][:20]!r} is not a role; roles are {', '.join(ROLES)}")
+    return roles
+
+
+def parse_room_id(text: str) -> str:
+    value = text.strip()
+    if not _ROOM_ID.match(value):
+        raise ValueError(f"{value[:60]!r} is not a room ID like !abc:example.org")
+    return value
+
+
+def parse_members(text: str) -> list[str]:
+    return sorted({parse_user_id(p) for p in text.split(",") if p.strip()})
+
+
+def optional_of(convert: Any) -> Any:
+    """`key=` (empty) or `key=-` clears a field; anything else is converted."""
+
+    def conv(text: str) -> Any:
+        return "" if text.strip() in ("", "-") else convert(text)
+
+    return conv
+
+
+# -- queries other domains use -------------------------------------------------------------
+
+
+async def post_members(db: aiosqlite.Connection, code: str) -> list[str]:
+    """The people of a post, sorted; empty for an unknown post."""
+    async with db.execute(
+        "SELECT user_id FROM post_members WHERE post = ? ORDER BY user_id", (code.upper(),)
+    ) as cur:
+        return [r[0] for r in await cur.fetchall()]
+
+
+async def people_of(db: aiosqlite.Connection, targets: list[str]) -> list[str]:
+    """Matrix IDs for a list of people and post codes: people as named, posts' members."""
+    people = [t for t in targets if t.startswith("@")]
+    posts = [t.upper() for t in targets if not t.startswith("@")]
+    if posts:
+        marks = ",".join("?" * len(posts))
+        async with db.execute(
+            f"SELECT user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id", posts
+        ) as cur:
+            people += [r[0] for r in await cur.fetchall()]
+    return list(dict.fromkeys(people))
+
+
+async def find_post(db: aiosqlite.Connection, code: str) -> tuple[str, str | None] | None:
+    """(stored code, room ID) of a post, matched without regard to case; None if unknown."""
+    async with db.execute(
+        "SELECT code, room_id FROM posts WHERE upper(code) = upper(?)", (code,)
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+async def post_exists(db: aiosqlite.Connection, code: str) -> bool:
+    async with db.execute("SELECT 1 FROM posts WHERE code = ?", (code.upper(),)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def posts_of(db: aiosqlite.Connection, user_id: str) -> list[str]:
+    """The posts a person belongs to (an owner of a post's items acts for it)."""
+    async with db.execute(
+        "SELECT post FROM post_members WHERE user_id = ? ORDER BY post", (user_id,)
+    ) as cur:
+        return [r[0] for r in await cur.fetchall()]
+
+
+async def display_name(db: aiosqlite.Connection, user_id: str) -> str | None:
+    async with db.execute("SELECT display_name FROM people WHERE user_id = ?", (user_id,)) as cur:
+        row = await cur.fetchone()
+    return row[0] if row and row[0] else None
+
+
+def canonical_target(text: str) -> tuple[str, str]:
+    """("person", "@x:srv") or ("post", "FR-PARIS"), or ValueError saying what is wrong.
+
+    The one reading of "who is this" for every domain: request targets, action owners,
+    meeting participants and directory lookups all go through it.
+    """
+    value = text.strip()
+    if value.startswith("@"):
+        return "person", parse_user_id(value)
+    try:
+        return "post", parse_post_code(value)
+    except ValueError:
+        raise ValueError(
+            f"{value[:40]!r} is neither a Matrix ID (@alice:example.org) nor a post code (FR-PARIS)"
+        ) from None
+
+
+async def resolve_target(db: aiosqlite.Connection, text: str) -> tuple[str, list[str]]:
+    """A person or a post as (kind, members). Unknown posts and empty posts are refused.
+
+    A person needs no directory entry (the dispatcher's allow-list decides who may talk to
+    the bot); the canonical form of the target is `canonical_target(text)[1]`.
+    """
+    try:
+        kind, key = canonical_target(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if kind == "person":
+        return kind, [key]
+    if not await post_exists(db, key):
+        raise UserError(f"No post {key} in the directory. An admin adds it with !dir post {key}.")
+    members = await post_members(db, key)
+    if not members:
+        raise UserError(f"Post {key} has nobody in it yet; an admin adds people with !dir post.")
+    return kind, members

@@ -1,0 +1,73 @@
+"""The one object ID: a kind and a number (LR-3, A-7, S-1, M-2, V-4, R-9).
+
+Every command parameter, job reference, audit and history row, and `@handles` declaration
+names an object this way; there is one parser and one `str()`. A post code may never look
+like an ID (the directory refuses `A-7` as a post code) so that `!request A-7` is never
+ambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Every kind there is, and what it is called in a sentence.
+KINDS: dict[str, str] = {
+    "LR": "request",
+    "S": "summit",
+    "A": "action item",
+    "V": "visit",
+    "M": "meeting",
+    "R": "reminder",
+}
+_EXAMPLE = {"LR": "LR-3", "S": "S-1", "A": "A-7", "V": "V-2", "M": "M-3", "R": "R-5"}
+
+# The shape of an ID, known kind or not: what a post code must not look like.
+_SHAPE = re.compile(r"^([A-Za-z]{1,3})-(\d{1,9})$")
+
+
+@dataclass(frozen=True, order=True)
+class ObjectId:
+    kind: str  # upper case, one of KINDS
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.number}"
+
+    @classmethod
+    def parse(cls, text: str, kind: str | None = None) -> ObjectId:
+        """`a-7` or `A-7` -> ObjectId('A', 7); with `kind`, only IDs of that kind.
+
+        ValueError names what was expected, with an example.
+        """
+        match = _SHAPE.match(text.strip())
+        if kind is not None:
+            if not match or match[1].upper() != kind:
+                name = KINDS[kind]
+                article = "an" if name[0] in "aeiou" else "a"
+                raise ValueError(f"{text[:30]!r} is not {article} {name} ID like {_EXAMPLE[kind]}")
+        elif not match:
+            raise ValueError(f"{text[:30]!r} is not an ID like A-7 or LR-12")
+        return cls(match[1].upper(), int(match[2]))
+
+    @classmethod
+    def find(cls, text: str | None) -> ObjectId | None:
+        """The ID a reference starts with (job refs are `M-3` or `M-3@2026-…`), if any."""
+        match = _SHAPE.match((text or "").split("@", 1)[0])
+        return cls(match[1].upper(), int(match[2])) if match else None
+
+
+def looks_like_id(text: str) -> bool:
+    """True for anything shaped like an ID, e.g. `A-7`: never a post code."""
+    return bool(_SHAPE.match(text.strip()))
+
+
+def number_of(kind: str) -> Callable[[str], int]:
+    """A parameter converter: `A-7` -> 7 for kind 'A', refusing any other kind."""
+
+    def convert(text: str) -> int:
+        return ObjectId.parse(text, kind).number
+
+    convert.__name__ = f"parse_{kind.lower()}_id"
+    return convert

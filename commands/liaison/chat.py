@@ -1,0 +1,388 @@
+"""Liaison commands: !request, moving a request along, relays and the listeners."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from commands import examples
+from commands.context import Context, Incoming, utc_iso
+from commands.errors import UserError
+from commands.ids import ObjectId
+from commands.liaison.model import (
+    ACK_KEYS,
+    SUBJECT_MAX,
+    TERMINAL,
+    IllegalMove,
+    explain,
+    next_status,
+)
+from commands.liaison.render import (
+    notify_sides,
+    parse_lr,
+    parse_precedence,
+    parse_target,
+    rendered_root,
+    root_text,
+)
+from commands.liaison.store import (
+    Request,
+    Thread,
+    load_request,
+    name_of,
+    post_addressees,
+    record_step,
+    set_status,
+    thread_of_event,
+    visible_request,
+    zone_of,
+)
+from commands.liaison.views import show_request
+from commands.registry import Option, Param, command, handles, listener
+from commands.timeparse import parse_due
+
+# -- creating ------------------------------------------------------------------------------
+
+
+def _request_example(now: datetime) -> str:
+    return (
+        f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={examples.day(now, 14)}"
+    )
+
+
+@command(
+    "request",
+    summary="Send a liaison request to a post or a person (or show one: !request LR-3)",
+    example=_request_example,
+    params=[
+        Param(
+            "to",
+            "a post code (DE-BERLIN), a person (@anna:example.org), or LR-n to show one",
+            convert=parse_target,
+        ),
+        Param("subject", "a short subject line", optional=True, rest=True),
+    ],
+    options=[
+        Option(
+            "precedence", "routine (default), priority or immediate", parse_precedence, "routine"
+        ),
+        Option(
+            "due", 'when an answer is needed: YYYY-MM-DD, "YYYY-MM-DD HH:MM", friday, in 3 days'
+        ),
+    ],
+    body=Param("body", "the request in full", optional=True),
+    details="Each addressee gets the request as a thread; replies there come back to you.",
+)
+async def request(
+    ctx: Context,
+    *,
+    to: tuple[str, str | int],
+    subject: str | None,
+    precedence: str,
+    due: str | None,
+    body: str | None,
+) -> None:
+    kind, value = to
+    spec = ctx.registry.commands["request"]
+    usage = spec.usage(ctx.prefix)
+    if kind == "lr":
+        if subject or body or due or precedence != "routine":
+            raise UserError(
+                f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
+                "alone; to make a new request, name a post or a person.",
+                usage=usage,
+                example=_request_example(ctx.now),
+            )
+        await show_request(ctx, ObjectId("LR", int(value)))
+        return
+    subject = (subject or "").strip()
+    if not subject:
+        raise UserError("Missing subject.", usage=usage, example=_request_example(ctx.now))
+    if len(subject) > SUBJECT_MAX:
+        raise UserError(
+            f"The subject is {len(subject)} characters; keep it under {SUBJECT_MAX} and put "
+            "the rest after --.",
+            usage=usage,
+            example=_request_example(ctx.now),
+        )
+    deadline = None
+    zone = await zone_of(ctx, ctx.sender)
+    if due:
+        try:
+            deadline = parse_due(due, str(zone), ctx.now)
+        except ValueError as exc:
+            raise UserError(f"due: {exc}", usage=usage, example=_request_example(ctx.now)) from None
+
+    post_room: str | None = None
+    if kind == "person":
+        target = str(value)
+        if target == ctx.sender:
+            raise UserError(
+                "You cannot send a request to yourself.", example=_request_example(ctx.now)
+            )
+        if not ctx.settings.is_allowed(target):
+            raise UserError(
+                f"I cannot reach {target}: that person is not allowed to use this bot. "
+                "Ask an admin, or address their post.",
+                example=_request_example(ctx.now),
+            )
+        addressees = [target]
+    else:
+        target, post_room, members = await post_addressees(ctx.db, str(value))
+        addressees = [m for m in members if m != ctx.sender]
+        if not addressees:
+            raise UserError(
+                f"{target} has no members{' besides you' if members else ''} in the "
+                "directory, so nobody would receive the request. Ask an admin to add them.",
+                example=_request_example(ctx.now),
+            )
+
+    cur = await ctx.db.execute(
+        "INSERT INTO liaison_requests (requester, target, subject, body, precedence, status, "
+        "due_at, due_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?) "
+        "RETURNING id",
+        (
+            ctx.sender,
+            target,
+            subject,
+            body,
+            precedence,
+            utc_iso(deadline.at) if deadline else None,
+            deadline.zone if deadline else None,
+            utc_iso(ctx.now),
+            utc_iso(ctx.now),
+        ),
+    )
+    number = int((await cur.fetchone())[0])  # type: ignore[index]
+    await cur.close()
+    await ctx.db.executemany(
+        "INSERT INTO liaison_addressees (request_id, user_id) VALUES (?, ?)",
+        [(number, a) for a in addressees],
+    )
+    req = await load_request(ctx.db, number)
+    assert req is not None
+
+    threads = [Thread(f"{req.label}:{ctx.sender}", "requester", ctx.sender, None, None)]
+    if post_room:
+        threads.append(Thread(f"{req.label}:{post_room}", "addressee", None, post_room, None))
+    else:
+        threads += [Thread(f"{req.label}:{a}", "addressee", a, None, None) for a in addressees]
+    await ctx.db.executemany(
+        "INSERT INTO liaison_threads (key, request_id, side, user_id, room_id) VALUES (?,?,?,?,?)",
+        [(t.key, number, t.side, t.user_id, t.room_id) for t in threads],
+    )
+
+    requester_name = await name_of(ctx.db, ctx.sender)
+    for thread in threads[1:]:
+        text = root_text(
+            req, requester_name, await zone_of(ctx, thread.user_id), "addressee", ctx.prefix
+        )
+        mentions = (thread.user_id,) if thread.user_id else tuple(addressees)
+        target_kw: dict[str, Any] = (
+            {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
+        )
+        origin = ctx.origin(req.label, threads[0].key)  # the requester, in their thread
+        ctx.send(rendered_root(text), key=thread.key, mentions=mentions, origin=origin, **target_kw)
+
+    who = ", ".join([await name_of(ctx.db, a) for a in addressees])
+    mine = root_text(req, requester_name, zone, "requester", ctx.prefix)
+    mine = mine.replace("\n", f"\nSent to: {who}\n", 1)
+    if await _is_dm_with(ctx, ctx.sender):
+        ctx.reply(rendered_root(mine), key=threads[0].key, thread_root=None)
+    else:
+        ctx.reply(
+            f"{req.label} sent to {target} ({len(addressees)} "
+            f"{'person' if len(addressees) == 1 else 'people'}). I will follow it up with you "
+            "in our direct chat."
+        )
+        ctx.send(rendered_root(mine), user_id=ctx.sender, key=threads[0].key)
+
+    delay = ctx.settings.liaison_escalation_seconds[req.precedence]
+    await ctx.schedule("lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": 1})
+    if deadline:
+        await ctx.schedule("lr.due", req.label, deadline.at, {})
+    sent_to = f"to {target}: {', '.join(addressees)}"
+    await record_step(ctx, req, "created", "open", sent_to, sent_to)
+
+
+async def _is_dm_with(ctx: Context, user_id: str) -> bool:
+    async with ctx.db.execute("SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,)) as c:
+        row = await c.fetchone()
+    return row is not None and row[0] == ctx.room_id
+
+
+# -- moving it along -----------------------------------------------------------------------
+
+
+async def _move(ctx: Context, req: Request, action: str, detail: str = "") -> str:
+    """Apply one status move by the sender, relay it to the other side, record it."""
+    side = req.side(ctx.sender)
+    try:
+        status = next_status(req.status, action, side, admin=ctx.is_admin and side is None)
+    except IllegalMove as exc:
+        raise UserError(explain(exc, req.label)) from None
+    await set_status(ctx, req, status)
+    await record_step(ctx, req, action, status, detail)
+    who = await name_of(ctx.db, ctx.sender)
+    if side is None:
+        who += " (admin)"
+    text = f"{req.label} {status} by {who}."
+    if detail:
+        text += f"\n{'Reason' if action in ('decline', 'cancel') else 'Note'}: {detail}"
+    await notify_sides(ctx, req, text)
+    return status
+
+
+_ID = Param("id", "the request, e.g. LR-3", convert=parse_lr)
+
+
+@command(
+    "ack",
+    summary="Acknowledge a liaison request addressed to you",
+    example="!ack LR-3",
+    params=[_ID],
+)
+async def ack(ctx: Context, *, id: int) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "ack")
+    ctx.reply(f"{req.label} acknowledged; {await name_of(ctx.db, req.requester)} is told.")
+
+
+@command(
+    "answer",
+    summary="Mark a liaison request answered (optionally with the answer)",
+    example="!answer LR-3 -- Dates confirmed: 12-14 May.",
+    params=[_ID],
+    body=Param("answer", "the answer, relayed to the requester", optional=True),
+)
+async def answer(ctx: Context, *, id: int, answer: str | None) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "answer", answer or "")
+    ctx.reply(f"{req.label} marked answered; the requester is told.")
+
+
+@command(
+    "close",
+    summary="Close a liaison request you made, once it is dealt with",
+    example="!close LR-3",
+    params=[_ID],
+    body=Param("note", "a closing note for the addressees", optional=True),
+)
+async def close(ctx: Context, *, id: int, note: str | None) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "close", note or "")
+    ctx.reply(f"{req.label} closed.")
+
+
+@command(
+    "decline",
+    summary="Decline a liaison request addressed to you, saying why",
+    example="!decline LR-3 not our area; ask NATO-HQ-DATT",
+    params=[_ID, Param("reason", "why, shown to the requester", rest=True)],
+)
+async def decline(ctx: Context, *, id: int, reason: str) -> None:
+    req = await visible_request(ctx, id)
+    await _move(ctx, req, "decline", reason)
+    ctx.reply(f"{req.label} declined; the requester is told why.")
+
+
+@handles("cancel", "LR")
+async def cancel_request(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
+    number = oid.number
+    req = await visible_request(ctx, number)
+    await _move(ctx, req, "cancel", reason or "")
+    ctx.reply(f"{req.label} cancelled; the addressees are told.")
+
+
+@command(
+    "reply",
+    summary="Add a message to a liaison request (relayed to the other side)",
+    example="!reply LR-3 Could you add the hotel details?",
+    params=[_ID, Param("text", "the message", rest=True)],
+)
+async def reply(ctx: Context, *, id: int, text: str) -> None:
+    req = await visible_request(ctx, id)
+    await _relay(ctx, req, ctx.sender, text)
+    ctx.reply(f"Relayed on {req.label}.")
+
+
+async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
+    """Relay a message to the other parties; an addressee's first reply also acknowledges."""
+    if req.status in TERMINAL:
+        raise UserError(
+            f"{req.label} is {req.status}; messages are no longer relayed. "
+            f"Make a new request with {ctx.prefix}request, or see this one: "
+            f"{ctx.prefix}request {req.label}."
+        )
+    side = req.side(sender)
+    who = await name_of(ctx.db, sender)
+    if side == "addressee":
+        who += "" if req.target.startswith("@") else f", {req.target}"  # for the post
+    elif side == "requester":
+        who += ", requester"
+    else:
+        who += ", admin"
+    status = req.status
+    if side == "addressee" and status == "open":
+        status = "acknowledged"
+        await set_status(ctx, req, status)
+        await record_step(ctx, req, "ack", status, "by replying", "by replying")
+    await record_step(ctx, req, "reply", status, text)
+    note = " (acknowledged)" if status != req.status else ""
+    await notify_sides(ctx, req, f"{who} on {req.label}{note}:\n{text}")
+
+
+# -- listeners: thread replies, plain replies to a root, ✅ reactions ----------------------
+
+
+async def _relay_from_thread(ctx: Context, incoming: Incoming, root: str | None) -> bool:
+    if root is None or not incoming.body.strip():
+        return False
+    found = await thread_of_event(ctx.db, root)
+    if found is None:
+        return False
+    req = await load_request(ctx.db, found[0])
+    assert req is not None
+    side = req.side(incoming.sender)
+    if side is None and not ctx.is_admin:
+        ctx.reply(f"You are not a party to {req.label}; your message was not relayed.")
+        return True
+    await _relay(ctx, req, incoming.sender, incoming.body.strip())
+    return True
+
+
+@listener("thread_reply")
+async def on_thread_reply(ctx: Context, incoming: Incoming) -> bool:
+    return await _relay_from_thread(ctx, incoming, incoming.thread_root)
+
+
+@listener("reply")
+async def on_reply(ctx: Context, incoming: Incoming) -> bool:
+    return await _relay_from_thread(ctx, incoming, incoming.reply_to)
+
+
+@listener("reaction")
+async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
+    if incoming.reaction_key not in ACK_KEYS or incoming.reaction_target is None:
+        return False
+    found = await thread_of_event(ctx.db, incoming.reaction_target)
+    if found is None:
+        return False
+    req = await load_request(ctx.db, found[0])
+    assert req is not None
+    if req.side(incoming.sender) != "addressee" or req.status != "open":
+        return False  # nothing to do: a ✅ from the requester, or already acknowledged
+    await set_status(ctx, req, "acknowledged")
+    await record_step(ctx, req, "ack", "acknowledged", "by reaction", "by reaction")
+    await notify_sides(
+        ctx, req, f"{req.label} acknowledged by {await name_of(ctx.db, incoming.sender)}."
+    )
+    # A reaction gets no reply of its own in Element: confirm in the thread reacted in.
+    requester = await name_of(ctx.db, req.requester)
+    ctx.send(
+        f"{req.label} acknowledged by your ✅; {requester} is told. Reply in this thread to "
+        f"answer, or {ctx.prefix}answer {req.label} when done.",
+        room_id=incoming.room_id,
+        thread_root=incoming.reaction_target,
+    )
+    return True

@@ -1,0 +1,171 @@
+"""Liaison requests in the store: rows, threads, history, and each side's people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from commands import history
+from commands.context import Context, parse_utc, utc_iso
+from commands.directory.service import find_post, post_members
+from commands.errors import NotFound
+from commands.ids import ObjectId
+from commands.liaison.model import Side
+from commands.people import zones_of
+from commands.render import person
+
+# -- what a request is ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    requester: str
+    target: str  # a post code or a Matrix ID
+    subject: str
+    body: str | None
+    precedence: str
+    status: str
+    due_at: datetime | None
+    due_zone: str | None
+    created_at: datetime
+    addressees: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"LR-{self.id}"
+
+    def side(self, user_id: str | None) -> Side | None:
+        if user_id == self.requester:
+            return "requester"
+        if user_id in self.addressees:
+            return "addressee"
+        return None
+
+
+@dataclass(frozen=True)
+class Thread:
+    key: str
+    side: str
+    user_id: str | None
+    room_id: str | None
+    event_id: str | None  # the root's event ID once the outbox has sent it
+
+
+# -- reading the directory ------------------------------------------------------------------
+
+
+async def post_addressees(db: aiosqlite.Connection, code: str) -> tuple[str, str | None, list[str]]:
+    """A post's stored code, its room (if any) and members; NotFound if there is no such post."""
+    post = await find_post(db, code)
+    if post is None:
+        raise NotFound(
+            f"No post {code[:40]} in the directory. Check the code, or address a person "
+            "by Matrix ID.",
+            example="!request DE-BERLIN Visit of the CHOD -- dates and programme?",
+        )
+    return post[0], post[1], await post_members(db, post[0])
+
+
+async def name_of(db: aiosqlite.Connection, user_id: str) -> str:
+    """A person as Element shows them (name, pill); see commands.render.person."""
+    return person(user_id)
+
+
+def party_of(target: str) -> str:
+    """A request's target: a person by name, a post by its code."""
+    return person(target) if target.startswith("@") else target
+
+
+async def zone_of(ctx: Context, user_id: str | None) -> ZoneInfo:
+    if user_id is None:
+        return ZoneInfo(ctx.settings.timezone)
+    return ZoneInfo((await zones_of(ctx.db, [user_id], ctx.settings.timezone))[user_id])
+
+
+async def liaison_admins(ctx: Context) -> list[str]:
+    """The configured admins: the directory cannot make anyone an admin."""
+    return sorted(set(ctx.settings.admins))
+
+
+# -- store ---------------------------------------------------------------------------------
+
+
+async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
+    async with db.execute("SELECT * FROM liaison_requests WHERE id = ?", (number,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    async with db.execute(
+        "SELECT user_id FROM liaison_addressees WHERE request_id = ? ORDER BY user_id", (number,)
+    ) as cur:
+        addressees = tuple(r[0] for r in await cur.fetchall())
+    return Request(
+        id=row["id"],
+        requester=row["requester"],
+        target=row["target"],
+        subject=row["subject"],
+        body=row["body"],
+        precedence=row["precedence"],
+        status=row["status"],
+        due_at=parse_utc(row["due_at"]) if row["due_at"] else None,
+        due_zone=row["due_zone"],
+        created_at=parse_utc(row["created_at"]),
+        addressees=addressees,
+    )
+
+
+async def visible_request(ctx: Context, number: int) -> Request:
+    """The request if the reader is a party or an admin; otherwise it does not exist for them."""
+    req = await load_request(ctx.db, number)
+    if req is None or (req.side(ctx.sender) is None and not ctx.is_admin):
+        raise NotFound(f"No such request: LR-{number}. Send !requests for yours.")
+    return req
+
+
+async def threads_of(db: aiosqlite.Connection, request_id: int) -> list[Thread]:
+    async with db.execute(
+        "SELECT t.key, t.side, t.user_id, t.room_id, o.event_id FROM liaison_threads t "
+        "LEFT JOIN outbox o ON o.key = t.key WHERE t.request_id = ? ORDER BY t.rowid",
+        (request_id,),
+    ) as cur:
+        return [Thread(*r) for r in await cur.fetchall()]
+
+
+async def thread_of_event(db: aiosqlite.Connection, event_id: str) -> tuple[int, Thread] | None:
+    async with db.execute(
+        "SELECT t.request_id, t.key, t.side, t.user_id, t.room_id, o.event_id "
+        "FROM outbox o JOIN liaison_threads t ON t.key = o.key WHERE o.event_id = ?",
+        (event_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return (int(row[0]), Thread(*row[1:])) if row else None
+
+
+async def record_step(
+    ctx: Context, req: Request, action: str, status: str, detail: str = "", audit: str = ""
+) -> None:
+    """History of the request (its own, shown by !request LR-n) and the audit log.
+
+    The audit log gets `audit`, never the people's text (replies, reasons), which stays with
+    the request it belongs to.
+    """
+    actor = ctx.person.user_id if ctx.person else "bot"
+    await history.record(
+        ctx.db, ObjectId("LR", req.id), ctx.now, actor, action, new=status, detail=detail
+    )
+    await ctx.audit(f"lr.{action}", req.label, audit or status)
+
+
+async def set_status(ctx: Context, req: Request, status: str) -> None:
+    await ctx.db.execute(
+        "UPDATE liaison_requests SET status = ?, updated_at = ? WHERE id = ?",
+        (status, utc_iso(ctx.now), req.id),
+    )
+    if status != "open":
+        await ctx.unschedule("lr.escalate", req.label)
+    if status not in ("open", "acknowledged"):
+        await ctx.unschedule("lr.due", req.label)
