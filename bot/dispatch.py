@@ -91,6 +91,8 @@ class Dispatcher:
         return bool(incoming.reply_to and self.registry.listeners.get("reply"))
 
     def submit(self, incoming: Incoming) -> None:
+        # IDs only, never the body: the log-hygiene tests read the DEBUG log for bodies.
+        log.debug("queued %s from %s in %s", incoming.event_id, incoming.sender, incoming.room_id)
         queue = self._queues.setdefault(incoming.room_id, asyncio.Queue())
         queue.put_nowait(incoming)
         self._inflight += 1

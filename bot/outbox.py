@@ -183,6 +183,7 @@ class Outbox:
 
     async def _deliver(self, row: aiosqlite.Row) -> None:
         row_id = int(row["id"])
+        log.debug("delivering row %d to %s", row_id, row["room_id"] or row["user_id"])
         meta = json.loads(row["content"])
         attempts = 0
         started = self.clock.monotonic()
