@@ -24,6 +24,24 @@ GROUP_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,19}")
 REL_EXAMPLE = "rel=FRA,DEU or rel=FVEY"
 
 
+def parse_nation(text: str) -> str:
+    """One nation as ISO 3166-1 alpha-3 (a person's or a post's); "-" or "" clears it.
+
+    Raises ValueError naming the right form (the registry turns it into the user's error)."""
+    code = text.strip().upper()
+    if code in ("", "-"):
+        return ""
+    if code in NATIONS:
+        return code
+    hint = ""
+    if len(code) == 2 and (country := pycountry.countries.get(alpha_2=code)) is not None:
+        hint = f" (for {country.name} write {country.alpha_3})"
+    raise ValueError(
+        f"{text.strip()!r} is not a nation{hint}: write an ISO 3166-1 alpha-3 code "
+        "such as FRA, DEU or USA, or - to clear"
+    )
+
+
 def nation_name(code: str) -> str:
     country = pycountry.countries.get(alpha_3=code)
     return str(country.name) if country is not None else code
@@ -191,6 +209,20 @@ class Policy:
                 f"rel={','.join(tokens)} covers no nation (an empty group?).", example=example
             )
         return Marking(level=level, rel=tokens)
+
+    def clearance(self, text: str, example: str) -> str:
+        """A person's clearance: one of the levels (it may be above this system's ceiling,
+        it is what the person holds); "-" or "" clears it."""
+        level = text.strip().upper()
+        if level in ("", "-"):
+            return ""
+        if self.rank(level) is None:
+            raise UserError(
+                f"{text.strip()!r} is not a marking level here; levels, lowest first: "
+                f"{' < '.join(self.levels)} (or - to clear).",
+                example=example,
+            )
+        return level
 
     def level(self, text: str, example: str) -> str:
         level = text.strip().upper()
