@@ -17,12 +17,13 @@ from commands.directory.service import (
     parse_room_id,
     parse_user_id,
     post_exists,
+    post_marking,
     post_members,
     posts_of,
 )
 from commands.directory.store import set_person, set_post
 from commands.errors import NotFound, UserError
-from commands.markings.model import Marking, Policy, nation_name, parse_nation
+from commands.markings.model import Marking, Policy, marking_example, nation_name, parse_nation
 from commands.people import ROLES, display_names, parse_zone
 from commands.registry import Option, Param, command
 from commands.render import Rendered, esc, table
@@ -212,17 +213,7 @@ async def _describe(ctx: Context, text: str) -> Rendered:
 
 
 def _level(ctx: Context) -> str:
-    """A level above the lowest that this deployment may carry (for examples)."""
-    policy = Policy.from_settings(ctx.settings)
-    ceiling = policy.rank(policy.ceiling) or 0
-    return policy.levels[min(1, ceiling)]
-
-
-async def post_marking(db: aiosqlite.Connection, code: str) -> Marking | None:
-    """A post's default marking for what is sent to it (None: the deployment's)."""
-    async with db.execute("SELECT marking FROM posts WHERE code = ?", (code,)) as cur:
-        row = await cur.fetchone()
-    return Marking.from_json(json.loads(row[0])) if row and row[0] else None
+    return marking_example(ctx.settings)
 
 
 async def describe_person(

@@ -8,6 +8,7 @@ accredited system (see docs/OPERATIONS.md).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,13 @@ def parse_nation(text: str) -> str:
         f"{text.strip()!r} is not a nation{hint}: write an ISO 3166-1 alpha-3 code "
         "such as FRA, DEU or USA, or - to clear"
     )
+
+
+def marking_example(settings: Any) -> str:
+    """A level for examples in errors: the second lowest this deployment may carry (an
+    example must work when copied)."""
+    policy = Policy.from_settings(settings)
+    return policy.levels[min(1, policy.rank(policy.ceiling) or 0)]
 
 
 def nation_name(code: str) -> str:
@@ -77,6 +85,15 @@ class Marking:
         if not data:
             return None
         return cls(level=str(data["level"]), rel=tuple(str(r) for r in data.get("rel") or ()))
+
+    @classmethod
+    def from_column(cls, text: str | None) -> Marking | None:
+        """An object's `marking` column (JSON, NULL = unmarked)."""
+        return cls.from_json(json.loads(text)) if text else None
+
+    @staticmethod
+    def column(marking: Marking | None) -> str | None:
+        return json.dumps(marking.to_json()) if marking is not None else None
 
 
 @dataclass(frozen=True)
@@ -242,6 +259,20 @@ class Policy:
                 example=example.replace("RESTRICTED", self.ceiling),
             )
         return level
+
+    def combine(self, markings: Iterable[Marking | None]) -> Marking | None:
+        """The one marking a file or message holding all these objects must carry: the
+        highest level, releasable only to the nations every marked one is releasable to
+        (the rel kept as written when all agree). None when all are unmarked; a Marking
+        with an empty rel when no nation is common to all (it then reaches nobody)."""
+        marked = [m for m in markings if m is not None and not self.covers(m, Subject(""))]
+        if not marked:
+            return None
+        level = max((m.level for m in marked), key=lambda lv: self.rank(lv) or 0)
+        if all(m.rel == marked[0].rel for m in marked):
+            return Marking(level, marked[0].rel)
+        common = frozenset.intersection(*(self.nations_of(m.rel) for m in marked))
+        return Marking(level, tuple(sorted(common)))
 
     def default(self) -> Marking | None:
         """The deployment's default marking (None: unmarked)."""
