@@ -16,7 +16,7 @@ import pytest
 
 from bot.outbox import Outbox
 from commands.directory.store import load_seed
-from commands.markings import Policy
+from commands.markings import Marking, Policy
 from commands.outbox_row import Queued
 from tests.harness.fakes import BotCore, FakeClock, FakeTransport
 
@@ -466,3 +466,56 @@ async def test_remarking_a_meeting_tells_the_participant_who_lost_it(mcore: BotC
     sent = await ok(mcore, RQ, "!edit M-1 rel=FRA,DEU", SUMMIT_ROOM)
     again = [m for m in sent if m.user_id == DE]
     assert len(again) == 1 and SUBJECT in again[0].body
+
+
+def test_combine_takes_the_highest_level_and_the_common_nations() -> None:
+    policy = Policy(
+        levels=("UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"),
+        groups={"FVEY": frozenset({"USA", "GBR", "CAN", "AUS", "NZL"})},
+    )
+    r_fra_deu = Marking("RESTRICTED", ("FRA", "DEU"))
+    assert policy.combine([None, None]) is None
+    assert policy.combine([None, r_fra_deu, r_fra_deu]) == r_fra_deu
+    both = policy.combine([r_fra_deu, Marking("CONFIDENTIAL", ("FRA", "GBR"))])
+    assert both == Marking("CONFIDENTIAL", ("FRA",))
+    group = policy.combine([Marking("RESTRICTED", ("FVEY",)), Marking("RESTRICTED", ("GBR",))])
+    assert group == Marking("RESTRICTED", ("GBR",))
+    none_common = policy.combine([r_fra_deu, Marking("RESTRICTED", ("USA",))])
+    assert none_common is not None and not policy.nations_of(none_common.rel)
+
+
+async def test_export_of_items_with_no_nation_in_common_is_refused_in_a_room(
+    mcore: BotCore,
+) -> None:
+    await summit(mcore)
+    for rel in ("FRA", "USA"):
+        await ok(
+            mcore,
+            SEC,
+            f"!actions add S-1 {FR} due=2026-03-20 marking=RESTRICTED rel={rel} -- {TASK}",
+            SUMMIT_ROOM,
+        )
+    body = await refused(mcore, SEC, "!actions export S-1 csv", SUMMIT_ROOM)
+    assert "no nation in common" in body
+    async with mcore.store.write() as db:
+        await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (SEC, "!d:t"))
+    sent = await ok(mcore, SEC, "!actions export S-1 csv", "!d:t")
+    rows = list(csv.reader(io.StringIO(sent[1].attachment.decode("utf-8"))))
+    assert [r[0] for r in rows[1:]] == ["A-1"]  # only what is releasable to a French reader
+
+
+async def test_a_directly_named_uncovered_addressee_is_excluded_and_named(mcore: BotCore) -> None:
+    await berlin(mcore)
+    await ok(mcore, RQ, f"!request {US} {SUBJECT} marking=RESTRICTED rel=FRA,DEU")
+    transport = FakeTransport()
+    await drain(mcore, transport)
+    assert not transport.received_by(US) and US not in transport.dms
+    told = [b for b in bodies(transport, RQ) if "I did not send LR-1" in b]
+    assert len(told) == 1 and US in told[0] and "their nation (USA)" in told[0]
+    # In the request's thread (the requester's root), not loose in a room.
+    root = (await mcore.query("SELECT event_id FROM outbox WHERE key = ?", f"LR-1:{RQ}"))[0][0]
+    notice = next(c for _, c in transport.sent if "I did not send" in str(c.get("body")))
+    assert notice["m.relates_to"]["rel_type"] == "m.thread"
+    assert notice["m.relates_to"]["event_id"] == root
+    hist = await mcore.query("SELECT action FROM history WHERE object = 'LR-1'")
+    assert "withheld" in [r[0] for r in hist]
