@@ -104,7 +104,12 @@ class App:
             if settings.directory_seed is not None:
                 try:
                     async with self.store.write() as db:
-                        seeded = await load_seed(db, settings.directory_seed, self.clock.now())
+                        seeded = await load_seed(
+                            db,
+                            settings.directory_seed,
+                            self.clock.now(),
+                            levels=list(settings.marking_levels),
+                        )
                 except (OSError, ValueError) as exc:
                     raise StartupError(f"directory_seed: {exc}") from None
                 log.info("directory seed loaded: %s", seeded)

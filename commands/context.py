@@ -199,6 +199,8 @@ class Context:
             kw.setdefault("reply_to", self.incoming.event_id)
             if self.incoming.thread_root:
                 kw.setdefault("thread_root", self.incoming.thread_root)
+        if kw.get("marking") and "origin" not in kw and self.person is not None:
+            kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
         return self._queue(rendered, kw)
 
     def send(self, text: str | Rendered, **kw: Any) -> OutMessage:

@@ -18,7 +18,9 @@ from commands.actions.access import is_owner, sees_summit
 from commands.actions.model import parse_summit_id, shown_status
 from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
-from commands.errors import NotFound
+from commands.errors import NotFound, UserError
+from commands.markings.model import Marking, Policy
+from commands.markings.store import reader_here
 from commands.registry import Param, command
 
 CSV_HEADER = (
@@ -34,6 +36,7 @@ CSV_HEADER = (
     "created_at",
     "updated_at",
     "timezone",
+    "marking",
 )
 FORMATS = ("csv", "md")
 
@@ -69,6 +72,7 @@ def to_csv(items: list[Item], summit: Summit, zone: str, now: datetime) -> str:
                 _iso(item.created_at, zone),
                 _iso(item.updated_at, zone),
                 zone,
+                item.marking.banner if item.marking else "",
             )
         )
     return out.getvalue()
@@ -87,9 +91,17 @@ def md_escape(text: str) -> str:
 
 
 async def to_markdown(
-    db: aiosqlite.Connection, items: list[Item], summit: Summit, zone: str, now: datetime
+    db: aiosqlite.Connection,
+    items: list[Item],
+    summit: Summit,
+    zone: str,
+    now: datetime,
+    marking: Marking | None = None,
 ) -> str:
+    """By owner; a marked file starts and ends with its marking line (as paper does)."""
+    banner = [f"**{md_escape(marking.banner)}**", ""] if marking else []
     lines = [
+        *banner,
         f"# {summit.ref} {md_escape(summit.name)}: action items",
         "",
         f"Exported {now.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone}); "
@@ -102,10 +114,13 @@ async def to_markdown(
         lines += ["", f"## {md_escape(await owner_text(db, *key))}", ""]
         for item in groups[key]:
             flag = " **OVERDUE**" if item.overdue(now) else ""
+            mark = f" [{md_escape(item.marking.banner)}]" if item.marking else ""
             lines.append(
-                f"- **{item.ref}** ({shown_status(item.status)}{flag}), due "
+                f"- **{item.ref}**{mark} ({shown_status(item.status)}{flag}), due "
                 f"{md_escape(item.due_for(zone))}: {md_escape(item.text)}"
             )
+    if marking:
+        lines += ["", f"**{md_escape(marking.banner)}**"]
     return "\n".join(lines) + "\n"
 
 
@@ -136,13 +151,29 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
                 "No such summit that you can see (ask in the summit's room). "
                 "Send !summit list for yours."
             )
+    reader = await reader_here(ctx)
+    releasable = [i for i in items if reader.shows(i.marking) != "none"]
+    if items and not releasable:
+        raise NotFound(f"{found.ref} has no action items releasable to you.")
+    items = releasable
+    policy = Policy.from_settings(ctx.settings)
+    marking = policy.combine(i.marking for i in items)
+    if marking is not None and not policy.nations_of(marking.rel):
+        raise UserError(
+            f"{found.ref}'s marked items have no nation in common, so one file could go to "
+            "nobody. Export in a direct chat with me: you get the items releasable to you.",
+            example=f"{ctx.prefix}actions export {found.ref} csv",
+        )
     zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
     if format == "csv":
         data = to_csv(items, found, zone, ctx.now).encode("utf-8")
         attachment = Attachment(f"{found.ref}-actions.csv", "text/csv", data)
     else:
-        text = await to_markdown(ctx.db, items, found, zone, ctx.now)
+        text = await to_markdown(ctx.db, items, found, zone, ctx.now, marking)
         attachment = Attachment(f"{found.ref}-actions.md", "text/markdown", text.encode("utf-8"))
     await ctx.audit("action.export", found.ref, f"{format} {len(items)} items")
     ctx.reply(f"{found.ref}: {len(items)} action item(s), times in {zone}; file follows.")
-    ctx.reply(attachment.filename, attachment=attachment, msgtype="m.file")
+    # The file carries the combined marking: the outbox banners its caption and sends it
+    # only where every item in it may go.
+    about = {"marking": marking, "about": f"{found.ref} export"} if marking else {}
+    ctx.reply(attachment.filename, attachment=attachment, msgtype="m.file", **about)

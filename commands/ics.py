@@ -26,6 +26,7 @@ class IcsEvent:
     stamp: datetime
     cancelled: bool = False
     leads: Sequence[timedelta] = ()
+    marking: str | None = None  # the banner (`RESTRICTED // REL TO FRA, DEU`), if marked
 
 
 def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
@@ -41,7 +42,12 @@ def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
         ev = icalendar.Event()
         ev.add("uid", item.uid)
         ev.add("dtstamp", item.stamp)
-        ev.add("summary", f"{item.code} {item.title}")
+        # A marked event says so where every calendar shows it (the summary) and in CLASS,
+        # which calendars use to hide details when they share a calendar.
+        marked = f"[{item.marking}] " if item.marking else ""
+        ev.add("summary", f"{marked}{item.code} {item.title}")
+        if item.marking:
+            ev.add("class", "CONFIDENTIAL")
         ev.add("dtstart", item.start.astimezone(tz))
         if item.end is not None:
             ev.add("dtend", item.end.astimezone(tz))
@@ -59,7 +65,7 @@ def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
         for lead in item.leads:
             alarm = icalendar.Alarm()
             alarm.add("action", "DISPLAY")
-            alarm.add("description", f"{item.code} {item.title}")
+            alarm.add("description", f"{marked}{item.code} {item.title}")
             alarm.add("trigger", -lead)
             ev.add_component(alarm)
         cal.add_component(ev)

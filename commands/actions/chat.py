@@ -43,6 +43,9 @@ from commands.context import Context, utc_iso
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
+from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.routing import remark_messages
+from commands.markings.store import subjects
 from commands.people import load_person
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, esc, person
@@ -63,12 +66,23 @@ def _add_example(now: datetime) -> str:
         Param("summit", "e.g. S-1 (optional in the summit's room)"),
         Param("owner", "a Matrix ID or a post code", optional=True),
     ],
-    options=[Option("due", "ISO date, or friday, in 3 days… (your time zone)")],
+    options=[
+        Option("due", "ISO date, or friday, in 3 days… (your time zone)"),
+        Option("marking", "handling marking, e.g. RESTRICTED (default: the summit's)"),
+        Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
+    ],
     body=Param("text", "what is to be done"),
     roles=SECRETARIAT,
 )
 async def actions_add(
-    ctx: Context, *, summit: str, owner: str | None, due: str | None, text: str
+    ctx: Context,
+    *,
+    summit: str,
+    owner: str | None,
+    due: str | None,
+    text: str,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
     first, owner_text = summit, owner
     if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
@@ -85,9 +99,15 @@ async def actions_add(
         raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
     kind, owner = await resolve_owner(ctx.db, owner_text)
     deadline = due_option(ctx, due, _add_example(ctx.now))
+    mark = Policy.from_settings(ctx.settings).parse(
+        marking,
+        rel,
+        example=f"{_add_example(ctx.now)} marking={marking_example(ctx.settings)} rel=FRA,DEU",
+        default=found.marking,
+    )
     text = text.strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
-        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx)
+        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx), mark
     )
     item = await get_item(ctx.db, number)
     assert item is not None
@@ -96,7 +116,8 @@ async def actions_add(
     label = await owner_label(ctx.db, kind, owner)
     ctx.reply(
         f"{item.ref} added to {found.ref}: {text} — owner {label}, "
-        f"due {item.due_for(sender_zone(ctx))}."
+        f"due {item.due_for(sender_zone(ctx))}.",
+        **item.marked,
     )
     await _tell_owner(ctx, item, found, f"You own {item.ref} ({found.ref} {found.name})")
 
@@ -120,6 +141,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> N
             f"When it is done: {ctx.prefix}actions done {item.ref}",
             user_id=user,
             origin=ctx.origin(item.ref) if ctx.person is not None else None,
+            **item.marked,
         )
 
 
@@ -135,6 +157,7 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         ("due", item.due_for(zone)),
         ("status", item.status_for(ctx.now)),
         ("created by", person(item.created_by)),
+        ("marking", item.marking.banner if item.marking else "-"),
     ]
     entries = []
     for h in await history.of(ctx.db, ObjectId("A", item.id)):
@@ -158,14 +181,14 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         + "".join(f"<li>{esc(e)}</li>" for e in entries)
         + "</ul>"
     )
-    ctx.reply(Rendered(body, html))
+    ctx.reply(Rendered(body, html), **item.marked)
 
 
 def _local(stamp: str, zone: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
-_EDIT_KEYS = {"text", "due", "owner"}
+_EDIT_KEYS = {"text", "due", "owner", "marking", "rel"}
 
 
 @handles("edit", "A", keys=_EDIT_KEYS, example=lambda now, oid: f"!edit {oid} due={day(now, 14)}")
@@ -199,6 +222,18 @@ async def apply_edit(
         if (kind, owner) != (item.owner_kind, item.owner):
             updates.update(owner_kind=kind, owner=owner)
             log.append(("owner", item.owner, owner))
+    if "marking" in changes or "rel" in changes:
+        mark = Policy.from_settings(ctx.settings).parse(
+            changes.get("marking"),
+            changes.get("rel"),
+            example=f"{ctx.prefix}edit {item.ref} marking={marking_example(ctx.settings)} "
+            "rel=FRA,DEU",
+            default=item.marking,
+        )
+        if mark != item.marking:
+            updates["marking"] = Marking.column(mark)
+            old_banner = item.marking.banner if item.marking else "unmarked"
+            log.append(("marking", old_banner, mark.banner if mark else "unmarked"))
     if not updates:
         ctx.reply(f"{item.ref}: nothing changed.")
         return
@@ -218,10 +253,46 @@ async def apply_edit(
     await ctx.audit("action.edit", item.ref, fields)
     ctx.reply(
         f"{item.ref} changed ({fields}): owner {fresh.owner}, "
-        f"due {fresh.due_for(sender_zone(ctx))}."
+        f"due {fresh.due_for(sender_zone(ctx))}.",
+        **fresh.marked,
     )
+    if "marking" in updates:
+        await _remark(ctx, item, fresh, summit)
     if "owner" in updates:
         await _tell_owner(ctx, fresh, summit, f"{item.ref} was assigned to you ({summit.ref})")
+
+
+async def _remark(ctx: Context, old: Item, new: Item, summit: Summit) -> None:
+    """Re-check everyone who already has the item: its owners and the people who acted on
+    it. Those no longer covered are told it was re-marked (nothing more); owners newly
+    covered get it now. The summit room's copy is checked again by the outbox with every
+    message about the item from now on."""
+    owners = await owner_people(ctx.db, new.owner_kind, new.owner)
+    before = await owner_people(ctx.db, old.owner_kind, old.owner)
+    actors = [h.actor for h in await history.of(ctx.db, ObjectId("A", new.id))]
+    held = sorted({*before, *(a for a in actors if a.startswith("@"))} - {ctx.sender})
+    policy = Policy.from_settings(ctx.settings)
+    # Holders are those the old marking let it reach (someone told before holds nothing).
+    holders = [p for p in await subjects(ctx.db, held) if policy.covers(old.marking, p)]
+    told, newly = remark_messages(
+        policy,
+        new.ref,
+        old.marking,
+        new.marking,
+        holders,
+        await subjects(ctx.db, sorted(set(owners) - {ctx.sender})),
+    )
+    for message in told:
+        ctx.send(message.body, user_id=message.user_id, origin=ctx.origin(new.ref))
+    for person_ in newly:
+        zone = (await load_person(ctx.db, person_.user_id, ctx.settings)).timezone
+        ctx.send(
+            f"{new.ref} ({summit.ref} {summit.name}) is now releasable to you: {new.text} — "
+            f"due {new.due_for(zone)}.",
+            user_id=person_.user_id,
+            origin=ctx.origin(new.ref),
+            **new.marked,
+        )
 
 
 def _fmt_due(due: Due) -> str:
@@ -288,7 +359,7 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
     assert fresh is not None
     await plan_nudges(ctx, fresh)
     await ctx.audit(f"action.{status}", item.ref, f"{item.status}->{status}")
-    ctx.reply(f"{item.ref} is now {shown_status(status)}: {item.text}")
+    ctx.reply(f"{item.ref} is now {shown_status(status)}: {item.text}", **item.marked)
 
 
 @command(

@@ -8,6 +8,7 @@ from commands.actions.access import DIGEST, LATE_NOTE_AFTER, NUDGE_OVERDUE, NUDG
 from commands.actions.model import ACTIVE, next_digest_at, parse_item_id, parse_summit_id
 from commands.actions.store import Item, Summit, get_item, get_summit, owner_label, owner_people
 from commands.context import Context, Job, utc_iso
+from commands.markings.store import reader_for, withheld_cell
 from commands.people import load_person
 from commands.registry import job
 from commands.render import Rendered, esc
@@ -70,6 +71,7 @@ async def _nudge(ctx: Context, job: Job, intro: str) -> None:
             f"{item.text} ({summit.ref} {summit.name}). "
             f"When it is done: {ctx.prefix}actions done {item.ref}",
             user_id=user,
+            **item.marked,
         )
     await ctx.audit(job.kind, item.ref, "nudged")
 
@@ -109,10 +111,12 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
         groups.setdefault((item.owner_kind, item.owner), []).append(item)
     text = [title]
     html = [f"<p><b>{esc(title)}</b></p>"]
+    reader = await reader_for(ctx.db, ctx.settings, None)  # the summit room
     for key in sorted(groups, key=lambda k: k[1].lower()):
         label = await owner_label(ctx.db, *key)
         lines = [
-            f"{i.ref} due {i.due_for(summit.timezone)} [{i.status_for(ctx.now)}] {i.text}"
+            f"{i.ref} due {i.due_for(summit.timezone)} [{i.status_for(ctx.now)}] "
+            + (i.text if reader.shows(i.marking) == "full" else _withheld(i))
             for i in groups[key]
         ]
         text.append(label)
@@ -121,6 +125,12 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
             f"<p>{esc(label)}</p><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"
         )
     return Rendered("\n".join(text), "".join(html))
+
+
+def _withheld(item: Item) -> str:
+    """A marked item's line in a room's digest: its ID and marking, never its text."""
+    assert item.marking is not None
+    return f"{item.marking.banner}: {withheld_cell(item.marking)}"
 
 
 def field_lines(lines: list[tuple[str, str]]) -> Rendered:

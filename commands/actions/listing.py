@@ -17,6 +17,7 @@ from commands.actions.store import (
 )
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
+from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command
 from commands.render import Rendered, plain, table
 from commands.timeparse import parse_due
@@ -187,15 +188,22 @@ async def render_list(
         return plain(f"There are {pages} page(s); page {page} is empty.")
     zone = sender_zone(ctx)
     labels: dict[tuple[str, str], str] = {}
-    rows = []
+    reader = await reader_here(ctx)
+    rows: list[tuple[str, ...]] = []
     for item in items:
+        shown = reader.shows(item.marking)
+        if shown == "none":
+            continue  # not releasable to the reader: not even its existence
         key = (item.owner_kind, item.owner)
         if key not in labels:
             labels[key] = await owner_label(ctx.db, *key)
         text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+        if shown == "id" and item.marking is not None:
+            text = withheld_cell(item.marking)
         rows.append(
             (
                 item.ref,
+                item.marking.banner if item.marking else "-",
                 item.due_for(zone),
                 item.status_for(ctx.now),
                 labels[key],
@@ -207,4 +215,8 @@ async def render_list(
     footer = f"{first}–{first + len(items) - 1} of {total}, page {page} of {pages}."
     if page < pages:
         footer += f" Next: add page={page + 1}."
-    return table("Action items", ["id", "due", "status", "owner", "summit", "text"], rows, footer)
+    head = ["id", "marking", "due", "status", "owner", "summit", "text"]
+    if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
+        head.pop(1)
+        rows = [(r[0], *r[2:]) for r in rows]
+    return table("Action items", head, rows, footer)

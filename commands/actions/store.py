@@ -24,6 +24,7 @@ from commands.directory.service import (
 )
 from commands.errors import UserError
 from commands.ids import ObjectId
+from commands.markings.model import Marking
 from commands.render import person
 from commands.timeparse import Due, show_due
 
@@ -40,6 +41,7 @@ class Summit:
     timezone: str
     state: str
     created_by: str
+    marking: Marking | None = None  # the default for its items
 
     @property
     def ref(self) -> str:
@@ -56,6 +58,7 @@ class Summit:
             timezone=row["timezone"],
             state=row["state"],
             created_by=row["created_by"],
+            marking=Marking.from_column(row["marking"]),
         )
 
 
@@ -73,10 +76,16 @@ class Item:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    marking: Marking | None = None
 
     @property
     def ref(self) -> str:
         return f"A-{self.id}"
+
+    @property
+    def marked(self) -> dict[str, Any]:
+        """What every message about this item carries (the outbox banners and routes it)."""
+        return {"marking": self.marking, "about": self.ref} if self.marking else {}
 
     def overdue(self, now: datetime) -> bool:
         return self.status in ACTIVE and now > self.due_at
@@ -103,6 +112,7 @@ class Item:
             created_by=row["created_by"],
             created_at=parse_utc(row["created_at"]),
             updated_at=parse_utc(row["updated_at"]),
+            marking=Marking.from_column(row["marking"]),
         )
 
 
@@ -135,13 +145,14 @@ async def insert_item(
     actor: str,
     now: datetime,
     event_id: str | None,
+    marking: Marking | None = None,
 ) -> int:
     """One new item and its first history line; returns its number (A-n)."""
     stamp = utc_iso(now)
     cur = await db.execute(
         "INSERT INTO action_items (summit_id, text, owner_kind, owner, due_at, due_zone, "
-        "all_day, status, created_by, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
+        "all_day, status, created_by, created_at, updated_at, marking) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?) RETURNING id",
         (
             summit_id,
             text,
@@ -153,6 +164,7 @@ async def insert_item(
             actor,
             stamp,
             stamp,
+            Marking.column(marking),
         ),
     )
     row = await cur.fetchone()

@@ -25,6 +25,7 @@ from commands.directory.service import parse_room_id
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
+from commands.markings.model import Marking, Policy, marking_example
 from commands.people import parse_zone
 from commands.registry import Option, Param, command, handles
 from commands.render import table
@@ -60,6 +61,8 @@ def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, st
         Option("to", "last day"),
         Option("tz", "the summit's time zone (digest time); default yours", parse_zone),
         Option("room", "the summit room's ID; default this room", parse_room_id),
+        Option("marking", "default marking of its action items, e.g. RESTRICTED"),
+        Option("rel", "default releasability of its items: nations or groups (FRA,DEU)"),
     ],
     roles=SECRETARIAT,
 )
@@ -71,7 +74,10 @@ async def summit_open(
     to: str | None,
     tz: str | None,
     room: str | None,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
+    default = _summit_marking(ctx, None, marking, rel, _summit_example(ctx.now))
     zone = tz or sender_zone(ctx)
     dates = _summit_dates(ctx, {"from": from_, "to": to}, zone)
     if room:
@@ -81,7 +87,7 @@ async def summit_open(
     name = name.strip()[:200]
     cur = await ctx.db.execute(
         "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "created_at, marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             name,
             dates.get("starts_on"),
@@ -90,6 +96,7 @@ async def summit_open(
             zone,
             ctx.sender,
             utc_iso(ctx.now),
+            Marking.column(default),
         ),
     )
     row = await cur.fetchone()
@@ -100,27 +107,48 @@ async def summit_open(
     await plan_digest(ctx, summit)
     await ctx.audit("summit.open", summit.ref, name)
     where = "this room" if room == ctx.room_id else room
+    marked = f" Its items are marked {default.banner} unless they say otherwise." if default else ""
     ctx.reply(
-        f"{summit.ref} opened: {name}. Digest of open items to {where} on working days at "
+        f"{summit.ref} opened: {name}.{marked} Digest of open items to {where} on working days at "
         f"{ctx.settings.actions_digest_time} ({zone}). Add items: "
         f"{ctx.prefix}actions add {summit.ref} <owner> due=<date> -- <text> "
         f"({ctx.prefix}help actions add)"
     )
 
 
+def _summit_marking(
+    ctx: Context, current: Marking | None, marking: str | None, rel: str | None, example: str
+) -> Marking | None:
+    """A summit's default marking for its items (from the options, on top of `current`)."""
+    if marking is None and rel is None:
+        return current
+    level = marking_example(ctx.settings)
+    example = f"{example} marking={level} rel=FRA,DEU"
+    if (marking or "").strip() == "-":
+        return None
+    return Policy.from_settings(ctx.settings).parse(marking, rel, example=example, default=current)
+
+
 async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> None:
     require_secretariat(ctx, "edit a summit")
     summit = await visible_summit(ctx, number)
     example = f'{ctx.prefix}summit edit {summit.ref} name="New name" to={day(ctx.now, 60)}'
-    allowed = {"name", "from", "to", "tz", "room"}
+    allowed = {"name", "from", "to", "tz", "room", "marking", "rel"}
     unknown = sorted(set(changes) - allowed)
     if unknown or not changes:
         raise UserError(
             f"Nothing to change{': unknown ' + ', '.join(unknown) if unknown else ''}. "
-            "You can change name, from, to, tz, room.",
+            "You can change name, from, to, tz, room, marking, rel.",
             example=example,
         )
     updates: dict[str, Any] = {}
+    if "marking" in changes or "rel" in changes:
+        # The default for items added from now on; each item keeps its own marking
+        # (re-mark one with !edit A-n marking=... rel=...).
+        default = _summit_marking(
+            ctx, summit.marking, changes.get("marking"), changes.get("rel"), example
+        )
+        updates["marking"] = Marking.column(default)
     zone = summit.timezone
     if "tz" in changes:
         try:
@@ -163,6 +191,8 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
         Option("to", "last day"),
         Option("tz", "time zone of the digest"),
         Option("room", "the summit room's ID"),
+        Option("marking", "default marking of items added from now on; - clears"),
+        Option("rel", "default releasability of items added from now on"),
     ],
     roles=SECRETARIAT,
 )
@@ -175,15 +205,25 @@ async def summit_edit(
     to: str | None,
     tz: str | None,
     room: str | None,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
-    given = {"name": name, "from": from_, "to": to, "tz": tz, "room": room}
+    given = {
+        "name": name,
+        "from": from_,
+        "to": to,
+        "tz": tz,
+        "room": room,
+        "marking": marking,
+        "rel": rel,
+    }
     await _edit_summit(ctx, summit, {k: v for k, v in given.items() if v is not None})
 
 
 @handles(
     "edit",
     "S",
-    keys=("name", "from", "to", "tz", "room"),
+    keys=("name", "from", "to", "tz", "room", "marking", "rel"),
     example=lambda now, oid: f'!edit {oid} name="New name" to={day(now, 60)}',
     roles=SECRETARIAT,
 )
@@ -259,5 +299,6 @@ async def show_summit(ctx: Context, oid: ObjectId) -> None:
         ("state", summit.state),
         ("time zone", summit.timezone),
         ("items", f"{tally}; {overdue} overdue"),
+        ("default marking", summit.marking.banner if summit.marking else "-"),
     ]
     ctx.reply(field_lines(lines))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aiosqlite
 
 from commands import delivery
@@ -15,11 +17,13 @@ from commands.directory.service import (
     parse_room_id,
     parse_user_id,
     post_exists,
+    post_marking,
     post_members,
     posts_of,
 )
 from commands.directory.store import set_person, set_post
 from commands.errors import NotFound, UserError
+from commands.markings.model import Marking, Policy, marking_example, nation_name, parse_nation
 from commands.people import ROLES, display_names, parse_zone
 from commands.registry import Option, Param, command
 from commands.render import Rendered, esc, table
@@ -44,6 +48,8 @@ _ADMIN = ["admin"]
         Option("post", "a post code; - clears", optional_of(parse_post_code)),
         Option("name", "display name, quoted if it has spaces"),
         Option("tz", "IANA time zone", optional_of(parse_zone)),
+        Option("nation", "ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears", parse_nation),
+        Option("clearance", "one of the marking levels; - clears"),
     ],
     roles=_ADMIN,
 )
@@ -55,7 +61,12 @@ async def dir_person(
     post: str | None,
     name: str | None,
     tz: str | None,
+    nation: str | None,
+    clearance: str | None,
 ) -> None:
+    if clearance is not None:
+        example = f"{ctx.prefix}dir person {user} clearance={_level(ctx)}"
+        clearance = Policy.from_settings(ctx.settings).clearance(clearance, example)
     await set_person(
         ctx.db,
         user,
@@ -64,8 +75,17 @@ async def dir_person(
         roles=(role or []) if role is not None else None,
         post=post,
         timezone=tz,
+        nation=nation,
+        clearance=clearance,
     )
-    given = {"role": role, "post": post, "name": name, "tz": tz}
+    given = {
+        "role": role,
+        "post": post,
+        "name": name,
+        "tz": tz,
+        "nation": nation,
+        "clearance": clearance,
+    }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.person", user, ",".join(changed))
     ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone))
@@ -82,6 +102,9 @@ async def dir_person(
         Option("add", "comma list of Matrix IDs to add", parse_members),
         Option("remove", "comma list of Matrix IDs to remove", parse_members),
         Option("room", "the post's room ID; - clears", optional_of(parse_room_id)),
+        Option("nation", "ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears", parse_nation),
+        Option("marking", "default marking of requests to the post; - clears"),
+        Option("rel", "default releasability (rel=FRA,DEU or a group)"),
     ],
     roles=_ADMIN,
 )
@@ -94,14 +117,43 @@ async def dir_post(
     add: list[str] | None,
     remove: list[str] | None,
     room: str | None,
+    nation: str | None,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
+    stored: str | None = None
+    if marking is not None or rel is not None:
+        stored = ""
+        if (marking or "").strip() != "-":
+            example = f"{ctx.prefix}dir post {code} marking={_level(ctx)} rel=FRA,DEU"
+            default = Policy.from_settings(ctx.settings).parse(
+                marking, rel, example=example, default=await post_marking(ctx.db, code)
+            )
+            stored = json.dumps(default.to_json()) if default is not None else ""
     if room:  # "" clears it
         example = f"{ctx.prefix}dir post {code} room=!encrypted-room:example.org"
         await delivery.require_encrypted_room(ctx.db, room, example)
     await set_post(
-        ctx.db, code, ctx.now, name=name, room_id=room, members=members, add=add, remove=remove
+        ctx.db,
+        code,
+        ctx.now,
+        name=name,
+        room_id=room,
+        members=members,
+        add=add,
+        remove=remove,
+        nation=nation,
+        marking=stored,
     )
-    given = {"name": name, "members": members, "add": add, "remove": remove, "room": room}
+    given = {
+        "name": name,
+        "members": members,
+        "add": add,
+        "remove": remove,
+        "room": room,
+        "nation": nation,
+        "marking": stored,
+    }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.post", code, ",".join(changed))
     ctx.reply(await describe_post(ctx.db, code))
@@ -160,11 +212,16 @@ async def _describe(ctx: Context, text: str) -> Rendered:
     return await describe_person(ctx.db, key, ctx.settings.timezone, admins=ctx.settings.admins)
 
 
+def _level(ctx: Context) -> str:
+    return marking_example(ctx.settings)
+
+
 async def describe_person(
     db: aiosqlite.Connection, user_id: str, default_zone: str, admins: list[str] | None = None
 ) -> Rendered:
     async with db.execute(
-        "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
+        "SELECT display_name, roles, timezone, nation, clearance FROM people WHERE user_id = ?",
+        (user_id,),
     ) as cur:
         row = await cur.fetchone()
     roles = {"attache"} | {r for r in ((row[1] if row else "") or "").split(",") if r in ROLES}
@@ -182,6 +239,8 @@ async def describe_person(
         ("roles", ", ".join(sorted(roles))),
         ("posts", posts),
         ("time zone", zone),
+        ("nation", _nation(row[3] if row else None)),
+        ("clearance", (row[4] if row else None) or "-"),
     ]
     if row is None:
         lines.append(("note", "not in the directory"))
@@ -189,16 +248,25 @@ async def describe_person(
 
 
 async def describe_post(db: aiosqlite.Connection, code: str) -> Rendered:
-    async with db.execute("SELECT name, room_id FROM posts WHERE code = ?", (code,)) as cur:
+    async with db.execute(
+        "SELECT name, room_id, nation, marking FROM posts WHERE code = ?", (code,)
+    ) as cur:
         row = await cur.fetchone()
+    default = Marking.from_json(json.loads(row[3])) if row and row[3] else None
     members = await post_members(db, code)
     lines = [
         ("post", code),
         ("name", (row[0] if row else "") or "-"),
         ("room", (row[1] if row else None) or "-"),
         ("people", ", ".join(person_marker(m) for m in members) or "-"),
+        ("nation", _nation(row[2] if row else None)),
+        ("default marking", default.banner if default is not None else "-"),
     ]
     return _fields(lines)
+
+
+def _nation(code: str | None) -> str:
+    return f"{code} ({nation_name(code)})" if code else "-"
 
 
 def _fields(lines: list[tuple[str, str]]) -> Rendered:

@@ -7,6 +7,7 @@ names. Roles come from commands.people (admins from configuration only).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiosqlite
 
 from commands.errors import UserError
 from commands.ids import looks_like_id
+from commands.markings.model import Marking
 from commands.people import ADMINS_ARE_CONFIGURED, ROLES
 from config.settings import MATRIX_ID
 
@@ -156,3 +158,10 @@ async def resolve_target(db: aiosqlite.Connection, text: str) -> tuple[str, list
     if not members:
         raise UserError(f"Post {key} has nobody in it yet; an admin adds people with !dir post.")
     return kind, members
+
+
+async def post_marking(db: aiosqlite.Connection, code: str) -> Marking | None:
+    """A post's default marking for what is sent to it (None: the deployment's)."""
+    async with db.execute("SELECT marking FROM posts WHERE code = ?", (code,)) as cur:
+        row = await cur.fetchone()
+    return Marking.from_json(json.loads(row[0])) if row and row[0] else None

@@ -20,6 +20,7 @@ from commands.directory.service import (
     post_members,
 )
 from commands.errors import UserError
+from commands.markings.model import parse_nation
 from commands.people import parse_zone
 
 # -- writes --------------------------------------------------------------------------------
@@ -34,8 +35,13 @@ async def set_person(
     roles: list[str] | None = None,
     post: str | None = None,
     timezone: str | None = None,
+    nation: str | None = None,
+    clearance: str | None = None,
 ) -> None:
-    """Upsert the fields given (None = leave as is, "" = clear). A post must exist."""
+    """Upsert the fields given (None = leave as is, "" = clear). A post must exist.
+
+    nation (ISO alpha-3) and clearance (a marking level) are checked by the caller
+    (commands/markings); the outbox reads them when it routes a marked message."""
     stamp = utc_iso(now)
     await db.execute(
         "INSERT INTO people (user_id, updated_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING",
@@ -48,6 +54,10 @@ async def set_person(
         changes["roles"] = ",".join(roles)
     if timezone is not None:
         changes["timezone"] = timezone or None
+    if nation is not None:
+        changes["nation"] = nation or None
+    if clearance is not None:
+        changes["clearance"] = clearance or None
     if post is not None:
         if post and not await post_exists(db, post):
             raise UserError(f"No post {post} in the directory. Create it first: !dir post {post}")
@@ -82,8 +92,12 @@ async def set_post(
     members: list[str] | None = None,
     add: list[str] | None = None,
     remove: list[str] | None = None,
+    nation: str | None = None,
+    marking: str | None = None,
 ) -> None:
-    """Upsert a post; `members` replaces the membership, `add`/`remove` adjust it."""
+    """Upsert a post; `members` replaces the membership, `add`/`remove` adjust it.
+
+    nation: "" clears; marking: the post's default marking as JSON, "" clears."""
     stamp = utc_iso(now)
     await db.execute(
         "INSERT INTO posts (code, name, created_at, updated_at) VALUES (?, '', ?, ?) "
@@ -94,6 +108,10 @@ async def set_post(
         await db.execute("UPDATE posts SET name = ? WHERE code = ?", (name, code))
     if room_id is not None:
         await db.execute("UPDATE posts SET room_id = ? WHERE code = ?", (room_id or None, code))
+    if nation is not None:
+        await db.execute("UPDATE posts SET nation = ? WHERE code = ?", (nation or None, code))
+    if marking is not None:
+        await db.execute("UPDATE posts SET marking = ? WHERE code = ?", (marking or None, code))
     await db.execute("UPDATE posts SET updated_at = ? WHERE code = ?", (stamp, code))
     current = set(await post_members(db, code))
     wanted = set(members) if members is not None else set(current)
@@ -123,7 +141,9 @@ class SeedResult:
     people: int
 
 
-async def load_seed(db: aiosqlite.Connection, path: Path, now: datetime) -> SeedResult:
+async def load_seed(
+    db: aiosqlite.Connection, path: Path, now: datetime, levels: list[str] | None = None
+) -> SeedResult:
     """Apply a YAML seed (posts, then people); loading it twice changes nothing more.
 
     Call it inside a write transaction at start. A bad file raises ValueError naming the
@@ -134,12 +154,15 @@ async def load_seed(db: aiosqlite.Connection, path: Path, now: datetime) -> Seed
             name: French defence attaché, Paris
             room: "!abc:example.org"        # optional
             members: ["@alice:example.org"]  # replaces the post's members
+            nation: FRA                      # optional, ISO 3166-1 alpha-3
         people:
           - id: "@alice:example.org"
             name: Alice Martin
             roles: [attache, secretariat]
             post: FR-PARIS
             timezone: Europe/Paris
+            nation: FRA                      # optional
+            clearance: RESTRICTED            # optional, one of marking_levels
     """
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -148,7 +171,7 @@ async def load_seed(db: aiosqlite.Connection, path: Path, now: datetime) -> Seed
     if not isinstance(data, dict) or set(data) - {"posts", "people"}:
         raise ValueError("directory_seed: the file must be a mapping with `posts:` and `people:`")
     posts = [_seed_post(i, e) for i, e in enumerate(data.get("posts") or [])]
-    people = [_seed_person(i, e) for i, e in enumerate(data.get("people") or [])]
+    people = [_seed_person(i, e, levels) for i, e in enumerate(data.get("people") or [])]
     known = {p["code"] for p in posts}
     for person in people:
         post = person.get("post")
@@ -156,7 +179,13 @@ async def load_seed(db: aiosqlite.Connection, path: Path, now: datetime) -> Seed
             raise ValueError(f"directory_seed: people[{person['id']}].post: no post {post}")
     for post in posts:
         await set_post(
-            db, post["code"], now, name=post["name"], room_id=post["room"], members=post["members"]
+            db,
+            post["code"],
+            now,
+            name=post["name"],
+            room_id=post["room"],
+            members=post["members"],
+            nation=post["nation"],
         )
     for person in people:
         await set_person(
@@ -167,6 +196,8 @@ async def load_seed(db: aiosqlite.Connection, path: Path, now: datetime) -> Seed
             roles=person["roles"],
             post=person["post"],
             timezone=person["timezone"],
+            nation=person["nation"],
+            clearance=person["clearance"],
         )
     return SeedResult(posts=len(posts), people=len(people))
 
@@ -192,10 +223,29 @@ def _seed_post(i: int, entry: Any) -> dict[str, Any]:
         "members": None
         if members is None
         else _seed_field(f"{where}.members", lambda v: [parse_user_id(str(m)) for m in v], members),
+        "nation": _seed_nation(where, entry),
     }
 
 
-def _seed_person(i: int, entry: Any) -> dict[str, Any]:
+def _seed_nation(where: str, entry: dict[str, Any]) -> str | None:
+    if entry.get("nation") is None:
+        return None
+    return str(_seed_field(f"{where}.nation", parse_nation, str(entry["nation"])))
+
+
+def _seed_clearance(where: str, entry: dict[str, Any], levels: list[str] | None) -> str | None:
+    if entry.get("clearance") is None:
+        return None
+    level = str(entry["clearance"]).strip().upper()
+    if levels is not None and level not in levels:
+        raise ValueError(
+            f"directory_seed: {where}.clearance: {level!r} is not one of marking_levels "
+            f"({', '.join(levels)})"
+        )
+    return level
+
+
+def _seed_person(i: int, entry: Any, levels: list[str] | None = None) -> dict[str, Any]:
     if not isinstance(entry, dict) or "id" not in entry:
         raise ValueError(f"directory_seed: people[{i}] needs at least `id:`")
     where = f"people[{i}]"
@@ -212,4 +262,6 @@ def _seed_person(i: int, entry: Any) -> dict[str, Any]:
         "timezone": _seed_field(f"{where}.timezone", parse_zone, str(entry["timezone"]))
         if entry.get("timezone")
         else None,
+        "nation": _seed_nation(where, entry),
+        "clearance": _seed_clearance(where, entry, levels),
     }

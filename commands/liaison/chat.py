@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from commands import examples
 from commands.context import Context, Incoming, utc_iso
+from commands.directory.service import post_marking
 from commands.errors import UserError
 from commands.ids import ObjectId
 from commands.liaison.model import (
@@ -38,6 +40,7 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
+from commands.markings.model import Policy, marking_example
 from commands.registry import Option, Param, command, handles, listener
 from commands.timeparse import parse_due
 
@@ -69,9 +72,13 @@ def _request_example(now: datetime) -> str:
         Option(
             "due", 'when an answer is needed: YYYY-MM-DD, "YYYY-MM-DD HH:MM", friday, in 3 days'
         ),
+        Option("marking", "handling marking, e.g. RESTRICTED (default: the post's, else none)"),
+        Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
     ],
     body=Param("body", "the request in full", optional=True),
-    details="Each addressee gets the request as a thread; replies there come back to you.",
+    details="Each addressee gets the request as a thread; replies there come back to you. "
+    "A marked request (marking=, rel=) reaches only the people it is releasable to; you are "
+    "told by name who was left out and why.",
 )
 async def request(
     ctx: Context,
@@ -81,12 +88,14 @@ async def request(
     precedence: str,
     due: str | None,
     body: str | None,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
     kind, value = to
     spec = ctx.registry.commands["request"]
     usage = spec.usage(ctx.prefix)
     if kind == "lr":
-        if subject or body or due or precedence != "routine":
+        if subject or body or due or precedence != "routine" or marking or rel:
             raise UserError(
                 f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
                 "alone; to make a new request, name a post or a person.",
@@ -127,8 +136,10 @@ async def request(
                 example=_request_example(ctx.now),
             )
         addressees = [target]
+        room_default = None
     else:
         target, post_room, members = await post_addressees(ctx.db, str(value))
+        room_default = await post_marking(ctx.db, target)
         addressees = [m for m in members if m != ctx.sender]
         if not addressees:
             raise UserError(
@@ -137,10 +148,17 @@ async def request(
                 example=_request_example(ctx.now),
             )
 
+    mark = Policy.from_settings(ctx.settings).parse(
+        marking,
+        rel,
+        example=f"{ctx.prefix}request {target} A subject -- the body marking="
+        f"{marking_example(ctx.settings)} rel=FRA,DEU",
+        default=room_default,
+    )
     cur = await ctx.db.execute(
         "INSERT INTO liaison_requests (requester, target, subject, body, precedence, status, "
-        "due_at, due_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?) "
-        "RETURNING id",
+        "due_at, due_zone, created_at, updated_at, marking) "
+        "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id",
         (
             ctx.sender,
             target,
@@ -151,6 +169,7 @@ async def request(
             deadline.zone if deadline else None,
             utc_iso(ctx.now),
             utc_iso(ctx.now),
+            json.dumps(mark.to_json()) if mark is not None else None,
         ),
     )
     number = int((await cur.fetchone())[0])  # type: ignore[index]
@@ -182,20 +201,27 @@ async def request(
             {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
         )
         origin = ctx.origin(req.label, threads[0].key)  # the requester, in their thread
-        ctx.send(rendered_root(text), key=thread.key, mentions=mentions, origin=origin, **target_kw)
+        ctx.send(
+            rendered_root(text),
+            key=thread.key,
+            mentions=mentions,
+            origin=origin,
+            **target_kw,
+            **req.marked,
+        )
 
     who = ", ".join([await name_of(ctx.db, a) for a in addressees])
     mine = root_text(req, requester_name, zone, "requester", ctx.prefix)
     mine = mine.replace("\n", f"\nSent to: {who}\n", 1)
     if await _is_dm_with(ctx, ctx.sender):
-        ctx.reply(rendered_root(mine), key=threads[0].key, thread_root=None)
+        ctx.reply(rendered_root(mine), key=threads[0].key, thread_root=None, **req.marked)
     else:
         ctx.reply(
             f"{req.label} sent to {target} ({len(addressees)} "
             f"{'person' if len(addressees) == 1 else 'people'}). I will follow it up with you "
             "in our direct chat."
         )
-        ctx.send(rendered_root(mine), user_id=ctx.sender, key=threads[0].key)
+        ctx.send(rendered_root(mine), user_id=ctx.sender, key=threads[0].key, **req.marked)
 
     delay = ctx.settings.liaison_escalation_seconds[req.precedence]
     await ctx.schedule("lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": 1})
@@ -384,5 +410,6 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
         f"answer, or {ctx.prefix}answer {req.label} when done.",
         room_id=incoming.room_id,
         thread_root=incoming.reaction_target,
+        **req.marked,
     )
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commands.context import Context, Job
-from commands.liaison.render import ago, notify_sides, to_thread
+from commands.liaison.render import ago, notify_sides, origin_of, to_thread
 from commands.liaison.store import (
     liaison_admins,
     load_request,
@@ -62,6 +62,8 @@ async def escalate(ctx: Context, job: Job) -> None:
                 f"is not acknowledged after {waited} and {rnd} reminders.\n"
                 f"Subject: {req.subject}\nSend {ctx.prefix}request {req.label} for details.{late}",
                 user_id=admin,
+                origin=origin_of(ctx, req),
+                **req.marked,
             )
         told += " The admins are told." if admins else ""
     else:

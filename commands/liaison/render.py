@@ -27,11 +27,12 @@ def to_thread(
         {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
     )
     if req is not None:
-        target["origin"] = _origin(ctx, req)
+        target["origin"] = origin_of(ctx, req)
+        target.update(req.marked)
     ctx.send(text, thread_key=thread.key, mentions=mentions, **target)
 
 
-def _origin(ctx: Context, req: Request) -> dict[str, Any]:
+def origin_of(ctx: Context, req: Request) -> dict[str, Any]:
     """Who hears it if a message about this request cannot reach its person: the person
     who acted, where they wrote; for the bot's own nudges, the requester in their thread."""
     if ctx.person is not None:

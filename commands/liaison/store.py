@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -14,6 +16,7 @@ from commands.directory.service import find_post, post_members
 from commands.errors import NotFound
 from commands.ids import ObjectId
 from commands.liaison.model import Side
+from commands.markings.model import Marking
 from commands.people import zones_of
 from commands.render import person
 
@@ -33,10 +36,17 @@ class Request:
     due_zone: str | None
     created_at: datetime
     addressees: tuple[str, ...]
+    marking: Marking | None = None
 
     @property
     def label(self) -> str:
         return f"LR-{self.id}"
+
+    @property
+    def marked(self) -> dict[str, Any]:
+        """What every message about this request carries, so the outbox banners and
+        routes it (empty when unmarked)."""
+        return {"marking": self.marking, "about": self.label} if self.marking else {}
 
     def side(self, user_id: str | None) -> Side | None:
         if user_id == self.requester:
@@ -115,6 +125,7 @@ async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
         due_zone=row["due_zone"],
         created_at=parse_utc(row["created_at"]),
         addressees=addressees,
+        marking=Marking.from_json(json.loads(row["marking"])) if row["marking"] else None,
     )
 
 

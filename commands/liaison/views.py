@@ -16,6 +16,7 @@ from commands.liaison.store import (
     visible_request,
     zone_of,
 )
+from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, bullets, paragraph_html, table
 from commands.timeparse import show_instant
@@ -52,7 +53,7 @@ async def show_request(ctx: Context, oid: ObjectId) -> None:
     hist = bullets("History", await _history_lines(ctx, req, zone))
     body = "\n".join(head) + "\n" + hist.body
     html = f"<p>{paragraph_html(chr(10).join(head))}</p>{hist.html}"
-    ctx.reply(Rendered(body, html))
+    ctx.reply(Rendered(body, html), **req.marked)
 
 
 _WHICH = ("incoming", "outgoing", "all")
@@ -114,19 +115,30 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         ctx.reply(f"{title}: none. Send {ctx.prefix}request to make one.")
         return
     zone = await zone_of(ctx, me)
+    reader = await reader_here(ctx)
     rows = []
     for number in ids:
         req = await load_request(ctx.db, number)
         assert req is not None
+        shown = reader.shows(req.marking)
+        if shown == "none":
+            continue  # not releasable to the reader: not even its existence
         way = "out" if req.requester == me else "in" if me in req.addressees else "-"
         party = party_of(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
+        if shown == "id" and req.marking is not None:
+            subject = withheld_cell(req.marking)
         due = show_instant(req.due_at, zone) if req.due_at else ""
-        rows.append([req.label, way, party, subject, req.precedence, req.status, due])
+        mark = req.marking.banner if req.marking else "-"
+        rows.append([req.label, mark, way, party, subject, req.precedence, req.status, due])
+    head = ["id", "marking", "dir", "with", "subject", "precedence", "status", "due"]
+    if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
+        head.pop(1)
+        rows = [[r[0], *r[2:]] for r in rows]
     ctx.reply(
         table(
             title,
-            ["id", "dir", "with", "subject", "precedence", "status", "due"],
+            head,
             rows,
             footer=f"{ctx.prefix}request LR-n shows one with its history.",
         )

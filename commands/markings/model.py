@@ -8,6 +8,7 @@ accredited system (see docs/OPERATIONS.md).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,31 @@ NATIONS: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.countries)
 LEVEL_NAME = re.compile(r"[A-Z][A-Z0-9_-]{0,39}")
 GROUP_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,19}")
 REL_EXAMPLE = "rel=FRA,DEU or rel=FVEY"
+
+
+def parse_nation(text: str) -> str:
+    """One nation as ISO 3166-1 alpha-3 (a person's or a post's); "-" or "" clears it.
+
+    Raises ValueError naming the right form (the registry turns it into the user's error)."""
+    code = text.strip().upper()
+    if code in ("", "-"):
+        return ""
+    if code in NATIONS:
+        return code
+    hint = ""
+    if len(code) == 2 and (country := pycountry.countries.get(alpha_2=code)) is not None:
+        hint = f" (for {country.name} write {country.alpha_3})"
+    raise ValueError(
+        f"{text.strip()!r} is not a nation{hint}: write an ISO 3166-1 alpha-3 code "
+        "such as FRA, DEU or USA, or - to clear"
+    )
+
+
+def marking_example(settings: Any) -> str:
+    """A level for examples in errors: the second lowest this deployment may carry (an
+    example must work when copied)."""
+    policy = Policy.from_settings(settings)
+    return policy.levels[min(1, policy.rank(policy.ceiling) or 0)]
 
 
 def nation_name(code: str) -> str:
@@ -59,6 +85,15 @@ class Marking:
         if not data:
             return None
         return cls(level=str(data["level"]), rel=tuple(str(r) for r in data.get("rel") or ()))
+
+    @classmethod
+    def from_column(cls, text: str | None) -> Marking | None:
+        """An object's `marking` column (JSON, NULL = unmarked)."""
+        return cls.from_json(json.loads(text)) if text else None
+
+    @staticmethod
+    def column(marking: Marking | None) -> str | None:
+        return json.dumps(marking.to_json()) if marking is not None else None
 
 
 @dataclass(frozen=True)
@@ -192,6 +227,20 @@ class Policy:
             )
         return Marking(level=level, rel=tokens)
 
+    def clearance(self, text: str, example: str) -> str:
+        """A person's clearance: one of the levels (it may be above this system's ceiling,
+        it is what the person holds); "-" or "" clears it."""
+        level = text.strip().upper()
+        if level in ("", "-"):
+            return ""
+        if self.rank(level) is None:
+            raise UserError(
+                f"{text.strip()!r} is not a marking level here; levels, lowest first: "
+                f"{' < '.join(self.levels)} (or - to clear).",
+                example=example,
+            )
+        return level
+
     def level(self, text: str, example: str) -> str:
         level = text.strip().upper()
         rank = self.rank(level)
@@ -210,6 +259,20 @@ class Policy:
                 example=example.replace("RESTRICTED", self.ceiling),
             )
         return level
+
+    def combine(self, markings: Iterable[Marking | None]) -> Marking | None:
+        """The one marking a file or message holding all these objects must carry: the
+        highest level, releasable only to the nations every marked one is releasable to
+        (the rel kept as written when all agree). None when all are unmarked; a Marking
+        with an empty rel when no nation is common to all (it then reaches nobody)."""
+        marked = [m for m in markings if m is not None and not self.covers(m, Subject(""))]
+        if not marked:
+            return None
+        level = max((m.level for m in marked), key=lambda lv: self.rank(lv) or 0)
+        if all(m.rel == marked[0].rel for m in marked):
+            return Marking(level, marked[0].rel)
+        common = frozenset.intersection(*(self.nations_of(m.rel) for m in marked))
+        return Marking(level, tuple(sorted(common)))
 
     def default(self) -> Marking | None:
         """The deployment's default marking (None: unmarked)."""

@@ -3,14 +3,15 @@ of every exclusion, and the sender's notice (by name, in the object's thread).""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from commands.context import OutMessage
+from commands.context import Context, OutMessage
 from commands.delivery import notice_target
 from commands.ids import ObjectId
-from commands.markings.model import Marking, Subject
+from commands.markings.model import Marking, Policy, Subject
 from commands.markings.routing import withheld_notice
 
 
@@ -72,3 +73,50 @@ async def withheld(
     where = await notice_target(db, origin)
     body = withheld_notice(obj, marking, fresh)
     return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+
+
+# -- listings and digests: one message, many objects ------------------------------------
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who a listing or digest reaches, for its marked lines.
+
+    A message that mixes objects cannot carry one marking, so each line is decided here:
+    in a direct chat the person is known and a marked line is shown in full if it covers
+    them, and left out entirely otherwise (they learn nothing of it); in a room, whose
+    members are known only when the outbox sends, a marked line is its ID and marking
+    only (ask in a direct chat for the rest) - the simplest rule that never leaks.
+    """
+
+    policy: Policy
+    person: Subject | None  # None: a room
+
+    def shows(self, marking: Marking | None) -> str:
+        """`full`, `id` (the ID and the marking, nothing of the content) or `none`."""
+        if self.policy.covers(marking, Subject("")):  # unmarked: no nation needed
+            return "full"
+        if self.person is None:
+            return "id"
+        return "full" if self.policy.covers(marking, self.person) else "none"
+
+
+async def reader_for(db: aiosqlite.Connection, settings: Any, user_id: str | None) -> Reader:
+    """A reader for a direct message to `user_id`, or for a room when None."""
+    person = (await subjects(db, [user_id]))[0] if user_id else None
+    return Reader(Policy.from_settings(settings), person)
+
+
+async def reader_here(ctx: Context) -> Reader:
+    """The reader of a reply to this command: the sender if this is their direct chat with
+    the bot, else the room."""
+    async with ctx.db.execute(
+        "SELECT 1 FROM dm_rooms WHERE user_id = ? AND room_id = ?", (ctx.sender, ctx.room_id)
+    ) as cur:
+        direct = await cur.fetchone() is not None
+    return await reader_for(ctx.db, ctx.settings, ctx.sender if direct else None)
+
+
+def withheld_cell(marking: Marking) -> str:
+    """What a room sees of a marked object in a listing, instead of its content."""
+    return f"({marking.level}: not shown here; ask me in a direct chat)"

@@ -14,6 +14,9 @@ from commands.directory.service import canonical_target, people_of, post_exists
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
+from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.routing import remark_messages
+from commands.markings.store import subjects
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles
 from commands.schedule.model import (
@@ -80,6 +83,8 @@ _ITEM_OPTIONS = [
     Option("with", "participants: Matrix IDs and/or post codes, comma-separated"),
     Option("lead", "reminders before the start, e.g. 1d,1h,15m (default) or none"),
     Option("repeat", 'recurrence: "every Monday", weekly, "every 2 weeks", or an RRULE'),
+    Option("marking", "handling marking, e.g. RESTRICTED (default: the deployment's)"),
+    Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
 ]
 
 
@@ -94,6 +99,8 @@ class Draft:
     with_: str | None = None
     lead: str | None = None
     repeat: str | None = None
+    marking: str | None = None
+    rel: str | None = None
 
 
 async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = None) -> None:
@@ -114,6 +121,14 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
             rule = _check_repeat(ctx, rule, when.start, when.zone)
     except ValueError as exc:
         raise UserError(str(exc), example=example) from None
+    mark = None
+    if kind != "R":  # a reminder is the person's own note
+        mark = Policy.from_settings(ctx.settings).parse(
+            draft.marking,
+            draft.rel,
+            example=f"{ctx.prefix}{COMMAND_OF[kind]} {day(ctx.now, 10)} 10:00 -- Liaison "
+            f"visit marking={marking_example(ctx.settings)} rel=FRA,DEU",
+        )
     item = Item(
         id=0,
         kind=kind,
@@ -130,6 +145,7 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         state="active",
         next_at=None,
         participants=await _parse_with(ctx.db, draft.with_) if draft.with_ else [],
+        marking=mark,
     )
     await save_item(ctx, item)
     scheduled = await reschedule(ctx, item)
@@ -142,7 +158,7 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         f"Change it with {ctx.prefix}edit {item.code} …, drop it with "
         f"{ctx.prefix}cancel {item.code}."
     )
-    ctx.reply("\n".join(lines))
+    ctx.reply("\n".join(lines), **item.marked)
 
 
 @command(
@@ -167,8 +183,10 @@ async def visit(
     lead: str | None,
     repeat: str | None,
     title: str,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
-    await _create(ctx, "V", Draft(when, title, end, place, with_, lead, repeat))
+    await _create(ctx, "V", Draft(when, title, end, place, with_, lead, repeat, marking, rel))
 
 
 @command(
@@ -190,8 +208,10 @@ async def meeting(
     lead: str | None,
     repeat: str | None,
     title: str,
+    marking: str | None,
+    rel: str | None,
 ) -> None:
-    await _create(ctx, "M", Draft(when, title, end, place, with_, lead, repeat))
+    await _create(ctx, "M", Draft(when, title, end, place, with_, lead, repeat, marking, rel))
 
 
 @command(
@@ -257,10 +277,10 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
     reason = reason or ""
     await record_step(ctx, item, "cancel", reason)
     text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
-    ctx.reply(text)
+    ctx.reply(text, **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         mentions = await people_of(ctx.db, item.participants)
-        ctx.send(text, room_id=item.room_id, mentions=tuple(mentions))
+        ctx.send(text, room_id=item.room_id, mentions=tuple(mentions), **item.marked)
 
 
 @handles(
@@ -309,12 +329,43 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         raise UserError(f"{exc}.".replace("..", "."), example=example) from None
     if "with" in changes:
         item.participants = await _parse_with(ctx.db, changes["with"])
+    old_marking = item.marking
+    if ("marking" in changes or "rel" in changes) and kind != "R":
+        item.marking = Policy.from_settings(ctx.settings).parse(
+            changes.get("marking"),
+            changes.get("rel"),
+            example=f"{ctx.prefix}edit {item.code} marking={marking_example(ctx.settings)} "
+            "rel=FRA,DEU",
+            default=item.marking,
+        )
     await reschedule(ctx, item)
     await save_item(ctx, item)
     await record_step(ctx, item, "edit", ", ".join(sorted(changes)))
     text = "\n".join(
         [f"Updated {item.code}: {item.title}", *summary_lines(item, ctx.person.timezone)]
     )
-    ctx.reply(text)
+    ctx.reply(text, **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
-        ctx.send(text, room_id=item.room_id)
+        ctx.send(text, room_id=item.room_id, **item.marked)
+    if item.marking != old_marking:
+        await _remark(ctx, item, old_marking, text)
+
+
+async def _remark(ctx: Context, item: Item, old: Marking | None, text: str) -> None:
+    """Re-check everyone who already has the item (its creator and participants): those no
+    longer covered are told it was re-marked, nothing more; the newly covered get it now.
+    The item's room is checked again by the outbox with each message about it."""
+    policy = Policy.from_settings(ctx.settings)
+    concerned = sorted({item.creator, *await people_of(ctx.db, item.participants)} - {ctx.sender})
+    people = await subjects(ctx.db, concerned)
+    holders = [p for p in people if policy.covers(old, p)]
+    told, newly = remark_messages(policy, item.code, old, item.marking, holders, people)
+    for message in told:
+        ctx.send(message.body, user_id=message.user_id, origin=ctx.origin(item.code))
+    for subject in newly:
+        ctx.send(
+            f"{item.code} is now releasable to you.\n{text}",
+            user_id=subject.user_id,
+            origin=ctx.origin(item.code),
+            **item.marked,
+        )

@@ -61,13 +61,15 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     # Held up after this point (homeserver unreachable), the message itself says it is late.
     note_after = None if late else float(ctx.settings.schedule_late_after)
     if item.room_id is None:
-        ctx.send(text, user_id=item.creator, late_note_after=note_after)
+        ctx.send(text, user_id=item.creator, late_note_after=note_after, **item.marked)
         return
     ctx.send(
         plain(f"{text}\n" + " ".join(person(m) for m in mentions)),
         room_id=item.room_id,
         mentions=tuple(mentions),
         late_note_after=note_after,
+        origin={"user_id": item.creator, "room_id": item.room_id, "object": item.code},
+        **item.marked,
     )
 
 

@@ -29,7 +29,7 @@ MAX_LEAD = timedelta(days=60)
 KIND_NAMES = {"V": "visit", "M": "meeting", "R": "reminder"}
 COMMAND_OF = {"V": "visit", "M": "meeting", "R": "remind"}  # the command that makes each
 AGENDA_ROWS = 100  # the agenda shows at most this many occurrences (a phone screen or ten)
-EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat")
+EDIT_KEYS = ("title", "start", "end", "place", "with", "lead", "repeat", "marking", "rel")
 
 
 def parse_leads(text: str) -> list[timedelta]:

@@ -13,6 +13,7 @@ import aiosqlite
 from commands import history
 from commands.context import Context, parse_utc, utc_iso
 from commands.ids import ObjectId
+from commands.markings.model import Marking
 from commands.schedule.model import KIND_NAMES, LEAD_JOB, NEXT_JOB
 from commands.timeparse import (
     next_occurrence,
@@ -42,10 +43,16 @@ class Item:
     state: str
     next_at: datetime | None
     participants: list[str] = field(default_factory=list)
+    marking: Marking | None = None
 
     @property
     def code(self) -> str:
         return f"{self.kind}-{self.number}"
+
+    @property
+    def marked(self) -> dict[str, Any]:
+        """What every message about this item carries (the outbox banners and routes it)."""
+        return {"marking": self.marking, "about": self.code} if self.marking else {}
 
     @property
     def duration(self) -> timedelta | None:
@@ -107,6 +114,7 @@ def item_from_row(row: Any) -> Item:
         state=row["state"],
         next_at=parse_utc(row["next_at"]) if row["next_at"] else None,
         participants=who,
+        marking=Marking.from_column(row["marking"]),
     )
 
 
@@ -123,6 +131,7 @@ async def save_item(ctx: Context, item: Item) -> None:
         item.state,
         utc_iso(item.next_at) if item.next_at else None,
         utc_iso(ctx.now),
+        Marking.column(item.marking),
     )
     if item.id == 0:
         async with ctx.db.execute(
@@ -132,8 +141,8 @@ async def save_item(ctx: Context, item: Item) -> None:
         item.number = int(row[0]) if row else 1
         async with ctx.db.execute(
             "INSERT INTO schedule_items (title, start_at, end_at, timezone, rrule, place, "
-            "lead_seconds, room_id, state, next_at, updated_at, kind, number, creator, "
-            "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            "lead_seconds, room_id, state, next_at, updated_at, marking, kind, number, creator, "
+            "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             (*values, item.kind, item.number, item.creator, utc_iso(ctx.now)),
         ) as cur:
             row = await cur.fetchone()
@@ -142,7 +151,8 @@ async def save_item(ctx: Context, item: Item) -> None:
     else:
         await ctx.db.execute(
             "UPDATE schedule_items SET title=?, start_at=?, end_at=?, timezone=?, rrule=?, "
-            "place=?, lead_seconds=?, room_id=?, state=?, next_at=?, updated_at=? WHERE id=?",
+            "place=?, lead_seconds=?, room_id=?, state=?, next_at=?, updated_at=?, marking=? "
+            "WHERE id=?",
             (*values, item.id),
         )
     await ctx.db.execute("DELETE FROM schedule_participants WHERE item_id = ?", (item.id,))

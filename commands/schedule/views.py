@@ -11,6 +11,7 @@ from commands.context import Attachment, Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
 from commands.ids import ObjectId
+from commands.markings.store import reader_here, withheld_cell
 from commands.people import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table
@@ -85,14 +86,26 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             f"the first {AGENDA_ROWS} entries, up to {last}; for less, ask fewer days, "
             f"e.g. {ctx.prefix}agenda 2"
         )
+    reader = await reader_here(ctx)
     rows = []
     for occ, item in entries:
+        shown = reader.shows(item.marking)
+        if shown == "none":
+            continue  # not releasable to the reader: not even its existence
         there = _local_there(occ, item.zone, zone)
-        rows.append([item.code, fmt(occ, zone).rsplit(" ", 1)[0], there, item.title, item.place])
+        what, where = item.title, item.place
+        if shown == "id" and item.marking is not None:
+            what, where = withheld_cell(item.marking), ""
+        mark = item.marking.banner if item.marking else "-"
+        rows.append([item.code, mark, fmt(occ, zone).rsplit(" ", 1)[0], there, what, where])
+    head = ["id", "marking", "when", "local time there", "what", "where"]
+    if all(r[1] == "-" for r in rows):  # an unmarked deployment's agenda stays as it was
+        head.pop(1)
+        rows = [[r[0], *r[2:]] for r in rows]
     ctx.reply(
         table(
             f"Agenda: {shown_days} (times in {zone})",
-            ["id", "when", "local time there", "what", "where"],
+            head,
             rows,
             footer=f"{ctx.prefix}show <id> for details, {ctx.prefix}ics agenda for a calendar.",
         )
@@ -151,8 +164,10 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
         if not 1 <= days <= 366:
             raise UserError("days: give a number from 1 to 366.", example="!ics agenda 30")
         seen: dict[str, Item] = {}
+        reader = await reader_here(ctx)
         for _, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
-            seen.setdefault(item.code, item)
+            if reader.shows(item.marking) == "full":  # a calendar of what you may hold
+                seen.setdefault(item.code, item)
         items = list(seen.values())
         name = "agenda.ics"
         if not items:
@@ -182,12 +197,15 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
                 stamp=ctx.now,
                 cancelled=item.state == "cancelled",
                 leads=item.leads,
+                marking=item.marking.banner if item.marking else None,
             )
             for item in items
         ]
     )
     count = f"{len(items)} item{'s' if len(items) != 1 else ''}"
-    ctx.reply(f"{name}: {count}", attachment=Attachment(name, "text/calendar", data))
+    # One item's file carries its marking (the outbox routes it like any message about it).
+    marked = items[0].marked if len(items) == 1 else {}
+    ctx.reply(f"{name}: {count}", attachment=Attachment(name, "text/calendar", data), **marked)
 
 
 # -- generic verbs ---------------------------------------------------------------------------------
@@ -201,6 +219,8 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
     state = "" if item.state == "active" else f" ({item.state})"
     lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
     lines += summary_lines(item, ctx.person.timezone)
+    if item.marking:
+        lines.append(f"Marking: {item.marking.banner}")
     where = "your DM" if item.room_id is None else "the room it was scheduled in"
     lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
     steps = await history.of(ctx.db, ObjectId(kind, number))
@@ -210,4 +230,4 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
             who = person(h.actor) if h.actor.startswith("@") else h.actor
             at = fmt(h.at, ctx.person.timezone)
             lines.append(f"  {at} {who} {h.action} {h.detail or ''}".rstrip())
-    ctx.reply("\n".join(lines))
+    ctx.reply("\n".join(lines), **item.marked)

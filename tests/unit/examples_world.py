@@ -47,7 +47,14 @@ def _makers(now: datetime) -> dict[str, str]:
 async def world(tmp: Path, now: datetime) -> BotCore:
     clock = FakeClock()
     clock.set(now)
-    core = await BotCore(tmp, clock, allowed_servers=["test", "example.org"], admins=[ADMIN]).open()
+    core = await BotCore(
+        tmp,
+        clock,
+        allowed_servers=["test", "example.org"],
+        admins=[ADMIN],
+        marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"],
+        marking_groups={"FVEY": ["USA", "GBR", "CAN", "AUS", "NZL"]},
+    ).open()
     async with core.store.write() as db:  # the encrypted room the bot is in, as sync saw it
         await db.execute(
             "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, 1, 'x')",
