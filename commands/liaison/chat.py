@@ -8,7 +8,6 @@ from typing import Any
 
 from commands import examples
 from commands.context import Context, Incoming, utc_iso
-from commands.directory.service import post_marking
 from commands.errors import UserError
 from commands.ids import ObjectId
 from commands.liaison.model import (
@@ -40,7 +39,8 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
-from commands.markings.model import Policy, marking_example
+from commands.markings.model import marking_example
+from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command, handles, listener
 from commands.timeparse import parse_due
 
@@ -136,10 +136,8 @@ async def request(
                 example=_request_example(ctx.now),
             )
         addressees = [target]
-        room_default = None
     else:
         target, post_room, members = await post_addressees(ctx.db, str(value))
-        room_default = await post_marking(ctx.db, target)
         addressees = [m for m in members if m != ctx.sender]
         if not addressees:
             raise UserError(
@@ -148,12 +146,15 @@ async def request(
                 example=_request_example(ctx.now),
             )
 
-    mark = Policy.from_settings(ctx.settings).parse(
+    mark = await marking_for(
+        ctx,
         marking,
         rel,
+        what="request",
         example=f"{ctx.prefix}request {target} A subject -- the body marking="
         f"{marking_example(ctx.settings)} rel=FRA,DEU",
-        default=room_default,
+        posts=[target] if kind != "person" else [],
+        room_id=ctx.room_id,
     )
     cur = await ctx.db.execute(
         "INSERT INTO liaison_requests (requester, target, subject, body, precedence, status, "
