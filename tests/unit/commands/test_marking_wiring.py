@@ -65,6 +65,8 @@ async def refused(core: BotCore, sender: str, text: str, room: str = DM) -> str:
 
 async def test_dir_person_nation_and_clearance_shown_by_whois(mcore: BotCore) -> None:
     await ok(mcore, ADMIN, f"!dir person {FR} nation=fra clearance=restricted")
+    async with mcore.store.write() as db:  # their own clearance, in their direct chat
+        await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (FR, DM))
     body = (await mcore.say(FR, "!whois", room_id=DM))[0].body
     assert "nation: FRA (France)" in body and "clearance: RESTRICTED" in body
     rows = await mcore.query("SELECT nation, clearance FROM people WHERE user_id = ?", FR)
@@ -615,6 +617,9 @@ async def test_meetings_and_visits_take_the_post_default(mcore: BotCore) -> None
 
 
 async def test_whois_shows_clearance_only_to_admins_and_the_person(mcore: BotCore) -> None:
+    async with mcore.store.write() as db:
+        for user in (FR, DE, ADMIN):
+            await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (user, DM))
     await ok(mcore, ADMIN, f"!dir person {FR} nation=FRA clearance=RESTRICTED")
     await ok(mcore, ADMIN, f"!dir person {DE} nation=DEU")
     other = (await mcore.say(DE, f"!whois {FR}", room_id=DM))[0].body
@@ -623,3 +628,6 @@ async def test_whois_shows_clearance_only_to_admins_and_the_person(mcore: BotCor
     assert "clearance: RESTRICTED" in own
     admin = (await mcore.say(ADMIN, f"!whois {FR}", room_id=DM))[0].body
     assert "clearance: RESTRICTED" in admin
+    # In a shared room the reply is read by everyone there: not even the person's own.
+    room = (await mcore.say(FR, "!whois", room_id=SUMMIT_ROOM))[0].body
+    assert "RESTRICTED" not in room and "ask me in a direct chat" in room
