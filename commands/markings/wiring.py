@@ -71,7 +71,11 @@ def refuse_unreadable(
             f"you could not read your own {what}.",
             example=_with_rel(example, fixed),
         )
-    raise UserError(f"You could not read your own {what} ({mark.banner}): {reason}.")
+    raise UserError(
+        f"You could not read your own {what} ({mark.banner}): {reason.replace('their ', 'your ')}. Mark it at a level "
+        "you hold, or ask an admin to check your clearance in the directory.",
+        example=example.replace("RESTRICTED", policy.lowest).replace("CONFIDENTIAL", policy.lowest),
+    )
 
 
 def _with_rel(example: str, rel: str) -> str:

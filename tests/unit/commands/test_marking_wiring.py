@@ -631,3 +631,13 @@ async def test_whois_shows_clearance_only_to_admins_and_the_person(mcore: BotCor
     # In a shared room the reply is read by everyone there: not even the person's own.
     room = (await mcore.say(FR, "!whois", room_id=SUMMIT_ROOM))[0].body
     assert "RESTRICTED" not in room and "ask me in a direct chat" in room
+
+
+async def test_a_creator_whose_clearance_is_below_the_level_is_refused(mcore: BotCore) -> None:
+    await berlin(mcore)
+    await ok(mcore, ADMIN, f"!dir person {RQ} clearance=RESTRICTED")
+    body = await refused(
+        mcore, RQ, f"!request DE-BERLIN {SUBJECT} marking=CONFIDENTIAL rel=FRA,DEU"
+    )
+    assert "your clearance (RESTRICTED) is below CONFIDENTIAL" in body and "Example:" in body
+    assert await mcore.count("liaison_requests") == 0
