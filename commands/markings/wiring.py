@@ -62,7 +62,7 @@ def refuse_unreadable(
         raise UserError(
             f"You have no nation in the directory, so you cannot create a marked {what} "
             f"({mark.banner}): you could not read it yourself. Ask an admin to set your "
-            "nation (!dir person <you> nation=FRA), or leave marking= and rel= off.",
+            f"nation (!dir person {creator.user_id} nation=FRA), or leave marking= and rel= off.",
         )
     if creator.nation not in policy.nations_of(mark.rel):
         fixed = ",".join(dict.fromkeys((creator.nation, *mark.rel)))
@@ -71,10 +71,12 @@ def refuse_unreadable(
             f"you could not read your own {what}.",
             example=_with_rel(example, fixed),
         )
+    mine = reason.replace("their ", "your ")
+    lowered = example.replace("RESTRICTED", policy.lowest).replace("CONFIDENTIAL", policy.lowest)
     raise UserError(
-        f"You could not read your own {what} ({mark.banner}): {reason.replace('their ', 'your ')}. Mark it at a level "
+        f"You could not read your own {what} ({mark.banner}): {mine}. Mark it at a level "
         "you hold, or ask an admin to check your clearance in the directory.",
-        example=example.replace("RESTRICTED", policy.lowest).replace("CONFIDENTIAL", policy.lowest),
+        example=lowered,
     )
 
 
