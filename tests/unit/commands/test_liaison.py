@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from commands.directory import store as directory
 from config import ConfigError, load_settings
 from tests.harness.fakes import BotCore, Sent
 
@@ -14,19 +15,12 @@ ADMIN = "@admin:test"
 
 
 async def seed(core: BotCore, room_id: str | None = None) -> None:
+    now = core.clock.now()
     async with core.store.write() as db:
-        await db.execute(
-            "INSERT INTO posts (code, name, room_id, created_at) VALUES (?, ?, ?, ?)",
-            ("DE-BERLIN", "Berlin", room_id, "2026-01-01T00:00:00+00:00"),
-        )
-        await db.executemany(
-            "INSERT INTO post_members (post, user_id) VALUES ('DE-BERLIN', ?)", [(B,), (C,)]
-        )
-        await db.executemany(
-            "INSERT INTO people (user_id, display_name, roles, post, updated_at) "
-            "VALUES (?, ?, ?, ?, '2026-01-01')",
-            [(A, "Anna", "", None), (B, "Bernd", "", "DE-BERLIN"), (C, "Clara", "", "DE-BERLIN")],
-        )
+        await directory.set_post(db, "DE-BERLIN", now, name="Berlin", room_id=room_id)
+        for user_id, name in ((A, "Anna"), (B, "Bernd"), (C, "Clara")):
+            await directory.set_person(db, user_id, now, name=name)
+        await directory.set_post(db, "DE-BERLIN", now, add=[B, C])
 
 
 async def make(core: BotCore, text: str = "Visit of the CHOD -- dates?", **kw: str) -> list[Sent]:
@@ -179,7 +173,7 @@ async def test_bad_input_says_what_is_wrong_and_changes_nothing(
 
 async def test_post_without_other_members_is_refused(lr: BotCore) -> None:
     async with lr.store.write() as db:
-        await db.execute("INSERT INTO posts (code, created_at) VALUES ('FR-PARIS', 'x')")
+        await directory.set_post(db, "FR-PARIS", lr.clock.now())
     sent = await lr.say(A, "!request FR-PARIS Hello")
     assert "FR-PARIS has no members in the directory" in sent[0].body
     assert await lr.count("liaison_requests") == 0
@@ -232,11 +226,7 @@ async def test_non_party_thread_reply_is_not_relayed(lr: BotCore) -> None:
 
 async def seed_room_request(core: BotCore) -> None:
     async with core.store.write() as db:
-        await db.execute(
-            "INSERT INTO posts (code, room_id, created_at) "
-            "VALUES ('UK-LONDON', '!berlin:test', 'x')"
-        )
-        await db.execute("INSERT INTO post_members VALUES ('UK-LONDON', ?)", (B,))
+        await directory.set_post(db, "UK-LONDON", core.clock.now(), room_id="!berlin:test", add=[B])
     await core.say(A, "!request UK-LONDON Need a car")
 
 
