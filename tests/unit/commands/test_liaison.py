@@ -389,9 +389,7 @@ async def test_requests_lists_what_the_reader_may_see(lr: BotCore) -> None:
 
 async def test_escalation_resends_then_tells_admins_once_each(lr: BotCore) -> None:
     async with lr.store.write() as db:  # a stored 'admin' role is ignored: config only
-        await db.execute(
-            "INSERT INTO people (user_id, roles, updated_at) VALUES ('@ops:test', 'admin', 'x')"
-        )
+        await directory.set_person(db, "@ops:test", lr.clock.now(), roles=["admin"])
     await make(lr, precedence="immediate")
     await deliver(lr)
     lr.clock.advance(minutes=29)
