@@ -81,8 +81,7 @@ async def test_request_to_a_post_reaches_every_member_as_a_thread_root(lr: BotCo
 
 
 async def test_request_from_the_requesters_dm_makes_the_reply_the_root(lr: BotCore) -> None:
-    async with lr.store.write() as db:
-        await db.execute("INSERT INTO dm_rooms VALUES (?, '!dm-a:test')", (A,))
+    await lr.dm_with(A, "!dm-a:test")
     sent = await lr.say(A, "!request @b:test Hotel list", room_id="!dm-a:test", event_id="$c1")
     out = by_target(sent)
     assert set(out) == {B, "!dm-a:test"}
