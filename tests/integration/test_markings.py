@@ -13,6 +13,7 @@ from bot.app import STORE_FILE
 from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
+from commands.directory import store as directory
 from commands.markings import Marking
 from tests.harness.bot import BotProcess
 from tests.integration.test_liaison import wait_any
@@ -47,10 +48,12 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
     try:
         async with store.write() as db:
             for person, nation in ((anne, "FRA"), (bernd, "DEU"), (uma, "USA")):
-                await db.execute(
-                    "INSERT INTO people (user_id, display_name, nation, updated_at) "
-                    "VALUES (?, ?, ?, '2026-01-01')",
-                    (person.user_id, person.user_id.split(":")[0][1:], nation),
+                await directory.set_person(
+                    db,
+                    person.user_id,
+                    datetime.now(UTC),
+                    name=person.user_id.split(":")[0][1:],
+                    nation=nation,
                 )
             now = utc_iso(datetime.now(UTC))
             await enqueue(
