@@ -122,7 +122,9 @@ async def test_marked_action_item_in_a_summit_room_with_an_american_member(
     for other in (franz, uma):
         await sam.client.room_invite(room, other.user_id)
         await sam.wait_joined(room, other.user_id, timeout=30)
-    await asyncio.sleep(2)  # the bot's sync sees both joins
+    # Not a sleep: once the bot answers the last to join, its sync has seen every join
+    # (a stale member list under load would send the room content, keys to the others).
+    await command(uma, room, "!ping", timeout=60)
 
     await command(sam, room, '!summit open "DefMin"', timeout=60)
     task = "brief the convoy escort"
