@@ -10,7 +10,7 @@ CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /wo
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test docs
+.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,21 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy bot commands config
 	$(BIN)/hadolint Dockerfile
 
-test: $(BIN)/.installed lint
+# The suite starts its own PostgreSQL (tests/harness/postgres.py) from Debian's package.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL (Debian package postgresql)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; }
+
+test: $(BIN)/.installed postgresql lint
 	$(BIN)/python -m pytest -q -ra --durations=15
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed postgresql
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(BIN)/.installed
+integration: $(BIN)/.installed postgresql
 	$(BIN)/python -m pytest -q -m integration
 
 # Build the image, smoke it (--help), then run it for real: check-config on the example

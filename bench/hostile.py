@@ -71,7 +71,7 @@ def corpus(core: BotCore) -> list[tuple[str, str]]:
         return start + unit * max(0, (limit - len(start)) // len(unit))
 
     for name, spec in sorted(reg.commands.items()):
-        example_head, _, example_body = spec.example.partition(" -- ")
+        example_head, _, example_body = spec.example_at(core.clock.now()).partition(" -- ")
         base = f"{p}{name} "
         out.append((f"{name}: words", fill(base, "a ", head)))
         out.append((f"{name}: one long word", fill(base, "x", head)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from commands.context import OutMessage, parse_utc, utc_iso
 from commands.markings import Marking, Policy
 from commands.markings import routing as marked
 from commands.markings import store as marked_store
+from commands.outbox_row import WIPED, Queued
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +184,14 @@ class Outbox:
     async def _deliver(self, row: aiosqlite.Row) -> None:
         row_id = int(row["id"])
         log.debug("delivering row %d to %s", row_id, row["room_id"] or row["user_id"])
-        meta = json.loads(row["content"])
+        meta = Queued.loads(row["content"])
         attempts = 0
         started = self.clock.monotonic()
         room_id = row["room_id"]
         attachment = row["attachment"]
         while not self._stopping:
             try:
-                marking = Marking.from_json(meta.get("marking"))
+                marking = Marking.from_json(meta.marking)
                 if marking is not None and row["user_id"]:
                     reason = await self._not_covered(marking, row["user_id"])
                     if reason is not None:
@@ -210,14 +210,13 @@ class Outbox:
                 self._only_allowed_mentions(content)
                 self._note_if_late(content, meta, row["created_at"])
                 content = marked.with_banner(content, marking)  # first line, always
-                reveal = tuple(meta["reveal_to"]) if meta.get("reveal_to") else None
                 try:
                     event_id = await self.transport.send(
                         room_id,
                         content,
                         f"attache.{row_id}",
-                        reveal,  # type: ignore[arg-type]
-                        **({"event_type": meta["event_type"]} if meta.get("event_type") else {}),
+                        meta.reveal_to,
+                        **({"event_type": meta.event_type} if meta.event_type else {}),
                     )
                 except SendError:
                     raise
@@ -227,11 +226,11 @@ class Outbox:
                     log.exception("outbox: unexpected error sending row %d", row_id)
                     raise SendError(type(exc).__name__) from exc
             except Undeliverable as exc:
-                await self._undeliverable(row_id, row["user_id"], meta.get("origin"), str(exc))
+                await self._undeliverable(row_id, row["user_id"], meta.origin, str(exc))
                 return
             except SendError as exc:
                 if exc.unsafe:
-                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.get("origin"))
+                    await self._refuse_unsafe(row_id, room_id, str(exc), meta.origin)
                     return
                 attempts += 1
                 waited = self.clock.monotonic() - started
@@ -256,8 +255,8 @@ class Outbox:
                 row_id,
                 room_id,
                 event_id,
-                meta.get("origin"),
-                meta.get("restart_thread") if row["key"] is None else None,
+                meta,
+                meta.restart_thread if row["key"] is None else None,
             )
             return
 
@@ -317,20 +316,20 @@ class Outbox:
         return self.policy.exclusion(marking, people[0])
 
     async def _withhold_dm(
-        self, row_id: int, user_id: str, meta: dict[str, Any], marking: Marking, reason: str
+        self, row_id: int, user_id: str, meta: Queued, marking: Marking, reason: str
     ) -> None:
         """A marked DM for someone it does not cover: never sent, wiped, recorded, and the
         person it was sent for told by name."""
         now = utc_iso(self.clock.now())
         async with self.store.write() as db:
             await db.execute(
-                "UPDATE outbox SET state = 'failed', error = ?, content = '{}', "
+                "UPDATE outbox SET state = 'failed', error = ?, content = ?, "
                 "attachment = NULL WHERE id = ?",
-                ("withheld: not releasable to the recipient", row_id),
+                ("withheld: not releasable to the recipient", WIPED, row_id),
             )
             people = await marked_store.subjects(db, [user_id])
             notices = await marked_store.withheld(
-                db, meta.get("origin"), meta.get("about"), marking, [(people[0], reason)], now
+                db, meta.origin, meta.about, marking, [(people[0], reason)], now
             )
             await enqueue(db, notices, now)
         self.metrics.marking_withheld.inc()
@@ -339,8 +338,8 @@ class Outbox:
             self.kick()
 
     async def _marked_room(
-        self, row_id: int, room_id: str, meta: dict[str, Any], marking: Marking
-    ) -> tuple[dict[str, Any], Marking | None]:
+        self, row_id: int, room_id: str, meta: Queued, marking: Marking
+    ) -> tuple[Queued, Marking | None]:
         """A room gets a marked message only if every member (joined or invited) is
         covered. Otherwise the row becomes a one-line notice (object and marking, no
         content), the covered members get the message by DM, and the sender is told who
@@ -352,26 +351,27 @@ class Outbox:
             return meta, marking
         now = utc_iso(self.clock.now())
         notice = OutMessage(
-            body=marked.room_notice(meta.get("about"), marking),
-            reply_to=meta.get("reply_to"),
-            thread_root=meta.get("thread_root"),
-            thread_key=meta.get("thread_key"),
+            body=marked.room_notice(meta.about, marking),
+            reply_to=meta.reply_to,
+            thread_root=meta.thread_root,
+            thread_key=meta.thread_key,
         ).to_row()
         # The DM copies: the same message without the room's thread (its root is elsewhere).
-        copy = {
-            k: v
-            for k, v in meta.items()
-            if k not in ("reply_to", "thread_root", "thread_key", "restart_thread")
-        }
-        copy["content"] = {**meta["content"], "m.mentions": {}}
+        copy = meta.replace(
+            reply_to=None,
+            thread_root=None,
+            thread_key=None,
+            restart_thread=None,
+            content={**meta.content, "m.mentions": {}},
+        )
         async with self.store.write() as db:
             # Read again under the write lock: a worker on a stale read must not split the
             # same row twice (the covered members would get it twice).
             async with db.execute("SELECT content FROM outbox WHERE id = ?", (row_id,)) as cur:
                 current = await cur.fetchone()
-            now_meta = json.loads(current[0]) if current is not None else {}
-            if "marking" not in now_meta:  # already split (or sent): the notice, at most
-                return (now_meta if "content" in now_meta else json.loads(notice["content"])), None
+            now_meta = Queued.loads(current[0] if current is not None else None)
+            if now_meta.marking is None:  # already split (or sent): the notice, at most
+                return (now_meta if now_meta.content else Queued.loads(notice["content"])), None
             # The content leaves the room's row in the same transaction as the DMs appear:
             # after a crash there is nothing marked left queued for the room.
             await db.execute(
@@ -382,11 +382,11 @@ class Outbox:
                     "INSERT INTO outbox (room_id, user_id, content, attachment, key, "
                     "created_at) SELECT NULL, ?, ?, attachment, NULL, ? FROM outbox "
                     "WHERE id = ?",
-                    (person.user_id, json.dumps(copy, ensure_ascii=False), now, row_id),
+                    (person.user_id, copy.dumps(), now, row_id),
                 )
             await db.execute("UPDATE outbox SET attachment = NULL WHERE id = ?", (row_id,))
             told = await marked_store.withheld(
-                db, meta.get("origin"), meta.get("about"), marking, list(decision.excluded), now
+                db, meta.origin, meta.about, marking, list(decision.excluded), now
             )
             await enqueue(db, told, now)
         self.metrics.marking_withheld.inc(len(decision.excluded))
@@ -398,7 +398,7 @@ class Outbox:
             len(decision.covered),
         )
         self.kick()
-        return json.loads(notice["content"]), None
+        return Queued.loads(notice["content"]), None
 
     async def mark_unreachable(self, user_id: str, reason: str) -> None:
         async with self.store.write() as db:
@@ -423,9 +423,9 @@ class Outbox:
         now = utc_iso(self.clock.now())
         async with self.store.write() as db:
             await db.execute(
-                "UPDATE outbox SET state = 'failed', error = ?, content = '{}', "
+                "UPDATE outbox SET state = 'failed', error = ?, content = ?, "
                 "attachment = NULL WHERE id = ?",
-                (f"undeliverable: {reason}", row_id),
+                (f"undeliverable: {reason}", WIPED, row_id),
             )
             notices = await delivery.undeliverable(db, origin, user_id or "?", reason, now)
             await enqueue(db, notices, now)
@@ -473,16 +473,16 @@ class Outbox:
         self.kick()
 
     async def _content(
-        self, meta: dict[str, Any], attachment: bytes | None, room_id: str | None = None
+        self, meta: Queued, attachment: bytes | None, room_id: str | None = None
     ) -> dict[str, Any]:
-        content = dict(meta["content"])
-        reply_to, root = meta.get("reply_to"), meta.get("thread_root")
-        if meta.get("thread_key") and not root:
-            root = await self._event_for_key(meta["thread_key"], room_id)
-            if root is None and await self._event_for_key(meta["thread_key"]):
+        content = dict(meta.content)
+        reply_to, root = meta.reply_to, meta.thread_root
+        if meta.thread_key and not root:
+            root = await self._event_for_key(meta.thread_key, room_id)
+            if root is None and await self._event_for_key(meta.thread_key):
                 # The thread's root is in a DM the person left: this message starts the
                 # thread again in the new DM (the key moves to it once it is sent).
-                meta["restart_thread"] = meta["thread_key"]
+                meta.restart_thread = meta.thread_key
         if root:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -492,8 +492,8 @@ class Outbox:
             }
         elif reply_to:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-        if attachment is not None:
-            info = meta["attachment"]
+        if attachment is not None and meta.attachment is not None:
+            info = meta.attachment
             file_obj = await self.transport.upload(attachment, info["mimetype"], info["filename"])
             content.update(
                 msgtype="m.file",
@@ -506,8 +506,8 @@ class Outbox:
             content.pop("formatted_body", None)
         return content
 
-    def _note_if_late(self, content: dict[str, Any], meta: dict[str, Any], queued: str) -> None:
-        limit = meta.get("late_note_after")
+    def _note_if_late(self, content: dict[str, Any], meta: Queued, queued: str) -> None:
+        limit = meta.late_note_after
         if limit is None:
             return
         queued_at = parse_utc(queued)
@@ -540,12 +540,12 @@ class Outbox:
         row_id: int,
         room_id: str,
         event_id: str,
-        origin: dict[str, Any] | None = None,
+        meta: Queued,
         restart_key: str | None = None,
     ) -> None:
         # The plaintext is dropped once delivered: the store keeps only what objects need
         # (and, for a DM, whom to tell if the person turns out never to have received it).
-        kept = json.dumps({"origin": origin}) if origin else "{}"
+        kept = meta.kept_after_send()
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'sent', room_id = ?, event_id = ?, sent_at = ?, "

@@ -9,6 +9,7 @@ added in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -32,6 +33,16 @@ class Queued:
     # Set while sending: the thread's root is in a DM the person left, so this message
     # starts the thread again in the new DM (not stored).
     restart_thread: str | None = field(default=None, compare=False)
+
+    def replace(self, **changes: Any) -> Queued:
+        """A copy with these fields changed (e.g. a marked room message's DM copy)."""
+        return dataclasses.replace(self, **changes)
+
+    def kept_after_send(self) -> str:
+        """What a row keeps once sent: whom to tell if the person never got it, no content.
+
+        The plaintext is dropped once delivered; only the origin outlives it."""
+        return json.dumps({"origin": self.origin}) if self.origin else WIPED
 
     def dumps(self) -> str:
         data = asdict(self)
@@ -63,3 +74,6 @@ class Queued:
 
 
 _OPTIONAL = ("attachment", "event_type", "marking", "about")
+
+# The content of a row that must not keep its message (withheld or undeliverable).
+WIPED = "{}"

@@ -11,7 +11,7 @@ import inspect
 import keyword
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +60,7 @@ class Option:
 class CommandSpec:
     name: str  # "ping" or "actions add" for a subcommand
     summary: str
-    example: str
+    example: Example  # text, or made from the caller's clock by example_at
     handler: Handler
     params: tuple[Param, ...] = ()
     options: tuple[Option, ...] = ()
@@ -68,7 +68,6 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
-    example_fn: Callable[[datetime], str] | None = None  # `example` is its value at start
     keywords: bool = False  # the handler takes its arguments as keyword parameters
 
     async def call(self, ctx: Any, args: dict[str, Any]) -> None:
@@ -78,9 +77,12 @@ class CommandSpec:
         else:
             await self.handler(ctx, args)
 
-    def example_at(self, now: datetime | None, prefix: str = "!") -> str:
-        """The example as it reads now (a date in it is in the future), with this prefix."""
-        text = self.example_fn(now or datetime.now(UTC)) if self.example_fn else self.example
+    def example_at(self, now: datetime, prefix: str = "!") -> str:
+        """The example as it reads at `now` (a date in it is after it), with this prefix.
+
+        Made on demand from the caller's clock, never at import: commands/ reads no wall clock.
+        """
+        text = self.example if isinstance(self.example, str) else self.example(now)
         return prefix + text[1:] if text.startswith("!") else text
 
     def usage(self, prefix: str) -> str:
@@ -114,8 +116,7 @@ def command(
         spec = CommandSpec(
             name=name,
             summary=summary,
-            example=example if isinstance(example, str) else example(datetime.now(UTC)),
-            example_fn=None if isinstance(example, str) else example,
+            example=example,
             handler=fn,
             params=tuple(params),
             options=tuple(options),
@@ -286,7 +287,7 @@ class Registry:
 
     # -- parsing -----------------------------------------------------------------------
 
-    def parse(self, body: str, now: datetime | None = None) -> Invocation:
+    def parse(self, body: str, now: datetime) -> Invocation:
         """Turn `!verb [sub] args` into an Invocation, or raise UserError saying why.
 
         `now` makes the examples in errors (dates in them are after it).
@@ -335,7 +336,7 @@ class Registry:
         return f" Did you mean {self.prefix}{close[0]}?"
 
     def _bind(
-        self, spec: CommandSpec, tokens: list[str], body: str | None, now: datetime | None = None
+        self, spec: CommandSpec, tokens: list[str], body: str | None, now: datetime
     ) -> dict[str, Any]:
         def fail(message: str) -> UserError:
             return UserError(
@@ -391,7 +392,7 @@ class Registry:
         """(command, summary) per command; the full usage is in `help <command>`."""
         return [(f"{self.prefix}{n}", self.commands[n].summary) for n in sorted(self.commands)]
 
-    def help_for(self, name: str, now: datetime | None = None) -> str | None:
+    def help_for(self, name: str, now: datetime) -> str | None:
         name = name.removeprefix(self.prefix).lower().strip()
         spec = self.find(name)
         specs = [spec] if spec else self.subcommands(name)

@@ -34,11 +34,19 @@ def plain(text: str) -> Rendered:
     return Rendered(text, paragraph_html(text))
 
 
+# Wider than this, a table does not fit a phone's screen (Element on Android and iOS wraps
+# or clips it): each row becomes one list item, its first cell first, the rest labelled.
+PHONE_COLUMNS = 5
+
+
 def table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], footer: str = ""
 ) -> Rendered:
-    """An HTML table with a plain-text fallback of aligned columns."""
+    """An HTML table with a plain-text fallback of aligned columns; a labelled list when it
+    has more columns than a phone shows."""
     cells = [[str(c) for c in row] for row in rows]
+    if len(headers) > PHONE_COLUMNS:
+        return _row_list(title, headers, cells, footer)
     widths = [len(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):
@@ -56,6 +64,32 @@ def table(
         f"<p><b>{esc(title)}</b></p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
+    if footer:
+        html += f"<p>{paragraph_html(footer)}</p>"
+    return Rendered("\n".join(text_lines), html)
+
+
+def _row_list(
+    title: str, headers: Sequence[str], cells: Sequence[Sequence[str]], footer: str
+) -> Rendered:
+    """One line per row: `LR-3 — status: open · due: Fri 4 Dec 17:00`; empty cells left out."""
+
+    def parts(row: Sequence[str]) -> list[tuple[str, str]]:
+        return [(h, c) for h, c in zip(headers[1:], row[1:], strict=False) if c and c != "-"]
+
+    text_lines = [title]
+    items_html = []
+    for row in cells:
+        rest = parts(row)
+        text_lines.append(f"{row[0]} — " + " · ".join(f"{h}: {c}" for h, c in rest))
+        items_html.append(
+            f"<li><b>{esc(row[0])}</b> — "
+            + " · ".join(f"{esc(h)}: {esc(c)}" for h, c in rest)
+            + "</li>"
+        )
+    if footer:
+        text_lines.append(footer)
+    html = f"<p><b>{esc(title)}</b></p><ul>{''.join(items_html)}</ul>"
     if footer:
         html += f"<p>{paragraph_html(footer)}</p>"
     return Rendered("\n".join(text_lines), html)

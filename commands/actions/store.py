@@ -122,6 +122,41 @@ async def get_summit(db: aiosqlite.Connection, number: int) -> Summit | None:
     return Summit.from_row(row) if row else None
 
 
+async def insert_summit(
+    db: aiosqlite.Connection,
+    *,
+    name: str,
+    room_id: str | None,
+    timezone: str,
+    created_by: str,
+    now: datetime,
+    starts_on: str | None = None,
+    ends_on: str | None = None,
+    marking: Marking | None = None,
+) -> Summit:
+    """A new open summit (the caller plans its digest and records the step)."""
+    cur = await db.execute(
+        "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
+        "created_at, marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            name,
+            starts_on,
+            ends_on,
+            room_id,
+            timezone,
+            created_by,
+            utc_iso(now),
+            Marking.column(marking),
+        ),
+    )
+    row = await cur.fetchone()
+    await cur.close()
+    assert row is not None
+    summit = await get_summit(db, int(row[0]))
+    assert summit is not None
+    return summit
+
+
 async def summits_in_room(db: aiosqlite.Connection, room_id: str | None) -> list[Summit]:
     if room_id is None:
         return []

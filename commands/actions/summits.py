@@ -19,7 +19,7 @@ from commands.actions.access import (
 )
 from commands.actions.jobs import field_lines, plan_digest
 from commands.actions.model import STATUSES, parse_day, parse_summit_id, shown_status
-from commands.actions.store import Summit, get_summit, summits_in_room
+from commands.actions.store import Summit, get_summit, insert_summit, summits_in_room
 from commands.context import Context, utc_iso
 from commands.directory.service import parse_room_id
 from commands.errors import UserError
@@ -86,25 +86,17 @@ async def summit_open(
         await delivery.require_encrypted_room(ctx.db, room, example)
     room = room or ctx.room_id
     name = name.strip()[:200]
-    cur = await ctx.db.execute(
-        "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
-        "created_at, marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            name,
-            dates.get("starts_on"),
-            dates.get("ends_on"),
-            room,
-            zone,
-            ctx.sender,
-            utc_iso(ctx.now),
-            Marking.column(default),
-        ),
+    summit = await insert_summit(
+        ctx.db,
+        name=name,
+        room_id=room,
+        timezone=zone,
+        created_by=ctx.sender,
+        now=ctx.now,
+        starts_on=dates.get("starts_on"),
+        ends_on=dates.get("ends_on"),
+        marking=default,
     )
-    row = await cur.fetchone()
-    await cur.close()
-    assert row is not None
-    summit = await get_summit(ctx.db, int(row[0]))
-    assert summit is not None
     await plan_digest(ctx, summit)
     await ctx.audit("summit.open", summit.ref, name)
     where = "this room" if room == ctx.room_id else room

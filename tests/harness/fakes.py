@@ -181,6 +181,24 @@ class BotCore:
                 (room_id, int(encrypted), "2026-01-01T00:00:00+00:00"),
             )
 
+    async def dm_with(self, user_id: str, room_id: str) -> None:
+        """What the transport records of a DM the bot has with this person (dm_rooms)."""
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET room_id = excluded.room_id",
+                (user_id, room_id),
+            )
+
+    async def profile_name(self, user_id: str, name: str) -> None:
+        """What the sync loop records of a member's Matrix display name (profile_names)."""
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO profile_names (user_id, display_name, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name",
+                (user_id, name, "2026-01-01T00:00:00+00:00"),
+            )
+
     async def query(self, sql: str, *params: Any) -> list[Any]:
         async with self.store.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())

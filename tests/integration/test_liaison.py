@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from nio import Api, RoomSendResponse
 
 from bot.app import STORE_FILE
 from bot.store import Store
+from commands.directory import store as directory
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm
@@ -24,15 +26,13 @@ async def seed_directory(bot: BotProcess, post: str, members: list[TestClient]) 
     await store.open()
     try:
         async with store.write() as db:
-            await db.execute(
-                "INSERT INTO posts (code, name, created_at) VALUES (?, ?, ?)",
-                (post, post.title(), "2026-01-01T00:00:00+00:00"),
+            await directory.set_post(
+                db,
+                post,
+                datetime.now(UTC),
+                name=post.title(),
+                add=[member.user_id for member in members],
             )
-            for member in members:
-                await db.execute(
-                    "INSERT INTO post_members (post, user_id) VALUES (?, ?)",
-                    (post, member.user_id),
-                )
     finally:
         await store.close()
 

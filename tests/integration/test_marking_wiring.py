@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import STORE_FILE
 from bot.store import Store
+from commands.directory import store as directory
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm
@@ -37,23 +38,26 @@ async def seed(
     await store.open()
     try:
         async with store.write() as db:
+            now = datetime.now(UTC)
             for person, nation, roles in people:
-                await db.execute(
-                    "INSERT INTO people (user_id, display_name, nation, roles, updated_at) "
-                    "VALUES (?, ?, ?, ?, '2026-01-01')",
-                    (person.user_id, person.user_id.split(":")[0][1:], nation, roles),
+                await directory.set_person(
+                    db,
+                    person.user_id,
+                    now,
+                    name=person.user_id.split(":")[0][1:],
+                    nation=nation,
+                    roles=[r for r in roles.split(",") if r],
                 )
             if post is not None:
                 code, members = post
-                await db.execute(
-                    "INSERT INTO posts (code, name, nation, created_at) VALUES (?, ?, 'DEU', ?)",
-                    (code, code.title(), "2026-01-01T00:00:00+00:00"),
+                await directory.set_post(
+                    db,
+                    code,
+                    now,
+                    name=code.title(),
+                    nation="DEU",
+                    add=[member.user_id for member in members],
                 )
-                for member in members:
-                    await db.execute(
-                        "INSERT INTO post_members (post, user_id) VALUES (?, ?)",
-                        (code, member.user_id),
-                    )
     finally:
         await store.close()
 
@@ -118,7 +122,9 @@ async def test_marked_action_item_in_a_summit_room_with_an_american_member(
     for other in (franz, uma):
         await sam.client.room_invite(room, other.user_id)
         await sam.wait_joined(room, other.user_id, timeout=30)
-    await asyncio.sleep(2)  # the bot's sync sees both joins
+    # Not a sleep: once the bot answers the last to join, its sync has seen every join
+    # (a stale member list under load would send the room content, keys to the others).
+    await command(uma, room, "!ping", timeout=60)
 
     await command(sam, room, '!summit open "DefMin"', timeout=60)
     task = "brief the convoy escort"

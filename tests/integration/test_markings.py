@@ -13,8 +13,10 @@ from bot.app import STORE_FILE
 from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
+from commands.directory import store as directory
 from commands.markings import Marking
 from tests.harness.bot import BotProcess
+from tests.integration.conftest import command
 from tests.integration.test_liaison import wait_any
 
 pytestmark = pytest.mark.integration
@@ -40,17 +42,21 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
     for other in (bernd, uma):
         await anne.client.room_invite(post, other.user_id)
         await anne.wait_joined(post, other.user_id, timeout=30)
-    await asyncio.sleep(2)  # the bot's sync sees both joins
+    # Not a sleep: once the bot answers the last to join, its sync has seen every join
+    # (a stale member list under load would send the room content, keys to the others).
+    await command(uma, post, "!ping", timeout=60)
 
     store = Store(bot.data_dir / STORE_FILE)
     await store.open()
     try:
         async with store.write() as db:
             for person, nation in ((anne, "FRA"), (bernd, "DEU"), (uma, "USA")):
-                await db.execute(
-                    "INSERT INTO people (user_id, display_name, nation, updated_at) "
-                    "VALUES (?, ?, ?, '2026-01-01')",
-                    (person.user_id, person.user_id.split(":")[0][1:], nation),
+                await directory.set_person(
+                    db,
+                    person.user_id,
+                    datetime.now(UTC),
+                    name=person.user_id.split(":")[0][1:],
+                    nation=nation,
                 )
             now = utc_iso(datetime.now(UTC))
             await enqueue(

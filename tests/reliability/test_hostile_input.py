@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ def _words() -> st.SearchStrategy[str]:
 
 
 REGISTRY = build_registry("!")
+NOW = datetime(2026, 3, 2, 9, 17, tzinfo=UTC)
 SPECS: list[CommandSpec] = [REGISTRY.commands[name] for name in sorted(REGISTRY.commands)]
 
 
@@ -217,7 +219,7 @@ class Harness:
         # Seed objects with every command's own example, so show/edit/cancel find things.
         for spec in SPECS:
             for sender in (ADMIN, "@alice:test"):
-                await self.core.say(sender, spec.example)
+                await self.core.say(sender, spec.example_at(self.core.clock.now()))
 
     def close(self) -> None:
         self.loop.run_until_complete(self.core.close())
@@ -289,7 +291,7 @@ def test_arbitrary_text_after_the_prefix(harness: Harness, sender: str, body: st
 @given(text=st.text(max_size=500))
 def test_parser_raises_only_user_errors(text: str) -> None:
     try:
-        REGISTRY.parse("!" + text)
+        REGISTRY.parse("!" + text, NOW)
     except UserError as exc:
         assert exc.text()  # a message a person can read
     # any other exception type fails the test

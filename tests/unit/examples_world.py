@@ -59,11 +59,7 @@ async def world(tmp: Path, now: datetime) -> BotCore:
         marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"],
         marking_groups={"FVEY": ["USA", "GBR", "CAN", "AUS", "NZL"]},
     ).open()
-    async with core.store.write() as db:  # the encrypted room the bot is in, as sync saw it
-        await db.execute(
-            "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, 1, 'x')",
-            (BOT_ROOM,),
-        )
+    await core.bot_in_room(BOT_ROOM)  # the encrypted room the bot is in, as sync saw it
     for text in DIRECTORY:
         await must(core, ADMIN, text)
     return core

@@ -76,11 +76,8 @@ async def test_sync_remembers_profile_names_and_replies_use_them(tmp_path: Path)
 async def test_the_directory_name_wins_over_the_profile_name(core: BotCore) -> None:
     from commands.people import display_names
 
-    async with core.store.write() as db:
-        await db.execute(
-            "INSERT INTO profile_names VALUES (?, 'Profile A', 'x'), (?, 'Profile B', 'x')",
-            (A, B),
-        )
+    await core.profile_name(A, "Profile A")
+    await core.profile_name(B, "Profile B")
     await core.say("@admin:test", f'!dir person {A} name="Directory A"')
     async with core.store.write() as db:
         names = await display_names(db, {A, B, C})
@@ -91,8 +88,7 @@ PILL = '<a href="https://matrix.to/#/{}">{}</a>'
 
 
 async def _profile(core: BotCore, user_id: str, name: str) -> None:
-    async with core.store.write() as db:
-        await db.execute("INSERT INTO profile_names VALUES (?, ?, 'x')", (user_id, name))
+    await core.profile_name(user_id, name)
 
 
 async def test_a_request_names_both_sides_with_pills_and_mentions_only_the_addressee(

@@ -13,6 +13,7 @@ import pytest
 
 from bot.outbox import Outbox, enqueue
 from commands.context import OutMessage, utc_iso
+from commands.directory import store as directory
 from commands.markings import Marking, Policy
 from tests.harness.fakes import BotCore, FakeTransport
 
@@ -39,10 +40,8 @@ async def core(tmp_path: Path):
             (UMA, "Uma", "USA", "CONFIDENTIAL"),
             (NOBODY, None, None, None),
         ]:
-            await db.execute(
-                "INSERT INTO people (user_id, display_name, nation, clearance, updated_at) "
-                "VALUES (?, ?, ?, ?, '2026-01-01')",
-                (user_id, name, nation, clearance),
+            await directory.set_person(
+                db, user_id, bot.clock.now(), name=name, nation=nation, clearance=clearance
             )
     yield bot
     await bot.close()

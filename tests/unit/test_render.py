@@ -26,3 +26,18 @@ def test_table_escapes_every_cell_and_aligns_plain_columns() -> None:
 def test_bullets_escape() -> None:
     out = bullets("Items", [EVIL])
     assert "<li>&lt;script&gt;" in out.html and out.body.endswith(EVIL)
+
+
+def test_a_table_wider_than_a_phone_becomes_labelled_rows() -> None:
+    headers = ["id", "dir", "with", "subject", "precedence", "status", "due"]
+    out = table("Requests", headers, [["LR-1", "out", "<b>X</b>", "Fuel", "routine", "open", "-"]])
+    assert "<table>" not in out.html and "<li><b>LR-1</b> — dir: out" in out.html
+    assert "&lt;b&gt;X&lt;/b&gt;" in out.html and "<b>X</b>" not in out.html
+    assert out.body.splitlines()[1] == (
+        "LR-1 — dir: out · with: <b>X</b> · subject: Fuel · precedence: routine · status: open"
+    )  # an empty cell ("-") is left out rather than shown as a dangling label
+
+
+def test_a_narrow_table_stays_a_table() -> None:
+    out = table("Posts", ["post", "name", "people"], [["FR-PARIS", "Paris", "2"]])
+    assert "<table>" in out.html and out.body.splitlines()[2].startswith("FR-PARIS  Paris")

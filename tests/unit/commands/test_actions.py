@@ -162,7 +162,7 @@ async def test_list_is_sorted_paged_filtered_and_escaped(core: BotCore) -> None:
     first = (await core.say(MEMBER_IN_ROOM, "!actions list", room_id=ROOM))[0]
     lines = [ln for ln in first.body.splitlines() if ln.startswith("A-")]
     assert len(lines) == 20 and "page 1 of 2" in first.body and "page=2" in first.body
-    dues = [ln.split()[1] for ln in lines]
+    dues = [ln.split("due: ")[1].split()[0] for ln in lines]  # one labelled row per item
     assert dues == sorted(dues) and dues[0] == "2026-03-20"
     assert "&lt;b&gt;3&lt;/b&gt;" in first.html and "<b>3</b>" not in first.html
     second = (await core.say(MEMBER_IN_ROOM, "!actions list page=2", room_id=ROOM))[0]

@@ -15,7 +15,9 @@ import pytest
 from dateutil.rrule import rrulestr
 
 from commands import recurrence, timeparse
+from commands.actions.store import insert_summit
 from commands.context import parse_utc
+from commands.directory import store as directory
 from tests.harness.fakes import BotCore
 
 ALICE = "@alice:test"
@@ -328,13 +330,14 @@ async def test_long_due_options_never_reach_dateparser(
     zoned: BotCore, any_dateparser: list[str], message: str
 ) -> None:
     async with zoned.store.write() as db:
-        await db.execute(
-            "INSERT INTO posts (code, name, created_at) VALUES ('FR-PARIS', 'Paris', '2026')"
-        )
-        await db.execute(
-            "INSERT INTO summits (name, room_id, timezone, created_by, created_at) "
-            "VALUES ('Summit', '!summit:test', 'Europe/Paris', ?, '2026')",
-            (ADMIN,),
+        await directory.set_post(db, "FR-PARIS", zoned.clock.now(), name="Paris")
+        await insert_summit(
+            db,
+            name="Summit",
+            room_id="!summit:test",
+            timezone="Europe/Paris",
+            created_by=ADMIN,
+            now=zoned.clock.now(),
         )
     first = await zoned.say(ADMIN, message.format("friday"))
     assert any_dateparser, first[0].body  # the short form does reach it

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from commands.directory import store as directory
 from config import ConfigError, load_settings
 from tests.harness.fakes import BotCore, Sent
 
@@ -14,19 +15,12 @@ ADMIN = "@admin:test"
 
 
 async def seed(core: BotCore, room_id: str | None = None) -> None:
+    now = core.clock.now()
     async with core.store.write() as db:
-        await db.execute(
-            "INSERT INTO posts (code, name, room_id, created_at) VALUES (?, ?, ?, ?)",
-            ("DE-BERLIN", "Berlin", room_id, "2026-01-01T00:00:00+00:00"),
-        )
-        await db.executemany(
-            "INSERT INTO post_members (post, user_id) VALUES ('DE-BERLIN', ?)", [(B,), (C,)]
-        )
-        await db.executemany(
-            "INSERT INTO people (user_id, display_name, roles, post, updated_at) "
-            "VALUES (?, ?, ?, ?, '2026-01-01')",
-            [(A, "Anna", "", None), (B, "Bernd", "", "DE-BERLIN"), (C, "Clara", "", "DE-BERLIN")],
-        )
+        await directory.set_post(db, "DE-BERLIN", now, name="Berlin", room_id=room_id)
+        for user_id, name in ((A, "Anna"), (B, "Bernd"), (C, "Clara")):
+            await directory.set_person(db, user_id, now, name=name)
+        await directory.set_post(db, "DE-BERLIN", now, add=[B, C])
 
 
 async def make(core: BotCore, text: str = "Visit of the CHOD -- dates?", **kw: str) -> list[Sent]:
@@ -87,8 +81,7 @@ async def test_request_to_a_post_reaches_every_member_as_a_thread_root(lr: BotCo
 
 
 async def test_request_from_the_requesters_dm_makes_the_reply_the_root(lr: BotCore) -> None:
-    async with lr.store.write() as db:
-        await db.execute("INSERT INTO dm_rooms VALUES (?, '!dm-a:test')", (A,))
+    await lr.dm_with(A, "!dm-a:test")
     sent = await lr.say(A, "!request @b:test Hotel list", room_id="!dm-a:test", event_id="$c1")
     out = by_target(sent)
     assert set(out) == {B, "!dm-a:test"}
@@ -179,7 +172,7 @@ async def test_bad_input_says_what_is_wrong_and_changes_nothing(
 
 async def test_post_without_other_members_is_refused(lr: BotCore) -> None:
     async with lr.store.write() as db:
-        await db.execute("INSERT INTO posts (code, created_at) VALUES ('FR-PARIS', 'x')")
+        await directory.set_post(db, "FR-PARIS", lr.clock.now())
     sent = await lr.say(A, "!request FR-PARIS Hello")
     assert "FR-PARIS has no members in the directory" in sent[0].body
     assert await lr.count("liaison_requests") == 0
@@ -232,11 +225,7 @@ async def test_non_party_thread_reply_is_not_relayed(lr: BotCore) -> None:
 
 async def seed_room_request(core: BotCore) -> None:
     async with core.store.write() as db:
-        await db.execute(
-            "INSERT INTO posts (code, room_id, created_at) "
-            "VALUES ('UK-LONDON', '!berlin:test', 'x')"
-        )
-        await db.execute("INSERT INTO post_members VALUES ('UK-LONDON', ?)", (B,))
+        await directory.set_post(db, "UK-LONDON", core.clock.now(), room_id="!berlin:test", add=[B])
     await core.say(A, "!request UK-LONDON Need a car")
 
 
@@ -382,7 +371,9 @@ async def test_requests_lists_what_the_reader_may_see(lr: BotCore) -> None:
     await make(lr)
     await lr.say(B, "!request @a:test Parking")
     mine = (await lr.say(A, "!requests"))[0].body
-    assert "LR-1  out  DE-BERLIN" in mine and "LR-2  in   Bernd (@b:test)" in mine
+    # One labelled row per request (seven columns do not fit a phone as a table).
+    assert "LR-1 — dir: out · with: DE-BERLIN" in mine
+    assert "LR-2 — dir: in · with: Bernd (@b:test)" in mine
     assert "LR-2" not in (await lr.say(A, "!requests outgoing"))[0].body
     assert "LR-1" not in (await lr.say(A, "!requests incoming"))[0].body
     assert "LR-2" not in (await lr.say(C, "!requests all"))[0].body
@@ -399,9 +390,7 @@ async def test_requests_lists_what_the_reader_may_see(lr: BotCore) -> None:
 
 async def test_escalation_resends_then_tells_admins_once_each(lr: BotCore) -> None:
     async with lr.store.write() as db:  # a stored 'admin' role is ignored: config only
-        await db.execute(
-            "INSERT INTO people (user_id, roles, updated_at) VALUES ('@ops:test', 'admin', 'x')"
-        )
+        await directory.set_person(db, "@ops:test", lr.clock.now(), roles=["admin"])
     await make(lr, precedence="immediate")
     await deliver(lr)
     lr.clock.advance(minutes=29)

@@ -283,12 +283,8 @@ async def test_requests_listing_shows_the_marking_and_hides_content_from_rooms(
     in_room = (await mcore.say(RQ, "!requests", room_id="!group:test"))[0].body
     assert "RESTRICTED // REL TO FRA, DEU" in in_room and SUBJECT not in in_room
     assert "Parking" in in_room
-    async with mcore.store.write() as db:
-        for user in (RQ, US):
-            await db.execute(
-                "INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)",
-                (user, f"!dm-{user}"),
-            )
+    for user in (RQ, US):
+        await mcore.dm_with(user, f"!dm-{user}")
     mine = (await mcore.say(RQ, "!requests", room_id=f"!dm-{RQ}"))[0].body
     assert SUBJECT in mine and "RESTRICTED // REL TO FRA, DEU" in mine
     theirs = (await mcore.say(US, "!requests", room_id=f"!dm-{US}"))[0].body
@@ -368,8 +364,7 @@ async def test_actions_list_and_digest_show_marked_lines_only_where_they_may(
     listing = (await mcore.say(SEC, "!actions list", room_id=SUMMIT_ROOM))[0].body
     assert "A-1" in listing and A_BANNER in listing and TASK not in listing
     assert "book the venue" in listing
-    async with mcore.store.write() as db:
-        await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (FR, "!d:t"))
+    await mcore.dm_with(FR, "!d:t")
     mine = (await mcore.say(FR, "!actions list mine", room_id="!d:t"))[0].body
     assert TASK in mine and A_BANNER in mine
     mcore.clock.advance(days=1)
@@ -506,8 +501,7 @@ async def test_export_of_items_with_no_nation_in_common_is_refused_in_a_room(
     await ok(mcore, ADMIN, f"!dir person {SEC} nation=FRA")
     body = await refused(mcore, SEC, "!actions export S-1 csv", SUMMIT_ROOM)
     assert "no nation in common" in body
-    async with mcore.store.write() as db:
-        await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (SEC, "!d:t"))
+    await mcore.dm_with(SEC, "!d:t")
     sent = await ok(mcore, SEC, "!actions export S-1 csv", "!d:t")
     rows = list(csv.reader(io.StringIO(sent[1].attachment.decode("utf-8"))))
     assert [r[0] for r in rows[1:]] == ["A-1"]  # only what is releasable to a French reader
