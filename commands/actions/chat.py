@@ -46,6 +46,7 @@ from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
+from commands.markings.wiring import marking_for
 from commands.people import load_person
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, esc, person
@@ -99,11 +100,14 @@ async def actions_add(
         raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
     kind, owner = await resolve_owner(ctx.db, owner_text)
     deadline = due_option(ctx, due, _add_example(ctx.now))
-    mark = Policy.from_settings(ctx.settings).parse(
+    mark = await marking_for(
+        ctx,
         marking,
         rel,
+        what="action item",
         example=f"{_add_example(ctx.now)} marking={marking_example(ctx.settings)} rel=FRA,DEU",
-        default=found.marking,
+        own=found.marking,
+        room_id=ctx.room_id,
     )
     text = text.strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
@@ -223,12 +227,14 @@ async def apply_edit(
             updates.update(owner_kind=kind, owner=owner)
             log.append(("owner", item.owner, owner))
     if "marking" in changes or "rel" in changes:
-        mark = Policy.from_settings(ctx.settings).parse(
+        mark = await marking_for(
+            ctx,
             changes.get("marking"),
             changes.get("rel"),
+            what="action item",
             example=f"{ctx.prefix}edit {item.ref} marking={marking_example(ctx.settings)} "
             "rel=FRA,DEU",
-            default=item.marking,
+            own=item.marking,
         )
         if mark != item.marking:
             updates["marking"] = Marking.column(mark)

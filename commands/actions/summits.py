@@ -25,7 +25,8 @@ from commands.directory.service import parse_room_id
 from commands.errors import UserError
 from commands.examples import day
 from commands.ids import ObjectId
-from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.model import Marking, marking_example
+from commands.markings.wiring import marking_for
 from commands.people import parse_zone
 from commands.registry import Option, Param, command, handles
 from commands.render import table
@@ -77,7 +78,7 @@ async def summit_open(
     marking: str | None,
     rel: str | None,
 ) -> None:
-    default = _summit_marking(ctx, None, marking, rel, _summit_example(ctx.now))
+    default = await _summit_marking(ctx, None, marking, rel, _summit_example(ctx.now))
     zone = tz or sender_zone(ctx)
     dates = _summit_dates(ctx, {"from": from_, "to": to}, zone)
     if room:
@@ -108,7 +109,7 @@ async def summit_open(
     )
 
 
-def _summit_marking(
+async def _summit_marking(
     ctx: Context, current: Marking | None, marking: str | None, rel: str | None, example: str
 ) -> Marking | None:
     """A summit's default marking for its items (from the options, on top of `current`)."""
@@ -118,7 +119,7 @@ def _summit_marking(
     example = f"{example} marking={level} rel=FRA,DEU"
     if (marking or "").strip() == "-":
         return None
-    return Policy.from_settings(ctx.settings).parse(marking, rel, example=example, default=current)
+    return await marking_for(ctx, marking, rel, what="summit", example=example, own=current)
 
 
 async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> None:
@@ -137,7 +138,7 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
     if "marking" in changes or "rel" in changes:
         # The default for items added from now on; each item keeps its own marking
         # (re-mark one with !edit A-n marking=... rel=...).
-        default = _summit_marking(
+        default = await _summit_marking(
             ctx, summit.marking, changes.get("marking"), changes.get("rel"), example
         )
         updates["marking"] = Marking.column(default)

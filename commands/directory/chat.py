@@ -209,7 +209,26 @@ async def _describe(ctx: Context, text: str) -> Rendered:
         if not await post_exists(ctx.db, key):
             raise NotFound(f"No post {key} in the directory. Send !dir list for all of them.")
         return await describe_post(ctx.db, key)
-    return await describe_person(ctx.db, key, ctx.settings.timezone, admins=ctx.settings.admins)
+    return await describe_person(
+        ctx.db,
+        key,
+        ctx.settings.timezone,
+        admins=ctx.settings.admins,
+        clearance=await _clearance_shown(ctx, key),
+    )
+
+
+async def _clearance_shown(ctx: Context, user_id: str) -> str:
+    """A clearance is the person's and their admins' business: `full` only to an admin or
+    the person themself, in their direct chat with the bot (a room's members read the reply
+    too); `ask` to them elsewhere; `none` (no line at all) to anyone else."""
+    if not (ctx.is_admin or user_id == ctx.sender):
+        return "none"
+    async with ctx.db.execute(
+        "SELECT 1 FROM dm_rooms WHERE user_id = ? AND room_id = ?", (ctx.sender, ctx.room_id)
+    ) as cur:
+        direct = await cur.fetchone() is not None
+    return "full" if direct else "ask"
 
 
 def _level(ctx: Context) -> str:
@@ -217,8 +236,13 @@ def _level(ctx: Context) -> str:
 
 
 async def describe_person(
-    db: aiosqlite.Connection, user_id: str, default_zone: str, admins: list[str] | None = None
+    db: aiosqlite.Connection,
+    user_id: str,
+    default_zone: str,
+    admins: list[str] | None = None,
+    clearance: str = "full",
 ) -> Rendered:
+    """`clearance`: `full` shows it, `ask` says where to ask for it, `none` leaves it out."""
     async with db.execute(
         "SELECT display_name, roles, timezone, nation, clearance FROM people WHERE user_id = ?",
         (user_id,),
@@ -240,8 +264,11 @@ async def describe_person(
         ("posts", posts),
         ("time zone", zone),
         ("nation", _nation(row[3] if row else None)),
-        ("clearance", (row[4] if row else None) or "-"),
     ]
+    if clearance == "full":
+        lines.append(("clearance", (row[4] if row else None) or "-"))
+    elif clearance == "ask":
+        lines.append(("clearance", "not shown in a shared room; ask me in a direct chat"))
     if row is None:
         lines.append(("note", "not in the directory"))
     return _fields(lines)

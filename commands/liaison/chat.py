@@ -8,7 +8,6 @@ from typing import Any
 
 from commands import examples
 from commands.context import Context, Incoming, utc_iso
-from commands.directory.service import post_marking
 from commands.errors import UserError
 from commands.ids import ObjectId
 from commands.liaison.model import (
@@ -41,6 +40,8 @@ from commands.liaison.store import (
 )
 from commands.liaison.views import show_request
 from commands.markings.model import Policy, marking_example
+from commands.markings.store import subjects
+from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command, handles, listener
 from commands.timeparse import parse_due
 
@@ -136,10 +137,8 @@ async def request(
                 example=_request_example(ctx.now),
             )
         addressees = [target]
-        room_default = None
     else:
         target, post_room, members = await post_addressees(ctx.db, str(value))
-        room_default = await post_marking(ctx.db, target)
         addressees = [m for m in members if m != ctx.sender]
         if not addressees:
             raise UserError(
@@ -148,13 +147,27 @@ async def request(
                 example=_request_example(ctx.now),
             )
 
-    mark = Policy.from_settings(ctx.settings).parse(
+    mark = await marking_for(
+        ctx,
         marking,
         rel,
+        what="request",
         example=f"{ctx.prefix}request {target} A subject -- the body marking="
         f"{marking_example(ctx.settings)} rel=FRA,DEU",
-        default=room_default,
+        posts=[target] if kind != "person" else [],
+        room_id=ctx.room_id,
     )
+    # Who it is released to, decided now as the outbox will at send time, so the requester's
+    # "Sent to:" names only them and the same reply says who was left out and why.
+    policy = Policy.from_settings(ctx.settings)
+    released: list[str] = []
+    left_out: list[tuple[str, str]] = []
+    for person in await subjects(ctx.db, addressees):
+        reason = policy.exclusion(mark, person)
+        if reason is None:
+            released.append(person.user_id)
+        else:
+            left_out.append((person.user_id, reason))
     cur = await ctx.db.execute(
         "INSERT INTO liaison_requests (requester, target, subject, body, precedence, status, "
         "due_at, due_zone, created_at, updated_at, marking) "
@@ -210,15 +223,20 @@ async def request(
             **req.marked,
         )
 
-    who = ", ".join([await name_of(ctx.db, a) for a in addressees])
+    who = ", ".join([await name_of(ctx.db, a) for a in released]) or "nobody"
+    sent_lines = f"Sent to: {who}\n"
+    for user_id, reason in left_out:
+        sent_lines += f"Not sent to {await name_of(ctx.db, user_id)}: {reason}\n"
     mine = root_text(req, requester_name, zone, "requester", ctx.prefix)
-    mine = mine.replace("\n", f"\nSent to: {who}\n", 1)
+    mine = mine.replace("\n", f"\n{sent_lines}", 1)
     if await _is_dm_with(ctx, ctx.sender):
         ctx.reply(rendered_root(mine), key=threads[0].key, thread_root=None, **req.marked)
     else:
         ctx.reply(
-            f"{req.label} sent to {target} ({len(addressees)} "
-            f"{'person' if len(addressees) == 1 else 'people'}). I will follow it up with you "
+            f"{req.label} sent to {target} ({len(released)} "
+            f"{'person' if len(released) == 1 else 'people'}"
+            f"{f', {len(left_out)} left out: it is not releasable to them' if left_out else ''})"
+            ". I will follow it up with you "
             "in our direct chat."
         )
         ctx.send(rendered_root(mine), user_id=ctx.sender, key=threads[0].key, **req.marked)
@@ -227,7 +245,7 @@ async def request(
     await ctx.schedule("lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": 1})
     if deadline:
         await ctx.schedule("lr.due", req.label, deadline.at, {})
-    sent_to = f"to {target}: {', '.join(addressees)}"
+    sent_to = f"to {target}: {', '.join(released)}"
     await record_step(ctx, req, "created", "open", sent_to, sent_to)
 
 

@@ -17,6 +17,7 @@ from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
+from commands.markings.wiring import marking_for
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles
 from commands.schedule.model import (
@@ -123,11 +124,15 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         raise UserError(str(exc), example=example) from None
     mark = None
     if kind != "R":  # a reminder is the person's own note
-        mark = Policy.from_settings(ctx.settings).parse(
+        mark = await marking_for(
+            ctx,
             draft.marking,
             draft.rel,
+            what=COMMAND_OF[kind],
             example=f"{ctx.prefix}{COMMAND_OF[kind]} {day(ctx.now, 10)} 10:00 -- Liaison "
             f"visit marking={marking_example(ctx.settings)} rel=FRA,DEU",
+            posts=await _parse_with(ctx.db, draft.with_) if draft.with_ else [],
+            room_id=None if room_id == DM else room_id or ctx.room_id,
         )
     item = Item(
         id=0,
@@ -331,12 +336,14 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         item.participants = await _parse_with(ctx.db, changes["with"])
     old_marking = item.marking
     if ("marking" in changes or "rel" in changes) and kind != "R":
-        item.marking = Policy.from_settings(ctx.settings).parse(
+        item.marking = await marking_for(
+            ctx,
             changes.get("marking"),
             changes.get("rel"),
+            what=COMMAND_OF[kind],
             example=f"{ctx.prefix}edit {item.code} marking={marking_example(ctx.settings)} "
             "rel=FRA,DEU",
-            default=item.marking,
+            own=item.marking,
         )
     await reschedule(ctx, item)
     await save_item(ctx, item)

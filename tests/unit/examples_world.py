@@ -28,6 +28,10 @@ DIRECTORY = (
     '!dir person @anna:example.org name="Anna Berg"',
     "!dir person @a:example.org",
     "!dir person @b:example.org",
+    # Actors have a nation: a marked example is refused to a creator it would not cover.
+    f"!dir person {ADMIN} nation=FRA",
+    f"!dir person {PARIS} nation=FRA",
+    f"!dir person {BERLIN} nation=DEU",
 )
 _IDS = re.compile(r"\b(LR|[SAMVR])-(\d{1,4})\b")
 

@@ -65,6 +65,8 @@ async def refused(core: BotCore, sender: str, text: str, room: str = DM) -> str:
 
 async def test_dir_person_nation_and_clearance_shown_by_whois(mcore: BotCore) -> None:
     await ok(mcore, ADMIN, f"!dir person {FR} nation=fra clearance=restricted")
+    async with mcore.store.write() as db:  # their own clearance, in their direct chat
+        await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (FR, DM))
     body = (await mcore.say(FR, "!whois", room_id=DM))[0].body
     assert "nation: FRA (France)" in body and "clearance: RESTRICTED" in body
     rows = await mcore.query("SELECT nation, clearance FROM people WHERE user_id = ?", FR)
@@ -260,11 +262,15 @@ async def test_request_takes_the_post_default_then_the_deployment_default(
     await berlin(mcore)
     await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT}")
     await ok(mcore, ADMIN, "!dir post DE-BERLIN marking=RESTRICTED rel=DEU")
-    await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT}")
+    # The post's default would not cover the French requester: refused, not half-sent.
+    body = await refused(mcore, RQ, f"!request DE-BERLIN {SUBJECT}")
+    assert "rel=DEU does not include your own nation (FRA)" in body
     await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT} rel=FRA,DEU")
+    await ok(mcore, ADMIN, "!dir post DE-BERLIN marking=RESTRICTED rel=FRA,DEU")
+    await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT}")
     rows = [r[0] for r in await mcore.query("SELECT marking FROM liaison_requests ORDER BY id")]
     assert rows[0] is None
-    assert json.loads(rows[1]) == {"level": "RESTRICTED", "rel": ["DEU"]}
+    assert json.loads(rows[1]) == {"level": "RESTRICTED", "rel": ["FRA", "DEU"]}
     assert json.loads(rows[2]) == {"level": "RESTRICTED", "rel": ["FRA", "DEU"]}
 
 
@@ -328,7 +334,7 @@ async def test_item_takes_the_summit_default_and_the_ceiling_holds(mcore: BotCor
         (await mcore.say(SEC, "!show S-1", room_id=SUMMIT_ROOM))[0].body
     )
     await ok(mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 -- {TASK}", SUMMIT_ROOM)
-    await ok(mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 rel=FVEY -- other", SUMMIT_ROOM)
+    await ok(mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 rel=FRA,FVEY -- other", SUMMIT_ROOM)
     body = await refused(
         mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 marking=SECRET -- x", SUMMIT_ROOM
     )
@@ -336,7 +342,7 @@ async def test_item_takes_the_summit_default_and_the_ceiling_holds(mcore: BotCor
     rows = [r[0] for r in await mcore.query("SELECT marking FROM action_items ORDER BY id")]
     assert [json.loads(r) for r in rows] == [
         {"level": "RESTRICTED", "rel": ["FRA", "DEU"]},
-        {"level": "RESTRICTED", "rel": ["FVEY"]},
+        {"level": "RESTRICTED", "rel": ["FRA", "FVEY"]},
     ]
     await ok(mcore, SEC, "!summit edit S-1 marking=-", SUMMIT_ROOM)
     await ok(mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 -- plain", SUMMIT_ROOM)
@@ -374,7 +380,7 @@ async def test_remarking_an_item_tells_who_lost_it_and_delivers_to_the_newly_cov
     await ok(
         mcore,
         SEC,
-        f"!actions add S-1 {DE} due=2026-03-20 marking=RESTRICTED rel=DEU -- {TASK}",
+        f"!actions add S-1 {DE} due=2026-03-20 marking=RESTRICTED rel=FRA,DEU -- {TASK}",
         SUMMIT_ROOM,
     )
     await ok(mcore, DE, "!actions comment A-1 -- on it", SUMMIT_ROOM)
@@ -386,7 +392,7 @@ async def test_remarking_an_item_tells_who_lost_it_and_delivers_to_the_newly_cov
     assert TASK not in told[0].body
     assert all(q[1] is not None for q in await markings_of(mcore, before) if q[0] != DE)
     hist = await mcore.query("SELECT action, old, new FROM history WHERE object = 'A-1'")
-    assert ("marking", "RESTRICTED // REL TO DEU", "RESTRICTED // REL TO FRA") in [
+    assert ("marking", "RESTRICTED // REL TO FRA, DEU", "RESTRICTED // REL TO FRA") in [
         tuple(r) for r in hist
     ]
     # Widening to FRA,DEU: the German owner is covered again and gets the item.
@@ -484,12 +490,15 @@ async def test_export_of_items_with_no_nation_in_common_is_refused_in_a_room(
 ) -> None:
     await summit(mcore)
     for rel in ("FRA", "USA"):
+        # The secretary's nation changes between the two (a creator must be covered).
+        await ok(mcore, ADMIN, f"!dir person {SEC} nation={rel}")
         await ok(
             mcore,
             SEC,
             f"!actions add S-1 {FR} due=2026-03-20 marking=RESTRICTED rel={rel} -- {TASK}",
             SUMMIT_ROOM,
         )
+    await ok(mcore, ADMIN, f"!dir person {SEC} nation=FRA")
     body = await refused(mcore, SEC, "!actions export S-1 csv", SUMMIT_ROOM)
     assert "no nation in common" in body
     await mcore.dm_with(SEC, "!d:t")
@@ -513,3 +522,116 @@ async def test_a_directly_named_uncovered_addressee_is_excluded_and_named(mcore:
     assert notice["m.relates_to"]["event_id"] == root
     hist = await mcore.query("SELECT action FROM history WHERE object = 'LR-1'")
     assert "withheld" in [r[0] for r in hist]
+
+
+# -- gaps a security officer flags -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "what"),
+    [
+        (f"!request DE-BERLIN {SUBJECT} marking=RESTRICTED rel=DEU", DM, "request"),
+        ("!meeting 2026-03-05 10:00 marking=RESTRICTED rel=DEU -- x", SUMMIT_ROOM, "meeting"),
+        ("!visit 2026-03-05 10:00 marking=RESTRICTED rel=DEU -- x", SUMMIT_ROOM, "visit"),
+        ('!summit open "Other" from=2026-03-10 marking=RESTRICTED rel=DEU', DM, "summit"),
+        (f"!actions add S-1 {FR} due=2026-03-20 rel=DEU -- x", SUMMIT_ROOM, "action item"),
+    ],
+)
+async def test_a_rel_without_the_creators_own_nation_is_refused(
+    mcore: BotCore, text: str, room: str, what: str
+) -> None:
+    await summit(mcore, "marking=RESTRICTED rel=FRA,DEU")
+    sender = SEC if what in ("summit", "action item") else RQ
+    body = await refused(mcore, sender, text, room)
+    assert (
+        f"rel=DEU does not include your own nation (FRA): you could not read your own {what}"
+        in (body)
+    )
+    assert "rel=FRA,DEU" in body.split("Example:")[1]
+    for table in ("liaison_requests", "schedule_items", "action_items"):
+        assert await mcore.count(table) == 0
+    assert await mcore.count("summits") == 1
+
+
+async def test_editing_to_a_rel_without_your_nation_is_refused(mcore: BotCore) -> None:
+    await summit(mcore)
+    await ok(mcore, SEC, f"!actions add S-1 {FR} due=2026-03-20 rel=FRA,DEU -- {TASK}", SUMMIT_ROOM)
+    body = await refused(mcore, SEC, "!edit A-1 rel=DEU", SUMMIT_ROOM)
+    assert "does not include your own nation (FRA)" in body
+    await ok(mcore, RQ, f"!meeting 2026-03-05 10:00 rel=FRA marking=RESTRICTED -- {SUBJECT}")
+    body = await refused(mcore, RQ, "!edit M-1 rel=DEU")
+    assert "does not include your own nation (FRA)" in body
+    body = await refused(mcore, SEC, "!summit edit S-1 marking=RESTRICTED rel=USA", SUMMIT_ROOM)
+    assert "does not include your own nation (FRA)" in body
+    rows = await mcore.query("SELECT marking FROM action_items")
+    assert json.loads(rows[0][0])["rel"] == ["FRA", "DEU"]
+    rows = await mcore.query("SELECT marking FROM schedule_items")
+    assert json.loads(rows[0][0])["rel"] == ["FRA"]
+
+
+async def test_a_creator_with_no_nation_cannot_create_a_marked_object(mcore: BotCore) -> None:
+    await berlin(mcore)
+    nobody = "@nobody:test"
+    body = await refused(mcore, nobody, f"!request DE-BERLIN {SUBJECT} marking=RESTRICTED rel=FRA")
+    assert "no nation in the directory" in body and "Ask an admin to set your nation" in body
+    body = await refused(mcore, nobody, "!meeting 2026-03-05 10:00 rel=FRA marking=RESTRICTED -- x")
+    assert "Ask an admin to set your nation" in body
+    assert await mcore.count("liaison_requests") == 0 and await mcore.count("schedule_items") == 0
+    await ok(mcore, nobody, f"!request DE-BERLIN {SUBJECT}")  # unmarked: fine
+
+
+async def test_sent_to_lists_only_the_covered_and_names_the_excluded(mcore: BotCore) -> None:
+    await berlin(mcore)
+    sent = await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT} marking=RESTRICTED rel=FRA,DEU")
+    mine = [m.body for m in sent if "Sent to:" in m.body]
+    assert len(mine) == 1
+    line = next(x for x in mine[0].splitlines() if x.startswith("Sent to:"))
+    assert FR in line and DE in line and US not in line
+    assert f"Not sent to {US}: their nation (USA) is not in REL TO FRA, DEU" in mine[0]
+    # The outbox's notice, if any, names the same person for the same reason.
+    transport = FakeTransport()
+    await drain(mcore, transport)
+    for b in bodies(transport, RQ):
+        if "I did not send" in b:
+            assert US in b and FR not in b and DE not in b
+
+
+async def test_meetings_and_visits_take_the_post_default(mcore: BotCore) -> None:
+    await berlin(mcore, room=POST_ROOM)
+    await ok(mcore, ADMIN, "!dir post DE-BERLIN marking=RESTRICTED rel=FRA,DEU")
+    await ok(mcore, RQ, f"!meeting 2026-03-05 10:00 with=DE-BERLIN -- {SUBJECT}")
+    await ok(mcore, RQ, f"!visit 2026-03-05 11:00 -- {SUBJECT}", POST_ROOM)
+    await ok(mcore, RQ, f"!meeting 2026-03-05 12:00 -- {SUBJECT}")  # neither: deployment's
+    await ok(mcore, RQ, f"!meeting 2026-03-05 13:00 with=DE-BERLIN rel=FRA -- {SUBJECT}")
+    rows = [r[0] for r in await mcore.query("SELECT marking FROM schedule_items ORDER BY id")]
+    want = {"level": "RESTRICTED", "rel": ["FRA", "DEU"]}
+    assert json.loads(rows[0]) == want and json.loads(rows[1]) == want
+    assert rows[2] is None
+    assert json.loads(rows[3]) == {"level": "RESTRICTED", "rel": ["FRA"]}
+
+
+async def test_whois_shows_clearance_only_to_admins_and_the_person(mcore: BotCore) -> None:
+    async with mcore.store.write() as db:
+        for user in (FR, DE, ADMIN):
+            await db.execute("INSERT INTO dm_rooms (user_id, room_id) VALUES (?, ?)", (user, DM))
+    await ok(mcore, ADMIN, f"!dir person {FR} nation=FRA clearance=RESTRICTED")
+    await ok(mcore, ADMIN, f"!dir person {DE} nation=DEU")
+    other = (await mcore.say(DE, f"!whois {FR}", room_id=DM))[0].body
+    assert "clearance" not in other and "RESTRICTED" not in other and "FRA" in other
+    own = (await mcore.say(FR, f"!whois {FR}", room_id=DM))[0].body
+    assert "clearance: RESTRICTED" in own
+    admin = (await mcore.say(ADMIN, f"!whois {FR}", room_id=DM))[0].body
+    assert "clearance: RESTRICTED" in admin
+    # In a shared room the reply is read by everyone there: not even the person's own.
+    room = (await mcore.say(FR, "!whois", room_id=SUMMIT_ROOM))[0].body
+    assert "RESTRICTED" not in room and "ask me in a direct chat" in room
+
+
+async def test_a_creator_whose_clearance_is_below_the_level_is_refused(mcore: BotCore) -> None:
+    await berlin(mcore)
+    await ok(mcore, ADMIN, f"!dir person {RQ} clearance=RESTRICTED")
+    body = await refused(
+        mcore, RQ, f"!request DE-BERLIN {SUBJECT} marking=CONFIDENTIAL rel=FRA,DEU"
+    )
+    assert "your clearance (RESTRICTED) is below CONFIDENTIAL" in body and "Example:" in body
+    assert await mcore.count("liaison_requests") == 0
