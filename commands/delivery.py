@@ -39,27 +39,16 @@ async def undeliverable(
 ) -> list[OutMessage]:
     """Record it (audit, and the object's own history) and return the sender's notice."""
     obj = (origin or {}).get("object")
-    detail = f"to {recipient}: {reason}"
-    told_before = False
-    if obj is not None:  # one notice per object, person and reason, not one per message
-        async with db.execute(
-            "SELECT 1 FROM audit WHERE action = 'delivery.failed' AND object = ? AND detail = ?",
-            (obj, detail),
-        ) as cur:
-            told_before = await cur.fetchone() is not None
-    await db.execute(
-        "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
-        (now_iso, "delivery.failed", obj, detail),
+    fresh = await note_once(
+        db,
+        "delivery.failed",
+        obj,
+        f"to {recipient}: {reason}",
+        now_iso,
+        history=("undeliverable", f"not delivered to {recipient}: {reason}"),
     )
-    if told_before:
+    if not fresh:
         return []
-    about = ObjectId.find(obj)
-    if about is not None and about.kind == "LR" and str(about) == obj:
-        await db.execute(
-            "INSERT INTO history (object, at, actor, action, new, detail) "
-            "SELECT ?, ?, 'bot', 'undeliverable', status, ? FROM liaison_requests WHERE id = ?",
-            (obj, now_iso, f"not delivered to {recipient}: {reason}", about.number),
-        )
     if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
         return []
     what = obj or "a message"
@@ -70,6 +59,42 @@ async def undeliverable(
     )
     where = await notice_target(db, origin)
     return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
+
+
+async def note_once(
+    db: aiosqlite.Connection,
+    action: str,
+    obj: str | None,
+    detail: str,
+    now_iso: str,
+    *,
+    history: tuple[str, str],
+) -> bool:
+    """Audit this outcome; True the first time for this object, action and detail (then it
+    also goes into a liaison request's history), so the sender hears of it once, not once
+    per message (a nudge, a relay) that met the same fate."""
+    told_before = False
+    if obj is not None:
+        async with db.execute(
+            "SELECT 1 FROM audit WHERE action = ? AND object = ? AND detail = ?",
+            (action, obj, detail),
+        ) as cur:
+            told_before = await cur.fetchone() is not None
+    await db.execute(
+        "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
+        (now_iso, action, obj, detail),
+    )
+    if told_before:
+        return False
+    about = ObjectId.find(obj) if obj else None
+    if about is not None and about.kind == "LR" and str(about) == obj:
+        step, text = history
+        await db.execute(
+            "INSERT INTO history (object, at, actor, action, new, detail) "
+            "SELECT ?, ?, 'bot', ?, status, ? FROM liaison_requests WHERE id = ?",
+            (obj, now_iso, step, text, about.number),
+        )
+    return True
 
 
 async def notice_target(db: aiosqlite.Connection, origin: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from typing import Any
 import aiosqlite
 
 from commands.context import Context, OutMessage
-from commands.delivery import notice_target
-from commands.ids import ObjectId
+from commands.delivery import note_once, notice_target
 from commands.markings.model import Marking, Policy, Subject
 from commands.markings.routing import withheld_notice
 
@@ -46,28 +45,9 @@ async def withheld(
     fresh: list[tuple[str, str]] = []
     for person, reason in excluded:
         detail = f"{marking.banner}: not to {person.user_id}: {reason}"
-        told_before = False
-        if obj is not None:  # one notice per object, person and reason
-            async with db.execute(
-                "SELECT 1 FROM audit WHERE action = 'marking.withheld' AND object = ? "
-                "AND detail = ?",
-                (obj, detail),
-            ) as cur:
-                told_before = await cur.fetchone() is not None
-        await db.execute(
-            "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
-            (now_iso, "marking.withheld", obj, detail),
-        )
-        if told_before:
-            continue
-        fresh.append((person.label, reason))
-        request = ObjectId.find(obj)
-        if request is not None and request.kind == "LR" and str(request) == obj:
-            await db.execute(
-                "INSERT INTO history (object, at, actor, action, new, detail) "
-                "SELECT ?, ?, 'bot', 'withheld', status, ? FROM liaison_requests WHERE id = ?",
-                (obj, now_iso, f"not sent to {person.user_id}: {reason}", request.number),
-            )
+        history = ("withheld", f"not sent to {person.user_id}: {reason}")
+        if await note_once(db, "marking.withheld", obj, detail, now_iso, history=history):
+            fresh.append((person.label, reason))
     if not fresh or not origin or not origin.get("user_id"):
         return []
     where = await notice_target(db, origin)

@@ -207,6 +207,34 @@ class BotCore:
         rows = await self.query(f"SELECT COUNT(*) FROM {table}")
         return int(rows[0][0])
 
+    async def drain_outbox(self, transport: Any, *, policy: Any = None) -> Any:
+        """Send every pending outbox row through the real outbox to a fake homeserver."""
+        import asyncio
+
+        from bot.outbox import Outbox
+
+        outbox = Outbox(
+            self.store,
+            transport,
+            self.clock,
+            self.metrics,
+            is_allowed=self.settings.is_allowed,
+            admins=tuple(self.settings.admins),
+            policy=policy,
+        )
+        task = asyncio.create_task(outbox.run())
+        try:
+            for _ in range(300):
+                if not await self.query("SELECT 1 FROM outbox WHERE state = 'pending'"):
+                    break
+                outbox.kick()
+                await asyncio.sleep(0.02)
+        finally:
+            await outbox.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return outbox
+
 
 class FakeTransport:
     """A homeserver for in-process outbox tests: rooms with members, DMs made on demand,

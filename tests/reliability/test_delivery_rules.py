@@ -4,7 +4,6 @@ delivered. The outbox runs for real; the homeserver is a scripted transport."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,26 +53,7 @@ class Rooms:
 async def _run(core: BotCore, rooms: Rooms, messages: list[OutMessage]) -> Outbox:
     async with core.store.write() as db:
         await enqueue(db, messages, utc_iso(core.clock.now()))
-    outbox = Outbox(
-        core.store,
-        rooms,
-        core.clock,
-        core.metrics,
-        is_allowed=core.settings.is_allowed,
-        admins=tuple(core.settings.admins),
-    )
-    task = asyncio.create_task(outbox.run())
-    try:
-        for _ in range(300):
-            if not await core.query("SELECT 1 FROM outbox WHERE state = 'pending'"):
-                break
-            outbox.kick()
-            await asyncio.sleep(0.02)
-    finally:
-        await outbox.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return outbox
+    return await core.drain_outbox(rooms)
 
 
 @pytest.fixture

@@ -50,26 +50,7 @@ async def core(tmp_path: Path):
 async def run(core: BotCore, transport: FakeTransport, messages: list[OutMessage]) -> None:
     async with core.store.write() as db:
         await enqueue(db, messages, utc_iso(core.clock.now()))
-    outbox = Outbox(
-        core.store,
-        transport,
-        core.clock,
-        core.metrics,
-        is_allowed=core.settings.is_allowed,
-        admins=tuple(core.settings.admins),
-        policy=POLICY,
-    )
-    task = asyncio.create_task(outbox.run())
-    try:
-        for _ in range(300):
-            if not await core.query("SELECT 1 FROM outbox WHERE state = 'pending'"):
-                break
-            outbox.kick()
-            await asyncio.sleep(0.02)
-    finally:
-        await outbox.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await core.drain_outbox(transport, policy=POLICY)
 
 
 def marked(body: str, **kw: Any) -> OutMessage:

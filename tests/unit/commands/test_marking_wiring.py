@@ -3,7 +3,6 @@ the ceiling, room defaults, listings and exports (fake clock, real store on each
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import Outbox
 from commands.directory.store import load_seed
 from commands.markings import Marking, Policy
 from commands.outbox_row import Queued
@@ -143,26 +141,7 @@ async def test_bad_seed_nation_or_clearance_names_the_entry(
 
 async def drain(core: BotCore, transport: FakeTransport) -> None:
     """Send every pending outbox row through the real outbox to the fake homeserver."""
-    outbox = Outbox(
-        core.store,
-        transport,
-        core.clock,
-        core.metrics,
-        is_allowed=core.settings.is_allowed,
-        admins=tuple(core.settings.admins),
-        policy=Policy.from_settings(core.settings),
-    )
-    task = asyncio.create_task(outbox.run())
-    try:
-        for _ in range(300):
-            if not await core.query("SELECT 1 FROM outbox WHERE state = 'pending'"):
-                break
-            outbox.kick()
-            await asyncio.sleep(0.02)
-    finally:
-        await outbox.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await core.drain_outbox(transport, policy=Policy.from_settings(core.settings))
 
 
 def saw(transport: FakeTransport, user_id: str, text: str) -> bool:
