@@ -18,6 +18,7 @@ COPY commands ./commands
 COPY config ./config
 # COPY keeps the sources' old mtimes: drop the placeholder build so setuptools rebuilds it all.
 RUN rm -rf build ./*.egg-info \
+    && /opt/venv/bin/pybabel compile -d commands/locales -D messages \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps . \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 

@@ -10,7 +10,18 @@ CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /wo
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql
+.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql catalogues
+
+# Translations: the compiled catalogues (.mo) are built from the .po files in git.
+# `make catalogues` re-extracts the marked strings and merges them into every .po.
+MO := $(patsubst %.po,%.mo,$(wildcard commands/locales/*/LC_MESSAGES/messages.po))
+%.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel compile -i $< -o $@ -l $(word 3,$(subst /, ,$<))
+
+catalogues: $(BIN)/.installed
+	$(BIN)/python scripts/catalogues.py update
+	$(BIN)/python scripts/catalogues.py compile
+	$(BIN)/python scripts/catalogues.py check
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +43,13 @@ postgresql:
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; }
 
-test: $(BIN)/.installed postgresql lint
+test: $(BIN)/.installed postgresql lint $(MO)
 	$(BIN)/python -m pytest -q -ra --durations=15
 
-unit: $(BIN)/.installed postgresql
+unit: $(BIN)/.installed postgresql $(MO)
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(BIN)/.installed postgresql
+integration: $(BIN)/.installed postgresql $(MO)
 	$(BIN)/python -m pytest -q -m integration
 
 # Build the image, smoke it (--help), then run it for real: check-config on the example
@@ -60,7 +71,7 @@ soak: $(BIN)/.installed
 	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
 		$(BIN)/python -m pytest -q -s -ra --durations=15 tests/reliability
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed $(MO)
 	$(BIN)/attache-bot demo
 
 # Benchmarks (not part of `make test` or .ci/run): each script prints a table and writes

@@ -25,6 +25,7 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
+from commands.i18n import language
 from commands.people import load_person, render_people
 from commands.registry import Registry
 from config import Settings
@@ -143,22 +144,26 @@ class Dispatcher:
                 if await _replayed(db, incoming, utc_iso(self.clock.now())):
                     self.metrics.refused.labels("replay").inc()
                     return "replay"
+                person = await load_person(db, incoming.sender, self.settings)
                 ctx = Context(
                     db=db,
                     settings=self.settings,
                     registry=self.registry,
                     now=self.clock.now(),
-                    person=await load_person(db, incoming.sender, self.settings),
+                    person=person,
                     incoming=incoming,
                     correlation_id=corr,
                 )
-                replaces, thread_root = incoming.replaces, incoming.thread_root
-                if replaces is not None:
-                    name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
-                elif await edits.superseded(db, incoming.event_id):
-                    name, outcome = None, "superseded"  # its edit was handled first
-                else:
-                    name, outcome = await self._run(ctx, incoming)
+                # What the handler renders reads in the sender's language; what it renders
+                # for someone else is wrapped in that person's (commands/i18n.py).
+                with language(person.language):
+                    replaces, thread_root = incoming.replaces, incoming.thread_root
+                    if replaces is not None:
+                        name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
+                    elif await edits.superseded(db, incoming.event_id):
+                        name, outcome = None, "superseded"  # its edit was handled first
+                    else:
+                        name, outcome = await self._run(ctx, incoming)
                 await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(

@@ -7,6 +7,7 @@ the same transaction as their effect, and sends afterwards (exactly once, even a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,7 @@ class Person:
     display_name: str | None
     roles: frozenset[str]
     timezone: str
+    language: str = "en"  # the catalogue their replies are rendered in (commands/i18n.py)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -216,6 +218,35 @@ class Context:
         if kw.get("marking") and "origin" not in kw and self.person is not None:
             kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
         return self._queue(rendered, kw)
+
+    # -- languages: render for someone else in their language (commands/i18n.py) -------
+
+    async def language_for(self, *, user_id: str | None = None, room_id: str | None = None) -> str:
+        """The language of a message to a person's DM (user_id) or to a room (room_id)."""
+        from commands.people import languages_of, room_language
+
+        default = self.settings.language
+        if user_id is not None:
+            return (await languages_of(self.db, [user_id], default))[user_id]
+        if room_id is not None:
+            return await room_language(self.db, room_id, default)
+        return self.person.language if self.person is not None else default
+
+    async def send_each(
+        self, users: Iterable[str], build: Callable[[str], str | Rendered], **kw: Any
+    ) -> list[OutMessage]:
+        """One DM to each person, `build(user_id)` called in that person's language
+        (within `language()`: what it renders with `_()` reads in theirs)."""
+        from commands.i18n import language
+        from commands.people import languages_of
+
+        people = list(dict.fromkeys(users))
+        langs = await languages_of(self.db, people, self.settings.language)
+        sent = []
+        for user in people:
+            with language(langs[user]):
+                sent.append(self.send(build(user), **{**kw, "user_id": user}))
+        return sent
 
     def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:
         """Append one message, or several if it is too large for one Matrix event."""

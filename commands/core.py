@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from commands import i18n
 from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
+from commands.i18n import N_, _
 from commands.ids import ObjectId
-from commands.people import parse_zone, set_timezone
+from commands.people import parse_zone, set_language, set_timezone
 from commands.registry import Handler, Param, command, edit_keys, roles_of
 from commands.render import table
 from commands.words import parse_pairs
@@ -59,6 +61,49 @@ async def tz(ctx: Context, *, zone: str | None) -> None:
     await set_timezone(ctx.db, ctx.sender, zone, ctx.now)
     await ctx.audit("tz.set", ctx.sender, zone)
     ctx.reply(f"Time zone set to {zone}. Times you type are read in it.")
+
+
+@command(
+    "lang",
+    summary=N_("Show or set the language the bot writes to you in"),
+    example="!lang fr",
+    params=[Param("language", N_("a language code: en, fr, de"), optional=True)],
+)
+async def lang(ctx: Context, *, language: str | None) -> None:
+    assert ctx.person is not None
+    shipped = ", ".join(f"{code} ({i18n.name(code)})" for code in i18n.available())
+    if language is None:
+        ctx.reply(
+            _(
+                "I write to you in {name} ({code}). Available: {shipped}. "
+                "Change it with {prefix}lang <code>.",
+                name=i18n.name(ctx.person.language),
+                code=ctx.person.language,
+                shipped=shipped,
+                prefix=ctx.prefix,
+            )
+        )
+        return
+    code = i18n.normalise(language)
+    if code is None:
+        raise UserError(
+            _(
+                "I do not speak {language!r}. Available: {shipped}.",
+                language=language[:20],
+                shipped=shipped,
+            ),
+            example=f"{ctx.prefix}lang fr",
+        )
+    await set_language(ctx.db, ctx.sender, code, ctx.now)
+    await ctx.audit("lang.set", ctx.sender, code)
+    with i18n.language(code):
+        ctx.reply(
+            _(
+                "From now on I write to you in {name}. Dates you type are read in it too "
+                "(and in English).",
+                name=i18n.name(code),
+            )
+        )
 
 
 # -- generic verbs on typed IDs (LR-3, A-7, M-2 ...): the ID's kind picks the domain --------

@@ -22,18 +22,22 @@ ADMINS_ARE_CONFIGURED = (
 async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings) -> Person:
     # One round trip to the database thread (execute_fetchall), on every command.
     rows = await db.execute_fetchall(
-        "SELECT display_name, roles, timezone FROM people WHERE user_id = ?", (user_id,)
+        "SELECT display_name, roles, timezone, language FROM people WHERE user_id = ?",
+        (user_id,),
     )
     row = next(iter(rows), None)
     roles = {"attache"}
-    name, zone = None, settings.timezone
+    name, zone, lang = None, settings.timezone, settings.language
     if row is not None:
         name = row["display_name"]
         roles |= {r for r in (row["roles"] or "").split(",") if r in ROLES}
         zone = row["timezone"] or zone
+        lang = row["language"] or lang
     if user_id in settings.admins:
         roles.add("admin")
-    return Person(user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone)
+    return Person(
+        user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone, language=lang
+    )
 
 
 async def zones_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
@@ -46,6 +50,41 @@ async def zones_of(db: aiosqlite.Connection, users: list[str], default: str) -> 
     ) as cur:
         known = {r[0]: r[1] for r in await cur.fetchall()}
     return {u: known.get(u) or default for u in users}
+
+
+async def languages_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
+    """Each person's language (theirs from !lang or the directory, else `default`)."""
+    if not users:
+        return {}
+    marks = ",".join("?" * len(users))
+    async with db.execute(
+        f"SELECT user_id, language FROM people WHERE user_id IN ({marks})", users
+    ) as cur:
+        known = {r[0]: r[1] for r in await cur.fetchall()}
+    return {u: known.get(u) or default for u in users}
+
+
+async def room_language(db: aiosqlite.Connection, room_id: str, default: str) -> str:
+    """The language of what goes to a room: its post's or summit's (lang=), else `default`.
+
+    A DM reads in its person's language: callers sending to a DM use languages_of.
+    """
+    rows = await db.execute_fetchall(
+        "SELECT language FROM posts WHERE room_id = ? AND language IS NOT NULL "
+        "UNION ALL SELECT language FROM summits WHERE room_id = ? AND language IS NOT NULL",
+        (room_id, room_id),
+    )
+    row = next(iter(rows), None)
+    return str(row[0]) if row is not None else default
+
+
+async def set_language(db: aiosqlite.Connection, user_id: str, code: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO people (user_id, language, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language, "
+        "updated_at = excluded.updated_at",
+        (user_id, code, utc_iso(now)),
+    )
 
 
 async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: datetime) -> None:

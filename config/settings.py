@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     admins: CommaList = Field(default_factory=list, description="Matrix IDs with the admin role")
     command_prefix: str = Field("!", description="What starts a command")
     timezone: str = Field("UTC", description="IANA zone for people who set none")
+    language: str = Field(
+        "en", description="Language for people and rooms that set none (en, fr, de: !lang)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log verbosity (bodies, tokens and keys are never logged)"
     )
@@ -367,6 +370,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError("must be an IANA zone such as Europe/Paris or UTC") from exc
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from commands.i18n import available, normalise
+
+        code = normalise(value)
+        if code is None:
+            raise ValueError(f"must be one of {', '.join(available())}")
+        return code
 
     @field_validator("actions_digest_time")
     @classmethod
