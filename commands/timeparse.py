@@ -7,6 +7,13 @@ a ValueError whose text is a question or a fix, so the registry shows it to the 
 
 Recurrence is expanded on wall-clock (naive local) times in the item's own zone and only
 then localized, so a weekly 09:00 Paris meeting stays at 09:00 Paris across DST changes.
+
+Languages: times are read in the current reader's language (commands.i18n.current(), the
+sender's) as well as English, and shown in it with Babel. What differs per language is in
+its catalogue, not here: the CLDR patterns dates are shown with, how a numeric date like
+03/04/2026 is read (or refused), the word that starts a relative time ("dans", "in") and
+the filler words the date reader does not need ("prochain", "am", "um"). dateparser knows
+the words of some 200 languages. English is read and shown exactly as before.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule
 
 from commands import recurrence
+from commands.i18n import SOURCE, _, current, ngettext, pgettext
 from commands.people import parse_zone
 
 # The most text ever handed to dateparser for one time: its cost grows with the length, and
@@ -56,8 +64,16 @@ _UNITS = {
 }
 _DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)")
 _DURATION = re.compile(r"^(?:\d+\s*[a-z]+\s*)+$")
+# A clock time: 09:30, 9h30, 9.30 (not the 03.04 of 03.04.2026), 9am, noon, midnight.
 _TIME_OF_DAY = re.compile(
-    r"\b\d{1,2}[:h.]\d{2}\b|\b\d{1,2}\s*(?:am|pm)\b|\bnoon\b|\bmidnight\b", re.IGNORECASE
+    r"(?<![\d./:])\d{1,2}[:h.]\d{2}(?!\d|[./]\d)|\b\d{1,2}\s*(?:am|pm)\b|\bnoon\b|\bmidnight\b",
+    re.IGNORECASE,
+)
+# Clock times as French and German write them (10h, 14h30, 9 Uhr, 8.30 Uhr, 15 Uhr 30, 9am),
+# rewritten to 10:00 before dateparser sees them: it reads "10h" as "ten hours".
+_CLOCK = re.compile(
+    r"(?<![\d./:])(\d{1,2})(?:\s*(?:h|uhr)(?:\s*(\d{2}))?|[.:](\d{2})\s*uhr|\s*(am|pm))(?!\w)",
+    re.IGNORECASE,
 )
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")
 _DAYS = {
@@ -87,11 +103,15 @@ def parse_duration(text: str) -> timedelta:
     """'2h', '1h30m', '90 minutes', '1d' -> timedelta; ValueError otherwise."""
     cleaned = text.strip().lower()
     if not _DURATION.match(cleaned):
-        raise ValueError(f"{text[:30]!r} is not a duration like 15m, 1h, 1h30m or 1d")
+        raise ValueError(
+            _("{text} is not a duration like 15m, 1h, 1h30m or 1d", text=repr(text[:30]))
+        )
     total = 0
     for amount, unit in _DURATION_PART.findall(cleaned):
         if unit not in _UNITS:
-            raise ValueError(f"{unit!r} is not a unit; use s, m, h, d or w (e.g. 1h30m)")
+            raise ValueError(
+                _("{unit} is not a unit; use s, m, h, d or w (e.g. 1h30m)", unit=repr(unit))
+            )
         total += int(amount) * _UNITS[unit]
     return timedelta(seconds=total)
 
@@ -125,16 +145,27 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
     if strict and first.utcoffset() != second.utcoffset():
-        wall = naive.strftime("%H:%M on %d %b %Y")
+        # TRANSLATORS: a CLDR date pattern, not words: a wall time in a refusal, "02:30 on 29
+        # Mar 2026". Letters are fields (HH hour, mm minute, d day, MMM month, y year); text
+        # in 'quotes' is shown as is. https://cldr.unicode.org/translation/date-time/date-time-symbols
+        wall = show_pattern(naive, pgettext("CLDR pattern: a wall time", "HH:mm 'on' dd MMM y"))
         back_to_naive = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if back_to_naive != naive:
             raise ValueError(
-                f"{wall} does not exist in {zone}: the clocks go forward then. "
-                "Pick a time an hour later or earlier."
+                _(
+                    "{wall} does not exist in {zone}: the clocks go forward then. "
+                    "Pick a time an hour later or earlier.",
+                    wall=wall,
+                    zone=zone,
+                )
             )
         raise ValueError(
-            f"{wall} happens twice in {zone}: the clocks go back then. "
-            f"Give the time in UTC (add UTC at the end) or pick another time."
+            _(
+                "{wall} happens twice in {zone}: the clocks go back then. "
+                "Give the time in UTC (add UTC at the end) or pick another time.",
+                wall=wall,
+                zone=zone,
+            )
         )
     return first
 
@@ -147,8 +178,12 @@ def check_time_length(text: str, example: str) -> None:
     """
     if len(text) > MAX_WHEN_LENGTH:
         raise ValueError(
-            f"{text[:30]!r}… is too long for a time (at most {MAX_WHEN_LENGTH} characters); "
-            f"write e.g. {example}"
+            _(
+                "{text}… is too long for a time (at most {limit} characters); write e.g. {example}",
+                text=repr(text[:30]),
+                limit=MAX_WHEN_LENGTH,
+                example=example,
+            )
         )
 
 
@@ -165,19 +200,44 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
     """Read a start time typed by someone in `zone`; ValueError says what to write instead."""
     raw = " ".join(text.split())
     if not raw:
-        raise ValueError("no time given; write e.g. tomorrow 09:30 or in 2h")
-    check_time_length(raw, "tomorrow 09:30, next Tuesday 14:00 or in 2h")
+        raise ValueError(_("no time given; write e.g. tomorrow 09:30 or in 2h"))
+    check_time_length(raw, _("tomorrow 09:30, next Tuesday 14:00 or in 2h"))
     body, explicit = split_zone(raw)
     zone = explicit or zone
     lowered = body.lower()
     if lowered.startswith("every "):
         return _parse_every(body, zone, now)
-    if lowered.startswith("in "):
-        delta = parse_duration(lowered[3:])
+    delta = _relative(body, zone, now)
+    if delta is not None:
         if delta <= timedelta(0):
-            raise ValueError("'in 0m' is now; give a time in the future, e.g. in 5m")
+            raise ValueError(_("'in 0m' is now; give a time in the future, e.g. in 5m"))
         return When((now + delta).astimezone(ZoneInfo(zone)), zone)
     return When(_parse_absolute(body, zone, now), zone)
+
+
+def _relative(body: str, zone: str, now: datetime) -> timedelta | None:
+    """'in 2h' (any language), 'dans 2 heures', 'in 2 Stunden' -> how far ahead; None if the
+    text does not start with the word for "in"; ValueError if what follows is no duration."""
+    lowered = body.lower()
+    # TRANSLATORS: the word that starts a relative time, as in "in 2 hours" (French "dans",
+    # German "in"): one word, lower case. "in 2h" is understood in every language.
+    prefixes = {"in", pgettext("relative time", "in").strip().lower()}
+    head, _sep, rest = lowered.partition(" ")
+    if head not in prefixes or not rest:
+        return None
+    try:
+        return parse_duration(rest)
+    except ValueError as exc:
+        if current() == SOURCE:
+            raise
+        error = exc
+    # "dans 2 heures", "in 3 Tagen": dateparser knows the reader's words for units.
+    local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    text = _normalise(body)
+    naive = None if _TIME_OF_DAY.search(text) else _dateparser(text, zone, now)
+    if naive is None:
+        raise error
+    return timedelta(seconds=round((naive - local_now).total_seconds()))
 
 
 # -- deadlines (`due=`) ------------------------------------------------------------------------
@@ -202,7 +262,7 @@ def end_of_day(day: date, zone: str) -> datetime:
 
 def _due_example(now: datetime) -> str:
     soon = (now + timedelta(days=7)).date().isoformat()
-    return f'{soon}, "{soon} 17:00", friday or "in 3 days"'
+    return _('{day}, "{day} 17:00", friday or "in 3 days"', day=soon)
 
 
 def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Due:
@@ -216,76 +276,159 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
     """
     raw = " ".join(text.split())
     if not raw:
-        raise ValueError(f"give a date, e.g. {_due_example(now)}")
+        raise ValueError(_("give a date, e.g. {example}", example=_due_example(now)))
     check_time_length(raw, _due_example(now))
     body, explicit = split_zone(raw)
     zone = explicit or zone
-    lowered = body.lower()
     if _ISO_DATE.match(body):
         try:
             day = date.fromisoformat(body)
         except ValueError:
             raise ValueError(
-                f"{body[:30]!r} is not a real date; e.g. {_due_example(now)}"
+                _(
+                    "{text} is not a real date; e.g. {example}",
+                    text=repr(body[:30]),
+                    example=_due_example(now),
+                )
             ) from None
         return _future(Due(end_of_day(day, zone), zone, True), now, future)
-    if lowered.startswith("in "):
-        delta = parse_duration(lowered[3:])
+    delta = _relative(body, zone, now)
+    if delta is not None:
         if delta <= timedelta(0):
-            raise ValueError("'in 0m' is now; give a time in the future, e.g. in 3 days")
+            raise ValueError(_("'in 0m' is now; give a time in the future, e.g. in 3 days"))
         moment = (now + delta).astimezone(ZoneInfo(zone))
         if delta % timedelta(days=1) == timedelta(0):
             return Due(end_of_day(moment.date(), zone), zone, True)
         return Due(moment, zone, False)
-    if _TIME_OF_DAY.search(body):
+    if _TIME_OF_DAY.search(_normalise(body)):
         return Due(_parse_absolute(body, zone, now, future=future), zone, False)
     _refuse_ambiguous_numeric(body)
-    naive = _dateparser(body, zone, now)
+    naive = _dateparser(_normalise(body), zone, now)
     if naive is None:
         raise ValueError(
-            f"{body[:30]!r} is not a date or time I understand; write e.g. {_due_example(now)}"
+            _(
+                "{text} is not a date or time I understand; write e.g. {example}",
+                text=repr(body[:30]),
+                example=_due_example(now),
+            )
         )
     return _future(Due(end_of_day(naive.date(), zone), zone, True), now, future)
 
 
 def _future(due: Due, now: datetime, future: bool) -> Due:
     if future and due.at <= now:
-        raise ValueError(f"{show_instant(due.at, due.zone)} is in the past. Give a future date.")
+        raise ValueError(
+            _(
+                "{when} is in the past. Give a future date.",
+                when=show_instant(due.at, due.zone),
+            )
+        )
     return due
 
 
+def _date_order() -> str | None:
+    """How the reader's language reads 03/04/2026: 'DMY', 'MDY', 'YMD', or None (refuse)."""
+    # TRANSLATORS: not words: how people writing your language read a numeric date such as
+    # 03/04/2026. Write DMY (3 April), MDY (4 March) or YMD; keep "ambiguous" when both
+    # readings are common (such dates are then refused with a question, as in English).
+    order = pgettext("numeric date order", "ambiguous").strip().upper()
+    return order if order in ("DMY", "MDY", "YMD") else None
+
+
+def _normalise(body: str) -> str:
+    """The reader's way of writing a time, in a form dateparser reads the same way: clock
+    times as 14:30, filler words ("prochain", "am", "um") dropped. English is left as it is."""
+    if current() == SOURCE:
+        return body
+
+    def clock(match: re.Match[str]) -> str:
+        hour, minute = int(match[1]), int(match[2] or match[3] or 0)
+        if match[4]:
+            hour = hour % 12 + (12 if match[4].lower() == "pm" else 0)
+        return f"{hour:02d}:{minute:02d}" if hour <= 23 and minute <= 59 else match[0]
+
+    text = _CLOCK.sub(clock, body)
+    # TRANSLATORS: not a sentence: the words people writing your language put in a date that
+    # add nothing to it and that the date reader may not know, separated by spaces (French:
+    # "prochain prochaine", as in "mardi prochain"; German: "nächsten am um"). Keep "-" if none.
+    filler = set(pgettext("date filler words", "-").lower().split()) - {"-"}
+    return " ".join(w for w in text.split() if w.lower() not in filler)
+
+
 def _dateparser(body: str, zone: str, now: datetime) -> datetime | None:
-    """The one place dateparser reads a typed time, relative to now in the sender's zone."""
+    """The one place dateparser reads a typed time, relative to now in the sender's zone, in
+    the sender's language and English."""
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     import dateparser  # on first use: ~4 MiB and ~25 ms of start-up (docs/BENCHMARKS.md)
 
-    return dateparser.parse(
-        body,
-        languages=["en"],
-        settings={**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now},  # type: ignore[arg-type]
-    )
+    reader = current()
+    languages = ["en"] if reader == SOURCE else [reader, "en"]
+    settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now}
+    if reader != SOURCE:
+        settings["DATE_ORDER"] = _date_order() or "YMD"
+    return dateparser.parse(body, languages=languages, settings=settings)  # type: ignore[arg-type]
 
 
 # -- showing times ------------------------------------------------------------------------------
+#
+# Each pattern is a catalogue entry (a CLDR pattern, see the TRANSLATORS notes), so a new
+# language is its catalogue alone; Babel renders it in the reader's language. English keeps
+# strftime: the same text (tests/unit/commands/test_timeparse_languages.py checks that Babel
+# renders each English pattern identically), and an English-only bot never loads Babel's
+# CLDR data (~8 MiB).
+_ENGLISH = {
+    "EEE dd MMM y HH:mm": "%a %d %b %Y %H:%M",
+    "EEE dd MMM HH:mm": "%a %d %b %H:%M",
+    "HH:mm": "%H:%M",
+    "yyyy-MM-dd": "%Y-%m-%d",
+    "yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M",
+    "HH:mm 'on' dd MMM y": "%H:%M on %d %b %Y",
+}
+
+
+def show_pattern(moment: datetime | date, pattern: str) -> str:
+    """A wall time (or date) by a CLDR pattern, in the reader's language."""
+    reader = current()
+    if reader == SOURCE and pattern in _ENGLISH:
+        return moment.strftime(_ENGLISH[pattern])
+    from babel.dates import format_date, format_datetime  # on first use, not at start
+
+    if isinstance(moment, datetime):
+        return str(format_datetime(moment.replace(tzinfo=None), pattern, locale=reader))
+    return str(format_date(moment, pattern, locale=reader))
+
+
+def _day_time_pattern() -> str:
+    # TRANSLATORS: a CLDR date pattern, not words: a day, date and time, "Mon 30 Nov 2026
+    # 10:00" (EEE short weekday, d day, dd day on 2 digits, MMM short month, y year, HH:mm
+    # time; text in 'quotes' as is). French "EEE d MMM y HH:mm" (lun. 30 nov. 2026 10:00),
+    # German "EEE, d. MMM y HH:mm". https://cldr.unicode.org/translation/date-time/date-time-symbols
+    return pgettext("CLDR pattern: day, date and time", "EEE dd MMM y HH:mm")
 
 
 def show_instant(moment: datetime, zone: str | ZoneInfo) -> str:
     """An instant in the reader's zone, named by its abbreviation: Wed 04 Mar 2026 23:59 CET."""
     local = moment.astimezone(zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone))
-    return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
+    return f"{show_pattern(local, _day_time_pattern())} {local.tzname()}"
 
 
 def show_due(due: Due, viewer_zone: str) -> str:
     """A deadline as the viewer reads it: a date if given as a day in their zone, else time."""
     if due.all_day:
-        day = due.at.astimezone(ZoneInfo(due.zone)).date().isoformat()
+        # TRANSLATORS: a CLDR date pattern, not words: a deadline given as a day,
+        # "2026-03-06" (French "d MMM y": 6 mars 2026; German "d. MMM y": 6. März 2026).
+        pattern = pgettext("CLDR pattern: a due date", "yyyy-MM-dd")
+        day = show_pattern(due.at.astimezone(ZoneInfo(due.zone)).date(), pattern)
         return day if due.zone == viewer_zone else f"{day} ({due.zone})"
-    return due.at.astimezone(ZoneInfo(viewer_zone)).strftime("%Y-%m-%d %H:%M")
+    # TRANSLATORS: a CLDR date pattern, not words: a deadline with a time, "2026-03-06
+    # 17:00" (French "d MMM y HH:mm"; German "d. MMM y HH:mm").
+    pattern = pgettext("CLDR pattern: a due date and time", "yyyy-MM-dd HH:mm")
+    return show_pattern(due.at.astimezone(ZoneInfo(viewer_zone)), pattern)
 
 
 def fmt(moment: datetime, zone: str) -> str:
     """An instant in a zone, named in full: Mon 02 Mar 2026 10:00 Europe/Paris."""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M") + f" {zone}"
+    return f"{show_pattern(moment.astimezone(ZoneInfo(zone)), _day_time_pattern())} {zone}"
 
 
 def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] = ()) -> str:
@@ -297,11 +440,15 @@ def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] 
         if zone == first:
             continue
         local = moment.astimezone(ZoneInfo(zone))
-        shown = (
-            local.strftime("%H:%M")
-            if local.date() == main.date()
-            else local.strftime("%a %d %b %H:%M")
-        )
+        if local.date() == main.date():
+            # TRANSLATORS: a CLDR pattern, not words: a time of day, "14:00".
+            shown = show_pattern(local, pgettext("CLDR pattern: a time", "HH:mm"))
+        else:
+            # TRANSLATORS: a CLDR date pattern, not words: the time in another zone on
+            # another day, "Tue 03 Mar 14:00" (French "EEE d MMM HH:mm"; German
+            # "EEE, d. MMM HH:mm").
+            pattern = pgettext("CLDR pattern: day and time", "EEE dd MMM HH:mm")
+            shown = show_pattern(local, pattern)
         extra.append(f"{shown} {zone}")
     return text + (f" ({'; '.join(extra)})" if extra else "")
 
@@ -311,38 +458,62 @@ def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] 
 
 def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True) -> datetime:
     _refuse_ambiguous_numeric(body)
-    naive = _dateparser(body, zone, now)
+    text = _normalise(body)
+    naive = _dateparser(text, zone, now)
     if naive is None:
         raise ValueError(
-            f"I could not read {body[:40]!r} as a time. Write e.g. tomorrow 09:30, "
-            "next Tuesday 14:00, 2026-12-03 10:00 Europe/Berlin or in 2h."
+            _(
+                "I could not read {text} as a time. Write e.g. tomorrow 09:30, "
+                "next Tuesday 14:00, 2026-12-03 10:00 Europe/Berlin or in 2h.",
+                text=repr(body[:40]),
+            )
         )
-    if not _TIME_OF_DAY.search(body):
+    if not _TIME_OF_DAY.search(text):
         raise ValueError(
-            f"{body[:40]!r} has no time of day. Add one, e.g. {body[:20]} 09:30 "
-            "(or write a relative time like in 2h)."
+            _(
+                "{text} has no time of day. Add one, e.g. {start} 09:30 "
+                "(or write a relative time like in 2h).",
+                text=repr(body[:40]),
+                start=body[:20],
+            )
         )
     start = localize(naive.replace(second=0, microsecond=0), zone)
     if future and start <= now:
-        shown = start.strftime("%a %d %b %Y %H:%M")
-        raise ValueError(f"{shown} {zone} is in the past. Give a future time.")
+        raise ValueError(_("{when} is in the past. Give a future time.", when=fmt(start, zone)))
     return start
 
 
 def _refuse_ambiguous_numeric(body: str) -> None:
+    """03/04/2026 in a language that does not settle the order (English): ask."""
+    if current() != SOURCE and _date_order() is not None:
+        return
     for match in _NUMERIC_DATE.finditer(body):
         a, b = int(match[1]), int(match[2])
         if ":" in body[match.start() - 1 : match.start()]:
             continue
         if a <= 12 and b <= 12 and a != b:
-            year = match[3] or "YYYY"
+            # TRANSLATORS: a CLDR date pattern, not words: a day and month, "3 Apr".
+            pattern = pgettext("CLDR pattern: day and month", "d MMM")
+            # TRANSLATORS: the letters for a year in a date format people are asked to type.
+            year = match[3] or pgettext("date format", "YYYY")
+            example = f"2026-{b:02d}-{a:02d}"
             raise ValueError(
-                f"{match[0]!r} could be {a} {_MONTHS[b - 1]} or {b} {_MONTHS[a - 1]}. "
-                f"Write the date as {year}-MM-DD, e.g. 2026-{b:02d}-{a:02d}."
+                _(
+                    "{text} could be {first} or {second}. Write the date as {year}-MM-DD, "
+                    "e.g. {example}.",
+                    text=repr(match[0]),
+                    first=_day_month(date(2000, b, a), pattern),
+                    second=_day_month(date(2000, a, b), pattern),
+                    year=year,
+                    example=example,
+                )
             )
 
 
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+def _day_month(day: date, pattern: str) -> str:
+    if current() == SOURCE and pattern == "d MMM":
+        return f"{day.day} {day:%b}"
+    return show_pattern(day, pattern)
 
 
 def _parse_every(body: str, zone: str, now: datetime) -> When:
@@ -350,20 +521,27 @@ def _parse_every(body: str, zone: str, now: datetime) -> When:
     words = body.split()[1:]
     time_match = _TIME_OF_DAY.search(" ".join(words))
     if not time_match:
-        raise ValueError(f"{body[:40]!r} has no time of day. Add one, e.g. every Monday 09:00.")
+        raise ValueError(
+            _(
+                "{text} has no time of day. Add one, e.g. every Monday 09:00.",
+                text=repr(body[:40]),
+            )
+        )
     spec = " ".join(words)[: time_match.start()].strip().rstrip(",").removesuffix(" at").strip()
     rule = recurrence_rule(spec or "day")
     import dateparser  # on first use, as in _parse_absolute
 
     clock = dateparser.parse(time_match[0], languages=["en"])
     if clock is None:
-        raise ValueError(f"I could not read {time_match[0]!r} as a time of day, e.g. 09:00.")
+        raise ValueError(
+            _("I could not read {text} as a time of day, e.g. 09:00.", text=repr(time_match[0]))
+        )
     tz = ZoneInfo(zone)
     local_now = now.astimezone(tz).replace(tzinfo=None)
     anchor = local_now.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
     first = next_occurrence(rule, anchor, zone, now)
     if first is None:
-        raise ValueError(f"{body[:40]!r} never happens after now.")
+        raise ValueError(_("{text} never happens after now.", text=repr(body[:40])))
     return When(first, zone, rule)
 
 
@@ -380,7 +558,12 @@ def _words_rule(text: str) -> str:
     spec = text
     lowered = text.lower().removeprefix("every ").strip()
     if len(lowered) > recurrence.MAX_RULE_LENGTH:
-        raise ValueError(f"the repeat is longer than {recurrence.MAX_RULE_LENGTH} characters")
+        raise ValueError(
+            _(
+                "the repeat is longer than {limit} characters",
+                limit=recurrence.MAX_RULE_LENGTH,
+            )
+        )
     if lowered in _NAMED:
         return f"FREQ={_NAMED[lowered]}"
     if lowered in ("weekday", "weekdays", "working day", "workday"):
@@ -391,7 +574,7 @@ def _words_rule(text: str) -> str:
         interval = 2 if match[1] == "other" else int(match[1])
         lowered = match[2]
     if interval < 1 or interval > 366:
-        raise ValueError("the interval must be between 1 and 366")
+        raise ValueError(_("the interval must be between 1 and 366"))
     every = f";INTERVAL={interval}" if interval > 1 else ""
     unit = lowered.rstrip("s") if lowered.rstrip("s") in _FREQS else None
     if unit:
@@ -402,8 +585,11 @@ def _words_rule(text: str) -> str:
         key = day.rstrip("s") if day.rstrip("s") in _DAYS else day
         if key not in _DAYS:
             raise ValueError(
-                f"{spec[:30]!r} is not a repeat I know. Write e.g. every Monday, every 2 weeks, "
-                "every weekday, daily, or a raw rule like FREQ=WEEKLY;BYDAY=MO."
+                _(
+                    "{text} is not a repeat I know. Write e.g. every Monday, every 2 weeks, "
+                    "every weekday, daily, or a raw rule like FREQ=WEEKLY;BYDAY=MO.",
+                    text=repr(spec[:30]),
+                )
             )
         codes.append(_DAYS[key])
     return f"FREQ=WEEKLY{every};BYDAY={','.join(dict.fromkeys(codes))}"
@@ -468,13 +654,50 @@ def describe_rule(rule: str) -> str:
     extra = set(parts) - {"FREQ", "INTERVAL", "BYDAY"}
     if extra or freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
         return rule
-    unit = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}[freq]
     if "BYDAY" in parts and freq == "WEEKLY":
-        names = {_DAYS[k]: k.capitalize() for k in _FULL_DAYS}
+        names = _day_names()
         days = ", ".join(names.get(d, d) for d in parts["BYDAY"].split(","))
         if parts["BYDAY"] == "MO,TU,WE,TH,FR" and interval == 1:
-            return "every weekday"
-        return f"every {days}" if interval == 1 else f"every {interval} weeks on {days}"
+            return _("every weekday")
+        if interval == 1:
+            return _("every {days}", days=days)
+        return ngettext(
+            "every {n} week on {days}", "every {n} weeks on {days}", interval, days=days
+        )
     if "BYDAY" in parts:
         return rule
-    return f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    # One, then a plural with {n} in every form (the catalogue check wants {n} in each).
+    if freq == "DAILY":
+        return (
+            _("every day")
+            if interval == 1
+            else ngettext("every {n} day", "every {n} days", interval)
+        )
+    if freq == "WEEKLY":
+        return (
+            _("every week")
+            if interval == 1
+            else ngettext("every {n} week", "every {n} weeks", interval)
+        )
+    if freq == "MONTHLY":
+        return (
+            _("every month")
+            if interval == 1
+            else ngettext("every {n} month", "every {n} months", interval)
+        )
+    return (
+        _("every year")
+        if interval == 1
+        else ngettext("every {n} year", "every {n} years", interval)
+    )
+
+
+def _day_names() -> dict[str, str]:
+    """MO -> 'Monday' (the reader's language: 'lundi', 'Montag')."""
+    codes = [_DAYS[k] for k in _FULL_DAYS]
+    if current() == SOURCE:
+        return {code: name.capitalize() for code, name in zip(codes, _FULL_DAYS, strict=True)}
+    from babel.dates import get_day_names
+
+    names = get_day_names("wide", locale=current())
+    return {code: str(names[i]) for i, code in enumerate(codes)}
