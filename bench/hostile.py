@@ -10,7 +10,9 @@ found (a 4,000-character `!remind` without --, recurrence rules that flood or ne
 long natural-language repeats) and the agenda with those items stored. A message must
 cost at most 100 ms of CPU (it runs on the event loop, inside the write transaction).
 
-    PYTHONPATH=. python bench/hostile.py [--runs 3] [--json FILE]
+    PYTHONPATH=. python bench/hostile.py [--runs 3] [--lang fr] [--json FILE]
+
+--lang: the sender writes in that language (times are then read in it as well as English).
 """
 
 from __future__ import annotations
@@ -104,6 +106,10 @@ def corpus(core: BotCore) -> list[tuple[str, str]]:
     out.append(("remind: time then 4,000 chars", fill(f"{p}remind tomorrow 09:30 ", "a ", head)))
     out.append(("remind: 'every' words", fill(f"{p}remind every ", "Monday ", head)))
     out.append(("remind: numbers", fill(f"{p}remind ", "12 ", head)))
+    # French and German times (read when the sender's language is one of them: --lang).
+    for words in ("demain 10h ", "dans ", "mardi prochain 14h ", "nächsten Dienstag 9 Uhr "):
+        out.append((f"remind: '{words.strip()}' words", fill(f"{p}remind ", words, head)))
+        out.append((f"liaison due='{words.strip()}'", f'{p}request FR-PARIS x due="{words * 8}"'))
     for rule in HOSTILE_RULES:
         out.append((f"meeting repeat={rule[:40]}", f"{p}meeting tomorrow 10:00 repeat={rule} -- x"))
         out.append((f"remind repeat={rule[:40]}", f"{p}remind tomorrow 10:00 repeat={rule} -- x"))
@@ -156,6 +162,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="times each message is sent")
     ap.add_argument("--json", type=Path, help="write results as JSON here")
+    ap.add_argument("--lang", default="en", help="the sender's language (en, fr, de)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         core = await BotCore(
@@ -166,6 +173,7 @@ async def main() -> None:
         ).open()
         try:
             await setup(core)
+            await core.say(ADMIN, f"!lang {args.lang}")
             messages = corpus(core)
             worst: dict[str, dict[str, Any]] = {}
             for label, text in messages:
@@ -185,7 +193,8 @@ async def main() -> None:
     top = ranked[0][1]["cpu_ms"]
     load = os.getloadavg()
     print(
-        f"Hostile corpus: {len(messages)} messages x {args.runs}, {platform.python_version()}, "
+        f"Hostile corpus ({args.lang}): {len(messages)} messages x {args.runs}, "
+        f"{platform.python_version()}, "
         f"{os.cpu_count()} cores, load {load[0]:.2f}"
     )
     print("| message | chars | worst CPU ms | worst wall ms |")
