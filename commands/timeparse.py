@@ -99,6 +99,13 @@ _FREQS = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"
 _NAMED = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY", "yearly": "YEARLY"}
 
 
+class UnreadableTime(ValueError):
+    """The words are not a time at all (as opposed to a time refused: past, ambiguous...).
+
+    Callers that try several cuts of a message (`!remind` without --) tell the two apart
+    with this class, not by the message's wording, which is in the reader's language."""
+
+
 def parse_duration(text: str) -> timedelta:
     """'2h', '1h30m', '90 minutes', '1d' -> timedelta; ValueError otherwise."""
     cleaned = text.strip().lower()
@@ -305,7 +312,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
     _refuse_ambiguous_numeric(body)
     naive = _dateparser(_normalise(body), zone, now)
     if naive is None:
-        raise ValueError(
+        raise UnreadableTime(
             _(
                 "{text} is not a date or time I understand; write e.g. {example}",
                 text=repr(body[:30]),
@@ -461,7 +468,7 @@ def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True)
     text = _normalise(body)
     naive = _dateparser(text, zone, now)
     if naive is None:
-        raise ValueError(
+        raise UnreadableTime(
             _(
                 "I could not read {text} as a time. Write e.g. tomorrow 09:30, "
                 "next Tuesday 14:00, 2026-12-03 10:00 Europe/Berlin or in 2h.",

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,6 +206,15 @@ def _is_time(text: str) -> bool:
     return isinstance(_read("start", text), datetime)
 
 
+def test_words_that_are_no_time_are_told_apart_from_a_refused_time() -> None:
+    with language("fr"):
+        with pytest.raises(timeparse.UnreadableTime):
+            parse_when("appeler Paris demain", PARIS, NOW)
+        with pytest.raises(ValueError) as err:
+            parse_when("demain", PARIS, NOW)
+        assert not isinstance(err.value, timeparse.UnreadableTime)
+
+
 # -- shown -------------------------------------------------------------------------------------
 
 MOMENT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris
@@ -357,3 +367,70 @@ async def test_every_command_reads_the_senders_language_the_same_way(
                 assert after == before, (name, text, "a refused time changed the store")
             else:
                 assert after == expected, (name, text, reply)
+
+
+@pytest.fixture
+def dateparser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    import dateparser
+
+    real = dateparser.parse
+
+    def counted(text: str, *args: Any, **kw: Any) -> Any:
+        calls.append(text)
+        if len(calls) > 200:
+            raise AssertionError("dateparser called more than 200 times for one message")
+        return real(text, *args, **kw)
+
+    monkeypatch.setattr(dateparser, "parse", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("lang", "message", "start", "title"),
+    [
+        (
+            "fr",
+            "!remind demain 10h appeler Paris",
+            datetime(2026, 3, 3, 9, tzinfo=UTC),
+            "appeler Paris",
+        ),
+        (
+            "fr",
+            "!remind dans 2 heures rappeler Berlin",
+            datetime(2026, 3, 2, 11, 17, tzinfo=UTC),
+            "rappeler Berlin",
+        ),
+        (
+            "de",
+            "!remind morgen 9 Uhr Paris anrufen",
+            datetime(2026, 3, 3, 8, tzinfo=UTC),
+            "Paris anrufen",
+        ),
+        (
+            "de",
+            "!remind nächsten Dienstag 14:00 Bericht senden",
+            datetime(2026, 3, 3, 13, tzinfo=UTC),
+            "Bericht senden",
+        ),
+    ],
+)
+async def test_remind_finds_a_french_or_german_time_without_a_separator(
+    world: BotCore, lang: str, message: str, start: datetime, title: str
+) -> None:
+    await world.say(SEC, f"!lang {lang}", room_id=ROOM)
+    sent = await world.say(SEC, message, room_id=ROOM)
+    rows = await world.query("SELECT start_at, title FROM schedule_items WHERE kind = 'R'")
+    assert [(parse_utc(r[0]), r[1]) for r in rows] == [(start, title)], sent[0].body
+
+
+@pytest.mark.parametrize("words", ["demain 10h ", "dans ", "nächsten Dienstag 9 Uhr "])
+async def test_long_french_or_german_remind_calls_dateparser_a_bounded_number_of_times(
+    world: BotCore, dateparser_calls: list[str], words: str
+) -> None:
+    await world.say(SEC, "!lang fr" if "10h" in words or "dans" in words else "!lang de")
+    dateparser_calls.clear()
+    body = ("!remind " + words * 1_000)[:4_000]
+    await world.say(SEC, body, room_id=ROOM)
+    assert len(dateparser_calls) <= 12
+    assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in dateparser_calls)
