@@ -355,6 +355,12 @@ def _normalise(body: str) -> str:
         return f"{hour:02d}:{minute:02d}" if hour <= 23 and minute <= 59 else match[0]
 
     text = _CLOCK.sub(clock, body)
+    # TRANSLATORS: the word for noon, one word, lower case (French "midi", German "mittag").
+    noon = pgettext("time of day", "noon").lower()
+    # TRANSLATORS: the word for midnight, one word, lower case ("minuit", "mitternacht").
+    midnight = pgettext("time of day", "midnight").lower()
+    clocks = {noon: "12:00", midnight: "00:00"}
+    text = " ".join(clocks.get(w.lower(), w) for w in text.split())
     # TRANSLATORS: not a sentence: the words people writing your language put in a date that
     # add nothing to it and that the date reader may not know, separated by spaces (French:
     # "prochain prochaine", as in "mardi prochain"; German: "nächsten am um"). Keep "-" if none.
@@ -524,8 +530,10 @@ def _day_month(day: date, pattern: str) -> str:
 
 
 def _parse_every(body: str, zone: str, now: datetime) -> When:
-    """'every Monday 09:00', 'every 2 weeks 10:00', 'every day 08:30', 'every weekday 9am'."""
-    words = body.split()[1:]
+    """'every Monday 09:00', 'every 2 weeks 10:00', 'every day 08:30', 'every weekday 9am'.
+
+    The repeat's words are English in every language; the time may be the reader's (10h)."""
+    words = _normalise(" ".join(body.split()[1:])).split()
     time_match = _TIME_OF_DAY.search(" ".join(words))
     if not time_match:
         raise ValueError(

@@ -95,6 +95,7 @@ TABLE: list[tuple[str, str, str | None, datetime | str, datetime | str]] = [
     ("fr", "le 1er janvier 2026 10h", "2026-01-01 10:00", PAST, PAST),
     ("fr", "29 mars 2026 2h30", "2026-03-29 02:30", GAP, GAP),
     ("fr", "25 octobre 2026 2h30", "2026-10-25 02:30", FOLD, FOLD),
+    ("fr", "demain midi", "tomorrow noon", datetime(2026, 3, 3, 11, tzinfo=UTC), "same"),
     ("fr", "tomorrow 09:30", "tomorrow 09:30", datetime(2026, 3, 3, 8, 30, tzinfo=UTC), "same"),
     ("de", "morgen 9 Uhr", "tomorrow 09:00", datetime(2026, 3, 3, 8, 0, tzinfo=UTC), "same"),
     ("de", "morgen um 9:30", "tomorrow 09:30", datetime(2026, 3, 3, 8, 30, tzinfo=UTC), "same"),
@@ -109,6 +110,7 @@ TABLE: list[tuple[str, str, str | None, datetime | str, datetime | str]] = [
     ("de", "übermorgen 8:30", "2026-03-04 08:30", datetime(2026, 3, 4, 7, 30, tzinfo=UTC), "same"),
     ("de", "in 2 Stunden", "in 2h", datetime(2026, 3, 2, 11, 17, tzinfo=UTC), "same"),
     ("de", "in 3 Tagen", "in 3 days", END_OF[5], datetime(2026, 3, 5, 9, 17, tzinfo=UTC)),
+    ("de", "morgen Mittag", "tomorrow noon", datetime(2026, 3, 3, 11, tzinfo=UTC), "same"),
     ("de", "Freitag", "friday", END_OF[6], NO_TIME),
     ("de", "Freitag 10 Uhr", "friday 10:00", datetime(2026, 3, 6, 9, 0, tzinfo=UTC), "same"),
     ("de", "3. Dezember 15 Uhr", "2026-12-03 15:00", datetime(2026, 12, 3, 14, tzinfo=UTC), "same"),
@@ -182,6 +184,17 @@ def test_refusals_give_an_example_in_the_readers_language_that_reads(
             parse_when("quelque part 10:00" if lang == "fr" else "irgendwann 10:00", PARIS, NOW)
         assert "2026-12-03 10:00 Europe/Berlin" in str(err.value)
         assert "I could not" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("fr", "every Monday 10h"), ("de", "every Monday 10 Uhr")]
+)
+def test_a_repeat_takes_the_readers_clock_time(lang: str, text: str) -> None:
+    """Repeats are written in English (every Monday) in every language; the time need not."""
+    with language(lang):
+        when = parse_when(text, PARIS, NOW)
+    assert when.rrule == "FREQ=WEEKLY;BYDAY=MO"
+    assert when.start == parse_when("every Monday 10:00", PARIS, NOW).start
 
 
 def test_the_ambiguous_date_question_stays_in_english() -> None:
