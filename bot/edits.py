@@ -104,12 +104,8 @@ def not_applied_text(registry: Registry, chain: Chain, objects: list[str], new_t
             "Send the correction as a new reply in the thread."
         )
     if command:
-        lines = [
-            _(
-                "Your edit was not applied: {command} had already taken effect.",
-                command=f"{prefix}{command}",
-            )
-        ]
+        shown = prefix + command
+        lines = [_("Your edit was not applied: {command} had already taken effect.", command=shown)]
     else:
         lines = [_("Your edit was not applied: That command had already taken effect.")]
     if objects:
@@ -117,24 +113,28 @@ def not_applied_text(registry: Registry, chain: Chain, objects: list[str], new_t
         kind = code.split("-", 1)[0]
         if ("edit", kind) in registry.typed:
             key = _EDIT_SAMPLE.get(kind, "key")
+            edit = " ".join((prefix + "edit", code, key + "=…"))
+            help_for = " ".join((prefix + "help", command or "edit"))
             lines.append(
                 _(
                     "To change {code}, send {edit} (see {help} for what can change).",
                     code=code,
-                    edit=f"{prefix}edit {code} {key}=…",
-                    help=f"{prefix}help {command or 'edit'}",
+                    edit=edit,
+                    help=help_for,
                 )
             )
         elif ("cancel", kind) in registry.typed:
+            cancel = " ".join((prefix + "cancel", code))
             lines.append(
                 _(
                     "To change {code}: {cancel}, then send the corrected command as a new message.",
                     code=code,
-                    cancel=f"{prefix}cancel {code}",
+                    cancel=cancel,
                 )
             )
         else:
-            lines.append(_("See it with {show}.", show=f"{prefix}show {code}"))
+            show = " ".join((prefix + "show", code))
+            lines.append(_("See it with {show}.", show=show))
     elif registry.is_command(new_text):
         lines.append(
             _(

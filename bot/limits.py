@@ -63,8 +63,8 @@ def length_refusal(
                 length=len(head),
                 limit=head_limit,
                 body_limit=body_limit,
-                request=f"{prefix}request",
-                actions_add=f"{prefix}actions add",
+                request=prefix + "request",
+                actions_add=prefix + "actions add",
             ),
             example=_("{prefix}request FR-PARIS Subject -- the long text", prefix=prefix),
         ).text()
