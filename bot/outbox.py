@@ -248,9 +248,10 @@ class Outbox:
         row: aiosqlite.Row,
         row_id: int,
         meta: Queued,
-        room_id: str,
+        room_id: Any,  # the row's room (None for a DM: found before each attempt)
         attachment: bytes | None,
     ) -> None:
+        """Send one row until it is sent, failed or withheld (retrying what may pass later)."""
         attempts = 0
         started = self.clock.monotonic()
         while not self._stopping:
