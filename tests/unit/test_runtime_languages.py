@@ -170,6 +170,23 @@ async def test_late_note_in_the_recipients_language(core: BotCore) -> None:
     ) and body["Reminder"].endswith(" UTC.)\nReminder")
 
 
+async def test_late_note_in_a_post_rooms_language(core: BotCore) -> None:
+    """A room's reader is the room: its post's language (lang=), whoever wrote the message."""
+    async with core.store.write() as db:
+        await db.execute(
+            "INSERT INTO posts (code, name, room_id, created_at, language) "
+            "VALUES ('DE-BERLIN', 'Berlin', '!berlin:test', 'then', 'de')"
+        )
+    await speaks(core, ANNE, "fr")
+    await queue(core, OutMessage(body="LR-1", room_id="!berlin:test", late_note_after=60))
+    core.clock.advance(hours=1)
+    transport = FakeTransport({"!berlin:test": [GUS]})
+    await core.drain_outbox(transport)
+    [(room, content)] = transport.sent
+    assert room == "!berlin:test"
+    assert content["body"].startswith("(Verspätet zugestellt: Der Homeserver war nicht")
+
+
 async def test_unsafe_send_tells_each_admin_and_the_sender_in_their_language(
     core: BotCore,
 ) -> None:
