@@ -30,7 +30,7 @@ async def help_(ctx: Context, *, command: str | None) -> None:
                 _("No command {name!r}.", name=command[:40])
                 + hint
                 + " "
-                + _("Send {help} for the list.", help=f"{ctx.prefix}help")
+                + _("Send {help} for the list.", help=ctx.prefix + "help")
             )
         else:
             ctx.reply(text)
@@ -40,7 +40,7 @@ async def help_(ctx: Context, *, command: str | None) -> None:
             _("Commands"),
             [_("command"), _("what it does")],
             reg.help_lines(),
-            footer=_("Send {help} for details and an example.", help=f"{ctx.prefix}help <command>"),
+            footer=_("Send {help} for details and an example.", help=ctx.prefix + "help <command>"),
         )
     )
 
@@ -127,7 +127,7 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
         raise UserError(
             _(
                 "{command} does not work on {id}. It works on: {kinds}.",
-                command=f"{ctx.prefix}{verb}",
+                command=ctx.prefix + verb,
                 id=str(oid),
                 kinds=kinds,
             ),

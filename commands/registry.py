@@ -16,8 +16,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
-from commands.i18n import N_, _, pgettext
+from commands.i18n import _, pgettext
 from commands.ids import KINDS, ObjectId
+from commands.render import colon
 from commands.words import normalise, split_body, tokenize
 
 if TYPE_CHECKING:
@@ -211,17 +212,19 @@ def handles(
     return mark
 
 
-# Role names as a sentence shows them; the role= values people type stay these codes.
-ROLE_NAMES = {
-    "admin": N_("admin"),
-    "attache": N_("attaché"),
-    "secretariat": N_("secretariat"),
-}
+def role_name(code: str) -> str:
+    """A role as the reader calls it (English: the code people type in role=)."""
+    names = {
+        "admin": pgettext("role", "admin"),
+        "attache": pgettext("role", "attache"),
+        "secretariat": pgettext("role", "secretariat"),
+    }
+    return names.get(code, code)
 
 
 def role_names(roles: Iterable[str]) -> str:
     """`admin or secretariat`, in the reader's language."""
-    names = [_(ROLE_NAMES[r]) if r in ROLE_NAMES else r for r in sorted(roles)]
+    names = [role_name(r) for r in sorted(roles)]
     text = names[0] if names else ""
     for name in names[1:]:
         text = pgettext("roles", "{first} or {second}", first=text, second=name)
@@ -327,7 +330,7 @@ class Registry:
         head, sep, tail = split_body(text)
         tokens = tokenize(head)
         if not tokens:
-            raise UserError(_("Empty command. Try {help}.", help=f"{self.prefix}help"))
+            raise UserError(_("Empty command. Try {help}.", help=self.prefix + "help"))
         verb = tokens[0].lower()
         spec = None
         if len(tokens) > 1 and self.find(f"{verb} {tokens[1].lower()}"):
@@ -357,10 +360,10 @@ class Registry:
             )
         if spec is None:
             raise UserError(
-                _("Unknown command {command}.", command=f"{self.prefix}{_shorten(verb)}")
+                _("Unknown command {command}.", command=self.prefix + _shorten(verb))
                 + self.did_you_mean(tokens)
                 + " "
-                + _("Send {help} for the list.", help=f"{self.prefix}help")
+                + _("Send {help} for the list.", help=self.prefix + "help")
             )
         return Invocation(spec, self._bind(spec, tokens, tail if sep else None, now))
 
@@ -372,12 +375,12 @@ class Registry:
             close = difflib.get_close_matches(f"{verb} {tokens[1].lower()}", names, n=1)
             if close and " " in close[0]:
                 name = self.aliases.get(close[0], close[0])
-                return " " + _("Did you mean {command}?", command=f"{self.prefix}{name}")
+                return " " + _("Did you mean {command}?", command=self.prefix + name)
         verbs = sorted({n.split(" ")[0] for n in names})
         close = difflib.get_close_matches(verb, verbs, n=1, cutoff=0.6)
         if not close:
             return ""
-        return " " + _("Did you mean {command}?", command=f"{self.prefix}{close[0]}")
+        return " " + _("Did you mean {command}?", command=self.prefix + close[0])
 
     def _bind(
         self, spec: CommandSpec, tokens: list[str], body: str | None, now: datetime
@@ -446,11 +449,12 @@ class Registry:
             return None
         blocks = []
         for s in specs:
+            sep = colon()
             lines = [f"{s.usage(self.prefix)} — {_shown(s.summary)}"]
-            lines += [f"  {p.name}: {_(p.help)}" for p in s.params if p.help]
-            lines += [f"  {o.name}=…: {_(o.help)}" for o in s.options if o.help]
+            lines += [f"  {p.name}{sep}{_(p.help)}" for p in s.params if p.help]
+            lines += [f"  {o.name}=…{sep}{_(o.help)}" for o in s.options if o.help]
             if s.body is not None and s.body.help:
-                lines.append(f"  {s.body.name}: {_(s.body.help)}")
+                lines.append(f"  {s.body.name}{sep}{_(s.body.help)}")
             if s.details:
                 lines.append(f"  {_(s.details)}")
             if s.aliases:
@@ -481,7 +485,7 @@ def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) 
         raise
     except (ValueError, KeyError) as exc:
         detail = str(exc.args[0]) if exc.args else _("not understood")
-        raise fail(f"{param.name}: {detail}") from None
+        raise fail(f"{param.name}{colon()}{detail}") from None
 
 
 def _shown(text: str) -> str:

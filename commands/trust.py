@@ -67,7 +67,7 @@ async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
                 "Compare the key in the security notice (or {command}) with them "
                 "again over a channel you trust, then give it in full.",
                 user=user,
-                command=f"{ctx.prefix}trust list",
+                command=ctx.prefix + "trust list",
             ),
             example=example,
         )

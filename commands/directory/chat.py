@@ -28,8 +28,8 @@ from commands.i18n import N_, _, ngettext, pgettext
 from commands.i18n import name as language_name
 from commands.markings.model import Marking, Policy, marking_example, nation_name, parse_nation
 from commands.people import ROLES, display_names, parse_zone
-from commands.registry import Option, Param, command
-from commands.render import Rendered, esc, table
+from commands.registry import Option, Param, command, role_name
+from commands.render import Rendered, colon, esc, table
 from commands.render import person as person_marker
 
 # -- commands ------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ async def describe_person(
     lines = [
         (pgettext("field", "person"), user_id),
         (pgettext("field", "name"), name),
-        (pgettext("field", "roles"), ", ".join(sorted(roles))),
+        (pgettext("field", "roles"), ", ".join(role_name(r) for r in sorted(roles))),
         (pgettext("field", "posts"), posts),
         (pgettext("field", "time zone"), zone),
         (pgettext("field", "language"), _language(row[5] if row else None, default_language)),
@@ -356,6 +356,7 @@ def _nation(code: str | None) -> str:
 
 
 def _fields(lines: list[tuple[str, str]]) -> Rendered:
-    body = "\n".join(f"{k}: {v}" for k, v in lines)
-    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    sep = colon()
+    body = "\n".join(f"{k}{sep}{v}" for k, v in lines)
+    html = "<br>".join(f"<b>{esc(k)}</b>{esc(sep)}{esc(v)}" for k, v in lines)
     return Rendered(body, html)

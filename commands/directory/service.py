@@ -195,7 +195,7 @@ async def resolve_target(db: aiosqlite.Connection, text: str) -> tuple[str, list
             _(
                 "No post {post} in the directory. An admin adds it with {command}.",
                 post=key,
-                command=f"!dir post {key}",
+                command="!dir post " + key,
             )
         )
     members = await post_members(db, key)

@@ -69,7 +69,7 @@ async def set_person(
                 _(
                     "No post {post} in the directory. Create it first: {command}",
                     post=post,
-                    command=f"!dir post {post}",
+                    command="!dir post " + post,
                 )
             )
         async with db.execute("SELECT post FROM people WHERE user_id = ?", (user_id,)) as cur:

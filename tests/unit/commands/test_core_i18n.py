@@ -41,7 +41,7 @@ async def test_help_for_a_command_in_french_and_german(core: BotCore) -> None:
     await core.say(EVE, "!lang fr")
     (reply,) = await core.say(EVE, "!help tz")
     assert reply.body.startswith("!tz [<zone>] — Afficher ou choisir votre fuseau horaire")
-    assert "  zone: p. ex. Europe/Paris" in reply.body
+    assert "  zone : p. ex. Europe/Paris" in reply.body
     assert "  Exemple : !tz Europe/Paris" in reply.body
     (reply,) = await core.say(EVE, "!help meeting")
     assert reply.body.startswith("!meeting ")  # the command and its parameter names stay
@@ -116,6 +116,7 @@ async def test_dir_person_lang_sets_the_language_they_are_answered_in(core: BotC
     )
     (reply,) = await core.say(EVE, "!whois")
     assert "Sprache: de (Deutsch)" in reply.body and "Zeitzone: Europe/Berlin" in reply.body
+    assert "Rollen: Attaché" in reply.body
     await core.say(ADMIN, f"!dir person {EVE} lang=-", room_id=DM)
     (reply,) = await core.say(EVE, "!tz")
     assert reply.body == "Your time zone is Europe/Berlin."
@@ -136,7 +137,7 @@ async def test_dir_post_lang_sets_the_rooms_language(core: BotCore) -> None:
     assert [r[0] for r in rows] == ["de"]
     await core.say(ADMIN, "!lang fr", room_id=DM)
     (shown,) = await core.say(ADMIN, "!dir show DE-BERLIN", room_id=DM)
-    assert "poste: DE-BERLIN" in shown.body and "langue: de (Deutsch)" in shown.body
+    assert "poste : DE-BERLIN" in shown.body and "langue : de (Deutsch)" in shown.body
     (shown,) = await core.say(ADMIN, "!dir list", room_id=DM)
     assert shown.body.startswith("Postes\nposte") and "personne connue." in shown.body
 
@@ -167,6 +168,8 @@ async def test_seed_sets_languages_of_people_and_posts(core: BotCore, tmp_path: 
     assert reply.body == "pong"
     (reply,) = await core.say(EVE, "!tz")
     assert reply.body.startswith("Votre fuseau horaire est ")
+    (reply,) = await core.say(EVE, "!whois", room_id=DM)
+    assert "rôles : attaché\n" in reply.body and "langue : fr (français)" in reply.body
 
 
 async def test_seed_refuses_an_unknown_language(core: BotCore, tmp_path: Path) -> None:
