@@ -25,9 +25,9 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
-from commands.i18n import _, language, pgettext
+from commands.i18n import _, language
 from commands.people import load_person, render_people
-from commands.registry import Registry
+from commands.registry import Registry, roles_refusal
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ class Dispatcher:
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-                    raise UserError(_roles_only(f"{ctx.prefix}{name}", roles))
+                    raise UserError(roles_refusal(f"{ctx.prefix}{name}", roles))
                 await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (
@@ -344,32 +344,6 @@ class Dispatcher:
             return state
         finally:
             correlation.reset(token)
-
-
-def role_name(role: str) -> str:
-    """A role as the reader calls it (the stored names are English: admin, secretariat)."""
-    names = {
-        "admin": pgettext("role", "admin"),
-        "secretariat": pgettext("role", "secretariat"),
-        "attache": pgettext("role", "attache"),
-    }
-    return names.get(role, role)
-
-
-def _roles_only(command: str, roles: frozenset[str]) -> str:
-    """The refusal of a command reserved to roles the sender does not have."""
-    shown = sorted(roles)
-    if len(shown) == 1:
-        return _(
-            "{command} is for {role} only. Ask an admin if you need it.",
-            command=command,
-            role=role_name(shown[0]),
-        )
-    return _(
-        "{command} is only for these roles: {roles}. Ask an admin if you need it.",
-        command=command,
-        roles=", ".join(role_name(r) for r in shown),
-    )
 
 
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:
