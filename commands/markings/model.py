@@ -95,6 +95,30 @@ class Reason(str):
         return _(text, **self.values)
 
 
+# Every reason Policy.exclusion gives: (about them, addressed to them).
+REASONS: dict[str, tuple[str, str | None]] = {
+    "gone": (N_("{level} is not one of this system's levels any more"), None),
+    "ceiling": (N_("this system may carry at most {ceiling}"), None),
+    "stateless": (
+        N_("they have no nation in the directory, so they receive only unmarked items"),
+        N_("you have no nation in the directory, so you receive only unmarked items"),
+    ),
+    "no rel": (N_("{level} without REL TO is releasable to no nation"), None),
+    "nation": (
+        N_("their nation ({nation}) is not in REL TO {rel}"),
+        N_("your nation ({nation}) is not in REL TO {rel}"),
+    ),
+    "unknown clearance": (
+        N_("their clearance ({clearance}) is not one of this system's levels"),
+        N_("your clearance ({clearance}) is not one of this system's levels"),
+    ),
+    "clearance": (
+        N_("their clearance ({clearance}) is below {level}"),
+        N_("your clearance ({clearance}) is below {level}"),
+    ),
+}
+
+
 def reason_shown(reason: str, *, mine: bool = False) -> str:
     """A reason from `Policy.exclusion` in the reader's language (any other text as it is)."""
     return reason.shown(mine=mine) if isinstance(reason, Reason) else reason
@@ -393,41 +417,22 @@ class Policy:
             return None  # the lowest level releasable to all is what unmarked means
         rank = self.rank(marking.level)
         if rank is None:
-            return Reason(
-                N_("{level} is not one of this system's levels any more"), level=marking.level
-            )
+            return Reason(*REASONS["gone"], level=marking.level)
         if rank > (self.rank(self.ceiling) or 0):
-            return Reason(N_("this system may carry at most {ceiling}"), ceiling=self.ceiling)
+            return Reason(*REASONS["ceiling"], ceiling=self.ceiling)
         if person.nation is None:
-            return Reason(
-                N_("they have no nation in the directory, so they receive only unmarked items"),
-                N_("you have no nation in the directory, so you receive only unmarked items"),
-            )
+            return Reason(*REASONS["stateless"])
         if not marking.rel:
-            return Reason(
-                N_("{level} without REL TO is releasable to no nation"), level=marking.level
-            )
+            return Reason(*REASONS["no rel"], level=marking.level)
         if person.nation not in self.nations_of(marking.rel):
-            return Reason(
-                N_("their nation ({nation}) is not in REL TO {rel}"),
-                N_("your nation ({nation}) is not in REL TO {rel}"),
-                nation=person.nation,
-                rel=", ".join(marking.rel),
-            )
+            return Reason(*REASONS["nation"], nation=person.nation, rel=", ".join(marking.rel))
         if person.clearance is not None:
             held = self.rank(person.clearance)
             if held is None:
-                return Reason(
-                    N_("their clearance ({clearance}) is not one of this system's levels"),
-                    N_("your clearance ({clearance}) is not one of this system's levels"),
-                    clearance=person.clearance,
-                )
+                return Reason(*REASONS["unknown clearance"], clearance=person.clearance)
             if held < rank:
                 return Reason(
-                    N_("their clearance ({clearance}) is below {level}"),
-                    N_("your clearance ({clearance}) is below {level}"),
-                    clearance=person.clearance,
-                    level=marking.level,
+                    *REASONS["clearance"], clearance=person.clearance, level=marking.level
                 )
         return None
 
