@@ -75,9 +75,14 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
+def _literal_length(template: str) -> int:
+    return sum(len(literal) for literal, *_rest in string.Formatter().parse(template))
+
+
 def reread(text: str, templates: tuple[str, ...] = _DETAILS) -> str:
-    """`text` in the reader's language if the bot wrote it from one of `templates`."""
-    for template in templates:
+    """`text` in the reader's language if the bot wrote it from one of `templates` (the
+    most specific template first: `reminder {n}, admins told` before `reminder {n}`)."""
+    for template in sorted(templates, key=_literal_length, reverse=True):
         found = _pattern(template).fullmatch(text)
         if found is None:
             continue

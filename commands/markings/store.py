@@ -22,7 +22,7 @@ async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subjec
     known: dict[str, Subject] = {}
     for start in range(0, len(user_ids), 500):
         chunk = user_ids[start : start + 500]
-        marks = ",".join("?" for _ in chunk)
+        marks = ",".join("?" * len(chunk))
         async with db.execute(
             f"SELECT user_id, display_name, nation, clearance, language FROM people "
             f"WHERE user_id IN ({marks})",
