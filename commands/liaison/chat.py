@@ -58,7 +58,7 @@ def _request_example(now: datetime) -> str:
         "{command} {post} Visit of the CHOD -- dates and programme? {due}",
         command="!request",
         post="DE-BERLIN",
-        due=f"due={examples.day(now, 14)}",
+        due="due=" + examples.day(now, 14),
     )
 
 
@@ -115,8 +115,8 @@ async def request(
                 _(
                     "{id} is a request ID: to show it, send {command} alone; to make a new "
                     "request, name a post or a person.",
-                    id=f"LR-{value}",
-                    command=f"{ctx.prefix}request LR-{value}",
+                    id="LR-" + str(value),
+                    command=ctx.prefix + "request LR-" + str(value),
                 ),
                 usage=usage,
                 example=_request_example(ctx.now),
@@ -186,9 +186,9 @@ async def request(
         what="request",
         example=_(
             "{command} {post} A subject -- the body {marking} {rel}",
-            command=f"{ctx.prefix}request",
+            command=ctx.prefix + "request",
             post=target,
-            marking=f"marking={marking_example(ctx.settings)}",
+            marking="marking=" + marking_example(ctx.settings),
             rel="rel=FRA,DEU",
         ),
         posts=[target] if kind != "person" else [],
@@ -450,8 +450,8 @@ async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
                 "{command}, or see this one: {show}.",
                 id=req.label,
                 status=status_name(req.status),
-                command=f"{ctx.prefix}request",
-                show=f"{ctx.prefix}request {req.label}",
+                command=ctx.prefix + "request",
+                show=ctx.prefix + "request " + req.label,
             )
         )
     side = req.side(sender)
@@ -534,7 +534,7 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
                 "answer, or {command} when done.",
                 id=req.label,
                 person=requester,
-                command=f"{ctx.prefix}answer {req.label}",
+                command=ctx.prefix + "answer " + req.label,
             ),
             room_id=incoming.room_id,
             thread_root=incoming.reaction_target,

@@ -64,7 +64,7 @@ async def escalate(ctx: Context, job: Job) -> None:
                 waited=ago(delay * rnd),
             ),
             _("Subject: {subject}", subject=req.subject),
-            _("React ✅ or send {command}.", command=f"{ctx.prefix}ack {req.label}"),
+            _("React ✅ or send {command}.", command=ctx.prefix + "ack " + req.label),
         ]
         return "\n".join(lines) + _late_note(job)
 
@@ -90,7 +90,7 @@ async def escalate(ctx: Context, job: Job) -> None:
                 _("Subject: {subject}", subject=req.subject),
                 _(
                     "Send {command} for details.",
-                    command=f"{ctx.prefix}request {req.label}",
+                    command=ctx.prefix + "request " + req.label,
                 ),
             ]
             return "\n".join(lines) + _late_note(job)

@@ -119,7 +119,7 @@ def next_status(
         )
         hint, verb = _HINTS.get((action, status), ("", ""))
         if hint:
-            text += " " + _(hint, command=f"!{verb} {label}")
+            text += " " + _(hint, command="!" + verb + " " + label)
         raise IllegalMove(text)
     return move.to
 

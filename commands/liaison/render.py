@@ -119,9 +119,9 @@ def root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, prefi
             _(
                 "Reply in this thread to answer. React ✅ or send {ack} to acknowledge; "
                 "{answer}, {decline} <reason> when done.",
-                ack=f"{prefix}ack {req.label}",
-                answer=f"{prefix}answer",
-                decline=f"{prefix}decline {req.label}",
+                ack=prefix + "ack " + req.label,
+                answer=prefix + "answer",
+                decline=prefix + "decline " + req.label,
             )
         )
     else:
@@ -129,8 +129,8 @@ def root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, prefi
             _(
                 "Answers will appear in this thread; reply here to add to the request. "
                 "{close} when you are satisfied, {cancel} to withdraw it.",
-                close=f"{prefix}close {req.label}",
-                cancel=f"{prefix}cancel {req.label}",
+                close=prefix + "close " + req.label,
+                cancel=prefix + "cancel " + req.label,
             )
         )
     return "\n".join(lines)

@@ -221,7 +221,7 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
             _(
                 "{title}: none. Send {command} to make one.",
                 title=title,
-                command=f"{ctx.prefix}request",
+                command=ctx.prefix + "request",
             )
         )
         return
@@ -264,6 +264,6 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
             title,
             head,
             rows,
-            footer=_("{command} shows one with its history.", command=f"{ctx.prefix}request LR-n"),
+            footer=_("{command} shows one with its history.", command=ctx.prefix + "request LR-n"),
         )
     )

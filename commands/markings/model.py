@@ -334,7 +334,7 @@ class Policy:
             raise UserError(
                 _(
                     "{option} covers no nation (an empty group?).",
-                    option=f"rel={','.join(tokens)}",
+                    option="rel=" + ",".join(tokens),
                 ),
                 example=example,
             )

@@ -82,7 +82,7 @@ def refuse_unreadable(
                 "({command}), or leave {marking} and {rel} off.",
                 what=object_name(what),
                 banner=mark.shown(),
-                command=f"!dir person {creator.user_id} nation=FRA",
+                command="!dir person " + creator.user_id + " nation=FRA",
                 marking="marking=",
                 rel="rel=",
             ),
@@ -93,7 +93,7 @@ def refuse_unreadable(
             _(
                 "{option} does not include your own nation ({nation}): you could not read "
                 "your own {what}.",
-                option=f"rel={','.join(mark.rel)}",
+                option="rel=" + ",".join(mark.rel),
                 nation=creator.nation,
                 what=object_name(what),
             ),
