@@ -62,6 +62,15 @@ _UNITS = {
     "second": 1,
     "seconds": 1,
 }
+# The units as French and German readers see them shown (glossary: j / h / min / s, Tg. /
+# Std. / Min. / Sek.) and write them: lead=1j, end=2 Std., "in 3 Tagen".
+_UNITS |= {
+    **dict.fromkeys(("j", "jour", "jours", "tg", "tag", "tage", "tagen"), 86400),
+    **dict.fromkeys(("sem", "semaine", "semaines", "wo", "woche", "wochen"), 7 * 86400),
+    **dict.fromkeys(("heure", "heures", "std", "stunde", "stunden"), 3600),
+    **dict.fromkeys(("minuten",), 60),
+    **dict.fromkeys(("seconde", "secondes", "sek", "sekunde", "sekunden"), 1),
+}
 _DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)")
 _DURATION = re.compile(r"^(?:\d+\s*[a-z]+\s*)+$")
 # A clock time: 09:30, 9h30, 9.30 (not the 03.04 of 03.04.2026), 9am, noon, midnight.
@@ -108,7 +117,7 @@ class UnreadableTime(ValueError):
 
 def parse_duration(text: str) -> timedelta:
     """'2h', '1h30m', '90 minutes', '1d' -> timedelta; ValueError otherwise."""
-    cleaned = text.strip().lower()
+    cleaned = re.sub(r"(?<=[a-z])\.", "", text.strip().lower())  # "2 Std." as "2 std"
     if not _DURATION.match(cleaned):
         raise ValueError(
             _("{text} is not a duration like 15m, 1h, 1h30m or 1d", text=repr(text[:30]))

@@ -197,6 +197,14 @@ def test_a_repeat_takes_the_readers_clock_time(lang: str, text: str) -> None:
     assert when.start == parse_when("every Monday 10:00", PARIS, NOW).start
 
 
+def test_durations_take_the_units_the_reader_is_shown() -> None:
+    for text, minutes in (("1j", 1440), ("2 Std.", 120), ("1 Tg.", 1440), ("3 heures", 180)):
+        assert timeparse.parse_duration(text) == timedelta(minutes=minutes), text
+    assert timeparse.parse_duration("1h30m") == timedelta(minutes=90)
+    with pytest.raises(ValueError, match="'fortnights' is not a unit"):
+        timeparse.parse_duration("5 fortnights")
+
+
 def test_the_ambiguous_date_question_stays_in_english() -> None:
     with pytest.raises(ValueError) as err:
         parse_due("03/04/2026", PARIS, NOW)
@@ -303,7 +311,13 @@ def test_each_english_pattern_renders_in_babel_as_strftime_does() -> None:
             "chaque jour ouvré",
             "toutes les 2 semaines, le lundi",
         ),
-        ("de", "jeden Montag, Mittwoch", "alle 3 Tage", "jeden Werktag", "alle 2 Wochen am Montag"),
+        (
+            "de",
+            "jeden Montag, Mittwoch",
+            "alle 3 Tage",
+            "jeden Arbeitstag",
+            "alle 2 Wochen am Montag",
+        ),
     ],
 )
 def test_repeats_are_described_in_the_readers_language(
