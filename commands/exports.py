@@ -110,7 +110,7 @@ async def to_markdown(
     """By owner; a marked file starts and ends with its marking line (as paper does).
     In the current reader's language (the requester's), dates by the timeparse helpers."""
     banner = [f"**{md_escape(marking.banner)}**", ""] if marking else []
-    flagged = _("OVERDUE")
+    flagged = "**" + _("OVERDUE") + "**"
     lines = [
         *banner,
         _("# {ref} {name}: action items", ref=summit.ref, name=md_escape(summit.name)),
@@ -121,7 +121,7 @@ async def to_markdown(
             len(items),
             when=show_due(Due(now, zone, False), zone),
             zone=zone,
-            flag=f"**{flagged}**",
+            flag=flagged,
         ),
     ]
     groups: dict[tuple[str, str], list[Item]] = {}
@@ -134,7 +134,7 @@ async def to_markdown(
             values = {
                 "ref": f"**{item.ref}**{mark}",
                 "status": shown_status(item.status),
-                "flag": f"**{flagged}**",
+                "flag": flagged,
                 "due": md_escape(item.due_for(zone)),
                 "text": md_escape(item.text),
             }

@@ -36,7 +36,7 @@ async def visible_summit(ctx: Context, number: int) -> Summit:
             _(
                 "No summit {ref} that you can see (ask in the summit's room). "
                 "Send {command} for yours.",
-                ref=f"S-{number}",
+                ref="S-" + str(number),
                 command="!summit list",
             )
         )
@@ -55,7 +55,7 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
         raise NotFound(
             _(
                 "No action item {ref} that you can see. Send {command} for yours.",
-                ref=f"A-{number}",
+                ref="A-" + str(number),
                 command="!actions list",
             )
         )

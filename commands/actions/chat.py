@@ -421,7 +421,7 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
                 "Only {ref}'s owner or the secretariat may change its status. "
                 "{command} shows its owner.",
                 ref=item.ref,
-                command=f"{ctx.prefix}show {item.ref}",
+                command=ctx.prefix + "show " + item.ref,
             ),
         )
     require_open(summit)
@@ -431,7 +431,7 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
                 "{ref} is already {status}. {command} shows its history.",
                 ref=item.ref,
                 status=shown_status(status),
-                command=f"{ctx.prefix}show {item.ref}",
+                command=ctx.prefix + "show " + item.ref,
             )
         )
     moves = SECRETARIAT_MOVES if secretariat else OWNER_MOVES
@@ -535,7 +535,7 @@ async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
                 "Only {ref}'s owner or the secretariat may comment on it. "
                 "{command} shows its owner.",
                 ref=found.ref,
-                command=f"{ctx.prefix}show {found.ref}",
+                command=ctx.prefix + "show " + found.ref,
             )
         )
     text = comment.strip()

@@ -232,7 +232,7 @@ async def render_list(
         _(
             "{first}–{last} of {total}, page {page} of {pages}. Next: add {option}.",
             pages=pages,
-            option=f"page={page + 1}",
+            option="page=" + str(page + 1),
             **values,
         )
         if page < pages

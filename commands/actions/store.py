@@ -256,7 +256,7 @@ async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
             _(
                 "owner: no post {code} in the directory (an admin adds it: {command}).",
                 code=key,
-                command=f"!dir post {key}",
+                command="!dir post " + key,
             ),
             example="!actions add S-1 @alice:example.org due=friday -- …",
         )

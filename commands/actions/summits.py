@@ -160,7 +160,7 @@ async def summit_open(
         lines.append(
             _(
                 "What goes to its room is in {language}.",
-                language=f"{i18n.name(code)} ({code})",
+                language=i18n.name(code) + " (" + code + ")",
             )
         )
     lines.append(_("Add items: {command} ({help})", **values))
