@@ -17,7 +17,7 @@ from commands.actions.access import (
     visible_item,
     visible_summit,
 )
-from commands.actions.jobs import plan_nudges
+from commands.actions.jobs import labelled, plan_nudges
 from commands.actions.model import (
     OWNER_MOVES,
     SECRETARIAT_MOVES,
@@ -220,14 +220,14 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         actor = person(h.actor) if h.actor.startswith("@") else h.actor
         entries.append(f"{when} {actor}: {change}{note}")
     body = (
-        "\n".join(f"{k}: {v}" for k, v in lines)
+        "\n".join(labelled(k, v) for k, v in lines)
         + "\n"
         + _("history:")
         + "\n"
         + "\n".join(f"• {e}" for e in entries)
     )
     html = (
-        "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+        "<br>".join(labelled(k, v, html=True) for k, v in lines)
         + f"<br><b>{esc(_('history'))}</b>:<ul>"
         + "".join(f"<li>{esc(e)}</li>" for e in entries)
         + "</ul>"

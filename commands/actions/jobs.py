@@ -176,7 +176,14 @@ def _withheld(item: Item) -> str:
     return f"{item.marking.banner}: {withheld_cell(item.marking)}"
 
 
+def labelled(label: str, value: str, *, html: bool = False) -> str:
+    """One `label: value` line (French puts a space before the colon)."""
+    if html:
+        return _("{label}: {value}", label="<b>" + esc(label) + "</b>", value=esc(value))
+    return _("{label}: {value}", label=label, value=value)
+
+
 def field_lines(lines: list[tuple[str, str]]) -> Rendered:
-    body = "\n".join(f"{k}: {v}" for k, v in lines)
-    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    body = "\n".join(labelled(k, v) for k, v in lines)
+    html = "<br>".join(labelled(k, v, html=True) for k, v in lines)
     return Rendered(body, html)
