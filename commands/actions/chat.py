@@ -212,13 +212,19 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
             _history_word(h.action)
             if h.action in ("created", "comment")
             else (
-                f"{_history_word(h.action)}: {_history_value(h.action, h.old)} → "
-                f"{_history_value(h.action, h.new)}"
+                _(
+                    "{field}: {old} → {new}",
+                    field=_history_word(h.action),
+                    old=_history_value(h.action, h.old),
+                    new=_history_value(h.action, h.new),
+                )
             )
         )
         note = f" — {h.detail}" if h.detail else ""
         actor = person(h.actor) if h.actor.startswith("@") else h.actor
-        entries.append(f"{when} {actor}: {change}{note}")
+        entries.append(
+            _("{when} {who}: {change}{note}", when=when, who=actor, change=change, note=note)
+        )
     body = (
         "\n".join(labelled(k, v) for k, v in lines)
         + "\n"
@@ -228,7 +234,9 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
     )
     html = (
         "<br>".join(labelled(k, v, html=True) for k, v in lines)
-        + f"<br><b>{esc(_('history'))}</b>:<ul>"
+        + "<br>"
+        + labelled(_("history"), "", html=True).rstrip()
+        + "<ul>"
         + "".join(f"<li>{esc(e)}</li>" for e in entries)
         + "</ul>"
     )

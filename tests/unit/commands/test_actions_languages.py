@@ -56,6 +56,8 @@ async def test_owner_sets_a_status_in_their_words_and_reads_the_reply_in_german(
     assert reply.body.startswith("A-1 hat jetzt den Status „in Bearbeitung“")
     (refused,) = await core.say(OWNER, "!actions status A-1 cancelled", room_id=DM)
     assert "(das darf nur das Sekretariat)" in refused.body
+    (shown,) = await say_ok(core, OWNER, "!show A-1", DM)
+    assert "Status: offen → in Bearbeitung" in shown.body and "Verlauf:" in shown.body
     listing = await say_ok(core, OWNER, "!actions list mine", DM)
     assert "Aufgaben" in listing[0].body and "Verantwortliche(r)" in listing[0].body
 
