@@ -142,6 +142,8 @@ class App:
                 is_allowed=settings.is_allowed,
                 admins=tuple(settings.admins),
                 policy=Policy.from_settings(settings),
+                default_language=settings.language,
+                default_timezone=settings.timezone,
             )
             self.dispatcher = Dispatcher(
                 settings, self.store, self.registry, self.clock, self.metrics, self._committed

@@ -25,9 +25,9 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
-from commands.i18n import language
+from commands.i18n import _, language
 from commands.people import load_person, render_people
-from commands.registry import Registry
+from commands.registry import Registry, roles_refusal
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class Dispatcher:
         thread = chain.thread_root if chain else None
         if chain is not None and chain.sender != incoming.sender:
             return None, "edit_ignored", root, thread  # Element ignores such edits too
-        applied = [e for e, _ in chain.applied] if chain else []
+        applied = [e for e, _cmd in chain.applied] if chain else []
         if applied and not await edits.changed_anything(ctx.db, applied):
             applied = []  # a read-only command (!agenda 7 → 14): answer the new text
         if chain is not None and applied:
@@ -237,10 +237,13 @@ class Dispatcher:
                 # A reaction is not a message to answer: answer the message it was put on.
                 on = {"reply_to": incoming.reaction_target} if incoming.reaction_key else {}
                 ctx.reply(
-                    "You are sending messages faster than I accept "
-                    f"({self.settings.rate_limit_per_minute} a minute after a burst of "
-                    f"{self.settings.rate_limit_burst}). Messages over the limit were ignored; "
-                    "wait a minute, then send them again.",
+                    _(
+                        "You are sending messages faster than I accept ({per_minute} a minute "
+                        "after a burst of {burst}). Messages over the limit were ignored; wait "
+                        "a minute, then send them again.",
+                        per_minute=self.settings.rate_limit_per_minute,
+                        burst=self.settings.rate_limit_burst,
+                    ),
                     **on,
                 )
             return None, "rate_limited"
@@ -251,10 +254,7 @@ class Dispatcher:
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-                    raise UserError(
-                        f"{ctx.prefix}{name} is for {' or '.join(sorted(roles))} only. "
-                        "Ask an admin if you need it."
-                    )
+                    raise UserError(roles_refusal(f"{ctx.prefix}{name}", roles))
                 await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (
@@ -283,8 +283,11 @@ class Dispatcher:
             await _rollback(ctx)
             log.exception("internal error in %s (ref %s)", name, ctx.correlation_id)
             ctx.reply(
-                f"Something went wrong on my side (ref {ctx.correlation_id}). Nothing was "
-                "changed. Try again, or give the ref to an operator."
+                _(
+                    "Something went wrong on my side (ref {ref}). Nothing was changed. Try "
+                    "again, or give the ref to an operator.",
+                    ref=ctx.correlation_id,
+                )
             )
             return name, "error"
 

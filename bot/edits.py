@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
+from commands.i18n import _
 from commands.registry import Registry
 
 # Outcomes in the ledger that changed something; any other outcome left nothing behind.
@@ -96,30 +97,49 @@ async def objects_made_by(db: aiosqlite.Connection, event_ids: list[str]) -> lis
 def not_applied_text(registry: Registry, chain: Chain, objects: list[str], new_text: str) -> str:
     """Why the edit did nothing, and the command that does what the person wants."""
     prefix = registry.prefix
-    command = next((c for _, c in reversed(chain.applied) if c), None)
+    command = next((c for _event, c in reversed(chain.applied) if c), None)
     if command is not None and command.startswith("<"):
-        return (
+        return _(
             "I did not relay your edit: the first version was already passed on. "
             "Send the correction as a new reply in the thread."
         )
-    shown = f"{prefix}{command}" if command else "That command"
-    lines = [f"Your edit was not applied: {shown} had already taken effect."]
+    if command:
+        shown = prefix + command
+        lines = [_("Your edit was not applied: {command} had already taken effect.", command=shown)]
+    else:
+        lines = [_("Your edit was not applied: That command had already taken effect.")]
     if objects:
         code = objects[-1]
         kind = code.split("-", 1)[0]
         if ("edit", kind) in registry.typed:
             key = _EDIT_SAMPLE.get(kind, "key")
+            edit = " ".join((prefix + "edit", code, key + "=…"))
+            help_for = " ".join((prefix + "help", command or "edit"))
             lines.append(
-                f"To change {code}, send {prefix}edit {code} {key}=… "
-                f"(see {prefix}help {command or 'edit'} for what can change)."
+                _(
+                    "To change {code}, send {edit} (see {help} for what can change).",
+                    code=code,
+                    edit=edit,
+                    help=help_for,
+                )
             )
         elif ("cancel", kind) in registry.typed:
+            cancel = " ".join((prefix + "cancel", code))
             lines.append(
-                f"To change {code}: {prefix}cancel {code}, then send the corrected command "
-                "as a new message."
+                _(
+                    "To change {code}: {cancel}, then send the corrected command as a new message.",
+                    code=code,
+                    cancel=cancel,
+                )
             )
         else:
-            lines.append(f"See it with {prefix}show {code}.")
+            show = " ".join((prefix + "show", code))
+            lines.append(_("See it with {show}.", show=show))
     elif registry.is_command(new_text):
-        lines.append(f"To do it again as edited, send it as a new message: {new_text[:300]}")
+        lines.append(
+            _(
+                "To do it again as edited, send it as a new message: {text}",
+                text=new_text[:300],
+            )
+        )
     return "\n".join(lines)

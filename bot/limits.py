@@ -12,6 +12,7 @@ from datetime import datetime
 
 from commands.context import Incoming
 from commands.errors import UserError
+from commands.i18n import _
 from commands.registry import CommandSpec, Registry
 from commands.words import split_head
 from config import Settings
@@ -32,31 +33,51 @@ def length_refusal(
         if len(text) <= body_limit:
             return None
         return UserError(
-            f"That message is {len(text)} characters long; the limit is {body_limit}. "
-            "Nothing was done and it was not relayed. Split it into several messages.",
+            _(
+                "That message is {length} characters long; the limit is {limit}. Nothing was "
+                "done and it was not relayed. Split it into several messages.",
+                length=len(text),
+                limit=body_limit,
+            ),
         ).text()
     head, body = split_head(text)
     if len(head) > head_limit:
         spec = _command_of(registry, head)
         if spec is not None and spec.body is not None:
             return UserError(
-                f"The command before -- is {len(head)} characters long; the limit is "
-                f"{head_limit}. Nothing was done. Put the long text after -- (up to "
-                f"{body_limit} characters).",
+                _(
+                    "The command before -- is {length} characters long; the limit is "
+                    "{limit}. Nothing was done. Put the long text after -- (up to "
+                    "{body_limit} characters).",
+                    length=len(head),
+                    limit=head_limit,
+                    body_limit=body_limit,
+                ),
                 example=spec.example_at(now, prefix),
             ).text()
         return UserError(
-            f"That command is {len(head)} characters long; the limit is {head_limit}. Nothing "
-            f"was done. Shorten it. Long text (up to {body_limit} characters) goes after -- "
-            f"in {prefix}request and {prefix}actions add, or as a reply in a request's thread.",
-            example=f"{prefix}request FR-PARIS Subject -- the long text",
+            _(
+                "That command is {length} characters long; the limit is {limit}. Nothing was "
+                "done. Shorten it. Long text (up to {body_limit} characters) goes after -- in "
+                "{request} and {actions_add}, or as a reply in a request's thread.",
+                length=len(head),
+                limit=head_limit,
+                body_limit=body_limit,
+                request=prefix + "request",
+                actions_add=prefix + "actions add",
+            ),
+            example=_("{prefix}request FR-PARIS Subject -- the long text", prefix=prefix),
         ).text()
     if len(body) > body_limit:
         return UserError(
-            f"The text after -- is {len(body)} characters long; the limit is {body_limit}. "
-            "Nothing was done. Split it: send the first part, then the rest as replies in "
-            "the thread the bot opens.",
-            example=f"{prefix}request FR-PARIS -- Subject (part 1 of 2) …",
+            _(
+                "The text after -- is {length} characters long; the limit is {limit}. Nothing "
+                "was done. Split it: send the first part, then the rest as replies in the "
+                "thread the bot opens.",
+                length=len(body),
+                limit=body_limit,
+            ),
+            example=_("{prefix}request FR-PARIS -- Subject (part 1 of 2) …", prefix=prefix),
         ).text()
     return None
 

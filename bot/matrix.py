@@ -27,6 +27,7 @@ from nio import (
 )
 
 from bot.niostore import BotCryptoStore
+from commands.i18n import N_
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ PERMANENT_ERRORS = frozenset(
 )
 CRYPTO_DIR = "crypto"
 DM_PERSON_GONE = "the person is neither joined nor invited"
+# Why a send was refused as unsafe: logged, and told to the admins in their language.
+NOT_ENCRYPTED = N_("room is not end-to-end encrypted")
 
 
 class StartupError(RuntimeError):
@@ -224,7 +227,7 @@ class MatrixTransport:
         if room is None:
             raise SendError(f"not in room {room_id}", permanent=True)
         if not room.encrypted:
-            raise SendError("room is not end-to-end encrypted", unsafe=True)
+            raise SendError(NOT_ENCRYPTED, unsafe=True)
         # One send per room at a time: a one-off session (reveal_to) must never carry
         # another message.
         async with self._room_locks.setdefault(room_id, asyncio.Lock()):
@@ -268,7 +271,7 @@ class MatrixTransport:
         client = self.client
         room = client.rooms.get(room_id)
         if client.olm is None or room is None or not room.encrypted:
-            raise SendError("room is not end-to-end encrypted", unsafe=True)
+            raise SendError(NOT_ENCRYPTED, unsafe=True)
         if not room.members_synced:
             resp = await client.joined_members(room_id)
             if isinstance(resp, JoinedMembersError):
@@ -283,7 +286,7 @@ class MatrixTransport:
                 )
         sent_type, encrypted = client.encrypt(room_id, event_type, content)
         if sent_type != "m.room.encrypted":  # never: encrypt() raises on a plain room
-            raise SendError("encryption produced no m.room.encrypted event", unsafe=True)
+            raise SendError(N_("encryption produced no m.room.encrypted event"), unsafe=True)
         method, path, data = Api.room_send(
             client.access_token, room_id, sent_type, encrypted, txn_id
         )

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import aiosqlite
@@ -22,10 +22,13 @@ from bot.metrics import Metrics
 from bot.store import Store
 from commands import delivery
 from commands.context import OutMessage, parse_utc, utc_iso
+from commands.i18n import _, language
 from commands.markings import Marking, Policy
 from commands.markings import routing as marked
 from commands.markings import store as marked_store
 from commands.outbox_row import WIPED, Queued
+from commands.people import languages_of, room_language, zones_of
+from commands.timeparse import fmt
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,48 @@ async def enqueue(db: aiosqlite.Connection, messages: list[OutMessage], now_iso:
         )
 
 
+async def reader_language(
+    db: aiosqlite.Connection,
+    default: str,
+    *,
+    user_id: str | None = None,
+    room_id: str | None = None,
+) -> str:
+    """The language of whoever reads a message sent at send time (not by a command).
+
+    A DM (user_id, or a room that is someone's DM with the bot) reads in its person's
+    language; any other room in its post's or summit's (`lang=`); else `default`
+    (ATTACHE_LANGUAGE). A notice to the person a message was sent for passes their
+    user_id: it goes to them, whichever room it lands in.
+    """
+    if user_id is None and room_id is not None:
+        async with db.execute("SELECT user_id FROM dm_rooms WHERE room_id = ?", (room_id,)) as cur:
+            found = await cur.fetchone()
+        if found is None:
+            return await room_language(db, room_id, default)
+        user_id = str(found[0])
+    if user_id is None:
+        return default
+    return (await languages_of(db, [user_id], default))[user_id]
+
+
+async def each_in_their_language(
+    db: aiosqlite.Connection,
+    users: Iterable[str],
+    default: str,
+    build: Callable[[str], str],
+) -> list[OutMessage]:
+    """One DM to each person (admins' security notices), `build(user_id)` called inside
+    that person's language."""
+    people = list(dict.fromkeys(users))
+    langs = await languages_of(db, people, default)
+    out = []
+    for user in people:
+        with language(langs[user]):
+            out.append(OutMessage(body=build(user), user_id=user))
+    return out
+
+
 class Outbox:
     def __init__(
         self,
@@ -81,6 +126,8 @@ class Outbox:
         is_allowed: Callable[[str], bool] | None = None,
         admins: tuple[str, ...] = (),
         policy: Policy | None = None,
+        default_language: str = "en",
+        default_timezone: str = "UTC",
     ) -> None:
         self.store = store
         self.transport = transport
@@ -95,6 +142,10 @@ class Outbox:
         # Markings and releasability (commands/markings): without the deployment's policy,
         # only the default one (UNCLASSIFIED only), so a marked row reaches nobody.
         self.policy = policy or Policy()
+        # For readers who set none (ATTACHE_LANGUAGE, ATTACHE_TIMEZONE): what is rendered at
+        # send time (late notes, markings, notices) reads in its reader's language.
+        self.default_language = default_language
+        self.default_timezone = default_timezone
         self._wake = asyncio.Event()
         self._resume = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -185,10 +236,24 @@ class Outbox:
         row_id = int(row["id"])
         log.debug("delivering row %d to %s", row_id, row["room_id"] or row["user_id"])
         meta = Queued.loads(row["content"])
-        attempts = 0
-        started = self.clock.monotonic()
         room_id = row["room_id"]
         attachment = row["attachment"]
+        # Everything rendered here for the row's reader (markings, the late note) reads in
+        # their language; a notice to the person it was sent for is rendered in theirs.
+        with language(await self._language_of(user_id=row["user_id"], room_id=room_id)):
+            await self._attempts(row, row_id, meta, room_id, attachment)
+
+    async def _attempts(
+        self,
+        row: aiosqlite.Row,
+        row_id: int,
+        meta: Queued,
+        room_id: Any,  # the row's room (None for a DM: found before each attempt)
+        attachment: bytes | None,
+    ) -> None:
+        """Send one row until it is sent, failed or withheld (retrying what may pass later)."""
+        attempts = 0
+        started = self.clock.monotonic()
         while not self._stopping:
             try:
                 marking = Marking.from_json(meta.marking)
@@ -208,7 +273,7 @@ class Outbox:
                         attachment = None
                 content = await self._content(meta, attachment, room_id)
                 self._only_allowed_mentions(content)
-                self._note_if_late(content, meta, row["created_at"])
+                await self._note_if_late(content, meta, row["created_at"], row["user_id"], room_id)
                 content = marked.with_banner(content, marking)  # first line, always
                 try:
                     event_id = await self.transport.send(
@@ -259,6 +324,12 @@ class Outbox:
                 meta.restart_thread if row["key"] is None else None,
             )
             return
+
+    async def _language_of(self, *, user_id: str | None = None, room_id: str | None = None) -> str:
+        """The language of a message's reader (see reader_language)."""
+        return await reader_language(
+            self.store.reader, self.default_language, user_id=user_id, room_id=room_id
+        )
 
     async def _dm_room(self, row_id: int, user_id: str) -> str:
         """A usable DM with this person: the known one if it still is, else a fresh one.
@@ -321,6 +392,7 @@ class Outbox:
         """A marked DM for someone it does not cover: never sent, wiped, recorded, and the
         person it was sent for told by name."""
         now = utc_iso(self.clock.now())
+        sender_language = await self._sender_language(meta.origin)
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'failed', error = ?, content = ?, "
@@ -328,9 +400,10 @@ class Outbox:
                 ("withheld: not releasable to the recipient", WIPED, row_id),
             )
             people = await marked_store.subjects(db, [user_id])
-            notices = await marked_store.withheld(
-                db, meta.origin, meta.about, marking, [(people[0], reason)], now
-            )
+            with language(sender_language):
+                notices = await marked_store.withheld(
+                    db, meta.origin, meta.about, marking, [(people[0], reason)], now
+                )
             await enqueue(db, notices, now)
         self.metrics.marking_withheld.inc()
         log.warning("outbox: row %d withheld: its marking does not cover its recipient", row_id)
@@ -356,6 +429,7 @@ class Outbox:
             thread_root=meta.thread_root,
             thread_key=meta.thread_key,
         ).to_row()
+        sender_language = await self._sender_language(meta.origin)
         # The DM copies: the same message without the room's thread (its root is elsewhere).
         copy = meta.replace(
             reply_to=None,
@@ -385,9 +459,10 @@ class Outbox:
                     (person.user_id, copy.dumps(), now, row_id),
                 )
             await db.execute("UPDATE outbox SET attachment = NULL WHERE id = ?", (row_id,))
-            told = await marked_store.withheld(
-                db, meta.origin, meta.about, marking, list(decision.excluded), now
-            )
+            with language(sender_language):
+                told = await marked_store.withheld(
+                    db, meta.origin, meta.about, marking, list(decision.excluded), now
+                )
             await enqueue(db, told, now)
         self.metrics.marking_withheld.inc(len(decision.excluded))
         log.info(
@@ -421,13 +496,15 @@ class Outbox:
     ) -> None:
         """Fail the row and tell the person it was sent for, in their thread, by name."""
         now = utc_iso(self.clock.now())
+        sender_language = await self._sender_language(origin)
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'failed', error = ?, content = ?, "
                 "attachment = NULL WHERE id = ?",
                 (f"undeliverable: {reason}", WIPED, row_id),
             )
-            notices = await delivery.undeliverable(db, origin, user_id or "?", reason, now)
+            with language(sender_language):
+                notices = await delivery.undeliverable(db, origin, user_id or "?", reason, now)
             await enqueue(db, notices, now)
         self.metrics.undeliverable.inc()
         log.warning("outbox: row %d cannot reach its person: %s", row_id, reason)
@@ -444,15 +521,17 @@ class Outbox:
         """Never plaintext: fail the row, count it, tell the admins once per room (and the
         person it was sent for, if any)."""
         now = utc_iso(self.clock.now())
+        sender_language = await self._sender_language(origin)
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
                 (f"not sent: {reason}", row_id),
             )
             if origin and room_id:
-                told = await delivery.undeliverable(
-                    db, origin, room_id, "that room is not end-to-end encrypted", now
-                )
+                with language(sender_language):
+                    told = await delivery.undeliverable(
+                        db, origin, room_id, delivery.UNENCRYPTED_ROOM, now
+                    )
                 await enqueue(db, told, now)
             cur = await db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
@@ -461,13 +540,20 @@ class Outbox:
             first = await cur.fetchone() is not None
             await cur.close()
             if first:
-                text = (
-                    f"Security notice: I refused to send into room {room_id} because {reason}; "
-                    "I never send anything unencrypted. Messages for that room are kept as "
-                    "failed. Enable encryption there, or point the post or summit at an "
-                    "encrypted room."
+                notices = await each_in_their_language(
+                    db,
+                    self.admins,
+                    self.default_language,
+                    lambda _admin: _(
+                        "Security notice: I refused to send into room {room} because {reason}; "
+                        "I never send anything unencrypted. Messages for that room are kept as "
+                        "failed. Enable encryption there, or point the post or summit at an "
+                        "encrypted room.",
+                        room=room_id,
+                        reason=_(reason),
+                    ),
                 )
-                await enqueue(db, [OutMessage(body=text, user_id=a) for a in self.admins], now)
+                await enqueue(db, notices, now)
         self.metrics.unsafe_refused.inc()
         log.error("outbox: row %d not sent to %s: %s", row_id, room_id, reason)
         self.kick()
@@ -506,22 +592,48 @@ class Outbox:
             content.pop("formatted_body", None)
         return content
 
-    def _note_if_late(self, content: dict[str, Any], meta: Queued, queued: str) -> None:
+    async def _sender_language(self, origin: dict[str, Any] | None) -> str:
+        """The language of the person a message was sent for (a notice about it is theirs)."""
+        return await self._language_of(user_id=(origin or {}).get("user_id"))
+
+    async def _note_if_late(
+        self,
+        content: dict[str, Any],
+        meta: Queued,
+        queued: str,
+        user_id: str | None,
+        room_id: str | None,
+    ) -> None:
+        """Say so on a message sent later than it was due (in the reader's language and
+        zone: the caller set the language)."""
         limit = meta.late_note_after
         if limit is None:
             return
         queued_at = parse_utc(queued)
         if (self.clock.now() - queued_at).total_seconds() <= limit:
             return
-        note = (
-            f"(Delivered late: the homeserver was unreachable. "
-            f"This was due {queued_at:%Y-%m-%d %H:%M} UTC.)"
+        note = _(
+            "(Delivered late: the homeserver was unreachable. This was due {due}.)",
+            due=fmt(queued_at, await self._zone_of(user_id, room_id)),
         )
         content["body"] = f"{note}\n{content['body']}"
         if "formatted_body" in content:
             content["formatted_body"] = (
                 f"<em>{html.escape(note)}</em><br>{content['formatted_body']}"
             )
+
+    async def _zone_of(self, user_id: str | None, room_id: str | None) -> str:
+        """The time zone of a message's reader: a DM's person's, else the default."""
+        if user_id is None and room_id is not None:
+            async with self.store.reader.execute(
+                "SELECT user_id FROM dm_rooms WHERE room_id = ?", (room_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            user_id = str(found[0]) if found is not None else None
+        if user_id is None:
+            return self.default_timezone
+        zones = await zones_of(self.store.reader, [user_id], self.default_timezone)
+        return zones[user_id]
 
     async def _event_for_key(self, key: str, room_id: str | None = None) -> str | None:
         async with self.store.reader.execute(

@@ -34,11 +34,12 @@ from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox import enqueue, reader_language
 from bot.pills import resolve_pills
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
+from commands.i18n import N_, _, language
 from commands.outbox_row import Queued
 from config import Settings
 
@@ -58,10 +59,14 @@ BACKFILL_PAGES = 20
 # Short enough that the bot is back within seconds of the homeserver (one cheap request
 # every few seconds while it is down); a long cap made recovery wait up to 30 s.
 SYNC_BACKOFF_CAP = 5.0
-UNENCRYPTED_REFUSAL = (
+UNENCRYPTED_REFUSAL = N_(
     "I only work in end-to-end encrypted rooms, so I will not act on anything in the "
     "unencrypted room {room} (and I never write there). Use this encrypted chat instead, "
     "or enable encryption in that room."
+)
+UNDECRYPTABLE = N_(
+    "I could not decrypt a message you sent, so I did not act on it. Make sure your session "
+    "is verified (Element: Settings → Sessions), then send it again."
 )
 
 
@@ -69,7 +74,8 @@ class TrustPolicy(Protocol):
     """Decides whether a decrypted event's sending device may command the bot."""
 
     async def check_sender(self, event: Event, room_id: str) -> Any:
-        """None if trusted; otherwise a Refusal(reason, device_id), explained once."""
+        """None if trusted; otherwise a Refusal(reason, device_id, values), explained once
+        (its reason an English template, rendered in the sender's language)."""
         ...
 
     def forget(self, user_ids: list[str]) -> None:
@@ -281,7 +287,7 @@ class SyncLoop:
         left = [(r,) for r in resp.rooms.leave]
         if not joined and not left:
             return
-        self._room_flags.update({r: flag for r, flag, _ in joined})
+        self._room_flags.update({r: flag for r, flag, _at in joined})
         for (r,) in left:
             self._room_flags.pop(r, None)
         async with self.store.write() as db:
@@ -380,7 +386,10 @@ class SyncLoop:
                     "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?",
                     (f"undeliverable: {reason}", row_id),
                 )
-                notices += await delivery.undeliverable(db, origin, user_id, reason, now)
+                # The notice is for the person it was sent for: in their language.
+                sender = (origin or {}).get("user_id")
+                with language(await reader_language(db, self.settings.language, user_id=sender)):
+                    notices += await delivery.undeliverable(db, origin, user_id, reason, now)
             await enqueue(db, notices, now)
         log.info("a person %s their DM; it is forgotten", "rejected" if rejected else "left")
         self.metrics.refused.labels("dm_left").inc()
@@ -421,7 +430,7 @@ class SyncLoop:
             return []
         older: list[Event] = []
         token: str | None = prev_batch
-        for _ in range(BACKFILL_PAGES):
+        for _page in range(BACKFILL_PAGES):
             resp = await self.client.room_messages(room_id, start=token, limit=100)
             if isinstance(resp, RoomMessagesError) or not isinstance(resp, RoomMessagesResponse):
                 log.warning("backfill of %s failed: %s", room_id, _reason(resp))
@@ -484,7 +493,12 @@ class SyncLoop:
                 self.metrics.refused.labels("untrusted_device").inc()
                 log.info("refused %s: sending device not trusted", event.event_id)
                 await self._tell_refused(
-                    room_id, sender, event.event_id, refusal.reason, refusal.device_id
+                    room_id,
+                    sender,
+                    event.event_id,
+                    refusal.reason,
+                    refusal.device_id,
+                    getattr(refusal, "values", None),
                 )
                 return
         self.dispatcher.submit(incoming)
@@ -515,7 +529,11 @@ class SyncLoop:
             await cur.close()
             if first_time:
                 # Told in the person's encrypted DM: the bot never writes into a plain room.
-                text = UNENCRYPTED_REFUSAL.format(room=room_id)
+                sender_language = await reader_language(
+                    db, self.settings.language, user_id=event.sender
+                )
+                with language(sender_language):
+                    text = _(UNENCRYPTED_REFUSAL, room=room_id)
                 await enqueue(
                     db,
                     [OutMessage(body=text, user_id=event.sender)],
@@ -526,10 +544,19 @@ class SyncLoop:
             self.kick()
 
     async def _tell_refused(
-        self, room_id: str, sender: str, event_id: str, reason: str, device: str | None = None
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        reason: str,
+        device: str | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         """One explanation per person, device and room per quiet period (a session still
-        unverified an hour later is told again), readable by the refused device."""
+        unverified an hour later is told again), readable by the refused device.
+
+        `reason` is an English template (N_), rendered with `values` in the sender's
+        language: the explanation is for them, whichever room it lands in."""
         key, now = (room_id, sender, device), self.clock.monotonic()
         told = self._refusals_told.get(key)
         if told is not None and now - told < self.settings.refusal_repeat_after:
@@ -537,9 +564,11 @@ class SyncLoop:
         self._refusals_told[key] = now
         reveal = (sender, device) if device else None
         async with self.store.write() as db:
+            with language(await reader_language(db, self.settings.language, user_id=sender)):
+                text = _(reason, **(values or {}))
             await enqueue(
                 db,
-                [OutMessage(body=reason, room_id=room_id, reply_to=event_id, reveal_to=reveal)],
+                [OutMessage(body=text, room_id=room_id, reply_to=event_id, reveal_to=reveal)],
                 utc_iso(self.clock.now()),
             )
         if self.kick is not None:
@@ -573,9 +602,7 @@ class SyncLoop:
                     pending.room_id,
                     pending.event.sender,
                     event_id,
-                    "I could not decrypt a message you sent, so I did not act on it. "
-                    "Make sure your session is verified (Element: Settings → Sessions), "
-                    "then send it again.",
+                    UNDECRYPTABLE,
                 )
 
     async def _reload_pending(self) -> None:

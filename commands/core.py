@@ -9,16 +9,16 @@ from commands.examples import day
 from commands.i18n import N_, _
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_language, set_timezone
-from commands.registry import Handler, Param, command, edit_keys, roles_of
+from commands.registry import Handler, Param, command, edit_keys, roles_of, roles_refusal
 from commands.render import table
 from commands.words import parse_pairs
 
 
 @command(
     "help",
-    summary="List commands, or show how to use one",
+    summary=N_("List commands, or show how to use one"),
     example="!help remind",
-    params=[Param("command", "a command name", optional=True, rest=True)],
+    params=[Param("command", N_("a command name"), optional=True, rest=True)],
 )
 async def help_(ctx: Context, *, command: str | None) -> None:
     reg = ctx.registry
@@ -26,41 +26,51 @@ async def help_(ctx: Context, *, command: str | None) -> None:
         text = reg.help_for(command, ctx.now)
         if text is None:
             hint = reg.did_you_mean(command.removeprefix(ctx.prefix).split())
-            ctx.reply(f"No command {command[:40]!r}.{hint} Send {ctx.prefix}help for the list.")
+            ctx.reply(
+                _("No command {name!r}.", name=command[:40])
+                + hint
+                + " "
+                + _("Send {help} for the list.", help=ctx.prefix + "help")
+            )
         else:
             ctx.reply(text)
         return
     ctx.reply(
         table(
-            "Commands",
-            ["command", "what it does"],
+            _("Commands"),
+            [_("command"), _("what it does")],
             reg.help_lines(),
-            footer=f"Send {ctx.prefix}help <command> for details and an example.",
+            footer=_("Send {help} for details and an example.", help=ctx.prefix + "help <command>"),
         )
     )
 
 
-@command("ping", summary="Check that the bot is alive and reading you", example="!ping")
+@command("ping", summary=N_("Check that the bot is alive and reading you"), example="!ping")
 async def ping(ctx: Context) -> None:
-    ctx.reply("pong")
+    ctx.reply(_("pong"))
 
 
 @command(
     "tz",
-    summary="Show or set your time zone (IANA name)",
+    summary=N_("Show or set your time zone (IANA name)"),
     example="!tz Europe/Paris",
     params=[
-        Param("zone", "e.g. Europe/Paris, America/New_York, UTC", convert=parse_zone, optional=True)
+        Param(
+            "zone",
+            N_("e.g. Europe/Paris, America/New_York, UTC"),
+            convert=parse_zone,
+            optional=True,
+        )
     ],
 )
 async def tz(ctx: Context, *, zone: str | None) -> None:
     assert ctx.person is not None
     if zone is None:
-        ctx.reply(f"Your time zone is {ctx.person.timezone}.")
+        ctx.reply(_("Your time zone is {zone}.", zone=ctx.person.timezone))
         return
     await set_timezone(ctx.db, ctx.sender, zone, ctx.now)
     await ctx.audit("tz.set", ctx.sender, zone)
-    ctx.reply(f"Time zone set to {zone}. Times you type are read in it.")
+    ctx.reply(_("Time zone set to {zone}. Times you type are read in it.", zone=zone))
 
 
 @command(
@@ -113,34 +123,39 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
     """The domain's handler of a generic verb for this ID's kind, or a refusal naming them."""
     handler = ctx.registry.typed.get((verb, oid.kind))
     if handler is None:
-        kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or "none yet"
+        kinds = ", ".join(f"{k}-n" for k in ctx.registry.kinds_for(verb)) or _("none yet")
         raise UserError(
-            f"{ctx.prefix}{verb} does not work on {oid}. It works on: {kinds}.",
+            _(
+                "{command} does not work on {id}. It works on: {kinds}.",
+                command=ctx.prefix + verb,
+                id=str(oid),
+                kinds=kinds,
+            ),
             example=f"{ctx.prefix}{verb} A-7",
         )
     roles = roles_of(handler)
     if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-        raise UserError(
-            f"{ctx.prefix}{verb} {oid.kind}-n is for {' or '.join(sorted(roles))} only. "
-            "Ask an admin if you need it."
-        )
+        raise UserError(roles_refusal(f"{ctx.prefix}{verb} {oid.kind}-n", roles))
     return handler
 
 
-_ID_PARAM = Param("id", "a typed ID, e.g. A-7, LR-12, M-3", convert=ObjectId.parse)
+_ID_PARAM = Param("id", N_("a typed ID, e.g. A-7, LR-12, M-3"), convert=ObjectId.parse)
 
 
-@command("show", summary="Show one item with its history", example="!show A-7", params=[_ID_PARAM])
+@command(
+    "show", summary=N_("Show one item with its history"), example="!show A-7", params=[_ID_PARAM]
+)
 async def show(ctx: Context, *, id: ObjectId) -> None:
     await _handler(ctx, "show", id)(ctx, id)
 
 
 @command(
     "cancel",
-    summary="Cancel an item you may cancel (a reason helps the others)",
-    example="!cancel M-3 -- moved to next week",
+    summary=N_("Cancel an item you may cancel (a reason helps the others)"),
+    # TRANSLATORS: an example command: translate only the reason after "--".
+    example=N_("!cancel M-3 -- moved to next week"),
     params=[_ID_PARAM],
-    body=Param("reason", "why, shown to the people concerned", optional=True),
+    body=Param("reason", N_("why, shown to the people concerned"), optional=True),
 )
 async def cancel(ctx: Context, *, id: ObjectId, reason: str | None) -> None:
     await _handler(ctx, "cancel", id)(ctx, id, reason=reason)
@@ -148,9 +163,9 @@ async def cancel(ctx: Context, *, id: ObjectId, reason: str | None) -> None:
 
 @command(
     "edit",
-    summary="Change an item: key=value pairs (see !help for the item's command)",
+    summary=N_("Change an item: key=value pairs (see !help for the item's command)"),
     example=lambda now: f"!edit A-7 due={day(now, 14)}",
-    params=[_ID_PARAM, Param("changes", "key=value pairs, e.g. due=… owner=…", rest=True)],
+    params=[_ID_PARAM, Param("changes", N_("key=value pairs, e.g. due=… owner=…"), rest=True)],
 )
 async def edit(ctx: Context, *, id: ObjectId, changes: str) -> None:
     """The registry reads the pairs with the keys the domain declared on @handles("edit")."""

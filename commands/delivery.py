@@ -13,14 +13,23 @@ import aiosqlite
 
 from commands.context import OutMessage
 from commands.errors import UserError
+from commands.i18n import N_, _
 from commands.ids import ObjectId
 
-# Reasons, as the sender reads them ("I could not deliver LR-3 to Bob: <reason>.").
-NOT_ALLOWED = "they are not on this bot's allow-list"
-REJECTED = "they declined my direct chat invitation"
-NO_ACCOUNT = "I could not invite them to a direct chat (is the account gone?)"
-LEFT = "they left our direct chat before it arrived"
-NO_DEVICES = "they have no session that could read it (is the account gone?)"
+# Reasons, as the sender reads them ("I could not deliver LR-3 to Bob: <reason>."). Stored
+# and logged in English (unreachable_people, the outbox's error, the audit); translated
+# where the notice is rendered, in its reader's language (`reason_text`).
+NOT_ALLOWED = N_("they are not on this bot's allow-list")
+REJECTED = N_("they declined my direct chat invitation")
+NO_ACCOUNT = N_("I could not invite them to a direct chat (is the account gone?)")
+LEFT = N_("they left our direct chat before it arrived")
+NO_DEVICES = N_("they have no session that could read it (is the account gone?)")
+UNENCRYPTED_ROOM = N_("that room is not end-to-end encrypted")
+
+
+def reason_text(reason: str) -> str:
+    """A stored reason in the current reader's language (as is, if it is not one of ours)."""
+    return _(reason) if reason else reason
 
 
 async def name_of(db: aiosqlite.Connection, user_id: str) -> str:
@@ -51,12 +60,23 @@ async def undeliverable(
         return []
     if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
         return []
-    what = obj or "a message"
     name = await name_of(db, recipient)
-    body = (
-        f"I could not deliver {what} to {name}: {reason}. Reach them another way; once "
-        "they start a direct chat with me, I can write to them again."
-    )
+    # Rendered in the current language: the caller sets the sender's (the notice is theirs).
+    if obj:
+        body = _(
+            "I could not deliver {object} to {name}: {reason}. Reach them another way; once "
+            "they start a direct chat with me, I can write to them again.",
+            object=obj,
+            name=name,
+            reason=reason_text(reason),
+        )
+    else:
+        body = _(
+            "I could not deliver a message to {name}: {reason}. Reach them another way; once "
+            "they start a direct chat with me, I can write to them again.",
+            name=name,
+            reason=reason_text(reason),
+        )
     where = await notice_target(db, origin)
     return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
 
@@ -141,14 +161,20 @@ async def require_encrypted_room(db: aiosqlite.Connection, room_id: str, example
         row = await cur.fetchone()
     if row is None:
         raise UserError(
-            f"I am not in room {room_id}. Invite me there first (an encrypted room), "
-            "then set it again.",
+            _(
+                "I am not in room {room}. Invite me there first (an encrypted room), then set "
+                "it again.",
+                room=room_id,
+            ),
             example=example,
         )
     if not row[0]:
         raise UserError(
-            f"Room {room_id} is not end-to-end encrypted, and I never write unencrypted. "
-            "Enable encryption there (Element: Room settings → Security & Privacy → "
-            "Encrypted) or name an encrypted room.",
+            _(
+                "Room {room} is not end-to-end encrypted, and I never write unencrypted. "
+                "Enable encryption there (Element: Room settings → Security & Privacy → "
+                "Encrypted) or name an encrypted room.",
+                room=room_id,
+            ),
             example=example,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from commands.i18n import _
+
 
 class UserError(Exception):
     """What was wrong, and an example of the right form. Nothing is changed."""
@@ -15,9 +17,9 @@ class UserError(Exception):
     def text(self) -> str:
         lines = [self.message]
         if self.usage:
-            lines.append(f"Usage: {self.usage}")
+            lines.append(_("Usage: {usage}", usage=self.usage))
         if self.example:
-            lines.append(f"Example: {self.example}")
+            lines.append(_("Example: {example}", example=self.example))
         return "\n".join(lines)
 
 

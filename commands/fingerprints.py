@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from commands.i18n import ngettext
+
 KEY = re.compile(r"[A-Za-z0-9+/]{43}")
 EXAMPLE_KEY = "0hFy V0mW 8sbD Lw3i ZC1b kFhe 8XWz 5Fr4 cDTf UOPf bKo"
 
@@ -23,8 +25,15 @@ def parse_master_key(text: str) -> str:
     compact = "".join(text.split())
     if not KEY.fullmatch(compact):
         raise ValueError(
-            f"that is not a full master key: give all 43 characters (11 groups of four, "
-            f"the last of three), as shown in the security notice or by !trust list "
-            f"({len(compact)} characters given)"
+            ngettext(
+                "that is not a full master key: give all 43 characters (11 groups of four, "
+                "the last of three), as shown in the security notice or by {command} "
+                "({n} character given)",
+                "that is not a full master key: give all 43 characters (11 groups of four, "
+                "the last of three), as shown in the security notice or by {command} "
+                "({n} characters given)",
+                len(compact),
+                command="!trust list",
+            )
         )
     return compact

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from commands.i18n import N_, _
+
 # Every kind there is, and what it is called in a sentence.
 KINDS: dict[str, str] = {
     "LR": "request",
@@ -22,6 +24,15 @@ KINDS: dict[str, str] = {
     "R": "reminder",
 }
 _EXAMPLE = {"LR": "LR-3", "S": "S-1", "A": "A-7", "V": "V-2", "M": "M-3", "R": "R-5"}
+# One whole sentence per kind: the article and the noun's gender differ by language.
+_NOT_OF_KIND = {
+    "LR": N_("{text!r} is not a request ID like {example}"),
+    "S": N_("{text!r} is not a summit ID like {example}"),
+    "A": N_("{text!r} is not an action item ID like {example}"),
+    "V": N_("{text!r} is not a visit ID like {example}"),
+    "M": N_("{text!r} is not a meeting ID like {example}"),
+    "R": N_("{text!r} is not a reminder ID like {example}"),
+}
 
 # The shape of an ID, known kind or not: what a post code must not look like.
 _SHAPE = re.compile(r"^([A-Za-z]{1,3})-(\d{1,9})$")
@@ -44,11 +55,9 @@ class ObjectId:
         match = _SHAPE.match(text.strip())
         if kind is not None:
             if not match or match[1].upper() != kind:
-                name = KINDS[kind]
-                article = "an" if name[0] in "aeiou" else "a"
-                raise ValueError(f"{text[:30]!r} is not {article} {name} ID like {_EXAMPLE[kind]}")
+                raise ValueError(_(_NOT_OF_KIND[kind], text=text[:30], example=_EXAMPLE[kind]))
         elif not match:
-            raise ValueError(f"{text[:30]!r} is not an ID like A-7 or LR-12")
+            raise ValueError(_("{text!r} is not an ID like A-7 or LR-12", text=text[:30]))
         return cls(match[1].upper(), int(match[2]))
 
     @classmethod

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import aiosqlite
 
 from commands.context import OutMessage, Person, utc_iso
+from commands.i18n import N_, _
 from commands.render import expand_people, people_in
 from config import Settings
 
 ROLES = ("attache", "secretariat")  # roles the directory stores
-ADMINS_ARE_CONFIGURED = (
+ADMINS_ARE_CONFIGURED = N_(
     "admin is not a directory role: admins are set in the bot's configuration only "
     "(ATTACHE_ADMINS, or admins: in the config file), so removing someone there removes "
     "them everywhere"
@@ -100,7 +101,7 @@ def parse_zone(text: str) -> str:
     """An IANA zone, forgiving of case; a clear error with a suggestion otherwise."""
     candidate = text.strip()
     if len(candidate) > 64:  # the longest IANA name is ~32; longer ones hit OS limits
-        raise ValueError(f"{candidate[:40]!r}… is not an IANA time zone.")
+        raise ValueError(_("{zone!r}… is not an IANA time zone.", zone=candidate[:40]))
     try:
         ZoneInfo(candidate)
         return candidate
@@ -110,8 +111,8 @@ def parse_zone(text: str) -> str:
     if candidate.lower() in by_lower:
         return by_lower[candidate.lower()]
     hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
-    more = f" Did you mean {', '.join(hint)}?" if hint else ""
-    raise ValueError(f"{candidate[:40]!r} is not an IANA time zone.{more}")
+    more = " " + _("Did you mean {zones}?", zones=", ".join(hint)) if hint else ""
+    raise ValueError(_("{zone!r} is not an IANA time zone.", zone=candidate[:40]) + more)
 
 
 async def display_names(db: aiosqlite.Connection, user_ids: set[str]) -> dict[str, str | None]:

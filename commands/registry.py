@@ -16,7 +16,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from commands.errors import UserError
+from commands.i18n import _, pgettext
 from commands.ids import KINDS, ObjectId
+from commands.render import colon
 from commands.words import normalise, split_body, tokenize
 
 if TYPE_CHECKING:
@@ -81,8 +83,11 @@ class CommandSpec:
         """The example as it reads at `now` (a date in it is after it), with this prefix.
 
         Made on demand from the caller's clock, never at import: commands/ reads no wall clock.
+        A text example marked with N_() reads in the current language (its free text after
+        ` -- `); one made by a function translates its own words with _().
         """
         text = self.example if isinstance(self.example, str) else self.example(now)
+        text = _(text) if text and isinstance(self.example, str) else text
         return prefix + text[1:] if text.startswith("!") else text
 
     def usage(self, prefix: str) -> str:
@@ -207,6 +212,35 @@ def handles(
     return mark
 
 
+def role_name(code: str) -> str:
+    """A role as the reader calls it (English: the code people type in role=)."""
+    names = {
+        "admin": pgettext("role", "admin"),
+        "attache": pgettext("role", "attache"),
+        "secretariat": pgettext("role", "secretariat"),
+    }
+    return names.get(code, code)
+
+
+def role_names(roles: Iterable[str]) -> str:
+    """`admin or secretariat`, in the reader's language."""
+    names = [role_name(r) for r in sorted(roles)]
+    text = names[0] if names else ""
+    for name in names[1:]:
+        text = pgettext("roles", "{first} or {second}", first=text, second=name)
+    return text
+
+
+def roles_refusal(command: str, roles: Iterable[str]) -> str:
+    """The refusal of a command to someone without its role (`!dir person is for admin
+    only.`), in the reader's language; `command` as they typed it, with the prefix."""
+    return _(
+        "{command} is for {roles} only. Ask an admin if you need it.",
+        command=command,
+        roles=role_names(roles),
+    )
+
+
 def roles_of(handler: Handler) -> frozenset[str] | None:
     """The roles an `@handles` handler requires (None: anyone the dispatcher lets in)."""
     roles: frozenset[str] | None = getattr(handler, _ROLES_ATTR, None)
@@ -296,7 +330,7 @@ class Registry:
         head, sep, tail = split_body(text)
         tokens = tokenize(head)
         if not tokens:
-            raise UserError(f"Empty command. Try {self.prefix}help.")
+            raise UserError(_("Empty command. Try {help}.", help=self.prefix + "help"))
         verb = tokens[0].lower()
         spec = None
         if len(tokens) > 1 and self.find(f"{verb} {tokens[1].lower()}"):
@@ -308,16 +342,28 @@ class Registry:
         elif subs := self.subcommands(verb):
             names = ", ".join(s.name.split(" ", 1)[1] for s in subs)
             what = (
-                f"Unknown {verb} subcommand." if len(tokens) > 1 else f"{verb} needs a subcommand."
+                _(
+                    "Unknown {command} subcommand. Choose one of: {names}.",
+                    command=verb,
+                    names=names,
+                )
+                if len(tokens) > 1
+                else _(
+                    "{command} needs a subcommand. Choose one of: {names}.",
+                    command=verb,
+                    names=names,
+                )
             )
             raise UserError(
-                f"{what} Choose one of: {names}.",
+                what,
                 example=subs[0].example_at(now, self.prefix),
             )
         if spec is None:
             raise UserError(
-                f"Unknown command {self.prefix}{_shorten(verb)}.{self.did_you_mean(tokens)} "
-                f"Send {self.prefix}help for the list."
+                _("Unknown command {command}.", command=self.prefix + _shorten(verb))
+                + self.did_you_mean(tokens)
+                + " "
+                + _("Send {help} for the list.", help=self.prefix + "help")
             )
         return Invocation(spec, self._bind(spec, tokens, tail if sep else None, now))
 
@@ -328,12 +374,13 @@ class Registry:
         if len(tokens) > 1:  # "!acions list" -> "actions list" before "actions"
             close = difflib.get_close_matches(f"{verb} {tokens[1].lower()}", names, n=1)
             if close and " " in close[0]:
-                return f" Did you mean {self.prefix}{self.aliases.get(close[0], close[0])}?"
+                name = self.aliases.get(close[0], close[0])
+                return " " + _("Did you mean {command}?", command=self.prefix + name)
         verbs = sorted({n.split(" ")[0] for n in names})
         close = difflib.get_close_matches(verb, verbs, n=1, cutoff=0.6)
         if not close:
             return ""
-        return f" Did you mean {self.prefix}{close[0]}?"
+        return " " + _("Did you mean {command}?", command=self.prefix + close[0])
 
     def _bind(
         self, spec: CommandSpec, tokens: list[str], body: str | None, now: datetime
@@ -361,26 +408,26 @@ class Registry:
                 raw = " ".join(positional[i:])
                 positional = positional[:i]
                 if not raw and not param.optional:
-                    raise fail(f"Missing {param.name}.")
+                    raise fail(_("Missing {name}.", name=param.name))
                 args[param.name] = _convert(param, raw, fail) if raw else None
                 break
             if i >= len(positional):
                 if not param.optional:
-                    raise fail(f"Missing {param.name}.")
+                    raise fail(_("Missing {name}.", name=param.name))
                 args[param.name] = None
                 continue
             args[param.name] = _convert(param, positional[i], fail)
         else:
             if len(positional) > len(spec.params):
                 extra = _shorten(positional[len(spec.params)])
-                raise fail(f"Unexpected {extra!r}.")
+                raise fail(_("Unexpected {text!r}.", text=extra))
         if spec.body is not None:
             text = (body or "").strip()
             if not text and not spec.body.optional:
-                raise fail(f"Missing {spec.body.name} after --.")
+                raise fail(_("Missing {name} after --.", name=spec.body.name))
             args[spec.body.name] = _convert(spec.body, text, fail) if text else None
         elif body is not None and body.strip():
-            raise fail("This command takes no text after --.")
+            raise fail(_("This command takes no text after --."))
         return args
 
     # -- help --------------------------------------------------------------------------
@@ -390,7 +437,9 @@ class Registry:
 
     def help_lines(self) -> list[tuple[str, str]]:
         """(command, summary) per command; the full usage is in `help <command>`."""
-        return [(f"{self.prefix}{n}", self.commands[n].summary) for n in sorted(self.commands)]
+        return [
+            (f"{self.prefix}{n}", _shown(self.commands[n].summary)) for n in sorted(self.commands)
+        ]
 
     def help_for(self, name: str, now: datetime) -> str | None:
         name = name.removeprefix(self.prefix).lower().strip()
@@ -400,16 +449,18 @@ class Registry:
             return None
         blocks = []
         for s in specs:
-            lines = [f"{s.usage(self.prefix)} — {s.summary}"]
-            lines += [f"  {p.name}: {p.help}" for p in s.params if p.help]
-            lines += [f"  {o.name}=…: {o.help}" for o in s.options if o.help]
+            sep = colon()
+            lines = [f"{s.usage(self.prefix)} — {_shown(s.summary)}"]
+            lines += [f"  {p.name}{sep}{_(p.help)}" for p in s.params if p.help]
+            lines += [f"  {o.name}=…{sep}{_(o.help)}" for o in s.options if o.help]
             if s.body is not None and s.body.help:
-                lines.append(f"  {s.body.name}: {s.body.help}")
+                lines.append(f"  {s.body.name}{sep}{_(s.body.help)}")
             if s.details:
-                lines.append(f"  {s.details}")
+                lines.append(f"  {_(s.details)}")
             if s.aliases:
-                lines.append("  also: " + ", ".join(self.prefix + a for a in s.aliases))
-            lines.append(f"  Example: {s.example_at(now, self.prefix)}")
+                also = ", ".join(self.prefix + a for a in s.aliases)
+                lines.append("  " + _("also: {commands}", commands=also))
+            lines.append("  " + _("Example: {example}", example=s.example_at(now, self.prefix)))
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
 
@@ -433,8 +484,13 @@ def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) 
     except UserError:
         raise
     except (ValueError, KeyError) as exc:
-        detail = str(exc.args[0]) if exc.args else "not understood"
-        raise fail(f"{param.name}: {detail}") from None
+        detail = str(exc.args[0]) if exc.args else _("not understood")
+        raise fail(f"{param.name}{colon()}{detail}") from None
+
+
+def _shown(text: str) -> str:
+    """A declared text (summary, N_()-marked) in the reader's language; '' stays ''."""
+    return _(text) if text else text
 
 
 def _shorten(text: str, limit: int = 40) -> str:

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from html import escape, unescape
 from urllib.parse import quote
 
+from commands.i18n import pgettext
+
+
+def colon() -> str:
+    """What stands between a label and its value: `: `, in French ` : `."""
+    # TRANSLATORS: between a label and its value ("time zone: Europe/Paris"). French
+    # typography puts a space before the colon (" : ").
+    return pgettext("label", ": ")
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -79,12 +88,13 @@ def _row_list(
 
     text_lines = [title]
     items_html = []
+    sep = colon()
     for row in cells:
         rest = parts(row)
-        text_lines.append(f"{row[0]} — " + " · ".join(f"{h}: {c}" for h, c in rest))
+        text_lines.append(f"{row[0]} — " + " · ".join(f"{h}{sep}{c}" for h, c in rest))
         items_html.append(
             f"<li><b>{esc(row[0])}</b> — "
-            + " · ".join(f"{esc(h)}: {esc(c)}" for h, c in rest)
+            + " · ".join(f"{esc(h)}{esc(sep)}{esc(c)}" for h, c in rest)
             + "</li>"
         )
     if footer:

@@ -6,19 +6,20 @@ from commands.context import Context, utc_iso
 from commands.directory.service import parse_user_id
 from commands.errors import UserError
 from commands.fingerprints import EXAMPLE_KEY, fingerprint, parse_master_key
+from commands.i18n import N_, _, pgettext
 from commands.registry import Param, command
 from commands.render import table
 
 
 @command(
     "trust approve",
-    summary="Accept a person's new cross-signing identity after checking its key with them",
+    summary=N_("Accept a person's new cross-signing identity after checking its key with them"),
     example=f"!trust approve @alice:example.org {EXAMPLE_KEY}",
     params=[
-        Param("user", "the person whose identity changed", convert=parse_user_id),
+        Param("user", N_("the person whose identity changed"), convert=parse_user_id),
         Param(
             "key",
-            "their new master key, all of it (groups of four as in the notice)",
+            N_("their new master key, all of it (groups of four as in the notice)"),
             convert=parse_master_key,
             rest=True,
         ),
@@ -31,14 +32,19 @@ async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
     example = f"{ctx.prefix}trust approve {user} {EXAMPLE_KEY}"
     if user in ctx.settings.trusted_identities:
         raise UserError(
-            f"{user}'s identity is pinned by the operator (trusted_identities in the bot's "
-            "configuration); it can only be changed there, followed by a restart."
+            _(
+                "{user}'s identity is pinned by the operator (trusted_identities in the bot's "
+                "configuration); it can only be changed there, followed by a restart.",
+                user=user,
+            )
         )
     if ctx.settings.trust_mode == "strict":
         raise UserError(
-            "This bot runs in strict trust mode: only identities in trusted_identities (the "
-            "bot's configuration) count, so an approval here would change nothing. Ask an "
-            "operator to set the new key there and restart."
+            _(
+                "This bot runs in strict trust mode: only identities in trusted_identities (the "
+                "bot's configuration) count, so an approval here would change nothing. Ask an "
+                "operator to set the new key there and restart."
+            )
         )
     async with ctx.db.execute(
         "SELECT pending_key FROM identities WHERE user_id = ?", (user,)
@@ -47,15 +53,22 @@ async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
     pending = row["pending_key"] if row else None
     if pending is None:
         raise UserError(
-            f"{user} has no changed identity waiting for approval (if it changed back, "
-            "the waiting key was dropped).",
+            _(
+                "{user} has no changed identity waiting for approval (if it changed back, "
+                "the waiting key was dropped).",
+                user=user,
+            ),
             example=f"{ctx.prefix}trust list",
         )
     if key != pending:
         raise UserError(
-            f"The key you gave is not the one waiting for {user}. Nothing was approved. "
-            f"Compare the key in the security notice (or {ctx.prefix}trust list) with them "
-            "again over a channel you trust, then give it in full.",
+            _(
+                "The key you gave is not the one waiting for {user}. Nothing was approved. "
+                "Compare the key in the security notice (or {command}) with them "
+                "again over a channel you trust, then give it in full.",
+                user=user,
+                command=ctx.prefix + "trust list",
+            ),
             example=example,
         )
     await ctx.db.execute(
@@ -64,12 +77,18 @@ async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
         (utc_iso(ctx.now), ctx.sender, user),
     )
     await ctx.audit("trust.approve", user, f"master key {key}")
-    ctx.reply(f"Approved the new identity of {user} (master key {fingerprint(key)}).")
+    ctx.reply(
+        _(
+            "Approved the new identity of {user} (master key {key}).",
+            user=user,
+            key=fingerprint(key),
+        )
+    )
 
 
 @command(
     "trust list",
-    summary="Pinned identities, with changed ones waiting for approval first",
+    summary=N_("Pinned identities, with changed ones waiting for approval first"),
     example="!trust list",
     roles=["admin"],
 )
@@ -80,24 +99,31 @@ async def trust_list(ctx: Context) -> None:
     ) as cur:
         rows = await cur.fetchall()
     if not rows:
-        ctx.reply("No identity is pinned yet.")
+        ctx.reply(_("No identity is pinned yet."))
         return
     strict = ctx.settings.trust_mode == "strict"
     ctx.reply(
         table(
-            "Pinned identities (strict mode: only trusted_identities in the configuration "
-            "count; other rows here are ignored)"
+            _(
+                "Pinned identities (strict mode: only trusted_identities in the configuration "
+                "count; other rows here are ignored)"
+            )
             if strict
-            else "Pinned identities",
-            ["person", "master key", "pinned by", "state"],
+            else _("Pinned identities"),
+            [
+                pgettext("field", "person"),
+                pgettext("field", "master key"),
+                pgettext("field", "pinned by"),
+                pgettext("field", "state"),
+            ],
             [
                 (
                     r["user_id"],
                     fingerprint(r["master_key"]),
                     r["pinned_by"],
-                    f"CHANGED to {fingerprint(r['pending_key'])}: approve?"
+                    _("CHANGED to {key}: approve?", key=fingerprint(r["pending_key"]))
                     if r["pending_key"]
-                    else "ok",
+                    else pgettext("identity state", "ok"),
                 )
                 for r in rows
             ],

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 
 from commands.errors import UserError
+from commands.i18n import _
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
@@ -29,15 +30,18 @@ def split_body(text: str) -> tuple[str, bool, str]:
 
 def split_head(body: str) -> tuple[str, str]:
     """A command's head (parsed, kept short) and its free text after ` -- ` (may be long)."""
-    head, _, tail = split_body(body)
+    head, _sep, tail = split_body(body)
     return head, tail
 
 
 def tokenize(text: str) -> list[str]:
     if text.count('"') % 2:
         raise UserError(
-            'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
-            'place="NATO HQ, room 3". !help <command> shows how to write each command.'
+            _(
+                'A quote is not closed. Put a " at both ends of a quoted text, e.g. '
+                'place="NATO HQ, room 3". {help} shows how to write each command.',
+                help="!help <command>",
+            )
         )
     return [
         m[4] if m[4] is not None else m[1] + (m[2] if m[2] is not None else m[3])
@@ -58,10 +62,17 @@ def parse_pairs(text: str, keys: Iterable[str]) -> dict[str, str]:
     if not marks or head:
         if not head:
             raise ValueError(
-                f"nothing to change; write key=value with key one of {', '.join(known)}"
+                _(
+                    "nothing to change; write key=value with key one of {keys}",
+                    keys=", ".join(known),
+                )
             )
         raise ValueError(
-            f"Not understood: {head[:40]!r} is not key=value with key one of {', '.join(known)}"
+            _(
+                "Not understood: {text!r} is not key=value with key one of {keys}",
+                text=head[:40],
+                keys=", ".join(known),
+            )
         )
     out: dict[str, str] = {}
     for i, m in enumerate(marks):

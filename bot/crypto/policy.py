@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -29,10 +29,11 @@ from bot.crypto.cross_signing import (
 )
 from bot.crypto.trust import UserTrust, evaluate_user
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox import each_in_their_language, enqueue
 from bot.store import Store
-from commands.context import OutMessage, utc_iso
+from commands.context import utc_iso
 from commands.fingerprints import fingerprint
+from commands.i18n import N_, _
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -41,40 +42,57 @@ KEYS_FILE = "cross_signing.keys"
 CACHE_SECONDS = 60.0
 REFRESH_ON_MISS_SECONDS = 5.0
 
-UNTRUSTED_DEVICE = (
+# Refusals: English templates, rendered in the sender's language where they are told
+# (bot/sync.py _tell_refused), with the Refusal's values.
+UNTRUSTED_DEVICE = N_(
     "I did not act on your message: it came from a session ({device}) that your own "
     "cross-signing identity has not verified, and I only take instructions from verified "
     "sessions. In Element: Settings → Sessions → verify this session (or send from one "
     "that is verified), then send the command again."
 )
-IDENTITY_CHANGED = (
+# The same, when the sending device could not be told (its keys are not on the server).
+UNTRUSTED_UNKNOWN_DEVICE = N_(
+    "I did not act on your message: it came from a session (unknown) that your own "
+    "cross-signing identity has not verified, and I only take instructions from verified "
+    "sessions. In Element: Settings → Sessions → verify this session (or send from one "
+    "that is verified), then send the command again."
+)
+IDENTITY_CHANGED = N_(
     "I did not act on your message: your cross-signing identity changed since I first "
     "saw it, and I wait for an admin to confirm the new one. Ask an admin to check your "
     "new master key with you and approve it (`{prefix}trust approve {user} <key>`)."
 )
-IDENTITY_CHANGED_CONFIGURED = (
+IDENTITY_CHANGED_CONFIGURED = N_(
     "I did not act on your message: your cross-signing identity is not the one the "
     "operator configured for you. If you reset it, ask them to check the new key with you "
     "and put it in the bot's configuration (trusted_identities)."
 )
-NOT_LISTED = (
+NOT_LISTED = N_(
     "I did not act on your message: this bot only trusts people whose cross-signing "
     "identity an operator has configured, and yours is not among them. Ask an operator "
     "to add it (trusted_identities)."
 )
-NO_IDENTITY = (
+NO_IDENTITY = N_(
     "I did not act on your message: your account has no cross-signing identity yet, so "
     "I cannot tell your sessions from an impostor's. In Element: Settings → Security & "
     "Privacy → set up cross-signing (secure backup), then send the command again."
 )
+KEYS_UNCHECKED = N_("I could not check your session's keys just now; send it again.")
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a sender's device is not trusted; device_id lets the bot explain it to them."""
+    """Why a sender's device is not trusted; device_id lets the bot explain it to them.
+
+    `reason` is an English template (N_); `text()` renders it with `values` in the current
+    language (the sync loop sets the sender's)."""
 
     reason: str
     device_id: str | None = None
+    values: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def text(self) -> str:
+        return _(self.reason, **self.values)
 
 
 @dataclass
@@ -225,7 +243,7 @@ class DeviceTrustPolicy:
                 pin = pins[user_id]
                 trust = evaluate_user(user_id, query, pin)
                 await self._record(user_id, pin, trust)
-                pinned_now, _ = await self._pin(user_id)
+                pinned_now, _pending = await self._pin(user_id)
                 if pinned_now != pin:  # pinned on first sight just now
                     trust = evaluate_user(user_id, query, pinned_now)
                 self._cache[user_id] = _Cached(trust, query, time.monotonic())
@@ -270,12 +288,16 @@ class DeviceTrustPolicy:
                 log.warning(
                     "the cross-signing identity of %s changed; waiting for an admin", user_id
                 )
-                text = identity_changed_notice(
-                    user_id, pin, trust.master_key, self.settings.command_prefix, configured
+                new_key, prefix = trust.master_key, self.settings.command_prefix
+                notices = await each_in_their_language(
+                    db,
+                    self.settings.admins,
+                    self.settings.language,
+                    lambda _admin: identity_changed_notice(
+                        user_id, pin, new_key, prefix, configured
+                    ),
                 )
-                await enqueue(
-                    db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now
-                )
+                await enqueue(db, notices, now)
         self.metrics.refused.labels("identity_changed").inc()
 
     async def _clear_pending(self, user_id: str, pin: str, now: str) -> None:
@@ -294,12 +316,19 @@ class DeviceTrustPolicy:
                 "UPDATE identities SET pending_key = NULL, pending_since = NULL WHERE user_id = ?",
                 (user_id,),
             )
-            text = (
-                f"Security notice: the cross-signing identity of {user_id} is back to the "
-                f"pinned one ({fingerprint(pin)}). The changed key I saw meanwhile can no "
-                "longer be approved; nothing needs doing unless they tell you otherwise."
+            notices = await each_in_their_language(
+                db,
+                self.settings.admins,
+                self.settings.language,
+                lambda _admin: _(
+                    "Security notice: the cross-signing identity of {user} is back to the "
+                    "pinned one ({key}). The changed key I saw meanwhile can no longer be "
+                    "approved; nothing needs doing unless they tell you otherwise.",
+                    user=user_id,
+                    key=fingerprint(pin),
+                ),
             )
-            await enqueue(db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now)
+            await enqueue(db, notices, now)
         log.warning("the cross-signing identity of %s reverted; pending key dropped", user_id)
 
     # -- incoming ----------------------------------------------------------------------
@@ -310,19 +339,19 @@ class DeviceTrustPolicy:
         session_id = getattr(event, "session_id", None)
         olm = self.client.olm
         if olm is None or not sender_key or not session_id:
-            return Refusal(UNTRUSTED_DEVICE.format(device="unknown"))
+            return Refusal(UNTRUSTED_UNKNOWN_DEVICE)
         session = olm.inbound_group_store.get(room_id, sender_key, session_id)
         if session is None or session.forwarding_chain:
-            return Refusal(UNTRUSTED_DEVICE.format(device="unknown"))
+            return Refusal(UNTRUSTED_UNKNOWN_DEVICE)
         try:
             return await self._device_for(sender, sender_key, session.ed25519)
         except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("cannot check %s's devices now (%s)", sender, exc)
-            return Refusal("I could not check your session's keys just now; send it again.")
+            return Refusal(KEYS_UNCHECKED)
 
     async def _device_for(self, user_id: str, curve: str, ed: str) -> Refusal | None:
         """Find the sending device by its keys, then apply the rule; refresh once on a miss."""
-        refusal = Refusal(UNTRUSTED_DEVICE.format(device="unknown"))
+        refusal = Refusal(UNTRUSTED_UNKNOWN_DEVICE)
         for fresh in (False, True):
             entry = await self.evaluate(user_id, fresh=fresh)
             trust = entry.trust
@@ -343,16 +372,15 @@ class DeviceTrustPolicy:
             elif trust.pinned_master_key is None and self.settings.trust_mode == "strict":
                 refusal = Refusal(NOT_LISTED, device_id)
             elif trust.pin_matches is False:
-                text = (
-                    IDENTITY_CHANGED_CONFIGURED
-                    if user_id in self.settings.trusted_identities
-                    else IDENTITY_CHANGED.format(prefix=self.settings.command_prefix, user=user_id)
-                )
-                refusal = Refusal(text, device_id)
+                if user_id in self.settings.trusted_identities:
+                    refusal = Refusal(IDENTITY_CHANGED_CONFIGURED, device_id)
+                else:
+                    values = {"prefix": self.settings.command_prefix, "user": user_id}
+                    refusal = Refusal(IDENTITY_CHANGED, device_id, values)
             elif device_id in trust.trusted_devices:
                 return None
             else:
-                refusal = Refusal(UNTRUSTED_DEVICE.format(device=device_id), device_id)
+                refusal = Refusal(UNTRUSTED_DEVICE, device_id, {"device": device_id})
         return refusal
 
     # -- outgoing ----------------------------------------------------------------------
@@ -421,35 +449,50 @@ class DeviceTrustPolicy:
             first = await cur.fetchone() is not None
             await cur.close()
             if first:
-                text = (
-                    f"Security notice: {user_id}, who is not on the allow-list, is in room "
-                    f"{room_id}. I send them no keys, so they cannot read what I write there. "
-                    "Remove them from the room, or add them to allowed_users if they belong."
+                notices = await each_in_their_language(
+                    db,
+                    self.settings.admins,
+                    self.settings.language,
+                    lambda _admin: _(
+                        "Security notice: {user}, who is not on the allow-list, is in room "
+                        "{room}. I send them no keys, so they cannot read what I write there. "
+                        "Remove them from the room, or add them to allowed_users if they "
+                        "belong.",
+                        user=user_id,
+                        room=room_id,
+                    ),
                 )
-                await enqueue(
-                    db, [OutMessage(body=text, user_id=a) for a in self.settings.admins], now
-                )
+                await enqueue(db, notices, now)
         if first:
             self.metrics.refused.labels("outsider_in_room").inc()
             log.warning("an outsider is in %s; withholding room keys from them", room_id)
 
 
 def identity_changed_notice(user_id: str, old: str, new: str, prefix: str, configured: bool) -> str:
-    """What admins read: both keys in full, so they compare the new one with the person."""
-    keys = f"Old master key: {fingerprint(old)}\nNew master key: {fingerprint(new)}\n"
-    head = (
-        f"Security notice: the cross-signing identity of {user_id} changed.\n{keys}"
-        "Until it is approved, I ignore their messages and send them no keys. "
-    )
+    """What admins read (in the current language): both keys in full, so they compare the
+    new one with the person."""
     if configured:
-        return head + (
-            "Their key is pinned in the configuration (trusted_identities): once you have "
-            "checked the new key with them over a channel you trust (e.g. by phone), an "
-            "operator sets it there and restarts the bot."
+        return _(
+            "Security notice: the cross-signing identity of {user} changed.\n"
+            "Old master key: {old}\nNew master key: {new}\n"
+            "Until it is approved, I ignore their messages and send them no keys. Their key is "
+            "pinned in the configuration (trusted_identities): once you have checked the new "
+            "key with them over a channel you trust (e.g. by phone), an operator sets it there "
+            "and restarts the bot.",
+            user=user_id,
+            old=fingerprint(old),
+            new=fingerprint(new),
         )
-    return head + (
-        "Check the new key with them over a channel you trust (e.g. by phone, group by "
-        f"group), then send `{prefix}trust approve {user_id} <the new master key>`."
+    return _(
+        "Security notice: the cross-signing identity of {user} changed.\n"
+        "Old master key: {old}\nNew master key: {new}\n"
+        "Until it is approved, I ignore their messages and send them no keys. Check the new "
+        "key with them over a channel you trust (e.g. by phone, group by group), then send "
+        "`{prefix}trust approve {user} <the new master key>`.",
+        user=user_id,
+        old=fingerprint(old),
+        new=fingerprint(new),
+        prefix=prefix,
     )
 
 

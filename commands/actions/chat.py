@@ -55,7 +55,8 @@ from commands.timeparse import Due, show_due
 
 
 def _add_example(now: Any) -> str:
-    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- circulate the draft"
+    # The free text after -- reads in the reader's language; the command does not change.
+    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- " + _("circulate the draft")
 
 
 @command(
@@ -407,7 +408,8 @@ def _fmt_due(due: Due) -> str:
 @command(
     "actions reassign",
     summary=N_("Give an item to another person or post (secretariat)"),
-    example="!actions reassign A-7 FR-PARIS -- Paris leads on this",
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions reassign A-7 FR-PARIS -- Paris leads on this"),
     params=[
         Param("item", N_("e.g. A-7"), convert=parse_item_id),
         Param("owner", N_("a Matrix ID or a post code")),
@@ -496,7 +498,8 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
 @command(
     "actions done",
     summary=N_("Mark an item done (its owner or the secretariat)"),
-    example="!actions done A-7 -- sent to all delegations",
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions done A-7 -- sent to all delegations"),
     params=[Param("item", N_("e.g. A-7"), convert=parse_item_id)],
     body=Param("comment", N_("what was done, kept in the history"), optional=True),
 )
@@ -507,7 +510,8 @@ async def actions_done(ctx: Context, *, item: int, comment: str | None) -> None:
 @command(
     "actions status",
     summary=N_("Set an item's status: open, in-progress, done (owner); cancelled (secretariat)"),
-    example="!actions status A-7 in-progress -- draft under review",
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions status A-7 in-progress -- draft under review"),
     params=[
         Param("item", N_("e.g. A-7"), convert=parse_item_id),
         Param(
@@ -531,7 +535,8 @@ async def cancel_item(ctx: Context, oid: ObjectId, *, reason: str | None) -> Non
 @command(
     "actions comment",
     summary=N_("Add a comment to an item's history (its owner or the secretariat)"),
-    example="!actions comment A-7 -- waiting for the Italian input",
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions comment A-7 -- waiting for the Italian input"),
     params=[Param("item", N_("e.g. A-7"), convert=parse_item_id)],
     body=Param("comment", N_("the comment")),
 )

@@ -12,7 +12,7 @@ from commands.i18n import _, language, ngettext
 from commands.markings.store import reader_for, withheld_cell
 from commands.people import load_person
 from commands.registry import job
-from commands.render import Rendered, esc
+from commands.render import Rendered, colon, esc
 
 # -- scheduling nudges ---------------------------------------------------------------------
 
@@ -179,8 +179,8 @@ def _withheld(item: Item) -> str:
 def labelled(label: str, value: str, *, html: bool = False) -> str:
     """One `label: value` line (French puts a space before the colon)."""
     if html:
-        return _("{label}: {value}", label="<b>" + esc(label) + "</b>", value=esc(value))
-    return _("{label}: {value}", label=label, value=value)
+        return f"<b>{esc(label)}</b>{esc(colon())}{esc(value)}"
+    return f"{label}{colon()}{value}"
 
 
 def field_lines(lines: list[tuple[str, str]]) -> Rendered:

@@ -296,7 +296,8 @@ async def edit_summit_generic(ctx: Context, oid: ObjectId, *, changes: dict[str,
 @command(
     "summit close",
     summary=N_("Close a summit: no more changes, no more digests (secretariat)"),
-    example="!summit close S-1 -- all items handed over",
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!summit close S-1 -- all items handed over"),
     params=[Param("summit", N_("e.g. S-1"), convert=parse_summit_id)],
     body=Param("note", N_("why, for the record"), optional=True),
     roles=SECRETARIAT,

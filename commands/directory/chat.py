@@ -11,6 +11,7 @@ from commands.context import Context
 from commands.directory.service import (
     canonical_target,
     optional_of,
+    parse_language,
     parse_members,
     parse_post_code,
     parse_roles,
@@ -23,10 +24,12 @@ from commands.directory.service import (
 )
 from commands.directory.store import set_person, set_post
 from commands.errors import NotFound, UserError
+from commands.i18n import N_, _, ngettext, pgettext
+from commands.i18n import name as language_name
 from commands.markings.model import Marking, Policy, marking_example, nation_name, parse_nation
 from commands.people import ROLES, display_names, parse_zone
-from commands.registry import Option, Param, command
-from commands.render import Rendered, esc, table
+from commands.registry import Option, Param, command, role_name
+from commands.render import Rendered, colon, esc, table
 from commands.render import person as person_marker
 
 # -- commands ------------------------------------------------------------------------------
@@ -36,20 +39,26 @@ _ADMIN = ["admin"]
 
 @command(
     "dir person",
-    summary="Add or change a person in the directory (admin)",
-    example='!dir person @alice:example.org role=secretariat post=FR-PARIS name="Alice Martin"',
-    params=[Param("user", "a Matrix ID", convert=parse_user_id)],
+    summary=N_("Add or change a person in the directory (admin)"),
+    example='!dir person @alice:example.org role=secretariat post=FR-PARIS name="Alice Martin" '
+    "lang=fr",
+    params=[Param("user", N_("a Matrix ID"), convert=parse_user_id)],
     options=[
         Option(
             "role",
-            "comma list of attache, secretariat; empty clears (admins: configuration)",
+            N_("comma list of attache, secretariat; empty clears (admins: configuration)"),
             optional_of(parse_roles),
         ),
-        Option("post", "a post code; - clears", optional_of(parse_post_code)),
-        Option("name", "display name, quoted if it has spaces"),
-        Option("tz", "IANA time zone", optional_of(parse_zone)),
-        Option("nation", "ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears", parse_nation),
-        Option("clearance", "one of the marking levels; - clears"),
+        Option("post", N_("a post code; - clears"), optional_of(parse_post_code)),
+        Option("name", N_("display name, quoted if it has spaces")),
+        Option("tz", N_("IANA time zone"), optional_of(parse_zone)),
+        Option("nation", N_("ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears"), parse_nation),
+        Option("clearance", N_("one of the marking levels; - clears")),
+        Option(
+            "lang",
+            N_("the language the bot writes to them in: en, fr, de; - clears (the default)"),
+            optional_of(parse_language),
+        ),
     ],
     roles=_ADMIN,
 )
@@ -63,6 +72,7 @@ async def dir_person(
     tz: str | None,
     nation: str | None,
     clearance: str | None,
+    lang: str | None,
 ) -> None:
     if clearance is not None:
         example = f"{ctx.prefix}dir person {user} clearance={_level(ctx)}"
@@ -77,6 +87,7 @@ async def dir_person(
         timezone=tz,
         nation=nation,
         clearance=clearance,
+        language=lang,
     )
     given = {
         "role": role,
@@ -85,26 +96,32 @@ async def dir_person(
         "tz": tz,
         "nation": nation,
         "clearance": clearance,
+        "lang": lang,
     }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.person", user, ",".join(changed))
-    ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone))
+    ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone, ctx.settings.language))
 
 
 @command(
     "dir post",
-    summary="Add or change a post and its people (admin)",
-    example='!dir post FR-PARIS name="Paris DATT" members=@a:example.org,@b:example.org',
-    params=[Param("code", "e.g. FR-PARIS", convert=parse_post_code)],
+    summary=N_("Add or change a post and its people (admin)"),
+    example='!dir post FR-PARIS name="Paris DATT" members=@a:example.org,@b:example.org lang=fr',
+    params=[Param("code", N_("e.g. FR-PARIS"), convert=parse_post_code)],
     options=[
-        Option("name", "the post's name, quoted if it has spaces"),
-        Option("members", "comma list of Matrix IDs; replaces the members", parse_members),
-        Option("add", "comma list of Matrix IDs to add", parse_members),
-        Option("remove", "comma list of Matrix IDs to remove", parse_members),
-        Option("room", "the post's room ID; - clears", optional_of(parse_room_id)),
-        Option("nation", "ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears", parse_nation),
-        Option("marking", "default marking of requests to the post; - clears"),
-        Option("rel", "default releasability (rel=FRA,DEU or a group)"),
+        Option("name", N_("the post's name, quoted if it has spaces")),
+        Option("members", N_("comma list of Matrix IDs; replaces the members"), parse_members),
+        Option("add", N_("comma list of Matrix IDs to add"), parse_members),
+        Option("remove", N_("comma list of Matrix IDs to remove"), parse_members),
+        Option("room", N_("the post's room ID; - clears"), optional_of(parse_room_id)),
+        Option("nation", N_("ISO 3166-1 alpha-3 code (FRA, DEU, USA); - clears"), parse_nation),
+        Option("marking", N_("default marking of requests to the post; - clears")),
+        Option("rel", N_("default releasability (rel=FRA,DEU or a group)")),
+        Option(
+            "lang",
+            N_("the language of what goes to the post's room: en, fr, de; - clears"),
+            optional_of(parse_language),
+        ),
     ],
     roles=_ADMIN,
 )
@@ -120,6 +137,7 @@ async def dir_post(
     nation: str | None,
     marking: str | None,
     rel: str | None,
+    lang: str | None,
 ) -> None:
     stored: str | None = None
     if marking is not None or rel is not None:
@@ -144,6 +162,7 @@ async def dir_post(
         remove=remove,
         nation=nation,
         marking=stored,
+        language=lang,
     )
     given = {
         "name": name,
@@ -153,17 +172,18 @@ async def dir_post(
         "room": room,
         "nation": nation,
         "marking": stored,
+        "lang": lang,
     }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.post", code, ",".join(changed))
-    ctx.reply(await describe_post(ctx.db, code))
+    ctx.reply(await describe_post(ctx.db, code, ctx.settings.language))
 
 
 @command(
     "dir show",
-    summary="Show a person's or a post's directory entry (admin)",
+    summary=N_("Show a person's or a post's directory entry (admin)"),
     example="!dir show FR-PARIS",
-    params=[Param("target", "a Matrix ID or a post code")],
+    params=[Param("target", N_("a Matrix ID or a post code"))],
     roles=_ADMIN,
 )
 async def dir_show(ctx: Context, *, target: str) -> None:
@@ -172,7 +192,7 @@ async def dir_show(ctx: Context, *, target: str) -> None:
 
 @command(
     "dir list",
-    summary="List the posts and how many people each has (admin)",
+    summary=N_("List the posts and how many people each has (admin)"),
     example="!dir list",
     roles=_ADMIN,
 )
@@ -186,15 +206,25 @@ async def dir_list(ctx: Context) -> None:
         row = await cur.fetchone()
     people = int(row[0]) if row else 0
     ctx.reply(
-        table("Posts", ["post", "name", "people", "room"], rows, footer=f"{people} people known.")
+        table(
+            _("Posts"),
+            [
+                pgettext("field", "post"),
+                pgettext("field", "name"),
+                pgettext("field", "people"),
+                pgettext("field", "room"),
+            ],
+            rows,
+            footer=ngettext("{n} person known.", "{n} people known.", people),
+        )
     )
 
 
 @command(
     "whois",
-    summary="Look up a person or a post (yourself without an argument)",
+    summary=N_("Look up a person or a post (yourself without an argument)"),
     example="!whois FR-PARIS",
-    params=[Param("target", "a Matrix ID or a post code", optional=True)],
+    params=[Param("target", N_("a Matrix ID or a post code"), optional=True)],
 )
 async def whois(ctx: Context, *, target: str | None) -> None:
     ctx.reply(await _describe(ctx, target or ctx.sender))
@@ -207,12 +237,19 @@ async def _describe(ctx: Context, text: str) -> Rendered:
         raise UserError(str(exc), example=f"{ctx.prefix}whois FR-PARIS") from None
     if kind == "post":
         if not await post_exists(ctx.db, key):
-            raise NotFound(f"No post {key} in the directory. Send !dir list for all of them.")
-        return await describe_post(ctx.db, key)
+            raise NotFound(
+                _(
+                    "No post {post} in the directory. Send {command} for all of them.",
+                    post=key,
+                    command="!dir list",
+                )
+            )
+        return await describe_post(ctx.db, key, ctx.settings.language)
     return await describe_person(
         ctx.db,
         key,
         ctx.settings.timezone,
+        ctx.settings.language,
         admins=ctx.settings.admins,
         clearance=await _clearance_shown(ctx, key),
     )
@@ -239,12 +276,14 @@ async def describe_person(
     db: aiosqlite.Connection,
     user_id: str,
     default_zone: str,
+    default_language: str = "en",
     admins: list[str] | None = None,
     clearance: str = "full",
 ) -> Rendered:
     """`clearance`: `full` shows it, `ask` says where to ask for it, `none` leaves it out."""
     async with db.execute(
-        "SELECT display_name, roles, timezone, nation, clearance FROM people WHERE user_id = ?",
+        "SELECT display_name, roles, timezone, nation, clearance, language FROM people "
+        "WHERE user_id = ?",
         (user_id,),
     ) as cur:
         row = await cur.fetchone()
@@ -254,42 +293,62 @@ async def describe_person(
     name = row[0] if row and row[0] else None
     if name is None:  # the name they gave themselves in Matrix, as Element shows it
         profile = (await display_names(db, {user_id})).get(user_id)
-        name = f"{profile} (their Matrix profile)" if profile else "-"
-    zone = row[2] if row and row[2] else f"{default_zone} (default)"
+        name = _("{name} (their Matrix profile)", name=profile) if profile else "-"
+    zone = row[2] if row and row[2] else _("{value} (default)", value=default_zone)
     posts = ", ".join(await posts_of(db, user_id)) or "-"
     lines = [
-        ("person", user_id),
-        ("name", name),
-        ("roles", ", ".join(sorted(roles))),
-        ("posts", posts),
-        ("time zone", zone),
-        ("nation", _nation(row[3] if row else None)),
+        (pgettext("field", "person"), user_id),
+        (pgettext("field", "name"), name),
+        (pgettext("field", "roles"), ", ".join(role_name(r) for r in sorted(roles))),
+        (pgettext("field", "posts"), posts),
+        (pgettext("field", "time zone"), zone),
+        (pgettext("field", "language"), _language(row[5] if row else None, default_language)),
+        (pgettext("field", "nation"), _nation(row[3] if row else None)),
     ]
     if clearance == "full":
-        lines.append(("clearance", (row[4] if row else None) or "-"))
+        lines.append((pgettext("field", "clearance"), (row[4] if row else None) or "-"))
     elif clearance == "ask":
-        lines.append(("clearance", "not shown in a shared room; ask me in a direct chat"))
+        lines.append(
+            (
+                pgettext("field", "clearance"),
+                _("not shown in a shared room; ask me in a direct chat"),
+            )
+        )
     if row is None:
-        lines.append(("note", "not in the directory"))
+        lines.append((pgettext("field", "note"), _("not in the directory")))
     return _fields(lines)
 
 
-async def describe_post(db: aiosqlite.Connection, code: str) -> Rendered:
+async def describe_post(
+    db: aiosqlite.Connection, code: str, default_language: str = "en"
+) -> Rendered:
     async with db.execute(
-        "SELECT name, room_id, nation, marking FROM posts WHERE code = ?", (code,)
+        "SELECT name, room_id, nation, marking, language FROM posts WHERE code = ?", (code,)
     ) as cur:
         row = await cur.fetchone()
     default = Marking.from_json(json.loads(row[3])) if row and row[3] else None
     members = await post_members(db, code)
     lines = [
-        ("post", code),
-        ("name", (row[0] if row else "") or "-"),
-        ("room", (row[1] if row else None) or "-"),
-        ("people", ", ".join(person_marker(m) for m in members) or "-"),
-        ("nation", _nation(row[2] if row else None)),
-        ("default marking", default.banner if default is not None else "-"),
+        (pgettext("field", "post"), code),
+        (pgettext("field", "name"), (row[0] if row else "") or "-"),
+        (pgettext("field", "room"), (row[1] if row else None) or "-"),
+        (pgettext("field", "people"), ", ".join(person_marker(m) for m in members) or "-"),
+        (pgettext("field", "language"), _language(row[4] if row else None, default_language)),
+        (pgettext("field", "nation"), _nation(row[2] if row else None)),
+        (
+            pgettext("field", "default marking"),
+            default.banner if default is not None else "-",
+        ),
     ]
     return _fields(lines)
+
+
+def _language(code: str | None, default: str) -> str:
+    """`fr (français)`, or the deployment's default marked as such."""
+    if code:
+        return f"{code} ({language_name(code)})"
+    shown = f"{default} ({language_name(default)})"
+    return _("{value} (default)", value=shown)
 
 
 def _nation(code: str | None) -> str:
@@ -297,6 +356,7 @@ def _nation(code: str | None) -> str:
 
 
 def _fields(lines: list[tuple[str, str]]) -> Rendered:
-    body = "\n".join(f"{k}: {v}" for k, v in lines)
-    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    sep = colon()
+    body = "\n".join(f"{k}{sep}{v}" for k, v in lines)
+    html = "<br>".join(f"<b>{esc(k)}</b>{esc(sep)}{esc(v)}" for k, v in lines)
     return Rendered(body, html)

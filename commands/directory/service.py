@@ -14,6 +14,9 @@ from typing import Any
 import aiosqlite
 
 from commands.errors import UserError
+from commands.i18n import _
+from commands.i18n import available as available_languages
+from commands.i18n import normalise as normalise_language
 from commands.ids import looks_like_id
 from commands.markings.model import Marking
 from commands.people import ADMINS_ARE_CONFIGURED, ROLES
@@ -29,7 +32,13 @@ _ROOM_ID = re.compile(r"^![^\s:]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 def parse_user_id(text: str) -> str:
     value = text.strip()
     if not MATRIX_ID.match(value):
-        raise ValueError(f"{value[:40]!r} is not a Matrix ID like @alice:example.org")
+        raise ValueError(
+            _(
+                "{text!r} is not a Matrix ID like {example}",
+                text=value[:40],
+                example="@alice:example.org",
+            )
+        )
     return value
 
 
@@ -37,25 +46,49 @@ def parse_post_code(text: str) -> str:
     """Post codes are upper-case words joined by '-', e.g. FR-PARIS; never like A-7."""
     code = text.strip().upper()
     if not (2 <= len(code) <= 40 and _POST.match(code)) or looks_like_id(code):
-        raise ValueError(f"{text[:40]!r} is not a post code like FR-PARIS or NATO-HQ-DATT")
+        raise ValueError(
+            _("{text!r} is not a post code like FR-PARIS or NATO-HQ-DATT", text=text[:40])
+        )
     return code
 
 
 def parse_roles(text: str) -> list[str]:
     roles = sorted({r.strip().lower() for r in text.split(",") if r.strip()})
     if "admin" in roles:
-        raise ValueError(ADMINS_ARE_CONFIGURED)
+        raise ValueError(_(ADMINS_ARE_CONFIGURED))
     bad = [r for r in roles if r not in ROLES]
     if bad:
-        raise ValueError(f"{bad[0][:20]!r} is not a role; roles are {', '.join(ROLES)}")
+        raise ValueError(
+            _("{text!r} is not a role; roles are {roles}", text=bad[0][:20], roles=", ".join(ROLES))
+        )
     return roles
 
 
 def parse_room_id(text: str) -> str:
     value = text.strip()
     if not _ROOM_ID.match(value):
-        raise ValueError(f"{value[:60]!r} is not a room ID like !abc:example.org")
+        raise ValueError(
+            _(
+                "{text!r} is not a room ID like {example}",
+                text=value[:60],
+                example="!abc:example.org",
+            )
+        )
     return value
+
+
+def parse_language(text: str) -> str:
+    """A language the bot speaks (`fr`, `FR`, `fr_FR`, `français`) -> its code."""
+    code = normalise_language(text)
+    if code is None:
+        raise ValueError(
+            _(
+                "{text!r} is not a language I speak; available: {codes}",
+                text=text.strip()[:20],
+                codes=", ".join(available_languages()),
+            )
+        )
+    return code
 
 
 def parse_members(text: str) -> list[str]:
@@ -136,7 +169,12 @@ def canonical_target(text: str) -> tuple[str, str]:
         return "post", parse_post_code(value)
     except ValueError:
         raise ValueError(
-            f"{value[:40]!r} is neither a Matrix ID (@alice:example.org) nor a post code (FR-PARIS)"
+            _(
+                "{text!r} is neither a Matrix ID ({person}) nor a post code ({post})",
+                text=value[:40],
+                person="@alice:example.org",
+                post="FR-PARIS",
+            )
         ) from None
 
 
@@ -153,10 +191,22 @@ async def resolve_target(db: aiosqlite.Connection, text: str) -> tuple[str, list
     if kind == "person":
         return kind, [key]
     if not await post_exists(db, key):
-        raise UserError(f"No post {key} in the directory. An admin adds it with !dir post {key}.")
+        raise UserError(
+            _(
+                "No post {post} in the directory. An admin adds it with {command}.",
+                post=key,
+                command="!dir post " + key,
+            )
+        )
     members = await post_members(db, key)
     if not members:
-        raise UserError(f"Post {key} has nobody in it yet; an admin adds people with !dir post.")
+        raise UserError(
+            _(
+                "Post {post} has nobody in it yet; an admin adds people with {command}.",
+                post=key,
+                command="!dir post",
+            )
+        )
     return kind, members
 
 

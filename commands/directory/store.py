@@ -12,6 +12,7 @@ import yaml
 
 from commands.context import utc_iso
 from commands.directory.service import (
+    parse_language,
     parse_post_code,
     parse_roles,
     parse_room_id,
@@ -20,6 +21,7 @@ from commands.directory.service import (
     post_members,
 )
 from commands.errors import UserError
+from commands.i18n import _
 from commands.markings.model import parse_nation
 from commands.people import parse_zone
 
@@ -37,6 +39,7 @@ async def set_person(
     timezone: str | None = None,
     nation: str | None = None,
     clearance: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Upsert the fields given (None = leave as is, "" = clear). A post must exist.
 
@@ -58,9 +61,17 @@ async def set_person(
         changes["nation"] = nation or None
     if clearance is not None:
         changes["clearance"] = clearance or None
+    if language is not None:
+        changes["language"] = language or None
     if post is not None:
         if post and not await post_exists(db, post):
-            raise UserError(f"No post {post} in the directory. Create it first: !dir post {post}")
+            raise UserError(
+                _(
+                    "No post {post} in the directory. Create it first: {command}",
+                    post=post,
+                    command="!dir post " + post,
+                )
+            )
         async with db.execute("SELECT post FROM people WHERE user_id = ?", (user_id,)) as cur:
             row = await cur.fetchone()
         old = row[0] if row else None
@@ -94,10 +105,12 @@ async def set_post(
     remove: list[str] | None = None,
     nation: str | None = None,
     marking: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Upsert a post; `members` replaces the membership, `add`/`remove` adjust it.
 
-    nation: "" clears; marking: the post's default marking as JSON, "" clears."""
+    nation: "" clears; marking: the post's default marking as JSON, "" clears; language:
+    what goes to the post's room is written in it ("" clears: the deployment's)."""
     stamp = utc_iso(now)
     await db.execute(
         "INSERT INTO posts (code, name, created_at, updated_at) VALUES (?, '', ?, ?) "
@@ -112,6 +125,8 @@ async def set_post(
         await db.execute("UPDATE posts SET nation = ? WHERE code = ?", (nation or None, code))
     if marking is not None:
         await db.execute("UPDATE posts SET marking = ? WHERE code = ?", (marking or None, code))
+    if language is not None:
+        await db.execute("UPDATE posts SET language = ? WHERE code = ?", (language or None, code))
     await db.execute("UPDATE posts SET updated_at = ? WHERE code = ?", (stamp, code))
     current = set(await post_members(db, code))
     wanted = set(members) if members is not None else set(current)
@@ -155,6 +170,7 @@ async def load_seed(
             room: "!abc:example.org"        # optional
             members: ["@alice:example.org"]  # replaces the post's members
             nation: FRA                      # optional, ISO 3166-1 alpha-3
+            lang: fr                         # optional: what goes to its room, en/fr/de
         people:
           - id: "@alice:example.org"
             name: Alice Martin
@@ -163,6 +179,7 @@ async def load_seed(
             timezone: Europe/Paris
             nation: FRA                      # optional
             clearance: RESTRICTED            # optional, one of marking_levels
+            lang: fr                         # optional: the bot writes to them in it
     """
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -186,6 +203,7 @@ async def load_seed(
             room_id=post["room"],
             members=post["members"],
             nation=post["nation"],
+            language=post["lang"],
         )
     for person in people:
         await set_person(
@@ -198,6 +216,7 @@ async def load_seed(
             timezone=person["timezone"],
             nation=person["nation"],
             clearance=person["clearance"],
+            language=person["lang"],
         )
     return SeedResult(posts=len(posts), people=len(people))
 
@@ -224,7 +243,15 @@ def _seed_post(i: int, entry: Any) -> dict[str, Any]:
         if members is None
         else _seed_field(f"{where}.members", lambda v: [parse_user_id(str(m)) for m in v], members),
         "nation": _seed_nation(where, entry),
+        "lang": _seed_language(where, entry),
     }
+
+
+def _seed_language(where: str, entry: dict[str, Any]) -> str | None:
+    """`lang: fr` (a code or a language's name); checked with the rest before any write."""
+    if entry.get("lang") is None:
+        return None
+    return str(_seed_field(f"{where}.lang", parse_language, str(entry["lang"])))
 
 
 def _seed_nation(where: str, entry: dict[str, Any]) -> str | None:
@@ -264,4 +291,5 @@ def _seed_person(i: int, entry: Any, levels: list[str] | None = None) -> dict[st
         else None,
         "nation": _seed_nation(where, entry),
         "clearance": _seed_clearance(where, entry, levels),
+        "lang": _seed_language(where, entry),
     }

@@ -221,6 +221,8 @@ class BotCore:
             is_allowed=self.settings.is_allowed,
             admins=tuple(self.settings.admins),
             policy=policy,
+            default_language=self.settings.language,
+            default_timezone=self.settings.timezone,
         )
         task = asyncio.create_task(outbox.run())
         try:

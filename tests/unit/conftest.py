@@ -30,6 +30,8 @@ async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIter
 # -- every user error the unit suite provokes, for tests/unit/test_examples.py --------------
 
 USER_ERRORS: list[tuple[datetime, str]] = []  # (the handler's now, the reply text)
+# The same for replies in another language than English (the sender's `!lang`), by language.
+USER_ERRORS_IN: dict[str, list[tuple[datetime, str]]] = {}
 _LAST = "tests/unit/test_examples.py"
 
 
@@ -43,7 +45,9 @@ def _record_user_errors() -> Iterator[None]:
     async def recording(self: Dispatcher, ctx: Any, incoming: Any) -> tuple[str | None, str]:
         name, outcome = await original(self, ctx, incoming)
         if outcome == "user_error" and ctx.outbox:
-            USER_ERRORS.append((ctx.now, ctx.outbox[-1].body))
+            lang = ctx.person.language if ctx.person is not None else "en"
+            errors = USER_ERRORS if lang == "en" else USER_ERRORS_IN.setdefault(lang, [])
+            errors.append((ctx.now, ctx.outbox[-1].body))
         return name, outcome
 
     Dispatcher._run = recording  # type: ignore[method-assign]

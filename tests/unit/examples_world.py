@@ -48,7 +48,8 @@ def _makers(now: datetime) -> dict[str, str]:
     }
 
 
-async def world(tmp: Path, now: datetime) -> BotCore:
+async def world(tmp: Path, now: datetime, lang: str = "en") -> BotCore:
+    """The directory; with `lang`, every actor reads (and writes) that language."""
     clock = FakeClock()
     clock.set(now)
     core = await BotCore(
@@ -62,6 +63,9 @@ async def world(tmp: Path, now: datetime) -> BotCore:
     await core.bot_in_room(BOT_ROOM)  # the encrypted room the bot is in, as sync saw it
     for text in DIRECTORY:
         await must(core, ADMIN, text)
+    if lang != "en":
+        for actor in ACTORS:
+            await must(core, actor, f"!lang {lang}")
     return core
 
 
@@ -88,7 +92,9 @@ async def last_outcome(core: BotCore) -> str:
     return str(rows[0][0])
 
 
-async def prepared(tmp: Path, now: datetime, example: str) -> AsyncIterator[tuple[BotCore, str]]:
+async def prepared(
+    tmp: Path, now: datetime, example: str, lang: str = "en"
+) -> AsyncIterator[tuple[BotCore, str]]:
     """Fresh worlds for an example, one per (actor, state of the request it names).
 
     A request example is tried on a fresh request and on one its addressee acknowledged
@@ -96,7 +102,7 @@ async def prepared(tmp: Path, now: datetime, example: str) -> AsyncIterator[tupl
     """
     states = ("open", "acknowledged") if "LR-" in example else ("open",)
     for i, (actor, state) in enumerate((a, s) for s in states for a in ACTORS):
-        core = await world(tmp / f"{i}", now)
+        core = await world(tmp / f"{i}", now, lang)
         try:
             await seed_for(core, example)
             if state == "acknowledged":
@@ -107,10 +113,13 @@ async def prepared(tmp: Path, now: datetime, example: str) -> AsyncIterator[tupl
             await core.close()
 
 
-async def accepted(tmp: Path, now: datetime, example: str) -> tuple[bool, list[str]]:
-    """Whether one of the actors can send the example as shown; the replies otherwise."""
+async def accepted(
+    tmp: Path, now: datetime, example: str, lang: str = "en"
+) -> tuple[bool, list[str]]:
+    """Whether one of the actors (reading `lang`) can send the example as shown; the replies
+    otherwise."""
     replies: list[str] = []
-    async with aclosing(prepared(tmp, now, example)) as worlds:  # closes the store on return
+    async with aclosing(prepared(tmp, now, example, lang)) as worlds:  # closes the store on return
         async for core, actor in worlds:
             sent = await core.say(actor, example, room_id=ROOM)
             if await last_outcome(core) == "ok":

@@ -4,6 +4,8 @@ Examples come from `!help <command>` (every declared command, at two different d
 a date written into an example shows up as past) and from every user error the unit suite
 provoked (at the time it was provoked). Each runs on a fresh store with a directory
 fixture and must be accepted. Every user error carries an example or a next step.
+The same holds in French and German: the examples as a French or German reader sees them
+(their free text translated) are sent by actors who chose that language with `!lang`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.conftest import USER_ERRORS
+from commands.i18n import language
+from tests.unit.conftest import USER_ERRORS, USER_ERRORS_IN
 from tests.unit.examples_world import (
     ADMIN,
     ROOM,
@@ -68,19 +71,33 @@ PROVOKE = (
 _EXAMPLE = re.compile(r"^\s*Example: (.+)$", re.MULTILINE)
 # A next step: a command to send, or who to ask (an operator's change is no command).
 _COMMAND = re.compile(r"(?:^|[\s(])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
+OTHER_LANGUAGES = ("fr", "de")
+_EXAMPLE_IN = {
+    "fr": re.compile(r"^\s*Exemple : (.+)$", re.MULTILINE),
+    "de": re.compile(r"^\s*Beispiel: (.+)$", re.MULTILINE),
+}
+_COMMAND_IN = {
+    "fr": re.compile(
+        r"(?:^|[\s(«])!\w|\b(?:Demandez|Adressez-vous)\b.{0,40}\b(?:opérateur|administrateur)"
+    ),
+    "de": re.compile(
+        r"(?:^|[\s(„])!\w|\b(?:Fragen|Bitten|Wenden) Sie\b.{0,40}\b(?:Betreiber|Administrator)"
+    ),
+}
 
 
 # Accepted only in a state no chat command can make: checked to parse, not to succeed.
 NEEDS_CRYPTO_STATE = {"trust approve": "a changed cross-signing identity waiting"}
 
 
-def help_examples(now: datetime) -> list[str]:
+def help_examples(now: datetime, lang: str = "en") -> list[str]:
     from commands import build_registry
 
     registry = build_registry("!")
     out = []
     for name, spec in registry.commands.items():
-        example = spec.example_at(now, "!")
+        with language(lang):
+            example = spec.example_at(now, "!")
         if name in NEEDS_CRYPTO_STATE:
             assert registry.parse(example, now).spec is spec
             continue
@@ -98,9 +115,21 @@ async def test_every_help_example_is_accepted(tmp_path: Path, now: datetime) -> 
     assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
 
 
-async def provoke(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", OTHER_LANGUAGES)
+async def test_every_help_example_is_accepted_in_other_languages(tmp_path: Path, lang: str) -> None:
+    """As a French or German reader sees them in `!help <command>`, sent by such a reader."""
+    now = NOWS[0]
+    failures = []
+    for i, example in enumerate(help_examples(now, lang)):
+        ok, replies = await accepted(tmp_path / f"{i}", now, example, lang)
+        if not ok:
+            failures.append((example, replies))
+    assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
+
+
+async def provoke(tmp_path: Path, lang: str = "en") -> None:
     for now in NOWS:
-        core = await world(tmp_path / now.strftime("%Y"), now)
+        core = await world(tmp_path / now.strftime("%Y"), now, lang)
         try:
             for text in PROVOKE:
                 await core.say(ADMIN, text, room_id=ROOM)
@@ -161,3 +190,26 @@ async def test_every_change_a_command_makes_is_audited_with_its_event(tmp_path: 
                 break
     assert checked >= 30
     assert not unaudited, unaudited
+
+
+@pytest.mark.parametrize("lang", OTHER_LANGUAGES)
+async def test_every_user_error_in_other_languages_has_a_working_example_or_next_step(
+    tmp_path: Path, lang: str
+) -> None:
+    """The errors the suite provoked from French or German readers, and the same errors as
+    the English test provokes, each with an example that such a reader can send as shown."""
+    await provoke(tmp_path / "provoke", lang)
+    errors = USER_ERRORS_IN.get(lang, [])
+    bare = sorted({text for _, text in errors if not _COMMAND_IN[lang].search(text)})
+    assert not bare, "user errors with no example and no command to try next:\n" + "\n".join(bare)
+    found = _EXAMPLE_IN[lang]
+    examples = sorted({(now, m) for now, text in errors for m in found.findall(text)})
+    assert len(examples) >= 15, examples
+    failures = []
+    for i, (now, example) in enumerate(examples):
+        if any(example.startswith(f"!{name} ") for name in NEEDS_CRYPTO_STATE):
+            continue
+        ok, replies = await accepted(tmp_path / f"x{i}", now, example, lang)
+        if not ok:
+            failures.append((f"{example}  (at {now:%Y-%m-%d})", replies))
+    assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
