@@ -128,3 +128,12 @@ async def test_csv_header_and_values_stay_english_for_a_french_requester(core: B
     records = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert {r["status"] for r in records} == {"open"}
     assert {r["overdue"] for r in records} == {"no"}
+
+
+async def test_help_for_an_action_command_reads_french(core: BotCore) -> None:
+    await _lang(core, OWNER, "fr")
+    (reply,) = await core.say(OWNER, "!help actions done", room_id=DM)
+    assert "Marquer une action comme terminée" in reply.body
+    assert "!actions done A-7 -- envoyé à toutes les délégations" in reply.body
+    (reply,) = await core.say(OWNER, "!help summit open", room_id=DM)
+    assert "lang" in reply.body and "la langue de ce qui est envoyé à son salon" in reply.body
