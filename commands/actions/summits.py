@@ -344,6 +344,19 @@ async def summit_list(ctx: Context) -> None:
     ctx.reply(table(_("Summits"), head, rows))
 
 
+def _tally(status: str, n: int) -> str:
+    """`2 open`: a count of items in a status (French and German agree it with the count)."""
+    if status == "open":
+        return ngettext("{n} open", "{n} open", n)
+    if status == "in_progress":
+        return ngettext("{n} in progress", "{n} in progress", n)
+    if status == "done":
+        return ngettext("{n} done", "{n} done", n)
+    if status == "cancelled":
+        return ngettext("{n} cancelled", "{n} cancelled", n)
+    return f"{n} {shown_status(status)}"
+
+
 def _dates(summit: Summit) -> str:
     return f"{summit.starts_on or '?'} – {summit.ends_on or '?'}"
 
@@ -364,7 +377,7 @@ async def show_summit(ctx: Context, oid: ObjectId) -> None:
     ) as cur:
         row = await cur.fetchone()
     overdue = int(row[0]) if row else 0
-    tally = ", ".join(f"{counts.get(s, 0)} {shown_status(s)}" for s in STATUSES)
+    tally = ", ".join(_tally(s, counts.get(s, 0)) for s in STATUSES)
     lines = [
         (_("summit"), f"{summit.ref} {summit.name}"),
         (_("dates"), _dates(summit)),
