@@ -46,7 +46,7 @@ from commands.markings.model import Marking, Policy, marking_example
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
-from commands.people import languages_of, load_person
+from commands.people import load_person
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, esc, person
 from commands.timeparse import Due, show_due
@@ -158,19 +158,17 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, why: str) -> Non
         for u in await owner_people(ctx.db, item.owner_kind, item.owner)
         if ctx.person is None or u != ctx.sender
     ]
-    langs = await languages_of(ctx.db, users, ctx.settings.language)
     for user in users:
         person = await load_person(ctx.db, user, ctx.settings)
-        values = {
-            "ref": item.ref,
-            "summit": summit.ref,
-            "name": summit.name,
-            "text": item.text,
-            "due": "",
-            "command": f"{ctx.prefix}actions done {item.ref}",
-        }
-        with language(langs[user]):
-            values["due"] = item.due_for(person.timezone)
+        with language(person.language):  # their zone and their language
+            values = {
+                "ref": item.ref,
+                "summit": summit.ref,
+                "name": summit.name,
+                "text": item.text,
+                "due": item.due_for(person.timezone),
+                "command": f"{ctx.prefix}actions done {item.ref}",
+            }
             body = (
                 _(
                     "You own {ref} ({summit} {name}): {text} — due {due}. "
