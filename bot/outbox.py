@@ -27,7 +27,7 @@ from commands.markings import Marking, Policy
 from commands.markings import routing as marked
 from commands.markings import store as marked_store
 from commands.outbox_row import WIPED, Queued
-from commands.people import languages_of, room_language, zones_of
+from commands.people import languages_of, reader_language, zones_of
 from commands.timeparse import fmt
 
 log = logging.getLogger(__name__)
@@ -70,31 +70,6 @@ async def enqueue(db: aiosqlite.Connection, messages: list[OutMessage], now_iso:
                 now_iso,
             ),
         )
-
-
-async def reader_language(
-    db: aiosqlite.Connection,
-    default: str,
-    *,
-    user_id: str | None = None,
-    room_id: str | None = None,
-) -> str:
-    """The language of whoever reads a message sent at send time (not by a command).
-
-    A DM (user_id, or a room that is someone's DM with the bot) reads in its person's
-    language; any other room in its post's or summit's (`lang=`); else `default`
-    (ATTACHE_LANGUAGE). A notice to the person a message was sent for passes their
-    user_id: it goes to them, whichever room it lands in.
-    """
-    if user_id is None and room_id is not None:
-        async with db.execute("SELECT user_id FROM dm_rooms WHERE room_id = ?", (room_id,)) as cur:
-            found = await cur.fetchone()
-        if found is None:
-            return await room_language(db, room_id, default)
-        user_id = str(found[0])
-    if user_id is None:
-        return default
-    return (await languages_of(db, [user_id], default))[user_id]
 
 
 async def each_in_their_language(

@@ -34,13 +34,14 @@ from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.metrics import Metrics
-from bot.outbox import enqueue, reader_language
+from bot.outbox import enqueue
 from bot.pills import resolve_pills
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
 from commands.i18n import N_, _, language
 from commands.outbox_row import Queued
+from commands.people import reader_language
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -222,15 +222,15 @@ class Context:
     # -- languages: render for someone else in their language (commands/i18n.py) -------
 
     async def language_for(self, *, user_id: str | None = None, room_id: str | None = None) -> str:
-        """The language of a message to a person's DM (user_id) or to a room (room_id)."""
-        from commands.people import languages_of, room_language
+        """The language of a message to a person's DM (user_id) or to a room (room_id): a
+        DM room reads in its person's, a post's or summit's room in its own (lang=)."""
+        from commands.people import reader_language
 
-        default = self.settings.language
-        if user_id is not None:
-            return (await languages_of(self.db, [user_id], default))[user_id]
-        if room_id is not None:
-            return await room_language(self.db, room_id, default)
-        return self.person.language if self.person is not None else default
+        if user_id is None and room_id is None:
+            return self.person.language if self.person is not None else self.settings.language
+        return await reader_language(
+            self.db, self.settings.language, user_id=user_id, room_id=room_id
+        )
 
     async def send_each(
         self, users: Iterable[str], build: Callable[[str], str | Rendered], **kw: Any

@@ -79,6 +79,31 @@ async def room_language(db: aiosqlite.Connection, room_id: str, default: str) ->
     return str(row[0]) if row is not None else default
 
 
+async def reader_language(
+    db: aiosqlite.Connection,
+    default: str,
+    *,
+    user_id: str | None = None,
+    room_id: str | None = None,
+) -> str:
+    """The language of whoever reads a message: the one rule for commands, jobs and the outbox.
+
+    A DM (user_id, or a room that is someone's DM with the bot) reads in its person's
+    language; any other room in its post's or summit's (`lang=`); else `default`
+    (ATTACHE_LANGUAGE). A notice to the person a message was sent for passes their
+    user_id: it goes to them, whichever room it lands in.
+    """
+    if user_id is None and room_id is not None:
+        async with db.execute("SELECT user_id FROM dm_rooms WHERE room_id = ?", (room_id,)) as cur:
+            found = await cur.fetchone()
+        if found is None:
+            return await room_language(db, room_id, default)
+        user_id = str(found[0])
+    if user_id is None:
+        return default
+    return (await languages_of(db, [user_id], default))[user_id]
+
+
 async def set_language(db: aiosqlite.Connection, user_id: str, code: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO people (user_id, language, updated_at) VALUES (?, ?, ?) "

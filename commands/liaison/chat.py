@@ -9,6 +9,7 @@ from typing import Any
 from commands import examples
 from commands.context import Context, Incoming, utc_iso
 from commands.errors import UserError
+from commands.i18n import N_, _, language, ngettext
 from commands.ids import ObjectId
 from commands.liaison.model import (
     ACK_KEYS,
@@ -17,6 +18,7 @@ from commands.liaison.model import (
     IllegalMove,
     explain,
     next_status,
+    status_name,
 )
 from commands.liaison.render import (
     notify_sides,
@@ -25,6 +27,7 @@ from commands.liaison.render import (
     parse_target,
     rendered_root,
     root_text,
+    thread_language,
 )
 from commands.liaison.store import (
     Request,
@@ -39,7 +42,7 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
-from commands.markings.model import Policy, marking_example
+from commands.markings.model import Policy, marking_example, reason_shown
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command, handles, listener
@@ -49,37 +52,48 @@ from commands.timeparse import parse_due
 
 
 def _request_example(now: datetime) -> str:
-    return (
-        f"!request DE-BERLIN Visit of the CHOD -- dates and programme? due={examples.day(now, 14)}"
+    # TRANSLATORS: an example command: translate the subject and the text after --, keep
+    # {command}, {post} and {due} where they are.
+    return _(
+        "{command} {post} Visit of the CHOD -- dates and programme? {due}",
+        command="!request",
+        post="DE-BERLIN",
+        due="due=" + examples.day(now, 14),
     )
 
 
 @command(
     "request",
-    summary="Send a liaison request to a post or a person (or show one: !request LR-3)",
+    summary=N_("Send a liaison request to a post or a person (or show one: !request LR-3)"),
     example=_request_example,
     params=[
         Param(
             "to",
-            "a post code (DE-BERLIN), a person (@anna:example.org), or LR-n to show one",
+            N_("a post code (DE-BERLIN), a person (@anna:example.org), or LR-n to show one"),
             convert=parse_target,
         ),
-        Param("subject", "a short subject line", optional=True, rest=True),
+        Param("subject", N_("a short subject line"), optional=True, rest=True),
     ],
     options=[
         Option(
-            "precedence", "routine (default), priority or immediate", parse_precedence, "routine"
+            "precedence",
+            N_("routine (default), priority or immediate"),
+            parse_precedence,
+            "routine",
         ),
         Option(
-            "due", 'when an answer is needed: YYYY-MM-DD, "YYYY-MM-DD HH:MM", friday, in 3 days'
+            "due",
+            N_('when an answer is needed: YYYY-MM-DD, "YYYY-MM-DD HH:MM", friday, in 3 days'),
         ),
-        Option("marking", "handling marking, e.g. RESTRICTED (default: the post's, else none)"),
-        Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
+        Option("marking", N_("handling marking, e.g. RESTRICTED (default: the post's, else none)")),
+        Option("rel", N_("releasable to: nations or groups, e.g. FRA,DEU or FVEY")),
     ],
-    body=Param("body", "the request in full", optional=True),
-    details="Each addressee gets the request as a thread; replies there come back to you. "
-    "A marked request (marking=, rel=) reaches only the people it is releasable to; you are "
-    "told by name who was left out and why.",
+    body=Param("body", N_("the request in full"), optional=True),
+    details=N_(
+        "Each addressee gets the request as a thread; replies there come back to you. "
+        "A marked request (marking=, rel=) reaches only the people it is releasable to; you "
+        "are told by name who was left out and why."
+    ),
 )
 async def request(
     ctx: Context,
@@ -98,8 +112,12 @@ async def request(
     if kind == "lr":
         if subject or body or due or precedence != "routine" or marking or rel:
             raise UserError(
-                f"LR-{value} is a request ID: to show it, send {ctx.prefix}request LR-{value} "
-                "alone; to make a new request, name a post or a person.",
+                _(
+                    "{id} is a request ID: to show it, send {command} alone; to make a new "
+                    "request, name a post or a person.",
+                    id="LR-" + str(value),
+                    command=ctx.prefix + "request LR-" + str(value),
+                ),
                 usage=usage,
                 example=_request_example(ctx.now),
             )
@@ -107,11 +125,15 @@ async def request(
         return
     subject = (subject or "").strip()
     if not subject:
-        raise UserError("Missing subject.", usage=usage, example=_request_example(ctx.now))
+        raise UserError(_("Missing subject."), usage=usage, example=_request_example(ctx.now))
     if len(subject) > SUBJECT_MAX:
         raise UserError(
-            f"The subject is {len(subject)} characters; keep it under {SUBJECT_MAX} and put "
-            "the rest after --.",
+            _(
+                "The subject is {length} characters; keep it under {limit} and put the rest "
+                "after --.",
+                length=len(subject),
+                limit=SUBJECT_MAX,
+            ),
             usage=usage,
             example=_request_example(ctx.now),
         )
@@ -128,12 +150,15 @@ async def request(
         target = str(value)
         if target == ctx.sender:
             raise UserError(
-                "You cannot send a request to yourself.", example=_request_example(ctx.now)
+                _("You cannot send a request to yourself."), example=_request_example(ctx.now)
             )
         if not ctx.settings.is_allowed(target):
             raise UserError(
-                f"I cannot reach {target}: that person is not allowed to use this bot. "
-                "Ask an admin, or address their post.",
+                _(
+                    "I cannot reach {person}: that person is not allowed to use this bot. "
+                    "Ask an admin, or address their post.",
+                    person=target,
+                ),
                 example=_request_example(ctx.now),
             )
         addressees = [target]
@@ -141,19 +166,31 @@ async def request(
         target, post_room, members = await post_addressees(ctx.db, str(value))
         addressees = [m for m in members if m != ctx.sender]
         if not addressees:
-            raise UserError(
-                f"{target} has no members{' besides you' if members else ''} in the "
-                "directory, so nobody would receive the request. Ask an admin to add them.",
-                example=_request_example(ctx.now),
+            empty = (
+                N_(
+                    "{post} has no members besides you in the directory, so nobody would "
+                    "receive the request. Ask an admin to add them."
+                )
+                if members
+                else N_(
+                    "{post} has no members in the directory, so nobody would receive the "
+                    "request. Ask an admin to add them."
+                )
             )
+            raise UserError(_(empty, post=target), example=_request_example(ctx.now))
 
     mark = await marking_for(
         ctx,
         marking,
         rel,
         what="request",
-        example=f"{ctx.prefix}request {target} A subject -- the body marking="
-        f"{marking_example(ctx.settings)} rel=FRA,DEU",
+        example=_(
+            "{command} {post} A subject -- the body {marking} {rel}",
+            command=ctx.prefix + "request",
+            post=target,
+            marking="marking=" + marking_example(ctx.settings),
+            rel="rel=FRA,DEU",
+        ),
         posts=[target] if kind != "person" else [],
         room_id=ctx.room_id,
     )
@@ -161,7 +198,7 @@ async def request(
     # "Sent to:" names only them and the same reply says who was left out and why.
     policy = Policy.from_settings(ctx.settings)
     released: list[str] = []
-    left_out: list[tuple[str, str]] = []
+    left_out: list[tuple[str, str]] = []  # (person, reason: a markings Reason)
     for person in await subjects(ctx.db, addressees):
         reason = policy.exclusion(mark, person)
         if reason is None:
@@ -206,9 +243,11 @@ async def request(
 
     requester_name = await name_of(ctx.db, ctx.sender)
     for thread in threads[1:]:
-        text = root_text(
-            req, requester_name, await zone_of(ctx, thread.user_id), "addressee", ctx.prefix
-        )
+        # Each addressee's root in their language (a post room: the post's).
+        with language(await thread_language(ctx, thread)):
+            text = root_text(
+                req, requester_name, await zone_of(ctx, thread.user_id), "addressee", ctx.prefix
+            )
         mentions = (thread.user_id,) if thread.user_id else tuple(addressees)
         target_kw: dict[str, Any] = (
             {"room_id": thread.room_id} if thread.room_id else {"user_id": thread.user_id}
@@ -223,22 +262,47 @@ async def request(
             **req.marked,
         )
 
-    who = ", ".join([await name_of(ctx.db, a) for a in released]) or "nobody"
-    sent_lines = f"Sent to: {who}\n"
-    for user_id, reason in left_out:
-        sent_lines += f"Not sent to {await name_of(ctx.db, user_id)}: {reason}\n"
-    mine = root_text(req, requester_name, zone, "requester", ctx.prefix)
-    mine = mine.replace("\n", f"\n{sent_lines}", 1)
-    if await _is_dm_with(ctx, ctx.sender):
+    who = ", ".join([await name_of(ctx.db, a) for a in released]) or _("nobody")
+    sent = [_("Sent to: {people}", people=who)]
+    for user_id, why in left_out:
+        sent.append(
+            _(
+                "Not sent to {person}: {reason}",
+                person=await name_of(ctx.db, user_id),
+                reason=reason_shown(why),
+            )
+        )
+    head, _sep, rest = root_text(req, requester_name, zone, "requester", ctx.prefix).partition("\n")
+    mine = "\n".join([head, *sent, rest])
+    in_dm = await _is_dm_with(ctx, ctx.sender)
+    if in_dm:
         ctx.reply(rendered_root(mine), key=threads[0].key, thread_root=None, **req.marked)
+    elif left_out:
+        ctx.reply(
+            ngettext(
+                "{id} sent to {target} ({n} person, {left} left out: it is not releasable to "
+                "them). I will follow it up with you in our direct chat.",
+                "{id} sent to {target} ({n} people, {left} left out: it is not releasable to "
+                "them). I will follow it up with you in our direct chat.",
+                len(released),
+                id=req.label,
+                target=target,
+                left=len(left_out),
+            )
+        )
     else:
         ctx.reply(
-            f"{req.label} sent to {target} ({len(released)} "
-            f"{'person' if len(released) == 1 else 'people'}"
-            f"{f', {len(left_out)} left out: it is not releasable to them' if left_out else ''})"
-            ". I will follow it up with you "
-            "in our direct chat."
+            ngettext(
+                "{id} sent to {target} ({n} person). I will follow it up with you in our "
+                "direct chat.",
+                "{id} sent to {target} ({n} people). I will follow it up with you in our "
+                "direct chat.",
+                len(released),
+                id=req.label,
+                target=target,
+            )
         )
+    if not in_dm:
         ctx.send(rendered_root(mine), user_id=ctx.sender, key=threads[0].key, **req.marked)
 
     delay = ctx.settings.liaison_escalation_seconds[req.precedence]
@@ -258,76 +322,102 @@ async def _is_dm_with(ctx: Context, user_id: str) -> bool:
 # -- moving it along -----------------------------------------------------------------------
 
 
+_MOVED = {
+    "acknowledged": N_("{id} acknowledged by {who}."),
+    "answered": N_("{id} answered by {who}."),
+    "closed": N_("{id} closed by {who}."),
+    "declined": N_("{id} declined by {who}."),
+    "cancelled": N_("{id} cancelled by {who}."),
+}
+
+
 async def _move(ctx: Context, req: Request, action: str, detail: str = "") -> str:
     """Apply one status move by the sender, relay it to the other side, record it."""
     side = req.side(ctx.sender)
     try:
-        status = next_status(req.status, action, side, admin=ctx.is_admin and side is None)
+        status = next_status(
+            req.status, action, side, admin=ctx.is_admin and side is None, label=req.label
+        )
     except IllegalMove as exc:
         raise UserError(explain(exc, req.label)) from None
     await set_status(ctx, req, status)
     await record_step(ctx, req, action, status, detail)
-    who = await name_of(ctx.db, ctx.sender)
-    if side is None:
-        who += " (admin)"
-    text = f"{req.label} {status} by {who}."
-    if detail:
-        text += f"\n{'Reason' if action in ('decline', 'cancel') else 'Note'}: {detail}"
+    name = await name_of(ctx.db, ctx.sender)
+
+    def text() -> str:  # in each reader's language
+        who = name if side is not None else _("{name} (admin)", name=name)
+        lines = [_(_MOVED[status], id=req.label, who=who)]
+        if detail and action in ("decline", "cancel"):
+            lines.append(_("Reason: {text}", text=detail))
+        elif detail:
+            lines.append(_("Note: {text}", text=detail))
+        return "\n".join(lines)
+
     await notify_sides(ctx, req, text)
     return status
 
 
-_ID = Param("id", "the request, e.g. LR-3", convert=parse_lr)
+_ID = Param("id", N_("the request, e.g. LR-3"), convert=parse_lr)
 
 
 @command(
     "ack",
-    summary="Acknowledge a liaison request addressed to you",
+    summary=N_("Acknowledge a liaison request addressed to you"),
     example="!ack LR-3",
     params=[_ID],
 )
 async def ack(ctx: Context, *, id: int) -> None:
     req = await visible_request(ctx, id)
     await _move(ctx, req, "ack")
-    ctx.reply(f"{req.label} acknowledged; {await name_of(ctx.db, req.requester)} is told.")
+    ctx.reply(
+        _(
+            "{id} acknowledged; {person} is told.",
+            id=req.label,
+            person=await name_of(ctx.db, req.requester),
+        )
+    )
 
 
 @command(
     "answer",
-    summary="Mark a liaison request answered (optionally with the answer)",
-    example="!answer LR-3 -- Dates confirmed: 12-14 May.",
+    summary=N_("Mark a liaison request answered (optionally with the answer)"),
+    # TRANSLATORS: an example command: translate the text after --.
+    example=lambda now: _("{command} -- Dates confirmed: 12-14 May.", command="!answer LR-3"),
     params=[_ID],
-    body=Param("answer", "the answer, relayed to the requester", optional=True),
+    body=Param("answer", N_("the answer, relayed to the requester"), optional=True),
 )
 async def answer(ctx: Context, *, id: int, answer: str | None) -> None:
     req = await visible_request(ctx, id)
     await _move(ctx, req, "answer", answer or "")
-    ctx.reply(f"{req.label} marked answered; the requester is told.")
+    ctx.reply(_("{id} marked answered; the requester is told.", id=req.label))
 
 
 @command(
     "close",
-    summary="Close a liaison request you made, once it is dealt with",
+    summary=N_("Close a liaison request you made, once it is dealt with"),
     example="!close LR-3",
     params=[_ID],
-    body=Param("note", "a closing note for the addressees", optional=True),
+    body=Param("note", N_("a closing note for the addressees"), optional=True),
 )
 async def close(ctx: Context, *, id: int, note: str | None) -> None:
     req = await visible_request(ctx, id)
     await _move(ctx, req, "close", note or "")
-    ctx.reply(f"{req.label} closed.")
+    ctx.reply(_("{id} closed.", id=req.label))
 
 
 @command(
     "decline",
-    summary="Decline a liaison request addressed to you, saying why",
-    example="!decline LR-3 not our area; ask NATO-HQ-DATT",
-    params=[_ID, Param("reason", "why, shown to the requester", rest=True)],
+    summary=N_("Decline a liaison request addressed to you, saying why"),
+    # TRANSLATORS: an example command: translate the reason after {command}.
+    example=lambda now: _(
+        "{command} not our area; ask {post}", command="!decline LR-3", post="NATO-HQ-DATT"
+    ),
+    params=[_ID, Param("reason", N_("why, shown to the requester"), rest=True)],
 )
 async def decline(ctx: Context, *, id: int, reason: str) -> None:
     req = await visible_request(ctx, id)
     await _move(ctx, req, "decline", reason)
-    ctx.reply(f"{req.label} declined; the requester is told why.")
+    ctx.reply(_("{id} declined; the requester is told why.", id=req.label))
 
 
 @handles("cancel", "LR")
@@ -335,45 +425,59 @@ async def cancel_request(ctx: Context, oid: ObjectId, *, reason: str | None) -> 
     number = oid.number
     req = await visible_request(ctx, number)
     await _move(ctx, req, "cancel", reason or "")
-    ctx.reply(f"{req.label} cancelled; the addressees are told.")
+    ctx.reply(_("{id} cancelled; the addressees are told.", id=req.label))
 
 
 @command(
     "reply",
-    summary="Add a message to a liaison request (relayed to the other side)",
-    example="!reply LR-3 Could you add the hotel details?",
-    params=[_ID, Param("text", "the message", rest=True)],
+    summary=N_("Add a message to a liaison request (relayed to the other side)"),
+    # TRANSLATORS: an example command: translate the message after {command}.
+    example=lambda now: _("{command} Could you add the hotel details?", command="!reply LR-3"),
+    params=[_ID, Param("text", N_("the message"), rest=True)],
 )
 async def reply(ctx: Context, *, id: int, text: str) -> None:
     req = await visible_request(ctx, id)
     await _relay(ctx, req, ctx.sender, text)
-    ctx.reply(f"Relayed on {req.label}.")
+    ctx.reply(_("Relayed on {id}.", id=req.label))
 
 
 async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
     """Relay a message to the other parties; an addressee's first reply also acknowledges."""
     if req.status in TERMINAL:
         raise UserError(
-            f"{req.label} is {req.status}; messages are no longer relayed. "
-            f"Make a new request with {ctx.prefix}request, or see this one: "
-            f"{ctx.prefix}request {req.label}."
+            _(
+                "{id} is {status}; messages are no longer relayed. Make a new request with "
+                "{command}, or see this one: {show}.",
+                id=req.label,
+                status=status_name(req.status),
+                command=ctx.prefix + "request",
+                show=ctx.prefix + "request " + req.label,
+            )
         )
     side = req.side(sender)
-    who = await name_of(ctx.db, sender)
-    if side == "addressee":
-        who += "" if req.target.startswith("@") else f", {req.target}"  # for the post
-    elif side == "requester":
-        who += ", requester"
-    else:
-        who += ", admin"
+    name = await name_of(ctx.db, sender)
     status = req.status
     if side == "addressee" and status == "open":
         status = "acknowledged"
         await set_status(ctx, req, status)
         await record_step(ctx, req, "ack", status, "by replying", "by replying")
     await record_step(ctx, req, "reply", status, text)
-    note = " (acknowledged)" if status != req.status else ""
-    await notify_sides(ctx, req, f"{who} on {req.label}{note}:\n{text}")
+    acknowledged = status != req.status
+
+    def relayed() -> str:  # in each reader's language
+        if side == "addressee":  # for a post, the post too
+            who = name if req.target.startswith("@") else f"{name}, {req.target}"
+        elif side == "requester":
+            who = _("{name}, requester", name=name)
+        else:
+            who = _("{name}, admin", name=name)
+        if acknowledged:
+            head = _("{who} on {id} (acknowledged):", who=who, id=req.label)
+        else:
+            head = _("{who} on {id}:", who=who, id=req.label)
+        return f"{head}\n{text}"
+
+    await notify_sides(ctx, req, relayed)
 
 
 # -- listeners: thread replies, plain replies to a root, ✅ reactions ----------------------
@@ -389,7 +493,7 @@ async def _relay_from_thread(ctx: Context, incoming: Incoming, root: str | None)
     assert req is not None
     side = req.side(incoming.sender)
     if side is None and not ctx.is_admin:
-        ctx.reply(f"You are not a party to {req.label}; your message was not relayed.")
+        ctx.reply(_("You are not a party to {id}; your message was not relayed.", id=req.label))
         return True
     await _relay(ctx, req, incoming.sender, incoming.body.strip())
     return True
@@ -418,16 +522,22 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
         return False  # nothing to do: a ✅ from the requester, or already acknowledged
     await set_status(ctx, req, "acknowledged")
     await record_step(ctx, req, "ack", "acknowledged", "by reaction", "by reaction")
-    await notify_sides(
-        ctx, req, f"{req.label} acknowledged by {await name_of(ctx.db, incoming.sender)}."
-    )
-    # A reaction gets no reply of its own in Element: confirm in the thread reacted in.
+    reactor = await name_of(ctx.db, incoming.sender)
+    await notify_sides(ctx, req, lambda: _(_MOVED["acknowledged"], id=req.label, who=reactor))
+    # A reaction gets no reply of its own in Element: confirm in the thread reacted in
+    # (in the post's language if that thread is in its room).
     requester = await name_of(ctx.db, req.requester)
-    ctx.send(
-        f"{req.label} acknowledged by your ✅; {requester} is told. Reply in this thread to "
-        f"answer, or {ctx.prefix}answer {req.label} when done.",
-        room_id=incoming.room_id,
-        thread_root=incoming.reaction_target,
-        **req.marked,
-    )
+    with language(await thread_language(ctx, found[1])):
+        ctx.send(
+            _(
+                "{id} acknowledged by your ✅; {person} is told. Reply in this thread to "
+                "answer, or {command} when done.",
+                id=req.label,
+                person=requester,
+                command=ctx.prefix + "answer " + req.label,
+            ),
+            room_id=incoming.room_id,
+            thread_root=incoming.reaction_target,
+            **req.marked,
+        )
     return True

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commands.context import Context, Job
-from commands.liaison.render import ago, notify_sides, origin_of, to_thread
+from commands.i18n import _, language, ngettext
+from commands.liaison.model import status_name
+from commands.liaison.render import (
+    ago,
+    notify_sides,
+    origin_of,
+    precedence_name,
+    thread_language,
+    to_thread,
+)
 from commands.liaison.store import (
     liaison_admins,
     load_request,
@@ -26,9 +35,11 @@ def _number(ref: str) -> int:
 
 
 def _late_note(job: Job) -> str:
+    """' (This reminder is 2 h late: I was offline.)', in the current reader's language."""
     if job.late_seconds < 60:
         return ""
-    return f" (This reminder is {ago(round(job.late_seconds / 60) * 60)} late: I was offline.)"
+    late = ago(round(job.late_seconds / 60) * 60)
+    return " " + _("(This reminder is {late} late: I was offline.)", late=late)
 
 
 @job("lr.escalate")
@@ -39,38 +50,69 @@ async def escalate(ctx: Context, job: Job) -> None:
         return
     rnd = int(job.payload.get("round", 1))
     delay = ctx.settings.liaison_escalation_seconds[req.precedence]
-    waited = ago(delay * rnd)
-    late = _late_note(job)
     requester = await name_of(ctx.db, req.requester)
-    await notify_sides(
-        ctx,
-        req,
-        f"Reminder: {req.label} ({req.precedence}) from {requester} is not acknowledged after "
-        f"{waited}.\nSubject: {req.subject}\nReact ✅ or send {ctx.prefix}ack {req.label}.{late}",
-        sides=("addressee",),
-        mention=True,
-    )
-    told = (
-        f"{req.label} is not acknowledged after {waited}; I have reminded {party_of(req.target)}."
-    )
+    # Jobs run for nobody in particular: each message is built in its reader's language.
+
+    def reminder() -> str:
+        lines = [
+            _(
+                "Reminder: {id} ({precedence}) from {requester} is not acknowledged after "
+                "{waited}.",
+                id=req.label,
+                precedence=precedence_name(req.precedence),
+                requester=requester,
+                waited=ago(delay * rnd),
+            ),
+            _("Subject: {subject}", subject=req.subject),
+            _("React ✅ or send {command}.", command=ctx.prefix + "ack " + req.label),
+        ]
+        return "\n".join(lines) + _late_note(job)
+
+    await notify_sides(ctx, req, reminder, sides=("addressee",), mention=True)
+    admins: list[str] = []
     if rnd >= 2:
         admins = [a for a in await liaison_admins(ctx) if a != req.requester]
-        for admin in admins:
-            ctx.send(
-                f"Escalation: {req.label} ({req.precedence}) from {requester} to "
-                f"{party_of(req.target)} "
-                f"is not acknowledged after {waited} and {rnd} reminders.\n"
-                f"Subject: {req.subject}\nSend {ctx.prefix}request {req.label} for details.{late}",
-                user_id=admin,
-                origin=origin_of(ctx, req),
-                **req.marked,
-            )
-        told += " The admins are told." if admins else ""
+
+        def escalation(admin: str) -> str:
+            lines = [
+                ngettext(
+                    "Escalation: {id} ({precedence}) from {requester} to {party} is not "
+                    "acknowledged after {waited} and {n} reminder.",
+                    "Escalation: {id} ({precedence}) from {requester} to {party} is not "
+                    "acknowledged after {waited} and {n} reminders.",
+                    rnd,
+                    id=req.label,
+                    precedence=precedence_name(req.precedence),
+                    requester=requester,
+                    party=party_of(req.target),
+                    waited=ago(delay * rnd),
+                ),
+                _("Subject: {subject}", subject=req.subject),
+                _(
+                    "Send {command} for details.",
+                    command=ctx.prefix + "request " + req.label,
+                ),
+            ]
+            return "\n".join(lines) + _late_note(job)
+
+        await ctx.send_each(admins, escalation, origin=origin_of(ctx, req), **req.marked)
     else:
         await ctx.schedule(
             "lr.escalate", req.label, ctx.now + timedelta(seconds=delay), {"round": rnd + 1}
         )
-    await notify_sides(ctx, req, told + late, sides=("requester",))
+
+    def told() -> str:
+        text = _(
+            "{id} is not acknowledged after {waited}; I have reminded {party}.",
+            id=req.label,
+            waited=ago(delay * rnd),
+            party=party_of(req.target),
+        )
+        if admins:
+            text += " " + _("The admins are told.")
+        return text + _late_note(job)
+
+    await notify_sides(ctx, req, told, sides=("requester",))
     what = f"reminder {rnd}" + (", admins told" if rnd >= 2 else "")
     await record_step(ctx, req, "escalated", req.status, what, what)
 
@@ -80,13 +122,20 @@ async def due_nudge(ctx: Context, job: Job) -> None:
     req = await load_request(ctx.db, _number(job.ref))
     if req is None or req.status not in ("open", "acknowledged") or req.due_at is None:
         return
-    late = _late_note(job)
     for thread in await threads_of(ctx.db, req.id):
         zone = await zone_of(ctx, thread.user_id)
-        text = (
-            f"{req.label} was due {show_instant(req.due_at, zone)} and is still {req.status}.\n"
-            f"Subject: {req.subject}{late}"
-        )
+        with language(await thread_language(ctx, thread)):
+            text = "\n".join(
+                [
+                    _(
+                        "{id} was due {due} and is still {status}.",
+                        id=req.label,
+                        due=show_instant(req.due_at, zone),
+                        status=status_name(req.status),
+                    ),
+                    _("Subject: {subject}", subject=req.subject),
+                ]
+            ) + _late_note(job)
         mentions = (thread.user_id,) if thread.user_id else req.addressees
         to_thread(ctx, thread, text, mentions, req)
     await record_step(ctx, req, "overdue", req.status, "both sides nudged", "both sides nudged")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from commands.i18n import N_, _, pgettext
+
 Side = Literal["requester", "addressee"]
 
 STATUSES = ("open", "acknowledged", "answered", "closed", "declined", "cancelled")
@@ -41,35 +43,84 @@ class IllegalMove(Exception):
     """A move the status or the mover's side does not allow; the message says why and what next."""
 
 
+def status_name(status: str) -> str:
+    """A status as the reader reads it (a request is feminine in French: ouverte, close...)."""
+    names = {
+        "open": pgettext("status", "open"),
+        "acknowledged": pgettext("status", "acknowledged"),
+        "answered": pgettext("status", "answered"),
+        "closed": pgettext("status", "closed"),
+        "declined": pgettext("status", "declined"),
+        "cancelled": pgettext("status", "cancelled"),
+    }
+    return names.get(status, status)
+
+
+# (the hint, the verb it points to)
 _HINTS = {
-    ("close", "open"): "Nobody has acknowledged it yet: cancel it instead (!cancel {id}).",
-    ("cancel", "answered"): "It has been answered: close it instead (!close {id}).",
-    ("ack", "acknowledged"): "It is already acknowledged.",
-    ("ack", "answered"): "It is already answered.",
+    ("close", "open"): (
+        N_("Nobody has acknowledged it yet: cancel it instead ({command})."),
+        "cancel",
+    ),
+    ("cancel", "answered"): (N_("It has been answered: close it instead ({command})."), "close"),
+    ("ack", "acknowledged"): (N_("It is already acknowledged."), ""),
+    ("ack", "answered"): (N_("It is already answered."), ""),
 }
 
 
-def next_status(status: str, action: str, side: Side | None, *, admin: bool = False) -> str:
-    """The status after `action`, or IllegalMove saying why not.
+def next_status(
+    status: str, action: str, side: Side | None, *, admin: bool = False, label: str = "{id}"
+) -> str:
+    """The status after `action`, or IllegalMove saying why not (in the reader's language).
 
-    `side` is the mover's side of this request (None for an admin who is neither).
+    `side` is the mover's side of this request (None for an admin who is neither); `label`
+    names it in the message (by default `{id}`, for `explain` to fill in).
     """
     move = MOVES.get(action)
     if move is None:
         raise ValueError(f"unknown action {action!r}")
-    label = "{id}"
+    see = f"!request {label}"
     if not admin and side != move.side:
-        who = "the requester" if move.side == "requester" else "an addressee"
-        raise IllegalMove(f"Only {who} can mark {label} {move.past}. See who: !request {label}.")
+        if move.side == "requester":
+            raise IllegalMove(
+                _(
+                    "Only the requester can mark {id} {status}. See who: {command}.",
+                    id=label,
+                    status=status_name(move.past),
+                    command=see,
+                )
+            )
+        raise IllegalMove(
+            _(
+                "Only an addressee can mark {id} {status}. See who: {command}.",
+                id=label,
+                status=status_name(move.past),
+                command=see,
+            )
+        )
     if status in TERMINAL:
         raise IllegalMove(
-            f"{label} is already {status}; nothing more can change. See it: !request {label}."
+            _(
+                "{id} is already {status}; nothing more can change. See it: {command}.",
+                id=label,
+                status=status_name(status),
+                command=see,
+            )
         )
     if status not in move.sources:
-        hint = _HINTS.get((action, status), "")
-        allowed = " or ".join(sorted(move.sources))
-        text = f"{label} is {status}; it can be {move.past} only when {allowed}."
-        raise IllegalMove(f"{text} {hint}".strip())
+        sources = [status_name(s) for s in sorted(move.sources)]
+        allowed = sources[0] if len(sources) == 1 else _("{a} or {b}", a=sources[0], b=sources[1])
+        text = _(
+            "{id} is {status}; it can be {wanted} only when {allowed}.",
+            id=label,
+            status=status_name(status),
+            wanted=status_name(move.past),
+            allowed=allowed,
+        )
+        hint, verb = _HINTS.get((action, status), ("", ""))
+        if hint:
+            text += " " + _(hint, command="!" + verb + " " + label)
+        raise IllegalMove(text)
     return move.to
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands.context import Context
 from commands.directory.service import canonical_target
+from commands.i18n import _, language, pgettext
 from commands.ids import ObjectId, looks_like_id
 from commands.liaison.store import Request, Thread, party_of, threads_of
 from commands.render import Rendered, esc, paragraph_html
@@ -32,6 +34,13 @@ def to_thread(
     ctx.send(text, thread_key=thread.key, mentions=mentions, **target)
 
 
+async def thread_language(ctx: Context, thread: Thread) -> str:
+    """Who reads a thread: the post's room (its language) or the person in their DM."""
+    if thread.room_id:
+        return await ctx.language_for(room_id=thread.room_id)
+    return await ctx.language_for(user_id=thread.user_id)
+
+
 def origin_of(ctx: Context, req: Request) -> dict[str, Any]:
     """Who hears it if a message about this request cannot reach its person: the person
     who acted, where they wrote; for the bot's own nudges, the requester in their thread."""
@@ -44,12 +53,14 @@ def origin_of(ctx: Context, req: Request) -> dict[str, Any]:
 async def notify_sides(
     ctx: Context,
     req: Request,
-    text: str,
+    text: Callable[[], str],
     *,
     sides: tuple[str, ...] = ("requester", "addressee"),
     mention: bool = False,
 ) -> None:
-    """Tell every thread of these sides, except the actor's own and the one they wrote in."""
+    """Tell every thread of these sides, except the actor's own and the one they wrote in.
+
+    `text()` is called once per thread, in the language of whoever reads that thread."""
     actor = ctx.person.user_id if ctx.person else None
     origin = ctx.incoming.thread_root if ctx.incoming else None
     for thread in await threads_of(ctx.db, req.id):
@@ -60,46 +71,73 @@ async def notify_sides(
         mentions: tuple[str, ...] = ()
         if mention:
             mentions = (thread.user_id,) if thread.user_id else req.addressees
-        to_thread(ctx, thread, text, mentions, req)
+        with language(await thread_language(ctx, thread)):
+            to_thread(ctx, thread, text(), mentions, req)
 
 
 # -- formatting ----------------------------------------------------------------------------
 
 
 def ago(seconds: float) -> str:
+    """A duration as the reader writes it short: `3 d`, `2 h`, `30 min`, `5 s`."""
     seconds = int(seconds)
     if seconds % 86400 == 0 and seconds >= 86400:
-        return f"{seconds // 86400} d"
+        return _("{n} d", n=seconds // 86400)
     if seconds % 3600 == 0 and seconds >= 3600:
-        return f"{seconds // 3600} h"
+        return _("{n} h", n=seconds // 3600)
     if seconds % 60 == 0 and seconds >= 60:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
+        return _("{n} min", n=seconds // 60)
+    return _("{n} s", n=seconds)
+
+
+def precedence_name(precedence: str) -> str:
+    """routine, priority, immediate as the reader reads them (people type the English)."""
+    names = {
+        "routine": pgettext("precedence", "routine"),
+        "priority": pgettext("precedence", "priority"),
+        "immediate": pgettext("precedence", "immediate"),
+    }
+    return names.get(precedence, precedence)
 
 
 def root_text(req: Request, requester: str, zone: ZoneInfo, for_side: str, prefix: str) -> str:
-    head = f"{req.label} · {req.precedence} · from {requester} to {party_of(req.target)}"
-    lines = [head, f"Subject: {req.subject}"]
+    """A side's thread root, in the current reader's language."""
+    head = _(
+        "{id} · {precedence} · from {requester} to {party}",
+        id=req.label,
+        precedence=precedence_name(req.precedence),
+        requester=requester,
+        party=party_of(req.target),
+    )
+    lines = [head, _("Subject: {subject}", subject=req.subject)]
     if req.body:
         lines.append(req.body)
     if req.due_at:
-        lines.append(f"Due: {show_instant(req.due_at, zone)}")
+        lines.append(_("Due: {due}", due=show_instant(req.due_at, zone)))
     if for_side == "addressee":
         lines.append(
-            f"Reply in this thread to answer. React ✅ or send {prefix}ack {req.label} to "
-            f"acknowledge; {prefix}answer, {prefix}decline {req.label} <reason> when done."
+            _(
+                "Reply in this thread to answer. React ✅ or send {ack} to acknowledge; "
+                "{answer}, {decline} <reason> when done.",
+                ack=prefix + "ack " + req.label,
+                answer=prefix + "answer",
+                decline=prefix + "decline " + req.label,
+            )
         )
     else:
         lines.append(
-            f"Answers will appear in this thread; reply here to add to the request. "
-            f"{prefix}close {req.label} when you are satisfied, {prefix}cancel {req.label} "
-            "to withdraw it."
+            _(
+                "Answers will appear in this thread; reply here to add to the request. "
+                "{close} when you are satisfied, {cancel} to withdraw it.",
+                close=prefix + "close " + req.label,
+                cancel=prefix + "cancel " + req.label,
+            )
         )
     return "\n".join(lines)
 
 
 def rendered_root(text: str) -> Rendered:
-    first, _, rest = text.partition("\n")
+    first, _sep, rest = text.partition("\n")
     return Rendered(text, f"<p><b>{esc(first)}</b><br>{paragraph_html(rest)}</p>")
 
 
@@ -124,5 +162,11 @@ def parse_target(text: str) -> tuple[str, str | int]:
 def parse_precedence(text: str) -> str:
     value = text.strip().lower()
     if value not in LIAISON_PRECEDENCES:
-        raise ValueError(f"{text[:20]!r} is not one of {', '.join(LIAISON_PRECEDENCES)}")
+        raise ValueError(
+            _(
+                "{text!r} is not one of {allowed}",
+                text=text[:20],
+                allowed=", ".join(LIAISON_PRECEDENCES),
+            )
+        )
     return value

@@ -14,6 +14,7 @@ from commands import history
 from commands.context import Context, parse_utc, utc_iso
 from commands.directory.service import find_post, post_members
 from commands.errors import NotFound
+from commands.i18n import _
 from commands.ids import ObjectId
 from commands.liaison.model import Side
 from commands.markings.model import Marking
@@ -73,9 +74,17 @@ async def post_addressees(db: aiosqlite.Connection, code: str) -> tuple[str, str
     post = await find_post(db, code)
     if post is None:
         raise NotFound(
-            f"No post {code[:40]} in the directory. Check the code, or address a person "
-            "by Matrix ID.",
-            example="!request DE-BERLIN Visit of the CHOD -- dates and programme?",
+            _(
+                "No post {code} in the directory. Check the code, or address a person by "
+                "Matrix ID.",
+                code=code[:40],
+            ),
+            # TRANSLATORS: an example command: translate the subject and the text after --.
+            example=_(
+                "{command} {post} Visit of the CHOD -- dates and programme?",
+                command="!request",
+                post="DE-BERLIN",
+            ),
         )
     return post[0], post[1], await post_members(db, post[0])
 
@@ -133,7 +142,13 @@ async def visible_request(ctx: Context, number: int) -> Request:
     """The request if the reader is a party or an admin; otherwise it does not exist for them."""
     req = await load_request(ctx.db, number)
     if req is None or (req.side(ctx.sender) is None and not ctx.is_admin):
-        raise NotFound(f"No such request: LR-{number}. Send !requests for yours.")
+        raise NotFound(
+            _(
+                "No such request: {id}. Send {command} for yours.",
+                id="LR-" + str(number),
+                command="!requests",
+            )
+        )
     return req
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import string
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from commands import history
 from commands.context import Context
+from commands.i18n import N_, _, pgettext
 from commands.ids import ObjectId
-from commands.liaison.model import ACTIVE, TERMINAL
+from commands.liaison.model import ACTIVE, TERMINAL, status_name
+from commands.liaison.render import precedence_name
 from commands.liaison.store import (
     Request,
     load_request,
@@ -16,6 +21,7 @@ from commands.liaison.store import (
     visible_request,
     zone_of,
 )
+from commands.markings.model import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, bullets, paragraph_html, table
@@ -24,12 +30,77 @@ from commands.timeparse import show_instant
 # -- showing -------------------------------------------------------------------------------
 
 
+def _action_name(action: str) -> str:
+    """A step of a request's history as the reader reads it."""
+    names = {
+        "created": pgettext("history", "created"),
+        "ack": pgettext("history", "ack"),
+        "answer": pgettext("history", "answer"),
+        "decline": pgettext("history", "decline"),
+        "close": pgettext("history", "close"),
+        "cancel": pgettext("history", "cancel"),
+        "reply": pgettext("history", "reply"),
+        "escalated": pgettext("history", "escalated"),
+        "overdue": pgettext("history", "overdue"),
+        "withheld": pgettext("history", "withheld"),
+        "undeliverable": pgettext("history", "undeliverable"),
+    }
+    return names.get(action, action)
+
+
+# What the bot itself writes into a request's history (kept in English, as the audit log
+# is), re-read for the reader: a detail that matches one of these is shown translated;
+# people's own text (replies, reasons) never matches and is shown as they wrote it.
+_DETAILS = (
+    N_("by replying"),
+    N_("by reaction"),
+    N_("both sides nudged"),
+    N_("reminder {n}"),
+    N_("reminder {n}, admins told"),
+    N_("to {target}: {people}"),
+    N_("not sent to {person}: {reason}"),
+    N_("not delivered to {person}: {reason}"),
+)
+# Exclusion reasons (commands/markings/model.py), inside a "not sent to" detail.
+_REASONS = tuple(about for about, _to_them in REASONS.values())
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(f"(?P<{field}>.+?)")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _literal_length(template: str) -> int:
+    return sum(len(literal) for literal, *_rest in string.Formatter().parse(template))
+
+
+def reread(text: str, templates: tuple[str, ...] = _DETAILS) -> str:
+    """`text` in the reader's language if the bot wrote it from one of `templates` (the
+    most specific template first: `reminder {n}, admins told` before `reminder {n}`)."""
+    for template in sorted(templates, key=_literal_length, reverse=True):
+        found = _pattern(template).fullmatch(text)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "reason" in values:
+            again = reread(values["reason"], _REASONS)
+            values["reason"] = again if again != values["reason"] else _(values["reason"])
+        return _(template, **values)
+    return text
+
+
 async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str]:
     lines = []
     for h in await history.of(ctx.db, ObjectId("LR", req.id)):
-        line = f"{show_instant(h.at, zone)} · {h.actor} · {h.action} → {h.new}"
+        line = f"{show_instant(h.at, zone)} · {h.actor} · {_action_name(h.action)} → "
+        line += status_name(str(h.new))
         if h.detail:
-            line += f": {h.detail}"
+            line += _(": {detail}", detail=reread(h.detail))
         lines.append(line)
     return lines
 
@@ -40,17 +111,21 @@ async def show_request(ctx: Context, oid: ObjectId) -> None:
     req = await visible_request(ctx, number)
     zone = await zone_of(ctx, ctx.sender)
     head = [
-        f"{req.label} · {req.status} · {req.precedence}",
-        f"From {await name_of(ctx.db, req.requester)} to {party_of(req.target)}",
-        f"Addressees: {', '.join(req.addressees)}",
-        f"Subject: {req.subject}",
+        f"{req.label} · {status_name(req.status)} · {precedence_name(req.precedence)}",
+        _(
+            "From {requester} to {party}",
+            requester=await name_of(ctx.db, req.requester),
+            party=party_of(req.target),
+        ),
+        _("Addressees: {people}", people=", ".join(req.addressees)),
+        _("Subject: {subject}", subject=req.subject),
     ]
     if req.body:
         head.append(req.body)
     if req.due_at:
-        head.append(f"Due: {show_instant(req.due_at, zone)}")
-    head.append(f"Created: {show_instant(req.created_at, zone)}")
-    hist = bullets("History", await _history_lines(ctx, req, zone))
+        head.append(_("Due: {due}", due=show_instant(req.due_at, zone)))
+    head.append(_("Created: {created}", created=show_instant(req.created_at, zone)))
+    hist = bullets(_("History"), await _history_lines(ctx, req, zone))
     body = "\n".join(head) + "\n" + hist.body
     html = f"<p>{paragraph_html(chr(10).join(head))}</p>{hist.html}"
     ctx.reply(Rendered(body, html), **req.marked)
@@ -62,7 +137,9 @@ _WHICH = ("incoming", "outgoing", "all")
 def parse_which(text: str) -> str:
     value = text.strip().lower()
     if value not in _WHICH:
-        raise ValueError(f"{text[:20]!r} is not one of {', '.join(_WHICH)}")
+        raise ValueError(
+            _("{text!r} is not one of {allowed}", text=text[:20], allowed=", ".join(_WHICH))
+        )
     return value
 
 
@@ -70,19 +147,43 @@ def parse_status_filter(text: str) -> str:
     value = text.strip().lower()
     allowed = ("active", "any", "open", "acknowledged", "answered", *sorted(TERMINAL))
     if value not in allowed:
-        raise ValueError(f"{text[:20]!r} is not one of {', '.join(allowed)}")
+        raise ValueError(
+            _("{text!r} is not one of {allowed}", text=text[:20], allowed=", ".join(allowed))
+        )
     return value
+
+
+def _filter_name(value: str) -> str:
+    """The listing's filters in its title, as the reader reads them (people type English)."""
+    names = {
+        "incoming": pgettext("requests", "incoming"),
+        "outgoing": pgettext("requests", "outgoing"),
+        "all": pgettext("requests", "all"),
+        "active": pgettext("requests", "active"),
+        "any": pgettext("requests", "any"),
+    }
+    return names.get(value) or status_name(value)
 
 
 @command(
     "requests",
-    summary="List liaison requests you made or received",
+    summary=N_("List liaison requests you made or received"),
     example="!requests incoming status=open",
     params=[
-        Param("which", "incoming, outgoing or all (default)", convert=parse_which, optional=True)
+        Param(
+            "which",
+            N_("incoming, outgoing or all (default)"),
+            convert=parse_which,
+            optional=True,
+        )
     ],
     options=[
-        Option("status", "active (default), any, or one status", parse_status_filter, "active")
+        Option(
+            "status",
+            N_("active (default), any, or one status"),
+            parse_status_filter,
+            "active",
+        )
     ],
 )
 async def requests(ctx: Context, *, which: str | None, status: str) -> None:
@@ -110,9 +211,19 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         f"SELECT id FROM liaison_requests {where} ORDER BY id DESC LIMIT 50", params
     ) as cur:
         ids = [int(r[0]) for r in await cur.fetchall()]
-    title = f"Liaison requests ({which}, {status})"
+    title = _(
+        "Liaison requests ({which}, {status})",
+        which=_filter_name(which),
+        status=_filter_name(status),
+    )
     if not ids:
-        ctx.reply(f"{title}: none. Send {ctx.prefix}request to make one.")
+        ctx.reply(
+            _(
+                "{title}: none. Send {command} to make one.",
+                title=title,
+                command=ctx.prefix + "request",
+            )
+        )
         return
     zone = await zone_of(ctx, me)
     reader = await reader_here(ctx)
@@ -123,15 +234,28 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         shown = reader.shows(req.marking)
         if shown == "none":
             continue  # not releasable to the reader: not even its existence
-        way = "out" if req.requester == me else "in" if me in req.addressees else "-"
+        if req.requester == me:
+            way = pgettext("direction", "out")
+        else:
+            way = pgettext("direction", "in") if me in req.addressees else "-"
         party = party_of(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
         if shown == "id" and req.marking is not None:
             subject = withheld_cell(req.marking)
         due = show_instant(req.due_at, zone) if req.due_at else ""
-        mark = req.marking.banner if req.marking else "-"
-        rows.append([req.label, mark, way, party, subject, req.precedence, req.status, due])
-    head = ["id", "marking", "dir", "with", "subject", "precedence", "status", "due"]
+        mark = req.marking.shown() if req.marking else "-"
+        precedence, state = precedence_name(req.precedence), status_name(req.status)
+        rows.append([req.label, mark, way, party, subject, precedence, state, due])
+    head = [
+        pgettext("column", "id"),
+        pgettext("column", "marking"),
+        pgettext("column", "dir"),
+        pgettext("column", "with"),
+        pgettext("column", "subject"),
+        pgettext("column", "precedence"),
+        pgettext("column", "status"),
+        pgettext("column", "due"),
+    ]
     if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
         head.pop(1)
         rows = [[r[0], *r[2:]] for r in rows]
@@ -140,6 +264,6 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
             title,
             head,
             rows,
-            footer=f"{ctx.prefix}request LR-n shows one with its history.",
+            footer=_("{command} shows one with its history.", command=ctx.prefix + "request LR-n"),
         )
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pycountry
 
 from commands.errors import UserError
+from commands.i18n import N_, SOURCE, _, current
 
 # ISO 3166-1 alpha-3, from pycountry's copy of the ISO tables (not a table kept here).
 NATIONS: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.countries)
@@ -34,12 +35,22 @@ def parse_nation(text: str) -> str:
         return ""
     if code in NATIONS:
         return code
-    hint = ""
     if len(code) == 2 and (country := pycountry.countries.get(alpha_2=code)) is not None:
-        hint = f" (for {country.name} write {country.alpha_3})"
+        raise ValueError(
+            _(
+                "{text!r} is not a nation (for {country} write {code}): write an ISO 3166-1 "
+                "alpha-3 code such as FRA, DEU or USA, or - to clear",
+                text=text.strip(),
+                country=nation_name(country.alpha_3),
+                code=country.alpha_3,
+            )
+        )
     raise ValueError(
-        f"{text.strip()!r} is not a nation{hint}: write an ISO 3166-1 alpha-3 code "
-        "such as FRA, DEU or USA, or - to clear"
+        _(
+            "{text!r} is not a nation: write an ISO 3166-1 alpha-3 code such as FRA, DEU or "
+            "USA, or - to clear",
+            text=text.strip(),
+        )
     )
 
 
@@ -51,8 +62,66 @@ def marking_example(settings: Any) -> str:
 
 
 def nation_name(code: str) -> str:
+    """A nation's name in the reader's language (English: ISO's, as before; others: CLDR's
+    through Babel, loaded only then)."""
     country = pycountry.countries.get(alpha_3=code)
-    return str(country.name) if country is not None else code
+    if country is None:
+        return code
+    if current() != SOURCE:
+        from babel import Locale
+
+        local = Locale.parse(current()).territories.get(country.alpha_2)
+        if local:
+            return str(local)
+    return str(country.name)
+
+
+class Reason(str):
+    """Why someone is not covered by a marking. As a string it is the English sentence (what
+    the audit and a request's history keep); `shown()` is that sentence in the current
+    reader's language, and `shown(mine=True)` addressed to the person it is about."""
+
+    message: str
+    mine: str | None
+    values: dict[str, str]
+
+    def __new__(cls, message: str, mine: str | None = None, **values: str) -> Reason:
+        self = super().__new__(cls, message.format(**values))
+        self.message, self.mine, self.values = message, mine, values
+        return self
+
+    def shown(self, *, mine: bool = False) -> str:
+        text = self.mine if mine and self.mine else self.message
+        return _(text, **self.values)
+
+
+# Every reason Policy.exclusion gives: (about them, addressed to them).
+REASONS: dict[str, tuple[str, str | None]] = {
+    "gone": (N_("{level} is not one of this system's levels any more"), None),
+    "ceiling": (N_("this system may carry at most {ceiling}"), None),
+    "stateless": (
+        N_("they have no nation in the directory, so they receive only unmarked items"),
+        N_("you have no nation in the directory, so you receive only unmarked items"),
+    ),
+    "no rel": (N_("{level} without REL TO is releasable to no nation"), None),
+    "nation": (
+        N_("their nation ({nation}) is not in REL TO {rel}"),
+        N_("your nation ({nation}) is not in REL TO {rel}"),
+    ),
+    "unknown clearance": (
+        N_("their clearance ({clearance}) is not one of this system's levels"),
+        N_("your clearance ({clearance}) is not one of this system's levels"),
+    ),
+    "clearance": (
+        N_("their clearance ({clearance}) is below {level}"),
+        N_("your clearance ({clearance}) is below {level}"),
+    ),
+}
+
+
+def reason_shown(reason: str, *, mine: bool = False) -> str:
+    """A reason from `Policy.exclusion` in the reader's language (any other text as it is)."""
+    return reason.shown(mine=mine) if isinstance(reason, Reason) else reason
 
 
 @dataclass(frozen=True)
@@ -74,8 +143,18 @@ class Marking:
 
     @property
     def banner(self) -> str:
-        """`RESTRICTED // REL TO FRA, DEU`: the line every message about the object starts with."""
+        """`RESTRICTED // REL TO FRA, DEU`: the line every message about the object starts with,
+        as records keep it (English, whatever the language of the person acting)."""
         return f"{self.level} // REL TO {', '.join(self.rel)}" if self.rel else self.level
+
+    def shown(self) -> str:
+        """The banner as the current reader reads it (`RESTRICTED // COMMUNICABLE À FRA, DEU`
+        for a French reader): the level is the deployment's word and stays as it is."""
+        if not self.rel:
+            return self.level
+        # TRANSLATORS: a handling marking's banner line; keep it in capitals. "REL TO" is
+        # "releasable to" (glossary).
+        return _("{level} // REL TO {rel}", level=self.level, rel=", ".join(self.rel))
 
     def to_json(self) -> dict[str, Any]:
         return {"level": self.level, "rel": list(self.rel)}
@@ -104,6 +183,7 @@ class Subject:
     nation: str | None = None
     clearance: str | None = None
     name: str | None = None
+    language: str | None = None  # theirs (!lang, the directory); None: the deployment's
 
     @property
     def label(self) -> str:
@@ -175,17 +255,40 @@ class Policy:
         token = text.strip().upper()
         if token in NATIONS or token in self.groups:
             return token
-        hint = ""
-        if len(token) == 2:
-            country = pycountry.countries.get(alpha_2=token)
-            if country is not None:
-                hint = f" (for {country.name} write {country.alpha_3})"
-        groups = f"; groups here: {', '.join(sorted(self.groups))}" if self.groups else ""
-        raise UserError(
-            f"{text.strip() or '(empty)'!r} is not a nation or a group{hint}. Write nations "
-            f"as ISO 3166-1 alpha-3 codes (FRA, DEU, USA){groups}.",
-            example=example,
-        )
+        shown = text.strip() or _("(empty)")
+        country = pycountry.countries.get(alpha_2=token) if len(token) == 2 else None
+        groups = ", ".join(sorted(self.groups))
+        if country is not None and self.groups:
+            message = _(
+                "{text!r} is not a nation or a group (for {country} write {code}). Write "
+                "nations as ISO 3166-1 alpha-3 codes (FRA, DEU, USA); groups here: {groups}.",
+                text=shown,
+                country=nation_name(country.alpha_3),
+                code=country.alpha_3,
+                groups=groups,
+            )
+        elif country is not None:
+            message = _(
+                "{text!r} is not a nation or a group (for {country} write {code}). Write "
+                "nations as ISO 3166-1 alpha-3 codes (FRA, DEU, USA).",
+                text=shown,
+                country=nation_name(country.alpha_3),
+                code=country.alpha_3,
+            )
+        elif self.groups:
+            message = _(
+                "{text!r} is not a nation or a group. Write nations as ISO 3166-1 alpha-3 "
+                "codes (FRA, DEU, USA); groups here: {groups}.",
+                text=shown,
+                groups=groups,
+            )
+        else:
+            message = _(
+                "{text!r} is not a nation or a group. Write nations as ISO 3166-1 alpha-3 "
+                "codes (FRA, DEU, USA).",
+                text=shown,
+            )
+        raise UserError(message, example=example)
 
     # -- parsing what people write -----------------------------------------------------
 
@@ -211,19 +314,29 @@ class Policy:
         if rel is not None:
             parts = [p for p in rel.split(",") if p.strip()]
             if not parts:
-                raise UserError("rel= names no nation or group.", example=example)
+                raise UserError(
+                    _("{option} names no nation or group.", option="rel="), example=example
+                )
             tokens = tuple(self.rel_token(p, example) for p in parts)
         if level == self.lowest and not tokens:
             return None
         if not tokens:
             raise UserError(
-                f"A {level} item must say who it is releasable to ({REL_EXAMPLE}); "
-                "nobody receives it otherwise.",
+                _(
+                    "A {level} item must say who it is releasable to ({example}); "
+                    "nobody receives it otherwise.",
+                    level=level,
+                    example=REL_EXAMPLE,
+                ),
                 example=example,
             )
         if not self.nations_of(tokens):
             raise UserError(
-                f"rel={','.join(tokens)} covers no nation (an empty group?).", example=example
+                _(
+                    "{option} covers no nation (an empty group?).",
+                    option="rel=" + ",".join(tokens),
+                ),
+                example=example,
             )
         return Marking(level=level, rel=tokens)
 
@@ -235,8 +348,12 @@ class Policy:
             return ""
         if self.rank(level) is None:
             raise UserError(
-                f"{text.strip()!r} is not a marking level here; levels, lowest first: "
-                f"{' < '.join(self.levels)} (or - to clear).",
+                _(
+                    "{text!r} is not a marking level here; levels, lowest first: "
+                    "{levels} (or - to clear).",
+                    text=text.strip(),
+                    levels=" < ".join(self.levels),
+                ),
                 example=example,
             )
         return level
@@ -246,16 +363,23 @@ class Policy:
         rank = self.rank(level)
         if rank is None:
             raise UserError(
-                f"{text.strip() or '(empty)'!r} is not a marking level here; levels, lowest "
-                f"first: {' < '.join(self.levels)}.",
+                _(
+                    "{text!r} is not a marking level here; levels, lowest first: {levels}.",
+                    text=text.strip() or _("(empty)"),
+                    levels=" < ".join(self.levels),
+                ),
                 example=example,
             )
         ceiling = self.rank(self.ceiling)
         assert ceiling is not None
         if rank > ceiling:
             raise UserError(
-                f"This system may carry at most {self.ceiling}; {level} material must not be "
-                "put into it. Use the channel accredited for it.",
+                _(
+                    "This system may carry at most {ceiling}; {level} material must not be "
+                    "put into it. Use the channel accredited for it.",
+                    ceiling=self.ceiling,
+                    level=level,
+                ),
                 example=example.replace("RESTRICTED", self.ceiling),
             )
         return level
@@ -283,7 +407,7 @@ class Policy:
 
     # -- coverage ----------------------------------------------------------------------
 
-    def exclusion(self, marking: Marking | None, person: Subject) -> str | None:
+    def exclusion(self, marking: Marking | None, person: Subject) -> Reason | None:
         """Why this person must not receive an object with this marking, or None if they may.
 
         Covered: nation in the rel (groups expanded), and clearance (when set) at or above
@@ -293,21 +417,23 @@ class Policy:
             return None  # the lowest level releasable to all is what unmarked means
         rank = self.rank(marking.level)
         if rank is None:
-            return f"{marking.level} is not one of this system's levels any more"
+            return Reason(*REASONS["gone"], level=marking.level)
         if rank > (self.rank(self.ceiling) or 0):
-            return f"this system may carry at most {self.ceiling}"
+            return Reason(*REASONS["ceiling"], ceiling=self.ceiling)
         if person.nation is None:
-            return "they have no nation in the directory, so they receive only unmarked items"
+            return Reason(*REASONS["stateless"])
         if not marking.rel:
-            return f"{marking.level} without REL TO is releasable to no nation"
+            return Reason(*REASONS["no rel"], level=marking.level)
         if person.nation not in self.nations_of(marking.rel):
-            return f"their nation ({person.nation}) is not in REL TO {', '.join(marking.rel)}"
+            return Reason(*REASONS["nation"], nation=person.nation, rel=", ".join(marking.rel))
         if person.clearance is not None:
             held = self.rank(person.clearance)
             if held is None:
-                return f"their clearance ({person.clearance}) is not one of this system's levels"
+                return Reason(*REASONS["unknown clearance"], clearance=person.clearance)
             if held < rank:
-                return f"their clearance ({person.clearance}) is below {marking.level}"
+                return Reason(
+                    *REASONS["clearance"], clearance=person.clearance, level=marking.level
+                )
         return None
 
     def covers(self, marking: Marking | None, person: Subject) -> bool:
@@ -348,9 +474,17 @@ class Policy:
 
 
 def remarked_notice(about: str, new: Marking | None) -> str:
-    """What a holder no longer covered is told: the fact, never the content."""
-    now = new.banner if new is not None else "unmarked"
-    return (
-        f"{about} was re-marked {now}; it is no longer releasable to you, and you will "
-        "receive nothing more about it."
+    """What a holder no longer covered is told, in the current reader's language: the fact,
+    never the content."""
+    if new is None:
+        return _(
+            "{id} was re-marked unmarked; it is no longer releasable to you, and you will "
+            "receive nothing more about it.",
+            id=about,
+        )
+    return _(
+        "{id} was re-marked {banner}; it is no longer releasable to you, and you will "
+        "receive nothing more about it.",
+        id=about,
+        banner=new.shown(),
     )

@@ -10,8 +10,10 @@ import aiosqlite
 
 from commands.context import Context, OutMessage
 from commands.delivery import note_once, notice_target
+from commands.i18n import _, current
 from commands.markings.model import Marking, Policy, Subject
 from commands.markings.routing import withheld_notice
+from commands.people import reader_language
 
 
 async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subject]:
@@ -20,14 +22,16 @@ async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subjec
     known: dict[str, Subject] = {}
     for start in range(0, len(user_ids), 500):
         chunk = user_ids[start : start + 500]
-        marks = ",".join("?" for _ in chunk)
+        marks = ",".join("?" * len(chunk))
         async with db.execute(
-            f"SELECT user_id, display_name, nation, clearance FROM people "
+            f"SELECT user_id, display_name, nation, clearance, language FROM people "
             f"WHERE user_id IN ({marks})",
             chunk,
         ) as cur:
             for row in await cur.fetchall():
-                known[row[0]] = Subject(row[0], row[2] or None, row[3] or None, row[1] or None)
+                known[row[0]] = Subject(
+                    row[0], row[2] or None, row[3] or None, row[1] or None, row[4] or None
+                )
     return [known.get(u, Subject(u)) for u in user_ids]
 
 
@@ -38,9 +42,13 @@ async def withheld(
     marking: Marking,
     excluded: list[tuple[Subject, str]],
     now_iso: str,
+    default_language: str | None = None,
 ) -> list[OutMessage]:
     """Record each exclusion (audit, and a liaison request's history) and return the
-    sender's notice naming the people not yet told about for this object and reason."""
+    sender's notice naming the people not yet told about for this object and reason.
+
+    The records stay in English; the notice is in the sender's language (theirs, else
+    `default_language`, the deployment's; else the current one)."""
     obj = about or (origin or {}).get("object")
     fresh: list[tuple[str, str]] = []
     for person, reason in excluded:
@@ -51,7 +59,8 @@ async def withheld(
     if not fresh or not origin or not origin.get("user_id"):
         return []
     where = await notice_target(db, origin)
-    body = withheld_notice(obj, marking, fresh)
+    lang = await reader_language(db, default_language or current(), user_id=origin["user_id"])
+    body = withheld_notice(obj, marking, fresh, lang)
     return [OutMessage(body=body, mentions=(origin["user_id"],), **where)]
 
 
@@ -99,4 +108,4 @@ async def reader_here(ctx: Context) -> Reader:
 
 def withheld_cell(marking: Marking) -> str:
     """What a room sees of a marked object in a listing, instead of its content."""
-    return f"({marking.level}: not shown here; ask me in a direct chat)"
+    return _("({level}: not shown here; ask me in a direct chat)", level=marking.level)

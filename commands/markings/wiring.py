@@ -11,7 +11,8 @@ import aiosqlite
 
 from commands.context import Context
 from commands.errors import UserError
-from commands.markings.model import Marking, Policy, Subject
+from commands.i18n import _, pgettext
+from commands.markings.model import Marking, Policy, Subject, reason_shown
 from commands.markings.store import subjects
 
 
@@ -50,6 +51,21 @@ async def post_default(
     return policy.combine(marked)
 
 
+def object_name(what: str) -> str:
+    """The kind of object a domain names (`what=`: request, action item, summit, meeting,
+    visit, remind) in the reader's language; anything else as it is."""
+    names = {
+        "request": pgettext("object", "request"),
+        "action item": pgettext("object", "action item"),
+        "summit": pgettext("object", "summit"),
+        "meeting": pgettext("object", "meeting"),
+        "visit": pgettext("object", "visit"),
+        "remind": pgettext("object", "reminder"),
+        "reminder": pgettext("object", "reminder"),
+    }
+    return names.get(what, what)
+
+
 def refuse_unreadable(
     policy: Policy, mark: Marking | None, creator: Subject, what: str, example: str
 ) -> None:
@@ -60,22 +76,38 @@ def refuse_unreadable(
         return
     if creator.nation is None:
         raise UserError(
-            f"You have no nation in the directory, so you cannot create a marked {what} "
-            f"({mark.banner}): you could not read it yourself. Ask an admin to set your "
-            f"nation (!dir person {creator.user_id} nation=FRA), or leave marking= and rel= off.",
+            _(
+                "You have no nation in the directory, so you cannot create a marked {what} "
+                "({banner}): you could not read it yourself. Ask an admin to set your nation "
+                "({command}), or leave {marking} and {rel} off.",
+                what=object_name(what),
+                banner=mark.shown(),
+                command="!dir person " + creator.user_id + " nation=FRA",
+                marking="marking=",
+                rel="rel=",
+            ),
         )
     if creator.nation not in policy.nations_of(mark.rel):
         fixed = ",".join(dict.fromkeys((creator.nation, *mark.rel)))
         raise UserError(
-            f"rel={','.join(mark.rel)} does not include your own nation ({creator.nation}): "
-            f"you could not read your own {what}.",
+            _(
+                "{option} does not include your own nation ({nation}): you could not read "
+                "your own {what}.",
+                option="rel=" + ",".join(mark.rel),
+                nation=creator.nation,
+                what=object_name(what),
+            ),
             example=_with_rel(example, fixed),
         )
-    mine = reason.replace("their ", "your ")
     lowered = example.replace("RESTRICTED", policy.lowest).replace("CONFIDENTIAL", policy.lowest)
     raise UserError(
-        f"You could not read your own {what} ({mark.banner}): {mine}. Mark it at a level "
-        "you hold, or ask an admin to check your clearance in the directory.",
+        _(
+            "You could not read your own {what} ({banner}): {reason}. Mark it at a level "
+            "you hold, or ask an admin to check your clearance in the directory.",
+            what=object_name(what),
+            banner=mark.shown(),
+            reason=reason_shown(reason, mine=True),
+        ),
         example=lowered,
     )
 

@@ -89,7 +89,7 @@ async def test_role_refusals_name_the_role_in_the_readers_language(core: BotCore
         )
     with language("de"):
         assert roles_refusal("!x", ["secretariat", "admin"]).startswith(
-            "!x ist nur für die Rolle Administrator oder Sekretariat."
+            "!x ist der Rolle Administrator oder Sekretariat vorbehalten."
         )
     assert roles_refusal("!x", ["secretariat", "admin"]) == (
         "!x is for admin or secretariat only. Ask an admin if you need it."
