@@ -109,7 +109,7 @@ async def to_markdown(
 ) -> str:
     """By owner; a marked file starts and ends with its marking line (as paper does).
     In the current reader's language (the requester's), dates by the timeparse helpers."""
-    banner = [f"**{md_escape(marking.banner)}**", ""] if marking else []
+    banner = [f"**{md_escape(marking.shown())}**", ""] if marking else []
     flagged = "**" + _("OVERDUE") + "**"
     lines = [
         *banner,
@@ -130,7 +130,7 @@ async def to_markdown(
     for key in sorted(groups, key=lambda k: k[1].lower()):
         lines += ["", f"## {md_escape(await owner_text(db, *key))}", ""]
         for item in groups[key]:
-            mark = f" [{md_escape(item.marking.banner)}]" if item.marking else ""
+            mark = f" [{md_escape(item.marking.shown())}]" if item.marking else ""
             values = {
                 "ref": f"**{item.ref}**{mark}",
                 "status": shown_status(item.status),
@@ -144,7 +144,7 @@ async def to_markdown(
                 else _("- {ref} ({status}), due {due}: {text}", **values)
             )
     if marking:
-        lines += ["", f"**{md_escape(marking.banner)}**"]
+        lines += ["", f"**{md_escape(marking.shown())}**"]
     return "\n".join(lines) + "\n"
 
 

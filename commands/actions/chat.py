@@ -109,7 +109,7 @@ async def actions_add(
         ctx,
         marking,
         rel,
-        what=_("action item"),
+        what="action item",
         example=f"{_add_example(ctx.now)} marking={marking_example(ctx.settings)} rel=FRA,DEU",
         own=found.marking,
         room_id=ctx.room_id,
@@ -202,7 +202,7 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         (_("due"), item.due_for(zone)),
         (_("status"), item.status_for(ctx.now)),
         (_("created by"), person(item.created_by)),
-        (_("marking"), item.marking.banner if item.marking else "-"),
+        (_("marking"), item.marking.shown() if item.marking else "-"),
     ]
     entries = []
     for h in await history.of(ctx.db, ObjectId("A", item.id)):
@@ -317,7 +317,7 @@ async def apply_edit(
             ctx,
             changes.get("marking"),
             changes.get("rel"),
-            what=_("action item"),
+            what="action item",
             example=f"{ctx.prefix}edit {item.ref} marking={marking_example(ctx.settings)} "
             "rel=FRA,DEU",
             own=item.marking,
@@ -378,6 +378,7 @@ async def _remark(ctx: Context, old: Item, new: Item, summit: Summit) -> None:
         new.marking,
         holders,
         await subjects(ctx.db, sorted(set(owners) - {ctx.sender})),
+        default_language=ctx.settings.language,  # each told person reads it in theirs
     )
     for message in told:
         ctx.send(message.body, user_id=message.user_id, origin=ctx.origin(new.ref))

@@ -173,7 +173,7 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
 def _withheld(item: Item) -> str:
     """A marked item's line in a room's digest: its ID and marking, never its text."""
     assert item.marking is not None
-    return f"{item.marking.banner}: {withheld_cell(item.marking)}"
+    return f"{item.marking.shown()}: {withheld_cell(item.marking)}"
 
 
 def labelled(label: str, value: str, *, html: bool = False) -> str:

@@ -218,7 +218,7 @@ async def render_list(
         rows.append(
             (
                 item.ref,
-                item.marking.banner if item.marking else "-",
+                item.marking.shown() if item.marking else "-",
                 item.due_for(zone),
                 item.status_for(ctx.now),
                 labels[key],

@@ -149,7 +149,7 @@ async def summit_open(
     lines = [_("{ref} opened: {name}.", **values)]
     if default:
         lines.append(
-            _("Its items are marked {banner} unless they say otherwise.", banner=default.banner)
+            _("Its items are marked {banner} unless they say otherwise.", banner=default.shown())
         )
     lines.append(
         _("Digest of open items to this room on working days at {time} ({zone}).", **values)
@@ -177,7 +177,7 @@ async def _summit_marking(
     example = f"{example} marking={level} rel=FRA,DEU"
     if (marking or "").strip() == "-":
         return None
-    return await marking_for(ctx, marking, rel, what=_("summit"), example=example, own=current)
+    return await marking_for(ctx, marking, rel, what="summit", example=example, own=current)
 
 
 async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> None:
@@ -384,7 +384,7 @@ async def show_summit(ctx: Context, oid: ObjectId) -> None:
         (_("state"), shown_state(summit.state)),
         (_("time zone"), summit.timezone),
         (_("items"), _("{tally}; {overdue} overdue", tally=tally, overdue=overdue)),
-        (_("default marking"), summit.marking.banner if summit.marking else "-"),
+        (_("default marking"), summit.marking.shown() if summit.marking else "-"),
         (_("language"), _language_name(summit.language, ctx.settings.language)),
     ]
     ctx.reply(field_lines(lines))
