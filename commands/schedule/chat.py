@@ -21,6 +21,7 @@ from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles
+from commands.render import person
 from commands.schedule.model import (
     COMMAND_OF,
     DEFAULT_LEADS,
@@ -35,7 +36,7 @@ from commands.schedule.model import (
     split_when_text,
 )
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
-from commands.schedule.views import state_name, summary_lines, visible_item, zones_for
+from commands.schedule.views import summary_lines, visible_item, zones_for
 from commands.timeparse import (
     fmt,
     parse_when,
@@ -218,14 +219,14 @@ async def _tell_participants(ctx: Context, item: Item, what: str, reason: str = 
         if what == "invite":
             first = _(
                 "{organiser} added you to {code}: {title}",
-                organiser=item.creator,
+                organiser=person(item.creator),
                 code=item.code,
                 title=item.title,
             )
         else:
             first = _(
                 "{organiser} changed {code}: {title}",
-                organiser=ctx.sender,
+                organiser=person(ctx.sender),
                 code=item.code,
                 title=item.title,
             )
@@ -405,13 +406,7 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
     item = await visible_item(ctx, kind, number)
     _may_change(ctx, item, "edit")
     if item.state != "active":
-        raise UserError(
-            _(
-                "{code} is {state}; it cannot be edited.",
-                code=item.code,
-                state=state_name(item.state),
-            )
-        )
+        raise UserError(_("{code} is cancelled; it cannot be edited.", code=item.code))
     example = _edit_example(ctx.prefix, item.code)
     try:
         duration = item.duration

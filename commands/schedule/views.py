@@ -16,7 +16,7 @@ from commands.markings.store import reader_here, withheld_cell
 from commands.people import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table
-from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, span, who
+from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
 from commands.schedule.store import COLUMNS, Item, item_from_row, load_item
 from commands.timeparse import (
     describe_rule,
@@ -42,22 +42,11 @@ async def _may_see(ctx: Context, item: Item) -> bool:
 async def visible_item(ctx: Context, kind: str, number: int) -> Item:
     item = await load_item(ctx.db, kind, number)
     if item is None or not await _may_see(ctx, item):
+        code = ObjectId(kind, number)
         raise NotFound(
-            _(
-                "No {code} that you can see. Send !agenda for what is coming up.",
-                code=f"{kind}-{number}",
-            )
+            _("No {code} that you can see. Send !agenda for what is coming up.", code=code)
         )
     return item
-
-
-def state_name(state: str) -> str:
-    """An item's state as the reader says it (stored in English)."""
-    names = {
-        "active": pgettext("schedule state", "active"),
-        "cancelled": pgettext("schedule state", "cancelled"),
-    }
-    return names.get(state, state)
 
 
 def _action(name: str) -> str:
@@ -75,10 +64,10 @@ _HEADERS = {
     "M": N_("{code} meeting: {title}"),
     "R": N_("{code} reminder: {title}"),
 }
-_HEADERS_STATE = {
-    "V": N_("{code} visit ({state}): {title}"),
-    "M": N_("{code} meeting ({state}): {title}"),
-    "R": N_("{code} reminder ({state}): {title}"),
+_HEADERS_CANCELLED = {
+    "V": N_("{code} visit (cancelled): {title}"),
+    "M": N_("{code} meeting (cancelled): {title}"),
+    "R": N_("{code} reminder (cancelled): {title}"),
 }
 
 
@@ -87,7 +76,9 @@ def summary_lines(item: Item, reader_zone: str) -> list[str]:
     zones = [item.zone]
     when = fmt_zones(item.next_at or item.start, reader_zone, zones)
     if item.duration:
-        lines = [_("When: {when}, for {duration}", when=when, duration=span(item.duration))]
+        lines = [
+            _("When: {when}, for {duration}", when=when, duration=format_duration(item.duration))
+        ]
     else:
         lines = [_("When: {when}", when=when)]
     if item.rrule:
@@ -309,11 +300,10 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
-    if item.state == "active":
-        lines = [_(_HEADERS[kind], code=item.code, title=item.title)]
+    if item.state == "cancelled":
+        lines = [_(_HEADERS_CANCELLED[kind], code=item.code, title=item.title)]
     else:
-        state = state_name(item.state)
-        lines = [_(_HEADERS_STATE[kind], code=item.code, state=state, title=item.title)]
+        lines = [_(_HEADERS[kind], code=item.code, title=item.title)]
     lines += summary_lines(item, ctx.person.timezone)
     if item.marking:
         lines.append(_("Marking: {banner}", banner=item.marking.banner))
