@@ -13,7 +13,7 @@ from commands.context import Context
 from commands.directory.service import canonical_target, people_of, post_exists
 from commands.errors import UserError
 from commands.examples import day
-from commands.i18n import N_, _, language
+from commands.i18n import N_, _, language, pgettext
 from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example, remarked_notice
 from commands.markings.routing import remark_messages
@@ -236,11 +236,14 @@ async def _tell_participants(ctx: Context, item: Item, what: str, reason: str = 
 
 
 def _cancelled(item: Item, reason: str) -> str:
+    values = {"code": item.code, "title": item.title, "reason": reason}
+    if item.kind == "R":  # German cancels a meeting (absagen), not a reminder (abbrechen)
+        if reason:
+            return pgettext("reminder", "Cancelled {code}: {title} — {reason}", **values)
+        return pgettext("reminder", "Cancelled {code}: {title}", **values)
     if reason:
-        return _(
-            "Cancelled {code}: {title} — {reason}", code=item.code, title=item.title, reason=reason
-        )
-    return _("Cancelled {code}: {title}", code=item.code, title=item.title)
+        return _("Cancelled {code}: {title} — {reason}", **values)
+    return _("Cancelled {code}: {title}", **values)
 
 
 @command(

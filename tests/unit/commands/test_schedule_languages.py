@@ -67,6 +67,10 @@ async def test_cancellation_reaches_each_participant_in_their_language(people: B
     (shown,) = await people.say(KLAUS, "!show M-1")
     assert shown.body.startswith("M-1 Besprechung (abgesagt): Revue")
     assert "Verlauf:" in shown.body
+    # German cancels a meeting (absagen) but stops a reminder (abbrechen)
+    await people.say(KLAUS, "!remind in 2h -- Paris anrufen")
+    (stopped,) = await people.say(KLAUS, "!cancel R-1")
+    assert stopped.body == "R-1 abgebrochen: Paris anrufen"
 
 
 async def test_room_reminders_read_in_the_room_language_not_the_organiser(
