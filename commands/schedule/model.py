@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from commands import timeparse
 from commands.errors import UserError
 from commands.i18n import _, ngettext
 from commands.render import person
@@ -133,14 +134,21 @@ def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, st
         if rest and rest[0].lower() in ("to", "that", "-", "–", ":"):
             rest = rest[1:]
         return candidate, " ".join(rest)
-    # timeparse's "I could not read ..." says nothing more than this function's own refusal
-    # (in another language it is timeparse's own refusal, which is as clear).
-    if first_error is not None and not str(first_error).startswith("I could not read"):
+    if first_error is not None and not _no_time_at_all(first_error):
         raise UserError(str(first_error), example=remind_example())
     raise UserError(
         _("I could not find a time at the start. Write the time, then --, then the text."),
         example=remind_example(),
     )
+
+
+def _no_time_at_all(error: ValueError) -> bool:
+    """Words that are no time at all (timeparse's UnreadableTime, in any language), as
+    opposed to a time refused (past, ambiguous): only the refusal is worth showing."""
+    unreadable = getattr(timeparse, "UnreadableTime", None)  # from the i18n-time branch on
+    if unreadable is not None:
+        return isinstance(error, unreadable)
+    return str(error).startswith("I could not read")
 
 
 def remind_example() -> str:
