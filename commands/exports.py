@@ -2,6 +2,7 @@
 
 CSV has a stable header (scripts read it); Markdown is grouped by owner (people read it).
 Times are in the requester's time zone, with the UTC offset, so the file means one thing.
+The Markdown file is in the requester's language; the CSV file is not translated.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from commands.actions.model import parse_summit_id, shown_status
 from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
 from commands.errors import NotFound, UserError
+from commands.i18n import N_, _, ngettext
 from commands.markings.model import Marking, Policy
 from commands.markings.store import reader_here
 from commands.registry import Param, command
+from commands.timeparse import Due, show_due
 
+# A machine format: the column names, the status keys (open, in_progress ...) and yes/no stay
+# in English whatever the requester's language, so scripts that read the file keep working.
+# Only the Markdown export (for people) is translated.
 CSV_HEADER = (
     "id",
     "summit",
@@ -39,13 +45,16 @@ CSV_HEADER = (
     "marking",
 )
 FORMATS = ("csv", "md")
+_NO_SUMMIT = N_(
+    "No such summit that you can see (ask in the summit's room). Send {command} for yours."
+)
 
 
 def parse_format(text: str) -> str:
     value = text.strip().lower().removeprefix(".")
     value = {"markdown": "md"}.get(value, value)
     if value not in FORMATS:
-        raise ValueError("choose csv or md")
+        raise ValueError(_("choose csv or md"))
     return value
 
 
@@ -98,14 +107,22 @@ async def to_markdown(
     now: datetime,
     marking: Marking | None = None,
 ) -> str:
-    """By owner; a marked file starts and ends with its marking line (as paper does)."""
-    banner = [f"**{md_escape(marking.banner)}**", ""] if marking else []
+    """By owner; a marked file starts and ends with its marking line (as paper does).
+    In the current reader's language (the requester's), dates by the timeparse helpers."""
+    banner = [f"**{md_escape(marking.shown())}**", ""] if marking else []
+    flagged = "**" + _("OVERDUE") + "**"
     lines = [
         *banner,
-        f"# {summit.ref} {md_escape(summit.name)}: action items",
+        _("# {ref} {name}: action items", ref=summit.ref, name=md_escape(summit.name)),
         "",
-        f"Exported {now.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone}); "
-        f"{len(items)} item(s); overdue ones are marked **OVERDUE**.",
+        ngettext(
+            "Exported {when} ({zone}); {n} item(s); overdue ones are marked {flag}.",
+            "Exported {when} ({zone}); {n} item(s); overdue ones are marked {flag}.",
+            len(items),
+            when=show_due(Due(now, zone, False), zone),
+            zone=zone,
+            flag=flagged,
+        ),
     ]
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
@@ -113,33 +130,37 @@ async def to_markdown(
     for key in sorted(groups, key=lambda k: k[1].lower()):
         lines += ["", f"## {md_escape(await owner_text(db, *key))}", ""]
         for item in groups[key]:
-            flag = " **OVERDUE**" if item.overdue(now) else ""
-            mark = f" [{md_escape(item.marking.banner)}]" if item.marking else ""
+            mark = f" [{md_escape(item.marking.shown())}]" if item.marking else ""
+            values = {
+                "ref": f"**{item.ref}**{mark}",
+                "status": shown_status(item.status),
+                "flag": flagged,
+                "due": md_escape(item.due_for(zone)),
+                "text": md_escape(item.text),
+            }
             lines.append(
-                f"- **{item.ref}**{mark} ({shown_status(item.status)}{flag}), due "
-                f"{md_escape(item.due_for(zone))}: {md_escape(item.text)}"
+                _("- {ref} ({status} {flag}), due {due}: {text}", **values)
+                if item.overdue(now)
+                else _("- {ref} ({status}), due {due}: {text}", **values)
             )
     if marking:
-        lines += ["", f"**{md_escape(marking.banner)}**"]
+        lines += ["", f"**{md_escape(marking.shown())}**"]
     return "\n".join(lines) + "\n"
 
 
 @command(
     "actions export",
-    summary="Send a summit's action items as a file: csv or md (Markdown, by owner)",
+    summary=N_("Send a summit's action items as a file: csv or md (Markdown, by owner)"),
     example="!actions export S-1 csv",
     params=[
-        Param("summit", "e.g. S-1", convert=parse_summit_id),
-        Param("format", "csv or md", convert=parse_format),
+        Param("summit", N_("e.g. S-1"), convert=parse_summit_id),
+        Param("format", N_("csv or md"), convert=parse_format),
     ],
 )
 async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
     found = await get_summit(ctx.db, summit)
     if found is None:
-        raise NotFound(
-            "No such summit that you can see (ask in the summit's room). "
-            "Send !summit list for yours."
-        )
+        raise NotFound(_(_NO_SUMMIT, command="!summit list"))
     async with ctx.db.execute(
         "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (found.id,)
     ) as cur:
@@ -147,32 +168,40 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
     if not sees_summit(ctx, found):
         items = [i for i in items if await is_owner(ctx, i)]
         if not items:
-            raise NotFound(
-                "No such summit that you can see (ask in the summit's room). "
-                "Send !summit list for yours."
-            )
+            raise NotFound(_(_NO_SUMMIT, command="!summit list"))
     reader = await reader_here(ctx)
     releasable = [i for i in items if reader.shows(i.marking) != "none"]
     if items and not releasable:
-        raise NotFound(f"{found.ref} has no action items releasable to you.")
+        raise NotFound(_("{ref} has no action items releasable to you.", ref=found.ref))
     items = releasable
     policy = Policy.from_settings(ctx.settings)
     marking = policy.combine(i.marking for i in items)
     if marking is not None and not policy.nations_of(marking.rel):
         raise UserError(
-            f"{found.ref}'s marked items have no nation in common, so one file could go to "
-            "nobody. Export in a direct chat with me: you get the items releasable to you.",
+            _(
+                "{ref}'s marked items have no nation in common, so one file could go to "
+                "nobody. Export in a direct chat with me: you get the items releasable to you.",
+                ref=found.ref,
+            ),
             example=f"{ctx.prefix}actions export {found.ref} csv",
         )
     zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
-    if format == "csv":
+    if format == "csv":  # English column names and values, whatever the language
         data = to_csv(items, found, zone, ctx.now).encode("utf-8")
         attachment = Attachment(f"{found.ref}-actions.csv", "text/csv", data)
     else:
         text = await to_markdown(ctx.db, items, found, zone, ctx.now, marking)
         attachment = Attachment(f"{found.ref}-actions.md", "text/markdown", text.encode("utf-8"))
     await ctx.audit("action.export", found.ref, f"{format} {len(items)} items")
-    ctx.reply(f"{found.ref}: {len(items)} action item(s), times in {zone}; file follows.")
+    ctx.reply(
+        ngettext(
+            "{ref}: {n} action item(s), times in {zone}; file follows.",
+            "{ref}: {n} action item(s), times in {zone}; file follows.",
+            len(items),
+            ref=found.ref,
+            zone=zone,
+        )
+    )
     # The file carries the combined marking: the outbox banners its caption and sends it
     # only where every item in it may go.
     about = {"marking": marking, "about": f"{found.ref} export"} if marking else {}

@@ -28,6 +28,8 @@ import dateutil.rrule as _dateutil_rrule
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
+from commands.i18n import _
+
 FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 PARTS = (
     "FREQ",
@@ -58,7 +60,13 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
     """The rule's (NAME, value) parts in order; ValueError says what is wrong and what to write."""
     rule = text.strip()
     if len(rule) > MAX_RULE_LENGTH:
-        raise ValueError(f"the rule is longer than {MAX_RULE_LENGTH} characters; {_eg()}")
+        raise ValueError(
+            _(
+                "the rule is longer than {n} characters; write e.g. {example}",
+                n=MAX_RULE_LENGTH,
+                example=RULE_EXAMPLE,
+            )
+        )
     rule = re.sub(r"^RRULE:", "", rule, flags=re.IGNORECASE).upper()
     parts: dict[str, str] = {}
     for chunk in rule.split(";"):
@@ -66,29 +74,53 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
             continue
         name, eq, value = (s.strip() for s in chunk.partition("="))
         if not eq or not value:
-            raise ValueError(f"{chunk[:20]!r} is not NAME=value; write e.g. {RULE_EXAMPLE}")
+            raise ValueError(
+                _(
+                    "{chunk} is not NAME=value; write e.g. {example}",
+                    chunk=repr(chunk[:20]),
+                    example=RULE_EXAMPLE,
+                )
+            )
         if name == "DTSTART":
-            raise ValueError("give the start as the time, not DTSTART inside the rule")
+            raise ValueError(_("give the start as the time, not DTSTART inside the rule"))
         if name == "BYSECOND":
-            raise ValueError(f"BYSECOND is not accepted (the smallest step is the minute); {_eg()}")
+            raise ValueError(
+                _(
+                    "BYSECOND is not accepted (the smallest step is the minute); "
+                    "write e.g. {example}",
+                    example=RULE_EXAMPLE,
+                )
+            )
         if name not in PARTS:
-            raise ValueError(f"{name[:20]} is not a rule part I accept ({', '.join(PARTS)})")
+            raise ValueError(
+                _(
+                    "{name} is not a rule part I accept ({parts})",
+                    name=name[:20],
+                    parts=", ".join(PARTS),
+                )
+            )
         if name in parts:
-            raise ValueError(f"{name} is given twice in the rule; give each part once")
+            raise ValueError(_("{name} is given twice in the rule; give each part once", name=name))
         parts[name] = value
     if parts.get("FREQ") not in FREQS:
         raise ValueError(
-            f"the rule's FREQ must be DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY; {_eg()}"
+            _(
+                "the rule's FREQ must be DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY; "
+                "write e.g. {example}",
+                example=RULE_EXAMPLE,
+            )
         )
     if "COUNT" in parts and "UNTIL" in parts:
-        raise ValueError("give COUNT or UNTIL, not both")
+        raise ValueError(_("give COUNT or UNTIL, not both"))
     _bounded_int(parts, "INTERVAL", MAX_INTERVAL)
     _bounded_int(parts, "COUNT", MAX_COUNT)
     ordered = tuple(parts.items())
     try:
         build(ordered, datetime(2026, 1, 1))
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"the rule is not valid RFC 5545: {str(exc)[:80]}") from None
+        raise ValueError(
+            _("the rule is not valid RFC 5545: {error}", error=str(exc)[:80])
+        ) from None
     return ordered
 
 
@@ -201,13 +233,22 @@ def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: t
                 break
     if not found:
         raise ValueError(
-            f"the rule never happens in the next 5 years (check BYMONTH/BYMONTHDAY/UNTIL); {_eg()}"
+            _(
+                "the rule never happens in the next 5 years (check BYMONTH/BYMONTHDAY/UNTIL); "
+                "write e.g. {example}",
+                example=RULE_EXAMPLE,
+            )
         )
     gaps = [b - a for a, b in pairwise(found)]
     if gaps and min(gaps) < min_interval:
         raise ValueError(
-            f"the rule fires every {_short(min(gaps))} at times, more often than every "
-            f"{_short(min_interval)} (the shortest interval allowed here); {_eg()}"
+            _(
+                "the rule fires every {gap} at times, more often than every {shortest} "
+                "(the shortest interval allowed here); write e.g. {example}",
+                gap=_short(min(gaps)),
+                shortest=_short(min_interval),
+                example=RULE_EXAMPLE,
+            )
         )
     return rule_text(parts)
 
@@ -221,14 +262,10 @@ def _until(parts: dict[str, str]) -> datetime | None:
 
 def _bounded_int(parts: dict[str, str], name: str, top: int) -> None:
     if name in parts and not (parts[name].isdigit() and 1 <= int(parts[name]) <= top):
-        raise ValueError(f"{name} must be a whole number from 1 to {top}")
+        raise ValueError(_("{name} must be a whole number from 1 to {top}", name=name, top=top))
 
 
 def _short(delta: timedelta) -> str:
     from commands.timeparse import format_duration
 
-    return format_duration(delta) if delta >= timedelta(minutes=1) else "less than a minute"
-
-
-def _eg() -> str:
-    return f"write e.g. {RULE_EXAMPLE}"
+    return format_duration(delta) if delta >= timedelta(minutes=1) else _("less than a minute")

@@ -6,6 +6,7 @@ from commands.actions.store import Item, Summit, get_item, get_summit
 from commands.context import Context
 from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
+from commands.i18n import _
 from commands.timeparse import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
@@ -32,8 +33,12 @@ async def visible_summit(ctx: Context, number: int) -> Summit:
     summit = await get_summit(ctx.db, number)
     if summit is None or not sees_summit(ctx, summit):
         raise NotFound(
-            f"No summit S-{number} that you can see (ask in the summit's room). "
-            "Send !summit list for yours."
+            _(
+                "No summit {ref} that you can see (ask in the summit's room). "
+                "Send {command} for yours.",
+                ref="S-" + str(number),
+                command="!summit list",
+            )
         )
     return summit
 
@@ -47,23 +52,40 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
         or summit is None
         or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
     ):
-        raise NotFound(f"No action item A-{number} that you can see. Send !actions list for yours.")
+        raise NotFound(
+            _(
+                "No action item {ref} that you can see. Send {command} for yours.",
+                ref="A-" + str(number),
+                command="!actions list",
+            )
+        )
     return item, summit
 
 
 def require_secretariat(ctx: Context, what: str) -> None:
+    """`what` is a whole sentence already translated, e.g. _("Only the secretariat may
+    cancel an item.")."""
     if not is_secretariat(ctx):
         raise UserError(
-            f"Only the secretariat may {what}. Ask the summit's secretariat "
-            "(!dir list shows who has that role, for admins)."
+            _(
+                "{refusal} Ask the summit's secretariat "
+                "({command} shows who has that role, for admins).",
+                refusal=what,
+                command="!dir list",
+            )
         )
 
 
 def require_open(summit: Summit) -> None:
     if summit.state != "open":
         raise UserError(
-            f"{summit.ref} is closed; nothing can be added to it or changed in it. "
-            f"See it with !summit list, or open a new one with !summit open."
+            _(
+                "{ref} is closed; nothing can be added to it or changed in it. "
+                "See it with {list}, or open a new one with {open}.",
+                ref=summit.ref,
+                list="!summit list",
+                open="!summit open",
+            )
         )
 
 
@@ -86,5 +108,5 @@ def due_option(ctx: Context, text: str, example: str) -> Due:
     try:
         due = parse_due(text, sender_zone(ctx), ctx.now)
     except ValueError as exc:
-        raise UserError(f"due: {exc}", example=example) from None
+        raise UserError(_("due: {error}", error=exc), example=example) from None
     return due

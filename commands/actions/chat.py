@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from commands import history
 from commands.actions.access import (
@@ -19,7 +17,7 @@ from commands.actions.access import (
     visible_item,
     visible_summit,
 )
-from commands.actions.jobs import plan_nudges
+from commands.actions.jobs import labelled, plan_nudges
 from commands.actions.model import (
     OWNER_MOVES,
     SECRETARIAT_MOVES,
@@ -42,6 +40,7 @@ from commands.actions.store import (
 from commands.context import Context, utc_iso
 from commands.errors import UserError
 from commands.examples import day
+from commands.i18n import N_, SOURCE, _, language
 from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example
 from commands.markings.routing import remark_messages
@@ -55,24 +54,25 @@ from commands.timeparse import Due, show_due
 # -- items: add, show, edit, status --------------------------------------------------------
 
 
-def _add_example(now: datetime) -> str:
-    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- circulate the draft"
+def _add_example(now: Any) -> str:
+    # The free text after -- reads in the reader's language; the command does not change.
+    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- " + _("circulate the draft")
 
 
 @command(
     "actions add",
-    summary="Add an action item to a summit, owned by a person or a post (secretariat)",
+    summary=N_("Add an action item to a summit, owned by a person or a post (secretariat)"),
     example=_add_example,
     params=[
-        Param("summit", "e.g. S-1 (optional in the summit's room)"),
-        Param("owner", "a Matrix ID or a post code", optional=True),
+        Param("summit", N_("e.g. S-1 (optional in the summit's room)")),
+        Param("owner", N_("a Matrix ID or a post code"), optional=True),
     ],
     options=[
-        Option("due", "ISO date, or friday, in 3 days… (your time zone)"),
-        Option("marking", "handling marking, e.g. RESTRICTED (default: the summit's)"),
-        Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
+        Option("due", N_("ISO date, or friday, in 3 days… (your time zone)")),
+        Option("marking", N_("handling marking, e.g. RESTRICTED (default: the summit's)")),
+        Option("rel", N_("releasable to: nations or groups, e.g. FRA,DEU or FVEY")),
     ],
-    body=Param("text", "what is to be done"),
+    body=Param("text", N_("what is to be done")),
     roles=SECRETARIAT,
 )
 async def actions_add(
@@ -93,11 +93,16 @@ async def actions_add(
         try:
             number = parse_summit_id(first)
         except ValueError as exc:
-            raise UserError(f"summit: {exc}", example=_add_example(ctx.now)) from None
+            raise UserError(
+                _("summit: {error}", error=exc), example=_add_example(ctx.now)
+            ) from None
         found = await visible_summit(ctx, number)
     require_open(found)
     if not due:
-        raise UserError("due: every item needs a due date (due=…).", example=_add_example(ctx.now))
+        raise UserError(
+            _("due: every item needs a due date ({option}).", option="due=…"),
+            example=_add_example(ctx.now),
+        )
     kind, owner = await resolve_owner(ctx.db, owner_text)
     deadline = due_option(ctx, due, _add_example(ctx.now))
     mark = await marking_for(
@@ -119,34 +124,70 @@ async def actions_add(
     await ctx.audit("action.add", item.ref, f"{found.ref} owner={owner}")
     label = await owner_label(ctx.db, kind, owner)
     ctx.reply(
-        f"{item.ref} added to {found.ref}: {text} — owner {label}, "
-        f"due {item.due_for(sender_zone(ctx))}.",
+        _(
+            "{ref} added to {summit}: {text} — owner {owner}, due {due}.",
+            ref=item.ref,
+            summit=found.ref,
+            text=text,
+            owner=label,
+            due=item.due_for(sender_zone(ctx)),
+        ),
         **item.marked,
     )
-    await _tell_owner(ctx, item, found, f"You own {item.ref} ({found.ref} {found.name})")
+    await _tell_owner(ctx, item, found, "added")
 
 
 async def _room_summit(ctx: Context, example: str) -> Summit:
     open_here = [s for s in await summits_in_room(ctx.db, ctx.room_id) if s.state == "open"]
     if len(open_here) != 1:
-        what = "no open summit" if not open_here else "several open summits"
-        raise UserError(f"This room has {what}; name the summit (S-n).", example=example)
+        message = (
+            _("This room has no open summit; name the summit (S-n).")
+            if not open_here
+            else _("This room has several open summits; name the summit (S-n).")
+        )
+        raise UserError(message, example=example)
     return open_here[0]
 
 
-async def _tell_owner(ctx: Context, item: Item, summit: Summit, intro: str) -> None:
-    """A DM to the owner(s), except the person who made the change."""
-    for user in await owner_people(ctx.db, item.owner_kind, item.owner):
-        if ctx.person is not None and user == ctx.sender:
-            continue
+async def _tell_owner(ctx: Context, item: Item, summit: Summit, why: str) -> None:
+    """A DM to the owner(s), except the person who made the change, each in their language.
+
+    `why` is "added" (a new item) or "assigned" (an item given to them)."""
+    users = [
+        u
+        for u in await owner_people(ctx.db, item.owner_kind, item.owner)
+        if ctx.person is None or u != ctx.sender
+    ]
+    for user in users:
         person = await load_person(ctx.db, user, ctx.settings)
-        ctx.send(
-            f"{intro}: {item.text} — due {item.due_for(person.timezone)}. "
-            f"When it is done: {ctx.prefix}actions done {item.ref}",
-            user_id=user,
-            origin=ctx.origin(item.ref) if ctx.person is not None else None,
-            **item.marked,
-        )
+        with language(person.language):  # their zone and their language
+            values = {
+                "ref": item.ref,
+                "summit": summit.ref,
+                "name": summit.name,
+                "text": item.text,
+                "due": item.due_for(person.timezone),
+                "command": f"{ctx.prefix}actions done {item.ref}",
+            }
+            body = (
+                _(
+                    "You own {ref} ({summit} {name}): {text} — due {due}. "
+                    "When it is done: {command}",
+                    **values,
+                )
+                if why == "added"
+                else _(
+                    "{ref} was assigned to you ({summit}): {text} — due {due}. "
+                    "When it is done: {command}",
+                    **values,
+                )
+            )
+            ctx.send(
+                body,
+                user_id=user,
+                origin=ctx.origin(item.ref) if ctx.person is not None else None,
+                **item.marked,
+            )
 
 
 @handles("show", "A")
@@ -155,41 +196,79 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
     item, summit = await visible_item(ctx, number)
     zone = sender_zone(ctx)
     lines = [
-        ("item", f"{item.ref} ({summit.ref} {summit.name})"),
-        ("text", item.text),
-        ("owner", await owner_label(ctx.db, item.owner_kind, item.owner)),
-        ("due", item.due_for(zone)),
-        ("status", item.status_for(ctx.now)),
-        ("created by", person(item.created_by)),
-        ("marking", item.marking.banner if item.marking else "-"),
+        (_("item"), f"{item.ref} ({summit.ref} {summit.name})"),
+        (_("text"), item.text),
+        (_("owner"), await owner_label(ctx.db, item.owner_kind, item.owner)),
+        (_("due"), item.due_for(zone)),
+        (_("status"), item.status_for(ctx.now)),
+        (_("created by"), person(item.created_by)),
+        (_("marking"), item.marking.shown() if item.marking else "-"),
     ]
     entries = []
     for h in await history.of(ctx.db, ObjectId("A", item.id)):
-        when = _local(utc_iso(h.at), zone)
+        when = _local(h.at, zone)
         change = (
-            h.action
+            _history_word(h.action)
             if h.action in ("created", "comment")
-            else (f"{h.action}: {h.old or '-'} → {h.new or '-'}")
+            else (
+                _(
+                    "{field}: {old} → {new}",
+                    field=_history_word(h.action),
+                    old=_history_value(h.action, h.old),
+                    new=_history_value(h.action, h.new),
+                )
+            )
         )
         note = f" — {h.detail}" if h.detail else ""
         actor = person(h.actor) if h.actor.startswith("@") else h.actor
-        entries.append(f"{when} {actor}: {change}{note}")
+        entries.append(
+            _("{when} {who}: {change}{note}", when=when, who=actor, change=change, note=note)
+        )
     body = (
-        "\n".join(f"{k}: {v}" for k, v in lines)
-        + "\nhistory:\n"
+        "\n".join(labelled(k, v) for k, v in lines)
+        + "\n"
+        + _("history:")
+        + "\n"
         + "\n".join(f"• {e}" for e in entries)
     )
     html = (
-        "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
-        + "<br><b>history</b>:<ul>"
+        "<br>".join(labelled(k, v, html=True) for k, v in lines)
+        + "<br>"
+        + labelled(_("history"), "", html=True).rstrip()
+        + "<ul>"
         + "".join(f"<li>{esc(e)}</li>" for e in entries)
         + "</ul>"
     )
     ctx.reply(Rendered(body, html), **item.marked)
 
 
-def _local(stamp: str, zone: str) -> str:
-    return datetime.fromisoformat(stamp).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+def _local(moment: Any, zone: str) -> str:
+    """A history line's time in the reader's zone, as a timed deadline is shown."""
+    return show_due(Due(moment, zone, False), zone)
+
+
+def _history_word(action: str) -> str:
+    """A history step's name as the reader reads it (the stored word is English)."""
+    words = {
+        "created": _("created"),
+        "comment": _("comment"),
+        "status": _("status"),
+        "text": _("text"),
+        "due": _("due"),
+        "owner": _("owner"),
+        "marking": _("marking"),
+    }
+    return words.get(action, action)
+
+
+def _history_value(action: str, value: str | None) -> str:
+    if value is None or value == "":
+        return "-"
+    if action == "status":
+        return shown_status(value)
+    if action == "marking" and value == "unmarked":
+        return _("unmarked")
+    return value
 
 
 _EDIT_KEYS = {"text", "due", "owner", "marking", "rel"}
@@ -204,7 +283,13 @@ async def apply_edit(
     ctx: Context, number: int, changes: dict[str, str], comment: str | None
 ) -> None:
     item, summit = await visible_item(ctx, number)
-    require_secretariat(ctx, "edit an item (owners change its status: !actions status)")
+    require_secretariat(
+        ctx,
+        _(
+            "Only the secretariat may edit an item (owners change its status: {command}).",
+            command="!actions status",
+        ),
+    )
     require_open(summit)
     example = f"{ctx.prefix}edit {item.ref} due={day(ctx.now, 14)} owner=FR-PARIS"
     updates: dict[str, Any] = {}
@@ -212,7 +297,7 @@ async def apply_edit(
     if "text" in changes:
         text = changes["text"].strip()
         if not text:
-            raise UserError("text: give the new text.", example=example)
+            raise UserError(_("text: give the new text."), example=example)
         if text != item.text:
             updates["text"] = text
             log.append(("text", item.text, text))
@@ -220,7 +305,8 @@ async def apply_edit(
         due = due_option(ctx, changes["due"], example)
         if due.at != item.due_at or due.zone != item.due_zone:
             updates.update(due_at=utc_iso(due.at), due_zone=due.zone, all_day=int(due.all_day))
-            log.append(("due", item.due_for(item.due_zone), _fmt_due(due)))
+            with language(SOURCE):  # the history keeps one form; it is shown to many
+                log.append(("due", item.due_for(item.due_zone), _fmt_due(due)))
     if "owner" in changes:
         kind, owner = await resolve_owner(ctx.db, changes["owner"])
         if (kind, owner) != (item.owner_kind, item.owner):
@@ -241,7 +327,7 @@ async def apply_edit(
             old_banner = item.marking.banner if item.marking else "unmarked"
             log.append(("marking", old_banner, mark.banner if mark else "unmarked"))
     if not updates:
-        ctx.reply(f"{item.ref}: nothing changed.")
+        ctx.reply(_("{ref}: nothing changed.", ref=item.ref))
         return
     updates["updated_at"] = utc_iso(ctx.now)
     sets = ", ".join(f"{k} = ?" for k in updates)
@@ -255,17 +341,22 @@ async def apply_edit(
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None
     await plan_nudges(ctx, fresh)
-    fields = ", ".join(f for f, _, _ in log)
+    fields = ", ".join(f for f, _old, _new in log)
     await ctx.audit("action.edit", item.ref, fields)
     ctx.reply(
-        f"{item.ref} changed ({fields}): owner {fresh.owner}, "
-        f"due {fresh.due_for(sender_zone(ctx))}.",
+        _(
+            "{ref} changed ({fields}): owner {owner}, due {due}.",
+            ref=item.ref,
+            fields=", ".join(_history_word(f) for f, _old, _new in log),
+            owner=fresh.owner,
+            due=fresh.due_for(sender_zone(ctx)),
+        ),
         **fresh.marked,
     )
     if "marking" in updates:
         await _remark(ctx, item, fresh, summit)
     if "owner" in updates:
-        await _tell_owner(ctx, fresh, summit, f"{item.ref} was assigned to you ({summit.ref})")
+        await _tell_owner(ctx, fresh, summit, "assigned")
 
 
 async def _remark(ctx: Context, old: Item, new: Item, summit: Summit) -> None:
@@ -287,18 +378,26 @@ async def _remark(ctx: Context, old: Item, new: Item, summit: Summit) -> None:
         new.marking,
         holders,
         await subjects(ctx.db, sorted(set(owners) - {ctx.sender})),
+        default_language=ctx.settings.language,  # each told person reads it in theirs
     )
     for message in told:
         ctx.send(message.body, user_id=message.user_id, origin=ctx.origin(new.ref))
     for person_ in newly:
-        zone = (await load_person(ctx.db, person_.user_id, ctx.settings)).timezone
-        ctx.send(
-            f"{new.ref} ({summit.ref} {summit.name}) is now releasable to you: {new.text} — "
-            f"due {new.due_for(zone)}.",
-            user_id=person_.user_id,
-            origin=ctx.origin(new.ref),
-            **new.marked,
-        )
+        reader = await load_person(ctx.db, person_.user_id, ctx.settings)
+        with language(reader.language):
+            ctx.send(
+                _(
+                    "{ref} ({summit} {name}) is now releasable to you: {text} — due {due}.",
+                    ref=new.ref,
+                    summit=summit.ref,
+                    name=summit.name,
+                    text=new.text,
+                    due=new.due_for(reader.timezone),
+                ),
+                user_id=person_.user_id,
+                origin=ctx.origin(new.ref),
+                **new.marked,
+            )
 
 
 def _fmt_due(due: Due) -> str:
@@ -307,13 +406,14 @@ def _fmt_due(due: Due) -> str:
 
 @command(
     "actions reassign",
-    summary="Give an item to another person or post (secretariat)",
-    example="!actions reassign A-7 FR-PARIS -- Paris leads on this",
+    summary=N_("Give an item to another person or post (secretariat)"),
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions reassign A-7 FR-PARIS -- Paris leads on this"),
     params=[
-        Param("item", "e.g. A-7", convert=parse_item_id),
-        Param("owner", "a Matrix ID or a post code"),
+        Param("item", N_("e.g. A-7"), convert=parse_item_id),
+        Param("owner", N_("a Matrix ID or a post code")),
     ],
-    body=Param("comment", "why, kept in the history", optional=True),
+    body=Param("comment", N_("why, kept in the history"), optional=True),
     roles=SECRETARIAT,
 )
 async def actions_reassign(ctx: Context, *, item: int, owner: str, comment: str | None) -> None:
@@ -326,25 +426,43 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
     owner = await is_owner(ctx, item)
     if not (secretariat or owner):
         raise UserError(
-            f"Only {item.ref}'s owner or the secretariat may change its status. "
-            f"{ctx.prefix}show {item.ref} shows its owner.",
+            _(
+                "Only {ref}'s owner or the secretariat may change its status. "
+                "{command} shows its owner.",
+                ref=item.ref,
+                command=ctx.prefix + "show " + item.ref,
+            ),
         )
     require_open(summit)
     if status == item.status:
         raise UserError(
-            f"{item.ref} is already {shown_status(status)}. {ctx.prefix}show {item.ref} "
-            "shows its history."
+            _(
+                "{ref} is already {status}. {command} shows its history.",
+                ref=item.ref,
+                status=shown_status(status),
+                command=ctx.prefix + "show " + item.ref,
+            )
         )
     moves = SECRETARIAT_MOVES if secretariat else OWNER_MOVES
     if (item.status, status) not in moves:
-        who = (
-            "only the secretariat may do that"
-            if (item.status, status) in SECRETARIAT_MOVES
-            else "no one may make that change"
-        )
+        values = {
+            "ref": item.ref,
+            "old": shown_status(item.status),
+            "new": shown_status(status),
+            "command": f"{ctx.prefix}show {item.ref}",
+        }
         raise UserError(
-            f"{item.ref} cannot go from {shown_status(item.status)} to {shown_status(status)} "
-            f"({who}). {ctx.prefix}show {item.ref} shows its history."
+            _(
+                "{ref} cannot go from {old} to {new} (only the secretariat may do that). "
+                "{command} shows its history.",
+                **values,
+            )
+            if (item.status, status) in SECRETARIAT_MOVES
+            else _(
+                "{ref} cannot go from {old} to {new} (no one may make that change). "
+                "{command} shows its history.",
+                **values,
+            )
         )
     await ctx.db.execute(
         "UPDATE action_items SET status = ?, updated_at = ? WHERE id = ?",
@@ -365,15 +483,24 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
     assert fresh is not None
     await plan_nudges(ctx, fresh)
     await ctx.audit(f"action.{status}", item.ref, f"{item.status}->{status}")
-    ctx.reply(f"{item.ref} is now {shown_status(status)}: {item.text}", **item.marked)
+    ctx.reply(
+        _(
+            "{ref} is now {status}: {text}",
+            ref=item.ref,
+            status=shown_status(status),
+            text=item.text,
+        ),
+        **item.marked,
+    )
 
 
 @command(
     "actions done",
-    summary="Mark an item done (its owner or the secretariat)",
-    example="!actions done A-7 -- sent to all delegations",
-    params=[Param("item", "e.g. A-7", convert=parse_item_id)],
-    body=Param("comment", "what was done, kept in the history", optional=True),
+    summary=N_("Mark an item done (its owner or the secretariat)"),
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions done A-7 -- sent to all delegations"),
+    params=[Param("item", N_("e.g. A-7"), convert=parse_item_id)],
+    body=Param("comment", N_("what was done, kept in the history"), optional=True),
 )
 async def actions_done(ctx: Context, *, item: int, comment: str | None) -> None:
     await change_status(ctx, item, "done", comment)
@@ -381,13 +508,16 @@ async def actions_done(ctx: Context, *, item: int, comment: str | None) -> None:
 
 @command(
     "actions status",
-    summary="Set an item's status: open, in-progress, done (owner); cancelled (secretariat)",
-    example="!actions status A-7 in-progress -- draft under review",
+    summary=N_("Set an item's status: open, in-progress, done (owner); cancelled (secretariat)"),
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions status A-7 in-progress -- draft under review"),
     params=[
-        Param("item", "e.g. A-7", convert=parse_item_id),
-        Param("status", "open, in-progress, done or cancelled", convert=parse_status, rest=True),
+        Param("item", N_("e.g. A-7"), convert=parse_item_id),
+        Param(
+            "status", N_("open, in-progress, done or cancelled"), convert=parse_status, rest=True
+        ),
     ],
-    body=Param("comment", "kept in the history", optional=True),
+    body=Param("comment", N_("kept in the history"), optional=True),
 )
 async def actions_status(ctx: Context, *, item: int, status: str, comment: str | None) -> None:
     await change_status(ctx, item, status, comment)
@@ -397,23 +527,28 @@ async def actions_status(ctx: Context, *, item: int, status: str, comment: str |
 async def cancel_item(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
     number = oid.number
     await visible_item(ctx, number)  # not found before not allowed: existence stays hidden
-    require_secretariat(ctx, "cancel an item")
+    require_secretariat(ctx, _("Only the secretariat may cancel an item."))
     await change_status(ctx, number, "cancelled", reason)
 
 
 @command(
     "actions comment",
-    summary="Add a comment to an item's history (its owner or the secretariat)",
-    example="!actions comment A-7 -- waiting for the Italian input",
-    params=[Param("item", "e.g. A-7", convert=parse_item_id)],
-    body=Param("comment", "the comment"),
+    summary=N_("Add a comment to an item's history (its owner or the secretariat)"),
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!actions comment A-7 -- waiting for the Italian input"),
+    params=[Param("item", N_("e.g. A-7"), convert=parse_item_id)],
+    body=Param("comment", N_("the comment")),
 )
 async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
-    found, _ = await visible_item(ctx, item)
+    found, _summit = await visible_item(ctx, item)
     if not (is_secretariat(ctx) or await is_owner(ctx, found)):
         raise UserError(
-            f"Only {found.ref}'s owner or the secretariat may comment on it. "
-            f"{ctx.prefix}show {found.ref} shows its owner."
+            _(
+                "Only {ref}'s owner or the secretariat may comment on it. "
+                "{command} shows its owner.",
+                ref=found.ref,
+                command=ctx.prefix + "show " + found.ref,
+            )
         )
     text = comment.strip()
     await add_history(
@@ -423,4 +558,4 @@ async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
         "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), found.id)
     )
     await ctx.audit("action.comment", found.ref, "")
-    ctx.reply(f"Comment added to {found.ref}.")
+    ctx.reply(_("Comment added to {ref}.", ref=found.ref))

@@ -8,10 +8,11 @@ from commands.actions.access import DIGEST, LATE_NOTE_AFTER, NUDGE_OVERDUE, NUDG
 from commands.actions.model import ACTIVE, next_digest_at, parse_item_id, parse_summit_id
 from commands.actions.store import Item, Summit, get_item, get_summit, owner_label, owner_people
 from commands.context import Context, Job, utc_iso
+from commands.i18n import _, language, ngettext
 from commands.markings.store import reader_for, withheld_cell
 from commands.people import load_person
 from commands.registry import job
-from commands.render import Rendered, esc
+from commands.render import Rendered, colon, esc
 
 # -- scheduling nudges ---------------------------------------------------------------------
 
@@ -51,12 +52,37 @@ async def plan_digest(ctx: Context, summit: Summit) -> None:
 
 
 def _late(job: Job) -> str:
+    """A note for a job that ran late, in the current reader's language (or nothing)."""
     if job.late_seconds < LATE_NOTE_AFTER:
         return ""
-    return " (sent late: I was offline when it was due)"
+    return " " + _("(sent late: I was offline when it was due)")
 
 
-async def _nudge(ctx: Context, job: Job, intro: str) -> None:
+def _nudge_text(kind: str, item: Item, summit: Summit, due: str, late: str, command: str) -> str:
+    """One nudge, whole sentences in the reader's language (called inside theirs)."""
+    values = {
+        "ref": item.ref,
+        "due": due,
+        "late": late,
+        "text": item.text,
+        "summit": summit.ref,
+        "name": summit.name,
+        "command": command,
+    }
+    if kind == NUDGE_SOON:
+        return _(
+            "Reminder: {ref} is due {due}{late}: {text} ({summit} {name}). "
+            "When it is done: {command}",
+            **values,
+        )
+    return _(
+        "{ref} is now overdue (it was due {due}){late}: {text} ({summit} {name}). "
+        "When it is done: {command}",
+        **values,
+    )
+
+
+async def _nudge(ctx: Context, job: Job, kind: str) -> None:
     number = parse_item_id(job.ref)
     item = await get_item(ctx.db, number)
     if item is None or item.status not in ACTIVE or utc_iso(item.due_at) != job.payload.get("due"):
@@ -64,26 +90,27 @@ async def _nudge(ctx: Context, job: Job, intro: str) -> None:
     summit = await get_summit(ctx.db, item.summit_id)
     if summit is None or summit.state != "open":
         return
+    command = f"{ctx.prefix}actions done {item.ref}"
     for user in await owner_people(ctx.db, item.owner_kind, item.owner):
-        person = await load_person(ctx.db, user, ctx.settings)
-        ctx.send(
-            f"{intro.format(ref=item.ref, due=item.due_for(person.timezone))}{_late(job)}: "
-            f"{item.text} ({summit.ref} {summit.name}). "
-            f"When it is done: {ctx.prefix}actions done {item.ref}",
-            user_id=user,
-            **item.marked,
-        )
+        person = await load_person(ctx.db, user, ctx.settings)  # their zone and language
+        with language(person.language):
+            due = item.due_for(person.timezone)
+            ctx.send(
+                _nudge_text(kind, item, summit, due, _late(job), command),
+                user_id=user,
+                **item.marked,
+            )
     await ctx.audit(job.kind, item.ref, "nudged")
 
 
 @job(NUDGE_SOON)
 async def nudge_soon(ctx: Context, job: Job) -> None:
-    await _nudge(ctx, job, "Reminder: {ref} is due {due}")
+    await _nudge(ctx, job, NUDGE_SOON)
 
 
 @job(NUDGE_OVERDUE)
 async def nudge_overdue(ctx: Context, job: Job) -> None:
-    await _nudge(ctx, job, "{ref} is now overdue (it was due {due})")
+    await _nudge(ctx, job, NUDGE_OVERDUE)
 
 
 @job(DIGEST)
@@ -99,13 +126,24 @@ async def digest(ctx: Context, job: Job) -> None:
     ) as cur:
         items = [Item.from_row(r) for r in await cur.fetchall()]
     if items:
-        ctx.send(await render_digest(ctx, summit, items, _late(job)), room_id=summit.room_id)
+        # The summit room reads in the summit's language (lang=), else the room's default.
+        room_language = summit.language or await ctx.language_for(room_id=summit.room_id)
+        with language(room_language):
+            ctx.send(await render_digest(ctx, summit, items, _late(job)), room_id=summit.room_id)
     await plan_digest(ctx, summit)
 
 
 async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: str) -> Rendered:
     overdue = sum(1 for i in items if i.overdue(ctx.now))
-    title = f"{summit.ref} {summit.name}: {len(items)} open item(s), {overdue} overdue{late}"
+    title = ngettext(
+        "{ref} {name}: {n} open item(s), {overdue} overdue{late}",
+        "{ref} {name}: {n} open item(s), {overdue} overdue{late}",
+        len(items),
+        ref=summit.ref,
+        name=summit.name,
+        overdue=overdue,
+        late=late,
+    )
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
         groups.setdefault((item.owner_kind, item.owner), []).append(item)
@@ -115,8 +153,13 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
     for key in sorted(groups, key=lambda k: k[1].lower()):
         label = await owner_label(ctx.db, *key)
         lines = [
-            f"{i.ref} due {i.due_for(summit.timezone)} [{i.status_for(ctx.now)}] "
-            + (i.text if reader.shows(i.marking) == "full" else _withheld(i))
+            _(
+                "{ref} due {due} [{status}] {text}",
+                ref=i.ref,
+                due=i.due_for(summit.timezone),
+                status=i.status_for(ctx.now),
+                text=i.text if reader.shows(i.marking) == "full" else _withheld(i),
+            )
             for i in groups[key]
         ]
         text.append(label)
@@ -130,10 +173,17 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
 def _withheld(item: Item) -> str:
     """A marked item's line in a room's digest: its ID and marking, never its text."""
     assert item.marking is not None
-    return f"{item.marking.banner}: {withheld_cell(item.marking)}"
+    return f"{item.marking.shown()}: {withheld_cell(item.marking)}"
+
+
+def labelled(label: str, value: str, *, html: bool = False) -> str:
+    """One `label: value` line (French puts a space before the colon)."""
+    if html:
+        return f"<b>{esc(label)}</b>{esc(colon())}{esc(value)}"
+    return f"{label}{colon()}{value}"
 
 
 def field_lines(lines: list[tuple[str, str]]) -> Rendered:
-    body = "\n".join(f"{k}: {v}" for k, v in lines)
-    html = "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in lines)
+    body = "\n".join(labelled(k, v) for k, v in lines)
+    html = "<br>".join(labelled(k, v, html=True) for k, v in lines)
     return Rendered(body, html)

@@ -17,6 +17,7 @@ from commands.actions.store import (
 )
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
+from commands.i18n import N_, _, ngettext
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command
 from commands.render import Rendered, plain, table
@@ -24,15 +25,15 @@ from commands.timeparse import parse_due
 
 # -- listing -------------------------------------------------------------------------------
 
-_NO_SUMMIT = (
-    "No such summit that you can see (ask in the summit's room). Send !summit list for yours."
+_NO_SUMMIT = N_(
+    "No such summit that you can see (ask in the summit's room). Send {command} for yours."
 )
 _LIST_EXAMPLE = "!actions list S-1 status=open owner=FR-PARIS overdue page=2"
 
 
 def _page(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise ValueError("a page number from 1, e.g. page=2")
+        raise ValueError(_("a page number from 1, e.g. {example}", example="page=2"))
     return int(text)
 
 
@@ -90,16 +91,18 @@ async def query_items(
 
 @command(
     "actions list",
-    summary="List action items, by due date: filter by summit, owner, status, overdue, before",
+    summary=N_("List action items, by due date: filter by summit, owner, status, overdue, before"),
     example=_LIST_EXAMPLE,
-    params=[Param("filters", "S-n, overdue, mine", optional=True, rest=True)],
+    params=[Param("filters", N_("S-n, overdue, mine"), optional=True, rest=True)],
     options=[
-        Option("owner", "a Matrix ID, a post code, or me"),
-        Option("status", "open, in-progress, done, cancelled, active (default) or all", _statuses),
-        Option("before", "due before this date"),
-        Option("page", "page number", _page, default=1),
+        Option("owner", N_("a Matrix ID, a post code, or me")),
+        Option(
+            "status", N_("open, in-progress, done, cancelled, active (default) or all"), _statuses
+        ),
+        Option("before", N_("due before this date")),
+        Option("page", N_("page number"), _page, default=1),
     ],
-    details="Everyone in a summit's room sees its items; elsewhere you see the items you own.",
+    details=N_("Everyone in a summit's room sees its items; elsewhere you see the items you own."),
 )
 async def actions_list(
     ctx: Context,
@@ -123,8 +126,11 @@ async def actions_list(
                 summit_numbers.append(parse_summit_id(word))
             except ValueError:
                 raise UserError(
-                    f"Not understood: {word[:30]!r}. Filters are S-n, overdue, mine, "
-                    "owner=…, status=…, before=…, page=…",
+                    _(
+                        "Not understood: {word!r}. Filters are S-n, overdue, mine, "
+                        "owner=…, status=…, before=…, page=…",
+                        word=word[:30],
+                    ),
                     example=_LIST_EXAMPLE,
                 ) from None
     my_keys = await owned_keys(ctx.db, ctx.sender)
@@ -132,7 +138,7 @@ async def actions_list(
     if summit_numbers:
         summits = [await get_summit(ctx.db, n) for n in summit_numbers]
         if any(s is None for s in summits):
-            raise NotFound(_NO_SUMMIT)
+            raise NotFound(_(_NO_SUMMIT, command="!summit list"))
         if not all(sees_summit(ctx, s) for s in summits if s):
             restrict = my_keys  # an owner outside the room sees just their own items
         summit_ids: list[int] | None = summit_numbers
@@ -165,7 +171,9 @@ async def actions_list(
         offset=(page - 1) * size,
     )
     if restrict is not None and summit_numbers and total == 0:
-        raise NotFound(_NO_SUMMIT)  # a summit you cannot see looks like one that is not there
+        raise NotFound(
+            _(_NO_SUMMIT, command="!summit list")
+        )  # a summit you cannot see looks like one that is not there
     ctx.reply(await render_list(ctx, total, items, page, size))
 
 
@@ -173,7 +181,7 @@ def _before(ctx: Context, text: str) -> datetime:
     try:
         due = parse_due(text, sender_zone(ctx), ctx.now, future=False)
     except ValueError as exc:
-        raise UserError(f"before: {exc}", example=_LIST_EXAMPLE) from None
+        raise UserError(_("before: {error}", error=exc), example=_LIST_EXAMPLE) from None
     # "before 2026-12-01" means due on an earlier day: up to the start of that day.
     return due.at.replace(hour=0, minute=0, second=0) if due.all_day else due.at
 
@@ -182,10 +190,17 @@ async def render_list(
     ctx: Context, total: int, items: list[Item], page: int, size: int
 ) -> Rendered:
     if total == 0:
-        return plain("No action items match.")
+        return plain(_("No action items match."))
     pages = (total + size - 1) // size
     if not items:
-        return plain(f"There are {pages} page(s); page {page} is empty.")
+        return plain(
+            ngettext(
+                "There are {n} page(s); page {page} is empty.",
+                "There are {n} page(s); page {page} is empty.",
+                pages,
+                page=page,
+            )
+        )
     zone = sender_zone(ctx)
     labels: dict[tuple[str, str], str] = {}
     reader = await reader_here(ctx)
@@ -203,7 +218,7 @@ async def render_list(
         rows.append(
             (
                 item.ref,
-                item.marking.banner if item.marking else "-",
+                item.marking.shown() if item.marking else "-",
                 item.due_for(zone),
                 item.status_for(ctx.now),
                 labels[key],
@@ -212,11 +227,19 @@ async def render_list(
             )
         )
     first = (page - 1) * size + 1
-    footer = f"{first}–{first + len(items) - 1} of {total}, page {page} of {pages}."
-    if page < pages:
-        footer += f" Next: add page={page + 1}."
-    head = ["id", "marking", "due", "status", "owner", "summit", "text"]
+    values = {"first": first, "last": first + len(items) - 1, "total": total, "page": page}
+    footer = (
+        _(
+            "{first}–{last} of {total}, page {page} of {pages}. Next: add {option}.",
+            pages=pages,
+            option="page=" + str(page + 1),
+            **values,
+        )
+        if page < pages
+        else _("{first}–{last} of {total}, page {page} of {pages}.", pages=pages, **values)
+    )
+    head = [_("id"), _("marking"), _("due"), _("status"), _("owner"), _("summit"), _("text")]
     if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
         head.pop(1)
         rows = [(r[0], *r[2:]) for r in rows]
-    return table("Action items", head, rows, footer)
+    return table(_("Action items"), head, rows, footer)

@@ -9,6 +9,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from commands import i18n
+from commands.i18n import _, pgettext
 from commands.ids import number_of
 from commands.timeparse import parse_due
 
@@ -47,16 +49,46 @@ parse_item_id = number_of("A")
 
 
 def shown_status(status: str) -> str:
-    return status.replace("_", " ")
+    """The status in the reader's language ("in progress", "en cours", "in Bearbeitung");
+    the context keeps it apart from other "open"s (a French action is feminine)."""
+    names = {
+        "open": pgettext("action status", "open"),
+        "in_progress": pgettext("action status", "in progress"),
+        "done": pgettext("action status", "done"),
+        "cancelled": pgettext("action status", "cancelled"),
+    }
+    return names.get(status) or status.replace("_", " ")
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
+def _shown_words() -> dict[str, str]:
+    """Every language's status names, as people may type them back (`status=terminée`)."""
+    words: dict[str, str] = {}
+    for code in i18n.available():
+        with i18n.language(code):
+            for status in STATUSES:
+                words.setdefault(_key(shown_status(status)), status)
+    return words
 
 
 def parse_status(text: str) -> str:
-    word = re.sub(r"[\s\-]+", "_", text.strip().lower())
+    word = _key(text)
     if word in STATUS_WORDS:
         return STATUS_WORDS[word]
     if word.replace("_", "") in STATUS_WORDS:
         return STATUS_WORDS[word.replace("_", "")]
-    raise ValueError(f"{text[:30]!r} is not a status; use open, in-progress, done or cancelled")
+    shown = _shown_words()
+    if word in shown:
+        return shown[word]
+    raise ValueError(
+        _(
+            "{text!r} is not a status; use open, in-progress, done or cancelled",
+            text=text[:30],
+        )
+    )
 
 
 # -- dates ---------------------------------------------------------------------------------
@@ -85,3 +117,12 @@ def next_digest_at(now: datetime, zone: str, hhmm: str, days: list[str]) -> date
         if slot > now:
             return slot
     raise ValueError("no working day configured")
+
+
+def shown_state(state: str) -> str:
+    """A summit's state in the reader's language (a French sommet is masculine)."""
+    names = {
+        "open": pgettext("summit state", "open"),
+        "closed": pgettext("summit state", "closed"),
+    }
+    return names.get(state, state)

@@ -23,6 +23,7 @@ from commands.directory.service import (
     posts_of,
 )
 from commands.errors import UserError
+from commands.i18n import _
 from commands.ids import ObjectId
 from commands.markings.model import Marking
 from commands.render import person
@@ -42,6 +43,7 @@ class Summit:
     state: str
     created_by: str
     marking: Marking | None = None  # the default for its items
+    language: str | None = None  # what goes to its room (lang=); None: ATTACHE_LANGUAGE
 
     @property
     def ref(self) -> str:
@@ -59,6 +61,7 @@ class Summit:
             state=row["state"],
             created_by=row["created_by"],
             marking=Marking.from_column(row["marking"]),
+            language=row["language"],
         )
 
 
@@ -95,7 +98,7 @@ class Item:
 
     def status_for(self, now: datetime) -> str:
         text = shown_status(self.status)
-        return f"{text}, OVERDUE" if self.overdue(now) else text
+        return _("{status}, OVERDUE", status=text) if self.overdue(now) else text
 
     @classmethod
     def from_row(cls, row: Any) -> Item:
@@ -133,11 +136,12 @@ async def insert_summit(
     starts_on: str | None = None,
     ends_on: str | None = None,
     marking: Marking | None = None,
+    language: str | None = None,
 ) -> Summit:
     """A new open summit (the caller plans its digest and records the step)."""
     cur = await db.execute(
         "INSERT INTO summits (name, starts_on, ends_on, room_id, timezone, created_by, "
-        "created_at, marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "created_at, marking, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             name,
             starts_on,
@@ -147,6 +151,7 @@ async def insert_summit(
             created_by,
             utc_iso(now),
             Marking.column(marking),
+            language,
         ),
     )
     row = await cur.fetchone()
@@ -244,11 +249,15 @@ async def resolve_owner(db: aiosqlite.Connection, text: str) -> tuple[str, str]:
         kind, key = canonical_target(text)
     except ValueError as exc:
         raise UserError(
-            f"owner: {exc}", example="!actions add S-1 FR-PARIS due=friday -- …"
+            _("owner: {error}", error=exc), example="!actions add S-1 FR-PARIS due=friday -- …"
         ) from None
     if kind == "post" and not await post_exists(db, key):
         raise UserError(
-            f"owner: no post {key} in the directory (an admin adds it: !dir post {key}).",
+            _(
+                "owner: no post {code} in the directory (an admin adds it: {command}).",
+                code=key,
+                command="!dir post " + key,
+            ),
             example="!actions add S-1 @alice:example.org due=friday -- …",
         )
     return kind, key

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from commands import delivery
+from commands import delivery, i18n
 from commands.actions.access import (
     DIGEST,
     NUDGE_OVERDUE,
@@ -18,12 +18,19 @@ from commands.actions.access import (
     visible_summit,
 )
 from commands.actions.jobs import field_lines, plan_digest
-from commands.actions.model import STATUSES, parse_day, parse_summit_id, shown_status
+from commands.actions.model import (
+    STATUSES,
+    parse_day,
+    parse_summit_id,
+    shown_state,
+    shown_status,
+)
 from commands.actions.store import Summit, get_summit, insert_summit, summits_in_room
 from commands.context import Context, utc_iso
 from commands.directory.service import parse_room_id
 from commands.errors import UserError
 from commands.examples import day
+from commands.i18n import N_, _, ngettext
 from commands.ids import ObjectId
 from commands.markings.model import Marking, marking_example
 from commands.markings.wiring import marking_for
@@ -45,25 +52,53 @@ def _summit_dates(ctx: Context, args: dict[str, Any], zone: str) -> dict[str, st
             try:
                 out[column] = parse_day(args[key], zone, ctx.now).isoformat()
             except ValueError as exc:
-                raise UserError(f"{key}: {exc}", example=_summit_example(ctx.now)) from None
+                raise UserError(
+                    _("{option}: {error}", option=key, error=exc), example=_summit_example(ctx.now)
+                ) from None
     start, end = out.get("starts_on"), out.get("ends_on")
     if start and end and end < start:
-        raise UserError("to: the summit ends before it starts.", example=_summit_example(ctx.now))
+        raise UserError(
+            _("to: the summit ends before it starts."), example=_summit_example(ctx.now)
+        )
     return out
+
+
+def _language(text: str, example: str) -> str:
+    """A summit's language from lang= (fr, FR, français ...); refused with the choices."""
+    code = i18n.normalise(text)
+    if code is None:
+        shipped = ", ".join(f"{c} ({i18n.name(c)})" for c in i18n.available())
+        raise UserError(
+            _(
+                "lang: I do not speak {language!r}. Available: {shipped}.",
+                language=text[:20],
+                shipped=shipped,
+            ),
+            example=example,
+        )
+    return code
+
+
+def _language_name(code: str | None, default: str) -> str:
+    """The summit's language as shown in its details: its name and code."""
+    chosen = code or default
+    shown = f"{i18n.name(chosen)} ({chosen})"
+    return shown if code else _("{language}, the default", language=shown)
 
 
 @command(
     "summit open",
-    summary="Open a summit; its room gets the daily action digest (secretariat)",
+    summary=N_("Open a summit; its room gets the daily action digest (secretariat)"),
     example=_summit_example,
-    params=[Param("name", "the summit's name", rest=True)],
+    params=[Param("name", N_("the summit's name"), rest=True)],
     options=[
-        Option("from", "first day"),
-        Option("to", "last day"),
-        Option("tz", "the summit's time zone (digest time); default yours", parse_zone),
-        Option("room", "the summit room's ID; default this room", parse_room_id),
-        Option("marking", "default marking of its action items, e.g. RESTRICTED"),
-        Option("rel", "default releasability of its items: nations or groups (FRA,DEU)"),
+        Option("from", N_("first day")),
+        Option("to", N_("last day")),
+        Option("tz", N_("the summit's time zone (digest time); default yours"), parse_zone),
+        Option("room", N_("the summit room's ID; default this room"), parse_room_id),
+        Option("marking", N_("default marking of its action items, e.g. RESTRICTED")),
+        Option("rel", N_("default releasability of its items: nations or groups (FRA,DEU)")),
+        Option("lang", N_("the language of what goes to its room: en, fr, de; default the bot's")),
     ],
     roles=SECRETARIAT,
 )
@@ -77,8 +112,10 @@ async def summit_open(
     room: str | None,
     marking: str | None,
     rel: str | None,
+    lang: str | None,
 ) -> None:
     default = await _summit_marking(ctx, None, marking, rel, _summit_example(ctx.now))
+    code = _language(lang, f"{_summit_example(ctx.now)} lang=fr") if lang else None
     zone = tz or sender_zone(ctx)
     dates = _summit_dates(ctx, {"from": from_, "to": to}, zone)
     if room:
@@ -96,17 +133,38 @@ async def summit_open(
         starts_on=dates.get("starts_on"),
         ends_on=dates.get("ends_on"),
         marking=default,
+        language=code,
     )
     await plan_digest(ctx, summit)
     await ctx.audit("summit.open", summit.ref, name)
-    where = "this room" if room == ctx.room_id else room
-    marked = f" Its items are marked {default.banner} unless they say otherwise." if default else ""
-    ctx.reply(
-        f"{summit.ref} opened: {name}.{marked} Digest of open items to {where} on working days at "
-        f"{ctx.settings.actions_digest_time} ({zone}). Add items: "
-        f"{ctx.prefix}actions add {summit.ref} <owner> due=<date> -- <text> "
-        f"({ctx.prefix}help actions add)"
+    values = {
+        "ref": summit.ref,
+        "name": name,
+        "room": room,
+        "time": ctx.settings.actions_digest_time,
+        "zone": zone,
+        "command": f"{ctx.prefix}actions add {summit.ref} <owner> due=<date> -- <text>",
+        "help": f"{ctx.prefix}help actions add",
+    }
+    lines = [_("{ref} opened: {name}.", **values)]
+    if default:
+        lines.append(
+            _("Its items are marked {banner} unless they say otherwise.", banner=default.shown())
+        )
+    lines.append(
+        _("Digest of open items to this room on working days at {time} ({zone}).", **values)
+        if room == ctx.room_id
+        else _("Digest of open items to {room} on working days at {time} ({zone}).", **values)
     )
+    if code:
+        lines.append(
+            _(
+                "What goes to its room is in {language}.",
+                language=i18n.name(code) + " (" + code + ")",
+            )
+        )
+    lines.append(_("Add items: {command} ({help})", **values))
+    ctx.reply(" ".join(lines))
 
 
 async def _summit_marking(
@@ -123,18 +181,26 @@ async def _summit_marking(
 
 
 async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> None:
-    require_secretariat(ctx, "edit a summit")
+    require_secretariat(ctx, _("Only the secretariat may edit a summit."))
     summit = await visible_summit(ctx, number)
     example = f'{ctx.prefix}summit edit {summit.ref} name="New name" to={day(ctx.now, 60)}'
-    allowed = {"name", "from", "to", "tz", "room", "marking", "rel"}
+    allowed = {"name", "from", "to", "tz", "room", "marking", "rel", "lang"}
     unknown = sorted(set(changes) - allowed)
     if unknown or not changes:
+        keys = "name, from, to, tz, room, marking, rel, lang"
         raise UserError(
-            f"Nothing to change{': unknown ' + ', '.join(unknown) if unknown else ''}. "
-            "You can change name, from, to, tz, room, marking, rel.",
+            _(
+                "Nothing to change: unknown {unknown}. You can change {keys}.",
+                unknown=", ".join(unknown),
+                keys=keys,
+            )
+            if unknown
+            else _("Nothing to change. You can change {keys}.", keys=keys),
             example=example,
         )
     updates: dict[str, Any] = {}
+    if "lang" in changes:
+        updates["language"] = _language(changes["lang"], f"{ctx.prefix}edit {summit.ref} lang=de")
     if "marking" in changes or "rel" in changes:
         # The default for items added from now on; each item keeps its own marking
         # (re-mark one with !edit A-n marking=... rel=...).
@@ -147,22 +213,22 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
         try:
             zone = updates["timezone"] = parse_zone(changes["tz"])
         except ValueError as exc:
-            raise UserError(f"tz: {exc}", example=example) from None
+            raise UserError(_("tz: {error}", error=exc), example=example) from None
     if "room" in changes:
         try:
             updates["room_id"] = parse_room_id(changes["room"])
         except ValueError as exc:
-            raise UserError(f"room: {exc}", example=example) from None
+            raise UserError(_("room: {error}", error=exc), example=example) from None
         await delivery.require_encrypted_room(ctx.db, updates["room_id"], example)
     if "name" in changes:
         if not changes["name"].strip():
-            raise UserError("name: give a name.", example=example)
+            raise UserError(_("name: give a name."), example=example)
         updates["name"] = changes["name"].strip()[:200]
     updates.update(_summit_dates(ctx, changes, zone))
     start = updates.get("starts_on", summit.starts_on)
     end = updates.get("ends_on", summit.ends_on)
     if start and end and end < start:
-        raise UserError("to: the summit ends before it starts.", example=example)
+        raise UserError(_("to: the summit ends before it starts."), example=example)
     sets = ", ".join(f"{k} = ?" for k in updates)
     await ctx.db.execute(f"UPDATE summits SET {sets} WHERE id = ?", (*updates.values(), number))
     fresh = await get_summit(ctx.db, number)
@@ -170,22 +236,23 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
     if "timezone" in updates:
         await plan_digest(ctx, fresh)
     await ctx.audit("summit.edit", summit.ref, ",".join(sorted(changes)))
-    ctx.reply(f"{summit.ref} changed: {', '.join(sorted(changes))}.")
+    ctx.reply(_("{ref} changed: {keys}.", ref=summit.ref, keys=", ".join(sorted(changes))))
 
 
 @command(
     "summit edit",
-    summary="Change a summit's name, dates, time zone or room (secretariat)",
+    summary=N_("Change a summit's name, dates, time zone, room or language (secretariat)"),
     example=lambda now: f'!summit edit S-1 name="NATO DefMin" to={day(now, 60)}',
-    params=[Param("summit", "e.g. S-1", convert=parse_summit_id)],
+    params=[Param("summit", N_("e.g. S-1"), convert=parse_summit_id)],
     options=[
-        Option("name", "new name"),
-        Option("from", "first day"),
-        Option("to", "last day"),
-        Option("tz", "time zone of the digest"),
-        Option("room", "the summit room's ID"),
-        Option("marking", "default marking of items added from now on; - clears"),
-        Option("rel", "default releasability of items added from now on"),
+        Option("name", N_("new name")),
+        Option("from", N_("first day")),
+        Option("to", N_("last day")),
+        Option("tz", N_("time zone of the digest")),
+        Option("room", N_("the summit room's ID")),
+        Option("marking", N_("default marking of items added from now on; - clears")),
+        Option("rel", N_("default releasability of items added from now on")),
+        Option("lang", N_("the language of what goes to its room: en, fr, de")),
     ],
     roles=SECRETARIAT,
 )
@@ -200,6 +267,7 @@ async def summit_edit(
     room: str | None,
     marking: str | None,
     rel: str | None,
+    lang: str | None,
 ) -> None:
     given = {
         "name": name,
@@ -209,6 +277,7 @@ async def summit_edit(
         "room": room,
         "marking": marking,
         "rel": rel,
+        "lang": lang,
     }
     await _edit_summit(ctx, summit, {k: v for k, v in given.items() if v is not None})
 
@@ -216,7 +285,7 @@ async def summit_edit(
 @handles(
     "edit",
     "S",
-    keys=("name", "from", "to", "tz", "room", "marking", "rel"),
+    keys=("name", "from", "to", "tz", "room", "marking", "rel", "lang"),
     example=lambda now, oid: f'!edit {oid} name="New name" to={day(now, 60)}',
     roles=SECRETARIAT,
 )
@@ -226,10 +295,11 @@ async def edit_summit_generic(ctx: Context, oid: ObjectId, *, changes: dict[str,
 
 @command(
     "summit close",
-    summary="Close a summit: no more changes, no more digests (secretariat)",
-    example="!summit close S-1 -- all items handed over",
-    params=[Param("summit", "e.g. S-1", convert=parse_summit_id)],
-    body=Param("note", "why, for the record", optional=True),
+    summary=N_("Close a summit: no more changes, no more digests (secretariat)"),
+    # TRANSLATORS: an example command: translate only the free text after --.
+    example=N_("!summit close S-1 -- all items handed over"),
+    params=[Param("summit", N_("e.g. S-1"), convert=parse_summit_id)],
+    body=Param("note", N_("why, for the record"), optional=True),
     roles=SECRETARIAT,
 )
 async def summit_close(ctx: Context, *, summit: int, note: str | None) -> None:
@@ -249,10 +319,17 @@ async def summit_close(ctx: Context, *, summit: int, note: str | None) -> None:
         await ctx.unschedule(NUDGE_SOON, f"A-{number}")
         await ctx.unschedule(NUDGE_OVERDUE, f"A-{number}")
     await ctx.audit("summit.close", found.ref, note or "")
-    ctx.reply(f"{found.ref} closed. {len(left)} item(s) were still open; nudges stopped.")
+    ctx.reply(
+        ngettext(
+            "{ref} closed. {n} item(s) were still open; nudges stopped.",
+            "{ref} closed. {n} item(s) were still open; nudges stopped.",
+            len(left),
+            ref=found.ref,
+        )
+    )
 
 
-@command("summit list", summary="List the summits you can see", example="!summit list")
+@command("summit list", summary=N_("List the summits you can see"), example="!summit list")
 async def summit_list(ctx: Context) -> None:
     if is_secretariat(ctx):
         async with ctx.db.execute("SELECT * FROM summits ORDER BY id") as cur:
@@ -260,13 +337,28 @@ async def summit_list(ctx: Context) -> None:
     else:
         summits = await summits_in_room(ctx.db, ctx.room_id)
     if not summits:
-        ctx.reply("No summits you can see here. Ask in the summit's room.")
+        ctx.reply(_("No summits you can see here. Ask in the summit's room."))
         return
-    rows = [
-        (s.ref, s.name, f"{s.starts_on or '?'} – {s.ends_on or '?'}", s.state, s.timezone)
-        for s in summits
-    ]
-    ctx.reply(table("Summits", ["id", "name", "dates", "state", "zone"], rows))
+    rows = [(s.ref, s.name, _dates(s), shown_state(s.state), s.timezone) for s in summits]
+    head = [_("id"), _("name"), _("dates"), _("state"), _("zone")]
+    ctx.reply(table(_("Summits"), head, rows))
+
+
+def _tally(status: str, n: int) -> str:
+    """`2 open`: a count of items in a status (French and German agree it with the count)."""
+    if status == "open":
+        return ngettext("{n} open", "{n} open", n)
+    if status == "in_progress":
+        return ngettext("{n} in progress", "{n} in progress", n)
+    if status == "done":
+        return ngettext("{n} done", "{n} done", n)
+    if status == "cancelled":
+        return ngettext("{n} cancelled", "{n} cancelled", n)
+    return f"{n} {shown_status(status)}"
+
+
+def _dates(summit: Summit) -> str:
+    return f"{summit.starts_on or '?'} – {summit.ends_on or '?'}"
 
 
 @handles("show", "S")
@@ -285,13 +377,14 @@ async def show_summit(ctx: Context, oid: ObjectId) -> None:
     ) as cur:
         row = await cur.fetchone()
     overdue = int(row[0]) if row else 0
-    tally = ", ".join(f"{counts.get(s, 0)} {shown_status(s)}" for s in STATUSES)
+    tally = ", ".join(_tally(s, counts.get(s, 0)) for s in STATUSES)
     lines = [
-        ("summit", f"{summit.ref} {summit.name}"),
-        ("dates", f"{summit.starts_on or '?'} – {summit.ends_on or '?'}"),
-        ("state", summit.state),
-        ("time zone", summit.timezone),
-        ("items", f"{tally}; {overdue} overdue"),
-        ("default marking", summit.marking.banner if summit.marking else "-"),
+        (_("summit"), f"{summit.ref} {summit.name}"),
+        (_("dates"), _dates(summit)),
+        (_("state"), shown_state(summit.state)),
+        (_("time zone"), summit.timezone),
+        (_("items"), _("{tally}; {overdue} overdue", tally=tally, overdue=overdue)),
+        (_("default marking"), summit.marking.shown() if summit.marking else "-"),
+        (_("language"), _language_name(summit.language, ctx.settings.language)),
     ]
     ctx.reply(field_lines(lines))

@@ -13,13 +13,15 @@ from commands.context import Context
 from commands.directory.service import canonical_target, people_of, post_exists
 from commands.errors import UserError
 from commands.examples import day
+from commands.i18n import N_, _, language, pgettext
 from commands.ids import ObjectId
-from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.model import Marking, Policy, marking_example, remarked_notice
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles
+from commands.render import person
 from commands.schedule.model import (
     COMMAND_OF,
     DEFAULT_LEADS,
@@ -30,10 +32,11 @@ from commands.schedule.model import (
     parse_leads,
     parse_repeat,
     reads_as_time,
+    remind_example,
     split_when_text,
 )
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
-from commands.schedule.views import summary_lines, visible_item
+from commands.schedule.views import summary_lines, visible_item, zones_for
 from commands.timeparse import (
     fmt,
     parse_when,
@@ -53,7 +56,9 @@ def _check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:
 
 async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
     """Participants: people and posts, read by the directory's one target parser."""
-    example = "!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review"
+    # TRANSLATORS: an example command: keep "!meeting", "with=" and "--"; the time must be
+    # one the bot reads in your language (demain 10:00, morgen 10:00).
+    example = _("!meeting tomorrow 10:00 with=@alice:example.org,FR-PARIS -- Review")
     found: list[str] = []
     for part in re.split(r"[,\s]+", text.strip()):
         if not part:
@@ -61,11 +66,14 @@ async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
         try:
             kind, key = canonical_target(part)
         except ValueError as exc:
-            raise UserError(f"with: {exc}.", example=example) from None
+            raise UserError(_("with: {error}.", error=exc), example=example) from None
         if kind == "post" and not await post_exists(db, key):
             raise UserError(
-                f"with: {part[:40]!r} is neither a Matrix ID nor a known post. "
-                "Check it with !whois <code>, or write a full ID like @alice:example.org.",
+                _(
+                    "with: {target} is neither a Matrix ID nor a known post. "
+                    "Check it with !whois <code>, or write a full ID like @alice:example.org.",
+                    target=repr(part[:40]),
+                ),
                 example=example,
             )
         found.append(key)
@@ -74,18 +82,25 @@ async def _parse_with(db: aiosqlite.Connection, text: str) -> list[str]:
 
 # -- commands ------------------------------------------------------------------------------------
 
-_WHEN_HELP = (
+_WHEN_HELP = N_(
     "start, read in your zone: tomorrow 09:30, next Tuesday 14:00, "
     "YYYY-MM-DD 10:00 Europe/Berlin, in 2h, every Monday 09:00"
 )
 _ITEM_OPTIONS = [
-    Option("end", "end time: 15:30, a duration like 1h30m, or a full date and time"),
-    Option("place", 'where; quote it if it has spaces: place="NATO HQ, room 3"'),
-    Option("with", "participants: Matrix IDs and/or post codes, comma-separated"),
-    Option("lead", "reminders before the start, e.g. 1d,1h,15m (default) or none"),
-    Option("repeat", 'recurrence: "every Monday", weekly, "every 2 weeks", or an RRULE'),
-    Option("marking", "handling marking, e.g. RESTRICTED (default: the deployment's)"),
-    Option("rel", "releasable to: nations or groups, e.g. FRA,DEU or FVEY"),
+    Option("end", N_("end time: 15:30, a duration like 1h30m, or a full date and time")),
+    Option("place", N_('where; quote it if it has spaces: place="NATO HQ, room 3"')),
+    Option("with", N_("participants: Matrix IDs and/or post codes, comma-separated")),
+    Option("lead", N_("reminders before the start, e.g. 1d,1h,15m (default) or none")),
+    Option("repeat", N_('recurrence: "every Monday", weekly, "every 2 weeks", or an RRULE')),
+    Option("marking", N_("handling marking, e.g. RESTRICTED (default: the deployment's)")),
+    Option("rel", N_("releasable to: nations or groups, e.g. FRA,DEU or FVEY")),
+    Option(
+        "to",
+        N_(
+            "here (default): reminders in this room; dm: in the direct message of you and "
+            "each participant, each in their own language"
+        ),
+    ),
 ]
 
 
@@ -102,6 +117,18 @@ class Draft:
     repeat: str | None = None
     marking: str | None = None
     rel: str | None = None
+    to: str | None = None
+
+
+def _delivery(draft: Draft) -> str | None:
+    """to=dm: reminders and notices in each person's DM (DM); to=here or none: this room."""
+    target = (draft.to or "here").strip().lower()
+    if target not in ("here", "dm"):
+        raise UserError(
+            _("to= takes here or dm."),
+            example=_("!meeting tomorrow 10:00 with=@alice:example.org to=dm -- Review"),
+        )
+    return DM if target == "dm" else None
 
 
 async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = None) -> None:
@@ -116,7 +143,7 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         try:
             leads = parse_leads(draft.lead) if draft.lead else list(DEFAULT_LEADS)
         except ValueError as exc:
-            raise ValueError(f"lead: {exc}") from None
+            raise ValueError(_("lead: {error}", error=exc)) from None
         end = parse_end(draft.end, when.start, when.zone, ctx.now) if draft.end else None
         if rule:
             rule = _check_repeat(ctx, rule, when.start, when.zone)
@@ -129,8 +156,13 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
             draft.marking,
             draft.rel,
             what=COMMAND_OF[kind],
-            example=f"{ctx.prefix}{COMMAND_OF[kind]} {day(ctx.now, 10)} 10:00 -- Liaison "
-            f"visit marking={marking_example(ctx.settings)} rel=FRA,DEU",
+            example=_(
+                "{prefix}{command} {day} 10:00 -- Liaison visit marking={marking} rel=FRA,DEU",
+                prefix=ctx.prefix,
+                command=COMMAND_OF[kind],
+                day=day(ctx.now, 10),
+                marking=marking_example(ctx.settings),
+            ),
             posts=await _parse_with(ctx.db, draft.with_) if draft.with_ else [],
             room_id=None if room_id == DM else room_id or ctx.room_id,
         )
@@ -156,27 +188,75 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
     scheduled = await reschedule(ctx, item)
     await save_item(ctx, item)
     await record_step(ctx, item, "create", fmt(item.start, item.zone))
-    lines = [f"Scheduled {item.code}: {item.title}", *summary_lines(item, ctx.person.timezone)]
+    lines = [
+        _("Scheduled {code}: {title}", code=item.code, title=item.title),
+        *summary_lines(item, ctx.person.timezone),
+    ]
     if scheduled == 0 and item.leads:
-        lines.append("No reminder: every lead time is already past.")
+        lines.append(_("No reminder: every lead time is already past."))
     lines.append(
-        f"Change it with {ctx.prefix}edit {item.code} …, drop it with "
-        f"{ctx.prefix}cancel {item.code}."
+        _(
+            "Change it with {prefix}edit {code} …, drop it with {prefix}cancel {code}.",
+            prefix=ctx.prefix,
+            code=item.code,
+        )
     )
     ctx.reply("\n".join(lines), **item.marked)
+    if item.room_id is None and item.participants:
+        await _tell_participants(ctx, item, "invite")
+
+
+async def _tell_participants(ctx: Context, item: Item, what: str, reason: str = "") -> None:
+    """An item reminded by DM: each participant (people, and the members of posts) is told
+    in their own DM, in their own language and zone, that they are in it, that it changed,
+    or that it is off. An item reminded in a room is told in that room instead."""
+    people = [p for p in await people_of(ctx.db, item.participants) if p != ctx.sender]
+    zones = dict(zip(people, await zones_for(ctx, people), strict=True))
+
+    def build(user_id: str) -> str:
+        if what == "cancel":
+            return _cancelled(item, reason)
+        if what == "invite":
+            first = _(
+                "{organiser} added you to {code}: {title}",
+                organiser=person(item.creator),
+                code=item.code,
+                title=item.title,
+            )
+        else:
+            first = _(
+                "{organiser} changed {code}: {title}",
+                organiser=person(ctx.sender),
+                code=item.code,
+                title=item.title,
+            )
+        return "\n".join([first, *summary_lines(item, zones[user_id])])
+
+    await ctx.send_each(people, build, origin=ctx.origin(item.code), **item.marked)
+
+
+def _cancelled(item: Item, reason: str) -> str:
+    values = {"code": item.code, "title": item.title, "reason": reason}
+    if item.kind == "R":  # German cancels a meeting (absagen), not a reminder (abbrechen)
+        if reason:
+            return pgettext("reminder", "Cancelled {code}: {title} — {reason}", **values)
+        return pgettext("reminder", "Cancelled {code}: {title}", **values)
+    if reason:
+        return _("Cancelled {code}: {title} — {reason}", **values)
+    return _("Cancelled {code}: {title}", **values)
 
 
 @command(
     "visit",
-    summary="Schedule a visit (reminders go to this room)",
-    example=lambda now: (
-        f'!visit {day(now, 10)} 10:00 Europe/Berlin end=16:00 place="Bundeswehr HQ" '
-        "-- Liaison visit"
+    summary=N_("Schedule a visit (reminders go to this room)"),
+    example=lambda now: _(
+        '!visit {day} 10:00 Europe/Berlin end=16:00 place="Bundeswehr HQ" -- Liaison visit',
+        day=day(now, 10),
     ),
     params=[Param("when", _WHEN_HELP, rest=True)],
     options=_ITEM_OPTIONS,
-    body=Param("title", "what it is"),
-    details="Times are read in your zone (!tz) unless a zone ends the start.",
+    body=Param("title", N_("what it is")),
+    details=N_("Times are read in your zone (!tz) unless a zone ends the start."),
 )
 async def visit(
     ctx: Context,
@@ -190,18 +270,21 @@ async def visit(
     title: str,
     marking: str | None,
     rel: str | None,
+    to: str | None,
 ) -> None:
-    await _create(ctx, "V", Draft(when, title, end, place, with_, lead, repeat, marking, rel))
+    draft = Draft(when, title, end, place, with_, lead, repeat, marking, rel, to)
+    await _create(ctx, "V", draft, room_id=_delivery(draft))
 
 
 @command(
     "meeting",
-    summary="Schedule a meeting (reminders go to this room and mention participants)",
-    example="!meeting every Monday 09:00 with=@bob:example.org,FR-PARIS -- Weekly sync",
+    summary=N_("Schedule a meeting (reminders go to this room and mention participants)"),
+    # TRANSLATORS: keep "!meeting", "every Monday 09:00", "with=" and "--"; translate the title.
+    example=N_("!meeting every Monday 09:00 with=@bob:example.org,FR-PARIS -- Weekly sync"),
     params=[Param("when", _WHEN_HELP, rest=True)],
     options=_ITEM_OPTIONS,
-    body=Param("title", "what it is"),
-    details="Times are read in your zone (!tz) unless a zone ends the start.",
+    body=Param("title", N_("what it is")),
+    details=N_("Times are read in your zone (!tz) unless a zone ends the start."),
 )
 async def meeting(
     ctx: Context,
@@ -215,55 +298,74 @@ async def meeting(
     title: str,
     marking: str | None,
     rel: str | None,
+    to: str | None,
 ) -> None:
-    await _create(ctx, "M", Draft(when, title, end, place, with_, lead, repeat, marking, rel))
+    draft = Draft(when, title, end, place, with_, lead, repeat, marking, rel, to)
+    await _create(ctx, "M", draft, room_id=_delivery(draft))
 
 
 @command(
     "remind",
-    summary="Remind you (here, or in your DM with to=me) at a time",
-    example="!remind tomorrow 09:30 -- call Paris",
-    params=[Param("when", "the time, then the text (or put the text after --)", rest=True)],
+    summary=N_("Remind you (here, or in your DM with to=me) at a time"),
+    example=lambda now: remind_example(),
+    params=[Param("when", N_("the time, then the text (or put the text after --)"), rest=True)],
     options=[
-        Option("to", "me: in your DM with the bot; here (default): in this room"),
-        Option("repeat", 'recurrence: "every Monday", daily, or an RRULE'),
+        Option("to", N_("me: in your DM with the bot; here (default): in this room")),
+        Option("repeat", N_('recurrence: "every Monday", daily, or an RRULE')),
     ],
-    body=Param("text", "what to remind you of", optional=True),
-    details="Without --, the longest start of the text that reads as a time is the time: "
-    "!remind in 2h call Paris.",
+    body=Param("text", N_("what to remind you of"), optional=True),
+    details=N_(
+        "Without --, the longest start of the text that reads as a time is the time: "
+        "!remind in 2h call Paris."
+    ),
 )
 async def remind(
     ctx: Context, *, when: str, to: str | None, repeat: str | None, text: str | None
 ) -> None:
     assert ctx.person is not None
     words = (when or "").split()
-    example = "!remind tomorrow 09:30 -- call Paris"
+    example = remind_example()
     if text is None:
         if words and reads_as_time(" ".join(words), ctx.person.timezone, ctx.now):
             raise UserError(
-                "What should I remind you of? Put the text after the time.", example=example
+                _("What should I remind you of? Put the text after the time."), example=example
             )
         when_text, text = split_when_text(words, ctx.person.timezone, ctx.now)
         if not text:
             raise UserError(
-                "What should I remind you of? Put the text after the time.", example=example
+                _("What should I remind you of? Put the text after the time."), example=example
             )
         when = when_text
     if not words:
-        raise UserError("Missing the time.", example=example)
+        raise UserError(_("Missing the time."), example=example)
     target = (to or "here").lower()
     if target not in ("me", "here"):
-        raise UserError("to= takes me or here.", example="!remind in 2h to=me -- call Paris")
+        raise UserError(
+            _("to= takes me or here."),
+            # TRANSLATORS: keep "!remind", "in 2h", "to=me" and "--"; translate the text.
+            example=_("!remind in 2h to=me -- call Paris"),
+        )
     draft = Draft(when, text, repeat=repeat)
     await _create(ctx, "R", draft, room_id=DM if target == "me" else None)
 
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:
-    if not (ctx.is_admin or ctx.sender == item.creator):
-        raise UserError(
-            f"Only {item.creator} (who created {item.code}) or an admin may {verb} it. "
-            f"Ask them; {ctx.prefix}show {item.code} shows it."
+    if ctx.is_admin or ctx.sender == item.creator:
+        return
+    values = {"creator": item.creator, "code": item.code, "prefix": ctx.prefix}
+    if verb == "cancel":
+        message = _(
+            "Only {creator} (who created {code}) or an admin may cancel it. "
+            "Ask them; {prefix}show {code} shows it.",
+            **values,
         )
+    else:
+        message = _(
+            "Only {creator} (who created {code}) or an admin may edit it. "
+            "Ask them; {prefix}show {code} shows it.",
+            **values,
+        )
+    raise UserError(message)
 
 
 @handles("cancel", *KIND_NAMES)
@@ -273,7 +375,11 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
     _may_change(ctx, item, "cancel")
     if item.state == "cancelled":
         raise UserError(
-            f"{item.code} is already cancelled. {ctx.prefix}show {item.code} shows its history."
+            _(
+                "{code} is already cancelled. {prefix}show {code} shows its history.",
+                code=item.code,
+                prefix=ctx.prefix,
+            )
         )
     await unschedule_item(ctx, item)
     item.state = "cancelled"
@@ -281,18 +387,21 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
     await save_item(ctx, item)
     reason = reason or ""
     await record_step(ctx, item, "cancel", reason)
-    text = f"Cancelled {item.code}: {item.title}" + (f" — {reason}" if reason else "")
-    ctx.reply(text, **item.marked)
+    ctx.reply(_cancelled(item, reason), **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         mentions = await people_of(ctx.db, item.participants)
+        with language(await ctx.language_for(room_id=item.room_id)):
+            text = _cancelled(item, reason)
         ctx.send(text, room_id=item.room_id, mentions=tuple(mentions), **item.marked)
+    elif item.room_id is None and item.participants:
+        await _tell_participants(ctx, item, "cancel", reason)
 
 
 @handles(
     "edit",
     *KIND_NAMES,
     keys=EDIT_KEYS,
-    example=lambda now, oid: f"!edit {oid} start=tomorrow 10:00 place=Room 3",
+    example=lambda now, oid: _edit_example("!", str(oid)),
 )
 async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]) -> None:
     kind, number = oid.kind, oid.number
@@ -300,13 +409,13 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
     item = await visible_item(ctx, kind, number)
     _may_change(ctx, item, "edit")
     if item.state != "active":
-        raise UserError(f"{item.code} is {item.state}; it cannot be edited.")
-    example = f"{ctx.prefix}edit {item.code} start=tomorrow 10:00 place=Room 3"
+        raise UserError(_("{code} is cancelled; it cannot be edited.", code=item.code))
+    example = _edit_example(ctx.prefix, item.code)
     try:
         duration = item.duration
         if "title" in changes:
             if not changes["title"]:
-                raise ValueError("the title cannot be empty")
+                raise ValueError(_("the title cannot be empty"))
             item.title = changes["title"]
         if "start" in changes:
             when = parse_when(changes["start"], ctx.person.timezone, ctx.now)
@@ -324,7 +433,7 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
             item.place = changes["place"]
         if "lead" in changes:
             if kind == "R":
-                raise ValueError("a reminder fires at its time; lead= is for visits/meetings")
+                raise ValueError(_("a reminder fires at its time; lead= is for visits/meetings"))
             item.leads = parse_leads(changes["lead"])
         if "repeat" in changes:
             item.rrule = parse_repeat(changes["repeat"])
@@ -341,24 +450,41 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
             changes.get("marking"),
             changes.get("rel"),
             what=COMMAND_OF[kind],
-            example=f"{ctx.prefix}edit {item.code} marking={marking_example(ctx.settings)} "
-            "rel=FRA,DEU",
+            example=_(
+                "{prefix}edit {code} marking={marking} rel=FRA,DEU",
+                prefix=ctx.prefix,
+                code=item.code,
+                marking=marking_example(ctx.settings),
+            ),
             own=item.marking,
         )
     await reschedule(ctx, item)
     await save_item(ctx, item)
     await record_step(ctx, item, "edit", ", ".join(sorted(changes)))
-    text = "\n".join(
-        [f"Updated {item.code}: {item.title}", *summary_lines(item, ctx.person.timezone)]
-    )
-    ctx.reply(text, **item.marked)
+    ctx.reply(_updated(item, ctx.person.timezone), **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
+        with language(await ctx.language_for(room_id=item.room_id)):
+            text = _updated(item, ctx.person.timezone)
         ctx.send(text, room_id=item.room_id, **item.marked)
+    elif item.room_id is None and item.participants and item.marking == old_marking:
+        await _tell_participants(ctx, item, "edit")
     if item.marking != old_marking:
-        await _remark(ctx, item, old_marking, text)
+        await _remark(ctx, item, old_marking)
 
 
-async def _remark(ctx: Context, item: Item, old: Marking | None, text: str) -> None:
+def _edit_example(prefix: str, code: str) -> str:
+    # TRANSLATORS: keep "edit", "start=" and "place="; the time must be one the bot reads in
+    # your language (demain 10:00, morgen 10:00); translate "Room 3".
+    return _("{prefix}edit {code} start=tomorrow 10:00 place=Room 3", prefix=prefix, code=code)
+
+
+def _updated(item: Item, zone: str) -> str:
+    return "\n".join(
+        [_("Updated {code}: {title}", code=item.code, title=item.title), *summary_lines(item, zone)]
+    )
+
+
+async def _remark(ctx: Context, item: Item, old: Marking | None) -> None:
     """Re-check everyone who already has the item (its creator and participants): those no
     longer covered are told it was re-marked, nothing more; the newly covered get it now.
     The item's room is checked again by the outbox with each message about it."""
@@ -367,12 +493,22 @@ async def _remark(ctx: Context, item: Item, old: Marking | None, text: str) -> N
     people = await subjects(ctx.db, concerned)
     holders = [p for p in people if policy.covers(old, p)]
     told, newly = remark_messages(policy, item.code, old, item.marking, holders, people)
-    for message in told:
-        ctx.send(message.body, user_id=message.user_id, origin=ctx.origin(item.code))
-    for subject in newly:
-        ctx.send(
-            f"{item.code} is now releasable to you.\n{text}",
-            user_id=subject.user_id,
-            origin=ctx.origin(item.code),
-            **item.marked,
+    # Each in their own language (the notices were built in the editor's).
+    await ctx.send_each(
+        [m.user_id for m in told if m.user_id],
+        lambda _user: remarked_notice(item.code, item.marking),
+        origin=ctx.origin(item.code),
+    )
+    zones = dict(zip(concerned, await zones_for(ctx, concerned), strict=True))
+
+    def releasable(user_id: str) -> str:
+        return "\n".join(
+            [
+                _("{code} is now releasable to you.", code=item.code),
+                *_updated(item, zones.get(user_id, ctx.settings.timezone)).split("\n"),
+            ]
         )
+
+    await ctx.send_each(
+        [s.user_id for s in newly], releasable, origin=ctx.origin(item.code), **item.marked
+    )

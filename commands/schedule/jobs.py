@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from commands.context import Context, Job, parse_utc, utc_iso
 from commands.directory.service import people_of
+from commands.i18n import _, language
 from commands.ids import ObjectId
 from commands.registry import job
 from commands.render import person, plain
@@ -39,30 +42,20 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     zones = await zones_for(ctx, mentions)
     # Past this, the job was held up (the bot was down), not merely run a moment late.
     late = job_.late_seconds >= ctx.settings.schedule_late_after
-    if item.kind == "R":
-        text = f"⏰ Reminder {item.code}: {item.title}"
-        if late:
-            text = (
-                f"⏰ Late reminder {item.code} (was due {fmt_zones(occ, item.zone, zones)}; "
-                f"I was offline): {item.title}"
-            )
-    else:
-        left = occ - ctx.now
-        soon = f"in {span(left)}" if left.total_seconds() >= 30 else "now"
-        if left.total_seconds() <= -30:
-            soon = f"{span(left)} ago"
-        verb = "started" if left.total_seconds() <= -30 else "starts"
-        text = f"⏰ {item.code} {item.title} {verb} {soon}: {fmt_zones(occ, item.zone, zones)}"
-        if item.place:
-            text += f", {item.place}"
-        if late:
-            due = fmt_zones(job_.due_at, item.zone, zones)
-            text = f"Late reminder (was due {due}; I was offline). {text}"
     # Held up after this point (homeserver unreachable), the message itself says it is late.
     note_after = None if late else float(ctx.settings.schedule_late_after)
     if item.room_id is None:
-        ctx.send(text, user_id=item.creator, late_note_after=note_after, **item.marked)
+        # In each person's DM: their language, and the item's zone with theirs beside.
+        by_user = dict(zip(mentions, zones, strict=True))
+        await ctx.send_each(
+            mentions,
+            lambda user_id: _reminder(ctx, job_, item, occ, [by_user[user_id]], late),
+            late_note_after=note_after,
+            **item.marked,
+        )
         return
+    with language(await ctx.language_for(room_id=item.room_id)):
+        text = _reminder(ctx, job_, item, occ, zones, late)
     ctx.send(
         plain(f"{text}\n" + " ".join(person(m) for m in mentions)),
         room_id=item.room_id,
@@ -97,3 +90,34 @@ async def schedule_next(ctx: Context, job_: Job) -> None:
         # Reminders of the next occurrence that fell due while the bot was down fire late.
         await schedule_occurrence(ctx, item, following, occ)
     await save_item(ctx, item)
+
+
+def _reminder(
+    ctx: Context, job_: Job, item: Item, occ: datetime, zones: list[str], late: bool
+) -> str:
+    """The reminder's text in the current language: what, when (in the item's zone, then
+    the readers'), how soon, and whether it is late."""
+    when = fmt_zones(occ, item.zone, zones)
+    if item.kind == "R":
+        if late:
+            return _(
+                "⏰ Late reminder {code} (was due {due}; I was offline): {title}",
+                code=item.code,
+                due=when,
+                title=item.title,
+            )
+        return _("⏰ Reminder {code}: {title}", code=item.code, title=item.title)
+    if item.place:
+        when = _("{when}, {place}", when=when, place=item.place)
+    left = occ - ctx.now
+    values = {"code": item.code, "title": item.title, "when": when, "span": span(left)}
+    if left.total_seconds() <= -30:
+        text = _("⏰ {code} {title} started {span} ago: {when}", **values)
+    elif left.total_seconds() >= 30:
+        text = _("⏰ {code} {title} starts in {span}: {when}", **values)
+    else:
+        text = _("⏰ {code} {title} starts now: {when}", **values)
+    if late:
+        due = fmt_zones(job_.due_at, item.zone, zones)
+        return _("Late reminder (was due {due}; I was offline). {text}", due=due, text=text)
+    return text

@@ -8,11 +8,12 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from commands import timeparse
 from commands.errors import UserError
+from commands.i18n import _, ngettext
 from commands.render import person
 from commands.timeparse import (
     MAX_WHEN_LENGTH,
-    format_duration,
     localize,
     parse_duration,
     parse_when,
@@ -39,9 +40,9 @@ def parse_leads(text: str) -> list[timedelta]:
         return []
     leads = sorted({parse_duration(part) for part in cleaned.split(",") if part}, reverse=True)
     if len(leads) > MAX_LEADS:
-        raise ValueError(f"at most {MAX_LEADS} lead times")
+        raise ValueError(ngettext("at most {n} lead time", "at most {n} lead times", MAX_LEADS))
     if leads and leads[0] > MAX_LEAD:
-        raise ValueError("a lead time can be at most 60d")
+        raise ValueError(_("a lead time can be at most {longest}", longest="60d"))
     return leads
 
 
@@ -61,24 +62,41 @@ def parse_end(text: str, start: datetime, zone: str, now: datetime) -> datetime:
         if re.fullmatch(r"\d{1,2}[:h.]\d{2}", cleaned):
             hour, minute = (int(x) for x in re.split(r"[:h.]", cleaned))
             if hour > 23 or minute > 59:
-                raise ValueError(f"{cleaned!r} is not a time of day") from None
+                raise ValueError(_("{time} is not a time of day", time=repr(cleaned))) from None
             local = start.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
             end = localize(local.replace(hour=hour, minute=minute), zone, strict=False)
         else:
             body, explicit = split_zone(cleaned)
             end = parse_when(body, explicit or zone, now).start
     if end <= start:
-        raise ValueError("the end must be after the start; write e.g. end=1h or end=15:30")
+        raise ValueError(_("the end must be after the start; write e.g. end=1h or end=15:30"))
     return end
 
 
 def span(delta: timedelta) -> str:
     """Rounded to the nearest minute: a job runs a moment after it is due, and 'lead=2m' must
-    still read 'in 2m', not 'in 1m'."""
+    still read 'in 2m', not 'in 1m'. In the reader's words (English keeps the typed form,
+    1h30m; French reads 1 h 30 min, German 1 Std. 30 Min.)."""
     minutes = round(abs(delta.total_seconds()) / 60)
     if minutes < 1:
-        return "less than a minute"
-    return format_duration(timedelta(minutes=minutes))
+        return _("less than a minute")
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = []
+    if days:
+        # TRANSLATORS: a duration's days, as in "starts in 2d" (English keeps the short form).
+        parts.append(ngettext("{n}d", "{n}d", days))
+    if hours:
+        # TRANSLATORS: a duration's hours, as in "starts in 1h30m".
+        parts.append(ngettext("{n}h", "{n}h", hours))
+    if minutes:
+        # TRANSLATORS: a duration's minutes, as in "starts in 15m".
+        parts.append(ngettext("{n}m", "{n}m", minutes))
+    text = parts[0]
+    for part in parts[1:]:
+        # TRANSLATORS: two parts of a duration, 1h + 30m; English writes them together (1h30m).
+        text = _("{first}{then}", first=text, then=part)
+    return text
 
 
 def who(participant: str) -> str:
@@ -116,9 +134,24 @@ def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, st
         if rest and rest[0].lower() in ("to", "that", "-", "–", ":"):
             rest = rest[1:]
         return candidate, " ".join(rest)
-    if first_error is not None and not str(first_error).startswith("I could not read"):
-        raise UserError(str(first_error), example="!remind tomorrow 09:30 -- call Paris")
+    if first_error is not None and not _no_time_at_all(first_error):
+        raise UserError(str(first_error), example=remind_example())
     raise UserError(
-        "I could not find a time at the start. Write the time, then --, then the text.",
-        example="!remind tomorrow 09:30 -- call Paris",
+        _("I could not find a time at the start. Write the time, then --, then the text."),
+        example=remind_example(),
     )
+
+
+def _no_time_at_all(error: ValueError) -> bool:
+    """Words that are no time at all (timeparse's UnreadableTime, in any language), as
+    opposed to a time refused (past, ambiguous): only the refusal is worth showing."""
+    unreadable = getattr(timeparse, "UnreadableTime", None)  # from the i18n-time branch on
+    if unreadable is not None:
+        return isinstance(error, unreadable)
+    return str(error).startswith("I could not read")
+
+
+def remind_example() -> str:
+    # TRANSLATORS: an example command: keep "!remind" and "--"; the time must be one the bot
+    # reads in your language (demain 09:30, morgen 09:30); translate the text after --.
+    return _("!remind tomorrow 09:30 -- call Paris")

@@ -10,6 +10,7 @@ from commands import history, ics
 from commands.context import Attachment, Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
+from commands.i18n import N_, _, current, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.store import reader_here, withheld_cell
 from commands.people import zones_of
@@ -41,50 +42,101 @@ async def _may_see(ctx: Context, item: Item) -> bool:
 async def visible_item(ctx: Context, kind: str, number: int) -> Item:
     item = await load_item(ctx.db, kind, number)
     if item is None or not await _may_see(ctx, item):
-        raise NotFound(f"No {kind}-{number} that you can see. Send !agenda for what is coming up.")
+        code = ObjectId(kind, number)
+        raise NotFound(
+            _("No {code} that you can see. Send !agenda for what is coming up.", code=code)
+        )
     return item
 
 
+def _action(name: str) -> str:
+    """A history line's verb (stored in English) as the reader says it."""
+    names = {
+        "create": pgettext("history action", "create"),
+        "edit": pgettext("history action", "edit"),
+        "cancel": pgettext("history action", "cancel"),
+    }
+    return names.get(name, name)
+
+
+_HEADERS = {
+    "V": N_("{code} visit: {title}"),
+    "M": N_("{code} meeting: {title}"),
+    "R": N_("{code} reminder: {title}"),
+}
+_HEADERS_CANCELLED = {
+    "V": N_("{code} visit (cancelled): {title}"),
+    "M": N_("{code} meeting (cancelled): {title}"),
+    "R": N_("{code} reminder (cancelled): {title}"),
+}
+
+
 def summary_lines(item: Item, reader_zone: str) -> list[str]:
+    """What an item is, for its reader: in their language, times in their zone first."""
     zones = [item.zone]
     when = fmt_zones(item.next_at or item.start, reader_zone, zones)
-    lines = [f"When: {when}"]
     if item.duration:
-        lines[-1] += f", for {format_duration(item.duration)}"
+        lines = [
+            _("When: {when}, for {duration}", when=when, duration=format_duration(item.duration))
+        ]
+    else:
+        lines = [_("When: {when}", when=when)]
     if item.rrule:
-        lines.append(f"Repeats: {describe_rule(item.rrule)} (in {item.zone})")
+        lines.append(
+            _("Repeats: {rule} (in {zone})", rule=describe_rule(item.rrule), zone=item.zone)
+        )
     if item.place:
-        lines.append(f"Place: {item.place}")
+        lines.append(_("Place: {place}", place=item.place))
     if item.participants:
-        lines.append(f"With: {', '.join(who(p) for p in item.participants)}")
-    leads = ", ".join(format_duration(d) for d in item.leads) or "none"
+        lines.append(_("With: {who}", who=", ".join(who(p) for p in item.participants)))
     if item.kind != "R":
-        lines.append(f"Reminders: {leads} before")
+        if item.leads:
+            leads = ", ".join(format_duration(d) for d in item.leads)
+            lines.append(_("Reminders: {leads} before", leads=leads))
+        else:
+            lines.append(_("Reminders: none"))
     return lines
 
 
 @command(
     "agenda",
-    summary="What is coming up, in your time zone",
+    summary=N_("What is coming up, in your time zone"),
     example="!agenda 14",
-    params=[Param("days", "how many days ahead (1–90, default 7)", convert=int, optional=True)],
+    params=[Param("days", N_("how many days ahead (1–90, default 7)"), convert=int, optional=True)],
 )
 async def agenda(ctx: Context, *, days: int | None) -> None:
     assert ctx.person is not None
     days = days or 7
     if not 1 <= days <= 90:
-        raise UserError("days: give a number from 1 to 90.", example="!agenda 14")
+        raise UserError(
+            _("days: give a number from {low} to {high}.", low=1, high=90), example="!agenda 14"
+        )
     zone = ctx.person.timezone
     entries = await _agenda(ctx, days)
     if not entries:
-        ctx.reply(f"Nothing scheduled in the next {days} days.")
+        ctx.reply(
+            ngettext(
+                "Nothing scheduled in the next {n} day.",
+                "Nothing scheduled in the next {n} days.",
+                days,
+            )
+        )
         return
-    shown_days = f"next {days} days"
+    title = ngettext(
+        "Agenda: next {n} day (times in {zone})",
+        "Agenda: next {n} days (times in {zone})",
+        days,
+        zone=zone,
+    )
     if len(entries) >= AGENDA_ROWS:
         last = fmt(entries[-1][0], zone).rsplit(" ", 1)[0]
-        shown_days = (
-            f"the first {AGENDA_ROWS} entries, up to {last}; for less, ask fewer days, "
-            f"e.g. {ctx.prefix}agenda 2"
+        title = _(
+            "Agenda: the first {rows} entries, up to {last}; for less, ask fewer days, "
+            "e.g. {prefix}agenda 2 (times in {zone})",
+            rows=AGENDA_ROWS,
+            last=last,
+            prefix=ctx.prefix,
+            zone=zone,
         )
     reader = await reader_here(ctx)
     rows = []
@@ -98,16 +150,26 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             what, where = withheld_cell(item.marking), ""
         mark = item.marking.banner if item.marking else "-"
         rows.append([item.code, mark, fmt(occ, zone).rsplit(" ", 1)[0], there, what, where])
-    head = ["id", "marking", "when", "local time there", "what", "where"]
+    head = [
+        pgettext("agenda column", "id"),
+        pgettext("agenda column", "marking"),
+        pgettext("agenda column", "when"),
+        pgettext("agenda column", "local time there"),
+        pgettext("agenda column", "what"),
+        pgettext("agenda column", "where"),
+    ]
     if all(r[1] == "-" for r in rows):  # an unmarked deployment's agenda stays as it was
         head.pop(1)
         rows = [[r[0], *r[2:]] for r in rows]
     ctx.reply(
         table(
-            f"Agenda: {shown_days} (times in {zone})",
+            title,
             head,
             rows,
-            footer=f"{ctx.prefix}show <id> for details, {ctx.prefix}ics agenda for a calendar.",
+            footer=_(
+                "{prefix}show <id> for details, {prefix}ics agenda for a calendar.",
+                prefix=ctx.prefix,
+            ),
         )
     )
 
@@ -116,10 +178,22 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     if zone == reader_zone:
         return ""
     there, here = occ.astimezone(ZoneInfo(zone)), occ.astimezone(ZoneInfo(reader_zone))
-    shown = (
-        there.strftime("%H:%M") if there.date() == here.date() else there.strftime("%a %d %b %H:%M")
-    )
-    return f"{shown} {zone}"
+    return f"{_short_time(there, same_day=there.date() == here.date())} {zone}"
+
+
+def _short_time(local: datetime, *, same_day: bool) -> str:
+    """A wall time in the agenda's "there" column (as fmt_zones shows another zone's time):
+    the hour, with the day when it differs; in the reader's language (Babel, as timeparse)."""
+    if same_day:
+        return local.strftime("%H:%M")
+    if current() == "en":
+        return local.strftime("%a %d %b %H:%M")  # English exactly as fmt_zones shows it
+    from babel.dates import format_datetime
+
+    # TRANSLATORS: a CLDR date pattern (day of week, day, month, time), e.g. French
+    # "EEE d MMM HH:mm" (lun. 2 mars 10:00), German "EEE, d. MMM HH:mm" (Mo., 2. März 10:00).
+    pattern = pgettext("date pattern", "EEE dd MMM HH:mm")
+    return str(format_datetime(local, pattern, locale=current()))
 
 
 async def _agenda(
@@ -150,11 +224,11 @@ async def _agenda(
 
 @command(
     "ics",
-    summary="An iCalendar file of one item, or of your agenda",
+    summary=N_("An iCalendar file of one item, or of your agenda"),
     example="!ics M-3",
     params=[
-        Param("what", "an ID (V-n, M-n, R-n) or the word agenda"),
-        Param("days", "for agenda: days ahead (default 30)", convert=int, optional=True),
+        Param("what", N_("an ID (V-n, M-n, R-n) or the word agenda")),
+        Param("days", N_("for agenda: days ahead (default 30)"), convert=int, optional=True),
     ],
 )
 async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
@@ -162,22 +236,32 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
     if what.lower() == "agenda":
         days = days or 30
         if not 1 <= days <= 366:
-            raise UserError("days: give a number from 1 to 366.", example="!ics agenda 30")
+            raise UserError(
+                _("days: give a number from {low} to {high}.", low=1, high=366),
+                example="!ics agenda 30",
+            )
         seen: dict[str, Item] = {}
         reader = await reader_here(ctx)
-        for _, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
+        for _occ, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
             if reader.shows(item.marking) == "full":  # a calendar of what you may hold
                 seen.setdefault(item.code, item)
         items = list(seen.values())
         name = "agenda.ics"
         if not items:
-            ctx.reply(f"Nothing scheduled in the next {days} days; no file sent.")
+            ctx.reply(
+                ngettext(
+                    "Nothing scheduled in the next {n} day; no file sent.",
+                    "Nothing scheduled in the next {n} days; no file sent.",
+                    days,
+                )
+            )
             return
     else:
         match = re.fullmatch(r"([VMRvmr])-(\d{1,9})", what)
         if not match:
             raise UserError(
-                f"{what[:30]!r} is not an ID like M-3, or the word agenda.", example="!ics M-3"
+                _("{what} is not an ID like M-3, or the word agenda.", what=repr(what[:30])),
+                example="!ics M-3",
             )
         items = [await visible_item(ctx, match[1].upper(), int(match[2]))]
         name = f"{items[0].code}.ics"
@@ -202,10 +286,10 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
             for item in items
         ]
     )
-    count = f"{len(items)} item{'s' if len(items) != 1 else ''}"
+    text = ngettext("{name}: {n} item", "{name}: {n} items", len(items), name=name)
     # One item's file carries its marking (the outbox routes it like any message about it).
     marked = items[0].marked if len(items) == 1 else {}
-    ctx.reply(f"{name}: {count}", attachment=Attachment(name, "text/calendar", data), **marked)
+    ctx.reply(text, attachment=Attachment(name, "text/calendar", data), **marked)
 
 
 # -- generic verbs ---------------------------------------------------------------------------------
@@ -216,18 +300,33 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
-    state = "" if item.state == "active" else f" ({item.state})"
-    lines = [f"{item.code} {KIND_NAMES[kind]}{state}: {item.title}"]
+    if item.state == "cancelled":
+        lines = [_(_HEADERS_CANCELLED[kind], code=item.code, title=item.title)]
+    else:
+        lines = [_(_HEADERS[kind], code=item.code, title=item.title)]
     lines += summary_lines(item, ctx.person.timezone)
     if item.marking:
-        lines.append(f"Marking: {item.marking.banner}")
-    where = "your DM" if item.room_id is None else "the room it was scheduled in"
-    lines.append(f"Created by {person(item.creator)}; reminders go to {where}.")
+        lines.append(_("Marking: {banner}", banner=item.marking.banner))
+    creator = person(item.creator)
+    if item.room_id is None and item.kind == "R":
+        lines.append(_("Created by {creator}; reminders go to your DM.", creator=creator))
+    elif item.room_id is None:
+        lines.append(
+            _("Created by {creator}; reminders go to each participant's DM.", creator=creator)
+        )
+    else:
+        lines.append(
+            _(
+                "Created by {creator}; reminders go to the room it was scheduled in.",
+                creator=creator,
+            )
+        )
     steps = await history.of(ctx.db, ObjectId(kind, number))
     if steps:
-        lines.append("History:")
+        lines.append(_("History:"))
         for h in steps:
             who = person(h.actor) if h.actor.startswith("@") else h.actor
             at = fmt(h.at, ctx.person.timezone)
-            lines.append(f"  {at} {who} {h.action} {h.detail or ''}".rstrip())
+            action = _action(h.action)
+            lines.append(f"  {at} {who} {action} {h.detail or ''}".rstrip())
     ctx.reply("\n".join(lines), **item.marked)
