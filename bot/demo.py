@@ -171,7 +171,30 @@ async def step_schedule(ctx: dict[str, Any]) -> None:
     await expect(ctx, "alice", "call the Paris desk", timeout=30)
 
 
-STEPS: list[Step] = [step_rooms, step_basics, step_liaison, step_schedule, step_actions]
+async def step_languages(ctx: dict[str, Any]) -> None:
+    bob = ctx["bob"].user_id
+    say("demo", "— languages: alice writes in French, bob reads the bot in German —")
+    await exchange(ctx, "alice", "!lang fr")
+    await exchange(ctx, "bob", "!lang de")
+    await exchange(ctx, "alice", "!request DE-BERLIN Visite du CEMA -- Dates et programme ?")
+    await expect(ctx, "bob", "Betreff: Visite du CEMA")
+    await exchange(ctx, "bob", "!ack LR-2")
+    await expect(ctx, "alice", "LR-2 prise en compte par")
+    await exchange(
+        ctx, "alice", f"!meeting demain 10h with={bob} to=dm -- Coordination des attachés"
+    )
+    await expect(ctx, "bob", "hat Sie zu M-2 hinzugefügt")
+    await exchange(ctx, "bob", "!help meeting")
+
+
+STEPS: list[Step] = [
+    step_rooms,
+    step_basics,
+    step_liaison,
+    step_schedule,
+    step_actions,
+    step_languages,
+]
 
 
 def main(args: argparse.Namespace) -> int:
