@@ -45,11 +45,11 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     # Held up after this point (homeserver unreachable), the message itself says it is late.
     note_after = None if late else float(ctx.settings.schedule_late_after)
     if item.room_id is None:
-        # In each person's DM: their language, and the item's zone with theirs beside.
+        # In each person's DM: their language, their zone first and the item's beside it.
         by_user = dict(zip(mentions, zones, strict=True))
         await ctx.send_each(
             mentions,
-            lambda user_id: _reminder(ctx, job_, item, occ, [by_user[user_id]], late),
+            lambda user_id: _reminder(ctx, job_, item, occ, [], late, reader=by_user[user_id]),
             late_note_after=note_after,
             **item.marked,
         )
@@ -93,11 +93,19 @@ async def schedule_next(ctx: Context, job_: Job) -> None:
 
 
 def _reminder(
-    ctx: Context, job_: Job, item: Item, occ: datetime, zones: list[str], late: bool
+    ctx: Context,
+    job_: Job,
+    item: Item,
+    occ: datetime,
+    zones: list[str],
+    late: bool,
+    reader: str | None = None,
 ) -> str:
-    """The reminder's text in the current language: what, when (in the item's zone, then
-    the readers'), how soon, and whether it is late."""
-    when = fmt_zones(occ, item.zone, zones)
+    """The reminder's text in the current language: what, when (to one reader, in their
+    zone then the item's; to a room, in the item's zone then the readers'), how soon, and
+    whether it is late."""
+    first, others = (reader, [item.zone]) if reader is not None else (item.zone, zones)
+    when = fmt_zones(occ, first, others)
     if item.kind == "R":
         if late:
             return _(
@@ -118,6 +126,6 @@ def _reminder(
     else:
         text = _("⏰ {code} {title} starts now: {when}", **values)
     if late:
-        due = fmt_zones(job_.due_at, item.zone, zones)
+        due = fmt_zones(job_.due_at, first, others)
         return _("Late reminder (was due {due}; I was offline). {text}", due=due, text=text)
     return text
