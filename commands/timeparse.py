@@ -462,17 +462,19 @@ def fmt_zones(moment: datetime, first: str, others: list[str] | tuple[str, ...] 
         if zone == first:
             continue
         local = moment.astimezone(ZoneInfo(zone))
-        if local.date() == main.date():
-            # TRANSLATORS: a CLDR pattern, not words: a time of day, "14:00".
-            shown = show_pattern(local, pgettext("CLDR pattern: a time", "HH:mm"))
-        else:
-            # TRANSLATORS: a CLDR date pattern, not words: the time in another zone on
-            # another day, "Tue 03 Mar 14:00" (French "EEE d MMM HH:mm"; German
-            # "EEE, d. MMM HH:mm").
-            pattern = pgettext("CLDR pattern: day and time", "EEE dd MMM HH:mm")
-            shown = show_pattern(local, pattern)
-        extra.append(f"{shown} {zone}")
+        extra.append(f"{show_wall(local, same_day=local.date() == main.date())} {zone}")
     return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def show_wall(local: datetime, *, same_day: bool) -> str:
+    """Another zone's wall time beside the reader's (fmt_zones, the agenda's "there"
+    column): the hour, with the day when that zone is on another day."""
+    if same_day:
+        # TRANSLATORS: a CLDR pattern, not words: a time of day, "14:00".
+        return show_pattern(local, pgettext("CLDR pattern: a time", "HH:mm"))
+    # TRANSLATORS: a CLDR date pattern, not words: the time in another zone on another
+    # day, "Tue 03 Mar 14:00" (French "EEE d MMM HH:mm"; German "EEE, d. MMM HH:mm").
+    return show_pattern(local, pgettext("CLDR pattern: day and time", "EEE dd MMM HH:mm"))
 
 
 # -- instants --------------------------------------------------------------------------------

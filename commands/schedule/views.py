@@ -10,7 +10,7 @@ from commands import history, ics
 from commands.context import Attachment, Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
-from commands.i18n import N_, _, current, ngettext, pgettext
+from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.store import reader_here, withheld_cell
 from commands.people import zones_of
@@ -23,6 +23,7 @@ from commands.timeparse import (
     fmt,
     fmt_zones,
     format_duration,
+    show_wall,
 )
 
 
@@ -178,22 +179,7 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     if zone == reader_zone:
         return ""
     there, here = occ.astimezone(ZoneInfo(zone)), occ.astimezone(ZoneInfo(reader_zone))
-    return f"{_short_time(there, same_day=there.date() == here.date())} {zone}"
-
-
-def _short_time(local: datetime, *, same_day: bool) -> str:
-    """A wall time in the agenda's "there" column (as fmt_zones shows another zone's time):
-    the hour, with the day when it differs; in the reader's language (Babel, as timeparse)."""
-    if same_day:
-        return local.strftime("%H:%M")
-    if current() == "en":
-        return local.strftime("%a %d %b %H:%M")  # English exactly as fmt_zones shows it
-    from babel.dates import format_datetime
-
-    # TRANSLATORS: a CLDR date pattern (day of week, day, month, time), e.g. French
-    # "EEE d MMM HH:mm" (lun. 2 mars 10:00), German "EEE, d. MMM HH:mm" (Mo., 2. März 10:00).
-    pattern = pgettext("date pattern", "EEE dd MMM HH:mm")
-    return str(format_datetime(local, pattern, locale=current()))
+    return f"{show_wall(there, same_day=there.date() == here.date())} {zone}"
 
 
 async def _agenda(
