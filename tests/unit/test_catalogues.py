@@ -28,7 +28,7 @@ def template():  # type: ignore[no-untyped-def]
 
 
 def test_the_source_has_marked_messages(template) -> None:  # type: ignore[no-untyped-def]
-    assert len([m for m in template if m.id]) >= 5
+    assert len([m for m in template if m.id]) > 500  # every reply, error, help text
 
 
 @pytest.mark.parametrize("lang", SHIPPED)
@@ -73,3 +73,25 @@ def test_a_reader_gets_their_language_and_unknown_codes_fall_back() -> None:
     assert i18n.normalise("FR-ca") == "fr"
     assert i18n.normalise("Deutsch") == "de"
     assert i18n.normalise("klingon") is None
+
+
+# Words a translator might reach for where the glossary chose another (GLOSSARY.md): one
+# word per term, throughout.
+NOT_THE_GLOSSARYS = {
+    "fr": ["requête", "tâche", "bureau", "rencontre", "date limite", "accusé de réception"],
+    "de": ["Anforderung", "Posten", "Gipfeltreffen", "Aktionspunkt", "quittiert"],
+}
+
+
+@pytest.mark.parametrize("lang", sorted(NOT_THE_GLOSSARYS))
+def test_translations_use_the_glossarys_terms(lang) -> None:  # type: ignore[no-untyped-def]
+    catalog = catalogues.read(catalogues.po_path(lang), lang)
+    glossary = (catalogues.LOCALES / "GLOSSARY.md").read_text(encoding="utf-8")
+    found = []
+    for msg in catalog:
+        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+        for word in NOT_THE_GLOSSARYS[lang]:
+            if any(word.lower() in s.lower() for s in strings):
+                found.append(f"{word!r} in the translation of {msg.id!r}")
+    assert not found, f"use the glossary's term ({len(found)}):\n" + "\n".join(found[:20])
+    assert "| (liaison) request | demande (de liaison) | Anfrage (Verbindungsanfrage) |" in glossary
