@@ -28,7 +28,7 @@ import dateutil.rrule as _dateutil_rrule
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
-from commands.i18n import _
+from commands.i18n import N_, _
 
 FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 PARTS = (
@@ -51,7 +51,8 @@ MAX_COUNT = 1_000
 MAX_INTERVAL = 1_000
 HORIZON = timedelta(days=5 * 366)  # a rule must fire within this (about 5 years)
 SAMPLE = 200  # occurrences looked at for the shortest gap between two firings
-RULE_EXAMPLE = "repeat=every Monday, repeat=FREQ=WEEKLY;BYDAY=MO,TH or repeat=FREQ=HOURLY"
+# TRANSLATORS: only "or" is words; the three repeat= values are typed as they are.
+RULE_EXAMPLE = N_("repeat=every Monday, repeat=FREQ=WEEKLY;BYDAY=MO,TH or repeat=FREQ=HOURLY")
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
@@ -64,7 +65,7 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
             _(
                 "the rule is longer than {n} characters; write e.g. {example}",
                 n=MAX_RULE_LENGTH,
-                example=RULE_EXAMPLE,
+                example=_(RULE_EXAMPLE),
             )
         )
     rule = re.sub(r"^RRULE:", "", rule, flags=re.IGNORECASE).upper()
@@ -78,7 +79,7 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
                 _(
                     "{chunk} is not NAME=value; write e.g. {example}",
                     chunk=repr(chunk[:20]),
-                    example=RULE_EXAMPLE,
+                    example=_(RULE_EXAMPLE),
                 )
             )
         if name == "DTSTART":
@@ -88,7 +89,7 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
                 _(
                     "BYSECOND is not accepted (the smallest step is the minute); "
                     "write e.g. {example}",
-                    example=RULE_EXAMPLE,
+                    example=_(RULE_EXAMPLE),
                 )
             )
         if name not in PARTS:
@@ -107,7 +108,7 @@ def parse_rule(text: str) -> tuple[tuple[str, str], ...]:
             _(
                 "the rule's FREQ must be DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY; "
                 "write e.g. {example}",
-                example=RULE_EXAMPLE,
+                example=_(RULE_EXAMPLE),
             )
         )
     if "COUNT" in parts and "UNTIL" in parts:
@@ -236,7 +237,7 @@ def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: t
             _(
                 "the rule never happens in the next 5 years (check BYMONTH/BYMONTHDAY/UNTIL); "
                 "write e.g. {example}",
-                example=RULE_EXAMPLE,
+                example=_(RULE_EXAMPLE),
             )
         )
     gaps = [b - a for a, b in pairwise(found)]
@@ -247,7 +248,7 @@ def check_rule(rule: str, anchor: datetime, now_local: datetime, min_interval: t
                 "(the shortest interval allowed here); write e.g. {example}",
                 gap=_short(min(gaps)),
                 shortest=_short(min_interval),
-                example=RULE_EXAMPLE,
+                example=_(RULE_EXAMPLE),
             )
         )
     return rule_text(parts)
