@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.harness.fakes import BotCore
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tests.harness.fakes import BotCore, make_settings
 
 EVE = "@eve:test"
 
@@ -30,3 +35,23 @@ async def test_an_unknown_language_is_refused_with_an_example_and_changes_nothin
     (reply,) = await core.say(EVE, "!lang klingon")
     assert "klingon" in reply.body and "!lang fr" in reply.body
     assert await core.count("people") == 0
+
+
+async def test_attache_language_is_everyones_default_until_they_choose(tmp_path: Path) -> None:
+    core = await BotCore(tmp_path, language="de").open()
+    try:
+        (reply,) = await core.say(EVE, "!tz")
+        assert reply.body == "Ihre Zeitzone ist UTC."
+        (reply,) = await core.say(EVE, "!lang")
+        assert reply.body.startswith("Ich schreibe Ihnen auf Deutsch (de).")
+        await core.say(EVE, "!lang en")
+        (reply,) = await core.say(EVE, "!tz")
+        assert reply.body == "Your time zone is UTC."
+    finally:
+        await core.close()
+
+
+def test_attache_language_is_validated(tmp_path: Path) -> None:
+    assert make_settings(tmp_path, language="Français").language == "fr"
+    with pytest.raises(ValidationError, match="must be one of en, de, fr"):
+        make_settings(tmp_path, language="klingon")
