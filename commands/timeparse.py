@@ -19,6 +19,7 @@ the words of some 200 languages. English is read and shown exactly as before.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -223,6 +224,9 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
     lowered = body.lower()
     if lowered.startswith("every "):
         return _parse_every(body, zone, now)
+    english = _repeat_in_english(body)
+    if english.lower().startswith("every "):
+        return _parse_every(english, zone, now)
     delta = _relative(body, zone, now)
     if delta is not None:
         if delta <= timedelta(0):
@@ -543,7 +547,8 @@ def _day_month(day: date, pattern: str) -> str:
 def _parse_every(body: str, zone: str, now: datetime) -> When:
     """'every Monday 09:00', 'every 2 weeks 10:00', 'every day 08:30', 'every weekday 9am'.
 
-    The repeat's words are English in every language; the time may be the reader's (10h)."""
+    A reader's own repeat words arrive here in English (_repeat_in_english); the time may
+    be written the reader's way (10h, 9 Uhr)."""
     words = _normalise(" ".join(body.split()[1:])).split()
     time_match = _TIME_OF_DAY.search(" ".join(words))
     if not time_match:
@@ -577,7 +582,85 @@ def recurrence_rule(spec: str) -> str:
     if "FREQ=" in text.upper():
         return validate_rrule(text)
     # The words become a rule, and that rule goes through the same parser as a typed one.
-    return validate_rrule(_words_rule(text))
+    return validate_rrule(_words_rule(_repeat_in_english(text)))
+
+
+# The English words of a repeat, each with the catalogue entry listing the reader's words
+# for it (the reader's day names come from Babel).
+_REPEAT_WORDS: dict[str, Callable[[], str]] = {
+    # TRANSLATORS: not a sentence: the words that start a repeat in your language, separated
+    # by spaces, lower case (French "chaque tous toutes les", German "jeden jede jedes alle").
+    "every": lambda: pgettext("repeat words: every", "every"),
+    # TRANSLATORS: not a sentence: the word(s) before a weekday in "every 2 weeks on Monday"
+    # (French "le", German "am"), separated by spaces, lower case.
+    "on": lambda: pgettext("repeat words: on", "on"),
+    # TRANSLATORS: not a sentence: "and" between weekdays (French "et", German "und").
+    "and": lambda: pgettext("repeat words: and", "and"),
+    # TRANSLATORS: not a sentence: every form of the word "day" in a repeat, separated by
+    # spaces (French "jour jours", German "tag tage tagen").
+    "day": lambda: pgettext("repeat words: day", "day days"),
+    # TRANSLATORS: not a sentence: every form of "week" (French "semaine semaines").
+    "week": lambda: pgettext("repeat words: week", "week weeks"),
+    # TRANSLATORS: not a sentence: every form of "month" (French "mois").
+    "month": lambda: pgettext("repeat words: month", "month months"),
+    # TRANSLATORS: not a sentence: every form of "year" (French "an ans année années").
+    "year": lambda: pgettext("repeat words: year", "year years"),
+    # TRANSLATORS: not a sentence: words for "working day", alone or after the word for day
+    # (French "ouvré ouvrés ouvrable ouvrables", German "arbeitstag werktag werktags").
+    "weekday": lambda: pgettext("repeat words: weekday", "weekday weekdays"),
+    # TRANSLATORS: not a sentence: every form of "daily" (French "quotidien quotidienne").
+    "daily": lambda: pgettext("repeat words: daily", "daily"),
+    # TRANSLATORS: not a sentence: every form of "weekly" (French "hebdomadaire").
+    "weekly": lambda: pgettext("repeat words: weekly", "weekly"),
+    # TRANSLATORS: not a sentence: every form of "monthly" (French "mensuel mensuelle").
+    "monthly": lambda: pgettext("repeat words: monthly", "monthly"),
+    # TRANSLATORS: not a sentence: every form of "yearly" (French "annuel annuelle").
+    "yearly": lambda: pgettext("repeat words: yearly", "yearly"),
+}
+
+
+def _repeat_vocabulary() -> dict[str, str]:
+    """The reader's repeat words -> the English ones `_words_rule` reads."""
+    from babel.dates import get_day_names  # only for a reader who is not English
+
+    words: dict[str, str] = {}
+    for english, entry in _REPEAT_WORDS.items():
+        for word in entry().lower().split():
+            words.setdefault(word, english)
+    for context in ("format", "stand-alone"):
+        for width in ("wide", "abbreviated"):
+            names = get_day_names(width, context, locale=current())
+            for index, english in enumerate(_FULL_DAYS):
+                name = str(names[index]).lower().rstrip(".")
+                words.setdefault(name, english)
+                words.setdefault(name + "s", english)  # French "tous les lundis"
+    return words
+
+
+def _repeat_in_english(text: str) -> str:
+    """A repeat in the reader's words ("tous les lundis 10h", "alle 2 Wochen", "täglich")
+    as the English the repeat reader knows ("every monday 10h"); words that are not repeat
+    words (a time of day) are kept. English readers' text is returned as it is."""
+    if current() == SOURCE:
+        return text
+    vocabulary = _repeat_vocabulary()
+    out: list[str] = []
+    for token in text.split():
+        word, comma = token.rstrip(","), token[len(token.rstrip(",")) :]
+        english = vocabulary.get(word.lower().rstrip("."), word)
+        if english == "every" and out and out[-1] == "every":
+            continue  # "tous les", "toutes les"
+        if english == "weekday" and out and out[-1] == "day":
+            out.pop()  # "jour ouvré"
+        if english == "on" and out:
+            out[-1] = out[-1].rstrip(",")  # "toutes les 2 semaines, le lundi"
+        out.append(english + comma)
+    named = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year"}
+    if out and out[0] in named:
+        out[0:1] = ["every", named[out[0]]]  # "täglich 9 Uhr" starts like "every day 09:00"
+    elif out and out[0] == "weekday":
+        out.insert(0, "every")  # "werktags 8 Uhr"
+    return " ".join(out)
 
 
 def _words_rule(text: str) -> str:
@@ -602,6 +685,9 @@ def _words_rule(text: str) -> str:
     if interval < 1 or interval > 366:
         raise ValueError(_("the interval must be between 1 and 366"))
     every = f";INTERVAL={interval}" if interval > 1 else ""
+    on_days = re.match(r"^weeks?\s+on\s+(.+)$", lowered)  # every 2 weeks on Monday
+    if on_days:
+        lowered = on_days[1]
     unit = lowered.rstrip("s") if lowered.rstrip("s") in _FREQS else None
     if unit:
         return f"FREQ={_FREQS[unit]}{every}"

@@ -190,7 +190,7 @@ def test_refusals_give_an_example_in_the_readers_language_that_reads(
     ("lang", "text"), [("fr", "every Monday 10h"), ("de", "every Monday 10 Uhr")]
 )
 def test_a_repeat_takes_the_readers_clock_time(lang: str, text: str) -> None:
-    """Repeats are written in English (every Monday) in every language; the time need not."""
+    """English repeat words (every Monday) are read in every language, with the reader's time."""
     with language(lang):
         when = parse_when(text, PARIS, NOW)
     assert when.rrule == "FREQ=WEEKLY;BYDAY=MO"
