@@ -43,23 +43,23 @@ async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings
 
 async def zones_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
     """Each person's time zone (theirs from !tz or the directory, else `default`)."""
-    if not users:
-        return {}
-    marks = ",".join("?" * len(users))
-    async with db.execute(
-        f"SELECT user_id, timezone FROM people WHERE user_id IN ({marks})", users
-    ) as cur:
-        known = {r[0]: r[1] for r in await cur.fetchall()}
-    return {u: known.get(u) or default for u in users}
+    return await _each(db, "timezone", users, default)
 
 
 async def languages_of(db: aiosqlite.Connection, users: list[str], default: str) -> dict[str, str]:
     """Each person's language (theirs from !lang or the directory, else `default`)."""
+    return await _each(db, "language", users, default)
+
+
+async def _each(
+    db: aiosqlite.Connection, column: str, users: list[str], default: str
+) -> dict[str, str]:
+    """One setting of each person, in one query; `default` for people who have none."""
     if not users:
         return {}
     marks = ",".join("?" * len(users))
     async with db.execute(
-        f"SELECT user_id, language FROM people WHERE user_id IN ({marks})", users
+        f"SELECT user_id, {column} FROM people WHERE user_id IN ({marks})", users
     ) as cur:
         known = {r[0]: r[1] for r in await cur.fetchall()}
     return {u: known.get(u) or default for u in users}
