@@ -105,20 +105,22 @@ async def reader_language(
 
 
 async def set_language(db: aiosqlite.Connection, user_id: str, code: str, now: datetime) -> None:
-    await db.execute(
-        "INSERT INTO people (user_id, language, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language, "
-        "updated_at = excluded.updated_at",
-        (user_id, code, utc_iso(now)),
-    )
+    await _set(db, "language", user_id, code, now)
 
 
 async def set_timezone(db: aiosqlite.Connection, user_id: str, zone: str, now: datetime) -> None:
+    await _set(db, "timezone", user_id, zone, now)
+
+
+async def _set(
+    db: aiosqlite.Connection, column: str, user_id: str, value: str, now: datetime
+) -> None:
+    """A person's own setting (!tz, !lang), creating them in the table if need be."""
     await db.execute(
-        "INSERT INTO people (user_id, timezone, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (user_id) DO UPDATE SET timezone = excluded.timezone, "
+        f"INSERT INTO people (user_id, {column}, updated_at) VALUES (?, ?, ?) "
+        f"ON CONFLICT (user_id) DO UPDATE SET {column} = excluded.{column}, "
         "updated_at = excluded.updated_at",
-        (user_id, zone, utc_iso(now)),
+        (user_id, value, utc_iso(now)),
     )
 
 
