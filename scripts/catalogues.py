@@ -3,8 +3,6 @@
     python scripts/catalogues.py update     # extract, merge into every <lang>/messages.po
     python scripts/catalogues.py compile    # .po -> .mo (also done by the image build)
     python scripts/catalogues.py check      # what is untranslated or has wrong placeholders
-    python scripts/catalogues.py part NAME PATH...   # a translator's work file for PATHs
-    python scripts/catalogues.py merge-parts         # fill the catalogues from those files
 
 A new language: `mkdir -p commands/locales/xx/LC_MESSAGES`, then `update` creates its
 catalogue from the template; translate it; `check` until it says nothing.
@@ -16,14 +14,13 @@ import string
 import sys
 from pathlib import Path
 
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "commands" / "locales"
-PARTS = LOCALES / "_parts"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 SOURCES = ("bot", "commands")
 HEADER = "attache-bot's messages. English is the source; see commands/locales/GLOSSARY.md."
@@ -138,66 +135,17 @@ def check() -> int:
     return 1 if found else 0
 
 
-def part(name: str, paths: list[str]) -> None:
-    """A translator's file per language with the strings of `paths`, keeping what they or
-    the main catalogue already translated."""
-    template = extract([(ROOT / p).resolve() for p in paths])
-    for lang in languages():
-        path = PARTS / name / f"{lang}.po"
-        known = read(path, lang) if path.exists() else Catalog(locale=lang)
-        main = read(po_path(lang), lang) if po_path(lang).exists() else Catalog(locale=lang)
-        out = Catalog(locale=lang)
-        for msg in template:
-            if not msg.id:
-                continue
-            have = known.get(msg.id, context=msg.context) or main.get(msg.id, context=msg.context)
-            string_ = (
-                have.string if have is not None and not have.fuzzy else _empty(msg, out.num_plurals)
-            )
-            out.add(msg.id, string_, msg.locations, flags=msg.flags, context=msg.context)
-        write(path, out)
-        todo = sum(1 for m in out if m.id and not _done(m))
-        print(f"{path.relative_to(ROOT)}: {len(out)} messages, {todo} to translate")
-
-
-def _empty(msg: Message, plurals: int) -> str | tuple[str, ...]:
-    return ("",) * plurals if isinstance(msg.id, tuple) else ""
-
-
-def _done(msg: Message) -> bool:
-    strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
-    return all(strings)
-
-
-def merge_parts() -> None:
-    update()
-    for lang in languages():
-        catalog = read(po_path(lang), lang)
-        for part_file in sorted(PARTS.glob(f"*/{lang}.po")):
-            for msg in read(part_file, lang):
-                if msg.id and _done(msg) and not msg.fuzzy:
-                    entry = catalog.get(msg.id, context=msg.context)
-                    if entry is not None:
-                        entry.string = msg.string
-                        entry.flags.discard("fuzzy")
-        write(po_path(lang), catalog)
-
-
 def main(argv: list[str]) -> int:
-    if not argv:
+    if len(argv) != 1:
         print(__doc__)
         return 2
-    command, *rest = argv
+    command = argv[0]
     if command == "update":
         update()
     elif command == "compile":
         compile_()
     elif command == "check":
         return check()
-    elif command == "part" and len(rest) >= 2:
-        part(rest[0], rest[1:])
-    elif command == "merge-parts":
-        merge_parts()
     else:
         print(__doc__)
         return 2
