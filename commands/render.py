@@ -48,6 +48,16 @@ def plain(text: str) -> Rendered:
 PHONE_COLUMNS = 5
 
 
+def without_unmarked_column(
+    head: list[str], rows: Sequence[Sequence[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """A listing's marking column (the second) dropped when no row is marked ("-"): an
+    unmarked deployment's listings stay as they were before markings."""
+    if any(r[1] != "-" for r in rows):
+        return head, [list(r) for r in rows]
+    return [head[0], *head[2:]], [[r[0], *r[2:]] for r in rows]
+
+
 def table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], footer: str = ""
 ) -> Rendered:

@@ -20,7 +20,7 @@ from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command
-from commands.render import Rendered, plain, table
+from commands.render import Rendered, plain, table, without_unmarked_column
 from commands.timeparse import parse_due
 
 # -- listing -------------------------------------------------------------------------------
@@ -239,7 +239,5 @@ async def render_list(
         else _("{first}–{last} of {total}, page {page} of {pages}.", pages=pages, **values)
     )
     head = [_("id"), _("marking"), _("due"), _("status"), _("owner"), _("summit"), _("text")]
-    if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
-        head.pop(1)
-        rows = [(r[0], *r[2:]) for r in rows]
-    return table(_("Action items"), head, rows, footer)
+    shown_head, shown_rows = without_unmarked_column(head, rows)
+    return table(_("Action items"), shown_head, shown_rows, footer)

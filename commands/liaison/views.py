@@ -24,7 +24,7 @@ from commands.liaison.store import (
 from commands.markings.model import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
-from commands.render import Rendered, bullets, paragraph_html, table
+from commands.render import Rendered, bullets, paragraph_html, table, without_unmarked_column
 from commands.timeparse import show_instant
 
 # -- showing -------------------------------------------------------------------------------
@@ -256,9 +256,7 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         pgettext("column", "status"),
         pgettext("column", "due"),
     ]
-    if all(r[1] == "-" for r in rows):  # an unmarked deployment's listing stays as it was
-        head.pop(1)
-        rows = [[r[0], *r[2:]] for r in rows]
+    head, rows = without_unmarked_column(head, rows)
     ctx.reply(
         table(
             title,

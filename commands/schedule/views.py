@@ -15,7 +15,7 @@ from commands.ids import ObjectId
 from commands.markings.store import reader_here, withheld_cell
 from commands.people import zones_of
 from commands.registry import Param, command, handles
-from commands.render import person, table
+from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
 from commands.schedule.store import COLUMNS, Item, item_from_row, load_item
 from commands.timeparse import (
@@ -159,9 +159,7 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
         pgettext("agenda column", "what"),
         pgettext("agenda column", "where"),
     ]
-    if all(r[1] == "-" for r in rows):  # an unmarked deployment's agenda stays as it was
-        head.pop(1)
-        rows = [[r[0], *r[2:]] for r in rows]
+    head, rows = without_unmarked_column(head, rows)
     ctx.reply(
         table(
             title,
