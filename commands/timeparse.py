@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule
@@ -619,8 +620,10 @@ _REPEAT_WORDS: dict[str, Callable[[], str]] = {
 }
 
 
-def _repeat_vocabulary() -> dict[str, str]:
-    """The reader's repeat words -> the English ones `_words_rule` reads."""
+@cache
+def _repeat_vocabulary(lang: str) -> dict[str, str]:
+    """The reader's repeat words -> the English ones `_words_rule` reads (built once per
+    language: every time typed by a French or German reader passes here)."""
     from babel.dates import get_day_names  # only for a reader who is not English
 
     words: dict[str, str] = {}
@@ -629,7 +632,7 @@ def _repeat_vocabulary() -> dict[str, str]:
             words.setdefault(word, english)
     for context in ("format", "stand-alone"):
         for width in ("wide", "abbreviated"):
-            names = get_day_names(width, context, locale=current())
+            names = get_day_names(width, context, locale=lang)
             for index, english in enumerate(_FULL_DAYS):
                 name = str(names[index]).lower().rstrip(".")
                 words.setdefault(name, english)
@@ -643,7 +646,7 @@ def _repeat_in_english(text: str) -> str:
     words (a time of day) are kept. English readers' text is returned as it is."""
     if current() == SOURCE:
         return text
-    vocabulary = _repeat_vocabulary()
+    vocabulary = _repeat_vocabulary(current())
     out: list[str] = []
     for token in text.split():
         word, comma = token.rstrip(","), token[len(token.rstrip(",")) :]
