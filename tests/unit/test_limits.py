@@ -233,3 +233,35 @@ async def test_invitations_also_pay_the_rate_limit(tmp_path: Path) -> None:
         assert await core.say(ALICE, "!ping") == []  # the same budget as commands
     finally:
         await core.close()
+
+
+async def test_one_budget_for_every_kind_of_event(tmp_path: Path) -> None:
+    """An invitation, an undecryptable message, a command, an edit, a reply, a thread reply
+    and a reaction each take a token from the same bucket; the next of any kind is over."""
+    core = await BotCore(
+        tmp_path, allowed_users=[ALICE], rate_limit_burst=7, rate_limit_per_minute=1
+    ).open()
+    try:
+        client = FakeClient()
+        loop = loop_for(core, client)
+        await loop._invite("!dm:test", invite("!dm:test", ALICE))
+        await loop._route(ROOM, undecryptable(1))
+        await core.say(ALICE, "!tz Europe/Paris", event_id="$tz")
+        await core.say(ALICE, "!tz Asia/Tokyo", event_id="$edit", replaces="$tz")
+        await core.say(ALICE, "hello", reply_to="$somewhere")
+        await core.say(ALICE, "hello", thread_root="$root")
+        await core.react(ALICE, "$target")
+        assert client.joined == ["!dm:test"] and len(loop._pending) == 1
+        outcomes = [o[0] for o in await core.query("SELECT outcome FROM handled_events")]
+        assert "rate_limited" not in outcomes
+        await core.new_messages()
+        (warning,) = await core.react(ALICE, "$target")  # the eighth
+        assert "faster than I accept" in warning.body
+        await loop._route(ROOM, undecryptable(2))
+        await loop._invite("!b:test", invite("!b:test", ALICE))
+        await core.say(ALICE, "!tz Asia/Tokyo", event_id="$edit2", replaces="$tz")
+        assert len(loop._pending) == 1 and client.joined == ["!dm:test"]
+        assert client.left == ["!b:test"]
+        assert await core.new_messages() == []  # told once
+    finally:
+        await core.close()

@@ -159,3 +159,24 @@ def test_an_edit_reads_only_its_own_new_content() -> None:
     event = SimpleNamespace(event_id="$e", sender="@admin:localhost")
     incoming = _incoming("!r:x", event, source, "!", {MALLORY: {"Bob"}})
     assert incoming is not None and incoming.body == "!whois Bob"
+
+
+async def test_names_come_from_the_directory_the_profile_and_the_room(tmp_path) -> None:
+    from bot.own_words import pill_names
+    from tests.harness.fakes import BotCore
+
+    core = await BotCore(tmp_path).open()
+    try:
+        await core.profile_name(BOB, "Bob Profile")
+        room = SimpleNamespace(users={MALLORY: SimpleNamespace(display_name="Mal")})
+        html = f"!x {pill(BOB, 'a')} {pill(MALLORY, 'b')} {pill('@nobody:x', 'c')}"
+        names = await pill_names(core.store.reader, room, {"formatted_body": html})
+        assert names == {BOB: {"Bob Profile"}, MALLORY: {"Mal"}, "@nobody:x": set()}
+        quoted = f"<mx-reply>{pill(BOB, 'a')}</mx-reply>!x"
+        assert await pill_names(core.store.reader, room, {"formatted_body": quoted}) == {}
+    finally:
+        await core.close()
+
+
+def pill(user_id: str, text: str) -> str:
+    return f'<a href="https://matrix.to/#/{user_id}">{text}</a>'
