@@ -7,6 +7,7 @@ from commands.context import Context
 from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
+from commands.markings.access import resolve
 from commands.timeparse import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
@@ -30,36 +31,45 @@ async def is_owner(ctx: Context, item: Item) -> bool:
 
 
 async def visible_summit(ctx: Context, number: int) -> Summit:
-    summit = await get_summit(ctx.db, number)
-    if summit is None or not sees_summit(ctx, summit):
-        raise NotFound(
+    return await resolve(
+        ctx,
+        await get_summit(ctx.db, number),
+        may_see=lambda summit: sees_summit(ctx, summit),
+        missing=lambda: NotFound(
             _(
                 "No summit {ref} that you can see (ask in the summit's room). "
                 "Send {command} for yours.",
                 ref="S-" + str(number),
                 command="!summit list",
             )
-        )
-    return summit
+        ),
+    )
 
 
 async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
     """The item if the sender may read it; NotFound otherwise (existence is not revealed)."""
     item = await get_item(ctx.db, number)
     summit = await get_summit(ctx.db, item.summit_id) if item else None
-    if (
-        item is None
-        or summit is None
-        or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
-    ):
-        raise NotFound(
+
+    async def may_see(item: Item) -> bool:
+        return summit is not None and (sees_summit(ctx, summit) or await is_owner(ctx, item))
+
+    found = await resolve(
+        ctx,
+        item,
+        may_see=may_see,
+        missing=lambda: NotFound(
             _(
                 "No action item {ref} that you can see. Send {command} for yours.",
                 ref="A-" + str(number),
                 command="!actions list",
             )
-        )
-    return item, summit
+        ),
+        # What is shown with an item names its summit: both must be released to the reader.
+        also=[summit.marking if summit else None],
+    )
+    assert summit is not None
+    return found, summit
 
 
 def require_secretariat(ctx: Context, what: str) -> None:

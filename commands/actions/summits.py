@@ -33,6 +33,8 @@ from commands.examples import day
 from commands.i18n import N_, _, ngettext
 from commands.ids import ObjectId
 from commands.markings.model import Marking, marking_example
+from commands.markings.parties import refuse_uncovered
+from commands.markings.store import reader_here, withheld_cell
 from commands.markings.wiring import marking_for
 from commands.people import parse_zone
 from commands.registry import Option, Param, command, handles
@@ -207,6 +209,13 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
         default = await _summit_marking(
             ctx, summit.marking, changes.get("marking"), changes.get("rel"), example
         )
+        # An item's owner it would no longer be released to could not see their item.
+        async with ctx.db.execute(
+            "SELECT DISTINCT owner FROM action_items WHERE summit_id = ? ORDER BY owner",
+            (summit.id,),
+        ) as cur:
+            owners = [r[0] for r in await cur.fetchall()]
+        await refuse_uncovered(ctx, default, owners, what="summit", role="item owner")
         updates["marking"] = Marking.column(default)
     zone = summit.timezone
     if "tz" in changes:
@@ -336,10 +345,17 @@ async def summit_list(ctx: Context) -> None:
             summits = [Summit.from_row(r) for r in await cur.fetchall()]
     else:
         summits = await summits_in_room(ctx.db, ctx.room_id)
+    reader = await reader_here(ctx)
+    summits = [s for s in summits if reader.shows(s.marking) != "none"]  # not there for them
     if not summits:
         ctx.reply(_("No summits you can see here. Ask in the summit's room."))
         return
-    rows = [(s.ref, s.name, _dates(s), shown_state(s.state), s.timezone) for s in summits]
+    rows = [
+        (s.ref, s.name, _dates(s), shown_state(s.state), s.timezone)
+        if reader.shows(s.marking) == "full" or s.marking is None
+        else (s.ref, withheld_cell(s.marking), "", "", "")  # a room: the ID and marking only
+        for s in summits
+    ]
     head = [_("id"), _("name"), _("dates"), _("state"), _("zone")]
     ctx.reply(table(_("Summits"), head, rows))
 
