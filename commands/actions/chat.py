@@ -140,11 +140,12 @@ async def actions_add(
 
 
 async def _refuse_uncovered_owner(
-    ctx: Context, owner: str, mark: Marking | None, summit: Summit
+    ctx: Context, owner: str, mark: Marking | None, summit: Summit, fix: str | None = None
 ) -> None:
     """An owner the item (or its summit, named with it) is not released to could never see
-    it: refused, nothing changes (commands/markings/parties.py)."""
-    await refuse_uncovered(ctx, mark, [owner], what="action item", role="owner")
+    it: refused, nothing changes (commands/markings/parties.py). `fix`: the command the
+    example corrects (default: the one sent)."""
+    await refuse_uncovered(ctx, mark, [owner], what="action item", role="owner", command=fix)
     # The summit's marking, widened, is the summit's to change: the example edits it.
     edit = f"{ctx.prefix}edit {summit.ref}"
     await refuse_uncovered(ctx, summit.marking, [owner], what="summit", role="owner", command=edit)
@@ -344,7 +345,9 @@ async def apply_edit(
         return
     if "owner" in updates or "marking" in updates:
         mark = Marking.from_column(updates["marking"]) if "marking" in updates else item.marking
-        await _refuse_uncovered_owner(ctx, updates.get("owner", item.owner), mark, summit)
+        owner = updates.get("owner", item.owner)
+        fix = f"{ctx.prefix}edit {item.ref}" + (f" owner={owner}" if "owner" in updates else "")
+        await _refuse_uncovered_owner(ctx, owner, mark, summit, fix)
     updates["updated_at"] = utc_iso(ctx.now)
     sets = ", ".join(f"{k} = ?" for k in updates)
     await ctx.db.execute(

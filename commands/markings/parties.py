@@ -99,9 +99,9 @@ async def refuse_uncovered(
         example = f"{ctx.prefix}whois {left_out[0][0]}"
     raise UserError(
         _(
-            "Not releasable to {people}: a {what} marked {banner} cannot have them as its "
-            "{role}, they could neither read it nor act on it. Name only people and posts "
-            "it is releasable to, or widen {rel} if it may be released to them.",
+            "Not releasable to {people}: this {what} is marked {banner}, so as its {role} "
+            "they could neither read it nor act on it. Name only people and posts it is "
+            "releasable to, or widen {rel} if it may be released to them.",
             what=object_name(what),
             banner=mark.banner,
             people=names,
