@@ -111,7 +111,9 @@ async def actions_add(
         marking,
         rel,
         what="action item",
-        example=f"{_add_example(ctx.now)} marking={marking_example(ctx.settings)} rel=FRA,DEU",
+        # Owned by a post with members of those nations: an owner must be covered too.
+        example=_add_example(ctx.now).replace("@alice:example.org", "FR-PARIS")
+        + f" marking={marking_example(ctx.settings)} rel=FRA,DEU",
         own=found.marking,
         room_id=ctx.room_id,
     )
