@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import aiosqlite
+
 from commands.actions.store import Item, Summit, get_item, get_summit
 from commands.context import Context
 from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
 from commands.markings.access import resolve
+from commands.markings.model import Marking
+from commands.markings.store import Reader
 from commands.timeparse import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
@@ -70,6 +74,21 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
     )
     assert summit is not None
     return found, summit
+
+
+async def not_released(db: aiosqlite.Connection, reader: Reader) -> list[int]:
+    """The items not released to the reader (their own marking or their summit's): for
+    them these do not exist, so no listing shows or counts them."""
+    async with db.execute(
+        "SELECT i.id, i.marking, s.marking FROM action_items i JOIN summits s "
+        "ON s.id = i.summit_id WHERE i.marking IS NOT NULL OR s.marking IS NOT NULL"
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        int(row[0])
+        for row in rows
+        if "none" in (reader.shows(Marking.from_column(m)) for m in (row[1], row[2]))
+    ]
 
 
 def require_secretariat(ctx: Context, what: str) -> None:

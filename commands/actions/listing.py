@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commands.actions.access import is_secretariat, sees_summit, sender_zone
+from commands.actions.access import is_secretariat, not_released, sees_summit, sender_zone
 from commands.actions.model import ACTIVE, STATUSES, parse_status, parse_summit_id
 from commands.actions.store import (
     Item,
@@ -20,7 +20,6 @@ from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
 from commands.markings.access import released_to_sender
-from commands.markings.model import Marking
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.registry import Option, Param, command
 from commands.render import Rendered, plain, table, without_unmarked_column
@@ -186,21 +185,6 @@ async def actions_list(
             _(_NO_SUMMIT, command="!summit list")
         )  # a summit you cannot see looks like one that is not there
     ctx.reply(await render_list(ctx, total, items, page, size, reader))
-
-
-async def not_released(db: Any, reader: Reader) -> list[int]:
-    """The items not released to the reader (their own marking or their summit's): for
-    them these do not exist, so no listing shows or counts them."""
-    async with db.execute(
-        "SELECT i.id, i.marking, s.marking FROM action_items i JOIN summits s "
-        "ON s.id = i.summit_id WHERE i.marking IS NOT NULL OR s.marking IS NOT NULL"
-    ) as cur:
-        rows = await cur.fetchall()
-    return [
-        int(row[0])
-        for row in rows
-        if "none" in (reader.shows(Marking.from_column(m)) for m in (row[1], row[2]))
-    ]
 
 
 def _before(ctx: Context, text: str) -> datetime:

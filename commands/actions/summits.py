@@ -12,6 +12,7 @@ from commands.actions.access import (
     NUDGE_SOON,
     SECRETARIAT,
     is_secretariat,
+    not_released,
     require_open,
     require_secretariat,
     sender_zone,
@@ -327,6 +328,8 @@ async def summit_close(ctx: Context, *, summit: int, note: str | None) -> None:
     for number in left:
         await ctx.unschedule(NUDGE_SOON, f"A-{number}")
         await ctx.unschedule(NUDGE_OVERDUE, f"A-{number}")
+    hidden = set(await not_released(ctx.db, await reader_here(ctx)))
+    left = [n for n in left if n not in hidden]  # the count says nothing of those
     await ctx.audit("summit.close", found.ref, note or "")
     ctx.reply(
         ngettext(
@@ -381,18 +384,18 @@ def _dates(summit: Summit) -> str:
 async def show_summit(ctx: Context, oid: ObjectId) -> None:
     number = oid.number
     summit = await visible_summit(ctx, number)
+    # No count includes an item not released to the reader (it does not exist for them).
+    hidden = set(await not_released(ctx.db, await reader_here(ctx)))
     async with ctx.db.execute(
-        "SELECT status, COUNT(*) FROM action_items WHERE summit_id = ? GROUP BY status",
-        (number,),
+        "SELECT id, status, status IN ('open', 'in_progress') AND due_at < ? "
+        "FROM action_items WHERE summit_id = ?",
+        (utc_iso(ctx.now), number),
     ) as cur:
-        counts = {r[0]: int(r[1]) for r in await cur.fetchall()}
-    async with ctx.db.execute(
-        "SELECT COUNT(*) FROM action_items WHERE summit_id = ? AND status IN "
-        "('open', 'in_progress') AND due_at < ?",
-        (number, utc_iso(ctx.now)),
-    ) as cur:
-        row = await cur.fetchone()
-    overdue = int(row[0]) if row else 0
+        rows = [r for r in await cur.fetchall() if int(r[0]) not in hidden]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[1]] = counts.get(row[1], 0) + 1
+    overdue = sum(1 for row in rows if row[2])
     tally = ", ".join(_tally(s, counts.get(s, 0)) for s in STATUSES)
     lines = [
         (_("summit"), f"{summit.ref} {summit.name}"),
