@@ -76,8 +76,27 @@ class Parking:
         room_id: str | None = None,
         sender: str | None = None,
     ) -> str:
-        """Log, count and (for an event) record one failure; returns its reason."""
+        """Log, count and (for an event) record one failure; returns its reason.
+
+        An event met twice (in a sync's state and its timeline, or replayed after a
+        restart) is parked and counted once."""
         reason = describe(exc)
+        fresh = True
+        if event_id is not None:
+            try:
+                async with self.store.write() as db:
+                    cur = await db.execute(
+                        "INSERT INTO parked_events (event_id, stage, room_id, sender, reason, "
+                        "parked_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+                        "RETURNING event_id",
+                        (event_id, stage, room_id, sender, reason, utc_iso(self.clock.now())),
+                    )
+                    fresh = await cur.fetchone() is not None
+                    await cur.close()
+            except Exception as again:  # the store itself is down: the log line is all we have
+                log.error("could not record parked %s: %s", event_id, describe(again))
+        if not fresh:
+            return reason
         self.metrics.parked_events.labels(stage).inc()
         log.error(
             "parked %s in %s at stage %s: %s",
@@ -86,17 +105,6 @@ class Parking:
             stage,
             reason,
         )
-        if event_id is None:
-            return reason
-        try:
-            async with self.store.write() as db:
-                await db.execute(
-                    "INSERT INTO parked_events (event_id, stage, room_id, sender, reason, "
-                    "parked_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (event_id, stage, room_id, sender, reason, utc_iso(self.clock.now())),
-                )
-        except Exception as again:  # the store itself is down: the log line is all we have
-            log.error("could not record parked %s: %s", event_id, describe(again))
         return reason
 
     async def park_command(
