@@ -15,7 +15,6 @@ from tests.integration.conftest import command, open_dm, replied_to
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.usefixtures("store_backend")  # PostgreSQL parity
 async def test_ping_in_encrypted_dm_gets_encrypted_reply(bot_factory, people, synapse) -> None:
     alice = await people("alice")
     bot: BotProcess = bot_factory(allowed_users=[alice.user_id])
