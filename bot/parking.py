@@ -45,13 +45,22 @@ def describe(exc: BaseException) -> str:
 
 
 def _is_ours(filename: str) -> bool:
-    path = Path(filename).resolve()
-    return path.is_relative_to(_ROOT) and ".venv" not in path.parts
+    """A frame of this project's code (not a library's, even one compiled from a relative
+    path such as asyncpg's `asyncpg/protocol/prepared_stmt.pyx`)."""
+    path = Path(filename)
+    if not path.is_absolute():
+        return False
+    path = path.resolve()
+    if not path.is_relative_to(_ROOT) or ".venv" in path.parts:
+        return False
+    return path.relative_to(_ROOT).parts[0] in ("bot", "commands", "config", "tests")
 
 
 def _short(filename: str) -> str:
-    path = Path(filename).resolve()
-    return str(path.relative_to(_ROOT)) if path.is_relative_to(_ROOT) else path.name
+    path = Path(filename)
+    if path.is_absolute() and path.resolve().is_relative_to(_ROOT):
+        return str(path.resolve().relative_to(_ROOT))
+    return path.name
 
 
 def is_fenced(exc: BaseException) -> bool:

@@ -36,3 +36,17 @@ async def test_an_event_met_twice_is_parked_and_counted_once(tmp_path: Path) -> 
         assert core.metrics.parked_events.labels("names")._value.get() == 1
     finally:
         await core.close()
+
+
+def test_a_library_frame_is_not_taken_for_ours() -> None:
+    """asyncpg's compiled frames have relative paths; the line named is the bot's own."""
+
+    def library() -> None:
+        raise DataError("x")
+
+    library.__code__ = library.__code__.replace(co_filename="asyncpg/protocol/prepared_stmt.pyx")
+    try:
+        library()
+    except DataError as exc:
+        reason = describe(exc)
+    assert "test_parking.py" in reason and "prepared_stmt" not in reason, reason
