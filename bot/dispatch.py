@@ -22,6 +22,7 @@ from bot.limits import length_refusal
 from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.outbox import enqueue
+from bot.parking import Parking, describe, is_fenced
 from bot.ratelimit import RateLimiter, over_limit_text
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
@@ -32,6 +33,8 @@ from commands.registry import Registry, roles_refusal
 from config import Settings
 
 log = logging.getLogger(__name__)
+
+PROCESS_ATTEMPTS = 3  # a store error on one event: tried this often, then parked
 
 
 class Dispatcher:
@@ -56,6 +59,7 @@ class Dispatcher:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.parking = Parking(store, metrics, clock)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -89,11 +93,7 @@ class Dispatcher:
         while not queue.empty():
             incoming = queue.get_nowait()
             try:
-                await self.process(incoming)
-            except Exception:
-                # The store failed (not the handler): the event stays unhandled, and the
-                # next start processes it again from the persisted sync position.
-                log.exception("dispatch: could not record %s", incoming.event_id)
+                await self._process_or_park(incoming)
             finally:
                 self._inflight -= 1
                 if self._inflight == 0:
@@ -102,6 +102,29 @@ class Dispatcher:
         if self._workers.get(room_id) is asyncio.current_task():
             del self._workers[room_id]
             self._queues.pop(room_id, None)
+
+    async def _process_or_park(self, incoming: Incoming) -> None:
+        """The store failed (not the handler, whose errors `_run` answers): tried again
+        twice (a database failover), then parked, and the room's next event goes on."""
+        for attempt in range(PROCESS_ATTEMPTS):
+            try:
+                await self.process(incoming)
+                return
+            except Exception as exc:
+                if is_fenced(exc):  # the instance that holds the lease handles it
+                    log.info("dispatch: not recording %s: lease lost", incoming.event_id)
+                    return
+                if attempt + 1 < PROCESS_ATTEMPTS:
+                    log.warning(
+                        "dispatch: could not record %s (%s); trying again",
+                        incoming.event_id,
+                        describe(exc),
+                    )
+                    await asyncio.sleep(0.5 * 4**attempt)
+                    continue
+                await self.parking.park_command(
+                    incoming, exc, secrets.token_hex(4), self.settings.language
+                )
 
     async def drain(self, timeout: float) -> bool:
         try:

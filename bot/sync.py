@@ -38,6 +38,7 @@ from bot.edits import load_chain
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.own_words import command_text, pill_names
+from bot.parking import Parking
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
@@ -113,6 +114,10 @@ class SyncLoop:
     # When each (room, person, device) was last told why it is refused (monotonic seconds).
     _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
+    parking: Parking = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parking = Parking(self.store, self.metrics, self.clock)
 
     def stop(self) -> None:
         self._stop.set()
@@ -208,12 +213,16 @@ class SyncLoop:
         if changed and self.trust is not None:
             self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
-            await self._invite(room_id, info.invite_state)
-        await self._settle_dm_candidates()
-        await self._note_rooms(resp)
-        await self._remember_names(
-            [e for info in resp.rooms.join.values() for e in [*info.state, *info.timeline.events]]
-        )
+            async with self.parking.guard("invite", event_id=f"invite:{room_id}", room_id=room_id):
+                await self._invite(room_id, info.invite_state)
+        async with self.parking.guard("dm_candidates"):
+            await self._settle_dm_candidates()
+        async with self.parking.guard("rooms"):
+            await self._note_rooms(resp)
+        async with self.parking.guard("names"):
+            await self._remember_names(
+                [e for i in resp.rooms.join.values() for e in [*i.state, *i.timeline.events]]
+            )
         for room_id, info in resp.rooms.join.items():
             await self._memberships(room_id, list(info.state) + list(info.timeline.events))
             events = list(info.timeline.events)
@@ -227,12 +236,14 @@ class SyncLoop:
             if info.timeline.limited:
                 events = await self._backfill(room_id, info.timeline.prev_batch) + events
             for event in events:
-                try:
+                # One bad event must not stop the loop: it is parked (bot/parking.py).
+                async with self.parking.guard(
+                    "route",
+                    event_id=event.event_id,
+                    room_id=room_id,
+                    sender=getattr(event, "sender", None),
+                ):
                     await self._route(room_id, event)
-                except Exception:
-                    # One bad event must not stop the loop; it stays unhandled in the
-                    # ledger, so the next start tries it again.
-                    log.exception("could not route %s in %s", event.event_id, room_id)
         for room_id in resp.rooms.leave:
             if room_id not in resp.rooms.join:  # gone: forget it in memory (bot/roomgc.py)
                 self._refusals_told = {
@@ -364,9 +375,12 @@ class SyncLoop:
                 or event.state_key == self.client.user_id
             ):
                 continue
-            await self._person_left(
-                room_id, event.state_key, event.prev_membership, event.server_timestamp
-            )
+            async with self.parking.guard(
+                "membership", event_id=event.event_id, room_id=room_id, sender=event.sender
+            ):
+                await self._person_left(
+                    room_id, event.state_key, event.prev_membership, event.server_timestamp
+                )
 
     async def _person_left(self, room_id: str, user_id: str, prev: str | None, ts_ms: int) -> None:
         rejected = prev == "invite"
