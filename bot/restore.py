@@ -228,6 +228,15 @@ async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
                     raise RestoreRefused(
                         f"an instance holds the lease ({held}); stop every instance first"
                     )
+            others = await conn.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if others:
+                raise RestoreRefused(
+                    f"{others} other connection(s) to the database (a standby, a tool?); "
+                    "stop every instance first"
+                )
             if "attache_files" in existing:
                 current_creds = await conn.fetchval(
                     "SELECT sealed FROM attache_files WHERE name = $1", CREDENTIALS_FILE

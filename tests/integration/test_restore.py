@@ -120,9 +120,7 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
         commands(carol, rooms[carol], ["!ping"]),
     )
     recovered = time.monotonic() - started
-    print(
-        f"\nrestore drill: time to recover (start -> all 3 answered) {recovered:.1f} s"
-    )
+    print(f"\nrestore drill: time to recover (start -> all 3 answered) {recovered:.1f} s")
     rest = await asyncio.gather(
         commands(alice, rooms[alice], ["!tz", "!ping"]),
         commands(bob, rooms[bob], ["!ping", "!tz"]),
