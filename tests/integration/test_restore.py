@@ -62,14 +62,18 @@ def answers(person: TestClient, room: str, bot: BotProcess, event_id: str) -> li
     ]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_restore_drill_answers_everything_once_and_strands_nobody(
-    bot_factory: Any, people: Any, tmp_path: Path
+    bot_factory: Any, people: Any, tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     alice, bob, carol = [await people(name) for name in ("alice", "bob", "carol")]
     everyone = [alice.user_id, bob.user_id, carol.user_id]
     # Told of an unreadable message after 5 s (not 120): a command the fresh device cannot
     # read and did not recognise as answered would get a second answer within the test.
-    bot: BotProcess = bot_factory(allowed_users=everyone, settings={"undecryptable_give_up": 5})
+    settings: dict[str, Any] = {"undecryptable_give_up": 5}
+    if backend == "postgresql":
+        settings["database_url"] = request.getfixturevalue("postgres").new_database("drill")
+    bot: BotProcess = bot_factory(allowed_users=everyone, settings=settings)
     rooms = {alice: await open_dm(alice, bot), bob: await open_dm(bob, bot)}
     await command(alice, rooms[alice], "!tz Europe/Paris")
     await command(bob, rooms[bob], "!ping")
@@ -120,7 +124,9 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
         commands(carol, rooms[carol], ["!ping"]),
     )
     recovered = time.monotonic() - started
-    print(f"\nrestore drill: time to recover (start -> all 3 answered) {recovered:.1f} s")
+    print(
+        f"\nrestore drill ({backend}): time to recover (start -> all 3 answered) {recovered:.1f} s"
+    )
     rest = await asyncio.gather(
         commands(alice, rooms[alice], ["!tz", "!ping"]),
         commands(bob, rooms[bob], ["!ping", "!tz"]),
@@ -163,4 +169,4 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
     log = bot.log_text()
     assert "restore: recovered in" in log
     line = next(x for x in log.splitlines() if "restore: recovered in" in x)
-    print(f"restore drill: {line.split('restore: ', 1)[1]}")
+    print(f"restore drill ({backend}): {line.split('restore: ', 1)[1]}")
