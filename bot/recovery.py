@@ -33,10 +33,11 @@ from nio import Api, AsyncClient, JoinedRoomsResponse
 
 from bot import ledger
 from bot.clock import Clock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR
+from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
 from commands.context import utc_iso
+from commands.outbox_row import Queued
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Recovered:
     retired: list[str] = field(default_factory=list)
     answered: set[str] = field(default_factory=set)
     fired_jobs: list[int] = field(default_factory=list)
+    already_sent: list[int] = field(default_factory=list)  # outbox rows
     seconds: float = 0.0
 
 
@@ -93,7 +95,13 @@ async def recover(
         stale = settings.data_dir / CRYPTO_DIR / f"{settings.user_id}_{old['device_id']}.db"
         stale.unlink(missing_ok=True)
     since = datetime.fromisoformat(marker["backup_created_at"]) - SKEW
-    replied, tags = await read_ledger(client, int(since.timestamp() * 1000))
+    try:
+        replied, tags = await read_ledger(client, int(since.timestamp() * 1000))
+    except Exception as exc:  # the marker stays: the next start tries again
+        raise StartupError(
+            f"after the restore: cannot read the bot's rooms back from the homeserver "
+            f"({type(exc).__name__}: {exc}); start again once it answers"
+        ) from None
     key = ledger.key_for(settings)
     now = utc_iso(clock.now())
     async with store.write() as db:
@@ -117,6 +125,23 @@ async def recover(
                     "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                     (f"restore:fired:{row[0]}", now),
                 )
+        # Rows queued before the backup and sent after it: the homeserver has them.
+        async with db.execute(
+            "SELECT id, room_id, content FROM outbox WHERE state = 'pending'"
+        ) as cur:
+            queued = await cur.fetchall()
+        for row in queued:
+            meta = Queued.loads(row[2])
+            tagged = meta.content.get(ledger.FIELD)
+            if (meta.reply_to is not None and replied.get(meta.reply_to) == row[1]) or (
+                isinstance(tagged, str) and ledger.tag(key, tagged) in tags
+            ):
+                done.already_sent.append(int(row[0]))
+                await db.execute(
+                    "UPDATE outbox SET state = 'sent', error = 'sent before the restore', "
+                    "content = ?, attachment = NULL WHERE id = ?",
+                    (meta.kept_after_send(), row[0]),
+                )
         done.answered = set(replied) | await _answered_in(db)
         await db.execute(
             "INSERT INTO kv (key, value) VALUES (?, ?) "
@@ -128,12 +153,13 @@ async def recover(
     log.info(
         "restore: recovered in %.1f s as fresh device %s (superseded devices logged out: %s); "
         "%d command(s) answered before the restore will not run again, %d job(s) that fired "
-        "before it will not repeat their messages",
+        "before it will not repeat their messages, %d queued message(s) were already sent",
         done.seconds,
         done.device_id,
         ", ".join(done.retired) or "none",
         len(replied),
         len(done.fired_jobs),
+        len(done.already_sent),
     )
     return done
 

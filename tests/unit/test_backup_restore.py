@@ -262,3 +262,70 @@ async def test_postgresql_backup_and_restore_refuses_a_lease_then_round_trips(
     finally:
         await again.close()
     assert MARKER == "restore:pending"
+
+
+async def test_recovery_records_what_the_homeserver_shows_was_done(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger read back (faked here; read from Synapse in the restore drill) becomes:
+    handled commands, jobs fired silently, queued rows already sent; the marker goes."""
+    from bot import recovery
+
+    data = tmp_path / "data"
+    core = await _deployment(data, clock)
+    _sqlite_files(data)
+    await core.say(ALICE, "!remind in 1h -- call Rome")
+    # A reply queued before the backup (sent after it) and one never sent.
+    async with core.store.write() as db:
+        for reply_to in ("$sent-after-backup", "$never-sent"):
+            await db.execute(
+                "INSERT INTO outbox (room_id, content, created_at) VALUES (?, ?, ?)",
+                ("!room:test", json.dumps({"content": {"body": "x"}, "reply_to": reply_to}), "t"),
+            )
+    archive = await create_backup(core.settings, tmp_path / "backups")
+    await core.close()
+    await restore(core.settings, archive)
+    async with (
+        again := await BotCore(data, clock, database_url=f"sqlite:///{data / 'attache.db'}").open()
+    ).store.reader.execute("SELECT id, kind, ref, due_at FROM jobs WHERE state = 'pending'") as cur:
+        job = tuple(await cur.fetchone())
+    clock.advance(hours=2)
+    key = ledger.key_for(core.settings)
+
+    async def ledger_read(_client: object, _since: int) -> tuple[dict[str, str], set[str]]:
+        replied = {"$answered-after-backup": "!room:test", "$sent-after-backup": "!room:test"}
+        return replied, {ledger.tag(key, ledger.job_origin(*job))}
+
+    logged_out: list[str] = []
+
+    async def log_out(_client: object, token: str) -> None:
+        logged_out.append(token)
+
+    monkeypatch.setattr(recovery, "read_ledger", ledger_read)
+    monkeypatch.setattr(recovery, "_log_out", log_out)
+
+    class Client:
+        device_id = "FRESHDEV"
+
+    try:
+        marker = await pending(again.store)
+        assert marker is not None
+        done = await recovery.recover(Client(), again.store, core.settings, marker, clock)  # type: ignore[arg-type]
+        assert logged_out == ["syt_old"] and done.retired == ["OLDDEVICE"]
+        assert not (data / "crypto" / "@bot:test_OLDDEVICE.db").exists()
+        assert done.fired_jobs == [job[0]] and len(done.already_sent) == 1
+        assert await pending(again.store) is None
+        assert await recovery.answered_before_restore(again.store) >= {"$answered-after-backup"}
+        await again.new_messages()  # what is queued already
+        outcome = await again.say(ALICE, "!ping", event_id="$answered-after-backup")
+        assert outcome == []  # not run again
+        async with again.store.reader.execute(
+            "SELECT content, state FROM outbox WHERE state != 'sent' OR error IS NOT NULL "
+            "ORDER BY id"
+        ) as cur:
+            rows = [(json.loads(r[0]).get("reply_to"), r[1]) for r in await cur.fetchall()]
+        assert ("$never-sent", "pending") in rows and (None, "sent") in rows
+        fired = await again.fire_due()
+        assert not [m for m in fired if "call Rome" in m.body]
+    finally:
+        await again.close()
