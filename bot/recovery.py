@@ -17,7 +17,9 @@ What already happened is read from the homeserver, which outlives the restore
 is on one of the bot's events fires again for its effect only (the next occurrence of a
 repeating reminder is scheduled) with no message. A command after the backup that was
 never answered is still run if the fresh device can read it, and otherwise its sender is
-told it could not be read (the sync loop's undecryptable path), never left in silence.
+told it could not be read (the sync loop's undecryptable path), never left in silence. Each room where the bot had answered since the backup is told,
+once, that what was asked there since then is undone (its effects are gone with the
+restore, and the numbers given out may be reused).
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ from nio import Api, AsyncClient, JoinedRoomsResponse
 from bot import ledger
 from bot.clock import Clock
 from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
+from bot.outbox import enqueue
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
-from commands.context import utc_iso
+from commands.context import OutMessage, utc_iso
+from commands.i18n import language, ngettext
 from commands.outbox_row import Queued
+from commands.people import reader_language
+from commands.timeparse import fmt
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -105,13 +111,18 @@ async def recover(
     key = ledger.key_for(settings)
     now = utc_iso(clock.now())
     async with store.write() as db:
+        undone: dict[str, str] = {}  # answered after the backup: the restore undid them
         for event_id, room_id in replied.items():
-            await db.execute(
+            cur = await db.execute(
                 "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
                 "correlation_id, handled_at) VALUES (?, ?, '', NULL, "
-                "'answered_before_restore', 'restore', ?) ON CONFLICT (event_id) DO NOTHING",
+                "'answered_before_restore', 'restore', ?) ON CONFLICT (event_id) DO NOTHING "
+                "RETURNING event_id",
                 (event_id, room_id, now),
             )
+            if await cur.fetchone() is not None:
+                undone[event_id] = room_id
+            await cur.close()
         async with db.execute(
             "SELECT id, kind, ref, due_at FROM jobs WHERE state = 'pending' AND due_at <= ?",
             (now,),
@@ -142,6 +153,7 @@ async def recover(
                     "content = ?, attachment = NULL WHERE id = ?",
                     (meta.kept_after_send(), row[0]),
                 )
+        await _tell_rooms(db, settings, undone, marker["backup_created_at"], now)
         done.answered = set(replied) | await _answered_in(db)
         await db.execute(
             "INSERT INTO kv (key, value) VALUES (?, ?) "
@@ -157,11 +169,43 @@ async def recover(
         done.seconds,
         done.device_id,
         ", ".join(done.retired) or "none",
-        len(replied),
+        len(undone),
         len(done.fired_jobs),
         len(done.already_sent),
     )
     return done
+
+
+async def _tell_rooms(
+    db: Any, settings: Settings, replied: dict[str, str], backup_at: str, now: str
+) -> None:
+    """One notice per room where the bot had answered since the backup: what they asked is
+    undone (and the numbers of what it made may be given to new items), never in silence."""
+    per_room: dict[str, int] = {}
+    for room_id in replied.values():
+        per_room[room_id] = per_room.get(room_id, 0) + 1
+    backup = datetime.fromisoformat(backup_at)
+    notices = []
+    for room_id, count in sorted(per_room.items()):
+        with language(await reader_language(db, settings.language, room_id=room_id)):
+            notices.append(
+                OutMessage(
+                    room_id=room_id,
+                    body=ngettext(
+                        "I was restored from a backup made {when}. What was asked of me here "
+                        "after that ({n} message, answered at the time) is undone: anything "
+                        "it created or changed is gone, and its numbers may be given to new "
+                        "items. Check what matters to you and send it again.",
+                        "I was restored from a backup made {when}. What was asked of me here "
+                        "after that ({n} messages, answered at the time) is undone: anything "
+                        "they created or changed is gone, and their numbers may be given to "
+                        "new items. Check what matters to you and send it again.",
+                        count,
+                        when=fmt(backup, settings.timezone),
+                    ),
+                )
+            )
+    await enqueue(db, notices, now)
 
 
 async def _answered_in(db: Any) -> set[str]:

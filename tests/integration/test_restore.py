@@ -145,6 +145,13 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
         for event_id in sent:
             got = answers(person, rooms[person], bot, event_id)
             assert len(got) == 1, (person.user_id, event_id, [e.body for e in got])
+    for person in (alice, bob, carol):  # told once, in their room, what the restore undid
+        told = [
+            e
+            for e in person.messages(rooms[person])
+            if e.sender == bot.user_id and e.body.startswith("I was restored from a backup")
+        ]
+        assert len(told) == 1, (person.user_id, [e.body for e in told])
     reminders = [
         e
         for e in alice.messages(rooms[alice])

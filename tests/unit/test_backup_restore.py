@@ -316,7 +316,10 @@ async def test_recovery_records_what_the_homeserver_shows_was_done(
         assert done.fired_jobs == [job[0]] and len(done.already_sent) == 1
         assert await pending(again.store) is None
         assert await recovery.answered_before_restore(again.store) >= {"$answered-after-backup"}
-        await again.new_messages()  # what is queued already
+        queued = await again.new_messages()  # what is queued already
+        told = [m for m in queued if m.body.startswith("I was restored from a backup made")]
+        assert len(told) == 1 and told[0].room_id == "!room:test", [m.body for m in queued]
+        assert "(2 messages, answered at the time) is undone" in told[0].body
         outcome = await again.say(ALICE, "!ping", event_id="$answered-after-backup")
         assert outcome == []  # not run again
         async with again.store.reader.execute(
