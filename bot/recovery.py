@@ -17,9 +17,10 @@ What already happened is read from the homeserver, which outlives the restore
 is on one of the bot's events fires again for its effect only (the next occurrence of a
 repeating reminder is scheduled) with no message. A command after the backup that was
 never answered is still run if the fresh device can read it, and otherwise its sender is
-told it could not be read (the sync loop's undecryptable path), never left in silence. Each room where the bot had answered since the backup is told,
-once, that what was asked there since then is undone (its effects are gone with the
-restore, and the numbers given out may be reused).
+told it could not be read (the sync loop's undecryptable path), never left in silence.
+Each room where the bot had answered since the backup is told, once, that what was asked
+there since then is undone (its effects are gone with the restore, and the numbers given
+out may be reused).
 """
 
 from __future__ import annotations
