@@ -230,7 +230,7 @@ async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
                     )
             others = await conn.fetchval(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
             if others:
                 raise RestoreRefused(
