@@ -245,6 +245,8 @@ async def test_postgresql_backup_and_restore_refuses_a_lease_then_round_trips(
         with pytest.raises(RestoreRefused, match="holds the lease"):
             await restore(core.settings, archive)
         await conn.execute("UPDATE attache_lease SET expires_at = now() - interval '1 s'")
+        with pytest.raises(RestoreRefused, match="other connection"):  # e.g. a standby
+            await restore(core.settings, archive)
     finally:
         await conn.close()
     done = await restore(core.settings, archive)
