@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,13 +30,14 @@ from nio import (
 )
 from nio.events import Event
 
+from bot import ratelimit
 from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.metrics import Metrics
 from bot.outbox import enqueue
-from bot.pills import resolve_pills
+from bot.own_words import command_text, pill_names
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
@@ -262,11 +264,24 @@ class SyncLoop:
             log.info("declining invite to %s from a sender not allowed in", room_id)
             await self.client.room_leave(room_id)
             return
+        async with self.store.write() as db:  # one budget and a cap of rooms per person
+            why = await ratelimit.refuse_invite(
+                self.dispatcher.limiter, db, self.settings, inviter, room_id, self.clock.now()
+            )
+        if why is not None:
+            self.metrics.refused.labels(f"invite_over_{why}").inc()
+            log.info("declining invite to %s: the inviter is over the %s limit", room_id, why)
+            await self.client.room_leave(room_id)
+            if self.kick is not None:
+                self.kick()
+            return
         resp = await self.client.join(room_id)
         if isinstance(resp, JoinError):
             log.warning("could not join %s: %s", room_id, resp.status_code)
         else:
             log.info("joined %s on an invite", room_id)
+            async with self.store.write() as db:
+                await ratelimit.note_joined_for(db, room_id, inviter)
             if (invite.content or {}).get("is_direct"):
                 # Perhaps the person's own DM with the bot: it becomes the room the bot
                 # writes to them in only once its state shows it encrypted and private
@@ -302,6 +317,7 @@ class SyncLoop:
                 joined,
             )
             await db.executemany("DELETE FROM bot_rooms WHERE room_id = ?", left)
+            await ratelimit.forget_rooms(db, [r for (r,) in left])
 
     async def _settle_dm_candidates(self) -> None:
         """A joined DM invite becomes the person's DM if it is encrypted and holds only
@@ -466,6 +482,10 @@ class SyncLoop:
             if event.event_id in self.answered:
                 return
             if event.event_id not in self._pending:
+                # Each costs key requests to the sender's devices and a notice: one token.
+                if not self.dispatcher.limiter.allow(sender):
+                    await self._over_limit(room_id, sender, event.event_id)
+                    return
                 self._pending[event.event_id] = PendingDecryption(
                     event, room_id, self.clock.monotonic()
                 )
@@ -483,7 +503,9 @@ class SyncLoop:
             # A plaintext event in an encrypted room: anyone on the server could forge it.
             self.metrics.refused.labels("plaintext_in_encrypted_room").inc()
             return
-        incoming = _incoming(room_id, event, source, self.settings.command_prefix)
+        # Pills count only where their text names the linked user (bot/pills.py).
+        names = await pill_names(self.store.reader, room, source.get("content") or {})
+        incoming = _incoming(room_id, event, source, self.settings.command_prefix, names)
         if incoming is None or not self.dispatcher.wants(incoming):
             return
         incoming = dataclasses.replace(incoming, megolm=replay.origin(self.client, event))
@@ -517,9 +539,29 @@ class SyncLoop:
             return True  # the dispatcher checks the sender against its ledger
         if not self.dispatcher.registry.is_command(incoming.body):
             return False  # an edit of ordinary chat
+        if not self.dispatcher.limiter.allow(incoming.sender):
+            return True  # no lookup for them now; the dispatcher refuses it and tells them
         resp = await self.client.room_get_event(incoming.room_id, incoming.replaces)
         original = getattr(resp, "event", None)
         return getattr(original, "sender", None) == incoming.sender
+
+    async def _over_limit(self, room_id: str, sender: str, event_id: str) -> None:
+        """An event over the person's rate limit (bot/ratelimit.py): ignored, told once."""
+        self.metrics.refused.labels("rate_limited").inc()
+        if not self.dispatcher.limiter.first_refusal(sender):
+            return
+        async with self.store.write() as db:
+            await ratelimit.tell(
+                db,
+                self.settings,
+                sender,
+                lambda: ratelimit.over_limit_text(self.settings),
+                self.clock.now(),
+                room_id=room_id,
+                reply_to=event_id,
+            )
+        if self.kick is not None:
+            self.kick()
 
     async def _refuse_unencrypted(self, room_id: str, event: Event) -> None:
         body = getattr(event, "body", "") or ""
@@ -670,12 +712,16 @@ class SyncLoop:
 
 
 def _incoming(
-    room_id: str, event: Event, source: dict[str, Any], prefix: str = "!"
+    room_id: str,
+    event: Event,
+    source: dict[str, Any],
+    prefix: str = "!",
+    names: Mapping[str, set[str]] | None = None,
 ) -> Incoming | None:
     content = source.get("content") or {}
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
-        return _edit(room_id, event, source, prefix)
+        return _edit(room_id, event, source, prefix, names)
     ts = int(source.get("origin_server_ts") or 0)
     if source.get("type") == "m.reaction":
         if relates.get("rel_type") != "m.annotation":
@@ -690,9 +736,7 @@ def _incoming(
         )
     if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
         return None
-    body = _strip_reply_fallback(content["body"])
-    if body.startswith(prefix):  # a command: pills become the Matrix IDs they stand for
-        body = resolve_pills(body, content.get("formatted_body"))
+    body = command_text(content, prefix, names)  # only the sender's own words
     thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
     if thread_root and relates.get("is_falling_back"):
@@ -708,7 +752,13 @@ def _incoming(
     )
 
 
-def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> Incoming | None:
+def _edit(
+    room_id: str,
+    event: Event,
+    source: dict[str, Any],
+    prefix: str,
+    names: Mapping[str, set[str]] | None = None,
+) -> Incoming | None:
     """Element's edit: the new text is in m.new_content; the dispatcher decides what it means."""
     content = source.get("content") or {}
     new = content.get("m.new_content")
@@ -717,9 +767,7 @@ def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> In
         return None
     if new.get("msgtype") != "m.text" or not isinstance(new.get("body"), str):
         return None
-    body = new["body"].strip()
-    if body.startswith(prefix):
-        body = resolve_pills(body, new.get("formatted_body"))
+    body = command_text(new, prefix, names)
     return Incoming(
         event_id=event.event_id,
         room_id=room_id,
@@ -728,15 +776,6 @@ def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> In
         timestamp_ms=int(source.get("origin_server_ts") or 0),
         replaces=original,
     )
-
-
-def _strip_reply_fallback(body: str) -> str:
-    lines = body.split("\n")
-    if not lines or not lines[0].startswith("> "):
-        return body.strip()
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    return "\n".join(lines).strip()
 
 
 def _reason(resp: object) -> str:
