@@ -334,3 +334,70 @@ async def test_recovery_records_what_the_homeserver_shows_was_done(
         assert not [m for m in fired if "call Rome" in m.body]
     finally:
         await again.close()
+
+
+async def test_the_ledger_is_read_back_page_by_page_down_to_the_backup() -> None:
+    """Replies count (not a thread's fallback relation), job tags count, and paging stops
+    at the first event older than the backup."""
+    from nio import JoinedRoomsResponse
+
+    from bot.recovery import read_ledger
+
+    def ev(ts: int, **content: object) -> dict[str, object]:
+        return {"origin_server_ts": ts, "content": content}
+
+    pages = {
+        None: {
+            "chunk": [
+                ev(900, **{"m.relates_to": {"m.in_reply_to": {"event_id": "$new"}}}),
+                ev(800, **{ledger.FIELD: "TAG1"}),
+            ],
+            "end": "p2",
+        },
+        "p2": {
+            "chunk": [
+                ev(
+                    700,
+                    **{
+                        "m.relates_to": {
+                            "rel_type": "m.thread",
+                            "event_id": "$root",
+                            "is_falling_back": True,
+                            "m.in_reply_to": {"event_id": "$root"},
+                        }
+                    },
+                ),
+                ev(600, **{"m.relates_to": {"m.in_reply_to": {"event_id": "$edge"}}}),
+                ev(400, **{"m.relates_to": {"m.in_reply_to": {"event_id": "$too-old"}}}),
+            ],
+            "end": "p3",
+        },
+        "p3": {"chunk": [ev(300, **{ledger.FIELD: "OLD"})], "end": None},
+    }
+    asked: list[str | None] = []
+
+    class Resp:
+        status = 200
+
+        def __init__(self, body: dict[str, object]) -> None:
+            self.body = body
+
+        async def json(self) -> dict[str, object]:
+            return self.body
+
+    class Client:
+        user_id = "@bot:test"
+        access_token = "t"
+
+        async def joined_rooms(self) -> JoinedRoomsResponse:
+            return JoinedRoomsResponse(rooms=["!a:test"])
+
+        async def send(self, method: str, path: str, **_kw: object) -> Resp:
+            token = path.split("from=")[1].split("&")[0] if "from=" in path else None
+            asked.append(token)
+            assert "senders" in path and "dir=b" in path
+            return Resp(pages[token])
+
+    replied, tags = await read_ledger(Client(), 500)  # type: ignore[arg-type]
+    assert replied == {"$new": "!a:test", "$edge": "!a:test"}
+    assert tags == {"TAG1"} and asked == [None, "p2"]  # never the page past the backup
