@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import datafiles
+from bot import datafiles, ledger, recovery
 from bot.clock import Clock, SystemClock
 from bot.crypto import replay
 from bot.crypto.policy import KEYS_FILE, DeviceTrustPolicy, build_policy
@@ -113,8 +113,12 @@ class App:
                 except (OSError, ValueError) as exc:
                     raise StartupError(f"directory_seed: {exc}") from None
                 log.info("directory seed loaded: %s", seeded)
+            # After `attache-bot restore`: a fresh device, and the homeserver's ledger of
+            # what was already done (bot/recovery.py).
+            restored = await recovery.pending(self.store)
+            fresh = restored is not None and recovery.needs_fresh_device(settings, restored)
             client = make_client(settings, self.lease.valid if self.lease is not None else None)
-            await login(client, settings)
+            await login(client, settings, fresh=fresh)
             replay.install(client)  # before the first sync decrypts anything
             log.info("device %s ready", client.device_id)
 
@@ -128,10 +132,13 @@ class App:
                     settings.secret_for_keys,
                     settings.user_id,
                 )
+            if restored is not None:
+                await recovery.recover(client, self.store, settings, restored, self.clock)
             transport = MatrixTransport(
                 client,
                 prepare_room=trust.prepare_room,
                 may_send=self.lease.valid if self.lease is not None else None,
+                ledger_key=ledger.key_for(settings),
             )
             self.outbox = Outbox(
                 self.store,
@@ -170,6 +177,7 @@ class App:
                 kick=self.outbox.kick,
                 on_recovered=self.outbox.resume,
                 on_left=RoomGC(client, transport.forget_room).room_left,
+                answered=await recovery.answered_before_restore(self.store),
             )
             self._scheduler_started = False
             self._outbox_started = False

@@ -1,5 +1,5 @@
 """attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck,
-migrate-store, demo."""
+migrate-store, backup, restore, demo."""
 
 from __future__ import annotations
 
@@ -134,6 +134,55 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """One dated archive in DEST, online (bot/backup.py); one line and exit 2 on error."""
+    from bot.backup import create_backup
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    try:
+        path = asyncio.run(create_backup(settings, args.dest))
+    except Exception as exc:  # one line for the operator, never a traceback
+        return _one_line("backup", exc)
+    print(path)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore an archive while no instance runs (bot/restore.py)."""
+    from bot.restore import restore
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    try:
+        done = asyncio.run(restore(settings, args.src))
+    except Exception as exc:  # one line for the operator, never a traceback
+        return _one_line("restore", exc)
+    m = done.manifest
+    print(
+        f"restored the backup of {m.created_at} (schema {m.schema_version}, {m.backend}); "
+        "the next start logs in as a fresh device and skips what was already answered"
+        + (f"; the replaced data is in {done.kept}" if done.kept else "")
+    )
+    return 0
+
+
+def _one_line(verb: str, exc: Exception) -> int:
+    from bot.archive import ArchiveError
+    from bot.restore import RestoreRefused
+
+    if isinstance(exc, RestoreRefused):
+        print(f"{verb}: refused: {exc}", file=sys.stderr)
+    elif isinstance(exc, ArchiveError):
+        print(f"{verb}: {exc}", file=sys.stderr)
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"{verb}: failed: {type(exc).__name__}{': ' + text if text else ''}", file=sys.stderr)
+    return 2
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import main as demo_main
 
@@ -168,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to-file", type=Path, help="file holding the URL (keeps the password out of ps)"
     )
     move.set_defaults(func=cmd_migrate_store)
+    backup = sub.add_parser(
+        "backup", help="write a dated, consistent backup archive into DEST (online)"
+    )
+    backup.add_argument("dest", type=Path, help="directory for the archive (made 0700)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup archive (every instance stopped)")
+    restore.add_argument("src", type=Path, help="an archive written by `attache-bot backup`")
+    restore.set_defaults(func=cmd_restore)
     demo = sub.add_parser("demo", help="local Synapse + bot + scripted encrypted conversation")
     demo.add_argument("--workdir", type=Path, default=Path(".tmp/demo"))
     demo.set_defaults(func=cmd_demo)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import aiosqlite
 
-from bot import edits
+from bot import edits, ledger
 from bot.clock import Clock
 from bot.limits import length_refusal
 from bot.logs import correlation
@@ -339,6 +339,16 @@ class Dispatcher:
                     log.exception("job %d (%s) failed (ref %s)", job_id, job.kind, corr)
                     state = "failed"
                 await render_people(db, ctx.outbox)
+                # Its messages carry the job's ledger tag (bot/ledger.py); a job the
+                # homeserver shows fired before a restore runs again for its effect only.
+                origin = ledger.job_origin(job_id, job.kind, job.ref, row["due_at"])
+                if await _fired_before_restore(db, job_id):
+                    log.info(
+                        "job %d fired before the restore: its messages are not repeated", job_id
+                    )
+                    ctx.outbox.clear()
+                for msg in ctx.outbox:
+                    msg.extra[ledger.FIELD] = origin
                 await enqueue(db, ctx.outbox, utc_iso(now))
                 await db.execute(
                     "UPDATE jobs SET state = ?, fired_at = ?, late_seconds = ? WHERE id = ?",
@@ -348,6 +358,16 @@ class Dispatcher:
             return state
         finally:
             correlation.reset(token)
+
+
+async def _fired_before_restore(db: aiosqlite.Connection, job_id: int) -> bool:
+    """Set by bot/recovery.py for a job whose messages the homeserver already has."""
+    cur = await db.execute(
+        "DELETE FROM kv WHERE key = ? RETURNING key", (f"restore:fired:{job_id}",)
+    )
+    found = await cur.fetchone() is not None
+    await cur.close()
+    return found
 
 
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:

@@ -26,6 +26,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot import ledger
 from bot.niostore import BotCryptoStore
 from commands.i18n import N_
 from config import Settings
@@ -125,10 +126,18 @@ def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
     )
 
 
-async def login(client: AsyncClient, settings: Settings) -> None:
-    """Restore the saved device, or log in once with the password and save it (0600)."""
+async def login(client: AsyncClient, settings: Settings, *, fresh: bool = False) -> None:
+    """Restore the saved device, or log in once with the password and save it (0600).
+
+    fresh: log in with the password as a new device whatever is saved (after a restore,
+    bot/recovery.py)."""
     creds_path = settings.data_dir / CREDENTIALS_FILE
-    if creds_path.exists():
+    if fresh and settings.password is None:
+        raise StartupError(
+            "after a restore the bot logs in as a fresh device and needs its password: "
+            "set password_file (ATTACHE_PASSWORD_FILE)"
+        )
+    if creds_path.exists() and not fresh:
         saved = json.loads(creds_path.read_text(encoding="utf-8"))
         if saved.get("user_id") != settings.user_id:
             raise StartupError(
@@ -137,7 +146,7 @@ async def login(client: AsyncClient, settings: Settings) -> None:
             )
         with private_files():
             client.restore_login(settings.user_id, saved["device_id"], saved["access_token"])
-    elif settings.access_token is not None:
+    elif settings.access_token is not None and not fresh:
         assert settings.device_id is not None
         with private_files():
             client.restore_login(
@@ -183,6 +192,8 @@ class MatrixTransport:
     # On PostgreSQL: False once this instance may no longer act (bot/lease.py); a send then
     # fails retryably and the row stays queued for the instance that holds the lease.
     may_send: Any = None
+    # Keys the clear ledger tag of a job's messages (bot/ledger.py); None: no tag.
+    ledger_key: bytes | None = None
 
     def __post_init__(self) -> None:
         self._keys_lock = asyncio.Lock()
@@ -284,9 +295,12 @@ class MatrixTransport:
                 await client.share_group_session(
                     room_id, ignore_unverified_devices=ignore_unverified
                 )
+        origin = content.pop(ledger.FIELD, None)
         sent_type, encrypted = client.encrypt(room_id, event_type, content)
         if sent_type != "m.room.encrypted":  # never: encrypt() raises on a plain room
             raise SendError(N_("encryption produced no m.room.encrypted event"), unsafe=True)
+        if isinstance(origin, str) and self.ledger_key is not None:
+            encrypted[ledger.FIELD] = ledger.tag(self.ledger_key, origin)  # bot/ledger.py
         method, path, data = Api.room_send(
             client.access_token, room_id, sent_type, encrypted, txn_id
         )

@@ -108,6 +108,9 @@ class SyncLoop:
     kick: Any = None  # callable() that wakes the outbox
     on_recovered: Any = None  # callable() once sync works again after failures
     on_left: Any = None  # callable(room_id) when the bot is no longer in a room (roomgc)
+    # Commands the homeserver shows were answered before a restore (bot/recovery.py): not
+    # run again, and not reported as unreadable when the fresh device cannot decrypt them.
+    answered: set[str] = field(default_factory=set)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
@@ -490,6 +493,8 @@ class SyncLoop:
         if room is None:
             return
         if isinstance(event, MegolmEvent):
+            if event.event_id in self.answered:
+                return
             if event.event_id not in self._pending:
                 # Each costs key requests to the sender's devices and a notice: one token.
                 if not self.dispatcher.limiter.allow(sender):
