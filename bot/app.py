@@ -170,6 +170,7 @@ class App:
                 kick=self.outbox.kick,
                 on_recovered=self.outbox.resume,
                 on_left=RoomGC(client, transport.forget_room).room_left,
+                on_members=self.outbox.recipients.forget,
             )
             self._scheduler_started = False
             self._outbox_started = False

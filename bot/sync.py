@@ -105,6 +105,7 @@ class SyncLoop:
     kick: Any = None  # callable() that wakes the outbox
     on_recovered: Any = None  # callable() once sync works again after failures
     on_left: Any = None  # callable(room_id) when the bot is no longer in a room (roomgc)
+    on_members: Any = None  # callable(room_id) when a room's membership changed (recipients)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
@@ -342,6 +343,10 @@ class SyncLoop:
         was sent there unread is failed and reported to whoever it was sent for.
         """
         for event in events:
+            if isinstance(event, RoomMemberEvent) and self.on_members is not None:
+                self.on_members(room_id)
+            if isinstance(event, RoomMemberEvent) and event.membership in ("join", "invite"):
+                await self._no_longer_a_dm(room_id, event.state_key)
             if (
                 not isinstance(event, RoomMemberEvent)
                 or event.membership not in ("leave", "ban")
@@ -351,6 +356,23 @@ class SyncLoop:
             await self._person_left(
                 room_id, event.state_key, event.prev_membership, event.server_timestamp
             )
+
+    async def _no_longer_a_dm(self, room_id: str, user_id: str) -> None:
+        """Someone other than its person joined or was invited into a DM: it is a room now
+        (commands read it as one); what was queued for its person goes to a new DM
+        (bot/recipients.py decides that at send time)."""
+        if user_id == self.client.user_id:
+            return
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "DELETE FROM dm_rooms WHERE room_id = ? AND user_id != ? RETURNING user_id",
+                (room_id, user_id),
+            )
+            was_dm = await cur.fetchone() is not None
+            await cur.close()
+        if was_dm:
+            log.info("someone else joined or was invited into a DM; it is a room now")
+            self.metrics.refused.labels("dm_shared").inc()
 
     async def _person_left(self, room_id: str, user_id: str, prev: str | None, ts_ms: int) -> None:
         rejected = prev == "invite"

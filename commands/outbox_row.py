@@ -29,7 +29,13 @@ class Queued:
     attachment: dict[str, str] | None = None  # filename and mimetype; the bytes are a column
     event_type: str | None = None  # None: m.room.message
     marking: dict[str, Any] | None = None  # commands.markings Marking.to_json(), if marked
-    about: str | None = None  # the object a marked message is about (e.g. LR-3)
+    about: str | None = None  # the object a message is about (e.g. LR-3)
+    # The objects a message or file holds (an export, an agenda): at send time it carries
+    # their combined marking as it is then (bot/recipients.py), like `about`'s.
+    holds: list[str] | None = None
+    # The one person the content was rendered for (a reply in their DM: clearances, marked
+    # lines in full). It goes into a room only while that person is its only other member.
+    reader: str | None = None
     # Set while sending: the thread's root is in a DM the person left, so this message
     # starts the thread again in the new DM (not stored).
     restart_thread: str | None = field(default=None, compare=False)
@@ -70,10 +76,12 @@ class Queued:
             event_type=data.get("event_type"),
             marking=data.get("marking"),
             about=data.get("about"),
+            holds=data.get("holds"),
+            reader=data.get("reader"),
         )
 
 
-_OPTIONAL = ("attachment", "event_type", "marking", "about")
+_OPTIONAL = ("attachment", "event_type", "marking", "about", "holds", "reader")
 
 # The content of a row that must not keep its message (withheld or undeliverable).
 WIPED = "{}"

@@ -49,6 +49,9 @@ class Rooms:
     async def dm_problem(self, room_id: str, user_id: str) -> str | None:
         return None if self.dms.get(user_id) == room_id else "not the bot's DM"
 
+    async def room_members(self, room_id: str) -> list[str]:
+        return [user for user, room in self.dms.items() if room == room_id]
+
 
 async def _run(core: BotCore, rooms: Rooms, messages: list[OutMessage]) -> Outbox:
     async with core.store.write() as db:
