@@ -7,6 +7,7 @@ export. Who was left out is told to the sender alone, in their DM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,27 +113,29 @@ async def _marked_dm_world(bot_factory: Any, people: Any, *, uma_joins: bool) ->
     return bot, anne, bernd, uma, dm
 
 
+def _reply_to(event: Any) -> str | None:
+    relates = (event.source.get("content") or {}).get("m.relates_to") or {}
+    return (relates.get("m.in_reply_to") or {}).get("event_id")
+
+
 async def _ask_everything(anne: TestClient, dm: str) -> list[str]:
-    """The four commands of the finding, each answered (in the room or, if the bot decides
-    the room is no longer her DM at send time, in another one)."""
-    bodies = []
-    for text in ("!requests", "!agenda 7", "!ics agenda 7", f"!whois {anne.user_id}"):
-        event_id = await anne.send_text(dm, text)
-        _, reply = await wait_any(
-            anne,
-            lambda e, event_id=event_id: (
-                (
-                    ((e.source.get("content") or {}).get("m.relates_to") or {})
-                    .get("m.in_reply_to", {})
-                    .get("event_id")
-                    == event_id
-                )
-                or "so I answer you here" in e.body
-            ),
-            timeout=60,
-        )
-        bodies.append(reply.body)
-    return bodies
+    """The four commands of the finding; the answers Anne got (in the room, or in another
+    one if the bot decides at send time that the room is no longer her DM). Waits for all
+    four, but returns what came so that the leak is what a failure reports."""
+    asked = [
+        await anne.send_text(dm, text)
+        for text in ("!requests", "!agenda 7", "!ics agenda 7", f"!whois {anne.user_id}")
+    ]
+
+    def answers() -> list[str]:
+        return [
+            e.body for _, e in anne.received if _reply_to(e) in asked or "so I answer" in e.body
+        ]
+
+    with contextlib.suppress(TimeoutError):
+        await anne._wait_until(lambda: len(answers()) >= 4 or None, 90, "four answers")
+    await asyncio.sleep(3)  # anything late would have arrived by now
+    return answers()
 
 
 async def test_dm_that_gains_a_member_answers_as_a_room(bot_factory, people) -> None:
@@ -141,16 +144,14 @@ async def test_dm_that_gains_a_member_answers_as_a_room(bot_factory, people) -> 
     await anne.wait_joined(dm, uma.user_id, timeout=30)
 
     answers = await _ask_everything(anne, dm)
-    # Anne is answered, and nothing of the marked objects or her clearance is in the room.
-    assert any("LR-1" in a for a in answers), answers
-    await asyncio.sleep(3)  # anything late would have arrived by now
+    # Nothing of the marked objects or of Anne's clearance reaches Uma...
     seen = [e.body for room, e in uma.received if e.sender == bot.user_id]
     assert not [b for b in seen if SUBJECT in b or TITLE in b], seen
-    whois = [b for b in seen if "time zone" in b]
-    assert whois and not [b for b in whois if "RESTRICTED" in b], whois
+    assert not [b for b in seen if "time zone" in b and "RESTRICTED" in b], seen
     for event in files_from(uma, bot):
         assert TITLE not in await file_text(uma, event)
-    assert not [e for _, e in uma.undecryptable if e.sender == bot.user_id]
+    # ...and Anne is answered, as in a room.
+    assert len(answers) >= 4 and any("LR-1" in a for a in answers), answers
 
 
 async def test_dm_invited_then_joined_reads_nothing_from_history(bot_factory, people) -> None:
@@ -217,11 +218,17 @@ async def test_queued_invitation_re_marked_before_delivery_is_not_delivered(
     assert "M-1" in edited.body and "REL TO FRA" in edited.body, edited.body
     await bernd.join(invited, timeout=30)
 
-    # Anne is told, in her DM, that it did not go to Bernd, and why (never his clearance).
-    room, told = await wait_any(anne, lambda e: "I did not send M-1" in e.body, timeout=90)
-    assert room == dm and bernd.user_id in told.body and "(DEU)" in told.body, told.body
+    def outcome() -> bool | None:
+        told = [e for _, e in anne.received if "I did not send M-1" in e.body]
+        return bool(told or [e for _, e in bernd.received if TITLE in e.body]) or None
+
+    with contextlib.suppress(TimeoutError):
+        await anne._wait_until(outcome, 90, "the invitation's fate")
     await asyncio.sleep(3)
-    assert not [e for _, e in bernd.received if TITLE in e.body]
+    assert not [e.body for _, e in bernd.received if TITLE in e.body]
+    # Anne is told, in her DM, that it did not go to Bernd, and why (never his clearance).
+    room, told = await wait_any(anne, lambda e: "I did not send M-1" in e.body, timeout=30)
+    assert room == dm and bernd.user_id in told.body and "(DEU)" in told.body, told.body
     assert not [e for _, e in bernd.undecryptable if e.sender == bot.user_id]
 
 
@@ -233,10 +240,11 @@ async def test_removed_level_withholds_a_csv_export(bot_factory, people) -> None
     bot: BotProcess = bot_factory(start=False, allowed_users=everyone, settings=settings)
     await seed(bot, [(sam, "FRA", "secretariat"), (franz, "FRA", "")])
     await bot.astart()
-    room = await sam.create_encrypted_dm(bot.user_id, wait_joined=30)
-    await sam.client.room_invite(room, franz.user_id)
-    await sam.wait_joined(room, franz.user_id, timeout=30)
-    await command(franz, room, "!ping", timeout=60)
+    # The summit room: Franz's room with the bot, Sam invited (not Sam's DM).
+    room = await franz.create_encrypted_dm(bot.user_id, wait_joined=30)
+    await franz.client.room_invite(room, sam.user_id)
+    await franz.wait_joined(room, sam.user_id, timeout=30)
+    await command(sam, room, "!ping", timeout=60)
     await command(sam, room, '!summit open "DefMin"', timeout=60)
     due = (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%d")
     secret = "the confidential annex"
@@ -257,14 +265,21 @@ async def test_removed_level_withholds_a_csv_export(bot_factory, people) -> None
     await bot.astart()
 
     await command(sam, room, "!actions export S-1 csv", timeout=60)
-    _, notice = await wait_any(
-        franz, lambda e: "S-1 export" in e.body and "not shown" in e.body, timeout=60
+    await wait_any(
+        franz,
+        lambda e: (
+            ("S-1 export" in e.body and "not shown" in e.body) or isinstance(e, RoomEncryptedFile)
+        ),
+        timeout=60,
     )
-    assert notice.body.startswith("S-1 export (CONFIDENTIAL // REL TO FRA)"), notice.body
-    told_in, told = await wait_any(sam, lambda e: "I did not send S-1 export" in e.body, timeout=60)
-    assert told_in != room and "CONFIDENTIAL is not one of this system's levels" in told.body
     await asyncio.sleep(3)
     for person in (sam, franz):
         for event in files_from(person, bot):
             assert secret not in await file_text(person, event)
+    _, notice = await wait_any(
+        franz, lambda e: "S-1 export" in e.body and "not shown" in e.body, timeout=30
+    )
+    assert notice.body.startswith("S-1 export (CONFIDENTIAL // REL TO FRA)"), notice.body
+    told_in, told = await wait_any(sam, lambda e: "I did not send S-1 export" in e.body, timeout=60)
+    assert told_in != room and "CONFIDENTIAL is not one of this system's levels" in told.body
     assert "attache_marking_withheld_total" in bot.metrics()

@@ -32,6 +32,13 @@ ORIGIN = {"user_id": ALICE, "room_id": POST, "reply_to": "$cmd", "thread_root": 
 
 @pytest.fixture
 async def core(tmp_path: Path):
+    bot = await open_core(tmp_path)
+    yield bot
+    await bot.close()
+
+
+async def open_core(tmp_path: Path) -> BotCore:
+    """A store with four people and the objects the messages here are about."""
     bot = await BotCore(tmp_path).open()
     async with bot.store.write() as db:
         for user_id, name, nation, clearance in [
@@ -62,8 +69,7 @@ async def core(tmp_path: Path):
             "VALUES (2, 1, 't', 'person', ?, ?, 'UTC', ?, ?, ?, ?)",
             (ALICE, now, ALICE, now, now, Marking.column(Marking("CONFIDENTIAL", ("DEU",)))),
         )
-    yield bot
-    await bot.close()
+    return bot
 
 
 async def run(core: BotCore, transport: FakeTransport, messages: list[OutMessage]) -> None:
