@@ -33,6 +33,7 @@ from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
+from bot.matrix import SendError, server_members
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.pills import resolve_pills
@@ -315,9 +316,16 @@ class SyncLoop:
                 if room_id not in self.client.invited_rooms:
                     await self._del_kv(key)
                 continue
+            # The server's members, not nio's lazily loaded ones: someone invited before
+            # the bot joined makes it a room, never a DM (bot/recipients.py).
+            try:
+                others = await server_members(self.client, room_id)
+            except SendError:
+                others = None  # unknown: not a DM (fail closed)
             members = set(room.users)
             usable = (
                 room.encrypted
+                and others == [user_id]
                 and user_id in members
                 and not members - {self.client.user_id, user_id}
                 and room.member_count <= 2

@@ -17,7 +17,10 @@ from nio import MegolmEvent, RoomEncryptedFile
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.app import STORE_FILE
+from bot.outbox import enqueue
 from bot.store import Store
+from commands.context import OutMessage, utc_iso
+from commands.markings import Marking
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm
@@ -178,7 +181,7 @@ async def test_marked_agenda_file_is_marked_and_routed(bot_factory, people) -> N
     # The file carries the combined marking: its caption's first line, and inside it.
     assert file_event.body.startswith(f"{BANNER}\n"), file_event.body
     text = await file_text(anne, file_event)
-    assert TITLE in text and "X-ATTACHE-MARKING:RESTRICTED // REL TO FRA\\, DEU" in text, text
+    assert TITLE in text and "X-ATTACHE-MARKING:RESTRICTED // REL TO FRA, DEU" in text, text
     assert "X-WR-CALNAME:[RESTRICTED" in text
 
     # The same file asked for in a room with an American member: not to that room.
@@ -283,3 +286,44 @@ async def test_removed_level_withholds_a_csv_export(bot_factory, people) -> None
     told_in, told = await wait_any(sam, lambda e: "I did not send S-1 export" in e.body, timeout=60)
     assert told_in != room and "CONFIDENTIAL is not one of this system's levels" in told.body
     assert "attache_marking_withheld_total" in bot.metrics()
+
+
+async def test_people_invited_before_the_bot_joined_count_as_members(bot_factory, people) -> None:
+    """Finding 11: with lazy-loaded members the bot's client never sees an invitation sent
+    before it joined; the server's /members does."""
+    franz = await people("franz", auto_join=True)  # FRA
+    uma = await people("uma", auto_join=False)  # USA, invited first, not joined
+    everyone = [franz.user_id, uma.user_id]
+    bot: BotProcess = bot_factory(start=False, allowed_users=everyone, settings=SETTINGS)
+    await seed(bot, [(franz, "FRA", ""), (uma, "USA", "")])
+    await bot.astart()
+    room = await franz.create_encrypted_dm(uma.user_id)  # Uma invited, the bot not yet
+    await uma.wait_invited(timeout=30)
+    await franz.client.room_invite(room, bot.user_id)
+    await franz.wait_joined(room, bot.user_id, timeout=30)
+    await command(franz, room, "!ping", timeout=60)
+
+    store = Store(bot.data_dir / STORE_FILE)
+    await store.open()
+    try:
+        async with store.write() as db:
+            now = utc_iso(datetime.now(UTC))
+            marking = Marking("RESTRICTED", ("FRA", "DEU"))
+            await db.execute(
+                "INSERT INTO liaison_requests (id, requester, target, subject, precedence, "
+                "created_at, updated_at, marking) VALUES (5, ?, 'DE-BERLIN', ?, 'routine', ?, "
+                "?, ?)",
+                (franz.user_id, SUBJECT, now, now, Marking.column(marking)),
+            )
+            message = OutMessage(
+                body=f"LR-5: {SUBJECT}", room_id=room, marking=marking, about="LR-5"
+            )
+            await enqueue(db, [message], now)
+    finally:
+        await store.close()
+
+    await wait_any(franz, lambda e: "LR-5" in e.body and e.sender == bot.user_id, timeout=60)
+    await asyncio.sleep(3)
+    in_room = [e.body for e in franz.messages(room) if e.sender == bot.user_id]
+    assert not [b for b in in_room if SUBJECT in b], in_room
+    assert [b for b in in_room if b.startswith(f"LR-5 ({BANNER}) is not shown in this room")]
