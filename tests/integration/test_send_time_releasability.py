@@ -299,6 +299,12 @@ async def test_people_invited_before_the_bot_joined_count_as_members(bot_factory
     await bot.astart()
     room = await franz.create_encrypted_dm(uma.user_id)  # Uma invited, the bot not yet
     await uma.wait_invited(timeout=30)
+    # A named room (Synapse then sends a lazy-loading client no "hero" members) where Uma's
+    # invitation is older than the bot's first sync window (the bot asks for 100 timeline
+    # events): the bot's client never learns of her from its sync.
+    await franz.client.room_put_state(room, "m.room.name", {"name": "Convoy cell"})
+    for n in range(105):
+        await franz.client.room_put_state(room, "m.room.topic", {"topic": f"note {n}"})
     await franz.client.room_invite(room, bot.user_id)
     await franz.wait_joined(room, bot.user_id, timeout=30)
     await command(franz, room, "!ping", timeout=60)
