@@ -357,8 +357,8 @@ class Outbox:
             found = await cur.fetchone()
         if found is not None:
             problem = await self.transport.dm_problem(found[0], user_id)
-            if problem is None and not await self.recipients.is_dm(found[0], user_id):
-                problem = "someone else is in it (as the server has it)"
+            if problem is None:
+                problem = await self._server_dm_problem(found[0], user_id)
             if problem is None:
                 return str(found[0])
             log.info(
@@ -412,6 +412,17 @@ class Outbox:
         log.warning("outbox: row %d withheld: its marking does not cover its recipient", row_id)
         if notices:
             self.kick()
+
+    async def _server_dm_problem(self, room_id: str, user_id: str) -> str | None:
+        """Why the server's members make this room no DM with this person (None: it is)."""
+        try:
+            if await self.recipients.is_dm(room_id, user_id):
+                return None
+        except SendError as exc:
+            if not exc.permanent:
+                raise
+            return "its members cannot be read"  # e.g. the bot left it: a new DM
+        return "someone else is in it, or they are not (as the server has it)"
 
     async def _withheld_from(
         self, row_id: int, user_id: str, meta: Queued, marking: Marking | None

@@ -8,6 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from bot.matrix import SendError
 from bot.outbox import enqueue
 from bot.recipients import MEMBERS_MAX_AGE, Recipients
 from commands.context import OutMessage, utc_iso
@@ -179,3 +180,21 @@ def test_the_banner_form_comes_from_the_settings(tmp_path) -> None:
     for bad in ("{level} only", "{level} {rel} {x}", "{level}\n{rel}"):
         with pytest.raises(ValidationError):
             make_settings(tmp_path, marking_banner=bad)
+
+
+async def test_a_dm_whose_members_cannot_be_read_is_replaced(core: BotCore) -> None:
+    """The bot already left it (the person left): never a failure, a new DM."""
+
+    class Left(FakeTransport):
+        async def dm_problem(self, room_id: str, user_id: str) -> str | None:
+            return None
+
+        async def room_members(self, room_id: str) -> list[str]:
+            if room_id == OLD_DM:
+                raise SendError("members unreadable (403)", permanent=True)
+            return await super().room_members(room_id)
+
+    await core.dm_with(FRANZ, OLD_DM)
+    transport = Left()
+    await run(core, transport, [OutMessage(body="hello", user_id=FRANZ)])
+    assert [(r, c["body"]) for r, c in transport.sent] == [(transport.dms[FRANZ], "hello")]
