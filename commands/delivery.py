@@ -126,11 +126,15 @@ async def notice_target(db: aiosqlite.Connection, origin: dict[str, Any]) -> dic
     if key:
         async with db.execute("SELECT room_id, user_id FROM outbox WHERE key = ?", (key,)) as cur:
             row = await cur.fetchone()
-        if row is not None and (row[1] == user or await _is_dm_of(db, row[0], user)):
+        if row is not None and row[1] == user:
             return {"user_id": user, "thread_key": key}
+        if row is not None and await _is_dm_of(db, row[0], user):
+            # Queued for that room (their DM), so it follows the thread's root in order; the
+            # outbox sends it there only while it is a room of just them (Queued.reader).
+            return {"room_id": row[0], "thread_key": key}
     if origin.get("room_id") and await _is_dm_of(db, origin["room_id"], user):
         return {
-            "user_id": user,
+            "room_id": origin["room_id"],
             "reply_to": origin.get("reply_to"),
             "thread_root": origin.get("thread_root"),
         }
