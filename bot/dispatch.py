@@ -28,7 +28,7 @@ from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
 from commands.i18n import _, language
-from commands.people import load_person, render_people
+from commands.people import load_person, reader_language, render_people
 from commands.registry import Registry, roles_refusal
 from config import Settings
 
@@ -157,9 +157,12 @@ class Dispatcher:
                     incoming=incoming,
                     correlation_id=corr,
                 )
-                # What the handler renders reads in the sender's language; what it renders
-                # for someone else is wrapped in that person's (commands/i18n.py).
-                with language(person.language):
+                # What the handler renders reads in the sender's language, or in the room's
+                # when it has one (a post's or summit's lang=: a room's message is entirely
+                # in the room's language); what it renders for someone else is wrapped in
+                # that person's (commands/i18n.py).
+                here = await reader_language(db, person.language, room_id=incoming.room_id)
+                with language(here):
                     replaces, thread_root = incoming.replaces, incoming.thread_root
                     if not self._within_rate(ctx, incoming):
                         # Before edits are looked at: an edit costs what a command costs.

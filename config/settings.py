@@ -210,6 +210,12 @@ class Settings(BaseSettings):
         description="Nations or groups an item is releasable to when it names none "
         "(ISO 3166-1 alpha-3 codes or group names)",
     )
+    marking_banner: str = Field(
+        "{level} // REL TO {rel}",
+        description="The form of a marking's banner line, with {level} and {rel} (the "
+        "nations and groups, comma separated); never translated: every reader, message, "
+        "listing and file shows the same label. Without REL TO, the level alone",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -304,6 +310,19 @@ class Settings(BaseSettings):
         if len(set(levels)) != len(levels):
             raise ValueError("a level is named twice; list each once, lowest first")
         return levels
+
+    @field_validator("marking_banner")
+    @classmethod
+    def _banner_form(cls, value: str) -> str:
+        import string
+
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if fields != {"level", "rel"} or "\n" in value:
+            raise ValueError(
+                "write one line with {level} and {rel} and no other {field}, "
+                "e.g. '{level} // REL TO {rel}'"
+            )
+        return value
 
     @field_validator("max_marking", "default_marking")
     @classmethod
