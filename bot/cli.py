@@ -31,8 +31,15 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.preflight import stored_state_problems
+
     settings = _settings(args)
     if settings is None:
+        return 2
+    problems = stored_state_problems(settings)  # the secrets against the data they open
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
         return 2
     print(f"ok: {settings.user_id} on {settings.homeserver}, data in {settings.data_dir}")
     allowed = len(settings.allowed_users) + len(settings.allowed_servers) + len(settings.admins)
@@ -44,9 +51,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import run_bot
-    from bot.lock import AlreadyRunning
-    from bot.matrix import StartupError
-    from bot.store import StoreTooNew
+    from bot.preflight import crypto_store_problems
 
     # The imports are done (see main): their ~140k objects live as long as the process, so
     # the collector need never scan them again (a full collection cost 25 ms before).
@@ -55,13 +60,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    if not settings.on_postgresql:  # before anything is opened or migrated (a few ms)
+        for problem in (problems := crypto_store_problems(settings)):
+            print(f"attache-bot: {problem}", file=sys.stderr)
+        if problems:
+            return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
     try:
         healthy = _run_loop(run_bot(settings))
-    except (AlreadyRunning, StartupError, StoreTooNew) as exc:
-        print(f"attache-bot: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _cannot_start(exc, settings)
     return 0 if healthy else 1
+
+
+def _cannot_start(exc: Exception, settings: Settings) -> int:
+    """One line and the exit code for a known start-up problem; a bug keeps its trace."""
+    import logging
+
+    from bot.preflight import explain
+
+    known = explain(exc, settings)
+    if known is None:
+        raise exc
+    logging.getLogger("bot.cli").debug("start-up failed", exc_info=exc)
+    code, line = known
+    print(f"attache-bot: {line}", file=sys.stderr)
+    return code
 
 
 def _run_loop(main: Any) -> Any:
@@ -128,6 +152,14 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         report = asyncio.run(migrate(settings, url))
     except MigrationRefused as exc:
         print(f"migrate-store: refused: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from bot.preflight import explain
+
+        known = explain(exc, settings, database="--to")
+        if known is None:
+            raise
+        print(f"migrate-store: {known[1]}; the SQLite data is untouched", file=sys.stderr)
         return 1
     print(describe(report))
     print("now set database_url (or database_url_file) to this database and start the bot")
