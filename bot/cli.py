@@ -1,5 +1,5 @@
 """attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck,
-migrate-store, demo."""
+migrate-store, demo, --version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -49,7 +50,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import logs
+    from bot import logs, version
     from bot.app import run_bot
     from bot.preflight import crypto_store_problems
 
@@ -66,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if problems:
             return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
+    logging.getLogger("bot").info("%s starting", version.describe())
     try:
         healthy = _run_loop(run_bot(settings))
     except Exception as exc:
@@ -75,8 +77,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _cannot_start(exc: Exception, settings: Settings) -> int:
     """One line and the exit code for a known start-up problem; a bug keeps its trace."""
-    import logging
-
     from bot.preflight import explain
 
     known = explain(exc, settings)
@@ -172,12 +172,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args)
 
 
+class _Version(argparse.Action):
+    """`--version`: computed only when asked (it may run git in a source checkout)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from bot.version import describe
+
+        print(describe())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attache-bot",
         description="End-to-end-encrypted Matrix bot for networks of defence attachés.",
     )
     parser.add_argument("--config", type=Path, help="YAML settings file (or ATTACHE_CONFIG)")
+    parser.add_argument("--version", action=_Version, help="print the version and commit")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -260,12 +260,16 @@ async def test_migrate_closes_the_sqlite_store_when_the_target_is_unreachable(
         data_dir=data,
     )
 
-    def sqlite_threads() -> int:  # aiosqlite runs each connection in a thread of its own
-        return sum(
-            getattr(t, "_target", None).__name__ == "_connection_worker_thread"
+    def sqlite_threads() -> int:
+        """aiosqlite connections still running (each has a thread; a closed one ends)."""
+        threads = [
+            t
             for t in threading.enumerate()
-            if getattr(t, "_target", None) is not None
-        )
+            if getattr(getattr(t, "_target", None), "__name__", "") == "_connection_worker_thread"
+        ]
+        for thread in threads:
+            thread.join(timeout=2)
+        return sum(t.is_alive() for t in threads)
 
     before = sqlite_threads()
     with pytest.raises(OSError):
