@@ -10,7 +10,7 @@ CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /wo
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql catalogues
+.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql prometheus catalogues
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -43,10 +43,17 @@ postgresql:
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; }
 
-test: $(BIN)/.installed postgresql lint $(MO)
+# promtool checks and unit-tests deploy/prometheus/alerts.yml (tests/unit/test_monitoring.py).
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || ls /usr/bin/promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian package prometheus)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+
+test: $(BIN)/.installed postgresql prometheus lint $(MO)
 	$(BIN)/python -m pytest -q -ra --durations=15
 
-unit: $(BIN)/.installed postgresql $(MO)
+unit: $(BIN)/.installed postgresql prometheus $(MO)
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: $(BIN)/.installed postgresql $(MO)
