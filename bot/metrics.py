@@ -114,16 +114,12 @@ class Metrics:
             buckets=(1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86_400),
             registry=r,
         )
-        # Parked events and failed outbox rows (issue 23, findings 1 and 7): the names the
-        # alerts in deploy/prometheus/alerts.yml and the dashboard use.
-        self.events_parked = Counter(
-            "attache_events_parked",
-            "Events set aside because handling them failed (the sync loop went on)",
-            registry=r,
-        )
-        self.outbox_failed = Counter(
-            "attache_outbox_failed",
-            "Outbox rows that ended failed (not sent; the person who asked is told)",
+        # Parked events (issue 23, finding 1): named as area pg-parity's branch names them,
+        # for the alert rules and the dashboard; failed sends are attache_send_giveups_total.
+        self.parked_events = Counter(
+            "attache_parked_events",
+            "Events whose handling failed and were parked instead of stopping the bot",
+            ["stage"],
             registry=r,
         )
 
