@@ -31,7 +31,7 @@ RUN rm -rf build ./*.egg-info \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 # The commit this image is built from (attache-bot --version, attache_build_info).
 ARG REVISION=unknown
-RUN printf '%s\n' "$REVISION" > "$(/opt/venv/bin/python -c 'import bot, os; print(os.path.dirname(bot.__file__))')/BUILD_COMMIT"
+RUN printf '%s\n' "$REVISION" > "$(/opt/venv/bin/python -I -c 'import bot, os; print(os.path.dirname(bot.__file__))')/BUILD_COMMIT"
 
 FROM python:3.11-slim
 COPY scripts/slim_image.py /tmp/slim_image.py

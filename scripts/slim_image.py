@@ -5,7 +5,7 @@
 - Babel's locale data is kept for English, `root` and each language with a catalogue in
   LOCALES (commands/locales): adding a language's .po file and rebuilding keeps working;
 - pycountry's translations go (the bot reads country codes only), and test suites that
-  wheels ship (pycryptodome's SelfTest, icalendar's tests);
+  wheels ship (pycryptodome's SelfTest, icalendar's tests), Cython and C sources, stubs;
 - extension modules lose their debugging symbols (`strip`, when present).
 
 `system`: in the final stage, the base image's own pip and setuptools go too.
@@ -21,6 +21,8 @@ from pathlib import Path
 
 INSTALLERS = ("pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack")
 SHIPPED_TESTS = ("Crypto/SelfTest", "icalendar/tests", "pycountry/locales")
+# Sources of compiled extensions and type stubs: never read at run time.
+BUILD_ONLY = ("*.pyx", "*.pxd", "*.pxi", "*.c", "*.h", "*.pyi")
 
 
 def remove(path: Path) -> int:
@@ -86,6 +88,9 @@ def slim_venv(venv: Path, locales: Path) -> int:
     freed += keep_babel_locales(site_packages, locales)
     for rel in SHIPPED_TESTS:
         freed += remove(site_packages / rel)
+    for pattern in BUILD_ONLY:
+        for path in site_packages.rglob(pattern):
+            freed += remove(path)
     freed += strip_extensions(site_packages)
     return freed
 
