@@ -43,3 +43,19 @@ def test_changelog_follows_keep_a_changelog_and_matches_the_version() -> None:
         kinds = re.findall(r"^### (.+)$", section, flags=re.M)
         allowed = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
         assert set(kinds) <= allowed | {"Upgrade notes"}, kinds
+
+
+def test_no_absolute_path_of_a_machine_in_the_repository() -> None:
+    """The clone is self-contained: tools beside it are found relative to it."""
+    import subprocess
+
+    files = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    this = "tests/unit/test_release.py"
+    for name in files:
+        path = REPO / name
+        if name == this or not path.is_file() or path.suffix in (".po", ".mo", ".png"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        assert "/work/shared" not in text and "/work/main" not in text, name
