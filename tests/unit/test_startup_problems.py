@@ -275,3 +275,15 @@ async def test_migrate_closes_the_sqlite_store_when_the_target_is_unreachable(
     with pytest.raises(OSError):
         await migrate(settings, f"postgresql://a:pw@127.0.0.1:{closed_port()}/attache")
     assert sqlite_threads() == before
+
+
+def test_unreachable_database_check_config_exit_2_and_run_exit_1(tmp_path: Path) -> None:
+    url = f"postgresql://attache:s3cret-pw@127.0.0.1:{closed_port()}/attache"
+    env = settings_env(tmp_path / "data", ATTACHE_DATABASE_URL=url)
+    checked = cli("check-config", env=env)
+    assert checked.returncode == 2
+    assert one_line(checked).startswith("database_url: cannot connect (")
+    started = cli("run", env=env)
+    assert started.returncode == 1
+    assert one_line(started).startswith("attache-bot: database_url: cannot connect (")
+    assert "s3cret-pw" not in checked.stderr + started.stderr
