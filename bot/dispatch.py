@@ -22,6 +22,8 @@ from bot.limits import length_refusal
 from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.outbox import enqueue
+from bot.parking import Parking, describe, is_fenced
+from bot.ratelimit import RateLimiter, over_limit_text
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
@@ -32,26 +34,7 @@ from config import Settings
 
 log = logging.getLogger(__name__)
 
-
-class RateLimiter:
-    """Token bucket per sender: `burst` at once, then `per_minute` sustained."""
-
-    def __init__(self, burst: int, per_minute: int, clock: Clock) -> None:
-        self.burst, self.rate, self.clock = burst, per_minute / 60.0, clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self.warned: set[str] = set()
-
-    def allow(self, sender: str) -> bool:
-        now = self.clock.monotonic()
-        tokens, last = self._buckets.get(sender, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[sender] = (tokens - 1, now)
-            if tokens >= 2:
-                self.warned.discard(sender)
-            return True
-        self._buckets[sender] = (tokens, now)
-        return False
+PROCESS_ATTEMPTS = 3  # a store error on one event: tried this often, then parked
 
 
 class Dispatcher:
@@ -76,6 +59,7 @@ class Dispatcher:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.parking = Parking(store, metrics, clock)
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -109,11 +93,7 @@ class Dispatcher:
         while not queue.empty():
             incoming = queue.get_nowait()
             try:
-                await self.process(incoming)
-            except Exception:
-                # The store failed (not the handler): the event stays unhandled, and the
-                # next start processes it again from the persisted sync position.
-                log.exception("dispatch: could not record %s", incoming.event_id)
+                await self._process_or_park(incoming)
             finally:
                 self._inflight -= 1
                 if self._inflight == 0:
@@ -122,6 +102,29 @@ class Dispatcher:
         if self._workers.get(room_id) is asyncio.current_task():
             del self._workers[room_id]
             self._queues.pop(room_id, None)
+
+    async def _process_or_park(self, incoming: Incoming) -> None:
+        """The store failed (not the handler, whose errors `_run` answers): tried again
+        twice (a database failover), then parked, and the room's next event goes on."""
+        for attempt in range(PROCESS_ATTEMPTS):
+            try:
+                await self.process(incoming)
+                return
+            except Exception as exc:
+                if is_fenced(exc):  # the instance that holds the lease handles it
+                    log.info("dispatch: not recording %s: lease lost", incoming.event_id)
+                    return
+                if attempt + 1 < PROCESS_ATTEMPTS:
+                    log.warning(
+                        "dispatch: could not record %s (%s); trying again",
+                        incoming.event_id,
+                        describe(exc),
+                    )
+                    await asyncio.sleep(0.5 * 4**attempt)
+                    continue
+                await self.parking.park_command(
+                    incoming, exc, secrets.token_hex(4), self.settings.language
+                )
 
     async def drain(self, timeout: float) -> bool:
         try:
@@ -158,7 +161,10 @@ class Dispatcher:
                 # for someone else is wrapped in that person's (commands/i18n.py).
                 with language(person.language):
                     replaces, thread_root = incoming.replaces, incoming.thread_root
-                    if replaces is not None:
+                    if not self._within_rate(ctx, incoming):
+                        # Before edits are looked at: an edit costs what a command costs.
+                        name, outcome, replaces = None, "rate_limited", None
+                    elif replaces is not None:
                         name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
                     elif await edits.superseded(db, incoming.event_id):
                         name, outcome = None, "superseded"  # its edit was handled first
@@ -189,6 +195,20 @@ class Dispatcher:
             return outcome
         finally:
             correlation.reset(token)
+
+    def _within_rate(self, ctx: Context, incoming: Incoming) -> bool:
+        """One token of the person's budget (bot/ratelimit.py); over it, they are told once.
+
+        Every event that reaches the dispatcher pays: commands, edits, replies, thread
+        replies, reactions."""
+        if self.limiter.allow(incoming.sender):
+            return True
+        if self.limiter.first_refusal(incoming.sender):
+            # A reaction is not a message to answer: answer the message it was put on; an
+            # edit's answer goes to the message the person sees (the one edited).
+            target = incoming.reaction_target if incoming.reaction_key else incoming.replaces
+            ctx.reply(over_limit_text(self.settings), **({"reply_to": target} if target else {}))
+        return False
 
     async def _run_edit(
         self, ctx: Context, incoming: Incoming
@@ -231,22 +251,6 @@ class Dispatcher:
         if refusal is not None:
             ctx.reply(refusal)
             return None, "too_long"
-        if not self.limiter.allow(incoming.sender):
-            if incoming.sender not in self.limiter.warned:
-                self.limiter.warned.add(incoming.sender)
-                # A reaction is not a message to answer: answer the message it was put on.
-                on = {"reply_to": incoming.reaction_target} if incoming.reaction_key else {}
-                ctx.reply(
-                    _(
-                        "You are sending messages faster than I accept ({per_minute} a minute "
-                        "after a burst of {burst}). Messages over the limit were ignored; wait "
-                        "a minute, then send them again.",
-                        per_minute=self.settings.rate_limit_per_minute,
-                        burst=self.settings.rate_limit_burst,
-                    ),
-                    **on,
-                )
-            return None, "rate_limited"
         await ctx.db.execute("SAVEPOINT handler")
         try:
             if is_command:

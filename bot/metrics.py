@@ -72,7 +72,25 @@ class Metrics:
         self.messages_sent = Counter("attache_messages_sent", "Messages delivered", registry=r)
         self.send_retries = Counter("attache_send_retries", "Send attempts retried", registry=r)
         self.send_giveups = Counter(
-            "attache_send_giveups", "Messages given up after bounded retries", registry=r
+            "attache_send_giveups",
+            "Messages given up on: past their kind's deadline (expired) or refused for good "
+            "(refused); the person who asked is told (bot/send_failures.py)",
+            ["kind", "reason"],
+            registry=r,
+        )
+        for kind in ("reply", "message", "scheduled", "notice"):  # bot/send_policy.KINDS
+            for reason in ("expired", "refused"):
+                self.send_giveups.labels(kind, reason)
+        self.send_rate_limited = Counter(
+            "attache_send_rate_limited",
+            "Sends the homeserver answered with 429 (retried after its Retry-After)",
+            registry=r,
+        )
+        self.parked_events = Counter(
+            "attache_parked_events",
+            "Events whose handling failed and were parked instead of stopping the bot",
+            ["stage"],
+            registry=r,
         )
         self.unsafe_refused = Counter(
             "attache_unsafe_sends_refused",

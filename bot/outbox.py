@@ -19,6 +19,8 @@ import aiosqlite
 from bot.clock import Clock
 from bot.matrix import DM_PERSON_GONE, SendError
 from bot.metrics import Metrics
+from bot.send_failures import SendFailures
+from bot.send_policy import EXPIRED, REFUSED, RateGate, SendPolicy, kind_of
 from bot.store import Store
 from commands import delivery
 from commands.context import OutMessage, parse_utc, utc_iso
@@ -31,8 +33,6 @@ from commands.people import languages_of, reader_language, zones_of
 from commands.timeparse import fmt
 
 log = logging.getLogger(__name__)
-
-BACKOFF_CAP = 30.0
 
 
 class Transport(Protocol):
@@ -103,6 +103,7 @@ class Outbox:
         policy: Policy | None = None,
         default_language: str = "en",
         default_timezone: str = "UTC",
+        send_policy: SendPolicy | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
@@ -121,6 +122,19 @@ class Outbox:
         # send time (late notes, markings, notices) reads in its reader's language.
         self.default_language = default_language
         self.default_timezone = default_timezone
+        # How long each kind of row is worth retrying, and what happens when it is not
+        # (bot/send_policy.py, bot/send_failures.py); max_retries and give_up_after are
+        # kept for callers but deadlines per kind replaced them.
+        self.send_policy = send_policy or SendPolicy()
+        self.gate = RateGate()
+        self.failures = SendFailures(
+            store,
+            clock,
+            metrics,
+            self.send_policy,
+            admins=admins,
+            default_language=default_language,
+        )
         self._wake = asyncio.Event()
         self._resume = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -228,8 +242,12 @@ class Outbox:
     ) -> None:
         """Send one row until it is sent, failed or withheld (retrying what may pass later)."""
         attempts = 0
-        started = self.clock.monotonic()
+        kind = kind_of(meta.kind)
         while not self._stopping:
+            await self.gate.wait()  # the account's rate limit, for every room at once
+            if self.send_policy.expired(kind, row["created_at"], self.clock.now()):
+                await self._give_up(row, meta, EXPIRED, "not sent before its deadline")
+                return
             try:
                 marking = Marking.from_json(meta.marking)
                 if marking is not None and row["user_id"]:
@@ -273,20 +291,19 @@ class Outbox:
                     await self._refuse_unsafe(row_id, room_id, str(exc), meta.origin)
                     return
                 attempts += 1
-                waited = self.clock.monotonic() - started
-                if (
-                    exc.permanent
-                    or (exc.rate_limited and attempts > self.max_retries)
-                    or (waited > self.give_up_after)
-                ):
-                    await self._mark_failed(row_id, str(exc))
+                if exc.permanent:
+                    await self._give_up(row, meta, REFUSED, str(exc))
                     return
-                delay = exc.retry_after if exc.retry_after else min(BACKOFF_CAP, 0.5 * 2**attempts)
+                delay = self.send_policy.delay(attempts, exc.retry_after)
+                if exc.rate_limited:
+                    self.metrics.send_rate_limited.inc()
+                    self.gate.hold(delay)
+                if self.send_policy.expired(kind, row["created_at"], self.clock.now(), delay):
+                    await self._give_up(row, meta, EXPIRED, str(exc))  # no use waiting
+                    return
                 self.metrics.send_retries.inc()
                 log.warning("outbox: row %d not sent (%s), retry in %.1fs", row_id, exc, delay)
-                if exc.rate_limited:
-                    await asyncio.sleep(delay)
-                else:
+                if not exc.rate_limited:  # the gate holds rate-limited sends
                     resumed = self._resume
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(resumed.wait(), delay)
@@ -646,10 +663,10 @@ class Outbox:
                 )
         self.metrics.messages_sent.inc()
 
-    async def _mark_failed(self, row_id: int, reason: str) -> None:
-        async with self.store.write() as db:
-            await db.execute(
-                "UPDATE outbox SET state = 'failed', error = ? WHERE id = ?", (reason, row_id)
-            )
-        self.metrics.send_giveups.inc()
-        log.error("outbox: gave up on row %d: %s", row_id, reason)
+    async def _give_up(self, row: aiosqlite.Row, meta: Queued, reason: str, error: str) -> None:
+        """The row is failed and the people who must know are told (bot/send_failures.py)."""
+        notices = await self.failures.give_up(
+            row, meta, reason, error, rate_limited=self.gate.limited_recently()
+        )
+        if notices:
+            self.kick()

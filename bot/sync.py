@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,13 +30,15 @@ from nio import (
 )
 from nio.events import Event
 
+from bot import ratelimit
 from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.metrics import Metrics
 from bot.outbox import enqueue
-from bot.pills import resolve_pills
+from bot.own_words import command_text, pill_names
+from bot.parking import Parking
 from bot.store import Store
 from commands import delivery
 from commands.context import Incoming, OutMessage, utc_iso
@@ -111,6 +114,10 @@ class SyncLoop:
     # When each (room, person, device) was last told why it is refused (monotonic seconds).
     _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
+    parking: Parking = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parking = Parking(self.store, self.metrics, self.clock)
 
     def stop(self) -> None:
         self._stop.set()
@@ -206,12 +213,16 @@ class SyncLoop:
         if changed and self.trust is not None:
             self.trust.forget(changed)
         for room_id, info in resp.rooms.invite.items():
-            await self._invite(room_id, info.invite_state)
-        await self._settle_dm_candidates()
-        await self._note_rooms(resp)
-        await self._remember_names(
-            [e for info in resp.rooms.join.values() for e in [*info.state, *info.timeline.events]]
-        )
+            async with self.parking.guard("invite", event_id=f"invite:{room_id}", room_id=room_id):
+                await self._invite(room_id, info.invite_state)
+        async with self.parking.guard("dm_candidates"):
+            await self._settle_dm_candidates()
+        async with self.parking.guard("rooms"):
+            await self._note_rooms(resp)
+        async with self.parking.guard("names"):
+            await self._remember_names(
+                [e for i in resp.rooms.join.values() for e in [*i.state, *i.timeline.events]]
+            )
         for room_id, info in resp.rooms.join.items():
             await self._memberships(room_id, list(info.state) + list(info.timeline.events))
             events = list(info.timeline.events)
@@ -225,12 +236,14 @@ class SyncLoop:
             if info.timeline.limited:
                 events = await self._backfill(room_id, info.timeline.prev_batch) + events
             for event in events:
-                try:
+                # One bad event must not stop the loop: it is parked (bot/parking.py).
+                async with self.parking.guard(
+                    "route",
+                    event_id=event.event_id,
+                    room_id=room_id,
+                    sender=getattr(event, "sender", None),
+                ):
                     await self._route(room_id, event)
-                except Exception:
-                    # One bad event must not stop the loop; it stays unhandled in the
-                    # ledger, so the next start tries it again.
-                    log.exception("could not route %s in %s", event.event_id, room_id)
         for room_id in resp.rooms.leave:
             if room_id not in resp.rooms.join:  # gone: forget it in memory (bot/roomgc.py)
                 self._refusals_told = {
@@ -259,11 +272,24 @@ class SyncLoop:
             log.info("declining invite to %s from a sender not allowed in", room_id)
             await self.client.room_leave(room_id)
             return
+        async with self.store.write() as db:  # one budget and a cap of rooms per person
+            why = await ratelimit.refuse_invite(
+                self.dispatcher.limiter, db, self.settings, inviter, room_id, self.clock.now()
+            )
+        if why is not None:
+            self.metrics.refused.labels(f"invite_over_{why}").inc()
+            log.info("declining invite to %s: the inviter is over the %s limit", room_id, why)
+            await self.client.room_leave(room_id)
+            if self.kick is not None:
+                self.kick()
+            return
         resp = await self.client.join(room_id)
         if isinstance(resp, JoinError):
             log.warning("could not join %s: %s", room_id, resp.status_code)
         else:
             log.info("joined %s on an invite", room_id)
+            async with self.store.write() as db:
+                await ratelimit.note_joined_for(db, room_id, inviter)
             if (invite.content or {}).get("is_direct"):
                 # Perhaps the person's own DM with the bot: it becomes the room the bot
                 # writes to them in only once its state shows it encrypted and private
@@ -299,6 +325,7 @@ class SyncLoop:
                 joined,
             )
             await db.executemany("DELETE FROM bot_rooms WHERE room_id = ?", left)
+            await ratelimit.forget_rooms(db, [r for (r,) in left])
 
     async def _settle_dm_candidates(self) -> None:
         """A joined DM invite becomes the person's DM if it is encrypted and holds only
@@ -348,9 +375,12 @@ class SyncLoop:
                 or event.state_key == self.client.user_id
             ):
                 continue
-            await self._person_left(
-                room_id, event.state_key, event.prev_membership, event.server_timestamp
-            )
+            async with self.parking.guard(
+                "membership", event_id=event.event_id, room_id=room_id, sender=event.sender
+            ):
+                await self._person_left(
+                    room_id, event.state_key, event.prev_membership, event.server_timestamp
+                )
 
     async def _person_left(self, room_id: str, user_id: str, prev: str | None, ts_ms: int) -> None:
         rejected = prev == "invite"
@@ -461,6 +491,10 @@ class SyncLoop:
             return
         if isinstance(event, MegolmEvent):
             if event.event_id not in self._pending:
+                # Each costs key requests to the sender's devices and a notice: one token.
+                if not self.dispatcher.limiter.allow(sender):
+                    await self._over_limit(room_id, sender, event.event_id)
+                    return
                 self._pending[event.event_id] = PendingDecryption(
                     event, room_id, self.clock.monotonic()
                 )
@@ -478,7 +512,9 @@ class SyncLoop:
             # A plaintext event in an encrypted room: anyone on the server could forge it.
             self.metrics.refused.labels("plaintext_in_encrypted_room").inc()
             return
-        incoming = _incoming(room_id, event, source, self.settings.command_prefix)
+        # Pills count only where their text names the linked user (bot/pills.py).
+        names = await pill_names(self.store.reader, room, source.get("content") or {})
+        incoming = _incoming(room_id, event, source, self.settings.command_prefix, names)
         if incoming is None or not self.dispatcher.wants(incoming):
             return
         incoming = dataclasses.replace(incoming, megolm=replay.origin(self.client, event))
@@ -512,9 +548,29 @@ class SyncLoop:
             return True  # the dispatcher checks the sender against its ledger
         if not self.dispatcher.registry.is_command(incoming.body):
             return False  # an edit of ordinary chat
+        if not self.dispatcher.limiter.allow(incoming.sender):
+            return True  # no lookup for them now; the dispatcher refuses it and tells them
         resp = await self.client.room_get_event(incoming.room_id, incoming.replaces)
         original = getattr(resp, "event", None)
         return getattr(original, "sender", None) == incoming.sender
+
+    async def _over_limit(self, room_id: str, sender: str, event_id: str) -> None:
+        """An event over the person's rate limit (bot/ratelimit.py): ignored, told once."""
+        self.metrics.refused.labels("rate_limited").inc()
+        if not self.dispatcher.limiter.first_refusal(sender):
+            return
+        async with self.store.write() as db:
+            await ratelimit.tell(
+                db,
+                self.settings,
+                sender,
+                lambda: ratelimit.over_limit_text(self.settings),
+                self.clock.now(),
+                room_id=room_id,
+                reply_to=event_id,
+            )
+        if self.kick is not None:
+            self.kick()
 
     async def _refuse_unencrypted(self, room_id: str, event: Event) -> None:
         body = getattr(event, "body", "") or ""
@@ -665,12 +721,16 @@ class SyncLoop:
 
 
 def _incoming(
-    room_id: str, event: Event, source: dict[str, Any], prefix: str = "!"
+    room_id: str,
+    event: Event,
+    source: dict[str, Any],
+    prefix: str = "!",
+    names: Mapping[str, set[str]] | None = None,
 ) -> Incoming | None:
     content = source.get("content") or {}
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
-        return _edit(room_id, event, source, prefix)
+        return _edit(room_id, event, source, prefix, names)
     ts = int(source.get("origin_server_ts") or 0)
     if source.get("type") == "m.reaction":
         if relates.get("rel_type") != "m.annotation":
@@ -685,9 +745,7 @@ def _incoming(
         )
     if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
         return None
-    body = _strip_reply_fallback(content["body"])
-    if body.startswith(prefix):  # a command: pills become the Matrix IDs they stand for
-        body = resolve_pills(body, content.get("formatted_body"))
+    body = command_text(content, prefix, names)  # only the sender's own words
     thread_root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
     reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
     if thread_root and relates.get("is_falling_back"):
@@ -703,7 +761,13 @@ def _incoming(
     )
 
 
-def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> Incoming | None:
+def _edit(
+    room_id: str,
+    event: Event,
+    source: dict[str, Any],
+    prefix: str,
+    names: Mapping[str, set[str]] | None = None,
+) -> Incoming | None:
     """Element's edit: the new text is in m.new_content; the dispatcher decides what it means."""
     content = source.get("content") or {}
     new = content.get("m.new_content")
@@ -712,9 +776,7 @@ def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> In
         return None
     if new.get("msgtype") != "m.text" or not isinstance(new.get("body"), str):
         return None
-    body = new["body"].strip()
-    if body.startswith(prefix):
-        body = resolve_pills(body, new.get("formatted_body"))
+    body = command_text(new, prefix, names)
     return Incoming(
         event_id=event.event_id,
         room_id=room_id,
@@ -723,15 +785,6 @@ def _edit(room_id: str, event: Event, source: dict[str, Any], prefix: str) -> In
         timestamp_ms=int(source.get("origin_server_ts") or 0),
         replaces=original,
     )
-
-
-def _strip_reply_fallback(body: str) -> str:
-    lines = body.split("\n")
-    if not lines or not lines[0].startswith("> "):
-        return body.strip()
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    return "\n".join(lines).strip()
 
 
 def _reason(resp: object) -> str:

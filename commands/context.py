@@ -72,6 +72,8 @@ class OutMessage:
     # ("LR-4"): the outbox adds the banner and sends it only to people it covers.
     marking: Marking | None = None
     about: str | None = None
+    # How long it is worth sending (commands/outbox_row.Queued.kind); Context sets it.
+    kind: str | None = None
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -94,6 +96,7 @@ class OutMessage:
             origin=self.origin,
             marking=self.marking.to_json() if self.marking is not None else None,
             about=self.about if self.marking is not None else None,
+            kind=self.kind,
             attachment=(
                 {"filename": self.attachment.filename, "mimetype": self.attachment.mimetype}
                 if self.attachment is not None
@@ -203,6 +206,7 @@ class Context:
                 kw.setdefault("thread_root", self.incoming.thread_root)
         if kw.get("marking") and "origin" not in kw and self.person is not None:
             kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
+        kw.setdefault("kind", "reply" if self.incoming is not None else "scheduled")
         return self._queue(rendered, kw)
 
     def send(self, text: str | Rendered, **kw: Any) -> OutMessage:
@@ -217,6 +221,7 @@ class Context:
                 kw["origin"] = self.origin()
         if kw.get("marking") and "origin" not in kw and self.person is not None:
             kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
+        kw.setdefault("kind", "message" if self.incoming is not None else "scheduled")
         return self._queue(rendered, kw)
 
     # -- languages: render for someone else in their language (commands/i18n.py) -------

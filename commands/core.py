@@ -131,7 +131,8 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
                 id=str(oid),
                 kinds=kinds,
             ),
-            example=f"{ctx.prefix}{verb} A-7",
+            # The verb's own example (`!edit A-7` alone would be refused: no changes).
+            example=ctx.registry.commands[verb].example_at(ctx.now, ctx.prefix),
         )
     roles = roles_of(handler)
     if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):

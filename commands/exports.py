@@ -21,6 +21,7 @@ from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
+from commands.markings.access import released_to_sender
 from commands.markings.model import Marking, Policy
 from commands.markings.store import reader_here
 from commands.registry import Param, command
@@ -159,21 +160,20 @@ async def to_markdown(
 )
 async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
     found = await get_summit(ctx.db, summit)
-    if found is None:
+    if found is None or not await released_to_sender(ctx, [found.marking]):
         raise NotFound(_(_NO_SUMMIT, command="!summit list"))
     async with ctx.db.execute(
         "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (found.id,)
     ) as cur:
         items = [Item.from_row(r) for r in await cur.fetchall()]
+    # What is not released to the reader is not there for them: not in the file, not in a
+    # count, not in a "none of them is for you" (commands/markings/access.py).
+    reader = await reader_here(ctx)
+    items = [i for i in items if reader.shows(i.marking) != "none"]
     if not sees_summit(ctx, found):
         items = [i for i in items if await is_owner(ctx, i)]
         if not items:
             raise NotFound(_(_NO_SUMMIT, command="!summit list"))
-    reader = await reader_here(ctx)
-    releasable = [i for i in items if reader.shows(i.marking) != "none"]
-    if items and not releasable:
-        raise NotFound(_("{ref} has no action items releasable to you.", ref=found.ref))
-    items = releasable
     policy = Policy.from_settings(ctx.settings)
     marking = policy.combine(i.marking for i in items)
     if marking is not None and not policy.nations_of(marking.rel):

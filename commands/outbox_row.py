@@ -30,6 +30,10 @@ class Queued:
     event_type: str | None = None  # None: m.room.message
     marking: dict[str, Any] | None = None  # commands.markings Marking.to_json(), if marked
     about: str | None = None  # the object a marked message is about (e.g. LR-3)
+    # What it is, for how long it is worth sending (bot/send_policy.py): "reply" (an answer
+    # to a command), "message" (sent by a command to someone or somewhere else),
+    # "scheduled" (a reminder, a nudge), None: the runtime's own notice.
+    kind: str | None = None
     # Set while sending: the thread's root is in a DM the person left, so this message
     # starts the thread again in the new DM (not stored).
     restart_thread: str | None = field(default=None, compare=False)
@@ -70,10 +74,11 @@ class Queued:
             event_type=data.get("event_type"),
             marking=data.get("marking"),
             about=data.get("about"),
+            kind=data.get("kind"),
         )
 
 
-_OPTIONAL = ("attachment", "event_type", "marking", "about")
+_OPTIONAL = ("attachment", "event_type", "marking", "about", "kind")
 
 # The content of a row that must not keep its message (withheld or undeliverable).
 WIPED = "{}"

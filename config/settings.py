@@ -135,8 +135,22 @@ class Settings(BaseSettings):
         le=7 * 86_400,
         description="Seconds: the shortest gap between two firings of a repeating item",
     )
-    rate_limit_burst: int = Field(60, ge=1, description="Commands a person may send at once")
-    rate_limit_per_minute: int = Field(60, ge=1, description="Sustained commands per minute")
+    rate_limit_burst: int = Field(
+        60,
+        ge=1,
+        description="What one person may make the bot do at once: commands, edits, replies, "
+        "reactions, undecryptable messages and invitations, counted together",
+    )
+    rate_limit_per_minute: int = Field(
+        60, ge=1, description="The same, sustained: how many a minute after the burst"
+    )
+    max_rooms_per_inviter: int = Field(
+        25,
+        ge=1,
+        le=10_000,
+        description="Rooms the bot stays in on one person's invitations (DMs included); "
+        "further invitations from them are declined and they are told why",
+    )
     undecryptable_give_up: int = Field(
         120,
         ge=5,

@@ -7,10 +7,13 @@ What the domain code relies on, and how it maps:
   are skipped).
 - Rows are asyncpg Records: indexable by name and by position, like aiosqlite.Row.
 - SQLite converts loosely between a column's type and a parameter's; asyncpg refuses a str
-  for an integer or an int for text. The parameter types PostgreSQL infers for a statement
-  are read once (a prepare) and cached; values are converted to them (bool -> int, int ->
-  text, numeric text -> int). This keeps SQLite's loose typing where the domain code
-  depended on it, without every call site learning a second rule.
+  for an integer or an int for text. Parameters are typed at this adapter: the types
+  PostgreSQL infers for a statement are read once (a prepare) and cached, and each value
+  is converted to its parameter's declared type, never guessed from its Python type (a
+  `bool` stays a `bool` where the statement wants a boolean, `(? OR sent_at >= ?)`, and
+  becomes 0/1 only for an integer column, as SQLite stores it). This keeps SQLite's loose
+  typing where the domain code depended on it, without every call site learning a second
+  rule.
 """
 
 from __future__ import annotations
@@ -75,10 +78,15 @@ def translate(sql: str) -> tuple[str, bool]:
 
 
 def _coerce(value: Any, kind: str) -> Any:
+    """`value` as a parameter of PostgreSQL type `kind` (the statement's, from a prepare)."""
     if value is None:
         return None
+    if kind == "bool":
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "t", "true", "yes", "on")
+        return bool(value)  # SQLite's 0/1 (and any int) for a boolean
     if isinstance(value, bool):
-        value = int(value)
+        value = int(value)  # SQLite stores True as 1, also in a text column
     if kind in _TEXT:
         return value if isinstance(value, str) else str(value)
     if kind in _INT:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import aiosqlite
+
 from commands.actions.store import Item, Summit, get_item, get_summit
 from commands.context import Context
 from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
+from commands.markings.access import resolve
+from commands.markings.model import Marking
+from commands.markings.store import Reader
 from commands.timeparse import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
@@ -30,36 +35,60 @@ async def is_owner(ctx: Context, item: Item) -> bool:
 
 
 async def visible_summit(ctx: Context, number: int) -> Summit:
-    summit = await get_summit(ctx.db, number)
-    if summit is None or not sees_summit(ctx, summit):
-        raise NotFound(
+    return await resolve(
+        ctx,
+        await get_summit(ctx.db, number),
+        may_see=lambda summit: sees_summit(ctx, summit),
+        missing=lambda: NotFound(
             _(
                 "No summit {ref} that you can see (ask in the summit's room). "
                 "Send {command} for yours.",
                 ref="S-" + str(number),
                 command="!summit list",
             )
-        )
-    return summit
+        ),
+    )
 
 
 async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
     """The item if the sender may read it; NotFound otherwise (existence is not revealed)."""
     item = await get_item(ctx.db, number)
     summit = await get_summit(ctx.db, item.summit_id) if item else None
-    if (
-        item is None
-        or summit is None
-        or not (sees_summit(ctx, summit) or await is_owner(ctx, item))
-    ):
-        raise NotFound(
+
+    async def may_see(item: Item) -> bool:
+        return summit is not None and (sees_summit(ctx, summit) or await is_owner(ctx, item))
+
+    found = await resolve(
+        ctx,
+        item,
+        may_see=may_see,
+        missing=lambda: NotFound(
             _(
                 "No action item {ref} that you can see. Send {command} for yours.",
                 ref="A-" + str(number),
                 command="!actions list",
             )
-        )
-    return item, summit
+        ),
+        # What is shown with an item names its summit: both must be released to the reader.
+        also=[summit.marking if summit else None],
+    )
+    assert summit is not None
+    return found, summit
+
+
+async def not_released(db: aiosqlite.Connection, reader: Reader) -> list[int]:
+    """The items not released to the reader (their own marking or their summit's): for
+    them these do not exist, so no listing shows or counts them."""
+    async with db.execute(
+        "SELECT i.id, i.marking, s.marking FROM action_items i JOIN summits s "
+        "ON s.id = i.summit_id WHERE i.marking IS NOT NULL OR s.marking IS NOT NULL"
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        int(row[0])
+        for row in rows
+        if "none" in (reader.shows(Marking.from_column(m)) for m in (row[1], row[2]))
+    ]
 
 
 def require_secretariat(ctx: Context, what: str) -> None:

@@ -43,6 +43,7 @@ from commands.examples import day
 from commands.i18n import N_, SOURCE, _, language
 from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.parties import refuse_uncovered
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
@@ -110,10 +111,13 @@ async def actions_add(
         marking,
         rel,
         what="action item",
-        example=f"{_add_example(ctx.now)} marking={marking_example(ctx.settings)} rel=FRA,DEU",
+        # Owned by a post with members of those nations: an owner must be covered too.
+        example=_add_example(ctx.now).replace("@alice:example.org", "FR-PARIS")
+        + f" marking={marking_example(ctx.settings)} rel=FRA,DEU",
         own=found.marking,
         room_id=ctx.room_id,
     )
+    await _refuse_uncovered_owner(ctx, owner, mark, found)
     text = text.strip()  # bounded by max_body_length (bot.limits), never cut
     number = await insert_item(
         ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx), mark
@@ -135,6 +139,18 @@ async def actions_add(
         **item.marked,
     )
     await _tell_owner(ctx, item, found, "added")
+
+
+async def _refuse_uncovered_owner(
+    ctx: Context, owner: str, mark: Marking | None, summit: Summit, fix: str | None = None
+) -> None:
+    """An owner the item (or its summit, named with it) is not released to could never see
+    it: refused, nothing changes (commands/markings/parties.py). `fix`: the command the
+    example corrects (default: the one sent)."""
+    await refuse_uncovered(ctx, mark, [owner], what="action item", role="owner", command=fix)
+    # The summit's marking, widened, is the summit's to change: the example edits it.
+    edit = f"{ctx.prefix}edit {summit.ref}"
+    await refuse_uncovered(ctx, summit.marking, [owner], what="summit", role="owner", command=edit)
 
 
 async def _room_summit(ctx: Context, example: str) -> Summit:
@@ -329,6 +345,11 @@ async def apply_edit(
     if not updates:
         ctx.reply(_("{ref}: nothing changed.", ref=item.ref))
         return
+    if "owner" in updates or "marking" in updates:
+        mark = Marking.from_column(updates["marking"]) if "marking" in updates else item.marking
+        owner = updates.get("owner", item.owner)
+        fix = f"{ctx.prefix}edit {item.ref}" + (f" owner={owner}" if "owner" in updates else "")
+        await _refuse_uncovered_owner(ctx, owner, mark, summit, fix)
     updates["updated_at"] = utc_iso(ctx.now)
     sets = ", ".join(f"{k} = ?" for k in updates)
     await ctx.db.execute(

@@ -134,7 +134,9 @@ async def digest(ctx: Context, job: Job) -> None:
 
 
 async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: str) -> Rendered:
-    overdue = sum(1 for i in items if i.overdue(ctx.now))
+    reader = await reader_for(ctx.db, ctx.settings, None)  # the summit room
+    # A marked item's state is not shown in a room: not in the overdue count either.
+    overdue = sum(1 for i in items if i.overdue(ctx.now) and reader.shows(i.marking) == "full")
     title = ngettext(
         "{ref} {name}: {n} open item(s), {overdue} overdue{late}",
         "{ref} {name}: {n} open item(s), {overdue} overdue{late}",
@@ -145,23 +147,33 @@ async def render_digest(ctx: Context, summit: Summit, items: list[Item], late: s
         late=late,
     )
     groups: dict[tuple[str, str], list[Item]] = {}
+    marked: list[Item] = []  # in a room: the ID and marking only, not under an owner
     for item in items:
-        groups.setdefault((item.owner_kind, item.owner), []).append(item)
+        if reader.shows(item.marking) == "full":
+            groups.setdefault((item.owner_kind, item.owner), []).append(item)
+        else:
+            marked.append(item)
     text = [title]
     html = [f"<p><b>{esc(title)}</b></p>"]
-    reader = await reader_for(ctx.db, ctx.settings, None)  # the summit room
-    for key in sorted(groups, key=lambda k: k[1].lower()):
-        label = await owner_label(ctx.db, *key)
-        lines = [
-            _(
-                "{ref} due {due} [{status}] {text}",
-                ref=i.ref,
-                due=i.due_for(summit.timezone),
-                status=i.status_for(ctx.now),
-                text=i.text if reader.shows(i.marking) == "full" else _withheld(i),
-            )
-            for i in groups[key]
-        ]
+    sections = [
+        (
+            await owner_label(ctx.db, *key),
+            [
+                _(
+                    "{ref} due {due} [{status}] {text}",
+                    ref=i.ref,
+                    due=i.due_for(summit.timezone),
+                    status=i.status_for(ctx.now),
+                    text=i.text,
+                )
+                for i in groups[key]
+            ],
+        )
+        for key in sorted(groups, key=lambda k: k[1].lower())
+    ]
+    if marked:
+        sections.append((_("Marked items"), [f"{i.ref} {_withheld(i)}" for i in marked]))
+    for label, lines in sections:
         text.append(label)
         text += [f"  • {line}" for line in lines]
         html.append(

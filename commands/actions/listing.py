@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commands.actions.access import is_secretariat, sees_summit, sender_zone
+from commands.actions.access import is_secretariat, not_released, sees_summit, sender_zone
 from commands.actions.model import ACTIVE, STATUSES, parse_status, parse_summit_id
 from commands.actions.store import (
     Item,
@@ -18,7 +19,8 @@ from commands.actions.store import (
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
-from commands.markings.store import reader_here, withheld_cell
+from commands.markings.access import released_to_sender
+from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.registry import Option, Param, command
 from commands.render import Rendered, plain, table, without_unmarked_column
 from commands.timeparse import parse_due
@@ -57,10 +59,15 @@ async def query_items(
     before: datetime | None,
     limit: int,
     offset: int,
+    exclude: Sequence[int] = (),
 ) -> tuple[int, list[Item]]:
-    """One filtered page, sorted by due date, and the total; `restrict_owners` is visibility."""
+    """One filtered page, sorted by due date, and the total; `restrict_owners` is visibility,
+    `exclude` the items not released to the reader (in neither the page nor the total)."""
     where = ["TRUE"]
     params: list[Any] = []
+    if exclude:
+        where.append(f"id NOT IN ({','.join('?' * len(exclude))})")
+        params += exclude
     if set(statuses) != set(STATUSES):  # every status is no filter: walk the due index
         where.append(f"status IN ({','.join('?' * len(statuses))})")
         params += statuses
@@ -137,7 +144,8 @@ async def actions_list(
     restrict: list[str] | None = None
     if summit_numbers:
         summits = [await get_summit(ctx.db, n) for n in summit_numbers]
-        if any(s is None for s in summits):
+        hidden = [s is None or not await released_to_sender(ctx, [s.marking]) for s in summits]
+        if any(hidden):
             raise NotFound(_(_NO_SUMMIT, command="!summit list"))
         if not all(sees_summit(ctx, s) for s in summits if s):
             restrict = my_keys  # an owner outside the room sees just their own items
@@ -158,6 +166,7 @@ async def actions_list(
     cutoff = _before(ctx, before) if before else None
     statuses = status or ACTIVE
     size = ctx.settings.actions_page_size
+    reader = await reader_here(ctx)
     total, items = await query_items(
         ctx.db,
         now=ctx.now,
@@ -169,12 +178,13 @@ async def actions_list(
         before=cutoff,
         limit=size,
         offset=(page - 1) * size,
+        exclude=await not_released(ctx.db, reader),
     )
     if restrict is not None and summit_numbers and total == 0:
         raise NotFound(
             _(_NO_SUMMIT, command="!summit list")
         )  # a summit you cannot see looks like one that is not there
-    ctx.reply(await render_list(ctx, total, items, page, size))
+    ctx.reply(await render_list(ctx, total, items, page, size, reader))
 
 
 def _before(ctx: Context, text: str) -> datetime:
@@ -187,7 +197,7 @@ def _before(ctx: Context, text: str) -> datetime:
 
 
 async def render_list(
-    ctx: Context, total: int, items: list[Item], page: int, size: int
+    ctx: Context, total: int, items: list[Item], page: int, size: int, reader: Reader
 ) -> Rendered:
     if total == 0:
         return plain(_("No action items match."))
@@ -203,22 +213,20 @@ async def render_list(
         )
     zone = sender_zone(ctx)
     labels: dict[tuple[str, str], str] = {}
-    reader = await reader_here(ctx)
     rows: list[tuple[str, ...]] = []
-    for item in items:
-        shown = reader.shows(item.marking)
-        if shown == "none":
-            continue  # not releasable to the reader: not even its existence
+    for item in items:  # none of them is "none" (not_released)
+        mark = item.marking.shown() if item.marking else "-"
+        if reader.shows(item.marking) == "id" and item.marking is not None:  # a room
+            rows.append((item.ref, mark, "", "", "", "", withheld_cell(item.marking)))
+            continue
         key = (item.owner_kind, item.owner)
         if key not in labels:
             labels[key] = await owner_label(ctx.db, *key)
         text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
-        if shown == "id" and item.marking is not None:
-            text = withheld_cell(item.marking)
         rows.append(
             (
                 item.ref,
-                item.marking.shown() if item.marking else "-",
+                mark,
                 item.due_for(zone),
                 item.status_for(ctx.now),
                 labels[key],

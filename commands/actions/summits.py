@@ -12,6 +12,7 @@ from commands.actions.access import (
     NUDGE_SOON,
     SECRETARIAT,
     is_secretariat,
+    not_released,
     require_open,
     require_secretariat,
     sender_zone,
@@ -33,6 +34,8 @@ from commands.examples import day
 from commands.i18n import N_, _, ngettext
 from commands.ids import ObjectId
 from commands.markings.model import Marking, marking_example
+from commands.markings.parties import refuse_uncovered
+from commands.markings.store import reader_here, withheld_cell
 from commands.markings.wiring import marking_for
 from commands.people import parse_zone
 from commands.registry import Option, Param, command, handles
@@ -207,6 +210,13 @@ async def _edit_summit(ctx: Context, number: int, changes: dict[str, str]) -> No
         default = await _summit_marking(
             ctx, summit.marking, changes.get("marking"), changes.get("rel"), example
         )
+        # An item's owner it would no longer be released to could not see their item.
+        async with ctx.db.execute(
+            "SELECT DISTINCT owner FROM action_items WHERE summit_id = ? ORDER BY owner",
+            (summit.id,),
+        ) as cur:
+            owners = [r[0] for r in await cur.fetchall()]
+        await refuse_uncovered(ctx, default, owners, what="summit", role="item owner")
         updates["marking"] = Marking.column(default)
     zone = summit.timezone
     if "tz" in changes:
@@ -318,6 +328,8 @@ async def summit_close(ctx: Context, *, summit: int, note: str | None) -> None:
     for number in left:
         await ctx.unschedule(NUDGE_SOON, f"A-{number}")
         await ctx.unschedule(NUDGE_OVERDUE, f"A-{number}")
+    hidden = set(await not_released(ctx.db, await reader_here(ctx)))
+    left = [n for n in left if n not in hidden]  # the count says nothing of those
     await ctx.audit("summit.close", found.ref, note or "")
     ctx.reply(
         ngettext(
@@ -336,10 +348,17 @@ async def summit_list(ctx: Context) -> None:
             summits = [Summit.from_row(r) for r in await cur.fetchall()]
     else:
         summits = await summits_in_room(ctx.db, ctx.room_id)
+    reader = await reader_here(ctx)
+    summits = [s for s in summits if reader.shows(s.marking) != "none"]  # not there for them
     if not summits:
         ctx.reply(_("No summits you can see here. Ask in the summit's room."))
         return
-    rows = [(s.ref, s.name, _dates(s), shown_state(s.state), s.timezone) for s in summits]
+    rows = [
+        (s.ref, s.name, _dates(s), shown_state(s.state), s.timezone)
+        if reader.shows(s.marking) == "full" or s.marking is None
+        else (s.ref, withheld_cell(s.marking), "", "", "")  # a room: the ID and marking only
+        for s in summits
+    ]
     head = [_("id"), _("name"), _("dates"), _("state"), _("zone")]
     ctx.reply(table(_("Summits"), head, rows))
 
@@ -365,18 +384,18 @@ def _dates(summit: Summit) -> str:
 async def show_summit(ctx: Context, oid: ObjectId) -> None:
     number = oid.number
     summit = await visible_summit(ctx, number)
+    # No count includes an item not released to the reader (it does not exist for them).
+    hidden = set(await not_released(ctx.db, await reader_here(ctx)))
     async with ctx.db.execute(
-        "SELECT status, COUNT(*) FROM action_items WHERE summit_id = ? GROUP BY status",
-        (number,),
+        "SELECT id, status, status IN ('open', 'in_progress') AND due_at < ? "
+        "FROM action_items WHERE summit_id = ?",
+        (utc_iso(ctx.now), number),
     ) as cur:
-        counts = {r[0]: int(r[1]) for r in await cur.fetchall()}
-    async with ctx.db.execute(
-        "SELECT COUNT(*) FROM action_items WHERE summit_id = ? AND status IN "
-        "('open', 'in_progress') AND due_at < ?",
-        (number, utc_iso(ctx.now)),
-    ) as cur:
-        row = await cur.fetchone()
-    overdue = int(row[0]) if row else 0
+        rows = [r for r in await cur.fetchall() if int(r[0]) not in hidden]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[1]] = counts.get(row[1], 0) + 1
+    overdue = sum(1 for row in rows if row[2])
     tally = ", ".join(_tally(s, counts.get(s, 0)) for s in STATUSES)
     lines = [
         (_("summit"), f"{summit.ref} {summit.name}"),

@@ -42,7 +42,9 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
+from commands.markings.access import released_to_sender
 from commands.markings.model import Policy, marking_example, reason_shown
+from commands.markings.parties import refuse_uncovered
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command, handles, listener
@@ -194,6 +196,7 @@ async def request(
         posts=[target] if kind != "person" else [],
         room_id=ctx.room_id,
     )
+    await refuse_uncovered(ctx, mark, [target], what="request", role="addressee")
     # Who it is released to, decided now as the outbox will at send time, so the requester's
     # "Sent to:" names only them and the same reply says who was left out and why.
     policy = Policy.from_settings(ctx.settings)
@@ -491,6 +494,8 @@ async def _relay_from_thread(ctx: Context, incoming: Incoming, root: str | None)
         return False
     req = await load_request(ctx.db, found[0])
     assert req is not None
+    if not await released_to_sender(ctx, [req.marking]):
+        return False  # as for a thread that is no request's: no trace of it
     side = req.side(incoming.sender)
     if side is None and not ctx.is_admin:
         ctx.reply(_("You are not a party to {id}; your message was not relayed.", id=req.label))
@@ -518,6 +523,8 @@ async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
         return False
     req = await load_request(ctx.db, found[0])
     assert req is not None
+    if not await released_to_sender(ctx, [req.marking]):
+        return False  # as for a reaction on any other message: no trace of it
     if req.side(incoming.sender) != "addressee" or req.status != "open":
         return False  # nothing to do: a ✅ from the requester, or already acknowledged
     await set_status(ctx, req, "acknowledged")

@@ -17,6 +17,7 @@ from commands.errors import NotFound
 from commands.i18n import _
 from commands.ids import ObjectId
 from commands.liaison.model import Side
+from commands.markings.access import resolve
 from commands.markings.model import Marking
 from commands.people import zones_of
 from commands.render import person
@@ -139,17 +140,25 @@ async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
 
 
 async def visible_request(ctx: Context, number: int) -> Request:
-    """The request if the reader is a party or an admin; otherwise it does not exist for them."""
-    req = await load_request(ctx.db, number)
-    if req is None or (req.side(ctx.sender) is None and not ctx.is_admin):
-        raise NotFound(
-            _(
-                "No such request: {id}. Send {command} for yours.",
-                id="LR-" + str(number),
-                command="!requests",
-            )
+    """The request if the reader is a party or an admin and it is released to them;
+    otherwise it does not exist for them."""
+    return await resolve(
+        ctx,
+        await load_request(ctx.db, number),
+        may_see=lambda req: req.side(ctx.sender) is not None or ctx.is_admin,
+        missing=lambda: no_such_request(number),
+    )
+
+
+def no_such_request(number: int) -> NotFound:
+    """The answer for a request that does not exist for the reader (commands.markings.access)."""
+    return NotFound(
+        _(
+            "No such request: {id}. Send {command} for yours.",
+            id="LR-" + str(number),
+            command="!requests",
         )
-    return req
+    )
 
 
 async def threads_of(db: aiosqlite.Connection, request_id: int) -> list[Thread]:

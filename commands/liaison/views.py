@@ -208,15 +208,25 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         params.append(status)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     async with ctx.db.execute(
-        f"SELECT id FROM liaison_requests {where} ORDER BY id DESC LIMIT 50", params
+        f"SELECT id FROM liaison_requests {where} ORDER BY id DESC", params
     ) as cur:
         ids = [int(r[0]) for r in await cur.fetchall()]
+    reader = await reader_here(ctx)
+    found: list[tuple[Request, str]] = []
+    for number in ids:
+        req = await load_request(ctx.db, number)
+        assert req is not None
+        shown = reader.shows(req.marking)
+        if shown != "none":  # not releasable to the reader: not even its existence
+            found.append((req, shown))
+        if len(found) == 50:
+            break
     title = _(
         "Liaison requests ({which}, {status})",
         which=_filter_name(which),
         status=_filter_name(status),
     )
-    if not ids:
+    if not found:
         ctx.reply(
             _(
                 "{title}: none. Send {command} to make one.",
@@ -226,24 +236,19 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         )
         return
     zone = await zone_of(ctx, me)
-    reader = await reader_here(ctx)
     rows = []
-    for number in ids:
-        req = await load_request(ctx.db, number)
-        assert req is not None
-        shown = reader.shows(req.marking)
-        if shown == "none":
-            continue  # not releasable to the reader: not even its existence
+    for req, shown in found:
+        mark = req.marking.shown() if req.marking else "-"
+        if shown == "id" and req.marking is not None:  # a room: the ID and marking only
+            rows.append([req.label, mark, "", "", withheld_cell(req.marking), "", "", ""])
+            continue
         if req.requester == me:
             way = pgettext("direction", "out")
         else:
             way = pgettext("direction", "in") if me in req.addressees else "-"
         party = party_of(req.target if way == "out" else req.requester)
         subject = req.subject if len(req.subject) <= 40 else req.subject[:39] + "…"
-        if shown == "id" and req.marking is not None:
-            subject = withheld_cell(req.marking)
         due = show_instant(req.due_at, zone) if req.due_at else ""
-        mark = req.marking.shown() if req.marking else "-"
         precedence, state = precedence_name(req.precedence), status_name(req.status)
         rows.append([req.label, mark, way, party, subject, precedence, state, due])
     head = [

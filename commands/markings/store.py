@@ -71,39 +71,43 @@ async def withheld(
 class Reader:
     """Who a listing or digest reaches, for its marked lines.
 
-    A message that mixes objects cannot carry one marking, so each line is decided here:
-    in a direct chat the person is known and a marked line is shown in full if it covers
-    them, and left out entirely otherwise (they learn nothing of it); in a room, whose
-    members are known only when the outbox sends, a marked line is its ID and marking
-    only (ask in a direct chat for the rest) - the simplest rule that never leaks.
+    A message that mixes objects cannot carry one marking, so each line is decided here.
+    A line not released to the person who asked is left out entirely, wherever they ask (they
+    learn nothing of it, and no count includes it). In a direct chat the rest is shown in full;
+    in a room, whose members are known only when the outbox sends, a marked line is its ID
+    and marking only (ask in a direct chat for the rest) - the simplest rule that never leaks.
     """
 
     policy: Policy
-    person: Subject | None  # None: a room
+    person: Subject | None  # who asked (a DM's person); None: nobody, e.g. a room's digest
+    room: bool = False  # the message goes to a room (always so when person is None)
 
     def shows(self, marking: Marking | None) -> str:
         """`full`, `id` (the ID and the marking, nothing of the content) or `none`."""
         if self.policy.covers(marking, Subject("")):  # unmarked: no nation needed
             return "full"
-        if self.person is None:
+        if self.person is not None and not self.policy.covers(marking, self.person):
+            return "none"
+        if self.room or self.person is None:
             return "id"
-        return "full" if self.policy.covers(marking, self.person) else "none"
+        return "full"
 
 
 async def reader_for(db: aiosqlite.Connection, settings: Any, user_id: str | None) -> Reader:
     """A reader for a direct message to `user_id`, or for a room when None."""
     person = (await subjects(db, [user_id]))[0] if user_id else None
-    return Reader(Policy.from_settings(settings), person)
+    return Reader(Policy.from_settings(settings), person, room=user_id is None)
 
 
 async def reader_here(ctx: Context) -> Reader:
-    """The reader of a reply to this command: the sender if this is their direct chat with
-    the bot, else the room."""
+    """The reader of a reply to this command: the sender, in their direct chat with the bot
+    or in a room (then also the room)."""
     async with ctx.db.execute(
         "SELECT 1 FROM dm_rooms WHERE user_id = ? AND room_id = ?", (ctx.sender, ctx.room_id)
     ) as cur:
         direct = await cur.fetchone() is not None
-    return await reader_for(ctx.db, ctx.settings, ctx.sender if direct else None)
+    person = (await subjects(ctx.db, [ctx.sender]))[0]
+    return Reader(Policy.from_settings(ctx.settings), person, room=not direct)
 
 
 def withheld_cell(marking: Marking) -> str:

@@ -16,6 +16,7 @@ from commands.examples import day
 from commands.i18n import N_, _, language, pgettext
 from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example, remarked_notice
+from commands.markings.parties import refuse_uncovered
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
@@ -166,6 +167,8 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
             posts=await _parse_with(ctx.db, draft.with_) if draft.with_ else [],
             room_id=None if room_id == DM else room_id or ctx.room_id,
         )
+        with_ = await _parse_with(ctx.db, draft.with_) if draft.with_ else []
+        await refuse_uncovered(ctx, mark, with_, what=COMMAND_OF[kind], role="participant")
     item = Item(
         id=0,
         kind=kind,
@@ -457,6 +460,10 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
                 marking=marking_example(ctx.settings),
             ),
             own=item.marking,
+        )
+    if kind != "R" and {"with", "marking", "rel"} & set(changes):
+        await refuse_uncovered(
+            ctx, item.marking, item.participants, what=COMMAND_OF[kind], role="participant"
         )
     await reschedule(ctx, item)
     await save_item(ctx, item)

@@ -12,7 +12,8 @@ from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
-from commands.markings.store import reader_here, withheld_cell
+from commands.markings.access import resolve
+from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.people import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
@@ -41,13 +42,17 @@ async def _may_see(ctx: Context, item: Item) -> bool:
 
 
 async def visible_item(ctx: Context, kind: str, number: int) -> Item:
-    item = await load_item(ctx.db, kind, number)
-    if item is None or not await _may_see(ctx, item):
-        code = ObjectId(kind, number)
-        raise NotFound(
-            _("No {code} that you can see. Send !agenda for what is coming up.", code=code)
-        )
-    return item
+    return await resolve(
+        ctx,
+        await load_item(ctx.db, kind, number),
+        may_see=lambda item: _may_see(ctx, item),
+        missing=lambda: NotFound(
+            _(
+                "No {code} that you can see. Send !agenda for what is coming up.",
+                code=ObjectId(kind, number),
+            )
+        ),
+    )
 
 
 def _action(name: str) -> str:
@@ -113,7 +118,8 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             _("days: give a number from {low} to {high}.", low=1, high=90), example="!agenda 14"
         )
     zone = ctx.person.timezone
-    entries = await _agenda(ctx, days)
+    reader = await reader_here(ctx)
+    entries = await _agenda(ctx, days, reader)
     if not entries:
         ctx.reply(
             ngettext(
@@ -139,17 +145,14 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             prefix=ctx.prefix,
             zone=zone,
         )
-    reader = await reader_here(ctx)
     rows = []
     for occ, item in entries:
-        shown = reader.shows(item.marking)
-        if shown == "none":
-            continue  # not releasable to the reader: not even its existence
+        mark = item.marking.banner if item.marking else "-"
+        if reader.shows(item.marking) == "id" and item.marking is not None:
+            rows.append([item.code, mark, "", "", withheld_cell(item.marking), ""])  # a room
+            continue
         there = _local_there(occ, item.zone, zone)
         what, where = item.title, item.place
-        if shown == "id" and item.marking is not None:
-            what, where = withheld_cell(item.marking), ""
-        mark = item.marking.banner if item.marking else "-"
         rows.append([item.code, mark, fmt(occ, zone).rsplit(" ", 1)[0], there, what, where])
     head = [
         pgettext("agenda column", "id"),
@@ -181,9 +184,14 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
 
 
 async def _agenda(
-    ctx: Context, days: int, rows_max: int = AGENDA_ROWS, per_item: int = AGENDA_ROWS
+    ctx: Context,
+    days: int,
+    reader: Reader,
+    rows_max: int = AGENDA_ROWS,
+    per_item: int = AGENDA_ROWS,
 ) -> list[tuple[datetime, Item]]:
-    """The first `rows_max` occurrences in the next `days` days, earliest first.
+    """The first `rows_max` occurrences in the next `days` days, earliest first, of what
+    the sender may see and is released to (`reader`: nothing else is there, not in a count).
 
     Each item is expanded only up to the latest entry still among the first `rows_max`, so
     many hourly items cost about what one does, not items × days × 24.
@@ -196,7 +204,7 @@ async def _agenda(
     entries: list[tuple[datetime, Item]] = []
     for row in rows:
         item = item_from_row(row)
-        if not await _may_see(ctx, item):
+        if reader.shows(item.marking) == "none" or not await _may_see(ctx, item):
             continue
         cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
         occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
@@ -226,7 +234,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
             )
         seen: dict[str, Item] = {}
         reader = await reader_here(ctx)
-        for _occ, item in await _agenda(ctx, days, rows_max=1_000, per_item=1):
+        for _occ, item in await _agenda(ctx, days, reader, rows_max=1_000, per_item=1):
             if reader.shows(item.marking) == "full":  # a calendar of what you may hold
                 seen.setdefault(item.code, item)
         items = list(seen.values())

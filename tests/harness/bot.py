@@ -7,9 +7,12 @@ operator deploys: settings from env and a YAML file, the data dir, signals, rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -183,6 +186,34 @@ class BotProcess:
         return json.loads(creds.read_text(encoding="utf-8"))["device_id"]  # type: ignore[no-any-return]
 
     # -- a second instance of the same bot (PostgreSQL: active/standby) -----------------------
+
+    def store_url(self) -> str:
+        """The database of the bot's store: its `database_url`, else attache.db (SQLite)."""
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        return str(config.get("database_url") or f"sqlite:///{self.data_dir / 'attache.db'}")
+
+    def query(self, sql: str, *params: str | int) -> list[tuple[Any, ...]]:
+        """Read this bot's store, on either backend (`?` placeholders); PostgreSQL's
+        values come back as text, or int when they read as one."""
+        url = self.store_url()
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                return list(db.execute(sql, params).fetchall())
+        literals = iter(
+            str(p) if isinstance(p, int) else "'" + p.replace("'", "''") + "'" for p in params
+        )
+        text = re.sub(r"\?", lambda _m: next(literals), sql)
+        out = subprocess.run(
+            ["psql", "-X", "-qAt", "-F", "\x1f", url, "-c", text],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return [
+            tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("\x1f"))
+            for line in out.splitlines()
+        ]
 
     def replica(self, workdir: Path) -> BotProcess:
         """Another process of this bot (same account, same database), own data dir and port."""

@@ -16,12 +16,31 @@ from tests.harness.synapse import SynapseServer
 BotFactory = Callable[..., BotProcess]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The one switch for PostgreSQL parity: a test that uses it (directly, or with
+    `@pytest.mark.usefixtures("store_backend")`) runs twice, and every bot it makes with
+    `bot_factory` keeps its store (and crypto store) on that backend. Only the tests of
+    membership, the DM lifecycle, delivery, markings and replay use it: not the suite."""
+    return str(request.param)
+
+
 @pytest.fixture
-def bot_factory(synapse: SynapseServer, tmp_path: Path) -> Iterator[BotFactory]:
+def bot_factory(
+    synapse: SynapseServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[BotFactory]:
     """`bot_factory(allowed_users=[...], admins=[...], settings={...}, start=True)`."""
     bots: list[BotProcess] = []
+    backend = (
+        request.getfixturevalue("store_backend")
+        if "store_backend" in request.fixturenames
+        else "sqlite"
+    )
 
     def make(*, start: bool = True, synapse_server: SynapseServer | None = None, **kw: Any):
+        if backend == "postgresql" and "database_url" not in (kw.get("settings") or {}):
+            url = request.getfixturevalue("postgres").new_database()
+            kw["settings"] = {"database_url": url, **(kw.get("settings") or {})}
         bot = BotProcess(synapse_server or synapse, tmp_path / f"bot{len(bots)}", **kw)
         bots.append(bot)
         if start:

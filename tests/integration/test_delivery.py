@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import STORE_FILE
-from bot.store import Store
+from bot.store import open_store
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm
@@ -75,6 +74,7 @@ async def test_outsider_in_room_gets_no_keys_and_admins_are_told_once(bot_factor
     assert len(notices) == 1
 
 
+@pytest.mark.usefixtures("store_backend")  # PostgreSQL parity
 async def test_left_dm_is_replaced_and_rejected_invite_is_reported(bot_factory, people) -> None:
     anna = await people("anna", auto_join=True)
     bob = await people("bob", auto_join=True)
@@ -143,7 +143,7 @@ async def test_left_dm_is_replaced_and_rejected_invite_is_reported(bot_factory, 
     assert "undeliverable" in shown.body and "declined" in shown.body
     assert not [e for _, e in bob.received if "Anything?" in e.body]
     # Nothing stays marked sent into a room Bob is not in.
-    store = Store(bot.data_dir / STORE_FILE)
+    store = open_store(bot.store_url())
     await store.open()
     try:
         async with store.reader.execute(
@@ -170,6 +170,7 @@ def _thread_reply(root: str, body: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.usefixtures("store_backend")  # PostgreSQL parity
 async def test_thread_started_in_a_left_dm_goes_on_in_the_new_one(bot_factory, people) -> None:
     anna = await people("anna", auto_join=True)
     bob = await people("bob", auto_join=True)
@@ -213,7 +214,7 @@ async def test_request_to_a_deactivated_account_is_reported(bot_factory, people,
     _, shown = await command(anna, room_a, "!request LR-1")
     assert "undeliverable" in shown.body
     # no DM was made for the dead account, and nothing is marked sent to it
-    store = Store(bot.data_dir / STORE_FILE)
+    store = open_store(bot.store_url())
     await store.open()
     try:
         async with store.reader.execute(

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import STORE_FILE
 from bot.outbox import enqueue
-from bot.store import Store
+from bot.store import open_store
 from commands.context import OutMessage, utc_iso
 from commands.directory import store as directory
 from commands.markings import Marking
@@ -25,6 +24,7 @@ SUBJECT = "Convoy route through the northern pass"
 BANNER = "RESTRICTED // REL TO FRA, DEU"
 
 
+@pytest.mark.usefixtures("store_backend")  # PostgreSQL parity
 async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, people) -> None:
     anne = await people("anne", auto_join=True)  # FRA
     bernd = await people("bernd", auto_join=True)  # DEU
@@ -46,7 +46,7 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
     # (a stale member list under load would send the room content, keys to the others).
     await command(uma, post, "!ping", timeout=60)
 
-    store = Store(bot.data_dir / STORE_FILE)
+    store = open_store(bot.store_url())
     await store.open()
     try:
         async with store.write() as db:

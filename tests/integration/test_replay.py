@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import Any
 
@@ -18,11 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 def outcome(bot: BotProcess, event_id: str) -> str | None:
-    with sqlite3.connect(f"file:{bot.data_dir / 'attache.db'}?mode=ro", uri=True) as db:
-        row = db.execute(
-            "SELECT outcome FROM handled_events WHERE event_id = ?", (event_id,)
-        ).fetchone()
-    return row[0] if row else None
+    rows = bot.query("SELECT outcome FROM handled_events WHERE event_id = ?", event_id)
+    return str(rows[0][0]) if rows else None
 
 
 async def wait_outcome(bot: BotProcess, event_id: str, timeout: float = 30) -> str:
@@ -47,6 +43,7 @@ async def put_encrypted(person: TestClient, room_id: str, content: dict[str, Any
     return str(resp.event_id)
 
 
+@pytest.mark.usefixtures("store_backend")  # PostgreSQL parity
 async def test_same_ciphertext_twice_has_one_effect_also_after_a_restart(
     bot_factory, people
 ) -> None:
@@ -74,9 +71,8 @@ async def test_same_ciphertext_twice_has_one_effect_also_after_a_restart(
     await command(alice, room, "!ping", timeout=30)
     answered = {replied_to(e) for e in alice.messages(room) if e.sender == bot.user_id}
     assert first in answered and second not in answered and third not in answered
-    with sqlite3.connect(f"file:{bot.data_dir / 'attache.db'}?mode=ro", uri=True) as db:
-        audits = db.execute("SELECT count(*) FROM audit WHERE action = 'tz.set'").fetchone()[0]
-        handled = db.execute("SELECT count(*) FROM handled_events WHERE command = 'tz'").fetchone()
+    audits = bot.query("SELECT count(*) FROM audit WHERE action = 'tz.set'")[0][0]
+    handled = bot.query("SELECT count(*) FROM handled_events WHERE command = 'tz'")[0]
     assert audits == 1 and handled[0] == 1  # one effect
     log = bot.log_text()
     assert log.count("a replay of " + first) == 2

@@ -11,7 +11,7 @@ import pytest
 
 from tests.harness.clients import TestClient
 from tests.harness.synapse import SynapseServer
-from tests.integration.conftest import bot_factory, people  # noqa: F401  (fixtures)
+from tests.integration.conftest import bot_factory, people, store_backend  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

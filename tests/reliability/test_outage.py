@@ -15,6 +15,7 @@ import pytest
 from tests.harness.bot import BotProcess
 from tests.integration.conftest import command, open_dm, replied_to
 from tests.reliability.common import SOAK, assert_logs_clean, read_store, record
+from tests.reliability.test_busy_homeserver import told_about
 
 pytestmark = pytest.mark.integration
 
@@ -107,14 +108,23 @@ async def test_every_reply_arrives_at_synapse_default_rate_limits(
         await asyncio.gather(*(alice.send_text(room, "!ping") for _ in range(RATE_COMMANDS)))
     )
     wanted = set(ids)
-    await alice.wait_for_messages(
-        room, len(wanted), lambda e: replied_to(e) in wanted, timeout=RATE_COMMANDS * 6 + 60
-    )
+
+    def accounted() -> tuple[list[str | None], int]:
+        mine = [e for e in alice.messages(room, from_others=True) if replied_to(e) in wanted]
+        pongs = [replied_to(e) for e in mine if e.body == "pong"]
+        return pongs, sum(told_about(e.body) for e in mine)
+
+    # Answers past their deadline (60 s) are not sent: Alice is told instead, once a send
+    # gets through (bot/send_policy.py).
+    deadline = time.monotonic() + RATE_COMMANDS * 6 + 60
+    while time.monotonic() < deadline:
+        answers, told = accounted()
+        if len(set(answers)) + told >= len(wanted):
+            break
+        await asyncio.sleep(1)
     elapsed = time.monotonic() - started
     await asyncio.sleep(2)
-    answers = [
-        replied_to(e) for e in alice.messages(room, from_others=True) if replied_to(e) in wanted
-    ]
+    answers, told = accounted()
     retries = _metric(bot.metrics(), "attache_send_retries_total")
     assert await bot.astop() == 0
     failed = read_store(bot, "SELECT COUNT(*) FROM outbox WHERE state != 'sent'")[0][0]
@@ -122,12 +132,14 @@ async def test_every_reply_arrives_at_synapse_default_rate_limits(
         "rate_limits",
         commands=RATE_COMMANDS,
         answered=len(set(answers)),
+        told=told,
         duplicated=len(answers) - len(set(answers)),
         send_retries_429=retries,
         seconds=round(elapsed, 1),
     )
-    assert sorted(answers) == sorted(wanted)
-    assert failed == 0
+    assert len(set(answers)) + told == len(wanted), (len(set(answers)), told)
+    assert len(answers) == len(set(answers))
+    assert failed == told  # every answer not sent is one she was told about
     assert retries > 0, "the default limits were never hit, so this proved nothing"
     assert "rate limited" in bot.log_text()
     assert_logs_clean(bot, [])

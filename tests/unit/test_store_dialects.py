@@ -160,3 +160,45 @@ def test_postgresql_migrations_translate_only_types() -> None:
     both = Migration(9, "x", "-- postgresql: CREATE EXTENSION x;\n-- sqlite-only\nSELECT 1;\n")
     assert both.statements() == ["-- sqlite-only\nSELECT 1"]
     assert both.statements("postgresql") == ["CREATE EXTENSION x"]
+
+
+async def test_parameters_take_the_statements_types_never_their_python_ones(
+    database_url: str,
+) -> None:
+    """A bool stays a bool where the statement wants a boolean (the sync loop's query for
+    a left or rejected DM died on PostgreSQL when bools became ints), and becomes SQLite's
+    0/1 where it wants an integer; the same query gives the same rows on both backends."""
+    store = open_store(database_url)
+    await store.open()
+    try:
+        async with store.write() as db:
+            for room, sent_at in (("!a:test", "2026-01-01T00:00:00Z"), ("!b:test", None)):
+                await db.execute(
+                    "INSERT INTO outbox (room_id, user_id, content, created_at, state, sent_at) "
+                    "VALUES (?, '@p:test', '{}', 't', 'sent', ?)",
+                    (room, sent_at),
+                )
+            await db.execute(
+                "INSERT INTO bot_rooms (room_id, encrypted, updated_at) VALUES (?, ?, ?)",
+                ("!r:test", False, "t"),
+            )
+        query = (
+            "SELECT room_id FROM outbox WHERE user_id = ? AND state = 'sent' "
+            "AND (? OR sent_at >= ?) ORDER BY room_id"
+        )
+        for everything, expected in ((True, ["!a:test", "!b:test"]), (False, ["!a:test"])):
+            rows = await store.reader.execute_fetchall(
+                query, ("@p:test", everything, "2025-12-31T00:00:00Z")
+            )
+            assert [r[0] for r in rows] == expected
+            # SQLite's 0/1 for a boolean reads the same
+            rows = await store.reader.execute_fetchall(
+                query, ("@p:test", int(everything), "2025-12-31T00:00:00Z")
+            )
+            assert [r[0] for r in rows] == expected
+        rows = await store.reader.execute_fetchall(
+            "SELECT encrypted FROM bot_rooms WHERE encrypted = ?", (False,)
+        )
+        assert [r[0] for r in rows] == [0]
+    finally:
+        await store.close()

@@ -359,11 +359,12 @@ async def test_remarking_an_item_tells_who_lost_it_and_delivers_to_the_newly_cov
     await ok(
         mcore,
         SEC,
-        f"!actions add S-1 {DE} due=2026-03-20 marking=RESTRICTED rel=FRA,DEU -- {TASK}",
+        f"!actions add S-1 DE-BERLIN due=2026-03-20 marking=RESTRICTED rel=FRA,DEU -- {TASK}",
         SUMMIT_ROOM,
     )
     await ok(mcore, DE, "!actions comment A-1 -- on it", SUMMIT_ROOM)
-    # Narrowing to FRA: the German owner had it and is no longer covered.
+    # Narrowing to FRA: the post still has a French member; its German member had it and is
+    # no longer covered. (A person owner it would exclude is refused: test_no_trace.py.)
     before = (await mcore.query("SELECT MAX(id) FROM outbox"))[0][0]
     sent = await ok(mcore, SEC, "!edit A-1 rel=FRA", SUMMIT_ROOM)
     told = [m for m in sent if m.user_id == DE]
@@ -439,6 +440,12 @@ async def test_remarking_a_meeting_tells_the_participant_who_lost_it(mcore: BotC
         f"!meeting 2026-03-05 10:00 with={FR},{DE} marking=RESTRICTED rel=FRA,DEU -- {SUBJECT}",
         SUMMIT_ROOM,
     )
+    # Narrowing to FRA would exclude the German participant: refused, nothing changes.
+    body = await refused(mcore, RQ, "!edit M-1 rel=FRA", SUMMIT_ROOM)
+    assert f"Not releasable to {DE}" in body and "USA" not in body
+    assert "Example: !edit M-1 marking=RESTRICTED rel=FRA,DEU" in body
+    # With the post instead: its French member is covered, its German member is told.
+    await ok(mcore, RQ, "!edit M-1 with=DE-BERLIN", SUMMIT_ROOM)
     sent = await ok(mcore, RQ, "!edit M-1 rel=FRA", SUMMIT_ROOM)
     told = [m for m in sent if m.user_id == DE]
     assert len(told) == 1 and "re-marked" in told[0].body and SUBJECT not in told[0].body
@@ -464,31 +471,35 @@ def test_combine_takes_the_highest_level_and_the_common_nations() -> None:
     assert none_common is not None and not policy.nations_of(none_common.rel)
 
 
-async def test_export_of_items_with_no_nation_in_common_is_refused_in_a_room(
+async def test_export_holds_only_what_is_released_to_the_sender(
     mcore: BotCore,
 ) -> None:
     await summit(mcore)
-    for rel in ("FRA", "USA"):
+    for rel, owner in (("FRA", FR), ("USA", US)):
         # The secretary's nation changes between the two (a creator must be covered).
         await ok(mcore, ADMIN, f"!dir person {SEC} nation={rel}")
         await ok(
             mcore,
             SEC,
-            f"!actions add S-1 {FR} due=2026-03-20 marking=RESTRICTED rel={rel} -- {TASK}",
+            f"!actions add S-1 {owner} due=2026-03-20 marking=RESTRICTED rel={rel} -- {TASK}",
             SUMMIT_ROOM,
         )
     await ok(mcore, ADMIN, f"!dir person {SEC} nation=FRA")
-    body = await refused(mcore, SEC, "!actions export S-1 csv", SUMMIT_ROOM)
-    assert "no nation in common" in body
+    # What is not released to the French secretary is not there for them, in a room too:
+    # the file holds A-1 alone (so its nations are in common), and no count includes A-2.
+    sent = await ok(mcore, SEC, "!actions export S-1 csv", SUMMIT_ROOM)
+    assert sent[0].body.startswith("S-1: 1 action item(s)")
+    rows = list(csv.reader(io.StringIO(sent[1].attachment.decode("utf-8"))))
+    assert [r[0] for r in rows[1:]] == ["A-1"]
     await mcore.dm_with(SEC, "!d:t")
     sent = await ok(mcore, SEC, "!actions export S-1 csv", "!d:t")
     rows = list(csv.reader(io.StringIO(sent[1].attachment.decode("utf-8"))))
     assert [r[0] for r in rows[1:]] == ["A-1"]  # only what is releasable to a French reader
 
 
-async def test_a_directly_named_uncovered_addressee_is_excluded_and_named(mcore: BotCore) -> None:
+async def test_an_uncovered_member_of_a_post_is_excluded_and_named(mcore: BotCore) -> None:
     await berlin(mcore)
-    await ok(mcore, RQ, f"!request {US} {SUBJECT} marking=RESTRICTED rel=FRA,DEU")
+    await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT} marking=RESTRICTED rel=FRA,DEU")
     transport = FakeTransport()
     await drain(mcore, transport)
     assert not transport.received_by(US) and US not in transport.dms
