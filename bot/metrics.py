@@ -132,14 +132,6 @@ class Metrics:
             buckets=(1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86_400),
             registry=r,
         )
-        # Parked events (issue 23, finding 1): named as area pg-parity's branch names them,
-        # for the alert rules and the dashboard; failed sends are attache_send_giveups_total.
-        self.parked_events = Counter(
-            "attache_parked_events",
-            "Events whose handling failed and were parked instead of stopping the bot",
-            ["stage"],
-            registry=r,
-        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
