@@ -164,7 +164,12 @@ class Settings(BaseSettings):
         description="Seconds after which a refused (e.g. unverified) session that keeps "
         "sending is told why again; never more often",
     )
-    send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
+    send_max_retries: int = Field(
+        8,
+        ge=0,
+        le=50,
+        description="No longer used (kept so that old configurations still load): sends are retried until their kind's deadline",
+    )
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
     )
