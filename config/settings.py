@@ -168,7 +168,8 @@ class Settings(BaseSettings):
         8,
         ge=0,
         le=50,
-        description="No longer used (kept so that old configurations still load): sends are retried until their kind's deadline",
+        description="No longer used (old configurations still load): a send is retried "
+        "until its kind's deadline",
     )
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
