@@ -483,7 +483,7 @@ def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) 
         return param.convert(raw)
     except UserError:
         raise
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, OverflowError) as exc:  # 9999999999d overflows a date
         detail = str(exc.args[0]) if exc.args else _("not understood")
         raise fail(f"{param.name}{colon()}{detail}") from None
 

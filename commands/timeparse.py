@@ -35,6 +35,11 @@ from commands.people import parse_zone
 # no real time ("next Tuesday 14:00 America/Argentina/Buenos_Aires") comes near this.
 MAX_WHEN_LENGTH = 100
 
+# How far from now a time or a duration may reach, either way: further is a typo, and date
+# arithmetic near the years 1 and 9999 overflows (an OverflowError is no ValueError).
+MAX_REACH = timedelta(days=100 * 366)
+MAX_REACH_YEARS = 100
+
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
     "RETURN_AS_TIMEZONE_AWARE": False,
@@ -130,8 +135,31 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(
                 _("{unit} is not a unit; use s, m, h, d or w (e.g. 1h30m)", unit=repr(unit))
             )
+        if len(amount) > 12:  # int() of thousands of digits is itself slow and refused
+            raise too_far(text)
         total += int(amount) * _UNITS[unit]
+    if total > MAX_REACH.total_seconds():
+        raise too_far(text)
     return timedelta(seconds=total)
+
+
+def too_far(text: str) -> ValueError:
+    """The refusal of a time or duration beyond MAX_REACH (9999999999d, year 9999)."""
+    return ValueError(
+        _(
+            "{text} is too far away: I plan at most {years} years ahead; write e.g. 1d, 2w "
+            "or a date this year",
+            text=repr(text[:30]),
+            years=MAX_REACH_YEARS,
+        )
+    )
+
+
+def within_reach(moment: datetime, now: datetime, text: str) -> datetime:
+    """The moment, if it is within MAX_REACH of now (either way); else the refusal."""
+    if abs(moment - now) > MAX_REACH:
+        raise too_far(text)
+    return moment
 
 
 def format_duration(delta: timedelta) -> str:
@@ -162,6 +190,10 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
     tz = ZoneInfo(zone)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
+    try:
+        first.astimezone(UTC)
+    except OverflowError:  # the first or last hours of year 1 or 9999
+        raise too_far(naive.isoformat()) from None
     if strict and first.utcoffset() != second.utcoffset():
         # TRANSLATORS: a CLDR date pattern, not words: a wall time in a refusal, "02:30 on 29
         # Mar 2026". Letters are fields (HH hour, mm minute, d day, MMM month, y year); text
@@ -233,7 +265,7 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
         if delta <= timedelta(0):
             raise ValueError(_("'in 0m' is now; give a time in the future, e.g. in 5m"))
         return When((now + delta).astimezone(ZoneInfo(zone)), zone)
-    return When(_parse_absolute(body, zone, now), zone)
+    return When(within_reach(_parse_absolute(body, zone, now), now, body), zone)
 
 
 def _relative(body: str, zone: str, now: datetime) -> timedelta | None:
@@ -312,6 +344,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
                     example=_due_example(now),
                 )
             ) from None
+        within_reach(datetime.combine(day, time(12), UTC), now, body)
         return _future(Due(end_of_day(day, zone), zone, True), now, future)
     delta = _relative(body, zone, now)
     if delta is not None:
@@ -322,7 +355,8 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
             return Due(end_of_day(moment.date(), zone), zone, True)
         return Due(moment, zone, False)
     if _TIME_OF_DAY.search(_normalise(body)):
-        return Due(_parse_absolute(body, zone, now, future=future), zone, False)
+        moment = _parse_absolute(body, zone, now, future=future)
+        return Due(within_reach(moment, now, body), zone, False)
     _refuse_ambiguous_numeric(body)
     naive = _dateparser(_normalise(body), zone, now)
     if naive is None:
@@ -333,6 +367,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
                 example=_due_example(now),
             )
         )
+    within_reach(naive.replace(tzinfo=UTC), now, body)
     return _future(Due(end_of_day(naive.date(), zone), zone, True), now, future)
 
 
@@ -393,7 +428,13 @@ def _dateparser(body: str, zone: str, now: datetime) -> datetime | None:
     settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now}
     if reader != SOURCE:
         settings["DATE_ORDER"] = _date_order() or "YMD"
-    return dateparser.parse(body, languages=languages, settings=settings)  # type: ignore[arg-type]
+    try:
+        found = dateparser.parse(body, languages=languages, settings=settings)  # type: ignore[arg-type]
+    except (OverflowError, ValueError):  # "dans 99999999999 jours", year 0: no time of ours
+        return None
+    if found is not None and abs(found - local_now) > MAX_REACH:
+        raise too_far(body)
+    return found
 
 
 # -- showing times ------------------------------------------------------------------------------

@@ -409,7 +409,13 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
     item = await visible_item(ctx, kind, number)
     _may_change(ctx, item, "edit")
     if item.state != "active":
-        raise UserError(_("{code} is cancelled; it cannot be edited.", code=item.code))
+        raise UserError(
+            _(
+                "{code} is cancelled; it cannot be edited. {prefix}show {code} shows its history.",
+                code=item.code,
+                prefix=ctx.prefix,
+            )
+        )
     example = _edit_example(ctx.prefix, item.code)
     try:
         duration = item.duration
