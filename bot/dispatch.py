@@ -23,6 +23,7 @@ from bot.logs import correlation
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.store import Store
+from commands.ambiguity import question
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.errors import UserError
 from commands.i18n import _, language
@@ -277,7 +278,7 @@ class Dispatcher:
             return name, "ok"
         except UserError as exc:
             await _rollback(ctx)
-            ctx.reply(exc.text())
+            ctx.reply(question(exc, incoming.body if is_command else None))
             return name, "user_error"
         except Exception:
             await _rollback(ctx)

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule
 
 from commands import recurrence
+from commands.ambiguity import Ambiguous, Reading
 from commands.i18n import SOURCE, _, current, ngettext, pgettext
 from commands.people import parse_zone
 
@@ -185,8 +186,9 @@ def _looks_numeric(word: str) -> bool:
     return bool(re.fullmatch(r"[\d/.\-]+", word))
 
 
-def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
-    """Attach the zone to a wall time; refuse (strict) times that do not exist or repeat."""
+def localize(naive: datetime, zone: str, *, strict: bool = True, typed: str = "") -> datetime:
+    """Attach the zone to a wall time; refuse (strict) times that do not exist or repeat,
+    asking which of the two nearest readings was meant (`typed`: the time as written)."""
     tz = ZoneInfo(zone)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
@@ -201,23 +203,54 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
         wall = show_pattern(naive, pgettext("CLDR pattern: a wall time", "HH:mm 'on' dd MMM y"))
         back_to_naive = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if back_to_naive != naive:
-            raise ValueError(
-                _(
-                    "{wall} does not exist in {zone}: the clocks go forward then. "
-                    "Pick a time an hour later or earlier.",
-                    wall=wall,
-                    zone=zone,
-                )
-            )
-        raise ValueError(
-            _(
-                "{wall} happens twice in {zone}: the clocks go back then. "
-                "Give the time in UTC (add UTC at the end) or pick another time.",
+            lead = _(
+                "{wall} does not exist in {zone}: the clocks go forward then.",
                 wall=wall,
                 zone=zone,
             )
+            raise Ambiguous(
+                lead + " " + _("Pick a time an hour later or earlier."),
+                gap_readings(naive, first, second, typed),
+                lead,
+            )
+        lead = _("{wall} happens twice in {zone}: the clocks go back then.", wall=wall, zone=zone)
+        raise Ambiguous(
+            lead + " " + _("Give the time in UTC (add UTC at the end) or pick another time."),
+            fold_readings(naive, first, second, typed),
+            lead,
         )
     return first
+
+
+def gap_readings(
+    naive: datetime, first: datetime, second: datetime, typed: str
+) -> tuple[Reading, Reading]:
+    """A wall time the clocks skip: the same minute one gap earlier and one gap later."""
+    gap = abs((second.utcoffset() or timedelta(0)) - (first.utcoffset() or timedelta(0)))
+    pattern = pgettext("CLDR pattern: a time", "HH:mm")
+    out = []
+    for moment in (naive - gap, naive + gap):
+        same_day = moment.date() == naive.date()
+        shown = show_pattern(moment, pattern)
+        out.append(Reading(shown, typed if same_day else "", moment.strftime("%H:%M")))
+    return out[0], out[1]
+
+
+def fold_readings(
+    naive: datetime, first: datetime, second: datetime, typed: str
+) -> tuple[Reading, Reading]:
+    """A wall time that happens twice: each offset, written plain as the same time in UTC."""
+    pattern = pgettext("CLDR pattern: a time", "HH:mm")
+    out = []
+    for moment in (first, second):
+        utc = moment.astimezone(UTC)
+        label = (
+            f"{show_pattern(naive, pattern)} {moment.tzname()} ({show_pattern(utc, pattern)} UTC)"
+        )
+        same_day = utc.date() == naive.date()
+        plain = utc.strftime("%H:%M") + " UTC"
+        out.append(Reading(label, typed if same_day else "", plain, zone=True))
+    return out[0], out[1]
 
 
 def check_time_length(text: str, example: str) -> None:
@@ -357,7 +390,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
     if _TIME_OF_DAY.search(_normalise(body)):
         moment = _parse_absolute(body, zone, now, future=future)
         return Due(within_reach(moment, now, body), zone, False)
-    _refuse_ambiguous_numeric(body)
+    _refuse_ambiguous_numeric(body, now)
     naive = _dateparser(_normalise(body), zone, now)
     if naive is None:
         raise UnreadableTime(
@@ -527,7 +560,7 @@ def show_wall(local: datetime, *, same_day: bool) -> str:
 
 
 def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True) -> datetime:
-    _refuse_ambiguous_numeric(body)
+    _refuse_ambiguous_numeric(body, now)
     text = _normalise(body)
     naive = _dateparser(text, zone, now)
     if naive is None:
@@ -547,14 +580,19 @@ def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True)
                 start=body[:20],
             )
         )
-    start = localize(naive.replace(second=0, microsecond=0), zone)
+    # The time as typed, for a question if it falls in a DST gap or fold: only where it ends
+    # the words (a zone written after it is replaced with the UTC reading of a fold).
+    ends = [m for m in (_CLOCK.search(body), _TIME_OF_DAY.search(body)) if m]
+    typed = next((m[0] for m in ends if not body[m.end() :].strip()), "")
+    start = localize(naive.replace(second=0, microsecond=0), zone, typed=typed)
     if future and start <= now:
         raise ValueError(_("{when} is in the past. Give a future time.", when=fmt(start, zone)))
     return start
 
 
-def _refuse_ambiguous_numeric(body: str) -> None:
-    """03/04/2026 in a language that does not settle the order (English): ask."""
+def _refuse_ambiguous_numeric(body: str, now: datetime) -> None:
+    """03/04/2026 in a language that does not settle the order (English): ask, with both
+    readings written plain (commands/ambiguity.py), in the year typed or the next one to come."""
     if current() != SOURCE and _date_order() is not None:
         return
     for match in _NUMERIC_DATE.finditer(body):
@@ -562,27 +600,38 @@ def _refuse_ambiguous_numeric(body: str) -> None:
         if ":" in body[match.start() - 1 : match.start()]:
             continue
         if a <= 12 and b <= 12 and a != b:
-            # TRANSLATORS: a CLDR date pattern, not words: a day and month, "3 Apr".
-            pattern = pgettext("CLDR pattern: day and month", "d MMM")
-            # TRANSLATORS: the letters for a year in a date format people are asked to type.
-            year = match[3] or pgettext("date format", "YYYY")
-            example = f"2026-{b:02d}-{a:02d}"
-            raise ValueError(
+            # TRANSLATORS: a CLDR date pattern, not words: a day and month, "3 April".
+            pattern = pgettext("CLDR pattern: day and full month", "d MMMM")
+            first, second = _plain_day(match[3], b, a, now), _plain_day(match[3], a, b, now)
+            raise Ambiguous(
                 _(
-                    "{text} could be {first} or {second}. Write the date as {year}-MM-DD, "
+                    "{text} could be {first} or {second}. Write the date as YYYY-MM-DD, "
                     "e.g. {example}.",
                     text=repr(match[0]),
-                    first=_day_month(date(2000, b, a), pattern),
-                    second=_day_month(date(2000, a, b), pattern),
-                    year=year,
-                    example=example,
-                )
+                    first=_day_month(first, pattern),
+                    second=_day_month(second, pattern),
+                    example=first.isoformat(),
+                ),
+                (
+                    Reading(_day_month(first, pattern), match[0], first.isoformat()),
+                    Reading(_day_month(second, pattern), match[0], second.isoformat()),
+                ),
             )
 
 
+def _plain_day(typed_year: str | None, month: int, day: int, now: datetime) -> date:
+    """The day a numeric date means: in the year typed (03/04/27 is 2027), else the next."""
+    if typed_year:
+        year = int(typed_year)
+        return date(year + 2000 if year < 100 else max(year, 1), month, day)
+    today = now.date()
+    found = date(today.year, month, day)
+    return found if found >= today else date(today.year + 1, month, day)
+
+
 def _day_month(day: date, pattern: str) -> str:
-    if current() == SOURCE and pattern == "d MMM":
-        return f"{day.day} {day:%b}"
+    if current() == SOURCE and pattern == "d MMMM":
+        return f"{day.day} {day:%B}"
     return show_pattern(day, pattern)
 
 

@@ -70,7 +70,7 @@ PROVOKE = (
 )
 _EXAMPLE = re.compile(r"^\s*Example: (.+)$", re.MULTILINE)
 # A next step: a command to send, or who to ask (an operator's change is no command).
-_COMMAND = re.compile(r"(?:^|[\s(])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
+_COMMAND = re.compile(r"(?:^|[\s(`])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
 OTHER_LANGUAGES = ("fr", "de")
 _EXAMPLE_IN = {
     "fr": re.compile(r"^\s*Exemple : (.+)$", re.MULTILINE),
@@ -78,10 +78,10 @@ _EXAMPLE_IN = {
 }
 _COMMAND_IN = {
     "fr": re.compile(
-        r"(?:^|[\s(«])!\w|\b(?:Demandez|Adressez-vous)\b.{0,40}\b(?:opérateur|administrateur)"
+        r"(?:^|[\s(«`])!\w|\b(?:Demandez|Adressez-vous)\b.{0,40}\b(?:opérateur|administrateur)"
     ),
     "de": re.compile(
-        r"(?:^|[\s(„])!\w|\b(?:Fragen|Bitten|Wenden) Sie\b.{0,40}\b(?:Betreiber|Administrator)"
+        r"(?:^|[\s(„`])!\w|\b(?:Fragen|Bitten|Wenden) Sie\b.{0,40}\b(?:Betreiber|Administrator)"
     ),
 }
 
