@@ -25,6 +25,7 @@ from bot.outbox import enqueue
 from bot.store import Store
 from commands.ambiguity import question
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
+from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.i18n import _, language
 from commands.people import load_person, render_people
@@ -230,7 +231,7 @@ class Dispatcher:
         # replies, reactions): the same length and rate limits, before any parsing.
         refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
         if refusal is not None:
-            ctx.reply(refusal)
+            ctx.reply(await examples_for(ctx.db, incoming.sender, refusal))
             return None, "too_long"
         if not self.limiter.allow(incoming.sender):
             if incoming.sender not in self.limiter.warned:
@@ -251,6 +252,11 @@ class Dispatcher:
         await ctx.db.execute("SAVEPOINT handler")
         try:
             if is_command:
+                named = self.registry.named(incoming.body)
+                if named is not None and named.roles is not None:
+                    if not (ctx.person and ctx.person.has_role(*named.roles)):
+                        name = named.name  # refused for the role before any usage error
+                        raise UserError(roles_refusal(f"{ctx.prefix}{name}", named.roles))
                 invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
@@ -278,7 +284,8 @@ class Dispatcher:
             return name, "ok"
         except UserError as exc:
             await _rollback(ctx)
-            ctx.reply(question(exc, incoming.body if is_command else None))
+            asked = question(exc, incoming.body if is_command else None)
+            ctx.reply(await examples_for(ctx.db, incoming.sender, asked))
             return name, "user_error"
         except Exception:
             await _rollback(ctx)
