@@ -144,9 +144,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=total)
 
 
-def too_far(text: str) -> ValueError:
+class TooFar(ValueError):
+    """A time or duration beyond MAX_REACH: refused as such, never read another way."""
+
+
+def too_far(text: str) -> TooFar:
     """The refusal of a time or duration beyond MAX_REACH (9999999999d, year 9999)."""
-    return ValueError(
+    return TooFar(
         _(
             "{text} is too far away: I plan at most {years} years ahead; write e.g. 1d, 2w "
             "or a date this year",

@@ -58,6 +58,8 @@ def parse_end(text: str, start: datetime, zone: str, now: datetime) -> datetime:
     cleaned = text.strip()
     try:
         end = start + parse_duration(cleaned)
+    except timeparse.TooFar:
+        raise
     except ValueError:
         if re.fullmatch(r"\d{1,2}[:h.]\d{2}", cleaned):
             hour, minute = (int(x) for x in re.split(r"[:h.]", cleaned))
