@@ -4,8 +4,9 @@ The examples in the source (and in the docs) name the posts and people of a made
 (FR-PARIS, @alice:example.org). Shown as they are, they fail wherever those do not exist.
 Before a refusal or `!help` reaches someone, each such name in its example lines is
 replaced by a post or person that exists here and is not the reader (posts first, then
-people); where there is none, the name leaves its comma list (`with=`), its option is
-dropped, or, when the command cannot do without it, the example is not shown at all.
+people; not the reader's own post); where there is none, the name leaves its comma list
+(`with=`) or its option is dropped; a person the command cannot do without becomes the
+reader, a post it cannot do without leaves the example unshown.
 """
 
 from __future__ import annotations
@@ -76,7 +77,18 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
         if name in posts or name in people:
             continue  # this directory has it
         is_post = name in DOC_POSTS
-        pool = (spare_posts or spare_people) if is_post else spare_people
+        post_only = re.search(rf"(?:post=|dir post ){re.escape(name)}", text) is not None
+        pool = (
+            spare_people
+            if not is_post
+            else spare_posts
+            if post_only
+            else spare_posts or spare_people
+        )
+        if not pool and post_only and "dir post " in text:
+            continue  # `!dir post FR-PARIS …` makes the post: it needs none to exist
+        if not pool and not is_post and _without(text, name) is None:
+            pool = [reader]  # a person the command needs: the reader may name themself
         if pool:
             other = pool.pop(0)
             text = re.sub(_EDGE_BEFORE + re.escape(name) + _EDGE_AFTER, other, text)

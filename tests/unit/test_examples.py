@@ -19,7 +19,7 @@ import pytest
 
 from commands.directory.examples import DOC_PEOPLE, DOC_POSTS
 from commands.i18n import language
-from tests.unit.conftest import USER_ERRORS, USER_ERRORS_IN
+from tests.unit.conftest import MADE_ELSEWHERE, USER_ERRORS, USER_ERRORS_IN
 from tests.unit.examples_world import (
     ADMIN,
     ELSEWHERE,
@@ -150,7 +150,14 @@ async def test_every_user_error_has_an_example_or_a_next_step(tmp_path: Path) ->
 
 async def test_every_example_in_a_user_error_is_accepted(tmp_path: Path) -> None:
     await provoke(tmp_path)
-    examples = sorted({(now, m) for now, text in USER_ERRORS for m in _EXAMPLE.findall(text)})
+    examples = sorted(
+        {
+            (now, m)
+            for now, text in USER_ERRORS
+            if text not in MADE_ELSEWHERE
+            for m in _EXAMPLE.findall(text)
+        }
+    )
     assert len(examples) >= 15, examples  # the suite provoked errors of many commands
     print(f"\n{len(examples)} distinct examples from {len(USER_ERRORS)} user errors")
     failures = []
@@ -208,7 +215,14 @@ async def test_every_user_error_in_other_languages_has_a_working_example_or_next
     bare = sorted({text for _, text in errors if not _COMMAND_IN[lang].search(text)})
     assert not bare, "user errors with no example and no command to try next:\n" + "\n".join(bare)
     found = _EXAMPLE_IN[lang]
-    examples = sorted({(now, m) for now, text in errors for m in found.findall(text)})
+    examples = sorted(
+        {
+            (now, m)
+            for now, text in errors
+            if text not in MADE_ELSEWHERE
+            for m in found.findall(text)
+        }
+    )
     assert len(examples) >= 15, examples
     failures = []
     for i, (now, example) in enumerate(examples):
@@ -226,7 +240,7 @@ async def test_every_user_error_in_other_languages_has_a_working_example_or_next
 # that is not in the directory (its example named FR-PARIS again).
 PROVOKE_ELSEWHERE = (
     *PROVOKE,
-    "!remind in 2h -- " + "x" * 5000,
+    "!remind in 2h -- " + "x" * 33_000,
     "!meeting every Monday 09:00 with=FR-PARIS -- Weekly sync",
     "!meeting tomorrow 10:00 with=@nobody -- x",
     "!request " + "x" * 600,
@@ -316,7 +330,7 @@ async def test_a_too_long_refusal_shows_the_same_command_complete(tmp_path: Path
     2) …`: another command, a template, refused when sent."""
     core = await world(tmp_path, NOWS[0], "en", ELSEWHERE)
     try:
-        [reply] = await core.say(NORTH, "!remind in 2h -- " + "x" * 5000, room_id=ROOM)
+        [reply] = await core.say(NORTH, "!remind in 2h -- " + "x" * 33_000, room_id=ROOM)
     finally:
         await core.close()
     [example] = _ANY_EXAMPLE.findall(reply.body)
