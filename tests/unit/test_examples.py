@@ -246,10 +246,10 @@ PROVOKE_ELSEWHERE = (
     "!request " + "x" * 600,
 )
 # Not yet made for their reader (left open, see the branch notes): these examples name an
-# object (LR-3, A-7, S-1) someone else may act on: the addressee declines, the secretariat
-# cancels an item or adds one. They are still sent back by whichever actor they are for in
-# test_every_example_in_a_user_error_is_accepted.
-NOT_YET_FOR_THE_READER = ("!decline ", "!cancel A-", "!actions add ")
+# object (LR-3, A-7, M-3, S-1) someone else may act on: the addressee declines, the creator
+# or the secretariat cancels, the secretariat adds an item. They are still sent back by
+# whichever actor they are for in test_every_example_in_a_user_error_is_accepted.
+NOT_YET_FOR_THE_READER = ("!decline ", "!cancel ", "!actions add ")
 _ANY_EXAMPLE = re.compile(r"^\s*(?:Example|Exemple|Beispiel) ?: (.+)$", re.MULTILINE)
 DOC_NAMES = (*DOC_POSTS, *DOC_PEOPLE)
 
