@@ -34,18 +34,17 @@ def _named(example: str, names: tuple[str, ...]) -> list[str]:
     return [n for n in names if re.search(_EDGE_BEFORE + re.escape(n) + _EDGE_AFTER, example)]
 
 
-async def _existing(db: aiosqlite.Connection, reader: str) -> tuple[list[str], list[str]]:
-    async with db.execute(  # not the reader's own post: a request to it reaches nobody
-        "SELECT code FROM posts WHERE code NOT IN "
-        "(SELECT post FROM post_members WHERE user_id = ?) ORDER BY code",
-        (reader,),
-    ) as cur:
+async def _existing(db: aiosqlite.Connection, reader: str) -> tuple[list[str], list[str], set[str]]:
+    """Every post, every person but the reader, and the reader's own posts."""
+    async with db.execute("SELECT code FROM posts ORDER BY code") as cur:
         posts = [str(r[0]) for r in await cur.fetchall()]
+    async with db.execute("SELECT post FROM post_members WHERE user_id = ?", (reader,)) as cur:
+        own = {str(r[0]) for r in await cur.fetchall()}
     async with db.execute(
         "SELECT user_id FROM people WHERE user_id != ? ORDER BY user_id", (reader,)
     ) as cur:
         people = [str(r[0]) for r in await cur.fetchall()]
-    return posts, people
+    return posts, people, own
 
 
 def _without(example: str, name: str) -> str | None:
@@ -66,9 +65,10 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
     posts_named, people_named = _named(example, DOC_POSTS), _named(example, DOC_PEOPLE)
     if not posts_named and not people_named:
         return example
-    posts, people = await _existing(db, reader)
+    posts, people, own = await _existing(db, reader)
     taken = set(posts_named) | set(people_named)
-    spare_posts = [p for p in posts if p not in taken]
+    # Not the reader's own post as a stand-in: a request to it would reach nobody.
+    spare_posts = [p for p in posts if p not in taken and p not in own]
     spare_people = [p for p in people if p not in taken]
     text: str | None = example
     for name in [*posts_named, *people_named]:
