@@ -10,7 +10,7 @@ CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /wo
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql catalogues
+.PHONY: test check unit integration lint demo soak bench clean container-test docs postgresql catalogues
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -43,14 +43,25 @@ postgresql:
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; }
 
+# Tests run in parallel workers (pytest-xdist), each with its own Synapse and PostgreSQL
+# (tests/conftest.py); much of a worker's time is waiting on them, so more workers than
+# cores pay. How tests are handed out is in pyproject.toml (addopts). TEST_WORKERS=0 runs
+# serially.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL := -n $(TEST_WORKERS)
+
 test: $(BIN)/.installed postgresql lint $(MO)
-	$(BIN)/python -m pytest -q -ra --durations=15
+	$(BIN)/python -m pytest -q -ra --durations=15 $(PYTEST_PARALLEL)
+
+# The fast lane for the edit-test loop: lint and the unit tests.
+check: $(BIN)/.installed postgresql lint $(MO)
+	$(BIN)/python -m pytest -q -ra tests/unit -n 2
 
 unit: $(BIN)/.installed postgresql $(MO)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_PARALLEL)
 
 integration: $(BIN)/.installed postgresql $(MO)
-	$(BIN)/python -m pytest -q -m integration
+	$(BIN)/python -m pytest -q -m integration $(PYTEST_PARALLEL)
 
 # Build the image, smoke it (--help), then run it for real: check-config on the example
 # config with secrets as files, and an encrypted !ping answered by the containerised bot.
