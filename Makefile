@@ -45,9 +45,10 @@ postgresql:
 
 # Tests run in parallel workers (pytest-xdist), each with its own Synapse and PostgreSQL
 # (tests/conftest.py); much of a worker's time is waiting on them, so more workers than
-# cores pay. How tests are handed out is in pyproject.toml (addopts). TEST_WORKERS=0 runs
-# serially.
+# cores pay; the unit tests are CPU-bound and get one per core (UNIT_WORKERS). How tests
+# are handed out is in pyproject.toml (addopts). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
+UNIT_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS)
 
 test: $(BIN)/.installed postgresql lint $(MO)
@@ -55,10 +56,10 @@ test: $(BIN)/.installed postgresql lint $(MO)
 
 # The fast lane for the edit-test loop: lint and the unit tests.
 check: $(BIN)/.installed postgresql lint $(MO)
-	$(BIN)/python -m pytest -q -ra tests/unit -n 2
+	$(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)
 
 unit: $(BIN)/.installed postgresql $(MO)
-	$(BIN)/python -m pytest -q tests/unit $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest -q tests/unit -n $(UNIT_WORKERS)
 
 integration: $(BIN)/.installed postgresql $(MO)
 	$(BIN)/python -m pytest -q -m integration $(PYTEST_PARALLEL)
