@@ -10,7 +10,7 @@ export ATTACHE_SYNAPSE_VENV ?= $(CURDIR)/.cache/synapse-venv
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues
+.PHONY: test check unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -50,14 +50,26 @@ prometheus:
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
 
+# Tests run in parallel workers (pytest-xdist), each with its own Synapse and PostgreSQL
+# (tests/conftest.py); much of a worker's time is waiting on them, so more workers than
+# cores pay; the unit tests are CPU-bound and get one per core (UNIT_WORKERS). How tests
+# are handed out is in pyproject.toml (addopts). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 4
+UNIT_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS)
+
 test: $(BIN)/.installed postgresql prometheus lint $(MO)
-	$(BIN)/python -m pytest -q -ra --durations=15
+	$(BIN)/python -m pytest -q -ra --durations=15 $(PYTEST_PARALLEL)
+
+# The fast lane for the edit-test loop: lint and the unit tests.
+check: $(BIN)/.installed postgresql prometheus lint $(MO)
+	$(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)
 
 unit: $(BIN)/.installed postgresql prometheus $(MO)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit -n $(UNIT_WORKERS)
 
 integration: $(BIN)/.installed postgresql $(MO)
-	$(BIN)/python -m pytest -q -m integration
+	$(BIN)/python -m pytest -q -m integration $(PYTEST_PARALLEL)
 
 # Build the image with its OCI labels (version from pyproject.toml, commit, source, licenses).
 image:

@@ -1,4 +1,10 @@
-"""Shared pytest fixtures: one real Synapse per session and a user factory."""
+"""Shared pytest fixtures: one real Synapse per session and a user factory.
+
+Under pytest-xdist (`make test`) each worker is a session of its own: its own Synapse and
+PostgreSQL, on ports of their own (tests/harness/synapse.py `free_port`) and in the
+worker's own temporary directory, so tests written against these fixtures need nothing
+more to run in parallel.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ reproduces its decisions, so integration tests drive the real js-sdk + crypto-wa
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -16,6 +17,7 @@ from typing import Any
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 SCRIPT = JS_DIR / "element_client.mjs"
 _STAMP = JS_DIR / "node_modules" / ".attache-install-stamp"
+_LOCK = JS_DIR / ".npm-install.lock"
 
 
 class ElementClientError(RuntimeError):
@@ -35,11 +37,29 @@ def ensure_node_modules() -> None:
     """Install tests/js dependencies once per lock-file content (``npm ci`` when locked).
 
     A stamp holding the lock digest avoids a 2 s reinstall on every test session while
-    still catching a changed lock file.
+    still catching a changed lock file. Parallel test workers (and other pytest runs on the
+    same clone) share one node_modules: the install runs under a file lock, and a worker
+    that waited finds the stamp written and does nothing (``npm ci`` would otherwise delete
+    the tree under a client that is running from it).
     """
     wanted = _lock_digest()
-    if _STAMP.exists() and _STAMP.read_text().strip() == wanted:
+    if _installed(wanted):
         return
+    with _LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not _installed(wanted):
+                _npm_install()
+                _STAMP.write_text(wanted)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _installed(wanted: str) -> bool:
+    return _STAMP.exists() and _STAMP.read_text().strip() == wanted
+
+
+def _npm_install() -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise ElementClientError("npm is not installed; the Element client needs Node and npm")
@@ -54,7 +74,6 @@ def ensure_node_modules() -> None:
     )
     if proc.returncode != 0:
         raise ElementClientError(f"npm {verb} failed:\n{proc.stderr[-4000:]}")
-    _STAMP.write_text(wanted)
 
 
 def run_element_client(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness.fakes import BotCore, FakeClock
+from tests.unit.user_errors_across_workers import Shared, worker
 
 
 @pytest.fixture
@@ -35,13 +36,16 @@ USER_ERRORS_IN: dict[str, list[tuple[datetime, str]]] = {}
 # Replies whose examples were made for another directory than examples_world's.
 MADE_ELSEWHERE: set[str] = set()
 _LAST = "tests/unit/test_examples.py"
+_SHARED: Shared | None = None  # under pytest-xdist: this worker's errors for the others
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _record_user_errors() -> Iterator[None]:
+def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep each user-error reply with the time it was made at: its example must work then."""
     from bot.dispatch import Dispatcher
 
+    global _SHARED  # one per worker process, like USER_ERRORS
+    _SHARED = Shared(tmp_path_factory) if worker() else None
     original = Dispatcher._run
 
     async def recording(self: Dispatcher, ctx: Any, incoming: Any) -> tuple[str | None, str]:
@@ -52,8 +56,11 @@ def _record_user_errors() -> Iterator[None]:
             errors.append((ctx.now, ctx.outbox[-1].body))
             # An example is made from its reader's directory: only those shown in the
             # directory with the docs' names (examples_world) can be sent back in it.
-            if not getattr(self, "docs_directory", False):
+            elsewhere = not getattr(self, "docs_directory", False)
+            if elsewhere:
                 MADE_ELSEWHERE.add(ctx.outbox[-1].body)
+            if _SHARED is not None:
+                _SHARED.record(lang, ctx.now, ctx.outbox[-1].body, elsewhere)
         return name, outcome
 
     Dispatcher._run = recording  # type: ignore[method-assign]
@@ -66,3 +73,21 @@ def _record_user_errors() -> Iterator[None]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The example test runs last, after the rest of the suite provoked its errors."""
     items.sort(key=lambda item: item.nodeid.startswith(_LAST))
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    if _SHARED is not None:
+        _SHARED.finished(nodeid)
+
+
+@pytest.hookimpl(trylast=True)  # after the fixtures: _record_user_errors set _SHARED
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under xdist, an example test first gathers the errors every other worker provoked."""
+    if _SHARED is None or _SHARED.merged or not item.nodeid.startswith(_LAST):
+        return
+    for lang, now, text, elsewhere in _SHARED.others(item.session):
+        errors = USER_ERRORS if lang == "en" else USER_ERRORS_IN.setdefault(lang, [])
+        errors.append((now, text))
+        if elsewhere:
+            MADE_ELSEWHERE.add(text)
+    _SHARED.merged = True

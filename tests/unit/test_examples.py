@@ -34,6 +34,10 @@ from tests.unit.examples_world import (
     world,
 )
 
+# Under pytest-xdist these tests stay on one worker, in order, after every other unit test
+# (tests/unit/user_errors_across_workers.py brings them the other workers' errors).
+pytestmark = pytest.mark.xdist_group("examples")
+
 NOWS = (datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2031, 11, 20, 16, 30, tzinfo=UTC))
 # Errors the suite cannot provoke by itself when this file runs alone.
 PROVOKE = (
