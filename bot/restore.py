@@ -22,6 +22,7 @@ migrations of the backup's schema version): if it fails half-way, run it again.
 
 from __future__ import annotations
 
+import graphlib
 import json
 import os
 import shutil
@@ -321,12 +322,7 @@ def _fk_order(tables: list[str], edges: Any) -> list[str]:
         child, parent = str(edge["child"]).strip('"'), str(edge["parent"]).strip('"')
         if child in names and parent in names and child != parent:
             deps[child].add(parent)
-    ordered: list[str] = []
-    while deps:
-        ready = sorted(t for t, d in deps.items() if not d - set(ordered))
-        if not ready:
-            raise RestoreRefused(f"foreign keys form a cycle among {sorted(deps)}")
-        ordered += ready
-        for t in ready:
-            del deps[t]
-    return ordered
+    try:
+        return list(graphlib.TopologicalSorter(deps).static_order())
+    except graphlib.CycleError as exc:
+        raise RestoreRefused(f"foreign keys form a cycle among {exc.args[1]}") from None

@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.send_policy import EXPIRED, NOTICE, REPLY, SendPolicy, kind_of
 from bot.store import Store
 from commands.context import OutMessage, parse_utc, utc_iso
-from commands.delivery import name_of, note_once, notice_target
+from commands.delivery import name_of, notice_target, record_undelivered
 from commands.i18n import _, language, ngettext
 from commands.outbox_row import Queued
 from commands.people import languages_of, reader_language
@@ -182,14 +182,7 @@ class SendFailures:
             if (recipient, obj) in told:
                 continue
             told.add((recipient, obj))
-            fresh = await note_once(
-                db,
-                "delivery.failed",
-                obj,
-                f"to {recipient}: {reason}",
-                now_iso,
-                history=("undeliverable", f"not delivered to {recipient}: {reason}"),
-            )
+            fresh = await record_undelivered(db, obj, recipient, reason, now_iso)
             if not fresh or origin["user_id"] == item.user_id:
                 continue
             name = await name_of(db, recipient) if item.user_id else recipient

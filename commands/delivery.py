@@ -39,6 +39,20 @@ async def name_of(db: aiosqlite.Connection, user_id: str) -> str:
     return f"{row[0]} ({user_id})" if row and row[0] else user_id
 
 
+async def record_undelivered(
+    db: aiosqlite.Connection, obj: str | None, recipient: str, reason: str, now_iso: str
+) -> bool:
+    """Audit it and write it into the object's history, once: True the first time."""
+    return await note_once(
+        db,
+        "delivery.failed",
+        obj,
+        f"to {recipient}: {reason}",
+        now_iso,
+        history=("undeliverable", f"not delivered to {recipient}: {reason}"),
+    )
+
+
 async def undeliverable(
     db: aiosqlite.Connection,
     origin: dict[str, Any] | None,
@@ -48,15 +62,7 @@ async def undeliverable(
 ) -> list[OutMessage]:
     """Record it (audit, and the object's own history) and return the sender's notice."""
     obj = (origin or {}).get("object")
-    fresh = await note_once(
-        db,
-        "delivery.failed",
-        obj,
-        f"to {recipient}: {reason}",
-        now_iso,
-        history=("undeliverable", f"not delivered to {recipient}: {reason}"),
-    )
-    if not fresh:
+    if not await record_undelivered(db, obj, recipient, reason, now_iso):
         return []
     if not origin or not origin.get("user_id") or origin["user_id"] == recipient:
         return []
