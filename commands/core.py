@@ -6,6 +6,7 @@ from commands import i18n
 from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
+from commands.history_page import PAGE_OPTION
 from commands.i18n import N_, _
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_language, set_timezone
@@ -144,10 +145,14 @@ _ID_PARAM = Param("id", N_("a typed ID, e.g. A-7, LR-12, M-3"), convert=ObjectId
 
 
 @command(
-    "show", summary=N_("Show one item with its history"), example="!show A-7", params=[_ID_PARAM]
+    "show",
+    summary=N_("Show one item with its latest history (page=2 for older entries)"),
+    example="!show A-7",
+    params=[_ID_PARAM],
+    options=[PAGE_OPTION],
 )
-async def show(ctx: Context, *, id: ObjectId) -> None:
-    await _handler(ctx, "show", id)(ctx, id)
+async def show(ctx: Context, *, id: ObjectId, page: int) -> None:
+    await _handler(ctx, "show", id)(ctx, id, page=page)
 
 
 @command(

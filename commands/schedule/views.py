@@ -6,10 +6,11 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from commands import history, ics
+from commands import ics
 from commands.context import Attachment, Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
+from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
@@ -288,7 +289,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
 
 
 @handles("show", *KIND_NAMES)
-async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
+async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
@@ -313,12 +314,14 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
                 creator=creator,
             )
         )
-    steps = await history.of(ctx.db, ObjectId(kind, number))
-    if steps:
+    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix)
+    if steps.entries:
         lines.append(_("History:"))
-        for h in steps:
+        for h in steps.entries:
             who = person(h.actor) if h.actor.startswith("@") else h.actor
             at = fmt(h.at, ctx.person.timezone)
             action = _action(h.action)
-            lines.append(f"  {at} {who} {action} {h.detail or ''}".rstrip())
+            lines.append(f"  {at} {who} {action} {clipped(h.detail or '')}".rstrip())
+        hint = steps.hint(ctx.prefix)
+        lines += [hint] if hint else []
     ctx.reply("\n".join(lines), **item.marked)
