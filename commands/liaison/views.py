@@ -142,6 +142,7 @@ async def show_request(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
 
 
 _WHICH = ("incoming", "outgoing", "all")
+_LISTED = 50  # requests in one listing
 
 
 def parse_which(text: str) -> str:
@@ -217,20 +218,24 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         clauses.append("status = ?")
         params.append(status)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    async with ctx.db.execute(
-        f"SELECT id FROM liaison_requests {where} ORDER BY id DESC", params
-    ) as cur:
-        ids = [int(r[0]) for r in await cur.fetchall()]
     reader = await reader_here(ctx)
     found: list[tuple[Request, str]] = []
-    for number in ids:
-        req = await load_request(ctx.db, number)
-        assert req is not None
-        shown = reader.shows(req.marking)
-        if shown != "none":  # not releasable to the reader: not even its existence
-            found.append((req, shown))
-        if len(found) == 50:
+    offset = 0
+    while len(found) < _LISTED:  # newest first, a chunk at a time: a year of them is not read
+        async with ctx.db.execute(
+            f"SELECT id FROM liaison_requests {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, _LISTED, offset],
+        ) as cur:
+            ids = [int(r[0]) for r in await cur.fetchall()]
+        for number in ids:
+            req = await load_request(ctx.db, number)
+            assert req is not None
+            shown = reader.shows(req.marking)
+            if shown != "none" and len(found) < _LISTED:  # not released: not even its existence
+                found.append((req, shown))
+        if len(ids) < _LISTED:
             break
+        offset += _LISTED
     title = _(
         "Liaison requests ({which}, {status})",
         which=_filter_name(which),

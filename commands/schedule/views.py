@@ -19,7 +19,8 @@ from commands.people import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
-from commands.schedule.store import COLUMNS, Item, item_from_row, load_item
+from commands.schedule.store import Item, load_item
+from commands.schedule.window import in_window
 from commands.timeparse import (
     describe_rule,
     fmt,
@@ -198,16 +199,14 @@ async def _agenda(
     many hourly items cost about what one does, not items × days × 24.
     """
     until = ctx.now + timedelta(days=days)
-    async with ctx.db.execute(
-        f"SELECT {COLUMNS} FROM schedule_items i WHERE state = 'active' ORDER BY id"
-    ) as cur:
-        rows = await cur.fetchall()
     entries: list[tuple[datetime, Item]] = []
-    for row in rows:
-        item = item_from_row(row)
+    # Only items with an occurrence in the window that the sender may see, by next_at.
+    async for item in in_window(ctx, until):
+        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
+        if item.next_at is not None and item.next_at >= cutoff:
+            break  # every later item's occurrences are after the last row kept
         if reader.shows(item.marking) == "none" or not await _may_see(ctx, item):
             continue
-        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
         occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
         entries += [(occ, item) for occ in occurrences]
         entries.sort(key=lambda e: (e[0], e[1].code))
