@@ -22,6 +22,7 @@ from bot.dispatch import Dispatcher
 from bot.health import Health
 from bot.lease import Lease
 from bot.lock import DataDirLock
+from bot.looplag import LoopLag
 from bot.matrix import CREDENTIALS_FILE, MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -184,7 +185,8 @@ class App:
             # The outbox starts after the first sync (see _first_sync_then_health).
             sync_task = asyncio.create_task(self.sync.run(), name="sync")
             sync_task.add_done_callback(self._sync_ended)
-            self._tasks = [sync_task]
+            lag = LoopLag(self.metrics.loop_lag)
+            self._tasks = [sync_task, asyncio.create_task(lag.run(), name="loop-lag")]
             await self._stop.wait()
             await self._shutdown()
         finally:
