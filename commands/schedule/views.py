@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import insort
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -185,6 +186,10 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     return f"{show_wall(there, same_day=there.date() == here.date())} {zone}"
 
 
+def _agenda_order(entry: tuple[datetime, Item]) -> tuple[datetime, str]:
+    return entry[0], entry[1].code
+
+
 async def _agenda(
     ctx: Context,
     days: int,
@@ -208,8 +213,8 @@ async def _agenda(
         if reader.shows(item.marking) == "none" or not await _may_see(ctx, item):
             continue
         occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
-        entries += [(occ, item) for occ in occurrences]
-        entries.sort(key=lambda e: (e[0], e[1].code))
+        for occ in occurrences:  # kept in order as they come: no sort of all per item
+            insort(entries, (occ, item), key=_agenda_order)
         del entries[rows_max:]
     return entries
 
