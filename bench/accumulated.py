@@ -35,6 +35,9 @@ def reply_text(number: int) -> str:
 async def grow(db: Any, now: datetime, load: Load, *, summit_id: int = 1) -> int:
     """Write `load` into the store; returns the ID number of the long request (LR-n)."""
     people = load.people
+    async with db.execute("SELECT COALESCE(MAX(number), 0) FROM schedule_items") as cur:
+        row = await cur.fetchone()
+    base = max(10_000, int(row[0]) + 1)
     for n in range(load.items):
         who = people[n % len(people)]
         part = n % 3
@@ -53,7 +56,7 @@ async def grow(db: Any, now: datetime, load: Load, *, summit_id: int = 1) -> int
             "VALUES (?, ?, ?, ?, 'Europe/Paris', ?, ?, 'active', ?, ?, ?) RETURNING id",
             (
                 "M",
-                10_000 + n,
+                base + n,
                 f"Meeting {n}",
                 utc_iso(start),
                 rule,

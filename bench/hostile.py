@@ -202,9 +202,9 @@ async def main() -> None:
         ).open()
         try:
             await setup(core)
-            load = Load(args.items, args.items, args.items, args.replies, (ALICE, BOB), SEC)
+            year = Load(args.items, args.items, args.items, args.replies, (ALICE, BOB), SEC)
             async with core.store.write() as db:
-                long_request = await grow(db, NOW, load)
+                long_request = await grow(db, NOW, year)
             await core.say(ADMIN, f"!lang {args.lang}")
             messages = [(label, ADMIN, text) for label, text in corpus(core)]
             messages += accumulated(core, long_request)
