@@ -146,7 +146,7 @@ _ID_PARAM = Param("id", N_("a typed ID, e.g. A-7, LR-12, M-3"), convert=ObjectId
 
 @command(
     "show",
-    summary=N_("Show one item with its latest history (page=2 for older entries)"),
+    summary=N_("Show one item with its history"),
     example="!show A-7",
     params=[_ID_PARAM],
     options=[PAGE_OPTION],
