@@ -107,6 +107,7 @@ bench: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python bench/burst.py --postgresql --json $(BENCH_OUT)/burst-postgresql.json
 	PYTHONPATH=. $(BIN)/python bench/startup.py --json $(BENCH_OUT)/startup.json
 	PYTHONPATH=. $(BIN)/python bench/hostile.py --json $(BENCH_OUT)/hostile.json
+	PYTHONPATH=. $(BIN)/python bench/scale.py --json $(BENCH_OUT)/scale.json
 	PYTHONPATH=. $(BIN)/python bench/memory.py --json $(BENCH_OUT)/memory.json
 	for script in bench/bench_*.py; do \
 		name=$$(basename $$script .py); \

@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import datafiles, ledger, recovery
 from bot.clock import Clock, SystemClock
@@ -20,21 +20,23 @@ from bot.crypto import replay
 from bot.crypto.policy import KEYS_FILE, DeviceTrustPolicy, build_policy
 from bot.dispatch import Dispatcher
 from bot.health import Health
-from bot.lease import Lease
 from bot.lock import DataDirLock
+from bot.looplag import LoopLag
 from bot.matrix import CREDENTIALS_FILE, MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
-from bot.store import open_store
-from bot.store.postgres import PgStore
+from bot.store import open_store, sqlite_path
 from bot.sync import SyncLoop
 from commands import build_registry
 from commands.context import Context
 from commands.directory.store import load_seed
 from commands.markings import Policy
 from config import Settings
+
+if TYPE_CHECKING:  # PostgreSQL's driver (asyncpg, 3 MiB) is imported only to use it
+    from bot.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,11 @@ class App:
         self.trust: DeviceTrustPolicy | None = None
         # Several instances on one PostgreSQL: only the lease holder acts (bot/lease.py).
         self.lease: Lease | None = None
-        if isinstance(self.store, PgStore):
+        if sqlite_path(self.settings.store_url) is None:
+            from bot.lease import Lease
+            from bot.store.postgres import PgStore
+
+            assert isinstance(self.store, PgStore)
             self.lease = Lease(
                 self.settings.store_url, self.settings.failover_seconds, on_lost=self._lease_lost
             )
@@ -185,7 +191,8 @@ class App:
             # The outbox starts after the first sync (see _first_sync_then_health).
             sync_task = asyncio.create_task(self.sync.run(), name="sync")
             sync_task.add_done_callback(self._sync_ended)
-            self._tasks = [sync_task]
+            lag = LoopLag(self.metrics.loop_lag)
+            self._tasks = [sync_task, asyncio.create_task(lag.run(), name="loop-lag")]
             await self._stop.wait()
             await self._shutdown()
         finally:

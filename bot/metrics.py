@@ -110,6 +110,13 @@ class Metrics:
         self.decryption_failures = Counter(
             "attache_decryption_failures", "Events that could not be decrypted in time", registry=r
         )
+        self.loop_lag = Histogram(
+            "attache_event_loop_lag_seconds",
+            "How late the event loop woke a periodic timer: time it spent on other work "
+            "without yielding (bot/looplag.py)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
         self.refused = Counter(
             "attache_refused_events", "Events refused before dispatch", ["reason"], registry=r
         )

@@ -7,6 +7,7 @@ from commands.context import Context
 from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.examples import day
+from commands.history_page import PAGE_OPTION
 from commands.i18n import N_, _
 from commands.ids import ObjectId
 from commands.people import parse_zone, set_language, set_timezone
@@ -145,10 +146,14 @@ _ID_PARAM = Param("id", N_("a typed ID, e.g. A-7, LR-12, M-3"), convert=ObjectId
 
 
 @command(
-    "show", summary=N_("Show one item with its history"), example="!show A-7", params=[_ID_PARAM]
+    "show",
+    summary=N_("Show one item with its history"),
+    example="!show A-7",
+    params=[_ID_PARAM],
+    options=[PAGE_OPTION],
 )
-async def show(ctx: Context, *, id: ObjectId) -> None:
-    await _handler(ctx, "show", id)(ctx, id)
+async def show(ctx: Context, *, id: ObjectId, page: int) -> None:
+    await _handler(ctx, "show", id)(ctx, id, page=page)
 
 
 @command(

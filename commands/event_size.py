@@ -12,21 +12,18 @@ into several messages, cut at a line or word break, nothing lost.
 
 from __future__ import annotations
 
+import json
+
 BUDGET = 40_000  # bytes of JSON-encoded body + formatted_body in one event
 
 
 def encoded_size(text: str) -> int:
-    """Bytes `text` takes as a JSON string, encoded as nio encrypts it (ensure_ascii)."""
-    return sum(_char_size(ch) for ch in text) + 2
+    """Bytes `text` takes as a JSON string, encoded as nio encrypts it (ensure_ascii).
 
-
-def _char_size(ch: str) -> int:
-    code = ord(ch)
-    if ch in '"\\' or ch in "\n\r\t\b\f":
-        return 2
-    if code < 0x20 or 0x7F <= code <= 0xFFFF:
-        return 6
-    return 12 if code > 0xFFFF else 1  # astral: a surrogate pair, two \uXXXX
+    json.dumps does the counting in C; DEL (0x7F) is counted as an escape, as a stricter
+    encoder would write it.
+    """
+    return len(json.dumps(text)) + 5 * text.count("\x7f")
 
 
 def fit(body: str, html: str | None, budget: int = BUDGET) -> list[tuple[str, str | None]]:
@@ -40,14 +37,25 @@ def fit(body: str, html: str | None, budget: int = BUDGET) -> list[tuple[str, st
 
 
 def split_text(text: str, budget: int) -> list[str]:
-    """Consecutive pieces of `text` (joined, they are `text`), each within `budget` bytes."""
+    """Consecutive pieces of `text` (joined, they are `text`), each within `budget` bytes.
+
+    Each piece's end is found by bisection between the most characters that surely fit
+    (every one a 12-byte astral escape) and the most that could (every one a single byte),
+    so the cost is O(n log budget) in C (json.dumps), not a Python call per character.
+    """
     parts: list[str] = []
     start = 0
     while start < len(text):
-        used, end = 2, start
-        while end < len(text) and used + _char_size(text[end]) <= budget:
-            used += _char_size(text[end])
-            end += 1
+        room = budget - 2
+        lo = min(len(text), start + max(1, room // 12))  # fits (or one character at least)
+        hi = min(len(text), start + room)
+        while lo < hi:  # the longest prefix from start that fits
+            mid = (lo + hi + 1) // 2
+            if encoded_size(text[start:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        end = lo
         if end < len(text):
             floor = start + (end - start) * 9 // 10
             cut = max(text.rfind("\n", floor, end), text.rfind(" ", floor, end))

@@ -40,6 +40,7 @@ from commands.actions.store import (
 from commands.context import Context, utc_iso
 from commands.errors import UserError
 from commands.examples import day
+from commands.history_page import clipped, page_of
 from commands.i18n import N_, SOURCE, _, language
 from commands.ids import ObjectId
 from commands.markings.model import Marking, Policy, marking_example
@@ -207,7 +208,7 @@ async def _tell_owner(ctx: Context, item: Item, summit: Summit, why: str) -> Non
 
 
 @handles("show", "A")
-async def show_item(ctx: Context, oid: ObjectId) -> None:
+async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
     number = oid.number
     item, summit = await visible_item(ctx, number)
     zone = sender_zone(ctx)
@@ -221,7 +222,8 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         (_("marking"), item.marking.shown() if item.marking else "-"),
     ]
     entries = []
-    for h in await history.of(ctx.db, ObjectId("A", item.id)):
+    shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix)
+    for h in shown.entries:
         when = _local(h.at, zone)
         change = (
             _history_word(h.action)
@@ -235,7 +237,7 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
                 )
             )
         )
-        note = f" — {h.detail}" if h.detail else ""
+        note = f" — {clipped(h.detail)}" if h.detail else ""
         actor = person(h.actor) if h.actor.startswith("@") else h.actor
         entries.append(
             _("{when} {who}: {change}{note}", when=when, who=actor, change=change, note=note)
@@ -247,6 +249,7 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         + "\n"
         + "\n".join(f"• {e}" for e in entries)
     )
+    hint = shown.hint(ctx.prefix)
     html = (
         "<br>".join(labelled(k, v, html=True) for k, v in lines)
         + "<br>"
@@ -255,6 +258,8 @@ async def show_item(ctx: Context, oid: ObjectId) -> None:
         + "".join(f"<li>{esc(e)}</li>" for e in entries)
         + "</ul>"
     )
+    if hint:
+        body, html = f"{body}\n{hint}", f"{html}<p>{esc(hint)}</p>"
     ctx.reply(Rendered(body, html), **item.marked)
 
 

@@ -381,7 +381,8 @@ def _dates(summit: Summit) -> str:
 
 
 @handles("show", "S")
-async def show_summit(ctx: Context, oid: ObjectId) -> None:
+async def show_summit(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
+    """A summit has no history of its own: its items have (page is for them)."""
     number = oid.number
     summit = await visible_summit(ctx, number)
     # No count includes an item not released to the reader (it does not exist for them).

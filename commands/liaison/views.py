@@ -7,8 +7,8 @@ import string
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from commands import history
 from commands.context import Context
+from commands.history_page import ENTRY_CHARS, clipped, page_of
 from commands.i18n import N_, _, pgettext
 from commands.ids import ObjectId
 from commands.liaison.model import ACTIVE, TERMINAL, status_name
@@ -24,7 +24,7 @@ from commands.liaison.store import (
 from commands.markings.model import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
-from commands.render import Rendered, bullets, paragraph_html, table, without_unmarked_column
+from commands.render import Rendered, bullets, esc, paragraph_html, table, without_unmarked_column
 from commands.timeparse import show_instant
 
 # -- showing -------------------------------------------------------------------------------
@@ -105,19 +105,26 @@ def reread(text: str, templates: tuple[str, ...] = _DETAILS) -> str:
     return text
 
 
-async def _history_lines(ctx: Context, req: Request, zone: ZoneInfo) -> list[str]:
+async def _history_lines(
+    ctx: Context, req: Request, zone: ZoneInfo, page: int
+) -> tuple[list[str], str | None]:
+    """One page of the request's history, and where it sits in the whole (or None)."""
+    shown = await page_of(ctx.db, ObjectId("LR", req.id), page, ctx.prefix)
     lines = []
-    for h in await history.of(ctx.db, ObjectId("LR", req.id)):
+    for h in shown.entries:
         line = f"{show_instant(h.at, zone)} · {h.actor} · {_action_name(h.action)} → "
         line += status_name(str(h.new))
         if h.detail:
-            line += _(": {detail}", detail=reread(h.detail))
+            # The bot's own details are short; a long one is people's words, shown clipped
+            # (and not matched against the templates: that would cost O(n) per ": " in it).
+            detail = reread(h.detail) if len(h.detail) <= 2 * ENTRY_CHARS else h.detail
+            line += _(": {detail}", detail=clipped(detail))
         lines.append(line)
-    return lines
+    return lines, shown.hint(ctx.prefix)
 
 
 @handles("show", "LR")
-async def show_request(ctx: Context, oid: ObjectId) -> None:
+async def show_request(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
     number = oid.number
     req = await visible_request(ctx, number)
     zone = await zone_of(ctx, ctx.sender)
@@ -136,13 +143,17 @@ async def show_request(ctx: Context, oid: ObjectId) -> None:
     if req.due_at:
         head.append(_("Due: {due}", due=show_instant(req.due_at, zone)))
     head.append(_("Created: {created}", created=show_instant(req.created_at, zone)))
-    hist = bullets(_("History"), await _history_lines(ctx, req, zone))
+    lines, hint = await _history_lines(ctx, req, zone, page)
+    hist = bullets(_("History"), lines)
     body = "\n".join(head) + "\n" + hist.body
     html = f"<p>{paragraph_html(chr(10).join(head))}</p>{hist.html}"
+    if hint:
+        body, html = f"{body}\n{hint}", f"{html}<p>{esc(hint)}</p>"
     ctx.reply(Rendered(body, html), **req.marked)
 
 
 _WHICH = ("incoming", "outgoing", "all")
+_LISTED = 50  # requests in one listing
 
 
 def parse_which(text: str) -> str:
@@ -218,20 +229,24 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         clauses.append("status = ?")
         params.append(status)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    async with ctx.db.execute(
-        f"SELECT id FROM liaison_requests {where} ORDER BY id DESC", params
-    ) as cur:
-        ids = [int(r[0]) for r in await cur.fetchall()]
     reader = await reader_here(ctx)
     found: list[tuple[Request, str]] = []
-    for number in ids:
-        req = await load_request(ctx.db, number)
-        assert req is not None
-        shown = reader.shows(req.marking)
-        if shown != "none":  # not releasable to the reader: not even its existence
-            found.append((req, shown))
-        if len(found) == 50:
+    offset = 0
+    while len(found) < _LISTED:  # newest first, a chunk at a time: a year of them is not read
+        async with ctx.db.execute(
+            f"SELECT id FROM liaison_requests {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, _LISTED, offset],
+        ) as cur:
+            ids = [int(r[0]) for r in await cur.fetchall()]
+        for number in ids:
+            req = await load_request(ctx.db, number)
+            assert req is not None
+            shown = reader.shows(req.marking)
+            if shown != "none" and len(found) < _LISTED:  # not released: not even its existence
+                found.append((req, shown))
+        if len(ids) < _LISTED:
             break
+        offset += _LISTED
     title = _(
         "Liaison requests ({which}, {status})",
         which=_filter_name(which),

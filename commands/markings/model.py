@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pycountry
@@ -19,8 +21,26 @@ import pycountry
 from commands.errors import UserError
 from commands.i18n import N_, SOURCE, _, current
 
-# ISO 3166-1 alpha-3, from pycountry's copy of the ISO tables (not a table kept here).
-NATIONS: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.countries)
+
+class _Nations(AbstractSet[str]):
+    """ISO 3166-1 alpha-3, from pycountry's copy of the ISO tables (not a table kept here),
+    read when first asked: markings are off by default, and the tables cost half a MiB."""
+
+    @cached_property
+    def _codes(self) -> frozenset[str]:
+        return frozenset(c.alpha_3 for c in pycountry.countries)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+NATIONS: AbstractSet[str] = _Nations()
 LEVEL_NAME = re.compile(r"[A-Z][A-Z0-9_-]{0,39}")
 GROUP_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,19}")
 REL_EXAMPLE = "rel=FRA,DEU or rel=FVEY"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from bisect import insort
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from commands import history, ics
+from commands import ics
 from commands.context import Attachment, Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
+from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
@@ -19,7 +21,8 @@ from commands.people import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
-from commands.schedule.store import COLUMNS, Item, item_from_row, load_item
+from commands.schedule.store import Item, load_item
+from commands.schedule.window import in_window
 from commands.timeparse import (
     describe_rule,
     fmt,
@@ -184,6 +187,10 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     return f"{show_wall(there, same_day=there.date() == here.date())} {zone}"
 
 
+def _agenda_order(entry: tuple[datetime, Item]) -> tuple[datetime, str]:
+    return entry[0], entry[1].code
+
+
 async def _agenda(
     ctx: Context,
     days: int,
@@ -198,19 +205,17 @@ async def _agenda(
     many hourly items cost about what one does, not items × days × 24.
     """
     until = ctx.now + timedelta(days=days)
-    async with ctx.db.execute(
-        f"SELECT {COLUMNS} FROM schedule_items i WHERE state = 'active' ORDER BY id"
-    ) as cur:
-        rows = await cur.fetchall()
     entries: list[tuple[datetime, Item]] = []
-    for row in rows:
-        item = item_from_row(row)
+    # Only items with an occurrence in the window that the sender may see, by next_at.
+    async for item in in_window(ctx, until):
+        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
+        if item.next_at is not None and item.next_at >= cutoff:
+            break  # every later item's occurrences are after the last row kept
         if reader.shows(item.marking) == "none" or not await _may_see(ctx, item):
             continue
-        cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
         occurrences = item.occurrences(ctx.now, min(cutoff, until), per_item)
-        entries += [(occ, item) for occ in occurrences]
-        entries.sort(key=lambda e: (e[0], e[1].code))
+        for occ in occurrences:  # kept in order as they come: no sort of all per item
+            insort(entries, (occ, item), key=_agenda_order)
         del entries[rows_max:]
     return entries
 
@@ -296,7 +301,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
 
 
 @handles("show", *KIND_NAMES)
-async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
+async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
     kind, number = oid.kind, oid.number
     assert ctx.person is not None
     item = await visible_item(ctx, kind, number)
@@ -321,12 +326,14 @@ async def show_scheduled(ctx: Context, oid: ObjectId) -> None:
                 creator=creator,
             )
         )
-    steps = await history.of(ctx.db, ObjectId(kind, number))
-    if steps:
+    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix)
+    if steps.entries:
         lines.append(_("History:"))
-        for h in steps:
+        for h in steps.entries:
             who = person(h.actor) if h.actor.startswith("@") else h.actor
             at = fmt(h.at, ctx.person.timezone)
             action = _action(h.action)
-            lines.append(f"  {at} {who} {action} {h.detail or ''}".rstrip())
+            lines.append(f"  {at} {who} {action} {clipped(h.detail or '')}".rstrip())
+        hint = steps.hint(ctx.prefix)
+        lines += [hint] if hint else []
     ctx.reply("\n".join(lines), **item.marked)

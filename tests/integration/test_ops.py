@@ -52,6 +52,8 @@ async def test_metrics_count_commands_latency_and_sends(bot_factory, people) -> 
     lag = value(parsed, "attache_sync_lag_seconds")
     assert lag is not None and 0 <= lag < 30
     assert value(parsed, "attache_last_sync_timestamp_seconds") > time.time() - 60  # type: ignore[operator]
+    # The event loop's lag is sampled every 0.5 s from start (bot/looplag.py).
+    assert value(parsed, "attache_event_loop_lag_seconds_count") >= 1  # type: ignore[operator]
 
 
 async def test_healthz_fails_when_homeserver_is_gone_and_recovers(

@@ -1,0 +1,237 @@
+"""Cost as the network grows (issue 25): the real bot on a real Synapse, at growing sizes.
+
+    PYTHONPATH=. python bench/scale.py [--sizes 10,30] [--items-per-room 10]
+        [--replies 500] [--commands 5] [--after 100] [--json FILE]
+
+At each size N (rooms), cumulative: rooms are added until the bot is in N of them (a
+plain inviter creates encrypted rooms through the client API and invites the bot, which
+joins as it would any invitation; nobody talks in them); then the bot is stopped and what
+a network accumulates is written into its store (bench/accumulated.py: N x
+--items-per-room schedule items, action items and liaison requests, and one request with
+--replies thread replies of 32,000 characters), and it is started again: the time from
+spawning to its first healthy /healthz and its RSS then. In the admin's encrypted DM,
+each of `!ping`, `!agenda`, `!requests`, `!actions list` and `!show` of the longest
+request is sent --commands times: the round trip (send -> answer received) and the bot's
+CPU for it (/proc/<pid>/stat, so sync and sending are included): median round trip,
+mean CPU (10 ms ticks). Then --after
+more `!ping`s, and the RSS again. The slopes of RSS per room and per item come from the
+sizes measured. The issue's full figure is --sizes 10,100,1000 (about an hour here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bench.accumulated import Load, grow
+from bench.common import (
+    base_args,
+    cpu_ms,
+    machine,
+    new_user,
+    round_trip,
+    rss_mb,
+    run_and_report,
+    start_synapse,
+    table,
+)
+from bench.startup import timed_start
+from commands.context import utc_iso
+from tests.harness.bot import BotProcess
+from tests.harness.clients import TestClient
+
+COMMANDS = ("!ping", "!agenda 30", "!requests", "!actions list", "!show LR-{long}")
+ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm":
+              "m.megolm.v1.aes-sha2"}}  # fmt: skip
+
+
+def _joined(synapse: Any, user_id: str) -> set[str]:
+    status, body = synapse.request(
+        "GET", f"/_synapse/admin/v1/users/{user_id}/joined_rooms", token=synapse.admin_token
+    )
+    return set(body.get("joined_rooms", [])) if status == 200 else set()
+
+
+async def add_rooms(synapse: Any, inviter: dict[str, str], bot_id: str, count: int) -> None:
+    """`count` more encrypted rooms with the bot in them."""
+    created = []
+    for number in range(count):
+        status, body = await asyncio.to_thread(
+            synapse.request,
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"name": f"post {number}", "invite": [bot_id], "initial_state": [ENCRYPTION]},
+            token=inviter["access_token"],
+        )
+        if status != 200:
+            raise RuntimeError(f"createRoom: {status} {body}")
+        created.append(body["room_id"])
+    deadline = time.monotonic() + 60 + count
+    while not set(created) <= await asyncio.to_thread(_joined, synapse, bot_id):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bot did not join every room")
+        await asyncio.sleep(0.5)
+
+
+async def add_items(db_path: Path, load: Load, now_iso: str) -> int:
+    """Write `load` into the stopped bot's store; the longest request's number."""
+    async with aiosqlite.connect(db_path) as db:
+        async with db.execute("SELECT COUNT(*) FROM summits") as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] == 0:
+            await db.execute(
+                "INSERT INTO summits (name, room_id, timezone, created_by, created_at) "
+                "VALUES ('Summit', '!summit:bench', 'Europe/Paris', ?, ?)",
+                (load.creator, now_iso),
+            )
+        long_request = await grow(db, datetime.fromisoformat(now_iso), load)
+        await db.commit()
+    return long_request
+
+
+async def measure_commands(
+    alice: TestClient, room: str, pid: int, long_request: int, repeat: int
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for template in COMMANDS:
+        text = template.format(long=long_request)
+        trips, cpus = [], []
+        for _ in range(repeat):
+            await asyncio.sleep(0.3)  # let the previous answer's sending settle
+            cpu0 = cpu_ms(pid)
+            trips.append(await round_trip(alice, room, text, timeout=120))
+            await asyncio.sleep(0.3)
+            cpus.append(cpu_ms(pid) - cpu0)
+        name = template.split(" ")[0] if "show" in template else template
+        out[name] = {
+            "round_trip_ms": round(statistics.median(trips), 1),
+            # The mean: /proc counts CPU in 10 ms ticks, a median of few would be 0 or 10.
+            "cpu_ms": round(statistics.fmean(cpus), 1),
+        }
+    return out
+
+
+async def measure(tmp: Path, args: Any) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    facts: dict[str, Any] = {"machine_start": machine(), "sizes": [], "args": vars(args)}
+    synapse = start_synapse(tmp / "synapse")
+    bot = alice = None
+    try:
+        a_user = new_user(synapse, "alice")
+        inviter = new_user(synapse, "inviter")
+        bot = BotProcess(
+            synapse,
+            tmp / "bot",
+            allowed_users=[a_user["user_id"], inviter["user_id"]],
+            admins=[a_user["user_id"]],
+            log_level="INFO",
+            settings={
+                "rate_limit_burst": 100_000,
+                "rate_limit_per_minute": 100_000,
+                "max_rooms_per_inviter": 10_000,
+            },
+        )
+        await asyncio.to_thread(timed_start, bot)
+        alice = await TestClient.create(synapse, a_user, tmp / "alice")
+        room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
+        await round_trip(alice, room, "!ping")
+        in_rooms = 1
+        items = 0
+        long_request = 0
+        people = (a_user["user_id"], inviter["user_id"])
+        for size in sizes:
+            await add_rooms(synapse, inviter, bot.user_id, max(0, size - in_rooms))
+            in_rooms = max(in_rooms, size)
+            await bot.astop()
+            want = size * args.items_per_room
+            load = Load(want - items, want - items, want - items, args.replies, people,
+                        a_user["user_id"])  # fmt: skip
+            long_request = await add_items(
+                bot.data_dir / "attache.db", load, utc_iso(datetime.now(UTC).replace(microsecond=0))
+            )
+            items = want
+            took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+            assert bot.proc is not None
+            pid = bot.proc.pid
+            await round_trip(alice, room, "!ping", timeout=120)
+            commands = await measure_commands(alice, room, pid, long_request, args.commands)
+            for _ in range(args.after):
+                await round_trip(alice, room, "!ping", timeout=120)
+            facts["sizes"].append(
+                {
+                    "rooms": size,
+                    "items_each_kind": items,
+                    "start_to_healthy_s": round(took, 2),
+                    "rss_start_mb": rss,
+                    "rss_start_5s_mb": rss_later,
+                    "rss_after_mb": rss_mb(pid),
+                    "commands": commands,
+                    "store_mb": round((bot.data_dir / "attache.db").stat().st_size / 2**20, 1),
+                }
+            )
+        facts["machine_end"] = machine()
+        return facts
+    finally:
+        if alice is not None:
+            await alice.close()
+        if bot is not None:
+            bot.close()
+        synapse.close()
+
+
+def report(f: dict[str, Any]) -> str:
+    sizes = f["sizes"]
+    rows: list[list[Any]] = []
+    for s in sizes:
+        rows.append(
+            [
+                f"{s['rooms']} rooms, {s['items_each_kind']} of each",
+                s["start_to_healthy_s"],
+                s["rss_start_5s_mb"],
+                s["rss_after_mb"],
+                *(f"{c['cpu_ms']} / {c['round_trip_ms']}" for c in s["commands"].values()),
+            ]
+        )
+    heads = ["size", "start -> healthy s", "RSS MiB at start", "RSS after commands"]
+    heads += [f"{name} CPU / RT ms" for name in sizes[0]["commands"]] if sizes else []
+    m0, m1 = f["machine_start"], f["machine_end"]
+    out = table(
+        f"Scale, {m0['date']}, {m0['cores']} cores, Python {m0['python']}, "
+        f"load {m0['load_avg']} -> {m1['load_avg']}",
+        heads,
+        rows,
+    )
+    if len(sizes) >= 2:
+        a, b = sizes[0], sizes[-1]
+        per_room = (b["rss_start_5s_mb"] - a["rss_start_5s_mb"]) * 1024 / (b["rooms"] - a["rooms"])
+        per_item = (
+            (b["rss_start_5s_mb"] - a["rss_start_5s_mb"])
+            * 1024
+            / max(1, 3 * (b["items_each_kind"] - a["items_each_kind"]))
+        )
+        out += (
+            f"\nRSS slope from {a['rooms']} to {b['rooms']} rooms: {per_room:.1f} KiB per room "
+            f"(or {per_item:.2f} KiB per item, items grow with rooms: the two are not separated)"
+        )
+    return out
+
+
+def main() -> None:
+    parser = base_args(__doc__)
+    parser.add_argument("--sizes", default="10,30", help="rooms at each step, e.g. 10,100,1000")
+    parser.add_argument("--items-per-room", type=int, default=10)
+    parser.add_argument("--replies", type=int, default=500)
+    parser.add_argument("--commands", type=int, default=10, help="times each command is sent")
+    parser.add_argument("--after", type=int, default=100, help="!pings before RSS again")
+    args = parser.parse_args()
+    run_and_report("bench-scale-", args, lambda tmp: measure(tmp, args), report)
+
+
+if __name__ == "__main__":
+    main()
