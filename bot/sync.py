@@ -30,7 +30,7 @@ from nio import (
 )
 from nio.events import Event
 
-from bot import ratelimit
+from bot import joins, ratelimit
 from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
@@ -117,6 +117,7 @@ class SyncLoop:
     # When each (room, person, device) was last told why it is refused (monotonic seconds).
     _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
+    _joins: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # room -> join under way
     parking: Parking = field(init=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +125,8 @@ class SyncLoop:
 
     def stop(self) -> None:
         self._stop.set()
+        for task in list(self._joins.values()):
+            task.cancel()
         # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
         if self._poll is not None and not self._poll.done():
             self._poll.cancel()
@@ -286,24 +289,43 @@ class SyncLoop:
             if self.kick is not None:
                 self.kick()
             return
-        resp = await self.client.join(room_id)
-        if isinstance(resp, JoinError):
-            log.warning("could not join %s: %s", room_id, resp.status_code)
-        else:
-            log.info("joined %s on an invite", room_id)
+        if room_id in self._joins:  # a join (and its retries) is under way already
+            return
+        resp = await joins.join_once(self.client, room_id)
+        if joins.transient(resp):  # retried in the background (bot/joins.py)
+            task = asyncio.create_task(self._join_later(room_id, inviter, invite))
+            self._joins[room_id] = task
+            task.add_done_callback(lambda _t: self._joins.pop(room_id, None))
+            return
+        await self._joined(room_id, inviter, invite, resp)
+
+    async def _join_later(self, room_id: str, inviter: str, invite: InviteMemberEvent) -> None:
+        async with self.parking.guard("join", event_id=f"invite:{room_id}", room_id=room_id):
+            resp = await joins.join_with_retry(self.client, room_id)
+            await self._joined(room_id, inviter, invite, resp)
+
+    async def _joined(
+        self, room_id: str, inviter: str, invite: InviteMemberEvent, resp: object
+    ) -> None:
+        """After the join: count the room against the inviter; note a possible DM."""
+        if resp is None or isinstance(resp, JoinError):
+            reason = resp.status_code if resp is not None else "no answer"
+            log.warning("could not join %s: %s", room_id, reason)
+            return
+        log.info("joined %s on an invite", room_id)
+        async with self.store.write() as db:
+            await ratelimit.note_joined_for(db, room_id, inviter)
+        if (invite.content or {}).get("is_direct"):
+            # Perhaps the person's own DM with the bot: it becomes the room the bot
+            # writes to them in only once its state shows it encrypted and private
+            # (_settle_dm_candidates), never on the say-so of an invite.
             async with self.store.write() as db:
-                await ratelimit.note_joined_for(db, room_id, inviter)
-            if (invite.content or {}).get("is_direct"):
-                # Perhaps the person's own DM with the bot: it becomes the room the bot
-                # writes to them in only once its state shows it encrypted and private
-                # (_settle_dm_candidates), never on the say-so of an invite.
-                async with self.store.write() as db:
-                    await db.execute(
-                        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        (f"dm_candidate:{room_id}", inviter),
-                    )
-                    # They came back: the bot may write to them again.
-                    await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
+                await db.execute(
+                    "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (f"dm_candidate:{room_id}", inviter),
+                )
+                # They came back: the bot may write to them again.
+                await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
 
     async def _note_rooms(self, resp: SyncResponse) -> None:
         """Keep the store's list of the bot's rooms and their encryption current, so a
@@ -344,12 +366,16 @@ class SyncLoop:
                 if room_id not in self.client.invited_rooms:
                     await self._del_kv(key)
                 continue
-            members = set(room.users)
+            # From the server: a lazy-loaded sync after a remote join lists only the bot.
+            state = await joins.server_members(self.client, room_id)
+            if state is None:
+                continue  # asked again after the next sync
+            members = set(state.members)
             usable = (
                 room.encrypted
+                and state.encrypted
                 and user_id in members
                 and not members - {self.client.user_id, user_id}
-                and room.member_count <= 2
             )
             async with self.store.write() as db:
                 await db.execute("DELETE FROM kv WHERE key = ?", (key,))
