@@ -27,6 +27,7 @@ from nio import (
 )
 
 from bot import ledger
+from bot.federation_calls import FederationBoundClient
 from bot.niostore import BotCryptoStore
 from commands.i18n import N_
 from config import Settings
@@ -118,7 +119,7 @@ def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
         max_timeouts=0,
         request_timeout=settings.sync_timeout_ms / 1000 + 30,
     )
-    return AsyncClient(
+    return FederationBoundClient(  # timeouts on calls that wait on other servers
         settings.homeserver,
         settings.user_id,
         store_path=str(crypto_dir),
