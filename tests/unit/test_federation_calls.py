@@ -4,12 +4,14 @@ retries, the server timeout in key requests, and membership read from room state
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from nio import JoinError, JoinResponse, RoomGetStateResponse
 
 from bot import joins
 from bot.crypto.key_refresh import Requery
+from bot.crypto.missed_devices import MissedDevices
 from bot.federation_calls import (
     FEDERATION_TIMEOUT_MS,
     is_join,
@@ -143,3 +145,50 @@ def test_key_requests_carry_a_timeout_for_the_server() -> None:
     assert body["timeout"] == FEDERATION_TIMEOUT_MS
     assert json.loads(with_server_timeout('{"timeout": 5}'))["timeout"] == 5
     assert with_server_timeout(None) is None
+
+
+class _Device(SimpleNamespace):
+    deleted = False
+    blacklisted = False
+
+
+class MissedClient:
+    """What MissedDevices reads of nio: the room's outbound session, devices, Olm sessions."""
+
+    def __init__(self) -> None:
+        self.user_id, self.device_id = "@bot:a", "BOT"
+        session = SimpleNamespace(shared=True, users_ignored={("@bob:b", "NEW"), ("@bot:a", "BOT")})
+        self.sessions: dict[str, Any] = {}
+        self.olm = SimpleNamespace(
+            outbound_group_sessions={"!r:a": session},
+            session_store=SimpleNamespace(get=self.sessions.get),
+        )
+        self.device_store = {"@bob:b": {"NEW": _Device(curve25519="curveNEW")}, "@bot:a": {}}
+        self.claims: list[dict[str, list[str]]] = []
+        self.reachable = False
+        self.rotated: list[str] = []
+
+    async def keys_claim(self, users: dict[str, list[str]]) -> Any:
+        self.claims.append(users)
+        if self.reachable:
+            self.sessions["curveNEW"] = object()
+        return SimpleNamespace()
+
+    def invalidate_outbound_session(self, room_id: str) -> None:
+        self.rotated.append(room_id)
+
+
+async def test_a_device_left_out_of_a_room_key_gets_it_once_reachable() -> None:
+    clock = Clock()
+    client = MissedClient()
+    missed = MissedDevices(monotonic=clock.monotonic)
+    assert not await missed.catch_up(client, "!r:a")  # type: ignore[arg-type]
+    assert client.claims == [{"@bob:b": ["NEW"]}] and client.rotated == []
+    assert not await missed.catch_up(client, "!r:a")  # type: ignore[arg-type]
+    assert len(client.claims) == 1  # a dead server is not asked again at every send
+    clock.now += 16
+    client.reachable = True
+    assert await missed.catch_up(client, "!r:a")  # type: ignore[arg-type]
+    assert client.rotated == ["!r:a"]  # the next message's key reaches the device
+    client.device_store["@bob:b"]["NEW"].blacklisted = True
+    assert missed.left_out(client, "!r:a") == []  # type: ignore[arg-type]
