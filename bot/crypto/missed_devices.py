@@ -1,8 +1,8 @@
 """Room keys for devices that missed them because their server was unreachable.
 
 When the one-time-key claim for a device fails (its server down or hung), nio shares the
-room's Megolm session without it and records the device as done for that session: it
-would never get this session's key, and read nothing the bot writes in the room until
+room's Megolm session without it and never offers it that session again: it would never
+get this session's key, and read nothing the bot writes in the room until
 the session rotates (100 messages or a week). Before each send, devices the current
 session left out that may now have keys (trusted, not blacklisted) are given another
 claim, at most every CLAIM_EVERY seconds each; once one has an Olm session, the room's
@@ -20,7 +20,7 @@ from nio import AsyncClient, KeysClaimError
 
 log = logging.getLogger(__name__)
 
-CLAIM_EVERY = 15.0
+CLAIM_EVERY = 5.0
 
 
 class MissedDevices:
@@ -31,19 +31,22 @@ class MissedDevices:
         self._claimed_at: dict[tuple[str, str], float] = {}
 
     def left_out(self, client: AsyncClient, room_id: str) -> list[tuple[str, str, str]]:
-        """(user, device, curve25519) the room's current session left out but may include."""
+        """(user, device, curve25519) of members' devices the room's current session was
+        not shared with, though it may be now (not blacklisted: nio skips a device it has
+        no Olm session for without a trace)."""
         olm = client.olm
         session = olm.outbound_group_sessions.get(room_id) if olm is not None else None
-        if olm is None or session is None or not session.shared:
+        room = client.rooms.get(room_id)
+        if olm is None or session is None or not session.shared or room is None:
             return []
         out = []
-        for user_id, device_id in session.users_ignored:
-            if device_id == client.device_id and user_id == client.user_id:
-                continue
-            device = client.device_store[user_id].get(device_id)
-            if device is None or device.deleted or device.blacklisted:
-                continue
-            out.append((user_id, device_id, device.curve25519))
+        for user_id in room.users:
+            for device in client.device_store.active_user_devices(user_id):
+                if device.id == client.device_id and user_id == client.user_id:
+                    continue
+                if device.blacklisted or (user_id, device.id) in session.users_shared_with:
+                    continue
+                out.append((user_id, device.id, device.curve25519))
         return out
 
     async def catch_up(self, client: AsyncClient, room_id: str) -> bool:
@@ -69,6 +72,8 @@ class MissedDevices:
                 resp = None
             if isinstance(resp, KeysClaimError):
                 log.info("key claim for devices that missed a room key failed: %s", resp)
+            elif resp is not None and getattr(resp, "failures", None):
+                log.info("key claim for devices that missed a room key: servers unreachable")
         reachable = [(u, d) for u, d, curve in left_out if olm.session_store.get(curve)]
         if not reachable:
             return False

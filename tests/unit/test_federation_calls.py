@@ -148,7 +148,6 @@ def test_key_requests_carry_a_timeout_for_the_server() -> None:
 
 
 class _Device(SimpleNamespace):
-    deleted = False
     blacklisted = False
 
 
@@ -157,13 +156,21 @@ class MissedClient:
 
     def __init__(self) -> None:
         self.user_id, self.device_id = "@bot:a", "BOT"
-        session = SimpleNamespace(shared=True, users_ignored={("@bob:b", "NEW"), ("@bot:a", "BOT")})
-        self.sessions: dict[str, Any] = {}
+        session = SimpleNamespace(shared=True, users_shared_with={("@bob:b", "OLD")})
+        self.sessions: dict[str, Any] = {"curveOLD": object()}
         self.olm = SimpleNamespace(
             outbound_group_sessions={"!r:a": session},
             session_store=SimpleNamespace(get=self.sessions.get),
         )
-        self.device_store = {"@bob:b": {"NEW": _Device(curve25519="curveNEW")}, "@bot:a": {}}
+        self.rooms = {"!r:a": SimpleNamespace(users={"@bot:a": None, "@bob:b": None})}
+        self.devices = {
+            "@bob:b": [
+                _Device(id="OLD", curve25519="curveOLD"),
+                _Device(id="NEW", curve25519="curveNEW"),
+            ],
+            "@bot:a": [_Device(id="BOT", curve25519="curveBOT")],
+        }
+        self.device_store = SimpleNamespace(active_user_devices=lambda u: self.devices[u])
         self.claims: list[dict[str, list[str]]] = []
         self.reachable = False
         self.rotated: list[str] = []
@@ -186,9 +193,9 @@ async def test_a_device_left_out_of_a_room_key_gets_it_once_reachable() -> None:
     assert client.claims == [{"@bob:b": ["NEW"]}] and client.rotated == []
     assert not await missed.catch_up(client, "!r:a")  # type: ignore[arg-type]
     assert len(client.claims) == 1  # a dead server is not asked again at every send
-    clock.now += 16
+    clock.now += 6
     client.reachable = True
     assert await missed.catch_up(client, "!r:a")  # type: ignore[arg-type]
     assert client.rotated == ["!r:a"]  # the next message's key reaches the device
-    client.device_store["@bob:b"]["NEW"].blacklisted = True
+    client.devices["@bob:b"][1].blacklisted = True
     assert missed.left_out(client, "!r:a") == []  # type: ignore[arg-type]
