@@ -4,13 +4,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export ATTACHE_SYNAPSE_VENV ?= $(CURDIR)/.cache/synapse-venv
-# The image is built with podman on a local stand-in for its base (no Docker engine, no
-# registry in CI): the shared smoke script sits beside the clone.
-CONTAINER_SMOKE ?= $(firstword $(wildcard ../shared/tools/container-smoke.sh /work/shared/tools/container-smoke.sh))
+# The image: scripts/container-build.sh builds it with docker or podman on the real base;
+# only without a registry (as in this project's CI) on a stand-in made by the smoke script
+# beside the clone (../shared/tools/container-smoke.sh, or CONTAINER_SMOKE=path).
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test unit integration lint demo soak bench clean container-test docs postgresql catalogues federation-outage
+.PHONY: test unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues federation-outage
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -43,22 +43,32 @@ postgresql:
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; }
 
-test: $(BIN)/.installed postgresql lint $(MO)
+# promtool checks and unit-tests deploy/prometheus/alerts.yml (tests/unit/test_monitoring.py).
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || ls /usr/bin/promtool >/dev/null 2>&1 || { \
+		echo "installing promtool (Debian package prometheus)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+
+test: $(BIN)/.installed postgresql prometheus lint $(MO)
 	$(BIN)/python -m pytest -q -ra --durations=15
 
-unit: $(BIN)/.installed postgresql $(MO)
+unit: $(BIN)/.installed postgresql prometheus $(MO)
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: $(BIN)/.installed postgresql $(MO)
 	$(BIN)/python -m pytest -q -m integration
 
-# Build the image, smoke it (--help), then run it for real: check-config on the example
+# Build the image with its OCI labels (version from pyproject.toml, commit, source, licenses).
+image:
+	CONTAINER_WORK=$(CONTAINER_WORK) IMAGE=$(IMAGE) bash scripts/container-build.sh
+
+# Build the image, then run it for real: its shape and labels, check-config on the example
 # config with secrets as files, and an encrypted !ping answered by the containerised bot.
-# Needs root (podman); not part of `make test`.
+# Needs docker, or podman as root; not part of `make test`.
 container-test: $(BIN)/.installed
-	@test -n "$(CONTAINER_SMOKE)" || { echo "container-smoke.sh not found; set CONTAINER_SMOKE=path" >&2; exit 2; }
 	$(BIN)/hadolint Dockerfile
-	BUILDAH_FORMAT=docker WORK=$(CONTAINER_WORK) IMAGE=$(IMAGE) bash $(CONTAINER_SMOKE) . -- attache-bot --help
+	CONTAINER_WORK=$(CONTAINER_WORK) IMAGE=$(IMAGE) bash scripts/container-build.sh
 	ATTACHE_IMAGE=$(IMAGE) CONTAINER_WORK=$(CONTAINER_WORK) $(BIN)/python -m pytest -q -ra tests/container
 
 docs: $(BIN)/.installed

@@ -178,6 +178,7 @@ class App:
                 on_recovered=self.outbox.resume,
                 on_left=RoomGC(client, transport.forget_room).room_left,
                 answered=await recovery.answered_before_restore(self.store),
+                on_members=self.outbox.recipients.forget,
             )
             self._scheduler_started = False
             self._outbox_started = False

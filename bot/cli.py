@@ -1,5 +1,5 @@
 """attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck,
-migrate-store, backup, restore, demo."""
+migrate-store, backup, restore, demo, --version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import sys
 import urllib.error
 import urllib.request
@@ -31,8 +32,15 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.preflight import stored_state_problems
+
     settings = _settings(args)
     if settings is None:
+        return 2
+    problems = stored_state_problems(settings)  # the secrets against the data they open
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
         return 2
     print(f"ok: {settings.user_id} on {settings.homeserver}, data in {settings.data_dir}")
     allowed = len(settings.allowed_users) + len(settings.allowed_servers) + len(settings.admins)
@@ -42,11 +50,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import logs
+    from bot import logs, version
     from bot.app import run_bot
-    from bot.lock import AlreadyRunning
-    from bot.matrix import StartupError
-    from bot.store import StoreTooNew
+    from bot.preflight import crypto_store_problems
 
     # The imports are done (see main): their ~140k objects live as long as the process, so
     # the collector need never scan them again (a full collection cost 25 ms before).
@@ -55,13 +61,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    if not settings.on_postgresql:  # before anything is opened or migrated (a few ms)
+        for problem in (problems := crypto_store_problems(settings)):
+            print(f"attache-bot: {problem}", file=sys.stderr)
+        if problems:
+            return 2
     logs.setup(args.log_level or settings.log_level, args.log_format or settings.log_format)
+    logging.getLogger("bot").info("%s starting", version.describe())
     try:
         healthy = _run_loop(run_bot(settings))
-    except (AlreadyRunning, StartupError, StoreTooNew) as exc:
-        print(f"attache-bot: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _cannot_start(exc, settings)
     return 0 if healthy else 1
+
+
+def _cannot_start(exc: Exception, settings: Settings) -> int:
+    """One line and the exit code for a known start-up problem; a bug keeps its trace."""
+    from bot.preflight import explain
+
+    known = explain(exc, settings)
+    if known is None:
+        raise exc
+    logging.getLogger("bot.cli").debug("start-up failed", exc_info=exc)
+    code, line = known
+    print(f"attache-bot: {line}", file=sys.stderr)
+    return code
 
 
 def _run_loop(main: Any) -> Any:
@@ -129,6 +153,14 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
     except MigrationRefused as exc:
         print(f"migrate-store: refused: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        from bot.preflight import explain
+
+        known = explain(exc, settings, database="--to")
+        if known is None:
+            raise
+        print(f"migrate-store: {known[1]}; the SQLite data is untouched", file=sys.stderr)
+        return 1
     print(describe(report))
     print("now set database_url (or database_url_file) to this database and start the bot")
     return 0
@@ -189,12 +221,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(args)
 
 
+class _Version(argparse.Action):
+    """`--version`: computed only when asked (it may run git in a source checkout)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from bot.version import describe
+
+        print(describe())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attache-bot",
         description="End-to-end-encrypted Matrix bot for networks of defence attachés.",
     )
     parser.add_argument("--config", type=Path, help="YAML settings file (or ATTACHE_CONFIG)")
+    parser.add_argument("--version", action=_Version, help="print the version and commit")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

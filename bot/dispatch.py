@@ -25,10 +25,12 @@ from bot.outbox import enqueue
 from bot.parking import Parking, describe, is_fenced
 from bot.ratelimit import RateLimiter, over_limit_text
 from bot.store import Store
+from commands.ambiguity import question
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
+from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.i18n import _, language
-from commands.people import load_person, render_people
+from commands.people import load_person, reader_language, render_people
 from commands.registry import Registry, roles_refusal
 from config import Settings
 
@@ -157,9 +159,12 @@ class Dispatcher:
                     incoming=incoming,
                     correlation_id=corr,
                 )
-                # What the handler renders reads in the sender's language; what it renders
-                # for someone else is wrapped in that person's (commands/i18n.py).
-                with language(person.language):
+                # What the handler renders reads in the sender's language, or in the room's
+                # when it has one (a post's or summit's lang=: a room's message is entirely
+                # in the room's language); what it renders for someone else is wrapped in
+                # that person's (commands/i18n.py).
+                here = await reader_language(db, person.language, room_id=incoming.room_id)
+                with language(here):
                     replaces, thread_root = incoming.replaces, incoming.thread_root
                     if not self._within_rate(ctx, incoming):
                         # Before edits are looked at: an edit costs what a command costs.
@@ -249,11 +254,16 @@ class Dispatcher:
         # replies, reactions): the same length and rate limits, before any parsing.
         refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
         if refusal is not None:
-            ctx.reply(refusal)
+            ctx.reply(await examples_for(ctx.db, incoming.sender, refusal))
             return None, "too_long"
         await ctx.db.execute("SAVEPOINT handler")
         try:
             if is_command:
+                named = self.registry.named(incoming.body)
+                if named is not None and named.roles is not None:
+                    if not (ctx.person and ctx.person.has_role(*named.roles)):
+                        name = named.name  # refused for the role before any usage error
+                        raise UserError(roles_refusal(f"{ctx.prefix}{name}", named.roles))
                 invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
@@ -281,7 +291,8 @@ class Dispatcher:
             return name, "ok"
         except UserError as exc:
             await _rollback(ctx)
-            ctx.reply(exc.text())
+            asked = question(exc, incoming.body if is_command else None)
+            ctx.reply(await examples_for(ctx.db, incoming.sender, asked))
             return name, "user_error"
         except Exception:
             await _rollback(ctx)

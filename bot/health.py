@@ -13,13 +13,15 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from datetime import datetime
+from typing import Literal, TypeVar
 
 from aiohttp import web
 
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.store import Store
+from commands.context import parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,12 @@ class Health:
         if self.cross_signed is not None:
             signed = await _bounded(self.cross_signed(), None)
             result["cross_signing"] = {"ok": bool(signed), "device_signed": signed}
+        for name, check in result.items():
+            self.metrics.health_check.labels(name).set(1 if check["ok"] else 0)
+        oldest = await _bounded(oldest_pending(self.store), None)
+        if oldest is not None:
+            age = (self.clock.now() - oldest).total_seconds() if oldest else 0.0
+            self.metrics.outbox_oldest.set(max(age, 0.0))
         return result
 
     def set_role(self, role: str) -> None:
@@ -120,6 +128,15 @@ async def _bounded(check: Awaitable[T], failed: T) -> T:
     except Exception:
         log.warning("health check failed or timed out", exc_info=True)
         return failed
+
+
+async def oldest_pending(store: Store) -> datetime | Literal[False]:
+    """When the oldest message still waiting to be sent was queued; False if none waits."""
+    async with store.reader.execute(
+        "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'"
+    ) as cur:
+        row = await cur.fetchone()
+    return parse_utc(row[0]) if row and row[0] else False
 
 
 def probe_address(http_addr: str) -> str:

@@ -6,8 +6,9 @@ or restarting server answers 5xx or not at all. Such joins are retried with back
 (bounded, in the background: the sync loop waits only for the first attempt). A permanent refusal
 (the invite was withdrawn, the room is gone) is not retried beyond the budget.
 
-Who is in a room is asked of the server (`/state`), not read from a lazy-loaded sync:
-after a remote (partial-state) join, the first syncs show only the bot's own membership.
+Who is in a room is asked of the server (bot/matrix.py server_members), not read from a
+lazy-loaded sync: after a remote (partial-state) join, the first syncs show only the bot's
+own membership. Reading it waits at most STATE_TIMEOUT seconds.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from nio import AsyncClient, JoinError, JoinResponse, RoomGetStateError
+from nio import AsyncClient, JoinError, JoinResponse
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +73,3 @@ async def join_with_retry(
                 log.info("joined %s after %d retries", room_id, attempt)
             return resp
     return resp
-
-
-@dataclass(frozen=True)
-class RoomMembers:
-    """Who the server says is in a room (joined or invited), and whether it is encrypted."""
-
-    members: frozenset[str]
-    encrypted: bool
-
-
-async def server_members(
-    client: AsyncClient, room_id: str, timeout: float = STATE_TIMEOUT
-) -> RoomMembers | None:
-    """The room's members from the server's state (None if it could not be read now)."""
-    try:
-        resp = await asyncio.wait_for(client.room_get_state(room_id), timeout)
-    except (TimeoutError, OSError) as exc:
-        log.info("cannot read the state of %s now (%s)", room_id, type(exc).__name__)
-        return None
-    if isinstance(resp, RoomGetStateError):
-        log.info("cannot read the state of %s now (%s)", room_id, resp.status_code)
-        return None
-    members = frozenset(
-        str(e.get("state_key"))
-        for e in resp.events
-        if e.get("type") == "m.room.member"
-        and (e.get("content") or {}).get("membership") in ("join", "invite")
-    )
-    encrypted = any(e.get("type") == "m.room.encryption" for e in resp.events)
-    return RoomMembers(members, encrypted)

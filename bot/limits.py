@@ -66,9 +66,10 @@ def length_refusal(
                 request=prefix + "request",
                 actions_add=prefix + "actions add",
             ),
-            example=_("{prefix}request FR-PARIS Subject -- the long text", prefix=prefix),
+            example=spec.example_at(now, prefix) if spec is not None else None,
         ).text()
     if len(body) > body_limit:
+        spec = _command_of(registry, head)
         return UserError(
             _(
                 "The text after -- is {length} characters long; the limit is {limit}. Nothing "
@@ -77,7 +78,8 @@ def length_refusal(
                 length=len(body),
                 limit=body_limit,
             ),
-            example=_("{prefix}request FR-PARIS -- Subject (part 1 of 2) …", prefix=prefix),
+            # The same command's own example (complete, made now), not another command's.
+            example=spec.example_at(now, prefix) if spec is not None and spec.body else None,
         ).text()
     return None
 

@@ -386,17 +386,9 @@ class MatrixTransport:
         return None
 
     async def room_members(self, room_id: str) -> list[str]:
-        """Everyone but the bot who is joined or invited, as the bot's client knows the
-        room: who a marked message sent into it would reach (commands/markings)."""
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            raise SendError(f"not in room {room_id}", permanent=True)
-        if not room.members_synced:
-            async with self._keys_lock:
-                resp = await self.client.joined_members(room_id)
-            if isinstance(resp, JoinedMembersError):
-                raise _send_error(resp)
-        return [u for u in room.users if u != self.client.user_id]
+        """Everyone but the bot who is joined or invited, as the homeserver has it now
+        (server_members): what bot/recipients.py decides releasability and DMs from."""
+        return await server_members(self.client, room_id)
 
     async def has_devices(self, user_id: str) -> bool:
         """Whether the person has any device that could read an encrypted DM. A deactivated
@@ -454,6 +446,39 @@ class MatrixTransport:
                 seen = seen or here
                 await asyncio.sleep(0.05)
             return str(resp.room_id)
+
+
+async def server_members(client: AsyncClient, room_id: str) -> list[str]:
+    """Everyone but the bot who is joined or invited in a room, as the homeserver has it
+    now: `/members`, not nio's lazily loaded state (which misses people invited before the
+    bot joined). Raises SendError when it cannot be read (the caller fails closed)."""
+    method, path = (
+        "GET",
+        Api._build_path(
+            ["rooms", room_id, "members"],
+            {"access_token": client.access_token, "not_membership": "leave"},
+        ),
+    )
+    try:
+        resp = await client.send(method, path)
+        body = await resp.json()
+    except Exception as exc:
+        raise SendError(type(exc).__name__) from exc
+    if resp.status == 429:
+        retry = body.get("retry_after_ms") if isinstance(body, dict) else None
+        raise SendError("rate limited", retry_after=(retry or 5000) / 1000)
+    if resp.status != 200 or not isinstance(body, dict):
+        # 403/404: the bot cannot read the room's members, so nothing goes into it.
+        raise SendError(f"members unreadable ({resp.status})", permanent=resp.status < 500)
+    return sorted(
+        {
+            str(event.get("state_key"))
+            for event in body.get("chunk") or []
+            if isinstance(event, dict)
+            and (event.get("content") or {}).get("membership") in ("join", "invite")
+            and event.get("state_key") != client.user_id
+        }
+    )
 
 
 def _send_error(resp: Any) -> SendError:

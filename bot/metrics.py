@@ -1,14 +1,44 @@
-"""Prometheus metrics, in a registry of their own (no process-wide state between bots)."""
+"""Prometheus metrics, in a registry of their own (no process-wide state between bots).
+
+Besides the bot's own: the standard process_* (RSS, CPU, open files, start time) and
+python_* (version, garbage collector) series every exporter has, and attache_build_info.
+Counters export no `_created` series (a second series per counter that dashboards and
+alerts never use).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from bot import version
+
+# Process-wide in prometheus_client, so also for metrics made later.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        if GC_COLLECTOR is not None:  # CPython: python_gc_* (collections, objects)
+            GCCollector(registry=r)
+        Info("attache_build", "Version and commit of the running bot", registry=r).info(
+            {"version": version.version(), "commit": version.commit()}
+        )
         self.commands = Counter(
             "attache_commands", "Commands handled", ["command", "outcome"], registry=r
         )
@@ -82,6 +112,25 @@ class Metrics:
         )
         self.refused = Counter(
             "attache_refused_events", "Events refused before dispatch", ["reason"], registry=r
+        )
+
+        # Derived at each scrape (bot/health.py): what an alert needs that no event counts.
+        self.health_check = Gauge(
+            "attache_health_check",
+            "1 when the /healthz check passes, 0 when it fails (sync, store, cross_signing)",
+            ["check"],
+            registry=r,
+        )
+        self.outbox_oldest = Gauge(
+            "attache_outbox_oldest_pending_seconds",
+            "Age of the oldest message waiting to be sent (0 when none waits)",
+            registry=r,
+        )
+        self.job_delay = Histogram(
+            "attache_job_delay_seconds",
+            "How long after its due time a reminder, nudge or escalation fired",
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86_400),
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -141,10 +141,10 @@ async def migrate(settings: Settings, url: str) -> Report:
         src = Store(path)
         if not src.path.exists():
             raise MigrationRefused(f"no store at {src.path}")
-        await src.open()
         dst = PgStore(url)
-        await dst.open()
-        try:
+        try:  # both closed whatever fails: an open SQLite store's thread would keep us alive
+            await src.open()
+            await dst.open()
             busy = await dst.reader.execute_fetchall(
                 "SELECT (SELECT COUNT(*) FROM handled_events) + (SELECT COUNT(*) FROM kv) "
                 "+ (SELECT COUNT(*) FROM attache_files) + (SELECT COUNT(*) FROM attache_lease)"

@@ -19,6 +19,7 @@ import aiosqlite
 from bot.clock import Clock
 from bot.matrix import DM_PERSON_GONE, SendError
 from bot.metrics import Metrics
+from bot.recipients import ObjectMissing, Recipients, Verdict, with_note
 from bot.send_failures import SendFailures
 from bot.send_policy import EXPIRED, REFUSED, RateGate, SendPolicy, kind_of
 from bot.store import Store
@@ -55,9 +56,22 @@ class Undeliverable(Exception):
 
 
 async def enqueue(db: aiosqlite.Connection, messages: list[OutMessage], now_iso: str) -> None:
-    """Write messages in the caller's transaction (with the effect that produced them)."""
+    """Write messages in the caller's transaction (with the effect that produced them).
+
+    A message to a room that is someone's DM now was rendered for that person (their
+    clearance, marked lines in full): the row says so (Queued.reader), and is sent into
+    that room only while they are its only other member (bot/recipients.py)."""
     for msg in messages:
         row = msg.to_row()
+        if row["room_id"] and not row["user_id"]:
+            async with db.execute(
+                "SELECT user_id FROM dm_rooms WHERE room_id = ?", (row["room_id"],)
+            ) as cur:
+                found = await cur.fetchone()
+            if found is not None:
+                meta = Queued.loads(row["content"])
+                meta.reader = str(found[0])
+                row["content"] = meta.dumps()
         await db.execute(
             "INSERT INTO outbox (room_id, user_id, content, attachment, key, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -118,6 +132,8 @@ class Outbox:
         # Markings and releasability (commands/markings): without the deployment's policy,
         # only the default one (UNCLASSIFIED only), so a marked row reaches nobody.
         self.policy = policy or Policy()
+        # Who in a room may read a row now (server membership, current markings).
+        self.recipients = Recipients(store, transport, clock, self.policy)
         # For readers who set none (ATTACHE_LANGUAGE, ATTACHE_TIMEZONE): what is rendered at
         # send time (late notes, markings, notices) reads in its reader's language.
         self.default_language = default_language
@@ -249,21 +265,32 @@ class Outbox:
                 await self._give_up(row, meta, EXPIRED, "not sent before its deadline")
                 return
             try:
-                marking = Marking.from_json(meta.marking)
-                if marking is not None and row["user_id"]:
-                    reason = await self._not_covered(marking, row["user_id"])
-                    if reason is not None:
-                        await self._withhold_dm(row_id, row["user_id"], meta, marking, reason)
-                        return
-                # A DM is checked before every send (the person may have left it): the
-                # message goes to a room where they are, or not at all.
+                # Decided now, for every row: the marking its objects have now, and who is
+                # in the room now (bot/recipients.py).
+                marking = await self.recipients.marking(meta)
                 if row["user_id"]:
+                    if await self._withheld_from(row_id, row["user_id"], meta, marking):
+                        return
+                    # A DM is checked before every send (the person may have left it, or
+                    # someone joined it): it goes to a room of just them, or not at all.
                     room_id = await self._dm_room(row_id, row["user_id"])
-                elif marking is not None:
-                    # Checked before every attempt: the room's members may have changed.
-                    meta, marking = await self._marked_room(row_id, room_id, meta, marking)
-                    if marking is None:  # the room gets the notice, the file went by DM
-                        attachment = None
+                    # That may have waited for them to join: their coverage, again, now.
+                    marking = await self.recipients.marking(meta)
+                    if await self._withheld_from(row_id, row["user_id"], meta, marking):
+                        return
+                else:
+                    verdict = await self.recipients.in_room(room_id, marking, meta.reader)
+                    if verdict.action == "redirect":
+                        await self._redirect(row_id, meta, str(verdict.reader))
+                        return
+                    if verdict.action == "withhold" and marking is not None:
+                        person, reason = verdict.excluded[0]
+                        await self._withhold_dm(row_id, person.user_id, meta, marking, reason)
+                        return
+                    if verdict.action == "split":
+                        meta, marking = await self._marked_room(row_id, meta, verdict)
+                        if marking is None:  # the room gets the notice, the file went by DM
+                            attachment = None
                 content = await self._content(meta, attachment, room_id)
                 self._only_allowed_mentions(content)
                 await self._note_if_late(content, meta, row["created_at"], row["user_id"], room_id)
@@ -285,6 +312,9 @@ class Outbox:
                     raise SendError(type(exc).__name__) from exc
             except Undeliverable as exc:
                 await self._undeliverable(row_id, row["user_id"], meta.origin, str(exc))
+                return
+            except ObjectMissing as exc:
+                await self._withhold_missing(row_id, meta, str(exc))
                 return
             except SendError as exc:
                 if exc.unsafe:
@@ -345,6 +375,8 @@ class Outbox:
         if found is not None:
             problem = await self.transport.dm_problem(found[0], user_id)
             if problem is None:
+                problem = await self._server_dm_problem(found[0], user_id)
+            if problem is None:
                 return str(found[0])
             log.info(
                 "outbox: the DM for row %d is not usable (%s); making a new one", row_id, problem
@@ -374,10 +406,6 @@ class Outbox:
             )
         return str(room_id)
 
-    async def _not_covered(self, marking: Marking, user_id: str) -> str | None:
-        people = await marked_store.subjects(self.store.reader, [user_id])
-        return self.policy.exclusion(marking, people[0])
-
     async def _withhold_dm(
         self, row_id: int, user_id: str, meta: Queued, marking: Marking, reason: str
     ) -> None:
@@ -402,18 +430,78 @@ class Outbox:
         if notices:
             self.kick()
 
+    async def _server_dm_problem(self, room_id: str, user_id: str) -> str | None:
+        """Why the server's members make this room no DM with this person (None: it is)."""
+        try:
+            if await self.recipients.is_dm(room_id, user_id):
+                return None
+        except SendError as exc:
+            if not exc.permanent:
+                raise
+            return "its members cannot be read"  # e.g. the bot left it: a new DM
+        return "someone else is in it, or they are not (as the server has it)"
+
+    async def _withheld_from(
+        self, row_id: int, user_id: str, meta: Queued, marking: Marking | None
+    ) -> bool:
+        """Withhold a DM row from a person its marking (as it is now) does not cover."""
+        reason = await self.recipients.exclusion(marking, user_id)
+        if marking is None or reason is None:
+            return False
+        await self._withhold_dm(row_id, user_id, meta, marking, reason)
+        return True
+
+    async def _redirect(self, row_id: int, meta: Queued, reader: str) -> None:
+        """A row rendered for one person, for a room that is no longer their DM (someone
+        else joined or was invited): nothing goes into the room; it goes to their DM
+        instead (a fresh one if need be), saying why."""
+        with language(await self._language_of(user_id=reader)):
+            note = _("(You asked in a room where someone else is now, so I answer you here.)")
+        moved = meta.replace(
+            reply_to=None,
+            thread_root=None,
+            thread_key=None,
+            restart_thread=None,
+            reader=None,
+            content=with_note({**meta.content, "m.mentions": {}}, note),
+        )
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET user_id = ?, room_id = NULL, content = ? "
+                "WHERE id = ? AND state = 'pending'",
+                (reader, moved.dumps(), row_id),
+            )
+        log.info(
+            "outbox: row %d was for one person, whose room is not a DM now: to their DM", row_id
+        )
+        self.kick()
+
+    async def _withhold_missing(self, row_id: int, meta: Queued, missing: str) -> None:
+        """A row about an object the store does not have: its marking is unknown, so it
+        goes to nobody (fail closed), audited and counted."""
+        now = utc_iso(self.clock.now())
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE outbox SET state = 'failed', error = ?, content = ?, "
+                "attachment = NULL WHERE id = ?",
+                ("withheld: its object is not in the store", WIPED, row_id),
+            )
+            await db.execute(
+                "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, 'bot', ?, ?, ?)",
+                (now, "marking.withheld", meta.about, f"not sent to anyone: {missing} not found"),
+            )
+        self.metrics.marking_withheld.inc()
+        log.warning("outbox: row %d withheld: the object it is about is not in the store", row_id)
+
     async def _marked_room(
-        self, row_id: int, room_id: str, meta: Queued, marking: Marking
+        self, row_id: int, meta: Queued, decision: Verdict
     ) -> tuple[Queued, Marking | None]:
         """A room gets a marked message only if every member (joined or invited) is
         covered. Otherwise the row becomes a one-line notice (object and marking, no
         content), the covered members get the message by DM, and the sender is told who
         was left out and why. Returns what to send into the room."""
-        members = await self.transport.room_members(room_id)
-        people = await marked_store.subjects(self.store.reader, sorted(set(members)))
-        decision = marked.decide_room(self.policy, marking, people)
-        if decision.send_content:
-            return meta, marking
+        assert decision.marking is not None
+        marking = decision.marking
         now = utc_iso(self.clock.now())
         notice = OutMessage(
             body=marked.room_notice(meta.about, marking),
@@ -436,7 +524,8 @@ class Outbox:
             async with db.execute("SELECT content FROM outbox WHERE id = ?", (row_id,)) as cur:
                 current = await cur.fetchone()
             now_meta = Queued.loads(current[0] if current is not None else None)
-            if now_meta.marking is None:  # already split (or sent): the notice, at most
+            if not (now_meta.marking or now_meta.about or now_meta.holds):
+                # already split (or sent): the notice, at most
                 return (now_meta if now_meta.content else Queued.loads(notice["content"])), None
             # The content leaves the room's row in the same transaction as the DMs appear:
             # after a crash there is nothing marked left queued for the room.

@@ -108,11 +108,13 @@ class Scheduler:
             "date",
             run_date=due,
             id=f"job:{job_id}",
-            args=[job_id],
+            args=[job_id, due],
             replace_existing=True,
         )
 
-    async def _fire(self, job_id: int) -> None:
+    async def _fire(self, job_id: int, due: datetime | None = None) -> None:
+        if due is not None:  # late: the bot was down, or busy (alert: reminders firing late)
+            self.metrics.job_delay.observe(max((self.clock.now() - due).total_seconds(), 0))
         try:
             await self.dispatcher.run_job(job_id)
         except Exception:

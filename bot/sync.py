@@ -35,6 +35,7 @@ from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
 from bot.edits import load_chain
+from bot.matrix import SendError, server_members
 from bot.metrics import Metrics
 from bot.outbox import enqueue
 from bot.own_words import command_text, pill_names
@@ -111,6 +112,7 @@ class SyncLoop:
     # Commands the homeserver shows were answered before a restore (bot/recovery.py): not
     # run again, and not reported as unreadable when the fresh device cannot decrypt them.
     answered: set[str] = field(default_factory=set)
+    on_members: Any = None  # callable(room_id) when a room's membership changed (recipients)
     _pending: dict[str, PendingDecryption] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
@@ -366,17 +368,20 @@ class SyncLoop:
                 if room_id not in self.client.invited_rooms:
                     await self._del_kv(key)
                 continue
-            # From the server: a lazy-loaded sync after a remote join lists only the bot.
-            state = await joins.server_members(self.client, room_id)
-            if state is None:
+            # The server's members, not nio's lazily loaded ones: someone invited before
+            # the bot joined makes it a room, never a DM (bot/recipients.py); after a remote
+            # (partial-state) join the first syncs list only the bot.
+            try:  # bounded: a partial-state room waits on the remote server
+                others = await asyncio.wait_for(
+                    server_members(self.client, room_id), joins.STATE_TIMEOUT
+                )
+            except TimeoutError:
                 continue  # asked again after the next sync
-            members = set(state.members)
-            usable = (
-                room.encrypted
-                and state.encrypted
-                and user_id in members
-                and not members - {self.client.user_id, user_id}
-            )
+            except SendError as exc:
+                if not exc.permanent:
+                    continue
+                others = None  # unreadable: not a DM (fail closed)
+            usable = bool(room.encrypted) and others == [user_id]
             async with self.store.write() as db:
                 await db.execute("DELETE FROM kv WHERE key = ?", (key,))
                 if usable:  # the person's newest DM with the bot is where it writes to them
@@ -398,6 +403,10 @@ class SyncLoop:
         was sent there unread is failed and reported to whoever it was sent for.
         """
         for event in events:
+            if isinstance(event, RoomMemberEvent) and self.on_members is not None:
+                self.on_members(room_id)
+            if isinstance(event, RoomMemberEvent) and event.membership in ("join", "invite"):
+                await self._no_longer_a_dm(room_id, event.state_key)
             if (
                 not isinstance(event, RoomMemberEvent)
                 or event.membership not in ("leave", "ban")
@@ -410,6 +419,23 @@ class SyncLoop:
                 await self._person_left(
                     room_id, event.state_key, event.prev_membership, event.server_timestamp
                 )
+
+    async def _no_longer_a_dm(self, room_id: str, user_id: str) -> None:
+        """Someone other than its person joined or was invited into a DM: it is a room now
+        (commands read it as one); what was queued for its person goes to a new DM
+        (bot/recipients.py decides that at send time)."""
+        if user_id == self.client.user_id:
+            return
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "DELETE FROM dm_rooms WHERE room_id = ? AND user_id != ? RETURNING user_id",
+                (room_id, user_id),
+            )
+            was_dm = await cur.fetchone() is not None
+            await cur.close()
+        if was_dm:
+            log.info("someone else joined or was invited into a DM; it is a room now")
+            self.metrics.refused.labels("dm_shared").inc()
 
     async def _person_left(self, room_id: str, user_id: str, prev: str | None, ts_ms: int) -> None:
         rejected = prev == "invite"

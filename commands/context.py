@@ -74,6 +74,8 @@ class OutMessage:
     about: str | None = None
     # How long it is worth sending (commands/outbox_row.Queued.kind); Context sets it.
     kind: str | None = None
+    # The objects a listing or file holds (IDs): routed by their combined marking at send time.
+    holds: tuple[str, ...] = ()
 
     def content(self) -> dict[str, Any]:
         """The event content, minus what needs the sent event IDs (resolved at send time)."""
@@ -95,8 +97,9 @@ class OutMessage:
             late_note_after=self.late_note_after,
             origin=self.origin,
             marking=self.marking.to_json() if self.marking is not None else None,
-            about=self.about if self.marking is not None else None,
+            about=self.about,
             kind=self.kind,
+            holds=list(self.holds) if self.holds else None,
             attachment=(
                 {"filename": self.attachment.filename, "mimetype": self.attachment.mimetype}
                 if self.attachment is not None
@@ -110,6 +113,12 @@ class OutMessage:
             "attachment": self.attachment.data if self.attachment else None,
             "key": self.key,
         }
+
+
+def _routed(kw: dict[str, Any]) -> bool:
+    """A message routed by a marking: its own, or its objects' (which may change before
+    it is sent)."""
+    return bool(kw.get("marking") or kw.get("about") or kw.get("holds"))
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,7 @@ class Context:
             kw.setdefault("reply_to", self.incoming.event_id)
             if self.incoming.thread_root:
                 kw.setdefault("thread_root", self.incoming.thread_root)
-        if kw.get("marking") and "origin" not in kw and self.person is not None:
+        if _routed(kw) and "origin" not in kw and self.person is not None:
             kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
         kw.setdefault("kind", "reply" if self.incoming is not None else "scheduled")
         return self._queue(rendered, kw)
@@ -219,7 +228,7 @@ class Context:
         if kw.get("user_id") and "origin" not in kw and self.person is not None:
             if kw["user_id"] != self.person.user_id:
                 kw["origin"] = self.origin()
-        if kw.get("marking") and "origin" not in kw and self.person is not None:
+        if _routed(kw) and "origin" not in kw and self.person is not None:
             kw["origin"] = self.origin(kw.get("about"))  # told who a marking kept it from
         kw.setdefault("kind", "message" if self.incoming is not None else "scheduled")
         return self._queue(rendered, kw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import i18n
 from commands.context import Context
+from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, _
@@ -33,7 +34,7 @@ async def help_(ctx: Context, *, command: str | None) -> None:
                 + _("Send {help} for the list.", help=ctx.prefix + "help")
             )
         else:
-            ctx.reply(text)
+            ctx.reply(await examples_for(ctx.db, ctx.sender, text))
         return
     ctx.reply(
         table(

@@ -118,26 +118,34 @@ async def note_once(
 
 
 async def notice_target(db: aiosqlite.Connection, origin: dict[str, Any]) -> dict[str, Any]:
-    """Where to tell the person a message was sent for: their thread (in its room, if the
-    thread is in a post room), else as a reply to their command, else their DM."""
-    where: dict[str, Any] = {}
-    if origin.get("thread_key"):
-        where = {"user_id": origin["user_id"], "thread_key": origin["thread_key"]}
-        async with db.execute(
-            "SELECT room_id, user_id FROM outbox WHERE key = ?", (origin["thread_key"],)
-        ) as cur:
+    """Where to tell the person a message was sent for who did not get it and why: them
+    alone, in their DM (in the object's thread there, or as a reply to their command if
+    they gave it there), never a room others read (the person left out may be in it)."""
+    user = origin["user_id"]
+    key = origin.get("thread_key")
+    if key:
+        async with db.execute("SELECT room_id, user_id FROM outbox WHERE key = ?", (key,)) as cur:
             row = await cur.fetchone()
-        if row is not None and row[0] and not row[1]:  # the thread is in a (post) room
-            where = {"room_id": row[0], "thread_key": origin["thread_key"]}
-    elif origin.get("room_id"):
-        where = {
+        if row is not None and row[1] == user:
+            return {"user_id": user, "thread_key": key}
+        if row is not None and await _is_dm_of(db, row[0], user):
+            # Queued for that room (their DM), so it follows the thread's root in order; the
+            # outbox sends it there only while it is a room of just them (Queued.reader).
+            return {"room_id": row[0], "thread_key": key}
+    if origin.get("room_id") and await _is_dm_of(db, origin["room_id"], user):
+        return {
             "room_id": origin["room_id"],
             "reply_to": origin.get("reply_to"),
             "thread_root": origin.get("thread_root"),
         }
-    else:
-        where = {"user_id": origin["user_id"]}
-    return where
+    return {"user_id": user}
+
+
+async def _is_dm_of(db: aiosqlite.Connection, room_id: str | None, user_id: str) -> bool:
+    async with db.execute(
+        "SELECT 1 FROM dm_rooms WHERE user_id = ? AND room_id = ?", (user_id, room_id)
+    ) as cur:
+        return await cur.fetchone() is not None
 
 
 async def dm_abandoned(db: aiosqlite.Connection, user_id: str, room_id: str) -> None:

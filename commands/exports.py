@@ -203,6 +203,10 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
         )
     )
     # The file carries the combined marking: the outbox banners its caption and sends it
-    # only where every item in it may go.
-    about = {"marking": marking, "about": f"{found.ref} export"} if marking else {}
+    # only where every item in it may go, by the items' markings as they are when it leaves.
+    about = {
+        "marking": marking,
+        "about": f"{found.ref} export",
+        "holds": tuple(i.ref for i in items),
+    }
     ctx.reply(attachment.filename, attachment=attachment, msgtype="m.file", **about)

@@ -29,14 +29,20 @@ class IcsEvent:
     marking: str | None = None  # the banner (`RESTRICTED // REL TO FRA, DEU`), if marked
 
 
-def calendar(events: Sequence[IcsEvent], name: str = "attache-bot") -> bytes:
+def calendar(
+    events: Sequence[IcsEvent], name: str = "attache-bot", marking: str | None = None
+) -> bytes:
+    """`marking`: the combined banner of everything in the file (a file is marked as a
+    whole, like paper: its name says so, and X-ATTACHE-MARKING for programs)."""
     import icalendar  # on first export only: ~3 MiB and ~20 ms of start-up otherwise
 
     cal = icalendar.Calendar()
     cal.add("prodid", "-//attache-bot//schedule//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", f"[{marking}] {name}" if marking else name)
+    if marking:
+        cal.add("x-attache-marking", marking)
     for item in events:
         tz = ZoneInfo(item.zone)
         ev = icalendar.Event()

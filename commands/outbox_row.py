@@ -29,11 +29,17 @@ class Queued:
     attachment: dict[str, str] | None = None  # filename and mimetype; the bytes are a column
     event_type: str | None = None  # None: m.room.message
     marking: dict[str, Any] | None = None  # commands.markings Marking.to_json(), if marked
-    about: str | None = None  # the object a marked message is about (e.g. LR-3)
+    about: str | None = None  # the object a message is about (e.g. LR-3)
     # What it is, for how long it is worth sending (bot/send_policy.py): "reply" (an answer
     # to a command), "message" (sent by a command to someone or somewhere else),
     # "scheduled" (a reminder, a nudge), None: the runtime's own notice.
     kind: str | None = None
+    # The objects a message or file holds (an export, an agenda): at send time it carries
+    # their combined marking as it is then (bot/recipients.py), like `about`'s.
+    holds: list[str] | None = None
+    # The one person the content was rendered for (a reply in their DM: clearances, marked
+    # lines in full). It goes into a room only while that person is its only other member.
+    reader: str | None = None
     # Set while sending: the thread's root is in a DM the person left, so this message
     # starts the thread again in the new DM (not stored).
     restart_thread: str | None = field(default=None, compare=False)
@@ -75,10 +81,12 @@ class Queued:
             marking=data.get("marking"),
             about=data.get("about"),
             kind=data.get("kind"),
+            holds=data.get("holds"),
+            reader=data.get("reader"),
         )
 
 
-_OPTIONAL = ("attachment", "event_type", "marking", "about", "kind")
+_OPTIONAL = ("attachment", "event_type", "marking", "about", "kind", "holds", "reader")
 
 # The content of a row that must not keep its message (withheld or undeliverable).
 WIPED = "{}"

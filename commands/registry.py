@@ -316,6 +316,14 @@ class Registry:
         name = self.aliases.get(name, name)
         return self.commands.get(name)
 
+    def named(self, body: str) -> CommandSpec | None:
+        """The command a message names (`!dir person …` -> dir person), its arguments unread:
+        whether the sender may use it is decided before a usage error shows its example."""
+        words = tokenize(split_body(normalise(body[len(self.prefix) :]))[0])[:2]
+        if len(words) == 2 and (spec := self.find(f"{words[0]} {words[1]}".lower())):
+            return spec
+        return self.find(words[0].lower()) if words else None
+
     def is_command(self, body: str) -> bool:
         return body.startswith(self.prefix) and len(body) > len(self.prefix)
 
@@ -483,7 +491,7 @@ def _convert(param: Param | Option, raw: str, fail: Callable[[str], UserError]) 
         return param.convert(raw)
     except UserError:
         raise
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, OverflowError) as exc:  # 9999999999d overflows a date
         detail = str(exc.args[0]) if exc.args else _("not understood")
         raise fail(f"{param.name}{colon()}{detail}") from None
 

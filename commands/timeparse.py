@@ -28,12 +28,18 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule
 
 from commands import recurrence
+from commands.ambiguity import Ambiguous, Reading
 from commands.i18n import SOURCE, _, current, ngettext, pgettext
 from commands.people import parse_zone
 
 # The most text ever handed to dateparser for one time: its cost grows with the length, and
 # no real time ("next Tuesday 14:00 America/Argentina/Buenos_Aires") comes near this.
 MAX_WHEN_LENGTH = 100
+
+# How far from now a time or a duration may reach, either way: further is a typo, and date
+# arithmetic near the years 1 and 9999 overflows (an OverflowError is no ValueError).
+MAX_REACH = timedelta(days=100 * 366)
+MAX_REACH_YEARS = 100
 
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
@@ -130,8 +136,35 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(
                 _("{unit} is not a unit; use s, m, h, d or w (e.g. 1h30m)", unit=repr(unit))
             )
+        if len(amount) > 12:  # int() of thousands of digits is itself slow and refused
+            raise too_far(text)
         total += int(amount) * _UNITS[unit]
+    if total > MAX_REACH.total_seconds():
+        raise too_far(text)
     return timedelta(seconds=total)
+
+
+class TooFar(ValueError):
+    """A time or duration beyond MAX_REACH: refused as such, never read another way."""
+
+
+def too_far(text: str) -> TooFar:
+    """The refusal of a time or duration beyond MAX_REACH (9999999999d, year 9999)."""
+    return TooFar(
+        _(
+            "{text} is too far away: I plan at most {years} years ahead; write e.g. 1d, 2w "
+            "or a date this year",
+            text=repr(text[:30]),
+            years=MAX_REACH_YEARS,
+        )
+    )
+
+
+def within_reach(moment: datetime, now: datetime, text: str) -> datetime:
+    """The moment, if it is within MAX_REACH of now (either way); else the refusal."""
+    if abs(moment - now) > MAX_REACH:
+        raise too_far(text)
+    return moment
 
 
 def format_duration(delta: timedelta) -> str:
@@ -157,11 +190,16 @@ def _looks_numeric(word: str) -> bool:
     return bool(re.fullmatch(r"[\d/.\-]+", word))
 
 
-def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
-    """Attach the zone to a wall time; refuse (strict) times that do not exist or repeat."""
+def localize(naive: datetime, zone: str, *, strict: bool = True, typed: str = "") -> datetime:
+    """Attach the zone to a wall time; refuse (strict) times that do not exist or repeat,
+    asking which of the two nearest readings was meant (`typed`: the time as written)."""
     tz = ZoneInfo(zone)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
+    try:
+        first.astimezone(UTC)
+    except OverflowError:  # the first or last hours of year 1 or 9999
+        raise too_far(naive.isoformat()) from None
     if strict and first.utcoffset() != second.utcoffset():
         # TRANSLATORS: a CLDR date pattern, not words: a wall time in a refusal, "02:30 on 29
         # Mar 2026". Letters are fields (HH hour, mm minute, d day, MMM month, y year); text
@@ -169,23 +207,54 @@ def localize(naive: datetime, zone: str, *, strict: bool = True) -> datetime:
         wall = show_pattern(naive, pgettext("CLDR pattern: a wall time", "HH:mm 'on' dd MMM y"))
         back_to_naive = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if back_to_naive != naive:
-            raise ValueError(
-                _(
-                    "{wall} does not exist in {zone}: the clocks go forward then. "
-                    "Pick a time an hour later or earlier.",
-                    wall=wall,
-                    zone=zone,
-                )
-            )
-        raise ValueError(
-            _(
-                "{wall} happens twice in {zone}: the clocks go back then. "
-                "Give the time in UTC (add UTC at the end) or pick another time.",
+            lead = _(
+                "{wall} does not exist in {zone}: the clocks go forward then.",
                 wall=wall,
                 zone=zone,
             )
+            raise Ambiguous(
+                lead + " " + _("Pick a time an hour later or earlier."),
+                gap_readings(naive, first, second, typed),
+                lead,
+            )
+        lead = _("{wall} happens twice in {zone}: the clocks go back then.", wall=wall, zone=zone)
+        raise Ambiguous(
+            lead + " " + _("Give the time in UTC (add UTC at the end) or pick another time."),
+            fold_readings(naive, first, second, typed),
+            lead,
         )
     return first
+
+
+def gap_readings(
+    naive: datetime, first: datetime, second: datetime, typed: str
+) -> tuple[Reading, Reading]:
+    """A wall time the clocks skip: the same minute one gap earlier and one gap later."""
+    gap = abs((second.utcoffset() or timedelta(0)) - (first.utcoffset() or timedelta(0)))
+    pattern = pgettext("CLDR pattern: a time", "HH:mm")
+    out = []
+    for moment in (naive - gap, naive + gap):
+        same_day = moment.date() == naive.date()
+        shown = show_pattern(moment, pattern)
+        out.append(Reading(shown, typed if same_day else "", moment.strftime("%H:%M")))
+    return out[0], out[1]
+
+
+def fold_readings(
+    naive: datetime, first: datetime, second: datetime, typed: str
+) -> tuple[Reading, Reading]:
+    """A wall time that happens twice: each offset, written plain as the same time in UTC."""
+    pattern = pgettext("CLDR pattern: a time", "HH:mm")
+    out = []
+    for moment in (first, second):
+        utc = moment.astimezone(UTC)
+        label = (
+            f"{show_pattern(naive, pattern)} {moment.tzname()} ({show_pattern(utc, pattern)} UTC)"
+        )
+        same_day = utc.date() == naive.date()
+        plain = utc.strftime("%H:%M") + " UTC"
+        out.append(Reading(label, typed if same_day else "", plain, zone=True))
+    return out[0], out[1]
 
 
 def check_time_length(text: str, example: str) -> None:
@@ -233,7 +302,7 @@ def parse_when(text: str, zone: str, now: datetime) -> When:
         if delta <= timedelta(0):
             raise ValueError(_("'in 0m' is now; give a time in the future, e.g. in 5m"))
         return When((now + delta).astimezone(ZoneInfo(zone)), zone)
-    return When(_parse_absolute(body, zone, now), zone)
+    return When(within_reach(_parse_absolute(body, zone, now), now, body), zone)
 
 
 def _relative(body: str, zone: str, now: datetime) -> timedelta | None:
@@ -312,6 +381,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
                     example=_due_example(now),
                 )
             ) from None
+        within_reach(datetime.combine(day, time(12), UTC), now, body)
         return _future(Due(end_of_day(day, zone), zone, True), now, future)
     delta = _relative(body, zone, now)
     if delta is not None:
@@ -322,8 +392,9 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
             return Due(end_of_day(moment.date(), zone), zone, True)
         return Due(moment, zone, False)
     if _TIME_OF_DAY.search(_normalise(body)):
-        return Due(_parse_absolute(body, zone, now, future=future), zone, False)
-    _refuse_ambiguous_numeric(body)
+        moment = _parse_absolute(body, zone, now, future=future)
+        return Due(within_reach(moment, now, body), zone, False)
+    _refuse_ambiguous_numeric(body, now)
     naive = _dateparser(_normalise(body), zone, now)
     if naive is None:
         raise UnreadableTime(
@@ -333,6 +404,7 @@ def parse_due(text: str, zone: str, now: datetime, *, future: bool = True) -> Du
                 example=_due_example(now),
             )
         )
+    within_reach(naive.replace(tzinfo=UTC), now, body)
     return _future(Due(end_of_day(naive.date(), zone), zone, True), now, future)
 
 
@@ -393,7 +465,13 @@ def _dateparser(body: str, zone: str, now: datetime) -> datetime | None:
     settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": local_now}
     if reader != SOURCE:
         settings["DATE_ORDER"] = _date_order() or "YMD"
-    return dateparser.parse(body, languages=languages, settings=settings)  # type: ignore[arg-type]
+    try:
+        found = dateparser.parse(body, languages=languages, settings=settings)  # type: ignore[arg-type]
+    except (OverflowError, ValueError):  # "dans 99999999999 jours", year 0: no time of ours
+        return None
+    if found is not None and abs(found - local_now) > MAX_REACH:
+        raise too_far(body)
+    return found
 
 
 # -- showing times ------------------------------------------------------------------------------
@@ -486,7 +564,7 @@ def show_wall(local: datetime, *, same_day: bool) -> str:
 
 
 def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True) -> datetime:
-    _refuse_ambiguous_numeric(body)
+    _refuse_ambiguous_numeric(body, now)
     text = _normalise(body)
     naive = _dateparser(text, zone, now)
     if naive is None:
@@ -506,14 +584,19 @@ def _parse_absolute(body: str, zone: str, now: datetime, *, future: bool = True)
                 start=body[:20],
             )
         )
-    start = localize(naive.replace(second=0, microsecond=0), zone)
+    # The time as typed, for a question if it falls in a DST gap or fold: only where it ends
+    # the words (a zone written after it is replaced with the UTC reading of a fold).
+    ends = [m for m in (_CLOCK.search(body), _TIME_OF_DAY.search(body)) if m]
+    typed = next((m[0] for m in ends if not body[m.end() :].strip()), "")
+    start = localize(naive.replace(second=0, microsecond=0), zone, typed=typed)
     if future and start <= now:
         raise ValueError(_("{when} is in the past. Give a future time.", when=fmt(start, zone)))
     return start
 
 
-def _refuse_ambiguous_numeric(body: str) -> None:
-    """03/04/2026 in a language that does not settle the order (English): ask."""
+def _refuse_ambiguous_numeric(body: str, now: datetime) -> None:
+    """03/04/2026 in a language that does not settle the order (English): ask, with both
+    readings written plain (commands/ambiguity.py), in the year typed or the next one to come."""
     if current() != SOURCE and _date_order() is not None:
         return
     for match in _NUMERIC_DATE.finditer(body):
@@ -521,27 +604,38 @@ def _refuse_ambiguous_numeric(body: str) -> None:
         if ":" in body[match.start() - 1 : match.start()]:
             continue
         if a <= 12 and b <= 12 and a != b:
-            # TRANSLATORS: a CLDR date pattern, not words: a day and month, "3 Apr".
-            pattern = pgettext("CLDR pattern: day and month", "d MMM")
-            # TRANSLATORS: the letters for a year in a date format people are asked to type.
-            year = match[3] or pgettext("date format", "YYYY")
-            example = f"2026-{b:02d}-{a:02d}"
-            raise ValueError(
+            # TRANSLATORS: a CLDR date pattern, not words: a day and month, "3 April".
+            pattern = pgettext("CLDR pattern: day and full month", "d MMMM")
+            first, second = _plain_day(match[3], b, a, now), _plain_day(match[3], a, b, now)
+            raise Ambiguous(
                 _(
-                    "{text} could be {first} or {second}. Write the date as {year}-MM-DD, "
+                    "{text} could be {first} or {second}. Write the date as YYYY-MM-DD, "
                     "e.g. {example}.",
                     text=repr(match[0]),
-                    first=_day_month(date(2000, b, a), pattern),
-                    second=_day_month(date(2000, a, b), pattern),
-                    year=year,
-                    example=example,
-                )
+                    first=_day_month(first, pattern),
+                    second=_day_month(second, pattern),
+                    example=first.isoformat(),
+                ),
+                (
+                    Reading(_day_month(first, pattern), match[0], first.isoformat()),
+                    Reading(_day_month(second, pattern), match[0], second.isoformat()),
+                ),
             )
 
 
+def _plain_day(typed_year: str | None, month: int, day: int, now: datetime) -> date:
+    """The day a numeric date means: in the year typed (03/04/27 is 2027), else the next."""
+    if typed_year:
+        year = int(typed_year)
+        return date(year + 2000 if year < 100 else max(year, 1), month, day)
+    today = now.date()
+    found = date(today.year, month, day)
+    return found if found >= today else date(today.year + 1, month, day)
+
+
 def _day_month(day: date, pattern: str) -> str:
-    if current() == SOURCE and pattern == "d MMM":
-        return f"{day.day} {day:%b}"
+    if current() == SOURCE and pattern == "d MMMM":
+        return f"{day.day} {day:%B}"
     return show_pattern(day, pattern)
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +26,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from config.sources import did_you_mean, unknown_variables, yaml_problems
 
 MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -37,6 +40,11 @@ LIAISON_ESCALATION_DEFAULTS = {"immediate": 30 * 60, "priority": 8 * 3600, "rout
 _yaml_file: ContextVar[Path | None] = ContextVar("attache_yaml_file", default=None)
 
 CommaList = Annotated[list[str], NoDecode]
+
+
+def _each(values: list[str], template: str) -> str:
+    """One problem line per bad value (describe_errors prefixes each with the setting)."""
+    return "\n".join(template.format(v) for v in values)
 
 
 def _split_list(value: Any) -> Any:
@@ -156,7 +164,13 @@ class Settings(BaseSettings):
         description="Seconds after which a refused (e.g. unverified) session that keeps "
         "sending is told why again; never more often",
     )
-    send_max_retries: int = Field(8, ge=0, le=50, description="Retries of a failed send")
+    send_max_retries: int = Field(
+        8,
+        ge=0,
+        le=50,
+        description="No longer used (old configurations still load): a send is retried "
+        "until its kind's deadline",
+    )
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
     )
@@ -210,6 +224,12 @@ class Settings(BaseSettings):
         description="Nations or groups an item is releasable to when it names none "
         "(ISO 3166-1 alpha-3 codes or group names)",
     )
+    marking_banner: str = Field(
+        "{level} // REL TO {rel}",
+        description="The form of a marking's banner line, with {level} and {rel} (the "
+        "nations and groups, comma separated); never translated: every reader, message, "
+        "listing and file shows the same label. Without REL TO, the level alone",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -250,7 +270,7 @@ class Settings(BaseSettings):
     def _matrix_ids(cls, value: list[str]) -> list[str]:
         bad = [v for v in value if not MATRIX_ID.match(v)]
         if bad:
-            raise ValueError(f"{bad[0]!r} is not a Matrix ID like @alice:example.org")
+            raise ValueError(_each(bad, "{!r} is not a Matrix ID like @alice:example.org"))
         return value
 
     @field_validator("allowed_servers")
@@ -258,7 +278,7 @@ class Settings(BaseSettings):
     def _servers(cls, value: list[str]) -> list[str]:
         bad = [v for v in value if not SERVER_NAME.match(v)]
         if bad:
-            raise ValueError(f"{bad[0]!r} is not a server name like example.org")
+            raise ValueError(_each(bad, "{!r} is not a server name like example.org"))
         return value
 
     @field_validator("trusted_identities")
@@ -305,6 +325,19 @@ class Settings(BaseSettings):
             raise ValueError("a level is named twice; list each once, lowest first")
         return levels
 
+    @field_validator("marking_banner")
+    @classmethod
+    def _banner_form(cls, value: str) -> str:
+        import string
+
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if fields != {"level", "rel"} or "\n" in value:
+            raise ValueError(
+                "write one line with {level} and {rel} and no other {field}, "
+                "e.g. '{level} // REL TO {rel}'"
+            )
+        return value
+
     @field_validator("max_marking", "default_marking")
     @classmethod
     def _level_upper(cls, value: str | None) -> str | None:
@@ -334,7 +367,6 @@ class Settings(BaseSettings):
             out[group] = sorted(set(nations))
         return out
 
-    @model_validator(mode="after")
     def _markings(self) -> Settings:
         """The ceiling and the defaults must be levels, the default at or below the
         ceiling, and default_rel nations or configured groups."""
@@ -426,24 +458,28 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
         return value
 
-    @model_validator(mode="after")
     def _secret_files(self) -> Settings:
+        problems = []
         for name in SECRETS:
             path: Path | None = getattr(self, f"{name}_file")
             if path is None:
                 continue
             if getattr(self, name) is not None:
-                raise ValueError(f"{name}: set either {name} or {name}_file, not both")
+                problems.append(f"{name}: set either {name} or {name}_file, not both")
+                continue
             try:
                 text = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ValueError(f"{name}_file: cannot read {path}: {exc.strerror}") from None
+                problems.append(f"{name}_file: cannot read {path}: {exc.strerror}")
+                continue
             if not text:
-                raise ValueError(f"{name}_file: {path} is empty")
+                problems.append(f"{name}_file: {path} is empty")
+                continue
             setattr(self, name, SecretStr(text))
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
-    @model_validator(mode="after")
     def _database_url(self) -> Settings:
         if self.database_url is not None:
             url = self.database_url.get_secret_value()
@@ -454,7 +490,6 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @model_validator(mode="after")
     def _plain_http(self) -> Settings:
         """The access token and every request cross the network in the clear over http://;
         that is only harmless on this machine, so anything else is an explicit choice."""
@@ -474,16 +509,21 @@ class Settings(BaseSettings):
             )
         return self
 
-    @model_validator(mode="after")
     def _credentials(self) -> Settings:
-        if self.password is None and self.access_token is None:
+        given = (self.password, self.access_token, self.password_file, self.access_token_file)
+        if all(v is None for v in given):  # an unreadable *_file is reported by itself
             raise ValueError(
                 "password: set ATTACHE_PASSWORD(_FILE) or ATTACHE_ACCESS_TOKEN(_FILE) "
                 "with ATTACHE_DEVICE_ID"
             )
         if self.access_token is not None and not self.device_id:
             raise ValueError("device_id: ATTACHE_ACCESS_TOKEN needs ATTACHE_DEVICE_ID")
+        return self
+
+    def _pickle_key(self) -> Settings:
         key = self.pickle_key.get_secret_value() if self.pickle_key else ""
+        if not key and self.pickle_key_file is not None:
+            return self  # its file could not be read: reported by _secret_files
         if not key:
             raise ValueError(
                 "pickle_key: required; set ATTACHE_PICKLE_KEY(_FILE) to a long random secret, "
@@ -494,6 +534,27 @@ class Settings(BaseSettings):
                 "pickle_key: too weak (nio's default or under 16 characters); "
                 "use e.g. `openssl rand -base64 32`"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        """Every check that reads several settings, each run even when another failed,
+        so one run of check-config shows every problem (one a line)."""
+        problems = []
+        for check in (
+            self._markings,
+            self._secret_files,
+            self._database_url,
+            self._plain_http,
+            self._credentials,
+            self._pickle_key,
+        ):
+            try:
+                check()
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # Derived, so nothing else reads the environment or joins paths by hand.
@@ -526,17 +587,48 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings from overrides, env, then the YAML file (ATTACHE_CONFIG or --config)."""
+    """Build Settings from overrides, env, then the YAML file (ATTACHE_CONFIG or --config).
+
+    Raises ConfigError with every problem found: misnamed variables, the file's syntax,
+    then each setting (all of a setting's problems, and every cross-setting check).
+    """
     path = config_file or (Path(p) if (p := os.environ.get("ATTACHE_CONFIG")) else None)
     if path is not None and not path.is_file():
         raise ConfigError([f"config: file {path} not found; pass --config PATH or unset it"])
+    problems = unknown_variables(os.environ, Settings.model_fields)
+    if path is not None and (syntax := yaml_problems(path)):
+        raise ConfigError(problems + syntax)
     token = _yaml_file.set(path)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_errors(exc)) from None
+        problems += describe_errors(exc)
+        problems += _cross_problems(exc, overrides)
     finally:
         _yaml_file.reset(token)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _cross_problems(exc: ValidationError, overrides: dict[str, Any]) -> list[str]:
+    """The cross-setting checks, which pydantic skips once a single setting failed: run
+    again with each failed setting at its default (unknown keys ignored), so one run of
+    check-config also shows, say, an unreadable pickle_key_file beside a bad timezone."""
+    failed = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    fields = Settings.model_fields
+    if not failed or any(f in fields and fields[f].is_required() for f in failed):
+        return []  # nothing was skipped, or a required setting is unusable: that is enough
+
+    class Lenient(Settings):
+        model_config = SettingsConfigDict(extra="ignore")
+
+    defaults = {f: fields[f].get_default(call_default_factory=True) for f in failed & set(fields)}
+    try:
+        Lenient(**{**overrides, **defaults})
+    except ValidationError as again:
+        return describe_details([e for e in again.errors() if not e["loc"]])
+    return []
 
 
 class ConfigError(Exception):
@@ -548,17 +640,24 @@ class ConfigError(Exception):
 
 
 def describe_errors(exc: ValidationError) -> list[str]:
+    return describe_details(exc.errors())
+
+
+def describe_details(errors: list[ErrorDetails]) -> list[str]:
+    """One line per problem; a validator that found several gives one line each."""
     problems = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             env = f"ATTACHE_{loc.upper()}"
             problems.append(f"{loc}: missing; set {env} or `{loc}:` in the config file")
         elif err["type"] == "extra_forbidden":
-            problems.append(f"{loc}: unknown setting; check the spelling (see README)")
+            hint = did_you_mean(loc, Settings.model_fields)
+            problems.append(f"{loc}: unknown setting{hint}; check the spelling (see README)")
         elif not loc:
-            problems.append(msg if ":" in msg.split(" ", 1)[0] else f"settings: {msg}")
+            for line in msg.splitlines():
+                problems.append(line if ":" in line.split(" ", 1)[0] else f"settings: {line}")
         else:
-            problems.append(f"{loc}: {msg}")
+            problems += [f"{loc}: {line}" for line in msg.splitlines()]
     return problems

@@ -88,7 +88,7 @@ class Item:
     @property
     def marked(self) -> dict[str, Any]:
         """What every message about this item carries (the outbox banners and routes it)."""
-        return {"marking": self.marking, "about": self.ref} if self.marking else {}
+        return {"marking": self.marking, "about": self.ref}
 
     def overdue(self, now: datetime) -> bool:
         return self.status in ACTIVE and now > self.due_at

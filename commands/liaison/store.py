@@ -47,8 +47,9 @@ class Request:
     @property
     def marked(self) -> dict[str, Any]:
         """What every message about this request carries, so the outbox banners and
-        routes it (empty when unmarked)."""
-        return {"marking": self.marking, "about": self.label} if self.marking else {}
+        routes it by the request's marking as it is when sent (unmarked too: a re-mark
+        applies to what is already queued)."""
+        return {"marking": self.marking, "about": self.label}
 
     def side(self, user_id: str | None) -> Side | None:
         if user_id == self.requester:

@@ -63,6 +63,14 @@ _DETAILS = (
 )
 # Exclusion reasons (commands/markings/model.py), inside a "not sent to" detail.
 _REASONS = tuple(about for about, _to_them in REASONS.values())
+# Reasons as records kept them before they left the clearance out (issue 22): re-read as
+# today's, so an old record never shows a person's clearance either.
+_OLD_REASONS = {
+    "their clearance ({clearance}) is below {level}": REASONS["clearance"][0],
+    "their clearance ({clearance}) is not one of this system's levels": REASONS[
+        "unknown clearance"
+    ][0],
+}
 
 
 @cache
@@ -88,6 +96,9 @@ def reread(text: str, templates: tuple[str, ...] = _DETAILS) -> str:
             continue
         values = found.groupdict()
         if "reason" in values:
+            for before, now in _OLD_REASONS.items():
+                if (old := _pattern(before).fullmatch(values["reason"])) is not None:
+                    values["reason"] = now.format(**old.groupdict())
             again = reread(values["reason"], _REASONS)
             values["reason"] = again if again != values["reason"] else _(values["reason"])
         return _(template, **values)

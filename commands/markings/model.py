@@ -108,12 +108,14 @@ REASONS: dict[str, tuple[str, str | None]] = {
         N_("their nation ({nation}) is not in REL TO {rel}"),
         N_("your nation ({nation}) is not in REL TO {rel}"),
     ),
+    # About them: never the clearance itself (the sender, a request's history and the
+    # audit read these; !whois shows a clearance only to its holder and admins).
     "unknown clearance": (
-        N_("their clearance ({clearance}) is not one of this system's levels"),
+        N_("their clearance in the directory is not one of this system's levels"),
         N_("your clearance ({clearance}) is not one of this system's levels"),
     ),
     "clearance": (
-        N_("their clearance ({clearance}) is below {level}"),
+        N_("their clearance does not cover {level}"),
         N_("your clearance ({clearance}) is below {level}"),
     ),
 }
@@ -122,6 +124,11 @@ REASONS: dict[str, tuple[str, str | None]] = {
 def reason_shown(reason: str, *, mine: bool = False) -> str:
     """A reason from `Policy.exclusion` in the reader's language (any other text as it is)."""
     return reason.shown(mine=mine) if isinstance(reason, Reason) else reason
+
+
+# The deployment's banner form (settings.marking_banner): one label for the whole process,
+# set by Policy.from_settings, which every command and the outbox build from the settings.
+_BANNER_FORM = ["{level} // REL TO {rel}"]
 
 
 @dataclass(frozen=True)
@@ -143,18 +150,16 @@ class Marking:
 
     @property
     def banner(self) -> str:
-        """`RESTRICTED // REL TO FRA, DEU`: the line every message about the object starts with,
-        as records keep it (English, whatever the language of the person acting)."""
-        return f"{self.level} // REL TO {', '.join(self.rel)}" if self.rel else self.level
-
-    def shown(self) -> str:
-        """The banner as the current reader reads it (`RESTRICTED // COMMUNICABLE À FRA, DEU`
-        for a French reader): the level is the deployment's word and stays as it is."""
+        """`RESTRICTED // REL TO FRA, DEU`: the line every message about the object starts
+        with. A formal label, never translated: the same text for every reader, in every
+        message, listing, file and record, in the deployment's form (`marking_banner`)."""
         if not self.rel:
             return self.level
-        # TRANSLATORS: a handling marking's banner line; keep it in capitals. "REL TO" is
-        # "releasable to" (glossary).
-        return _("{level} // REL TO {rel}", level=self.level, rel=", ".join(self.rel))
+        return _BANNER_FORM[0].format(level=self.level, rel=", ".join(self.rel))
+
+    def shown(self) -> str:
+        """The banner, as every reader reads it (the same as `banner`)."""
+        return self.banner
 
     def to_json(self) -> dict[str, Any]:
         return {"level": self.level, "rel": list(self.rel)}
@@ -215,6 +220,7 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
+        _BANNER_FORM[0] = getattr(settings, "marking_banner", None) or _BANNER_FORM[0]
         return cls(
             levels=tuple(settings.marking_levels),
             groups={k: frozenset(v) for k, v in settings.marking_groups.items()},
@@ -238,6 +244,12 @@ class Policy:
             return self.levels.index(level)
         except ValueError:
             return None
+
+    def _severity(self, level: str) -> int:
+        """A level's order for combining: a level this system does not know (removed by
+        the operator) ranks above every known one, so what holds it fails closed."""
+        rank = self.rank(level)
+        return len(self.levels) if rank is None else rank
 
     # -- nations and groups ------------------------------------------------------------
 
@@ -392,7 +404,7 @@ class Policy:
         marked = [m for m in markings if m is not None and not self.covers(m, Subject(""))]
         if not marked:
             return None
-        level = max((m.level for m in marked), key=lambda lv: self.rank(lv) or 0)
+        level = max((m.level for m in marked), key=self._severity)
         if all(m.rel == marked[0].rel for m in marked):
             return Marking(level, marked[0].rel)
         common = frozenset.intersection(*(self.nations_of(m.rel) for m in marked))
@@ -445,7 +457,7 @@ class Policy:
             return False
         if old is None:
             return True
-        if (self.rank(new.level) or 0) > (self.rank(old.level) or 0):
+        if self._severity(new.level) > self._severity(old.level):
             return True
         return not self.nations_of(new.rel) >= self.nations_of(old.rel)
 

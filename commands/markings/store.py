@@ -54,7 +54,9 @@ async def withheld(
     for person, reason in excluded:
         detail = f"{marking.banner}: not to {person.user_id}: {reason}"
         history = ("withheld", f"not sent to {person.user_id}: {reason}")
-        if await note_once(db, "marking.withheld", obj, detail, now_iso, history=history):
+        fresh_one = await note_once(db, "marking.withheld", obj, detail, now_iso, history=history)
+        # The sender is never told about themselves (it was theirs to read: a re-mark since).
+        if fresh_one and person.user_id != (origin or {}).get("user_id"):
             fresh.append((person.label, reason))
     if not fresh or not origin or not origin.get("user_id"):
         return []

@@ -36,6 +36,7 @@ from commands.schedule.model import (
     remind_example,
     split_when_text,
 )
+from commands.schedule.reach import item_room
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
 from commands.schedule.views import summary_lines, visible_item, zones_for
 from commands.timeparse import (
@@ -98,8 +99,9 @@ _ITEM_OPTIONS = [
     Option(
         "to",
         N_(
-            "here (default): reminders in this room; dm: in the direct message of you and "
-            "each participant, each in their own language"
+            "here (default): reminders in this room, or in a direct message with me in each "
+            "person's own DM; dm: in each person's own DM wherever it is created. Either way "
+            "each participant is told in their DM when added, of changes and of a cancellation"
         ),
     ),
 ]
@@ -134,6 +136,8 @@ def _delivery(draft: Draft) -> str | None:
 
 async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = None) -> None:
     assert ctx.person is not None
+    if kind != "R":  # a reminder is the person's own: to=me or here, as typed
+        room_id = await item_room(ctx.db, room_id, ctx.room_id) or DM
     spec = ctx.registry.find(COMMAND_OF[kind])
     example = spec.example_at(ctx.now, ctx.prefix) if spec else None
     try:
@@ -205,21 +209,23 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         )
     )
     ctx.reply("\n".join(lines), **item.marked)
-    if item.room_id is None and item.participants:
+    if item.participants:
         await _tell_participants(ctx, item, "invite")
 
 
-async def _tell_participants(ctx: Context, item: Item, what: str, reason: str = "") -> None:
-    """An item reminded by DM: each participant (people, and the members of posts) is told
-    in their own DM, in their own language and zone, that they are in it, that it changed,
-    or that it is off. An item reminded in a room is told in that room instead."""
+async def _tell_participants(
+    ctx: Context, item: Item, what: str, reason: str = "", invited: frozenset[str] = frozenset()
+) -> None:
+    """Each participant (people, and the members of posts) is told in their own DM, in their
+    own language and zone, that they are in it, that it changed, or that it is off: wherever
+    the item was created and wherever its reminders go (commands/schedule/reach.py)."""
     people = [p for p in await people_of(ctx.db, item.participants) if p != ctx.sender]
     zones = dict(zip(people, await zones_for(ctx, people), strict=True))
 
     def build(user_id: str) -> str:
         if what == "cancel":
             return _cancelled(item, reason)
-        if what == "invite":
+        if what == "invite" or user_id in invited:
             first = _(
                 "{organiser} added you to {code}: {title}",
                 organiser=person(item.creator),
@@ -396,7 +402,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
         with language(await ctx.language_for(room_id=item.room_id)):
             text = _cancelled(item, reason)
         ctx.send(text, room_id=item.room_id, mentions=tuple(mentions), **item.marked)
-    elif item.room_id is None and item.participants:
+    if item.participants:
         await _tell_participants(ctx, item, "cancel", reason)
 
 
@@ -412,7 +418,13 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
     item = await visible_item(ctx, kind, number)
     _may_change(ctx, item, "edit")
     if item.state != "active":
-        raise UserError(_("{code} is cancelled; it cannot be edited.", code=item.code))
+        raise UserError(
+            _(
+                "{code} is cancelled; it cannot be edited. {prefix}show {code} shows its history.",
+                code=item.code,
+                prefix=ctx.prefix,
+            )
+        )
     example = _edit_example(ctx.prefix, item.code)
     try:
         duration = item.duration
@@ -444,6 +456,7 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
             item.rrule = _check_repeat(ctx, item.rrule, item.start, item.zone)
     except ValueError as exc:
         raise UserError(f"{exc}.".replace("..", "."), example=example) from None
+    had = set(await people_of(ctx.db, item.participants))
     if "with" in changes:
         item.participants = await _parse_with(ctx.db, changes["with"])
     old_marking = item.marking
@@ -473,8 +486,9 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         with language(await ctx.language_for(room_id=item.room_id)):
             text = _updated(item, ctx.person.timezone)
         ctx.send(text, room_id=item.room_id, **item.marked)
-    elif item.room_id is None and item.participants and item.marking == old_marking:
-        await _tell_participants(ctx, item, "edit")
+    if item.participants and item.marking == old_marking:
+        added = frozenset(await people_of(ctx.db, item.participants)) - had
+        await _tell_participants(ctx, item, "edit", invited=added)
     if item.marking != old_marking:
         await _remark(ctx, item, old_marking)
 

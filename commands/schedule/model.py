@@ -58,6 +58,8 @@ def parse_end(text: str, start: datetime, zone: str, now: datetime) -> datetime:
     cleaned = text.strip()
     try:
         end = start + parse_duration(cleaned)
+    except timeparse.TooFar:
+        raise
     except ValueError:
         if re.fullmatch(r"\d{1,2}[:h.]\d{2}", cleaned):
             hour, minute = (int(x) for x in re.split(r"[:h.]", cleaned))
@@ -135,7 +137,7 @@ def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, st
             rest = rest[1:]
         return candidate, " ".join(rest)
     if first_error is not None and not _no_time_at_all(first_error):
-        raise UserError(str(first_error), example=remind_example())
+        raise UserError(str(first_error), example=remind_example()) from first_error
     raise UserError(
         _("I could not find a time at the start. Write the time, then --, then the text."),
         example=remind_example(),

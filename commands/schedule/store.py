@@ -52,7 +52,7 @@ class Item:
     @property
     def marked(self) -> dict[str, Any]:
         """What every message about this item carries (the outbox banners and routes it)."""
-        return {"marking": self.marking, "about": self.code} if self.marking else {}
+        return {"marking": self.marking, "about": self.code}
 
     @property
     def duration(self) -> timedelta | None:

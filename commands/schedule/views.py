@@ -13,6 +13,7 @@ from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
+from commands.markings.model import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.people import zones_of
 from commands.registry import Param, command, handles
@@ -258,6 +259,9 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
         items = [await visible_item(ctx, match[1].upper(), int(match[2]))]
         name = f"{items[0].code}.ics"
     host = ctx.settings.user_id.split(":", 1)[1]
+    # The file carries the combined marking of what it holds, and is routed by it (by the
+    # items' markings as they are when it is sent).
+    combined = Policy.from_settings(ctx.settings).combine(item.marking for item in items)
     data = ics.calendar(
         [
             ics.IcsEvent(
@@ -276,11 +280,15 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
                 marking=item.marking.banner if item.marking else None,
             )
             for item in items
-        ]
+        ],
+        marking=combined.banner if combined is not None else None,
     )
     text = ngettext("{name}: {n} item", "{name}: {n} items", len(items), name=name)
-    # One item's file carries its marking (the outbox routes it like any message about it).
-    marked = items[0].marked if len(items) == 1 else {}
+    marked = (
+        items[0].marked
+        if len(items) == 1
+        else {"marking": combined, "about": name, "holds": tuple(i.code for i in items)}
+    )
     ctx.reply(text, attachment=Attachment(name, "text/calendar", data), **marked)
 
 

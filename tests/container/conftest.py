@@ -1,7 +1,8 @@
-"""The built image, run with podman: only under `make container-test` (needs root and podman).
+"""The built image: only under `make container-test` (docker, or podman as root).
 
-`make container-test` builds the image with the shared container-smoke script, then runs
-these tests with ATTACHE_IMAGE and CONTAINER_WORK naming what the script built and where.
+`make container-test` builds the image with scripts/container-build.sh, then runs these
+tests with ATTACHE_IMAGE and CONTAINER_WORK naming what it built and where; the script
+leaves the engine's command line (docker, or podman with its storage) in WORK/engine.
 """
 
 from __future__ import annotations
@@ -21,8 +22,16 @@ WORK = Path(os.environ.get("CONTAINER_WORK", "/tmp/container-smoke"))
 IMAGE_UID = 10001  # the Dockerfile's USER
 
 
+def engine() -> list[str]:
+    """The engine that holds the image, as scripts/container-build.sh wrote it."""
+    saved = WORK / "engine"
+    if saved.exists():
+        return saved.read_text(encoding="utf-8").split("\n")[:-1]
+    return ["podman", "--root", str(WORK / "storage"), "--runroot", str(WORK / "run")]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if IMAGE and shutil.which("podman"):
+    if IMAGE and shutil.which(engine()[0]):
         return
     skip = pytest.mark.skip(reason="container tests run under `make container-test` only")
     for item in items:
@@ -31,10 +40,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def podman_argv(*args: str) -> tuple[list[str], dict[str, str]]:
-    """podman with the storage and configuration the smoke script built the image into."""
-    env = {**os.environ, "CONTAINERS_CONF": str(WORK / "containers.conf")}
-    argv = ["podman", "--root", str(WORK / "storage"), "--runroot", str(WORK / "run"), *args]
-    return argv, env
+    """The engine (docker, or podman with the storage and configuration the build used)."""
+    env = dict(os.environ)
+    conf = WORK / "containers.conf"  # made by the stand-in script: runc, sandbox limits
+    if engine()[0] == "podman" and conf.exists():
+        env["CONTAINERS_CONF"] = str(conf)
+    return [*engine(), *args], env
 
 
 def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import subprocess
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -118,3 +119,33 @@ async def test_containerised_bot_answers_encrypted_ping(synapse, people, tmp_pat
         info = (bot.data_dir / name).stat()
         assert info.st_uid == IMAGE_UID, name
         assert stat.S_IMODE(info.st_mode) == 0o600, name
+
+
+def test_oci_labels_and_version_name_this_build() -> None:
+    result = podman("image", "inspect", IMAGE)
+    assert result.returncode == 0, result.stderr
+    labels = json.loads(result.stdout)[0]["Config"]["Labels"]
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert labels["org.opencontainers.image.version"] == version
+    assert labels["org.opencontainers.image.revision"].removesuffix("-dirty") == head
+    for key in ("source", "licenses", "created", "title"):
+        assert labels.get(f"org.opencontainers.image.{key}"), key
+    said = podman("run", "--rm", "--no-healthcheck", IMAGE, "--version")
+    assert said.returncode == 0, said.stderr
+    commit = labels["org.opencontainers.image.revision"][:12]
+    assert said.stdout.strip() == f"attache-bot {version} (commit {commit})"
+
+
+def test_no_installers_in_the_final_image() -> None:
+    """pip and setuptools stay in the build stage: neither Python can import them."""
+    for python in ("python", "/opt/venv/bin/python"):
+        probe = podman(
+            "run", "--rm", "--no-healthcheck", "--entrypoint", python, IMAGE, "-c",
+            "import importlib.util as u; "
+            "print([m for m in ('pip', 'setuptools', 'pkg_resources') if u.find_spec(m)])",
+        )  # fmt: skip
+        assert probe.returncode == 0, probe.stderr
+        assert probe.stdout.strip() == "[]", python

@@ -59,6 +59,20 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
                     nation=nation,
                 )
             now = utc_iso(datetime.now(UTC))
+            # The request the message is about: the outbox routes a row by its object's
+            # marking as it is when the row is sent.
+            await db.execute(
+                "INSERT INTO liaison_requests (id, requester, target, subject, precedence, "
+                "created_at, updated_at, marking) VALUES (9, ?, 'DE-BERLIN', ?, 'routine', ?, "
+                "?, ?)",
+                (
+                    anne.user_id,
+                    SUBJECT,
+                    now,
+                    now,
+                    Marking.column(Marking("RESTRICTED", ("FRA", "DEU"))),
+                ),
+            )
             await enqueue(
                 db,
                 [
@@ -85,9 +99,10 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
     # The room: the one-line notice, which the American member reads too.
     _, notice = await wait_any(uma, lambda e: "is not shown in this room" in e.body, timeout=60)
     assert notice.body.startswith(f"LR-9 ({BANNER}) is not shown in this room")
-    # The sender: told, by name, who was left out and why.
-    _, told = await wait_any(anne, lambda e: "I did not send LR-9" in e.body, timeout=60)
+    # The sender: told, by name, who was left out and why, in her DM, never in the room.
+    told_in, told = await wait_any(anne, lambda e: "I did not send LR-9" in e.body, timeout=60)
     assert uma.user_id in told.body and "their nation (USA) is not in REL TO FRA, DEU" in told.body
+    assert told_in != post
 
     await asyncio.sleep(3)  # anything late would have arrived by now
     # Nothing of it reached the American member: no message with the subject, nothing
@@ -96,7 +111,7 @@ async def test_room_with_an_american_member_gets_only_the_notice(bot_factory, pe
     assert not [e for _, e in uma.undecryptable if e.sender == bot.user_id]
     assert set(uma.client.rooms) == {post}
     assert not uma.client.invited_rooms
-    # In the shared room everyone saw the same bot events: the notice and the sender's note.
+    # In the shared room everyone saw the same bot events: the notice only.
     bot_events = [e.body for e in anne.messages(post) if e.sender == bot.user_id]
     assert [e.body for e in uma.messages(post) if e.sender == bot.user_id] == bot_events
     assert not [b for b in bot_events if SUBJECT in b]

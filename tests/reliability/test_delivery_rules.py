@@ -49,6 +49,9 @@ class Rooms:
     async def dm_problem(self, room_id: str, user_id: str) -> str | None:
         return None if self.dms.get(user_id) == room_id else "not the bot's DM"
 
+    async def room_members(self, room_id: str) -> list[str]:
+        return [user for user, room in self.dms.items() if room == room_id]
+
 
 async def _run(core: BotCore, rooms: Rooms, messages: list[OutMessage]) -> Outbox:
     async with core.store.write() as db:
@@ -99,8 +102,9 @@ async def test_dm_to_outsider_is_not_sent_and_the_sender_is_told(core: BotCore) 
     assert len(rows) == 2
     assert all(state == "failed" and "allow-list" in error for state, error in rows)
     assert "!dm-@x:evil.example" not in rooms.dms.values()
+    # Told in Alice's DM alone, never in the room she asked in (issue 22, 8).
     [(room, told)] = rooms.sent
-    assert room == ENC and told["m.relates_to"]["m.in_reply_to"]["event_id"] == "$cmd"
+    assert room == rooms.dms["@alice:test"] != ENC
     assert "could not deliver A-3 to @x:evil.example" in told["body"]
     # told once about A-3, though two messages failed; both are in the audit log
     assert core.metrics.undeliverable._value.get() == 2

@@ -32,6 +32,8 @@ async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIter
 USER_ERRORS: list[tuple[datetime, str]] = []  # (the handler's now, the reply text)
 # The same for replies in another language than English (the sender's `!lang`), by language.
 USER_ERRORS_IN: dict[str, list[tuple[datetime, str]]] = {}
+# Replies whose examples were made for another directory than examples_world's.
+MADE_ELSEWHERE: set[str] = set()
 _LAST = "tests/unit/test_examples.py"
 
 
@@ -48,6 +50,10 @@ def _record_user_errors() -> Iterator[None]:
             lang = ctx.person.language if ctx.person is not None else "en"
             errors = USER_ERRORS if lang == "en" else USER_ERRORS_IN.setdefault(lang, [])
             errors.append((ctx.now, ctx.outbox[-1].body))
+            # An example is made from its reader's directory: only those shown in the
+            # directory with the docs' names (examples_world) can be sent back in it.
+            if not getattr(self, "docs_directory", False):
+                MADE_ELSEWHERE.add(ctx.outbox[-1].body)
         return name, outcome
 
     Dispatcher._run = recording  # type: ignore[method-assign]

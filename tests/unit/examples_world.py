@@ -33,50 +33,70 @@ DIRECTORY = (
     f"!dir person {PARIS} nation=FRA",
     f"!dir person {BERLIN} nation=DEU",
 )
+# A directory with none of the names the docs and examples use (FR-PARIS, @alice…): an
+# example shown here must have been made from this directory to be accepted.
+NORTH = "@kit:far.test"  # XX-NORTH's member
+SOUTH = "@lou:far.test"  # YY-SOUTH's member
+ELSEWHERE_ACTORS = (ADMIN, NORTH, SOUTH)
+ELSEWHERE = (
+    f'!dir post XX-NORTH name="North desk" members={NORTH}',
+    f'!dir post YY-SOUTH name="South desk" members={SOUTH}',
+    '!dir person @mo:far.test name="Mo Ray"',
+    f"!dir person {ADMIN} nation=FRA",
+    f"!dir person {NORTH} nation=FRA",
+    f"!dir person {SOUTH} nation=DEU",
+)
 _IDS = re.compile(r"\b(LR|[SAMVR])-(\d{1,4})\b")
 
 
-def _makers(now: datetime) -> dict[str, str]:
+def _makers(now: datetime, owner: str = "FR-PARIS", to: str = "DE-BERLIN") -> dict[str, str]:
     day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
     return {
         "S": f'!summit open "Summit" from={day}',
-        "A": f"!actions add S-1 FR-PARIS due={day} -- an item",
+        "A": f"!actions add S-1 {owner} due={day} -- an item",
         "M": f"!meeting {day} 10:00 -- a meeting",
         "V": f"!visit {day} 11:00 -- a visit",
         "R": f"!remind {day} 12:00 -- a reminder",
-        "LR": "!request DE-BERLIN A subject -- a body",
+        "LR": f"!request {to} A subject -- a body",
     }
 
 
-async def world(tmp: Path, now: datetime, lang: str = "en") -> BotCore:
+async def world(
+    tmp: Path, now: datetime, lang: str = "en", directory: tuple[str, ...] = DIRECTORY
+) -> BotCore:
     """The directory; with `lang`, every actor reads (and writes) that language."""
     clock = FakeClock()
     clock.set(now)
     core = await BotCore(
         tmp,
         clock,
-        allowed_servers=["test", "example.org"],
+        allowed_servers=["test", "example.org", "far.test"],
         admins=[ADMIN],
         marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"],
         marking_groups={"FVEY": ["USA", "GBR", "CAN", "AUS", "NZL"]},
     ).open()
     await core.bot_in_room(BOT_ROOM)  # the encrypted room the bot is in, as sync saw it
-    for text in DIRECTORY:
+    core.dispatcher.docs_directory = directory == DIRECTORY  # type: ignore[attr-defined]
+    for text in directory:
         await must(core, ADMIN, text)
     if lang != "en":
-        for actor in ACTORS:
+        for actor in ELSEWHERE_ACTORS if directory == ELSEWHERE else ACTORS:
             await must(core, actor, f"!lang {lang}")
     return core
 
 
-async def seed_for(core: BotCore, example: str) -> None:
+async def seed_for(core: BotCore, example: str, elsewhere: bool = False) -> None:
     """Create objects of each kind the example names, up to the number it names."""
     wanted: dict[str, int] = {}
     for kind, number in _IDS.findall(example):
         wanted[kind] = max(wanted.get(kind, 0), int(number))
     if "A" in wanted:
         wanted["S"] = max(wanted.get("S", 0), 1)
-    makers = _makers(core.clock.now())
+    makers = (
+        _makers(core.clock.now(), "XX-NORTH", "YY-SOUTH")
+        if elsewhere
+        else _makers(core.clock.now())
+    )
     for kind in ("S", "A", "M", "V", "R", "LR"):
         for _ in range(wanted.get(kind, 0)):
             await must(core, ADMIN, makers[kind])
@@ -125,6 +145,28 @@ async def accepted(
             if await last_outcome(core) == "ok":
                 return True, []
             replies += [f"{actor}: {m.body}" for m in sent]
+    return False, replies
+
+
+async def accepted_elsewhere(
+    tmp: Path, now: datetime, example: str, actor: str, lang: str = "en"
+) -> tuple[bool, list[str]]:
+    """Whether `actor` (reading `lang`) can send the example as shown, in the directory with
+    none of the docs' names (request examples also on a request its addressee acknowledged)."""
+    replies: list[str] = []
+    for state in ("open", "acknowledged") if "LR-" in example else ("open",):
+        core = await world(tmp / state, now, lang, ELSEWHERE)
+        try:
+            await seed_for(core, example, elsewhere=True)
+            if state == "acknowledged":
+                for number in sorted({int(n) for k, n in _IDS.findall(example) if k == "LR"}):
+                    await must(core, SOUTH, f"!ack LR-{number}")
+            sent = await core.say(actor, example, room_id=ROOM)
+            if await last_outcome(core) == "ok":
+                return True, []
+            replies += [f"{actor}: {m.body}" for m in sent]
+        finally:
+            await core.close()
     return False, replies
 
 

@@ -143,7 +143,7 @@ async def test_long_text_after_separator_is_accepted_but_the_head_is_bounded(
         assert "takes no text after --" in sent[0].body  # parsed: not refused for length
         sent = await core.say(ALICE, "!tz " + "y" * 300 + " -- short")
         assert "limit is 200" in sent[0].body and "Shorten it" in sent[0].body
-        assert "Example: !request" in sent[0].body
+        assert "Example: !tz " in sent[0].body  # the refused command's own example
         sent = await core.say(ALICE, "!actions add S-1 @bob:test " + "y " * 150 + "-- short")
         assert "before -- is" in sent[0].body and "limit is 200" in sent[0].body
         assert "Example: !actions add" in sent[0].body and "after --" in sent[0].body

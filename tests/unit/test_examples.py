@@ -17,12 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from commands.directory.examples import DOC_PEOPLE, DOC_POSTS
 from commands.i18n import language
-from tests.unit.conftest import USER_ERRORS, USER_ERRORS_IN
+from tests.unit.conftest import MADE_ELSEWHERE, USER_ERRORS, USER_ERRORS_IN
 from tests.unit.examples_world import (
     ADMIN,
+    ELSEWHERE,
+    ELSEWHERE_ACTORS,
+    NORTH,
     ROOM,
     accepted,
+    accepted_elsewhere,
     last_outcome,
     prepared,
     snapshot,
@@ -70,7 +75,7 @@ PROVOKE = (
 )
 _EXAMPLE = re.compile(r"^\s*Example: (.+)$", re.MULTILINE)
 # A next step: a command to send, or who to ask (an operator's change is no command).
-_COMMAND = re.compile(r"(?:^|[\s(])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
+_COMMAND = re.compile(r"(?:^|[\s(`])!\w|\bAsk (?:an? |the )?(?:operator|admin)")
 OTHER_LANGUAGES = ("fr", "de")
 _EXAMPLE_IN = {
     "fr": re.compile(r"^\s*Exemple : (.+)$", re.MULTILINE),
@@ -78,10 +83,10 @@ _EXAMPLE_IN = {
 }
 _COMMAND_IN = {
     "fr": re.compile(
-        r"(?:^|[\s(«])!\w|\b(?:Demandez|Adressez-vous)\b.{0,40}\b(?:opérateur|administrateur)"
+        r"(?:^|[\s(«`])!\w|\b(?:Demandez|Adressez-vous)\b.{0,40}\b(?:opérateur|administrateur)"
     ),
     "de": re.compile(
-        r"(?:^|[\s(„])!\w|\b(?:Fragen|Bitten|Wenden) Sie\b.{0,40}\b(?:Betreiber|Administrator)"
+        r"(?:^|[\s(„`])!\w|\b(?:Fragen|Bitten|Wenden) Sie\b.{0,40}\b(?:Betreiber|Administrator)"
     ),
 }
 
@@ -145,7 +150,14 @@ async def test_every_user_error_has_an_example_or_a_next_step(tmp_path: Path) ->
 
 async def test_every_example_in_a_user_error_is_accepted(tmp_path: Path) -> None:
     await provoke(tmp_path)
-    examples = sorted({(now, m) for now, text in USER_ERRORS for m in _EXAMPLE.findall(text)})
+    examples = sorted(
+        {
+            (now, m)
+            for now, text in USER_ERRORS
+            if text not in MADE_ELSEWHERE
+            for m in _EXAMPLE.findall(text)
+        }
+    )
     assert len(examples) >= 15, examples  # the suite provoked errors of many commands
     print(f"\n{len(examples)} distinct examples from {len(USER_ERRORS)} user errors")
     failures = []
@@ -203,7 +215,14 @@ async def test_every_user_error_in_other_languages_has_a_working_example_or_next
     bare = sorted({text for _, text in errors if not _COMMAND_IN[lang].search(text)})
     assert not bare, "user errors with no example and no command to try next:\n" + "\n".join(bare)
     found = _EXAMPLE_IN[lang]
-    examples = sorted({(now, m) for now, text in errors for m in found.findall(text)})
+    examples = sorted(
+        {
+            (now, m)
+            for now, text in errors
+            if text not in MADE_ELSEWHERE
+            for m in found.findall(text)
+        }
+    )
     assert len(examples) >= 15, examples
     failures = []
     for i, (now, example) in enumerate(examples):
@@ -213,3 +232,106 @@ async def test_every_user_error_in_other_languages_has_a_working_example_or_next
         if not ok:
             failures.append((f"{example}  (at {now:%Y-%m-%d})", replies))
     assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
+
+
+# -- a directory with none of the docs' names: examples made for their reader, then -------------
+
+# Refusals the issue found, beside PROVOKE: a too-long !remind text, a meeting with a post
+# that is not in the directory (its example named FR-PARIS again).
+PROVOKE_ELSEWHERE = (
+    *PROVOKE,
+    "!remind in 2h -- " + "x" * 33_000,
+    "!meeting every Monday 09:00 with=FR-PARIS -- Weekly sync",
+    "!meeting tomorrow 10:00 with=@nobody -- x",
+    "!request " + "x" * 600,
+)
+# Not yet made for their reader (left open, see the branch notes): these examples name an
+# object (LR-3, A-7, M-3, S-1) someone else may act on: the addressee declines, the creator
+# or the secretariat cancels, the secretariat adds an item. They are still sent back by
+# whichever actor they are for in test_every_example_in_a_user_error_is_accepted.
+NOT_YET_FOR_THE_READER = ("!decline ", "!cancel ", "!actions add ")
+_ANY_EXAMPLE = re.compile(r"^\s*(?:Example|Exemple|Beispiel) ?: (.+)$", re.MULTILINE)
+DOC_NAMES = (*DOC_POSTS, *DOC_PEOPLE)
+
+
+@pytest.mark.parametrize("lang", ["en", *OTHER_LANGUAGES])
+async def test_every_refusal_example_works_elsewhere_for_the_person_it_was_shown_to(
+    tmp_path: Path, lang: str
+) -> None:
+    """Each refusal's example, shown to an admin or an attaché in a directory with none of
+    the docs' names, names what exists there and is accepted when that person sends it."""
+    now = NOWS[0]
+    shown: set[tuple[str, str]] = set()
+    core = await world(tmp_path / "provoke", now, lang, ELSEWHERE)
+    try:
+        for sender in (ADMIN, NORTH):
+            for text in PROVOKE_ELSEWHERE:
+                for message in await core.say(sender, text, room_id=ROOM):
+                    shown |= {(sender, e) for e in _ANY_EXAMPLE.findall(message.body)}
+    finally:
+        await core.close()
+    assert len(shown) >= 20, shown
+    named = sorted((s, e) for s, e in shown if any(n in e for n in DOC_NAMES))
+    assert not named, named
+    failures = []
+    for i, (sender, example) in enumerate(sorted(shown)):
+        if any(example.startswith(f"!{name} ") for name in NEEDS_CRYPTO_STATE):
+            continue
+        if sender != ADMIN and example.startswith(NOT_YET_FOR_THE_READER):
+            continue
+        if example.startswith("!decline "):
+            continue
+        ok, replies = await accepted_elsewhere(tmp_path / f"x{i}", now, example, sender, lang)
+        if not ok:
+            failures.append((f"{sender}: {example}", replies))
+    assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
+
+
+@pytest.mark.parametrize("lang", ["en", *OTHER_LANGUAGES])
+async def test_every_help_example_works_elsewhere_for_the_person_who_asked(
+    tmp_path: Path, lang: str
+) -> None:
+    """`!help <command>` asked by each actor (an admin, and the members of two posts, one of
+    them the addressee of the seeded request) in a directory with none of the docs' names:
+    the example each one is shown names what exists there, and for each command at least
+    one of them (the one it is for: `!ack` is the addressee's) can send it as shown."""
+    from commands import build_registry
+
+    now = NOWS[1]
+    names = [n for n in build_registry("!").commands if n not in NEEDS_CRYPTO_STATE]
+    core = await world(tmp_path / "help", now, lang, ELSEWHERE)
+    shown: dict[str, list[tuple[str, str]]] = {}
+    try:
+        for name in names:
+            for actor in ELSEWHERE_ACTORS:
+                [reply] = await core.say(actor, f"!help {name}", room_id=ROOM)
+                found = _ANY_EXAMPLE.findall(reply.body)
+                assert len(found) == 1, (name, reply.body)
+                shown.setdefault(name, []).append((actor, found[0]))
+    finally:
+        await core.close()
+    named = [e for pairs in shown.values() for _, e in pairs if any(n in e for n in DOC_NAMES)]
+    assert not named, named
+    failures = []
+    for i, (name, pairs) in enumerate(shown.items()):
+        replies: list[str] = []
+        for j, (actor, example) in enumerate(pairs):
+            ok, why = await accepted_elsewhere(tmp_path / f"h{i}-{j}", now, example, actor, lang)
+            if ok:
+                break
+            replies += why
+        else:
+            failures.append((name, replies))
+    assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
+
+
+async def test_a_too_long_refusal_shows_the_same_command_complete(tmp_path: Path) -> None:
+    """A `!remind` whose text is too long was shown `!request FR-PARIS -- Subject (part 1 of
+    2) …`: another command, a template, refused when sent."""
+    core = await world(tmp_path, NOWS[0], "en", ELSEWHERE)
+    try:
+        [reply] = await core.say(NORTH, "!remind in 2h -- " + "x" * 33_000, room_id=ROOM)
+    finally:
+        await core.close()
+    [example] = _ANY_EXAMPLE.findall(reply.body)
+    assert example.startswith("!remind ") and "…" not in example, reply.body

@@ -1,5 +1,5 @@
 """Federation-facing mechanisms with a fake clock and transport: bounded re-queries, join
-retries, the server timeout in key requests, and membership read from room state."""
+retries, the server timeout in key requests, and room keys for left-out devices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from nio import JoinError, JoinResponse, RoomGetStateResponse
+from nio import JoinError, JoinResponse
 
 from bot import joins
 from bot.crypto.key_refresh import Requery
@@ -113,27 +113,6 @@ async def test_a_permanent_join_refusal_is_not_retried() -> None:
     resp = await joins.join_with_retry(client, "!r:b", delays=(1, 2), sleep=clock.sleep)  # type: ignore[arg-type]
     assert isinstance(resp, JoinError) and client.calls == 1
     assert not joins.transient(resp) and joins.transient(None) and joins.transient(_forbidden())
-
-
-async def test_members_come_from_room_state_not_the_sync() -> None:
-    def member(user: str, membership: str) -> dict[str, Any]:
-        return {"type": "m.room.member", "state_key": user, "content": {"membership": membership}}
-
-    events = [
-        member("@bot:a", "join"),
-        member("@bob:b:8448", "join"),
-        member("@eve:c", "invite"),
-        member("@gone:c", "leave"),
-        {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm"}},
-    ]
-
-    class StateClient:
-        async def room_get_state(self, room_id: str) -> Any:
-            return RoomGetStateResponse(events, room_id)
-
-    state = await joins.server_members(StateClient(), "!r:a")  # type: ignore[arg-type]
-    assert state is not None and state.encrypted
-    assert state.members == {"@bot:a", "@bob:b:8448", "@eve:c"}
 
 
 def test_key_requests_carry_a_timeout_for_the_server() -> None:

@@ -32,6 +32,13 @@ ORIGIN = {"user_id": ALICE, "room_id": POST, "reply_to": "$cmd", "thread_root": 
 
 @pytest.fixture
 async def core(tmp_path: Path):
+    bot = await open_core(tmp_path)
+    yield bot
+    await bot.close()
+
+
+async def open_core(tmp_path: Path) -> BotCore:
+    """A store with four people and the objects the messages here are about."""
     bot = await BotCore(tmp_path).open()
     async with bot.store.write() as db:
         for user_id, name, nation, clearance in [
@@ -43,8 +50,26 @@ async def core(tmp_path: Path):
             await directory.set_person(
                 db, user_id, bot.clock.now(), name=name, nation=nation, clearance=clearance
             )
-    yield bot
-    await bot.close()
+        # The objects the messages here are about, marked as the messages say (the outbox
+        # routes a row by its object's marking as it is when the row is sent).
+        now = utc_iso(bot.clock.now())
+        await db.execute(
+            "INSERT INTO liaison_requests (id, requester, target, subject, precedence, "
+            "created_at, updated_at, marking) VALUES (4, ?, 'FR-PARIS', 's', 'routine', ?, ?, ?)",
+            (ALICE, now, now, Marking.column(RESTRICTED)),
+        )
+        await db.execute(
+            "INSERT INTO summits (id, name, room_id, timezone, created_by, created_at) "
+            "VALUES (1, 'S', ?, 'UTC', ?, ?)",
+            (POST, ALICE, now),
+        )
+        await db.execute(
+            "INSERT INTO action_items (id, summit_id, text, owner_kind, owner, due_at, "
+            "due_zone, created_by, created_at, updated_at, marking) "
+            "VALUES (2, 1, 't', 'person', ?, ?, 'UTC', ?, ?, ?, ?)",
+            (ALICE, now, ALICE, now, now, Marking.column(Marking("CONFIDENTIAL", ("DEU",)))),
+        )
+    return bot
 
 
 async def run(core: BotCore, transport: FakeTransport, messages: list[OutMessage]) -> None:
@@ -56,6 +81,11 @@ async def run(core: BotCore, transport: FakeTransport, messages: list[OutMessage
 def marked(body: str, **kw: Any) -> OutMessage:
     html = f"<p>{body}</p>"
     return OutMessage(body=body, html=html, marking=RESTRICTED, about="LR-4", **kw)
+
+
+def told_privately(transport: FakeTransport) -> list[str]:
+    """What the sender (Alice) was told: in her DM, never in the room (issue 22, 8)."""
+    return [c["body"] for room, c in transport.sent if room == transport.dms.get(ALICE)]
 
 
 def anything_of(contents: list[dict[str, Any]], text: str) -> bool:
@@ -72,8 +102,8 @@ async def test_dm_to_uncovered_person_is_withheld_and_the_origin_told_by_name(
     assert core.metrics.marking_withheld._value.get() == 1
     rows = await core.query("SELECT state, content, error FROM outbox WHERE user_id = ?", UMA)
     assert rows[0][0] == "failed" and rows[0][1] == "{}" and "withheld" in rows[0][2]
-    told = [c["body"] for room, c in transport.sent if room == POST]
-    assert told == [
+    assert not [c for room, c in transport.sent if room == POST]
+    assert told_privately(transport) == [
         f"{BANNER}: I did not send LR-4 to Uma (@uma:test): their nation (USA) is not in "
         "REL TO FRA, DEU."
     ]
@@ -102,7 +132,9 @@ async def test_clearance_below_the_level_is_withheld(core: BotCore) -> None:
     await run(core, transport, [msg])
     assert transport.sent == []
     detail = await core.query("SELECT detail FROM audit WHERE action = 'marking.withheld'")
-    assert "their clearance (RESTRICTED) is below CONFIDENTIAL" in detail[0][0]
+    # The reason never carries the clearance itself (issue 22, 7): not in the audit either.
+    assert "their clearance does not cover CONFIDENTIAL" in detail[0][0]
+    assert "(RESTRICTED)" not in detail[0][0]
 
 
 async def test_room_with_uncovered_member_gets_only_the_notice_and_covered_get_dms(
@@ -126,13 +158,16 @@ async def test_room_with_uncovered_member_gets_only_the_notice_and_covered_get_d
     # the covered members by DM, with the banner; the American member nothing of it
     for person in (ALICE, FRANZ):
         dm = [c for room, c in transport.sent if room == transport.dms.get(person)]
-        assert [c["body"] for c in dm] == [f"{BANNER}\nLR-4: {SECRET_SUBJECT}"]
+        assert dm[0]["body"] == f"{BANNER}\nLR-4: {SECRET_SUBJECT}"
         assert dm[0]["m.mentions"] == {}
+    # The sender is told who was left out in her DM; the room (where Uma reads) is not.
+    assert [t for t in told_privately(transport) if "I did not send LR-4 to Uma" in t]
+    assert not [c for room, c in transport.sent if room == POST and "did not send" in c["body"]]
     assert UMA not in transport.dms
     assert not anything_of(transport.received_by(UMA), SECRET_SUBJECT)
-    # the sender, by name and reason, where they asked
-    told = [c["body"] for c in in_room[1:]]
-    assert told == [
+    # the sender, by name and reason, in her DM only
+    assert in_room[1:] == []
+    assert told_privately(transport)[1:] == [
         f"{BANNER}: I did not send LR-4 to Uma (@uma:test): their nation (USA) is not in "
         "REL TO FRA, DEU."
     ]
@@ -196,8 +231,7 @@ async def test_person_with_no_nation_gets_only_unmarked(core: BotCore) -> None:
     )
     got = [c["body"] for c in transport.received_by(NOBODY)]
     assert got == ["plain reminder"]
-    told = [c["body"] for room, c in transport.sent if room == POST]
-    assert told == [
+    assert told_privately(transport) == [
         f"{BANNER}: I did not send LR-4 to @nobody:test: they have no nation in the "
         "directory, so they receive only unmarked items."
     ]
@@ -217,8 +251,7 @@ async def test_the_sender_is_told_once_per_object_person_and_reason(core: BotCor
         transport,
         [marked(f"part {n}", user_id=UMA, origin={**ORIGIN, "object": "LR-4"}) for n in (1, 2)],
     )
-    told = [c["body"] for room, c in transport.sent if room == POST]
-    assert len(told) == 1
+    assert len(told_privately(transport)) == 1
     assert await core.count("audit WHERE action = 'marking.withheld'") == 2
 
 

@@ -91,7 +91,7 @@ async def test_length_refusal_in_the_senders_language(tmp_path: Path) -> None:
         await speaks(core, ANNE, "fr")
         (reply,) = await core.say(ANNE, "!tz " + "x" * 200)
         assert reply.body.startswith("Cette commande compte 204 caractères ; la limite est de 100.")
-        assert "!request FR-PARIS Objet -- le texte long" in reply.body
+        assert "Exemple : !tz Europe/Paris" in reply.body  # the refused command's own example
     finally:
         await core.close()
 

@@ -83,8 +83,10 @@ async def test_a_summit_opened_with_lang_de_posts_its_digest_in_german(core: Bot
     assert "A-1 fällig" in digest[0] and "[offen, ÜBERFÄLLIG]" in digest[0]
     assert "verspätet gesendet" in digest[0]  # the bot was "offline" for two days
 
+    # A reply in the summit's room now reads in the room's language, whoever asked: a room's
+    # message is entirely in the room's language (issue 22).
     (details,) = await say_ok(core, SEC, "!show S-1")
-    assert "langue : Deutsch (de)" in details.body
+    assert "Sprache: Deutsch (de)" in details.body
 
     await say_ok(core, SEC, "!summit edit S-1 lang=fr")
     core.clock.set(datetime(2026, 3, 6, 12, 0, tzinfo=UTC))

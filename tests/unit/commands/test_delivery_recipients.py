@@ -1,6 +1,6 @@
 """The allow-list at send time, for a command that names an outsider: `!actions add` to
 someone off the allow-list queues a DM that the outbox never sends; the secretariat is
-told where they asked and the audit keeps it. (The rule lives in bot/outbox.py, once.)"""
+told in their DM and the audit keeps it. (The rule lives in bot/outbox.py, once.)"""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ async def test_action_owned_by_an_outsider_is_not_sent_to_them(core: BotCore) ->
     )
     assert state == "failed" and "allow-list" in error
     assert not [r for r, _ in rooms.sent if OUTSIDER in r]
-    told = [c["body"] for r, c in rooms.sent if r == ROOM and "could not deliver" in c["body"]]
-    assert len(told) == 1 and f"could not deliver A-3 to {OUTSIDER}" in told[0]
+    # The secretariat is told in their DM alone, never in the room (issue 22, 8).
+    told = [(r, c["body"]) for r, c in rooms.sent if "could not deliver" in c["body"]]
+    assert len(told) == 1 and f"could not deliver A-3 to {OUTSIDER}" in told[0][1]
+    assert told[0][0] == rooms.dms[SEC] != ROOM
     [audit] = await core.query("SELECT object FROM audit WHERE action = 'delivery.failed'")
     assert audit[0] == "A-3"

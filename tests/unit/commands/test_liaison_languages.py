@@ -224,25 +224,27 @@ async def test_who_was_left_out_and_why_reads_in_the_senders_language(mcore: Bot
     assert record[0][0] == "to DE-BERLIN: @b:test"  # records stay in English
 
 
-def test_banners_and_notices_take_the_recipients_language() -> None:
+def test_banners_are_one_label_and_notices_take_the_recipients_language() -> None:
+    """A banner is a formal label: the same text for every reader (issue 22, 9); the words
+    around it are in the reader's language."""
     mark = Marking("RESTRICTED", ("FRA", "DEU"))
     content = {"body": "x", "formatted_body": "<p>x</p>"}
     assert with_banner(content, mark)["body"] == "RESTRICTED // REL TO FRA, DEU\nx"
-    assert with_banner(content, mark, "fr")["body"] == "RESTRICTED // COMMUNICABLE À FRA, DEU\nx"
+    assert with_banner(content, mark, "fr")["body"] == "RESTRICTED // REL TO FRA, DEU\nx"
     de = with_banner(content, mark, "de")
-    assert de["formatted_body"].startswith("<p><strong>RESTRICTED // FREIGEGEBEN FÜR FRA, DEU")
+    assert de["formatted_body"].startswith("<p><strong>RESTRICTED // REL TO FRA, DEU</strong>")
     with language("fr"):  # the current language does not leak into an explicit one
         assert room_notice("LR-4", mark, "de").startswith(
-            "LR-4 (RESTRICTED // FREIGEGEBEN FÜR FRA, DEU) wird in diesem Raum nicht angezeigt"
+            "LR-4 (RESTRICTED // REL TO FRA, DEU) wird in diesem Raum nicht angezeigt"
         )
-        assert mark.banner == "RESTRICTED // REL TO FRA, DEU"  # what records keep
+        assert mark.banner == mark.shown() == "RESTRICTED // REL TO FRA, DEU"
     policy = Policy(levels=("UNCLASSIFIED", "RESTRICTED"))
     reason = policy.exclusion(mark, Subject("@us:test", "USA"))
     assert reason == "their nation (USA) is not in REL TO FRA, DEU"
     assert reason is not None
     assert withheld_notice("LR-4", mark, [("Sam", reason)], "fr") == (
-        "RESTRICTED // COMMUNICABLE À FRA, DEU : je n'ai pas envoyé LR-4 à Sam : sa nation "
-        "(USA) ne figure pas dans COMMUNICABLE À FRA, DEU."
+        "RESTRICTED // REL TO FRA, DEU : je n'ai pas envoyé LR-4 à Sam : sa nation "
+        "(USA) ne figure pas dans REL TO FRA, DEU."
     )
 
 
@@ -253,14 +255,15 @@ def test_a_remarked_notice_goes_to_each_holder_in_theirs() -> None:
         policy, "A-3", None, Marking("RESTRICTED", ("FRA",)), holders, [], "fr"
     )
     bodies = {m.user_id: m.body for m in told}
-    assert bodies["@de:test"].startswith("A-3 wurde neu als RESTRICTED // FREIGEGEBEN FÜR FRA")
+    assert bodies["@de:test"].startswith("A-3 wurde neu als RESTRICTED // REL TO FRA")
     assert bodies["@us:test"].startswith("A-3 a reçu un nouveau marquage, RESTRICTED //")
 
 
 def test_history_details_written_by_the_bot_are_reread_in_the_readers_language() -> None:
     with language("de"):
         assert reread("reminder 2, admins told") == "Erinnerung 2, Administratoren benachrichtigt"
-        assert reread("not sent to @c:test: their clearance (RESTRICTED) is below SECRET") == (
-            "nicht gesendet an @c:test: die Ermächtigung der Person (RESTRICTED) liegt unter SECRET"
-        )
+        # A record from before clearances were left out shows none either (issue 22, 7).
+        old = reread("not sent to @c:test: their clearance (RESTRICTED) is below SECRET")
+        assert old.startswith("nicht gesendet an @c:test: ") and "RESTRICTED" not in old
+        assert "SECRET" in old
         assert reread("Termine folgen") == "Termine folgen"  # people's words as written

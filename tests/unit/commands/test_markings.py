@@ -6,6 +6,7 @@ import pytest
 
 from commands.errors import UserError
 from commands.markings import NATIONS, Marking, Policy, Subject, remarked_notice
+from commands.markings.model import reason_shown
 from commands.markings.routing import decide_room, room_notice, with_banner
 
 LEVELS = ("UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET")
@@ -23,7 +24,7 @@ U_FRA = Marking("UNCLASSIFIED", ("FRA",))
 
 NOT_IN_REL = "is not in REL TO"
 NO_NATION = "no nation"
-BELOW = "is below"
+BELOW = "does not cover"
 UNKNOWN_CLEARANCE = "is not one of this system's levels"
 
 # (marking, person nation, clearance) -> None (delivered) or a fragment of the reason.
@@ -80,9 +81,13 @@ def test_reasons_name_what_is_wrong() -> None:
     assert POLICY.exclusion(R_FRA_DEU, Subject("@u:test", "USA")) == (
         "their nation (USA) is not in REL TO FRA, DEU"
     )
-    assert POLICY.exclusion(C_FRA_DEU, Subject("@u:test", "FRA", "RESTRICTED")) == (
-        "their clearance (RESTRICTED) is below CONFIDENTIAL"
-    )
+    # About them, never their clearance (the sender and the audit read it; issue 22, 7);
+    # to them, their own.
+    below = POLICY.exclusion(C_FRA_DEU, Subject("@u:test", "FRA", "RESTRICTED"))
+    assert below == "their clearance does not cover CONFIDENTIAL"
+    assert reason_shown(below, mine=True) == "your clearance (RESTRICTED) is below CONFIDENTIAL"
+    unknown = POLICY.exclusion(C_FRA_DEU, Subject("@u:test", "FRA", "TOPSECRET"))
+    assert unknown is not None and "TOPSECRET" not in unknown
 
 
 def test_nations_are_the_real_iso_list() -> None:
@@ -217,7 +222,7 @@ def test_raising_the_level_withdraws_from_those_no_longer_cleared() -> None:
     fra_low = Subject("@fra-low:test", "FRA", "RESTRICTED")
     result = POLICY.remark(R_FRA_DEU, C_FRA_DEU, holders=[FRA, fra_low], addressees=[])
     assert result.stricter
-    assert [(p.user_id, "below CONFIDENTIAL" in r) for p, r in result.withdrawn] == [
+    assert [(p.user_id, "cover CONFIDENTIAL" in r) for p, r in result.withdrawn] == [
         ("@fra-low:test", True)
     ]
     assert result.newly == ()

@@ -51,7 +51,10 @@ def test_good_times(text: str, zone: str, expected_utc: datetime, rule: str | No
     ("text", "message"),
     [
         ("tomorrow", "'tomorrow' has no time of day. Add one, e.g. tomorrow 09:30"),
-        ("03/04/2026 10:00", "'03/04/2026' could be 3 Apr or 4 Mar. Write the date as 2026-MM-DD"),
+        (
+            "03/04/2026 10:00",
+            "'03/04/2026' could be 3 April or 4 March. Write the date as YYYY-MM-DD",
+        ),
         ("2026-01-01 10:00", "Thu 01 Jan 2026 10:00 Europe/Paris is in the past."),
         ("2026-03-29 02:30", "02:30 on 29 Mar 2026 does not exist in Europe/Paris"),
         ("2026-10-25 02:30", "02:30 on 25 Oct 2026 happens twice in Europe/Paris"),

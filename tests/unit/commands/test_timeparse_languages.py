@@ -48,7 +48,7 @@ REFUSALS = {
         FOLD: "happens twice in Europe/Paris",
         PAST: "is in the past",
         NO_TIME: "has no time of day",
-        AMBIGUOUS: "could be 3 Apr or 4 Mar",
+        AMBIGUOUS: "could be 3 April or 4 March",
     },
     "fr": {
         GAP: "n'existe pas dans le fuseau horaire Europe/Paris",
@@ -209,7 +209,7 @@ def test_the_ambiguous_date_question_stays_in_english() -> None:
     with pytest.raises(ValueError) as err:
         parse_due("03/04/2026", PARIS, NOW)
     assert str(err.value) == (
-        "'03/04/2026' could be 3 Apr or 4 Mar. Write the date as 2026-MM-DD, e.g. 2026-04-03."
+        "'03/04/2026' could be 3 April or 4 March. Write the date as YYYY-MM-DD, e.g. 2026-04-03."
     )
 
 
