@@ -8,6 +8,7 @@ servers of its group, on 127.0.0.1. The recipe and why each setting is needed ar
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from nio import JoinError
 
+from tests.harness.clients import TestClient
 from tests.harness.synapse import SynapseServer, free_port
 
 # Federation back-off in seconds: low, so a server that returns is retried promptly
@@ -115,3 +118,16 @@ def start_federation(workdir: Path, count: int = 2) -> list[SynapseServer]:
             server.close()
         raise next(e for e in errors if e is not None)
     return servers
+
+
+async def join_invited(client: TestClient, room_id: str, tries: int = 10) -> None:
+    """Join a room on another server right after an invite: that server answers
+    `make_join` with 403 for a moment while it persists the invite (FIELD-NOTES)."""
+    for attempt in range(tries):
+        resp = await client.client.join(room_id)
+        if not isinstance(resp, JoinError):
+            await client.wait_room(room_id, timeout=30)
+            return
+        if attempt == tries - 1:
+            raise RuntimeError(f"join {room_id} failed: {resp}")
+        await asyncio.sleep(0.5)

@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from tests.harness.clients import TestClient
+from tests.harness.federation import join_invited
 from tests.integration.conftest import command, replied_to
 
 pytest_plugins = ["tests.integration.federation_fixtures"]  # federation, home, remote, ...
@@ -27,9 +28,11 @@ async def test_device_added_while_its_server_is_down_gets_keys_after_it_returns(
     server is back, the bot's next message in the room is readable on the new device."""
     bot = fed_bot(allowed_servers=[home.server_name, remote.server_name])
     alice = await person(home, "alice", auto_join=True)
-    bob = await person(remote, "bob", auto_join=True)
+    bob = await person(remote, "bob")
     room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
     await alice.client.room_invite(room, bob.user_id)
+    await bob.wait_invited(timeout=60)
+    await join_invited(bob, room)
     await alice.wait_joined(room, bob.user_id, timeout=60)
     assert (await command(alice, room, "!ping", timeout=60))[1].body == "pong"
     # A second device of Bob's, signed by his own identity (the same key file).

@@ -13,6 +13,7 @@ from nio import RoomCreateResponse, RoomPreset
 
 from tests.harness.bot import BotProcess
 from tests.harness.clients import ENCRYPTION_STATE
+from tests.harness.federation import join_invited
 from tests.integration.conftest import command, replied_to
 
 pytest_plugins = ["tests.integration.federation_fixtures"]  # federation, home, remote, ...
@@ -91,11 +92,13 @@ async def test_allow_list_is_enforced_against_remote_people(fed_bot, person, hom
     """allowed_servers names the home server only: a remote person in the same room gets no
     answer and no readable message, and their own DM invite is declined."""
     alice = await person(home, "alice", auto_join=True)
-    mallory = await person(remote, "mallory", auto_join=True)
+    mallory = await person(remote, "mallory")
     bot = fed_bot(allowed_servers=[home.server_name])
     dm = await mallory.create_encrypted_dm(bot.user_id)
     room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
     await alice.client.room_invite(room, mallory.user_id)
+    await mallory._wait_until(lambda: room in mallory.client.invited_rooms, 60, "invite")
+    await join_invited(mallory, room)
     await alice.wait_joined(room, mallory.user_id, timeout=60)
     ignored = await mallory.send_text(room, "!ping")
     _, reply = await command(alice, room, "!ping", timeout=60)
