@@ -10,7 +10,7 @@ export ATTACHE_SYNAPSE_VENV ?= $(CURDIR)/.cache/synapse-venv
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test check unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues
+.PHONY: test check unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues federation-outage
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -93,6 +93,10 @@ soak: $(BIN)/.installed
 	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
 		$(BIN)/python -m pytest -q -s -ra --durations=15 tests/reliability
 
+# Long federation outage runs (two Synapses, one frozen for a while), not in `make test`.
+federation-outage: $(BIN)/.installed $(MO)
+	$(BIN)/python -m pytest -q -ra tests/integration/outage_federation.py
+
 demo: $(BIN)/.installed $(MO)
 	$(BIN)/attache-bot demo
 
@@ -108,6 +112,7 @@ bench: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python bench/startup.py --json $(BENCH_OUT)/startup.json
 	PYTHONPATH=. $(BIN)/python bench/hostile.py --json $(BENCH_OUT)/hostile.json
 	PYTHONPATH=. $(BIN)/python bench/scale.py --json $(BENCH_OUT)/scale.json
+	PYTHONPATH=. $(BIN)/python bench/federation.py --json $(BENCH_OUT)/federation.json
 	PYTHONPATH=. $(BIN)/python bench/memory.py --json $(BENCH_OUT)/memory.json
 	for script in bench/bench_*.py; do \
 		name=$$(basename $$script .py); \

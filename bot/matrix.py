@@ -27,6 +27,8 @@ from nio import (
 )
 
 from bot import ledger
+from bot.crypto.missed_devices import MissedDevices
+from bot.federation_calls import FederationBoundClient
 from bot.niostore import BotCryptoStore
 from commands.i18n import N_
 from config import Settings
@@ -118,7 +120,7 @@ def make_client(settings: Settings, may_write: Any = None) -> AsyncClient:
         max_timeouts=0,
         request_timeout=settings.sync_timeout_ms / 1000 + 30,
     )
-    return AsyncClient(
+    return FederationBoundClient(  # timeouts on calls that wait on other servers
         settings.homeserver,
         settings.user_id,
         store_path=str(crypto_dir),
@@ -199,6 +201,7 @@ class MatrixTransport:
         self._keys_lock = asyncio.Lock()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._dm_locks: dict[str, asyncio.Lock] = {}
+        self._missed = MissedDevices()  # devices a room key skipped while unreachable
 
     def forget_room(self, room_id: str) -> None:
         """The bot left the room (bot/roomgc.py): drop its send lock unless a send holds it."""
@@ -219,6 +222,7 @@ class MatrixTransport:
                 await self.client.keys_query()
         if self.prepare_room is not None:
             await self.prepare_room(room_id)
+        await self._missed.catch_up(self.client, room_id)
 
     async def send(
         self,

@@ -30,7 +30,7 @@ from nio import (
 )
 from nio.events import Event
 
-from bot import ratelimit
+from bot import joins, ratelimit
 from bot.clock import Clock
 from bot.crypto import replay
 from bot.dispatch import Dispatcher
@@ -119,6 +119,7 @@ class SyncLoop:
     # When each (room, person, device) was last told why it is refused (monotonic seconds).
     _refusals_told: dict[tuple[str, str, str | None], float] = field(default_factory=dict)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
+    _joins: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # room -> join under way
     parking: Parking = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +127,8 @@ class SyncLoop:
 
     def stop(self) -> None:
         self._stop.set()
+        for task in list(self._joins.values()):
+            task.cancel()
         # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
         if self._poll is not None and not self._poll.done():
             self._poll.cancel()
@@ -288,24 +291,43 @@ class SyncLoop:
             if self.kick is not None:
                 self.kick()
             return
-        resp = await self.client.join(room_id)
-        if isinstance(resp, JoinError):
-            log.warning("could not join %s: %s", room_id, resp.status_code)
-        else:
-            log.info("joined %s on an invite", room_id)
+        if room_id in self._joins:  # a join (and its retries) is under way already
+            return
+        resp = await joins.join_once(self.client, room_id)
+        if joins.transient(resp):  # retried in the background (bot/joins.py)
+            task = asyncio.create_task(self._join_later(room_id, inviter, invite))
+            self._joins[room_id] = task
+            task.add_done_callback(lambda _t: self._joins.pop(room_id, None))
+            return
+        await self._joined(room_id, inviter, invite, resp)
+
+    async def _join_later(self, room_id: str, inviter: str, invite: InviteMemberEvent) -> None:
+        async with self.parking.guard("join", event_id=f"invite:{room_id}", room_id=room_id):
+            resp = await joins.join_with_retry(self.client, room_id)
+            await self._joined(room_id, inviter, invite, resp)
+
+    async def _joined(
+        self, room_id: str, inviter: str, invite: InviteMemberEvent, resp: object
+    ) -> None:
+        """After the join: count the room against the inviter; note a possible DM."""
+        if resp is None or isinstance(resp, JoinError):
+            reason = resp.status_code if resp is not None else "no answer"
+            log.warning("could not join %s: %s", room_id, reason)
+            return
+        log.info("joined %s on an invite", room_id)
+        async with self.store.write() as db:
+            await ratelimit.note_joined_for(db, room_id, inviter)
+        if (invite.content or {}).get("is_direct"):
+            # Perhaps the person's own DM with the bot: it becomes the room the bot
+            # writes to them in only once its state shows it encrypted and private
+            # (_settle_dm_candidates), never on the say-so of an invite.
             async with self.store.write() as db:
-                await ratelimit.note_joined_for(db, room_id, inviter)
-            if (invite.content or {}).get("is_direct"):
-                # Perhaps the person's own DM with the bot: it becomes the room the bot
-                # writes to them in only once its state shows it encrypted and private
-                # (_settle_dm_candidates), never on the say-so of an invite.
-                async with self.store.write() as db:
-                    await db.execute(
-                        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        (f"dm_candidate:{room_id}", inviter),
-                    )
-                    # They came back: the bot may write to them again.
-                    await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
+                await db.execute(
+                    "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (f"dm_candidate:{room_id}", inviter),
+                )
+                # They came back: the bot may write to them again.
+                await db.execute("DELETE FROM unreachable_people WHERE user_id = ?", (inviter,))
 
     async def _note_rooms(self, resp: SyncResponse) -> None:
         """Keep the store's list of the bot's rooms and their encryption current, so a
@@ -347,19 +369,19 @@ class SyncLoop:
                     await self._del_kv(key)
                 continue
             # The server's members, not nio's lazily loaded ones: someone invited before
-            # the bot joined makes it a room, never a DM (bot/recipients.py).
-            try:
-                others = await server_members(self.client, room_id)
-            except SendError:
-                others = None  # unknown: not a DM (fail closed)
-            members = set(room.users)
-            usable = (
-                room.encrypted
-                and others == [user_id]
-                and user_id in members
-                and not members - {self.client.user_id, user_id}
-                and room.member_count <= 2
-            )
+            # the bot joined makes it a room, never a DM (bot/recipients.py); after a remote
+            # (partial-state) join the first syncs list only the bot.
+            try:  # bounded: a partial-state room waits on the remote server
+                others = await asyncio.wait_for(
+                    server_members(self.client, room_id), joins.STATE_TIMEOUT
+                )
+            except TimeoutError:
+                continue  # asked again after the next sync
+            except SendError as exc:
+                if not exc.permanent:
+                    continue
+                others = None  # unreadable: not a DM (fail closed)
+            usable = bool(room.encrypted) and others == [user_id]
             async with self.store.write() as db:
                 await db.execute("DELETE FROM kv WHERE key = ?", (key,))
                 if usable:  # the person's newest DM with the bot is where it writes to them

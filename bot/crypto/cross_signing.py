@@ -54,6 +54,7 @@ from bot.crypto.canonical import (
     verify_signed_json,
 )
 from bot.crypto.trust import parse_cross_signing_key
+from bot.federation_calls import FEDERATION_TIMEOUT_MS, KEYS_REQUEST_TIMEOUT
 
 __all__ = [
     "CrossSigningError",
@@ -269,8 +270,13 @@ class HomeserverKeysAPI:
         self._base = homeserver.rstrip("/") + "/_matrix/client/v3"
         self._headers = {"Authorization": f"Bearer {access_token}"}
 
-    async def _post(self, path: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        async with self._session.post(self._base + path, json=body, headers=self._headers) as resp:
+    async def _post(
+        self, path: str, body: Mapping[str, Any], timeout: float | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        bound = self._session.timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        async with self._session.post(
+            self._base + path, json=body, headers=self._headers, timeout=bound
+        ) as resp:
             try:
                 data = await resp.json(content_type=None)
             except (aiohttp.ContentTypeError, ValueError):
@@ -278,7 +284,9 @@ class HomeserverKeysAPI:
             return resp.status, data if isinstance(data, dict) else {}
 
     async def keys_query(self, user_ids: list[str]) -> dict[str, Any]:
-        status, data = await self._post("/keys/query", {"device_keys": {u: [] for u in user_ids}})
+        # A timeout for the server: a hung remote server must not hold the answer 10 s.
+        body = {"device_keys": {u: [] for u in user_ids}, "timeout": FEDERATION_TIMEOUT_MS}
+        status, data = await self._post("/keys/query", body, KEYS_REQUEST_TIMEOUT)
         if status != 200:
             raise CrossSigningError(f"/keys/query failed: HTTP {status} {data.get('errcode')}")
         return data

@@ -27,6 +27,7 @@ from bot.crypto.cross_signing import (
     HomeserverKeysAPI,
     ensure_cross_signed,
 )
+from bot.crypto.key_refresh import Requery
 from bot.crypto.trust import UserTrust, evaluate_user
 from bot.metrics import Metrics
 from bot.outbox import each_in_their_language, enqueue
@@ -78,6 +79,9 @@ NO_IDENTITY = N_(
     "Privacy → set up cross-signing (secure backup), then send the command again."
 )
 KEYS_UNCHECKED = N_("I could not check your session's keys just now; send it again.")
+# Verdicts a homeserver still catching up on someone's keys can give: looked at again
+# (bounded, bot/crypto/key_refresh.py) before the person is refused.
+TRANSIENT = frozenset({NO_IDENTITY, UNTRUSTED_UNKNOWN_DEVICE, UNTRUSTED_DEVICE})
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class DeviceTrustPolicy:
         self._refresh_lock = asyncio.Lock()
         self._http: aiohttp.ClientSession | None = None
         self._told: set[str] = set()  # outsider notices already given (also in kv)
+        self._requery = Requery()
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -216,14 +221,15 @@ class DeviceTrustPolicy:
                 pins[user_id] = None if strict else stored.get(user_id)
         return pins
 
-    async def evaluate(self, user_id: str, *, fresh: bool = False) -> _Cached:
-        """This person's verdict, from a cache refreshed every minute (or now, if fresh)."""
-        await self.refresh([user_id], fresh=fresh)
+    async def evaluate(self, user_id: str, *, max_age: float | None = None) -> _Cached:
+        """This person's verdict, from a cache refreshed every minute (or older than
+        max_age seconds)."""
+        await self.refresh([user_id], max_age=max_age)
         return self._cache[user_id]
 
-    async def refresh(self, user_ids: list[str], *, fresh: bool = False) -> None:
+    async def refresh(self, user_ids: list[str], *, max_age: float | None = None) -> None:
         """Re-query, in one /keys/query, everyone whose verdict is stale or whose pin moved."""
-        limit = REFRESH_ON_MISS_SECONDS if fresh else CACHE_SECONDS
+        limit = CACHE_SECONDS if max_age is None else max_age
         async with self._refresh_lock:
             pins = await self._pins(list(dict.fromkeys(user_ids)))
             now = time.monotonic()
@@ -350,10 +356,24 @@ class DeviceTrustPolicy:
             return Refusal(KEYS_UNCHECKED)
 
     async def _device_for(self, user_id: str, curve: str, ed: str) -> Refusal | None:
-        """Find the sending device by its keys, then apply the rule; refresh once on a miss."""
+        """The verdict on the sending device; one the server's lag explains is re-checked."""
+        refusal = await self._device_verdict(user_id, curve, ed, (None, REFRESH_ON_MISS_SECONDS))
+
+        async def again() -> Refusal | None:
+            return await self._device_verdict(user_id, curve, ed, (0.0,))
+
+        return await self._requery.settle(
+            user_id, refusal, lambda r: r is not None and r.reason in TRANSIENT, again
+        )
+
+    async def _device_verdict(
+        self, user_id: str, curve: str, ed: str, ages: tuple[float | None, ...]
+    ) -> Refusal | None:
+        """Find the sending device by its keys (cache ages to try, None = the usual one),
+        then apply the rule."""
         refusal = Refusal(UNTRUSTED_UNKNOWN_DEVICE)
-        for fresh in (False, True):
-            entry = await self.evaluate(user_id, fresh=fresh)
+        for max_age in ages:
+            entry = await self.evaluate(user_id, max_age=max_age)
             trust = entry.trust
             devices = (entry.query.get("device_keys") or {}).get(user_id) or {}
             device_id = next(

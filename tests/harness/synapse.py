@@ -153,10 +153,19 @@ class SynapseServer:
     Typical use: ``s = SynapseServer(); s.start(tmpdir); s.register("alice", "pw"); s.stop()``.
     """
 
-    server_name = SERVER_NAME
-
-    def __init__(self, venv: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        venv: Path | str | None = None,
+        *,
+        federation_port: int = 0,
+        federation_peers: tuple[str, ...] = (),
+    ) -> None:
+        """``federation_port`` (with ``federation_peers``, the server names it may talk to)
+        makes a federating server named ``localhost:<federation_port>``: see federation.py."""
         self._venv = Path(venv) if venv else None
+        self.federation_port = federation_port
+        self.federation_peers = tuple(federation_peers)
+        self.server_name = f"localhost:{federation_port}" if federation_port else SERVER_NAME
         self.python: Path | None = None
         self.workdir: Path | None = None
         self.port: int = 0
@@ -276,6 +285,10 @@ class SynapseServer:
         if not self.default_ratelimits:
             for dotted in _RATELIMIT_KEYS:
                 _set_nested(cfg, dotted, dict(_GENEROUS))
+        if self.federation_port:
+            from tests.harness.federation import apply_federation
+
+            apply_federation(cfg, self)
         self.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
     def _spawn(self) -> None:
@@ -324,6 +337,14 @@ class SynapseServer:
         assert self.proc is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server hangs (sockets open, nothing answered), as a wedged host."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after freeze()."""
+        self._signal(signal.SIGCONT)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the process group, then SIGKILL after ``timeout`` seconds."""
