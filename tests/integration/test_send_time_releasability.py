@@ -271,24 +271,15 @@ async def test_removed_level_withholds_a_csv_export(bot_factory, people) -> None
     await bot.astart()
 
     await command(sam, room, "!actions export S-1 csv", timeout=60)
-    await wait_any(
-        franz,
-        lambda e: (
-            ("S-1 export" in e.body and "not shown" in e.body) or isinstance(e, RoomEncryptedFile)
-        ),
-        timeout=60,
-    )
-    await asyncio.sleep(3)
-    for person in (sam, franz):
-        for event in files_from(person, bot):
-            assert secret not in await file_text(person, event)
-    _, notice = await wait_any(
-        franz, lambda e: "S-1 export" in e.body and "not shown" in e.body, timeout=30
-    )
-    assert notice.body.startswith("S-1 export (CONFIDENTIAL // REL TO FRA)"), notice.body
-    told_in, told = await wait_any(sam, lambda e: "I did not send S-1 export" in e.body, timeout=60)
-    assert told_in != room and "CONFIDENTIAL is not one of this system's levels" in told.body
-    assert "attache_marking_withheld_total" in bot.metrics()
+    # An item at a level that is no longer configured is released to nobody: the export
+    # leaves it out when it is made (commands/markings/access.py), and a file queued before
+    # the level went is withheld when sent (an unknown level ranks above every known one:
+    # tests/unit/test_recipients.py). Either way its text reaches no one.
+    await franz._wait_until(lambda: files_from(franz, bot, room) or None, 60, "the export")
+    await asyncio.sleep(3)  # anything else would have arrived by now
+    texts = [await file_text(p, e) for p in (sam, franz) for e in files_from(p, bot)]
+    assert texts and all(secret not in text for text in texts)
+    assert any("the restricted part" in text for text in texts)
 
 
 async def test_people_invited_before_the_bot_joined_count_as_members(bot_factory, people) -> None:
