@@ -131,7 +131,10 @@ class StubClient:
         self.rooms = {
             ENC: SimpleNamespace(encrypted=encrypted, members_synced=True, users={}),
         }
-        self.olm = SimpleNamespace(should_share_group_session=lambda room_id: False)
+        self.olm = SimpleNamespace(
+            should_share_group_session=lambda room_id: False,
+            outbound_group_sessions={},  # no session yet: no device missed its key
+        )
         self.access_token = "token"
         self.should_query_keys = False
         self.sharing_session: dict[str, Any] = {}
