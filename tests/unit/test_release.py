@@ -52,10 +52,12 @@ def test_no_absolute_path_of_a_machine_in_the_repository() -> None:
     files = subprocess.run(
         ["git", "-C", str(REPO), "ls-files"], capture_output=True, text=True, check=True
     ).stdout.split()
-    this = "tests/unit/test_release.py"
+    # Where this clone sits on this machine, and the folder beside it where a CI's shared
+    # tools live: neither may be named by any tracked file.
+    here = (str(REPO.resolve()) + "/", str(REPO.resolve().parent / "shared") + "/")
     for name in files:
         path = REPO / name
-        if name == this or not path.is_file() or path.suffix in (".po", ".mo", ".png"):
+        if not path.is_file() or path.suffix in (".po", ".mo", ".png"):
             continue
         text = path.read_text(encoding="utf-8", errors="ignore")
-        assert "/work/shared" not in text and "/work/main" not in text, name
+        assert not [p for p in here if p in text], name
