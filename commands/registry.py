@@ -13,16 +13,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from commands.errors import UserError
 from commands.i18n import _, pgettext
 from commands.ids import KINDS, ObjectId
 from commands.render import colon
 from commands.words import normalise, split_body, tokenize
-
-if TYPE_CHECKING:
-    from commands.context import Context, Incoming
 
 Handler = Callable[..., Awaitable[Any]]
 Converter = Callable[[str], Any]
@@ -503,8 +500,3 @@ def _shown(text: str) -> str:
 
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-if TYPE_CHECKING:  # keep the handler signatures visible to type checkers
-    CommandHandler = Callable[[Context, dict[str, Any]], Awaitable[None]]
-    ListenerHandler = Callable[[Context, Incoming], Awaitable[bool]]
