@@ -30,9 +30,10 @@ from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.i18n import _, language
+from commands.lookup import Registry
 from commands.people import load_person, render_people
 from commands.readers import reader_language
-from commands.registry import Registry, roles_refusal
+from commands.registry import roles_refusal
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from commands.readers import languages_of, reader_language
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
-    from commands.registry import Registry
+    from commands.lookup import Registry
     from config import Settings
 
 
