@@ -126,7 +126,7 @@ async def test_sync_reports_rooms_left_and_not_rooms_rejoined(tmp_path: Path) ->
         clock=FakeClock(),
         on_left=left.append,
     )
-    loop._refusals_told = {(ROOMS[0], "@a:test", "DEV"): 1.0, (ROOMS[2], "@a:test", "DEV"): 2.0}
+    loop.refusals._told = {(ROOMS[0], "@a:test", "DEV"): 1.0, (ROOMS[2], "@a:test", "DEV"): 2.0}
     empty = SimpleNamespace(state=[], timeline=SimpleNamespace(events=[], limited=False))
     resp = SimpleNamespace(
         device_list=SimpleNamespace(changed=[], left=[]),
@@ -139,4 +139,4 @@ async def test_sync_reports_rooms_left_and_not_rooms_rejoined(tmp_path: Path) ->
     finally:
         await store.close()
     assert left == [ROOMS[0]]
-    assert loop._refusals_told == {(ROOMS[2], "@a:test", "DEV"): 2.0}
+    assert loop.refusals._told == {(ROOMS[2], "@a:test", "DEV"): 2.0}

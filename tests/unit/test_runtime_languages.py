@@ -230,7 +230,7 @@ async def test_untrusted_device_refusal_in_the_senders_language(core: BotCore) -
     )
     refusal = policy.Refusal(policy.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
     for who, event_id in ((ANNE, "$1"), (ALICE, "$2")):
-        await loop._tell_refused(
+        await loop.refusals.tell(
             "!r:test", who, event_id, refusal.reason, refusal.device_id, refusal.values
         )
     french, english = await core.new_messages()
