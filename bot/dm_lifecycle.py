@@ -19,9 +19,10 @@ from nio import AsyncClient
 
 from bot import joins, kv
 from bot.clock import Clock
-from bot.matrix import SendError, server_members
 from bot.metrics import Metrics
 from bot.outbox import enqueue
+from bot.room_members import server_members
+from bot.send_error import SendError
 from bot.store import Store
 from commands import delivery
 from commands.context import OutMessage, utc_iso

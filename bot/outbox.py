@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.clock import Clock
-from bot.matrix import DM_PERSON_GONE, SendError
+from bot.dm_rooms import DM_PERSON_GONE
 from bot.metrics import Metrics
 from bot.recipients import ObjectMissing, Recipients, Verdict, with_note
+from bot.send_error import SendError
 from bot.send_failures import SendFailures
 from bot.send_policy import EXPIRED, REFUSED, RateGate, SendPolicy, kind_of
 from bot.store import Store

@@ -35,8 +35,8 @@ from typing import Any
 from nio import Api, AsyncClient, JoinedRoomsResponse
 
 from bot import ledger
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.clock import Clock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.outbox import enqueue
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store

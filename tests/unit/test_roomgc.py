@@ -10,12 +10,12 @@ from typing import Any
 from nio import AsyncClient, MatrixRoom
 from nio.crypto.memorystores import GroupSessionStore
 
-from bot.matrix import MatrixTransport
 from bot.metrics import Metrics
 from bot.outbox import Outbox, enqueue
 from bot.roomgc import RoomGC
 from bot.store import Store
 from bot.sync import SyncLoop
+from bot.transport import MatrixTransport
 from commands.context import Incoming, OutMessage
 from tests.harness.fakes import BotCore, FakeClock, make_settings
 

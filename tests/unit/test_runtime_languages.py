@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.crypto import policy
-from bot.matrix import NOT_ENCRYPTED, SendError
 from bot.outbox import Outbox, enqueue
+from bot.send_error import SendError
+from bot.transport import NOT_ENCRYPTED
 from commands import delivery
 from commands.context import OutMessage, utc_iso
 from tests.harness.fakes import BotCore, FakeTransport
