@@ -30,7 +30,7 @@ async def test_dispatcher_keeps_no_queue_or_worker_for_idle_rooms(core: BotCore)
     assert await core.dispatcher.drain(timeout=10)
     await asyncio.sleep(0)  # let the workers finish their last step
     assert await core.count("handled_events") == len(ROOMS)
-    assert core.dispatcher._queues == {} and core.dispatcher._workers == {}
+    assert core.dispatcher.queues._queues == {} and core.dispatcher.queues._workers == {}
     # A room that speaks again gets a fresh worker.
     core.dispatcher.submit(
         Incoming(event_id="$again", room_id=ROOMS[0], sender="@alice:test", body="!ping")
