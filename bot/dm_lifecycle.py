@@ -58,12 +58,8 @@ class DmLifecycle:
     async def settle_candidates(self) -> None:
         """A joined DM invite becomes the person's DM if it is encrypted and holds only
         the bot and them; an unencrypted or shared one never does (and is never written to)."""
-        async with self.store.reader.execute(
-            "SELECT key, value FROM kv WHERE key LIKE 'dm_candidate:%'"
-        ) as cur:
-            rows = await cur.fetchall()
-        for key, user_id in rows:
-            room_id = key.removeprefix("dm_candidate:")
+        for room_id, user_id in await kv.under(self.store, "dm_candidate:"):
+            key = f"dm_candidate:{room_id}"
             room = self.client.rooms.get(room_id)
             if room is None:
                 if room_id not in self.client.invited_rooms:

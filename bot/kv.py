@@ -12,6 +12,15 @@ async def get(store: Store, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
+async def under(store: Store, prefix: str) -> list[tuple[str, str]]:
+    """Every (key without the prefix, value) whose key starts with `prefix`."""
+    async with store.reader.execute(
+        "SELECT key, value FROM kv WHERE key LIKE ?", (f"{prefix}%",)
+    ) as cur:
+        rows = await cur.fetchall()
+    return [(str(key).removeprefix(prefix), str(value)) for key, value in rows]
+
+
 async def put(store: Store, key: str, value: str) -> None:
     async with store.write() as db:
         await db.execute(

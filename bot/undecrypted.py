@@ -120,12 +120,8 @@ class Undecrypted:
 
     async def reload(self, route: Route) -> None:
         """Messages still undecrypted when the last process stopped: fetch and retry them."""
-        async with self.store.reader.execute(
-            "SELECT key, value FROM kv WHERE key LIKE 'undecrypted:%'"
-        ) as cur:
-            rows = await cur.fetchall()
-        for key, room_id in rows:
-            event_id = key.removeprefix("undecrypted:")
+        for event_id, room_id in await kv.under(self.store, "undecrypted:"):
+            key = f"undecrypted:{event_id}"
             resp = await self.client.room_get_event(room_id, event_id)
             event = getattr(resp, "event", None)
             if not isinstance(resp, RoomGetEventResponse) or event is None:
