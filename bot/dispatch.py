@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.limits import length_refusal
 from bot.logs import correlation
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.parking import Parking, describe, is_fenced
 from bot.ratelimit import RateLimiter, over_limit_text
 from bot.store import Store

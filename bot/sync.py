@@ -37,7 +37,7 @@ from bot.dispatch import Dispatcher
 from bot.edits import load_chain
 from bot.matrix import SendError, server_members
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.own_words import command_text, pill_names
 from bot.parking import Parking
 from bot.store import Store

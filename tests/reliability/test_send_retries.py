@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.matrix import SendError
-from bot.outbox import Outbox
+from bot.outbox.sending import Outbox
 from tests.harness.fakes import BotCore, FakeClock, FakeTransport
 
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.matrix import SendError
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.recipients import MEMBERS_MAX_AGE, Recipients
 from commands.context import OutMessage, utc_iso
 from commands.markings import Marking, Policy, Subject

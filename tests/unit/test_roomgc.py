@@ -12,7 +12,8 @@ from nio.crypto.memorystores import GroupSessionStore
 
 from bot.matrix import MatrixTransport
 from bot.metrics import Metrics
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from bot.roomgc import RoomGC
 from bot.store import Store
 from bot.sync import SyncLoop

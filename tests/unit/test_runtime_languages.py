@@ -9,7 +9,8 @@ from typing import Any
 
 from bot.crypto import policy
 from bot.matrix import NOT_ENCRYPTED, SendError
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from commands import delivery
 from commands.context import OutMessage, utc_iso
 from tests.harness.fakes import BotCore, FakeTransport
