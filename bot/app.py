@@ -24,7 +24,7 @@ from bot.health import Health
 from bot.lock import DataDirLock
 from bot.looplag import LoopLag
 from bot.metrics import Metrics
-from bot.outbox import Outbox
+from bot.outbox.sending import Outbox
 from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
 from bot.store import open_store, sqlite_path

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.invoke import Invoker, rollback
 from bot.logs import correlation
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.parking import Parking
 from bot.ratelimit import RateLimiter
 from bot.room_queues import RoomQueues

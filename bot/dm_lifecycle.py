@@ -20,7 +20,7 @@ from nio import AsyncClient
 from bot import joins, kv
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.room_members import server_members
 from bot.send_error import SendError
 from bot.store import Store

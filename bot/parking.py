@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import Incoming, OutMessage, utc_iso
 from commands.i18n import _, language

@@ -37,7 +37,7 @@ from nio import Api, AsyncClient, JoinedRoomsResponse
 from bot import ledger
 from bot.client import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.clock import Clock
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
 from commands.context import OutMessage, utc_iso

@@ -11,7 +11,7 @@ from nio.events import Event
 
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import N_, _, language

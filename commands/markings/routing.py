@@ -1,5 +1,5 @@
 """The send-time decision for one marked message, pure: who gets it, who does not, and what
-a room that may not see it gets instead. bot/outbox.py applies it to every row.
+a room that may not see it gets instead. bot/outbox/releasability.py applies it to every row.
 
 What people read here is in the current reader's language (commands/i18n.py); the
 functions called at send time take the recipient's language code (`lang=`) so the outbox

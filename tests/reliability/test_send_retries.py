@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.outbox import Outbox
+from bot.outbox.sending import Outbox
 from bot.send_error import SendError
 from tests.harness.fakes import BotCore, FakeClock, FakeTransport
 

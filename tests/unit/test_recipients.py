@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.recipients import MEMBERS_MAX_AGE, Recipients
 from bot.send_error import SendError
 from commands.context import OutMessage, utc_iso

@@ -11,7 +11,8 @@ from nio import AsyncClient, MatrixRoom
 from nio.crypto.memorystores import GroupSessionStore
 
 from bot.metrics import Metrics
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from bot.roomgc import RoomGC
 from bot.store import Store
 from bot.sync import SyncLoop

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.crypto import policy
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from bot.send_error import SendError
 from bot.transport import NOT_ENCRYPTED
 from commands import delivery
