@@ -30,8 +30,9 @@ from bot.room_queues import RoomQueues
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
 from commands.i18n import language
-from commands.people import load_person, reader_language, render_people
-from commands.registry import Registry
+from commands.lookup import Registry
+from commands.people import load_person, render_people
+from commands.readers import reader_language
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from commands import delivery
 from commands.context import OutMessage, utc_iso
 from commands.i18n import language
 from commands.outbox_row import Queued
-from commands.people import reader_language
+from commands.readers import reader_language
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from commands.context import Context, Incoming
 from commands.directory.examples import examples_for
 from commands.errors import UserError
 from commands.i18n import _
-from commands.registry import Registry, roles_refusal
+from commands.lookup import Registry
+from commands.registry import roles_refusal
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import Incoming, OutMessage, utc_iso
 from commands.i18n import _, language
-from commands.people import reader_language
+from commands.readers import reader_language
 
 log = logging.getLogger(__name__)
 

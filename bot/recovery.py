@@ -43,7 +43,7 @@ from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import language, ngettext
 from commands.outbox_row import Queued
-from commands.people import reader_language
+from commands.readers import reader_language
 from commands.timeparse import fmt
 from config import Settings
 

@@ -15,7 +15,7 @@ from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import N_, _, language
-from commands.people import reader_language
+from commands.readers import reader_language
 from config import Settings
 
 UNENCRYPTED_REFUSAL = N_(

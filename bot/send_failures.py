@@ -37,7 +37,7 @@ from commands.context import OutMessage, parse_utc, utc_iso
 from commands.delivery import name_of, notice_target, record_undelivered
 from commands.i18n import _, language, ngettext
 from commands.outbox_row import Queued
-from commands.people import languages_of, reader_language
+from commands.readers import languages_of, reader_language
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from commands.directory import chat as directory
 from commands.liaison import chat as liaison_chat
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import views as liaison_views
-from commands.registry import Registry
+from commands.lookup import Registry
 from commands.schedule import chat as schedule_chat
 from commands.schedule import jobs as schedule_jobs
 from commands.schedule import views as schedule_views

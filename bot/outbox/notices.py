@@ -20,7 +20,7 @@ from commands import delivery
 from commands.context import OutMessage, utc_iso
 from commands.i18n import _, language
 from commands.outbox_row import WIPED
-from commands.people import languages_of
+from commands.readers import languages_of
 
 log = logging.getLogger(__name__)
 

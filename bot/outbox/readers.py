@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.store import Store
-from commands.people import reader_language, zones_of
+from commands.readers import reader_language, zones_of
 
 
 class Readers:

@@ -100,7 +100,7 @@ def with_banner(
     """The marking line first, in the plain body and in the HTML: one place for every
     message about a marked object. A file's body is its caption (it has `filename`), so a
     marked file carries the line there too. `lang`: the recipient's language (the person's
-    for a DM, the room's for a room; commands.people.reader_language); else the
+    for a DM, the room's for a room; commands.readers.reader_language); else the
     current one."""
     if marking is None:
         return content
