@@ -5,9 +5,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from commands import core, exports, trust
-from commands.actions import chat as actions_chat
+from commands.actions import creating as actions_creating
+from commands.actions import details as actions_details
+from commands.actions import editing as actions_editing
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
+from commands.actions import progress as actions_progress
 from commands.actions import summits
 from commands.directory import chat as directory
 from commands.liaison import chat as liaison_chat
@@ -23,7 +26,10 @@ MODULES: tuple[ModuleType, ...] = (
     trust,
     directory,
     summits,
-    actions_chat,
+    actions_creating,
+    actions_editing,
+    actions_progress,
+    actions_details,
     actions_listing,
     actions_jobs,
     exports,
