@@ -11,7 +11,7 @@ from commands.actions import editing as actions_editing
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
-from commands.actions import summits
+from commands.actions import summit_views, summits
 from commands.directory import chat as directory
 from commands.liaison import chat as liaison_chat
 from commands.liaison import jobs as liaison_jobs
@@ -26,6 +26,7 @@ MODULES: tuple[ModuleType, ...] = (
     trust,
     directory,
     summits,
+    summit_views,
     actions_creating,
     actions_editing,
     actions_progress,
