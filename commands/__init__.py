@@ -13,8 +13,10 @@ from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
 from commands.actions import summit_views, summits
 from commands.directory import chat as directory
-from commands.liaison import chat as liaison_chat
+from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
+from commands.liaison import moves as liaison_moves
+from commands.liaison import relays as liaison_relays
 from commands.liaison import views as liaison_views
 from commands.registry import Registry
 from commands.schedule import chat as schedule_chat
@@ -34,7 +36,9 @@ MODULES: tuple[ModuleType, ...] = (
     actions_listing,
     actions_jobs,
     exports,
-    liaison_chat,
+    liaison_creating,
+    liaison_relays,
+    liaison_moves,
     liaison_views,
     liaison_jobs,
     schedule_chat,
