@@ -15,7 +15,7 @@ import aiohttp
 from nio import AsyncClient
 
 from bot.clock import Clock, SystemClock
-from bot.crypto.cross_signing import HomeserverKeysAPI
+from bot.crypto.keys_api import HomeserverKeysAPI
 from bot.crypto.trust import UserTrust, evaluate_user
 from bot.metrics import Metrics
 from bot.outbox.notices import each_in_their_language

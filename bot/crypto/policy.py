@@ -12,7 +12,8 @@ from nio import AsyncClient
 from nio.events import Event
 
 from bot.clock import Clock, SystemClock
-from bot.crypto.cross_signing import CrossSigningError, CrossSigningStatus, ensure_cross_signed
+from bot.crypto.cross_signing import CrossSigningStatus, ensure_cross_signed
+from bot.crypto.errors import CrossSigningError
 from bot.crypto.identities import Identities
 from bot.crypto.refusals import Refusal
 from bot.crypto.room_keys import RoomKeys

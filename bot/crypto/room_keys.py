@@ -12,7 +12,7 @@ import aiohttp
 from nio import AsyncClient
 
 from bot.clock import Clock
-from bot.crypto.cross_signing import CrossSigningError
+from bot.crypto.errors import CrossSigningError
 from bot.crypto.identities import Cached, Identities
 from bot.metrics import Metrics
 from bot.outbox.notices import each_in_their_language

@@ -12,7 +12,7 @@ import aiohttp
 from nio import AsyncClient
 from nio.events import Event
 
-from bot.crypto.cross_signing import CrossSigningError
+from bot.crypto.errors import CrossSigningError
 from bot.crypto.identities import Identities
 from bot.crypto.key_refresh import Requery
 from bot.crypto.refusals import (

@@ -16,12 +16,11 @@ from bot.crypto.canonical import (
     sign_json,
     verify_signed_json,
 )
-from bot.crypto.cross_signing import (
-    CrossSigningError,
+from bot.crypto.errors import CrossSigningError
+from bot.crypto.key_file import load_keys, save_keys
+from bot.crypto.own_keys import (
     CrossSigningKeys,
     device_signing_upload_body,
-    load_keys,
-    save_keys,
     sign_device_keys,
     sign_master_with_device,
 )
