@@ -81,7 +81,8 @@ def crypto_store_problems(settings: Settings) -> list[str]:
 
 
 def _keys_file_problems(settings: Settings) -> list[str]:
-    from bot.crypto.cross_signing import CrossSigningError, load_keys
+    from bot.crypto.errors import CrossSigningError
+    from bot.crypto.key_file import load_keys
 
     path = settings.data_dir / KEYS_FILE
     try:

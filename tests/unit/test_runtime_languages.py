@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.crypto import policy
+from bot.crypto import identities, refusals
 from bot.outbox.queue import enqueue
 from bot.outbox.sending import Outbox
 from bot.send_error import SendError
@@ -230,7 +230,7 @@ async def test_untrusted_device_refusal_in_the_senders_language(core: BotCore) -
         metrics=core.metrics,
         clock=core.clock,
     )
-    refusal = policy.Refusal(policy.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
+    refusal = refusals.Refusal(refusals.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
     for who, event_id in ((ANNE, "$1"), (ALICE, "$2")):
         await loop.refusals.tell(
             "!r:test", who, event_id, refusal.reason, refusal.device_id, refusal.values
@@ -250,10 +250,10 @@ def test_identity_changed_notice_is_whole_in_each_language() -> None:
     from commands.i18n import language
 
     key_a, key_b = "A" * 43, "B" * 43
-    english = policy.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
+    english = identities.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
     assert english.startswith(f"Security notice: the cross-signing identity of {GUS} changed.")
     assert english.endswith(f"then send `!trust approve {GUS} <the new master key>`.")
     with language("fr"):
-        french = policy.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
+        french = identities.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
     assert french.startswith(f"Avis de sécurité : l'identité de signature croisée de {GUS}")
     assert french.endswith(f"`!trust approve {GUS} <la nouvelle clé maîtresse>`.")

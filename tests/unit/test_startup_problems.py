@@ -20,7 +20,8 @@ from nio.crypto import OlmAccount
 from nio.store import SqliteStore
 
 from bot.crypto.canonical import private_key_from_seed
-from bot.crypto.cross_signing import CrossSigningKeys, save_keys
+from bot.crypto.key_file import save_keys
+from bot.crypto.own_keys import CrossSigningKeys
 from bot.crypto.pgstore import PostgresCryptoStore
 from bot.preflight import stored_state_problems
 from bot.store.database import Store
