@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def _settings(args: argparse.Namespace) -> Settings | None:
     """The settings, or None after printing each problem (`setting: what, how to fix`)."""
     # Imported here, after main() paused the collector: pydantic is a large import.
-    from config import ConfigError, load_settings
+    from bot.settings_vocabulary import load_settings
+    from config import ConfigError
 
     try:
         return load_settings(args.config)

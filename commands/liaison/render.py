@@ -14,7 +14,7 @@ from commands.liaison.store import Request, Thread, party_of, threads_of
 from commands.registry import Param
 from commands.render import Rendered, esc, paragraph_html
 from commands.timeparse import show_instant
-from config.settings import LIAISON_PRECEDENCES
+from config.fields import LIAISON_PRECEDENCES
 
 # -- sending into threads ------------------------------------------------------------------
 
