@@ -311,7 +311,7 @@ class Settings(BaseSettings):
     @field_validator("marking_levels")
     @classmethod
     def _levels(cls, value: list[str]) -> list[str]:
-        from commands.markings.model import LEVEL_NAME
+        from commands.markings.model.levels import LEVEL_NAME
 
         levels = [v.strip().upper() for v in value]
         if not levels:
@@ -346,7 +346,8 @@ class Settings(BaseSettings):
     @field_validator("marking_groups")
     @classmethod
     def _groups(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from commands.markings.model import GROUP_NAME, NATIONS
+        from commands.markings.model.nations import NATIONS
+        from commands.markings.model.policy import GROUP_NAME
 
         out: dict[str, list[str]] = {}
         for name, members in value.items():
@@ -370,7 +371,7 @@ class Settings(BaseSettings):
     def _markings(self) -> Settings:
         """The ceiling and the defaults must be levels, the default at or below the
         ceiling, and default_rel nations or configured groups."""
-        from commands.markings.model import NATIONS
+        from commands.markings.model.nations import NATIONS
 
         levels = self.marking_levels
         for name in ("max_marking", "default_marking"):

@@ -7,7 +7,7 @@ from commands.directory.service import people_of
 from commands.errors import UserError
 from commands.i18n import _, language
 from commands.ids import ObjectId
-from commands.markings.model import marking_example
+from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.wiring import marking_for
 from commands.registry import handles

@@ -5,7 +5,8 @@ from __future__ import annotations
 from commands.context import Context
 from commands.directory.service import people_of
 from commands.i18n import _, pgettext
-from commands.markings.model import Marking, Policy, remarked_notice
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, remarked_notice
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.render import person
