@@ -24,8 +24,8 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.archive import ArchiveError, Manifest, write_archive
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.store import sqlite_path
 from bot.store.migrations import MIGRATIONS
 from config import Settings

@@ -21,7 +21,7 @@ from typing import Any
 
 from config import Settings
 
-CREDENTIALS_FILE = "credentials.json"  # bot.matrix.CREDENTIALS_FILE, without importing nio
+CREDENTIALS_FILE = "credentials.json"  # bot.client.CREDENTIALS_FILE, without importing nio
 KEYS_FILE = "cross_signing.keys"  # bot.crypto.policy.KEYS_FILE
 CRYPTO_DIR = "crypto"
 
@@ -171,9 +171,9 @@ def explain(
 
     `database` names where the database URL came from (migrate-store's is `--to`).
     """
+    from bot.client import StartupError
     from bot.datafiles import SealedFileError
     from bot.lock import AlreadyRunning
-    from bot.matrix import StartupError
     from bot.store import StoreTooNew
 
     name = type(exc).__name__

@@ -35,15 +35,15 @@ from typing import Any
 from nio import Api, AsyncClient, JoinedRoomsResponse
 
 from bot import ledger
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.clock import Clock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import language, ngettext
 from commands.outbox_row import Queued
-from commands.people import reader_language
+from commands.readers import reader_language
 from commands.timeparse import fmt
 from config import Settings
 

@@ -34,9 +34,10 @@ from typing import Any
 
 from bot import datafiles
 from bot.archive import ArchiveError, Manifest, read_archive
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
 from bot.lock import AlreadyRunning, DataDirLock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, write_private
+from bot.private_files import write_private
 from bot.store import open_store, sqlite_path
 from bot.store.migrations import MIGRATIONS
 from config import Settings

@@ -18,7 +18,7 @@ from commands.liaison import jobs as liaison_jobs
 from commands.liaison import moves as liaison_moves
 from commands.liaison import relays as liaison_relays
 from commands.liaison import views as liaison_views
-from commands.registry import Registry
+from commands.lookup import Registry
 from commands.schedule import changing as schedule_changing
 from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs

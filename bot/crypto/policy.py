@@ -30,7 +30,8 @@ from bot.crypto.cross_signing import (
 from bot.crypto.key_refresh import Requery
 from bot.crypto.trust import UserTrust, evaluate_user
 from bot.metrics import Metrics
-from bot.outbox import each_in_their_language, enqueue
+from bot.outbox.notices import each_in_their_language
+from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import utc_iso
 from commands.fingerprints import fingerprint

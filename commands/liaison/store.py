@@ -19,7 +19,7 @@ from commands.ids import ObjectId
 from commands.liaison.model import Side
 from commands.markings.access import resolve
 from commands.markings.model.marking import Marking
-from commands.people import zones_of
+from commands.readers import zones_of
 from commands.render import person
 
 # -- what a request is ---------------------------------------------------------------------

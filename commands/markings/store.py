@@ -14,7 +14,7 @@ from commands.i18n import _, current
 from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy, Subject
 from commands.markings.routing import withheld_notice
-from commands.people import reader_language
+from commands.readers import reader_language
 
 
 async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subject]:

@@ -17,7 +17,7 @@ from commands.ids import ObjectId
 from commands.markings.access import resolve
 from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
-from commands.people import zones_of
+from commands.readers import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who

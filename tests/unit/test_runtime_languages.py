@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.crypto import policy
-from bot.matrix import NOT_ENCRYPTED, SendError
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
+from bot.send_error import SendError
+from bot.transport import NOT_ENCRYPTED
 from commands import delivery
 from commands.context import OutMessage, utc_iso
 from tests.harness.fakes import BotCore, FakeTransport
@@ -230,7 +232,7 @@ async def test_untrusted_device_refusal_in_the_senders_language(core: BotCore) -
     )
     refusal = policy.Refusal(policy.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
     for who, event_id in ((ANNE, "$1"), (ALICE, "$2")):
-        await loop._tell_refused(
+        await loop.refusals.tell(
             "!r:test", who, event_id, refusal.reason, refusal.device_id, refusal.values
         )
     french, english = await core.new_messages()

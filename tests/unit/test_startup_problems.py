@@ -19,7 +19,8 @@ import pytest
 from nio.crypto import OlmAccount
 from nio.store import SqliteStore
 
-from bot.crypto.cross_signing import CrossSigningKeys, private_key_from_seed, save_keys
+from bot.crypto.canonical import private_key_from_seed
+from bot.crypto.cross_signing import CrossSigningKeys, save_keys
 from bot.crypto.pgstore import PostgresCryptoStore
 from bot.preflight import stored_state_problems
 from bot.store.database import Store
