@@ -19,7 +19,8 @@ from commands.liaison import moves as liaison_moves
 from commands.liaison import relays as liaison_relays
 from commands.liaison import views as liaison_views
 from commands.lookup import Registry
-from commands.schedule import chat as schedule_chat
+from commands.schedule import changing as schedule_changing
+from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs
 from commands.schedule import views as schedule_views
 
@@ -41,7 +42,8 @@ MODULES: tuple[ModuleType, ...] = (
     liaison_moves,
     liaison_views,
     liaison_jobs,
-    schedule_chat,
+    schedule_creating,
+    schedule_changing,
     schedule_views,
     schedule_jobs,
 )

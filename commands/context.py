@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from commands.event_size import fit
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.outbox_row import Queued
 from commands.readers import languages_of, reader_language
 from commands.render import Rendered, plain

@@ -22,7 +22,8 @@ from commands.context import Attachment, Context
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
 from commands.markings.access import released_to_sender
-from commands.markings.model import Marking, Policy
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.markings.store import reader_here
 from commands.registry import Param, command
 from commands.timeparse import Due, show_due

@@ -27,7 +27,7 @@ from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, _
-from commands.markings.model import marking_example
+from commands.markings.model.policy import marking_example
 from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command
 

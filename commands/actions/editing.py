@@ -24,7 +24,8 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, SOURCE, _, language
 from commands.ids import ObjectId
-from commands.markings.model import Marking, Policy, marking_example
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, marking_example
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from commands.actions.store import Item, Summit, owner_people
 from commands.context import Context
 from commands.i18n import _, language
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.markings.parties import refuse_uncovered
 from commands.people import load_person
 

@@ -25,7 +25,7 @@ from commands.directory.service import (
 from commands.errors import UserError
 from commands.i18n import _
 from commands.ids import ObjectId
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.render import person
 from commands.timeparse import Due, show_due
 

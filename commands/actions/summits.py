@@ -26,7 +26,8 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, _, ngettext
 from commands.ids import ObjectId
-from commands.markings.model import Marking, marking_example
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.store import reader_here
 from commands.markings.wiring import marking_for

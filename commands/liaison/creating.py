@@ -28,7 +28,8 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
-from commands.markings.model import Policy, marking_example, reason_shown
+from commands.markings.model.policy import Policy, marking_example
+from commands.markings.model.reasons import reason_shown
 from commands.markings.parties import refuse_uncovered
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for

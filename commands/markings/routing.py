@@ -16,7 +16,9 @@ from typing import Any
 
 from commands.context import OutMessage
 from commands.i18n import _, current, language
-from commands.markings.model import Marking, Policy, Subject, reason_shown, remarked_notice
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject, remarked_notice
+from commands.markings.model.reasons import reason_shown
 
 
 @contextmanager

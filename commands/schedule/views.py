@@ -15,7 +15,7 @@ from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
-from commands.markings.model import Policy
+from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.readers import zones_of
 from commands.registry import Param, command, handles
