@@ -31,7 +31,7 @@ from commands.markings import routing as marked
 from commands.markings import store as marked_store
 from commands.outbox_row import WIPED, Queued
 from commands.people import languages_of, reader_language, zones_of
-from commands.timeparse import fmt
+from commands.time import fmt
 
 log = logging.getLogger(__name__)
 

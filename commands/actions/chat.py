@@ -51,7 +51,7 @@ from commands.markings.wiring import marking_for
 from commands.people import load_person
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, esc, person
-from commands.timeparse import Due, show_due
+from commands.time import Due, show_due
 
 # -- items: add, show, edit, status --------------------------------------------------------
 

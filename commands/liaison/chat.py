@@ -48,7 +48,7 @@ from commands.markings.parties import refuse_uncovered
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command, handles, listener
-from commands.timeparse import parse_due
+from commands.time import parse_due
 
 # -- creating ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from commands.i18n import _, language, pgettext
 from commands.ids import ObjectId, looks_like_id
 from commands.liaison.store import Request, Thread, party_of, threads_of
 from commands.render import Rendered, esc, paragraph_html
-from commands.timeparse import show_instant
+from commands.time import show_instant
 from config.settings import LIAISON_PRECEDENCES
 
 # -- sending into threads ------------------------------------------------------------------

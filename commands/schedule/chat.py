@@ -20,7 +20,6 @@ from commands.markings.parties import refuse_uncovered
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
-from commands.recurrence import check_rule
 from commands.registry import Option, Param, command, handles
 from commands.render import person
 from commands.schedule.model import (
@@ -39,10 +38,11 @@ from commands.schedule.model import (
 from commands.schedule.reach import item_room
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
 from commands.schedule.views import summary_lines, visible_item, zones_for
-from commands.timeparse import (
+from commands.time import (
     fmt,
     parse_when,
 )
+from commands.time.recurrence import check_rule
 
 
 def _check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:
