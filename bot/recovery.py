@@ -44,7 +44,7 @@ from commands.context import OutMessage, utc_iso
 from commands.i18n import language, ngettext
 from commands.outbox_row import Queued
 from commands.readers import reader_language
-from commands.timeparse import fmt
+from commands.time import fmt
 from config import Settings
 
 log = logging.getLogger(__name__)

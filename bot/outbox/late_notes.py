@@ -11,7 +11,7 @@ from bot.outbox.readers import Readers
 from commands.context import parse_utc
 from commands.i18n import _
 from commands.outbox_row import Queued
-from commands.timeparse import fmt
+from commands.time import fmt
 
 
 class LateNotes:

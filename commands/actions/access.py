@@ -12,7 +12,7 @@ from commands.i18n import _
 from commands.markings.access import resolve
 from commands.markings.model.marking import Marking
 from commands.markings.store import Reader
-from commands.timeparse import Due, parse_due
+from commands.time import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
 

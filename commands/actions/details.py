@@ -14,7 +14,7 @@ from commands.i18n import _
 from commands.ids import ObjectId
 from commands.registry import handles
 from commands.render import Rendered, esc, person
-from commands.timeparse import Due, show_due
+from commands.time import Due, show_due
 
 
 @handles("show", "A")

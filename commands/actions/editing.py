@@ -31,7 +31,7 @@ from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.people import load_person
 from commands.registry import Param, command, handles
-from commands.timeparse import Due, show_due
+from commands.time import Due, show_due
 
 _EDIT_KEYS = {"text", "due", "owner", "marking", "rel"}
 

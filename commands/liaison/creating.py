@@ -34,7 +34,7 @@ from commands.markings.parties import refuse_uncovered
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command
-from commands.timeparse import parse_due
+from commands.time import parse_due
 
 
 def _request_example(now: datetime) -> str:

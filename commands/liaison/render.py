@@ -13,7 +13,7 @@ from commands.ids import ObjectId, looks_like_id
 from commands.liaison.store import Request, Thread, party_of, threads_of
 from commands.registry import Param
 from commands.render import Rendered, esc, paragraph_html
-from commands.timeparse import show_instant
+from commands.time import show_instant
 from config.fields import LIAISON_PRECEDENCES
 
 # -- sending into threads ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from commands.markings.model.reasons import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, bullets, esc, paragraph_html, table, without_unmarked_column
-from commands.timeparse import show_instant
+from commands.time import show_instant
 
 # -- showing -------------------------------------------------------------------------------
 

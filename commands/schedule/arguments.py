@@ -12,7 +12,7 @@ from commands.context import Context
 from commands.directory.service import canonical_target, post_exists
 from commands.errors import UserError
 from commands.i18n import _
-from commands.recurrence import check_rule
+from commands.time.recurrence import check_rule
 
 
 def check_repeat(ctx: Context, rule: str, start: datetime, zone: str) -> str:

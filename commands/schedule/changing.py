@@ -28,7 +28,7 @@ from commands.schedule.notices import (
 )
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
 from commands.schedule.views import visible_item
-from commands.timeparse import parse_when
+from commands.time import parse_when
 
 
 def _may_change(ctx: Context, item: Item, verb: str) -> None:

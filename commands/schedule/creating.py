@@ -29,7 +29,7 @@ from commands.schedule.notices import tell_participants
 from commands.schedule.reach import item_room
 from commands.schedule.store import Item, record_step, reschedule, save_item
 from commands.schedule.views import summary_lines
-from commands.timeparse import fmt, parse_when
+from commands.time import fmt, parse_when
 
 _WHEN_HELP = N_(
     "start, read in your zone: tomorrow 09:30, next Tuesday 14:00, "

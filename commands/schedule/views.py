@@ -23,7 +23,7 @@ from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
 from commands.schedule.store import Item, load_item
 from commands.schedule.window import in_window
-from commands.timeparse import (
+from commands.time import (
     describe_rule,
     fmt,
     fmt_zones,
