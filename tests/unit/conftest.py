@@ -19,9 +19,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+async def core(tmp_path: Path, clock: FakeClock, store_url: str) -> AsyncIterator[BotCore]:
     """The bot core on each backend: every domain's SQL runs on SQLite and PostgreSQL."""
-    bot = await BotCore(tmp_path, clock, database_url=database_url).open()
+    bot = await BotCore(tmp_path, clock, database_url=store_url).open()
     try:
         yield bot
     finally:
