@@ -10,7 +10,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import pytest
 
 from bot import cli, ledger
@@ -236,7 +236,7 @@ async def test_postgresql_backup_and_restore_refuses_a_lease_then_round_trips(
     after = await core.count("handled_events")
     await core.close()
 
-    conn = await asyncpg.connect(url)
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
         await conn.execute(
             "INSERT INTO attache_lease (name, holder, token, expires_at) "
