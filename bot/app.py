@@ -36,7 +36,7 @@ from commands.directory.store import load_seed
 from commands.markings import Policy
 from config import Settings
 
-if TYPE_CHECKING:  # PostgreSQL's driver (asyncpg, 3 MiB) is imported only to use it
+if TYPE_CHECKING:  # PostgreSQL's driver (psycopg, ~10 MiB) is imported only to use it
     from bot.lease import Lease
 
 log = logging.getLogger(__name__)

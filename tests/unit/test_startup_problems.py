@@ -273,8 +273,10 @@ async def test_migrate_closes_the_sqlite_store_when_the_target_is_unreachable(
             thread.join(timeout=2)
         return sum(t.is_alive() for t in threads)
 
+    import psycopg
+
     before = sqlite_threads()
-    with pytest.raises(OSError):
+    with pytest.raises(psycopg.OperationalError):  # connection refused
         await migrate(settings, f"postgresql://a:pw@127.0.0.1:{closed_port()}/attache")
     assert sqlite_threads() == before
 
