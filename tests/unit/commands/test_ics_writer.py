@@ -5,6 +5,7 @@ parses back with icalendar event for event."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -14,10 +15,13 @@ from hypothesis import strategies as st
 from bench.accumulated import Load, grow
 from commands import ics
 from commands.context import parse_utc, utc_iso
+from commands.schedule import views
+from commands.schedule.store import COLUMNS, item_from_row
 from tests.harness.fakes import BotCore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN = "@admin:test"
+ALICE = "@alice:test"
 
 
 def reference(
@@ -170,3 +174,48 @@ async def test_a_years_agenda_parses_back_event_for_event(core: BotCore) -> None
         assert ev.decoded("dtstart") == parse_utc(start_at).astimezone(paris)
         assert ev["dtstart"].params["TZID"] == "Europe/Paris"
         assert (ev["rrule"].to_ical().decode() if "rrule" in ev else None) == rrule
+
+
+async def test_the_calendar_reads_next_at_where_the_rule_would_give_the_same(
+    core: BotCore,
+) -> None:
+    """The ICS agenda takes a repeating item's first occurrence from `next_at` instead of
+    expanding its rule (views._first_known): as the jobs move it on (across a DST change,
+    months without a 31st, an hourly rule), it stays what the rule gives."""
+    await core.say(ALICE, "!tz Europe/Paris")
+    for text in (
+        "!meeting every Monday 09:00 -- Weekly",
+        "!meeting tomorrow 10:00 repeat=FREQ=HOURLY;INTERVAL=5 -- Every 5 hours",
+        "!meeting 2026-03-27 02:30 repeat=FREQ=DAILY -- Across the DST change",
+        "!remind every day 08:00 -- Daily",
+        "!meeting 2026-03-31 10:00 America/New_York repeat=FREQ=MONTHLY -- On the 31st",
+        "!meeting 2026-03-04 10:00 repeat=FREQ=DAILY;COUNT=3 -- Three times",
+    ):
+        assert "Scheduled" in (await core.say(ALICE, text))[0].body
+    checked = 0
+    for checkpoint in (hours(1), hours(30), hours(24 * 6), hours(24 * 35)):
+        while True:  # the jobs run as the scheduler would run them, up to the checkpoint
+            due = await core.query(
+                "SELECT MIN(due_at) FROM jobs WHERE state = 'pending' AND due_at <= ?",
+                utc_iso(NOW + checkpoint),
+            )
+            if due[0][0] is None:
+                break
+            core.clock.set(max(core.clock.now(), parse_utc(due[0][0])))
+            await core.fire_due()
+        core.clock.set(NOW + checkpoint)
+        now, until = core.clock.now(), core.clock.now() + timedelta(days=366)
+        ctx = SimpleNamespace(now=now)
+        rows = await core.query(f"SELECT {COLUMNS} FROM schedule_items i WHERE state = 'active'")
+        for item in map(item_from_row, rows):
+            known = views._first_known(ctx, item, until)  # type: ignore[arg-type]
+            if known is not None:
+                assert known == item.occurrences(now, until, 1), (item.code, now)
+                checked += 1
+    assert checked >= 20
+
+
+def hours(n: int) -> timedelta:
+    """n hours and 7 minutes on: not on an occurrence (one exactly at now that has already
+    fired is the documented exception: views._first_known)."""
+    return timedelta(hours=n, minutes=7)
