@@ -60,18 +60,23 @@ def _joined(synapse: Any, user_id: str) -> set[str]:
 
 async def add_rooms(synapse: Any, inviter: dict[str, str], bot_id: str, count: int) -> None:
     """`count` more encrypted rooms with the bot in them."""
-    created = []
-    for number in range(count):
-        status, body = await asyncio.to_thread(
-            synapse.request,
-            "POST",
-            "/_matrix/client/v3/createRoom",
-            {"name": f"post {number}", "invite": [bot_id], "initial_state": [ENCRYPTION]},
-            token=inviter["access_token"],
-        )
+    created: list[str] = []
+    at_once = asyncio.Semaphore(4)  # Synapse creates rooms one at a time per user anyway
+
+    async def create(number: int) -> None:
+        async with at_once:
+            status, body = await asyncio.to_thread(
+                synapse.request,
+                "POST",
+                "/_matrix/client/v3/createRoom",
+                {"name": f"post {number}", "invite": [bot_id], "initial_state": [ENCRYPTION]},
+                token=inviter["access_token"],
+            )
         if status != 200:
             raise RuntimeError(f"createRoom: {status} {body}")
         created.append(body["room_id"])
+
+    await asyncio.gather(*(create(number) for number in range(count)))
     deadline = time.monotonic() + 60 + count
     while not set(created) <= await asyncio.to_thread(_joined, synapse, bot_id):
         if time.monotonic() > deadline:
@@ -161,8 +166,10 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
             pid = bot.proc.pid
             await round_trip(alice, room, "!ping", timeout=120)
             commands = await measure_commands(alice, room, pid, long_request, args.commands)
+            lag_before = loop_holds(await asyncio.to_thread(bot.metrics))
             for _ in range(args.after):
                 await round_trip(alice, room, "!ping", timeout=120)
+            lag_after = loop_holds(await asyncio.to_thread(bot.metrics))
             facts["sizes"].append(
                 {
                     "rooms": size,
@@ -172,6 +179,10 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                     "rss_start_5s_mb": rss_later,
                     "rss_after_mb": rss_mb(pid),
                     "commands": commands,
+                    # Event-loop holds (attache_event_loop_lag_seconds) since the start:
+                    # through the commands, and through the --after pings.
+                    "loop_holds_commands": lag_before,
+                    "loop_holds_total": lag_after,
                     "store_mb": round((bot.data_dir / "attache.db").stat().st_size / 2**20, 1),
                 }
             )
@@ -183,6 +194,24 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
         if bot is not None:
             bot.close()
         synapse.close()
+
+
+def loop_holds(metrics: str) -> dict[str, float]:
+    """Samples of the loop-lag histogram: all, over 20 ms, over 50 ms, and the largest
+    bucket reached (the bot's /metrics, bot/looplag.py)."""
+    buckets: dict[float, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("attache_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.split()[-1])
+    total = buckets.get(float("inf"), 0.0)
+    reached = [b for b, n in sorted(buckets.items()) if n < total]
+    return {
+        "samples": total,
+        "over_20ms": total - buckets.get(0.02, total),
+        "over_50ms": total - buckets.get(0.05, total),
+        "worst_bucket_above_s": max(reached) if reached else 0.0,
+    }
 
 
 def report(f: dict[str, Any]) -> str:
@@ -198,8 +227,15 @@ def report(f: dict[str, Any]) -> str:
                 *(f"{c['cpu_ms']} / {c['round_trip_ms']}" for c in s["commands"].values()),
             ]
         )
+    for s in sizes:
+        lag = s["loop_holds_total"]
+        rows[sizes.index(s)].append(
+            f"{int(lag['over_20ms'])} of {int(lag['samples'])} "
+            f"(worst > {lag['worst_bucket_above_s'] * 1000:g} ms)"
+        )
     heads = ["size", "start -> healthy s", "RSS MiB at start", "RSS after commands"]
     heads += [f"{name} CPU / RT ms" for name in sizes[0]["commands"]] if sizes else []
+    heads += ["loop holds > 20 ms"]
     m0, m1 = f["machine_start"], f["machine_end"]
     out = table(
         f"Scale, {m0['date']}, {m0['cores']} cores, Python {m0['python']}, "
