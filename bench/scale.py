@@ -181,6 +181,14 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
             )
             items = want
             took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+            catch_up = None
+            if args.admin_join:
+                # That start caught up with rooms joined while it was stopped (their whole
+                # state in one sync); a restart, as in production, is the next one.
+                catch_up = round(took, 2)
+                await round_trip(alice, room, "!ping", timeout=120)
+                await bot.astop()
+                took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
             assert bot.proc is not None
             pid = bot.proc.pid
             await round_trip(alice, room, "!ping", timeout=120)
@@ -194,6 +202,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                     "rooms": size,
                     "items_each_kind": items,
                     "start_to_healthy_s": round(took, 2),
+                    "first_start_after_admin_joins_s": catch_up,
                     "rss_start_mb": rss,
                     "rss_start_5s_mb": rss_later,
                     "rss_after_mb": rss_mb(pid),
@@ -240,7 +249,12 @@ def report(f: dict[str, Any]) -> str:
         rows.append(
             [
                 f"{s['rooms']} rooms, {s['items_each_kind']} of each",
-                s["start_to_healthy_s"],
+                f"{s['start_to_healthy_s']}"
+                + (
+                    f" (catching up: {s['first_start_after_admin_joins_s']})"
+                    if s.get("first_start_after_admin_joins_s") is not None
+                    else ""
+                ),
                 s["rss_start_5s_mb"],
                 s["rss_after_mb"],
                 *(f"{c['cpu_ms']} / {c['round_trip_ms']}" for c in s["commands"].values()),
