@@ -24,7 +24,8 @@ def _loaded(code: str) -> list[str]:
 def test_no_postgresql_driver_is_imported_on_sqlite(tmp_path: object) -> None:
     assert (
         _loaded(
-            "import bot.cli, bot.app, bot.matrix, bot.backup, bot.restore, nio, peewee\n"
+            "import bot.cli, bot.app, bot.client, bot.transport, bot.backup, bot.restore\n"
+            "import nio, peewee\n"
             "from bot.store import open_store\n"
             f"open_store('sqlite:///{tmp_path}/x.db')"
         )
