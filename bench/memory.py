@@ -4,10 +4,12 @@
 
 Each row is measured in a fresh interpreter that imports the libraries of the rows above
 it and then this one, so the RSS delta is what this library adds on top of the others
-(shared code counted once, where it is first needed). The last rows are the bot itself
-(`bot.app`, as `attache-bot run` imports it) and, for comparison, the modules the bot
-imports only on first use. tracemalloc then attributes the Python allocations of
-`import bot.app` to packages (code objects, dicts, strings; not native libraries).
+(shared code counted once, where it is first needed), with the database drivers a
+SQLite store does not use kept out, as `import bot` keeps them out (bot/peewee_drivers.py).
+The last rows are the bot itself (`bot.app`, as `attache-bot run` imports it) and, for
+comparison, the modules the bot imports only on first use. tracemalloc then attributes the
+Python allocations of `import bot.app` to packages (code objects, dicts, strings; not
+native libraries).
 """
 
 from __future__ import annotations
@@ -42,14 +44,17 @@ STEPS = [
     ("on first use only: icalendar", "import icalendar"),
 ]  # fmt: skip
 
+# As `attache-bot run` on SQLite: `import bot` keeps peewee's drivers out (bot/peewee_drivers.py).
+KEEP_OUT = "import bot\n"
 PROBE = (
-    "import sys\n{code}\n"
+    "import sys\n" + KEEP_OUT + "{code}\n"
     "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
     "print(int(rss), len(sys.modules))\n"
 )
 
 TRACE = """
 import tracemalloc, collections, json
+import bot
 tracemalloc.start()
 import bot.cli, bot.app
 snap = tracemalloc.take_snapshot()

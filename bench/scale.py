@@ -58,20 +58,40 @@ def _joined(synapse: Any, user_id: str) -> set[str]:
     return set(body.get("joined_rooms", [])) if status == 200 else set()
 
 
-async def add_rooms(synapse: Any, inviter: dict[str, str], bot_id: str, count: int) -> None:
-    """`count` more encrypted rooms with the bot in them."""
-    created = []
-    for number in range(count):
-        status, body = await asyncio.to_thread(
-            synapse.request,
-            "POST",
-            "/_matrix/client/v3/createRoom",
-            {"name": f"post {number}", "invite": [bot_id], "initial_state": [ENCRYPTION]},
-            token=inviter["access_token"],
-        )
+async def add_rooms(
+    synapse: Any, inviter: dict[str, str], bot_id: str, count: int, *, admin_join: bool
+) -> None:
+    """`count` more encrypted rooms with the bot in them: invited (the bot joins as it
+    would any invitation, one at a time), or, with `admin_join`, public rooms the server
+    admin joins the bot to while it is stopped (Synapse's admin API: far faster, and the
+    bot then finds them in its first sync, as after a restart)."""
+    created: list[str] = []
+    at_once = asyncio.Semaphore(4)  # Synapse creates rooms one at a time per user anyway
+
+    async def create(number: int) -> None:
+        spec: dict[str, Any] = {"name": f"post {number}", "initial_state": [ENCRYPTION]}
+        spec.update({"preset": "public_chat"} if admin_join else {"invite": [bot_id]})
+        async with at_once:
+            status, body = await asyncio.to_thread(
+                synapse.request,
+                "POST",
+                "/_matrix/client/v3/createRoom",
+                spec,
+                token=inviter["access_token"],
+            )
+            if status == 200 and admin_join:
+                status, body = await asyncio.to_thread(
+                    synapse.request,
+                    "POST",
+                    f"/_synapse/admin/v1/join/{body['room_id']}",
+                    {"user_id": bot_id},
+                    token=synapse.admin_token,
+                )
         if status != 200:
-            raise RuntimeError(f"createRoom: {status} {body}")
+            raise RuntimeError(f"createRoom/join: {status} {body}")
         created.append(body["room_id"])
+
+    await asyncio.gather(*(create(number) for number in range(count)))
     deadline = time.monotonic() + 60 + count
     while not set(created) <= await asyncio.to_thread(_joined, synapse, bot_id):
         if time.monotonic() > deadline:
@@ -146,9 +166,13 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
         long_request = 0
         people = (a_user["user_id"], inviter["user_id"])
         for size in sizes:
-            await add_rooms(synapse, inviter, bot.user_id, max(0, size - in_rooms))
+            if args.admin_join:
+                await bot.astop()
+            more = max(0, size - in_rooms)
+            await add_rooms(synapse, inviter, bot.user_id, more, admin_join=args.admin_join)
             in_rooms = max(in_rooms, size)
-            await bot.astop()
+            if not args.admin_join:
+                await bot.astop()
             want = size * args.items_per_room
             load = Load(want - items, want - items, want - items, args.replies, people,
                         a_user["user_id"])  # fmt: skip
@@ -157,21 +181,36 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
             )
             items = want
             took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+            catch_up = None
+            if args.admin_join:
+                # That start caught up with rooms joined while it was stopped (their whole
+                # state in one sync); a restart, as in production, is the next one.
+                catch_up = round(took, 2)
+                await round_trip(alice, room, "!ping", timeout=120)
+                await bot.astop()
+                took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
             assert bot.proc is not None
             pid = bot.proc.pid
             await round_trip(alice, room, "!ping", timeout=120)
             commands = await measure_commands(alice, room, pid, long_request, args.commands)
+            lag_before = loop_holds(await asyncio.to_thread(bot.metrics))
             for _ in range(args.after):
                 await round_trip(alice, room, "!ping", timeout=120)
+            lag_after = loop_holds(await asyncio.to_thread(bot.metrics))
             facts["sizes"].append(
                 {
                     "rooms": size,
                     "items_each_kind": items,
                     "start_to_healthy_s": round(took, 2),
+                    "first_start_after_admin_joins_s": catch_up,
                     "rss_start_mb": rss,
                     "rss_start_5s_mb": rss_later,
                     "rss_after_mb": rss_mb(pid),
                     "commands": commands,
+                    # Event-loop holds (attache_event_loop_lag_seconds) since the start:
+                    # through the commands, and through the --after pings.
+                    "loop_holds_commands": lag_before,
+                    "loop_holds_total": lag_after,
                     "store_mb": round((bot.data_dir / "attache.db").stat().st_size / 2**20, 1),
                 }
             )
@@ -185,6 +224,24 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
         synapse.close()
 
 
+def loop_holds(metrics: str) -> dict[str, float]:
+    """Samples of the loop-lag histogram: all, over 20 ms, over 50 ms, and the largest
+    bucket reached (the bot's /metrics, bot/looplag.py)."""
+    buckets: dict[float, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("attache_event_loop_lag_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.split()[-1])
+    total = buckets.get(float("inf"), 0.0)
+    reached = [b for b, n in sorted(buckets.items()) if n < total]
+    return {
+        "samples": total,
+        "over_20ms": total - buckets.get(0.02, total),
+        "over_50ms": total - buckets.get(0.05, total),
+        "worst_bucket_above_s": max(reached) if reached else 0.0,
+    }
+
+
 def report(f: dict[str, Any]) -> str:
     sizes = f["sizes"]
     rows: list[list[Any]] = []
@@ -192,14 +249,26 @@ def report(f: dict[str, Any]) -> str:
         rows.append(
             [
                 f"{s['rooms']} rooms, {s['items_each_kind']} of each",
-                s["start_to_healthy_s"],
+                f"{s['start_to_healthy_s']}"
+                + (
+                    f" (catching up: {s['first_start_after_admin_joins_s']})"
+                    if s.get("first_start_after_admin_joins_s") is not None
+                    else ""
+                ),
                 s["rss_start_5s_mb"],
                 s["rss_after_mb"],
                 *(f"{c['cpu_ms']} / {c['round_trip_ms']}" for c in s["commands"].values()),
             ]
         )
+    for s in sizes:
+        lag = s["loop_holds_total"]
+        rows[sizes.index(s)].append(
+            f"{int(lag['over_20ms'])} of {int(lag['samples'])} "
+            f"(worst > {lag['worst_bucket_above_s'] * 1000:g} ms)"
+        )
     heads = ["size", "start -> healthy s", "RSS MiB at start", "RSS after commands"]
     heads += [f"{name} CPU / RT ms" for name in sizes[0]["commands"]] if sizes else []
+    heads += ["loop holds > 20 ms"]
     m0, m1 = f["machine_start"], f["machine_end"]
     out = table(
         f"Scale, {m0['date']}, {m0['cores']} cores, Python {m0['python']}, "
@@ -229,6 +298,11 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=500)
     parser.add_argument("--commands", type=int, default=10, help="times each command is sent")
     parser.add_argument("--after", type=int, default=100, help="!pings before RSS again")
+    parser.add_argument(
+        "--admin-join",
+        action="store_true",
+        help="join the bot to new rooms through the admin API while it is stopped",
+    )
     args = parser.parse_args()
     run_and_report("bench-scale-", args, lambda tmp: measure(tmp, args), report)
 

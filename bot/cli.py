@@ -52,6 +52,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import logs, version
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
     from bot.app import run_bot
     from bot.preflight import crypto_store_problems
 
@@ -59,9 +63,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the collector need never scan them again (a full collection cost 25 ms before).
     gc.freeze()
     gc.enable()
-    settings = _settings(args)
-    if settings is None:
-        return 2
     if not settings.on_postgresql:  # before anything is opened or migrated (a few ms)
         for problem in (problems := crypto_store_problems(settings)):
             print(f"attache-bot: {problem}", file=sys.stderr)

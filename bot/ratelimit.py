@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from commands.context import OutMessage, utc_iso
 from commands.i18n import _, language
 from commands.readers import reader_language

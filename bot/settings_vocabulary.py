@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import field_validator
 
 from commands.i18n import available, normalise
-from commands.markings.model import GROUP_NAME, LEVEL_NAME, NATIONS
+from commands.markings.model.levels import LEVEL_NAME
+from commands.markings.model.nations import NATIONS
+from commands.markings.model.policy import GROUP_NAME
 from config import Settings
 from config.cross_checks import CrossCheck
 from config.fields import Fields

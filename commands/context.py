@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from commands.answers import tag_answer
 from commands.event_size import fit
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.outbox_row import Queued
 from commands.readers import languages_of, reader_language
 from commands.render import Rendered, plain
@@ -262,6 +263,7 @@ class Context:
 
     def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:
         """Append one message, or several if it is too large for one Matrix event."""
+        tag_answer(self.incoming, kw)  # an edit's or a reaction's answer names it
         parts = fit(rendered.body, rendered.html)
         first = OutMessage(body=parts[0][0], html=parts[0][1], **kw)
         self.outbox.append(first)

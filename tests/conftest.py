@@ -8,8 +8,11 @@ more to run in parallel.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.new_database()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the bot's own code migrated, once per session, to copy for each test."""
+    from bot.store import Store
+
+    async def migrate(path: Path) -> None:
+        store = Store(path)
+        await store.open()
+        await store.close()
+
+    path = tmp_path_factory.mktemp("migrated") / "attache.db"
+    # Session fixtures may be set up inside pytest-asyncio's running loop: not this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, migrate(path)).result()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database at the latest schema, of each backend: a bot core's store.
+
+    The same as a fresh database the bot migrated on opening, without paying for the
+    migrations in every test: a copy of a migrated SQLite file, or PostgreSQL's one
+    migrated database emptied (tests/harness/postgres.py). Tests of the migrations and
+    of opening a new database take `database_url`.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        path.chmod(0o600)
+        return f"sqlite:///{path}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.migrated_database()

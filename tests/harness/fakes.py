@@ -212,7 +212,7 @@ class BotCore:
         """Send every pending outbox row through the real outbox to a fake homeserver."""
         import asyncio
 
-        from bot.outbox import Outbox
+        from bot.outbox.sending import Outbox
 
         outbox = Outbox(
             self.store,

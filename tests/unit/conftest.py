@@ -19,9 +19,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+async def core(tmp_path: Path, clock: FakeClock, store_url: str) -> AsyncIterator[BotCore]:
     """The bot core on each backend: every domain's SQL runs on SQLite and PostgreSQL."""
-    bot = await BotCore(tmp_path, clock, database_url=database_url).open()
+    bot = await BotCore(tmp_path, clock, database_url=store_url).open()
     try:
         yield bot
     finally:
@@ -42,13 +42,13 @@ _SHARED: Shared | None = None  # under pytest-xdist: this worker's errors for th
 @pytest.fixture(autouse=True, scope="session")
 def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep each user-error reply with the time it was made at: its example must work then."""
-    from bot.dispatch import Dispatcher
+    from bot.invoke import Invoker
 
     global _SHARED  # one per worker process, like USER_ERRORS
     _SHARED = Shared(tmp_path_factory) if worker() else None
-    original = Dispatcher._run
+    original = Invoker.run
 
-    async def recording(self: Dispatcher, ctx: Any, incoming: Any) -> tuple[str | None, str]:
+    async def recording(self: Invoker, ctx: Any, incoming: Any) -> tuple[str | None, str]:
         name, outcome = await original(self, ctx, incoming)
         if outcome == "user_error" and ctx.outbox:
             lang = ctx.person.language if ctx.person is not None else "en"
@@ -63,11 +63,11 @@ def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
                 _SHARED.record(lang, ctx.now, ctx.outbox[-1].body, elsewhere)
         return name, outcome
 
-    Dispatcher._run = recording  # type: ignore[method-assign]
+    Invoker.run = recording  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Dispatcher._run = original  # type: ignore[method-assign]
+        Invoker.run = original  # type: ignore[method-assign]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

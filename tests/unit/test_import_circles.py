@@ -7,17 +7,8 @@ means neither module can be read, tested or moved without the other.
 from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
-from itertools import permutations
 
 import grimp
-
-# Circles inside rooms being split at the time of writing, each to go with its split:
-# commands/timeparse.py <-> recurrence.py (becoming commands/time/), and the outbox's
-# enqueue called back by send_failures (bot/outbox.py). Remove a line once it is gone.
-KNOWN = (
-    ("commands.recurrence", "commands.timeparse"),
-    ("bot.outbox", "bot.send_failures"),
-)
 
 
 def first_circle(graph: grimp.ImportGraph) -> list[str] | None:
@@ -32,10 +23,6 @@ def first_circle(graph: grimp.ImportGraph) -> list[str] | None:
 
 def test_no_import_circle() -> None:
     graph = grimp.build_graph("bot", "commands", "config", cache_dir=None)
-    for known in KNOWN:
-        for importer, imported in permutations(known, 2):
-            if graph.direct_import_exists(importer=importer, imported=imported):
-                graph.remove_import(importer=importer, imported=imported)
     circle = first_circle(graph)
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 

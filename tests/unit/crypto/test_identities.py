@@ -1,10 +1,10 @@
-"""The policy's pins on a real store: strict ignores stored pins; a reverted key is dropped."""
+"""Pinned identities on a real store: strict ignores stored pins; a reverted key is dropped."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.crypto.policy import DeviceTrustPolicy
+from bot.crypto.identities import Identities
 from bot.crypto.trust import UserTrust
 from bot.metrics import Metrics
 from commands.fingerprints import fingerprint
@@ -15,8 +15,8 @@ REAL = "A" * 43
 FORGED = "F" * 43
 
 
-def policy(core: BotCore) -> DeviceTrustPolicy:
-    return DeviceTrustPolicy(None, core.settings, core.store, Metrics())  # type: ignore[arg-type]
+def policy(core: BotCore) -> Identities:
+    return Identities(None, core.settings, core.store, Metrics())  # type: ignore[arg-type]
 
 
 def shown(key: str, pin: str | None) -> UserTrust:

@@ -1,4 +1,4 @@
-"""Times read and shown in the reader's language (commands/timeparse.py, issue 15).
+"""Times read and shown in the reader's language (commands/time/, issue 15).
 
 A French or German sender's time means the same instant as its English equivalent, and is
 refused for the same reasons (past, no time of day, a wall time the clocks skip or repeat);
@@ -16,18 +16,22 @@ from typing import Any
 
 import pytest
 
-from commands import timeparse
 from commands.context import parse_utc
 from commands.i18n import language
-from commands.timeparse import (
+from commands.time import (
+    MAX_WHEN_LENGTH,
     Due,
+    UnreadableTime,
     describe_rule,
+    end_of_day,
     fmt,
     fmt_zones,
     parse_due,
+    parse_duration,
     parse_when,
     show_due,
     show_instant,
+    showing,
 )
 from tests.harness.fakes import BotCore
 from tests.unit.commands.actions_fixtures import ROOM, SEC, seed
@@ -199,10 +203,10 @@ def test_a_repeat_takes_the_readers_clock_time(lang: str, text: str) -> None:
 
 def test_durations_take_the_units_the_reader_is_shown() -> None:
     for text, minutes in (("1j", 1440), ("2 Std.", 120), ("1 Tg.", 1440), ("3 heures", 180)):
-        assert timeparse.parse_duration(text) == timedelta(minutes=minutes), text
-    assert timeparse.parse_duration("1h30m") == timedelta(minutes=90)
+        assert parse_duration(text) == timedelta(minutes=minutes), text
+    assert parse_duration("1h30m") == timedelta(minutes=90)
     with pytest.raises(ValueError, match="'fortnights' is not a unit"):
-        timeparse.parse_duration("5 fortnights")
+        parse_duration("5 fortnights")
 
 
 def test_the_ambiguous_date_question_stays_in_english() -> None:
@@ -229,11 +233,11 @@ def _is_time(text: str) -> bool:
 
 def test_words_that_are_no_time_are_told_apart_from_a_refused_time() -> None:
     with language("fr"):
-        with pytest.raises(timeparse.UnreadableTime):
+        with pytest.raises(UnreadableTime):
             parse_when("appeler Paris demain", PARIS, NOW)
         with pytest.raises(ValueError) as err:
             parse_when("demain", PARIS, NOW)
-        assert not isinstance(err.value, timeparse.UnreadableTime)
+        assert not isinstance(err.value, UnreadableTime)
 
 
 # -- shown -------------------------------------------------------------------------------------
@@ -279,7 +283,7 @@ def test_dates_are_shown_in_the_readers_language_and_zone(
         assert (
             fmt_zones(MOMENT, PARIS, ["Asia/Tokyo", PARIS, "Pacific/Honolulu"]) == f"{full} {zones}"
         )
-        day = Due(timeparse.end_of_day(date(2026, 11, 30), PARIS), PARIS, True)
+        day = Due(end_of_day(date(2026, 11, 30), PARIS), PARIS, True)
         assert show_due(day, "America/New_York") == due_day
         assert show_due(Due(MOMENT, PARIS, False), "America/New_York") == due_time
 
@@ -288,7 +292,7 @@ def test_each_english_pattern_renders_in_babel_as_strftime_does() -> None:
     """English keeps strftime (no CLDR data loaded); Babel would print the same thing."""
     from babel.dates import format_datetime
 
-    for pattern, strftime in timeparse._ENGLISH.items():
+    for pattern, strftime in showing._ENGLISH.items():
         for days in range(0, 366, 17):
             moment = datetime(2026, 1, 1, 7, 5) + timedelta(days=days, hours=days % 13)
             assert format_datetime(moment, pattern, locale="en") == moment.strftime(strftime)
@@ -333,7 +337,7 @@ def test_repeats_are_described_in_the_readers_language(
 def test_importing_the_module_loads_neither_babel_dates_nor_dateparser() -> None:
     """Memory budget: both are loaded on first use, never at start."""
     code = (
-        "import sys, commands.timeparse as t; "
+        "import sys, commands.time as t; "
         "assert 'babel.dates' not in sys.modules and 'dateparser' not in sys.modules, "
         "[m for m in sys.modules if m.startswith(('babel', 'dateparser'))]"
     )
@@ -460,4 +464,4 @@ async def test_long_french_or_german_remind_calls_dateparser_a_bounded_number_of
     body = ("!remind " + words * 1_000)[:4_000]
     await world.say(SEC, body, room_id=ROOM)
     assert len(dateparser_calls) <= 12
-    assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in dateparser_calls)
+    assert all(len(text) <= MAX_WHEN_LENGTH for text in dateparser_calls)

@@ -1,203 +1,24 @@
-"""Markings and releasability, pure: levels, nations, groups, the ceiling, who is covered.
-
-No SQL and no Matrix here. The runtime (bot/outbox.py) asks `exclusion()` about every
-recipient of a marked message just before it is sent; commands ask `Policy.parse()` when a
-person writes `marking=` or `rel=`. The bot applies these rules; it does not replace an
-accredited system (see docs/OPERATIONS.md).
-"""
+"""Releasability, pure: who may receive a marked object, reading marking= and rel=, combining
+markings, and what a re-marking means for who already holds the object."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import pycountry
 
 from commands.errors import UserError
-from commands.i18n import N_, SOURCE, _, current
+from commands.i18n import _
+from commands.markings.model.levels import Ladder
+from commands.markings.model.marking import Marking, set_banner_form
+from commands.markings.model.nations import NATIONS, nation_name
+from commands.markings.model.reasons import REASONS, Reason
 
-
-class _Nations(AbstractSet[str]):
-    """ISO 3166-1 alpha-3, from pycountry's copy of the ISO tables (not a table kept here),
-    read when first asked: markings are off by default, and the tables cost half a MiB."""
-
-    @cached_property
-    def _codes(self) -> frozenset[str]:
-        return frozenset(c.alpha_3 for c in pycountry.countries)
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._codes
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._codes)
-
-    def __len__(self) -> int:
-        return len(self._codes)
-
-
-NATIONS: AbstractSet[str] = _Nations()
-LEVEL_NAME = re.compile(r"[A-Z][A-Z0-9_-]{0,39}")
 GROUP_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,19}")
 REL_EXAMPLE = "rel=FRA,DEU or rel=FVEY"
-
-
-def parse_nation(text: str) -> str:
-    """One nation as ISO 3166-1 alpha-3 (a person's or a post's); "-" or "" clears it.
-
-    Raises ValueError naming the right form (the registry turns it into the user's error)."""
-    code = text.strip().upper()
-    if code in ("", "-"):
-        return ""
-    if code in NATIONS:
-        return code
-    if len(code) == 2 and (country := pycountry.countries.get(alpha_2=code)) is not None:
-        raise ValueError(
-            _(
-                "{text!r} is not a nation (for {country} write {code}): write an ISO 3166-1 "
-                "alpha-3 code such as FRA, DEU or USA, or - to clear",
-                text=text.strip(),
-                country=nation_name(country.alpha_3),
-                code=country.alpha_3,
-            )
-        )
-    raise ValueError(
-        _(
-            "{text!r} is not a nation: write an ISO 3166-1 alpha-3 code such as FRA, DEU or "
-            "USA, or - to clear",
-            text=text.strip(),
-        )
-    )
-
-
-def marking_example(settings: Any) -> str:
-    """A level for examples in errors: the second lowest this deployment may carry (an
-    example must work when copied)."""
-    policy = Policy.from_settings(settings)
-    return policy.levels[min(1, policy.rank(policy.ceiling) or 0)]
-
-
-def nation_name(code: str) -> str:
-    """A nation's name in the reader's language (English: ISO's, as before; others: CLDR's
-    through Babel, loaded only then)."""
-    country = pycountry.countries.get(alpha_3=code)
-    if country is None:
-        return code
-    if current() != SOURCE:
-        from babel import Locale
-
-        local = Locale.parse(current()).territories.get(country.alpha_2)
-        if local:
-            return str(local)
-    return str(country.name)
-
-
-class Reason(str):
-    """Why someone is not covered by a marking. As a string it is the English sentence (what
-    the audit and a request's history keep); `shown()` is that sentence in the current
-    reader's language, and `shown(mine=True)` addressed to the person it is about."""
-
-    message: str
-    mine: str | None
-    values: dict[str, str]
-
-    def __new__(cls, message: str, mine: str | None = None, **values: str) -> Reason:
-        self = super().__new__(cls, message.format(**values))
-        self.message, self.mine, self.values = message, mine, values
-        return self
-
-    def shown(self, *, mine: bool = False) -> str:
-        text = self.mine if mine and self.mine else self.message
-        return _(text, **self.values)
-
-
-# Every reason Policy.exclusion gives: (about them, addressed to them).
-REASONS: dict[str, tuple[str, str | None]] = {
-    "gone": (N_("{level} is not one of this system's levels any more"), None),
-    "ceiling": (N_("this system may carry at most {ceiling}"), None),
-    "stateless": (
-        N_("they have no nation in the directory, so they receive only unmarked items"),
-        N_("you have no nation in the directory, so you receive only unmarked items"),
-    ),
-    "no rel": (N_("{level} without REL TO is releasable to no nation"), None),
-    "nation": (
-        N_("their nation ({nation}) is not in REL TO {rel}"),
-        N_("your nation ({nation}) is not in REL TO {rel}"),
-    ),
-    # About them: never the clearance itself (the sender, a request's history and the
-    # audit read these; !whois shows a clearance only to its holder and admins).
-    "unknown clearance": (
-        N_("their clearance in the directory is not one of this system's levels"),
-        N_("your clearance ({clearance}) is not one of this system's levels"),
-    ),
-    "clearance": (
-        N_("their clearance does not cover {level}"),
-        N_("your clearance ({clearance}) is below {level}"),
-    ),
-}
-
-
-def reason_shown(reason: str, *, mine: bool = False) -> str:
-    """A reason from `Policy.exclusion` in the reader's language (any other text as it is)."""
-    return reason.shown(mine=mine) if isinstance(reason, Reason) else reason
-
-
-# The deployment's banner form (settings.marking_banner): one label for the whole process,
-# set by Policy.from_settings, which every command and the outbox build from the settings.
-_BANNER_FORM = ["{level} // REL TO {rel}"]
-
-
-@dataclass(frozen=True)
-class Marking:
-    """A level and who it is releasable to (nations and group names, as written).
-
-    Groups stay named (the banner says `REL TO FVEY`) and are expanded with the
-    configuration in force when a message is sent; a group the operator has since removed
-    covers nobody (fail closed).
-    """
-
-    level: str
-    rel: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        # Each nation or group once, in the order written (the banner reads as the
-        # originator wrote it); coverage compares the expanded sets, not this order.
-        object.__setattr__(self, "rel", tuple(dict.fromkeys(self.rel)))
-
-    @property
-    def banner(self) -> str:
-        """`RESTRICTED // REL TO FRA, DEU`: the line every message about the object starts
-        with. A formal label, never translated: the same text for every reader, in every
-        message, listing, file and record, in the deployment's form (`marking_banner`)."""
-        if not self.rel:
-            return self.level
-        return _BANNER_FORM[0].format(level=self.level, rel=", ".join(self.rel))
-
-    def shown(self) -> str:
-        """The banner, as every reader reads it (the same as `banner`)."""
-        return self.banner
-
-    def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "rel": list(self.rel)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Marking | None:
-        if not data:
-            return None
-        return cls(level=str(data["level"]), rel=tuple(str(r) for r in data.get("rel") or ()))
-
-    @classmethod
-    def from_column(cls, text: str | None) -> Marking | None:
-        """An object's `marking` column (JSON, NULL = unmarked)."""
-        return cls.from_json(json.loads(text)) if text else None
-
-    @staticmethod
-    def column(marking: Marking | None) -> str | None:
-        return json.dumps(marking.to_json()) if marking is not None else None
 
 
 @dataclass(frozen=True)
@@ -229,18 +50,16 @@ class Remarked:
 
 
 @dataclass(frozen=True)
-class Policy:
-    """The deployment's rules: ordered levels (lowest first), groups, ceiling and defaults."""
+class Policy(Ladder):
+    """The deployment's rules: its level ladder, groups of nations, and defaults."""
 
-    levels: tuple[str, ...] = ("UNCLASSIFIED",)
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    max_marking: str | None = None  # None: the highest level
     default_marking: str | None = None  # None: the lowest level
     default_rel: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
-        _BANNER_FORM[0] = getattr(settings, "marking_banner", None) or _BANNER_FORM[0]
+        set_banner_form(getattr(settings, "marking_banner", None))
         return cls(
             levels=tuple(settings.marking_levels),
             groups={k: frozenset(v) for k, v in settings.marking_groups.items()},
@@ -248,28 +67,6 @@ class Policy:
             default_marking=settings.default_marking,
             default_rel=tuple(settings.default_rel),
         )
-
-    # -- levels ------------------------------------------------------------------------
-
-    @property
-    def lowest(self) -> str:
-        return self.levels[0]
-
-    @property
-    def ceiling(self) -> str:
-        return self.max_marking or self.levels[-1]
-
-    def rank(self, level: str) -> int | None:
-        try:
-            return self.levels.index(level)
-        except ValueError:
-            return None
-
-    def _severity(self, level: str) -> int:
-        """A level's order for combining: a level this system does not know (removed by
-        the operator) ranks above every known one, so what holds it fails closed."""
-        rank = self.rank(level)
-        return len(self.levels) if rank is None else rank
 
     # -- nations and groups ------------------------------------------------------------
 
@@ -372,50 +169,6 @@ class Policy:
             )
         return Marking(level=level, rel=tokens)
 
-    def clearance(self, text: str, example: str) -> str:
-        """A person's clearance: one of the levels (it may be above this system's ceiling,
-        it is what the person holds); "-" or "" clears it."""
-        level = text.strip().upper()
-        if level in ("", "-"):
-            return ""
-        if self.rank(level) is None:
-            raise UserError(
-                _(
-                    "{text!r} is not a marking level here; levels, lowest first: "
-                    "{levels} (or - to clear).",
-                    text=text.strip(),
-                    levels=" < ".join(self.levels),
-                ),
-                example=example,
-            )
-        return level
-
-    def level(self, text: str, example: str) -> str:
-        level = text.strip().upper()
-        rank = self.rank(level)
-        if rank is None:
-            raise UserError(
-                _(
-                    "{text!r} is not a marking level here; levels, lowest first: {levels}.",
-                    text=text.strip() or _("(empty)"),
-                    levels=" < ".join(self.levels),
-                ),
-                example=example,
-            )
-        ceiling = self.rank(self.ceiling)
-        assert ceiling is not None
-        if rank > ceiling:
-            raise UserError(
-                _(
-                    "This system may carry at most {ceiling}; {level} material must not be "
-                    "put into it. Use the channel accredited for it.",
-                    ceiling=self.ceiling,
-                    level=level,
-                ),
-                example=example.replace("RESTRICTED", self.ceiling),
-            )
-        return level
-
     def combine(self, markings: Iterable[Marking | None]) -> Marking | None:
         """The one marking a file or message holding all these objects must carry: the
         highest level, releasable only to the nations every marked one is releasable to
@@ -503,6 +256,13 @@ class Policy:
             if p.user_id not in held_ids and self.covers(new, p) and not self.covers(old, p)
         )
         return Remarked(withdrawn=withdrawn, newly=newly, stricter=self.stricter(old, new))
+
+
+def marking_example(settings: Any) -> str:
+    """A level for examples in errors: the second lowest this deployment may carry (an
+    example must work when copied)."""
+    policy = Policy.from_settings(settings)
+    return policy.levels[min(1, policy.rank(policy.ceiling) or 0)]
 
 
 def remarked_notice(about: str, new: Marking | None) -> str:

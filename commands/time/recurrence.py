@@ -11,6 +11,10 @@ Expansion cost must not grow with the age of an item: dateutil walks from DTSTAR
 `expand_near` moves DTSTART forward by whole periods (INTERVAL × FREQ) to just before the
 moment asked, after writing the parts dateutil would otherwise take from DTSTART (weekday,
 day of month, hour, minute) explicitly, so the occurrences are exactly the same.
+
+A rule is expanded on wall-clock (naive local) times in the item's own zone and only then
+localized, so a weekly 09:00 Paris meeting stays at 09:00 Paris across DST changes
+(`next_occurrence`, `occurrences_between`).
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dateutil.rrule as _dateutil_rrule
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
 from commands.i18n import N_, _
+from commands.time.durations import format_duration
+from commands.time.zones import localize
 
 FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 PARTS = (
@@ -267,6 +274,53 @@ def _bounded_int(parts: dict[str, str], name: str, top: int) -> None:
 
 
 def _short(delta: timedelta) -> str:
-    from commands.timeparse import format_duration
-
     return format_duration(delta) if delta >= timedelta(minutes=1) else _("less than a minute")
+
+
+def validate_rrule(text: str) -> str:
+    """Parse a raw RRULE into known parts, each once (see parse_rule)."""
+    return rule_text(parse_rule(text))
+
+
+def expand(rule: str, anchor_local: datetime) -> rrule:
+    """The rule over wall-clock times from the item's first start (naive local)."""
+    return build(parse_rule(rule), anchor_local)
+
+
+def next_occurrence(
+    rule: str, anchor_local: datetime, zone: str, after: datetime
+) -> datetime | None:
+    """The first occurrence strictly after `after` (aware), expanded in the zone's wall time."""
+    tz = ZoneInfo(zone)
+    probe = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    # Searched from just before `after`, never from the first start, and never further than
+    # the horizon plus one period: the cost is the same on day 1 and after years.
+    limit = probe + HORIZON + timedelta(days=800)
+    with bounded_search(limit):
+        expansion = expand_near(rule, anchor_local, probe, limit)
+        for naive in expansion.xafter(probe, inc=True):
+            moment = localize(naive, zone, strict=False)
+            if moment > after:
+                return moment
+    return None
+
+
+def occurrences_between(
+    rule: str | None, anchor: datetime, zone: str, start: datetime, end: datetime, limit: int = 200
+) -> list[datetime]:
+    """Occurrences (aware, in zone) in [start, end); a one-off item is its own occurrence."""
+    if rule is None:
+        return [anchor] if start <= anchor < end else []
+    tz = ZoneInfo(zone)
+    anchor_local = anchor.astimezone(tz).replace(tzinfo=None)
+    probe = start.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    stop = end.astimezone(tz).replace(tzinfo=None) + timedelta(hours=3)
+    found: list[datetime] = []
+    with bounded_search(stop):
+        for naive in expand_near(rule, anchor_local, probe, stop).xafter(probe, inc=True):
+            moment = localize(naive, zone, strict=False)
+            if moment >= end or len(found) >= limit:
+                break
+            if moment >= start:
+                found.append(moment)
+    return found

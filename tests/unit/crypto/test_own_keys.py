@@ -1,12 +1,8 @@
-"""Upload payloads and the encrypted key file of the bot's cross-signing identity."""
+"""Upload payloads of the bot's cross-signing identity: what its keys sign."""
 
 from __future__ import annotations
 
 import json
-import stat
-from pathlib import Path
-
-import pytest
 
 from bot.crypto.canonical import (
     Ed25519PrivateKey,
@@ -16,12 +12,9 @@ from bot.crypto.canonical import (
     sign_json,
     verify_signed_json,
 )
-from bot.crypto.cross_signing import (
-    CrossSigningError,
+from bot.crypto.own_keys import (
     CrossSigningKeys,
     device_signing_upload_body,
-    load_keys,
-    save_keys,
     sign_device_keys,
     sign_master_with_device,
 )
@@ -83,40 +76,3 @@ def test_sign_master_with_device_callback() -> None:
     assert seen == [json.dumps(master, separators=(",", ":"), sort_keys=True)]
     assert verify_signed_json(signed, USER, "ed25519:DEV", public_key_b64(dev_key))
     assert "signatures" not in master
-
-
-def test_key_file_round_trip_and_mode(tmp_path: Path) -> None:
-    keys = CrossSigningKeys.generate()
-    path = tmp_path / "sub" / "xsign.json"
-    save_keys(path, keys, "s3cret", USER)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    text = path.read_text()
-    for secret_part in (keys.master, keys.self_signing, keys.user_signing):
-        from bot.crypto.canonical import seed_of
-
-        assert b64_encode(seed_of(secret_part)) not in text
-    loaded = load_keys(path, "s3cret", USER)
-    assert loaded is not None
-    assert loaded.master_pub == keys.master_pub
-    assert loaded.self_signing_pub == keys.self_signing_pub
-    assert loaded.user_signing_pub == keys.user_signing_pub
-    assert list(tmp_path.joinpath("sub").iterdir()) == [path], "no temp files left"
-    assert "redacted" in repr(loaded)
-
-
-def test_key_file_wrong_secret_or_user_raises(tmp_path: Path) -> None:
-    path = tmp_path / "xsign.json"
-    assert load_keys(path, "s", USER) is None
-    save_keys(path, CrossSigningKeys.generate(), "right", USER)
-    with pytest.raises(CrossSigningError, match="wrong secret"):
-        load_keys(path, "wrong", USER)
-    with pytest.raises(CrossSigningError):
-        load_keys(path, "right", "@other:example.org")
-    path.write_text("{}")
-    with pytest.raises(CrossSigningError):
-        load_keys(path, "right", USER)
-
-
-def test_empty_secret_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        save_keys(tmp_path / "k", CrossSigningKeys.generate(), "", USER)

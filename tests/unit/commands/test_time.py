@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from commands.timeparse import (
+from commands.time import (
     describe_rule,
     occurrences_between,
     parse_duration,

@@ -1,4 +1,4 @@
-"""Liaison commands: !request, moving a request along, relays and the listeners."""
+"""!request: a new liaison request to a post or a person, sent into each side's thread."""
 
 from __future__ import annotations
 
@@ -7,22 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commands import examples
-from commands.context import Context, Incoming, utc_iso
+from commands.context import Context, utc_iso
 from commands.errors import UserError
 from commands.i18n import N_, _, language, ngettext
 from commands.ids import ObjectId
-from commands.liaison.model import (
-    ACK_KEYS,
-    SUBJECT_MAX,
-    TERMINAL,
-    IllegalMove,
-    explain,
-    next_status,
-    status_name,
-)
+from commands.liaison.model import SUBJECT_MAX
 from commands.liaison.render import (
-    notify_sides,
-    parse_lr,
     parse_precedence,
     parse_target,
     rendered_root,
@@ -30,27 +20,21 @@ from commands.liaison.render import (
     thread_language,
 )
 from commands.liaison.store import (
-    Request,
     Thread,
     load_request,
     name_of,
     post_addressees,
     record_step,
-    set_status,
-    thread_of_event,
-    visible_request,
     zone_of,
 )
 from commands.liaison.views import show_request
-from commands.markings.access import released_to_sender
-from commands.markings.model import Policy, marking_example, reason_shown
+from commands.markings.model.policy import Policy, marking_example
+from commands.markings.model.reasons import reason_shown
 from commands.markings.parties import refuse_uncovered
 from commands.markings.store import subjects
 from commands.markings.wiring import marking_for
-from commands.registry import Option, Param, command, handles, listener
-from commands.timeparse import parse_due
-
-# -- creating ------------------------------------------------------------------------------
+from commands.registry import Option, Param, command
+from commands.time import parse_due
 
 
 def _request_example(now: datetime) -> str:
@@ -320,231 +304,3 @@ async def _is_dm_with(ctx: Context, user_id: str) -> bool:
     async with ctx.db.execute("SELECT room_id FROM dm_rooms WHERE user_id = ?", (user_id,)) as c:
         row = await c.fetchone()
     return row is not None and row[0] == ctx.room_id
-
-
-# -- moving it along -----------------------------------------------------------------------
-
-
-_MOVED = {
-    "acknowledged": N_("{id} acknowledged by {who}."),
-    "answered": N_("{id} answered by {who}."),
-    "closed": N_("{id} closed by {who}."),
-    "declined": N_("{id} declined by {who}."),
-    "cancelled": N_("{id} cancelled by {who}."),
-}
-
-
-async def _move(ctx: Context, req: Request, action: str, detail: str = "") -> str:
-    """Apply one status move by the sender, relay it to the other side, record it."""
-    side = req.side(ctx.sender)
-    try:
-        status = next_status(
-            req.status, action, side, admin=ctx.is_admin and side is None, label=req.label
-        )
-    except IllegalMove as exc:
-        raise UserError(explain(exc, req.label)) from None
-    await set_status(ctx, req, status)
-    await record_step(ctx, req, action, status, detail)
-    name = await name_of(ctx.db, ctx.sender)
-
-    def text() -> str:  # in each reader's language
-        who = name if side is not None else _("{name} (admin)", name=name)
-        lines = [_(_MOVED[status], id=req.label, who=who)]
-        if detail and action in ("decline", "cancel"):
-            lines.append(_("Reason: {text}", text=detail))
-        elif detail:
-            lines.append(_("Note: {text}", text=detail))
-        return "\n".join(lines)
-
-    await notify_sides(ctx, req, text)
-    return status
-
-
-_ID = Param("id", N_("the request, e.g. LR-3"), convert=parse_lr)
-
-
-@command(
-    "ack",
-    summary=N_("Acknowledge a liaison request addressed to you"),
-    example="!ack LR-3",
-    params=[_ID],
-)
-async def ack(ctx: Context, *, id: int) -> None:
-    req = await visible_request(ctx, id)
-    await _move(ctx, req, "ack")
-    ctx.reply(
-        _(
-            "{id} acknowledged; {person} is told.",
-            id=req.label,
-            person=await name_of(ctx.db, req.requester),
-        )
-    )
-
-
-@command(
-    "answer",
-    summary=N_("Mark a liaison request answered (optionally with the answer)"),
-    # TRANSLATORS: an example command: translate the text after --.
-    example=lambda now: _("{command} -- Dates confirmed: 12-14 May.", command="!answer LR-3"),
-    params=[_ID],
-    body=Param("answer", N_("the answer, relayed to the requester"), optional=True),
-)
-async def answer(ctx: Context, *, id: int, answer: str | None) -> None:
-    req = await visible_request(ctx, id)
-    await _move(ctx, req, "answer", answer or "")
-    ctx.reply(_("{id} marked answered; the requester is told.", id=req.label))
-
-
-@command(
-    "close",
-    summary=N_("Close a liaison request you made, once it is dealt with"),
-    example="!close LR-3",
-    params=[_ID],
-    body=Param("note", N_("a closing note for the addressees"), optional=True),
-)
-async def close(ctx: Context, *, id: int, note: str | None) -> None:
-    req = await visible_request(ctx, id)
-    await _move(ctx, req, "close", note or "")
-    ctx.reply(_("{id} closed.", id=req.label))
-
-
-@command(
-    "decline",
-    summary=N_("Decline a liaison request addressed to you, saying why"),
-    # TRANSLATORS: an example command: translate the reason after {command}.
-    example=lambda now: _(
-        "{command} not our area; ask {post}", command="!decline LR-3", post="NATO-HQ-DATT"
-    ),
-    params=[_ID, Param("reason", N_("why, shown to the requester"), rest=True)],
-)
-async def decline(ctx: Context, *, id: int, reason: str) -> None:
-    req = await visible_request(ctx, id)
-    await _move(ctx, req, "decline", reason)
-    ctx.reply(_("{id} declined; the requester is told why.", id=req.label))
-
-
-@handles("cancel", "LR")
-async def cancel_request(ctx: Context, oid: ObjectId, *, reason: str | None) -> None:
-    number = oid.number
-    req = await visible_request(ctx, number)
-    await _move(ctx, req, "cancel", reason or "")
-    ctx.reply(_("{id} cancelled; the addressees are told.", id=req.label))
-
-
-@command(
-    "reply",
-    summary=N_("Add a message to a liaison request (relayed to the other side)"),
-    # TRANSLATORS: an example command: translate the message after {command}.
-    example=lambda now: _("{command} Could you add the hotel details?", command="!reply LR-3"),
-    params=[_ID, Param("text", N_("the message"), rest=True)],
-)
-async def reply(ctx: Context, *, id: int, text: str) -> None:
-    req = await visible_request(ctx, id)
-    await _relay(ctx, req, ctx.sender, text)
-    ctx.reply(_("Relayed on {id}.", id=req.label))
-
-
-async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
-    """Relay a message to the other parties; an addressee's first reply also acknowledges."""
-    if req.status in TERMINAL:
-        raise UserError(
-            _(
-                "{id} is {status}; messages are no longer relayed. Make a new request with "
-                "{command}, or see this one: {show}.",
-                id=req.label,
-                status=status_name(req.status),
-                command=ctx.prefix + "request",
-                show=ctx.prefix + "request " + req.label,
-            )
-        )
-    side = req.side(sender)
-    name = await name_of(ctx.db, sender)
-    status = req.status
-    if side == "addressee" and status == "open":
-        status = "acknowledged"
-        await set_status(ctx, req, status)
-        await record_step(ctx, req, "ack", status, "by replying", "by replying")
-    await record_step(ctx, req, "reply", status, text)
-    acknowledged = status != req.status
-
-    def relayed() -> str:  # in each reader's language
-        if side == "addressee":  # for a post, the post too
-            who = name if req.target.startswith("@") else f"{name}, {req.target}"
-        elif side == "requester":
-            who = _("{name}, requester", name=name)
-        else:
-            who = _("{name}, admin", name=name)
-        if acknowledged:
-            head = _("{who} on {id} (acknowledged):", who=who, id=req.label)
-        else:
-            head = _("{who} on {id}:", who=who, id=req.label)
-        return f"{head}\n{text}"
-
-    await notify_sides(ctx, req, relayed)
-
-
-# -- listeners: thread replies, plain replies to a root, ✅ reactions ----------------------
-
-
-async def _relay_from_thread(ctx: Context, incoming: Incoming, root: str | None) -> bool:
-    if root is None or not incoming.body.strip():
-        return False
-    found = await thread_of_event(ctx.db, root)
-    if found is None:
-        return False
-    req = await load_request(ctx.db, found[0])
-    assert req is not None
-    if not await released_to_sender(ctx, [req.marking]):
-        return False  # as for a thread that is no request's: no trace of it
-    side = req.side(incoming.sender)
-    if side is None and not ctx.is_admin:
-        ctx.reply(_("You are not a party to {id}; your message was not relayed.", id=req.label))
-        return True
-    await _relay(ctx, req, incoming.sender, incoming.body.strip())
-    return True
-
-
-@listener("thread_reply")
-async def on_thread_reply(ctx: Context, incoming: Incoming) -> bool:
-    return await _relay_from_thread(ctx, incoming, incoming.thread_root)
-
-
-@listener("reply")
-async def on_reply(ctx: Context, incoming: Incoming) -> bool:
-    return await _relay_from_thread(ctx, incoming, incoming.reply_to)
-
-
-@listener("reaction")
-async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
-    if incoming.reaction_key not in ACK_KEYS or incoming.reaction_target is None:
-        return False
-    found = await thread_of_event(ctx.db, incoming.reaction_target)
-    if found is None:
-        return False
-    req = await load_request(ctx.db, found[0])
-    assert req is not None
-    if not await released_to_sender(ctx, [req.marking]):
-        return False  # as for a reaction on any other message: no trace of it
-    if req.side(incoming.sender) != "addressee" or req.status != "open":
-        return False  # nothing to do: a ✅ from the requester, or already acknowledged
-    await set_status(ctx, req, "acknowledged")
-    await record_step(ctx, req, "ack", "acknowledged", "by reaction", "by reaction")
-    reactor = await name_of(ctx.db, incoming.sender)
-    await notify_sides(ctx, req, lambda: _(_MOVED["acknowledged"], id=req.label, who=reactor))
-    # A reaction gets no reply of its own in Element: confirm in the thread reacted in
-    # (in the post's language if that thread is in its room).
-    requester = await name_of(ctx.db, req.requester)
-    with language(await thread_language(ctx, found[1])):
-        ctx.send(
-            _(
-                "{id} acknowledged by your ✅; {person} is told. Reply in this thread to "
-                "answer, or {command} when done.",
-                id=req.label,
-                person=requester,
-                command=ctx.prefix + "answer " + req.label,
-            ),
-            room_id=incoming.room_id,
-            thread_root=incoming.reaction_target,
-            **req.marked,
-        )
-    return True
