@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,26 @@ from tests.harness.postgres import PostgresServer
 from tests.harness.synapse import SynapseServer
 
 UserFactory = Callable[..., dict[str, str]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n N`` and no ``--dist``: one test at a time to whichever worker is free, in
+    collection order, an ``xdist_group`` kept on one worker (tests/unit/test_examples.py's
+    user-error checks run last). Set here rather than in addopts, whose xdist options
+    would make ``-p no:xdist`` an error.
+    """
+    if getattr(config.option, "dist", "no") == "load":  # xdist's default for -n
+        config.option.dist = "loadgroup"
+        config.option.loadscopereorder = False
+    # A worker reads its options from the command line again: it learns of the group
+    # scheduling from the controller (pytest_configure_node), to name each test's group.
+    if getattr(config, "workerinput", {}).get("loadgroup"):
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with -p no:xdist
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness.fakes import BotCore, FakeClock
-from tests.unit.user_errors_across_workers import Shared, worker
+from tests.unit.user_errors_across_workers import Shared, after_the_suite, worker
 
 
 @pytest.fixture
@@ -35,7 +35,6 @@ USER_ERRORS: list[tuple[datetime, str]] = []  # (the handler's now, the reply te
 USER_ERRORS_IN: dict[str, list[tuple[datetime, str]]] = {}
 # Replies whose examples were made for another directory than examples_world's.
 MADE_ELSEWHERE: set[str] = set()
-_LAST = "tests/unit/test_examples.py"
 _SHARED: Shared | None = None  # under pytest-xdist: this worker's errors for the others
 
 
@@ -71,8 +70,8 @@ def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The example test runs last, after the rest of the suite provoked its errors."""
-    items.sort(key=lambda item: item.nodeid.startswith(_LAST))
+    """The checks of every user error run last, after the rest of the suite provoked them."""
+    items.sort(key=after_the_suite)
 
 
 def pytest_runtest_logfinish(nodeid: str) -> None:
@@ -82,8 +81,8 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
 
 @pytest.hookimpl(trylast=True)  # after the fixtures: _record_user_errors set _SHARED
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Under xdist, an example test first gathers the errors every other worker provoked."""
-    if _SHARED is None or _SHARED.merged or not item.nodeid.startswith(_LAST):
+    """Under xdist, the first check of them gathers the errors every other worker provoked."""
+    if _SHARED is None or _SHARED.merged or not after_the_suite(item):
         return
     for lang, now, text, elsewhere in _SHARED.others(item.session):
         errors = USER_ERRORS if lang == "en" else USER_ERRORS_IN.setdefault(lang, [])
