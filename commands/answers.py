@@ -4,7 +4,7 @@ Most answers reply to the event they answer (`m.in_reply_to`, in the clear part 
 encrypted event). Two do not: an edit's answer replies to the message edited (what the
 person sees in Element), and a reaction's is posted in the thread reacted in. Those carry
 the ledger field instead, naming the event they answer; the runtime sends only an HMAC of
-it, in the clear (bot/matrix.py, bot/ledger.py), so that after a restore bot/recovery.py
+it, in the clear (bot/transport.py, bot/ledger.py), so that after a restore bot/recovery.py
 recognises the edits and reactions already answered, as it recognises commands.
 """
 
