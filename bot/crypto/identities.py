@@ -18,8 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.crypto.keys_api import HomeserverKeysAPI
 from bot.crypto.trust import UserTrust, evaluate_user
 from bot.metrics import Metrics
-from bot.outbox.notices import each_in_their_language
-from bot.outbox.queue import enqueue
+from bot.outbox.notices import tell_each
 from bot.store import Store
 from commands.context import utc_iso
 from commands.fingerprints import fingerprint
@@ -185,15 +184,15 @@ class Identities:
                     "the cross-signing identity of %s changed; waiting for an admin", user_id
                 )
                 new_key, prefix = trust.master_key, self.settings.command_prefix
-                notices = await each_in_their_language(
+                await tell_each(
                     db,
                     self.settings.admins,
                     self.settings.language,
                     lambda _admin: identity_changed_notice(
                         user_id, pin, new_key, prefix, configured
                     ),
+                    now,
                 )
-                await enqueue(db, notices, now)
         self.metrics.refused.labels("identity_changed").inc()
 
     async def _clear_pending(self, user_id: str, pin: str, now: str) -> None:
@@ -212,7 +211,7 @@ class Identities:
                 "UPDATE identities SET pending_key = NULL, pending_since = NULL WHERE user_id = ?",
                 (user_id,),
             )
-            notices = await each_in_their_language(
+            await tell_each(
                 db,
                 self.settings.admins,
                 self.settings.language,
@@ -223,8 +222,8 @@ class Identities:
                     user=user_id,
                     key=fingerprint(pin),
                 ),
+                now,
             )
-            await enqueue(db, notices, now)
         log.warning("the cross-signing identity of %s reverted; pending key dropped", user_id)
 
 

@@ -15,8 +15,7 @@ from bot.clock import Clock
 from bot.crypto.errors import CrossSigningError
 from bot.crypto.identities import Cached, Identities
 from bot.metrics import Metrics
-from bot.outbox.notices import each_in_their_language
-from bot.outbox.queue import enqueue
+from bot.outbox.notices import tell_each_once
 from bot.store import Store
 from commands.context import utc_iso
 from commands.i18n import _
@@ -100,27 +99,21 @@ class RoomKeys:
         self._told.add(key)
         now = utc_iso(self.clock.now())
         async with self.store.write() as db:
-            cur = await db.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
-                (key, now),
+            first = await tell_each_once(
+                db,
+                key,
+                self.settings.admins,
+                self.settings.language,
+                lambda _admin: _(
+                    "Security notice: {user}, who is not on the allow-list, is in room "
+                    "{room}. I send them no keys, so they cannot read what I write there. "
+                    "Remove them from the room, or add them to allowed_users if they "
+                    "belong.",
+                    user=user_id,
+                    room=room_id,
+                ),
+                now,
             )
-            first = await cur.fetchone() is not None
-            await cur.close()
-            if first:
-                notices = await each_in_their_language(
-                    db,
-                    self.settings.admins,
-                    self.settings.language,
-                    lambda _admin: _(
-                        "Security notice: {user}, who is not on the allow-list, is in room "
-                        "{room}. I send them no keys, so they cannot read what I write there. "
-                        "Remove them from the room, or add them to allowed_users if they "
-                        "belong.",
-                        user=user_id,
-                        room=room_id,
-                    ),
-                )
-                await enqueue(db, notices, now)
         if first:
             self.metrics.refused.labels("outsider_in_room").inc()
             log.warning("an outsider is in %s; withholding room keys from them", room_id)

@@ -25,21 +25,43 @@ from commands.readers import languages_of
 log = logging.getLogger(__name__)
 
 
-async def each_in_their_language(
+async def tell_each(
     db: aiosqlite.Connection,
     users: Iterable[str],
     default: str,
     build: Callable[[str], str],
-) -> list[OutMessage]:
-    """One DM to each person (admins' security notices), `build(user_id)` called inside
-    that person's language."""
+    now: str,
+) -> None:
+    """Queue one DM to each person (admins' security notices), `build(user_id)` called
+    inside that person's language."""
     people = list(dict.fromkeys(users))
     langs = await languages_of(db, people, default)
     out = []
     for user in people:
         with language(langs[user]):
             out.append(OutMessage(body=build(user), user_id=user))
-    return out
+    await enqueue(db, out, now)
+
+
+async def tell_each_once(
+    db: aiosqlite.Connection,
+    key: str,
+    users: Iterable[str],
+    default: str,
+    build: Callable[[str], str],
+    now: str,
+) -> bool:
+    """`tell_each` the first time `key` is claimed in the kv table (so once, across restarts
+    too); True when this call was that first time."""
+    cur = await db.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
+        (key, now),
+    )
+    first = await cur.fetchone() is not None
+    await cur.close()
+    if first:
+        await tell_each(db, users, default, build, now)
+    return first
 
 
 class Notices:
@@ -101,27 +123,21 @@ class Notices:
                         db, origin, room_id, delivery.UNENCRYPTED_ROOM, now
                     )
                 await enqueue(db, told, now)
-            cur = await db.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING key",
-                (f"told_unsafe:{room_id}", now),
+            await tell_each_once(
+                db,
+                f"told_unsafe:{room_id}",
+                self.admins,
+                self.readers.default_language,
+                lambda _admin: _(
+                    "Security notice: I refused to send into room {room} because {reason}; "
+                    "I never send anything unencrypted. Messages for that room are kept as "
+                    "failed. Enable encryption there, or point the post or summit at an "
+                    "encrypted room.",
+                    room=room_id,
+                    reason=_(reason),
+                ),
+                now,
             )
-            first = await cur.fetchone() is not None
-            await cur.close()
-            if first:
-                notices = await each_in_their_language(
-                    db,
-                    self.admins,
-                    self.readers.default_language,
-                    lambda _admin: _(
-                        "Security notice: I refused to send into room {room} because {reason}; "
-                        "I never send anything unencrypted. Messages for that room are kept as "
-                        "failed. Enable encryption there, or point the post or summit at an "
-                        "encrypted room.",
-                        room=room_id,
-                        reason=_(reason),
-                    ),
-                )
-                await enqueue(db, notices, now)
         self.metrics.unsafe_refused.inc()
         log.error("outbox: row %d not sent to %s: %s", row_id, room_id, reason)
         self.kick()
