@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import aiosqlite
 
 from commands import delivery
@@ -149,7 +147,7 @@ async def dir_post(
             default = Policy.from_settings(ctx.settings).parse(
                 marking, rel, example=example, default=await post_marking(ctx.db, code)
             )
-            stored = json.dumps(default.to_json()) if default is not None else ""
+            stored = Marking.column(default) or ""
     if room:  # "" clears it
         example = f"{ctx.prefix}dir post {code} room=!encrypted-room:example.org"
         await delivery.require_encrypted_room(ctx.db, room, example)
@@ -328,7 +326,7 @@ async def describe_post(
         "SELECT name, room_id, nation, marking, language FROM posts WHERE code = ?", (code,)
     ) as cur:
         row = await cur.fetchone()
-    default = Marking.from_json(json.loads(row[3])) if row and row[3] else None
+    default = Marking.from_column(row[3]) if row else None
     members = await post_members(db, code)
     lines = [
         (pgettext("field", "post"), code),

@@ -7,7 +7,6 @@ names. Roles come from commands.people (admins from configuration only).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -214,4 +213,4 @@ async def post_marking(db: aiosqlite.Connection, code: str) -> Marking | None:
     """A post's default marking for what is sent to it (None: the deployment's)."""
     async with db.execute("SELECT marking FROM posts WHERE code = ?", (code,)) as cur:
         row = await cur.fetchone()
-    return Marking.from_json(json.loads(row[0])) if row and row[0] else None
+    return Marking.from_column(row[0]) if row else None

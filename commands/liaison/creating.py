@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.liaison.views import show_request
+from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy, marking_example
 from commands.markings.model.reasons import reason_shown
 from commands.markings.parties import refuse_uncovered
@@ -206,7 +206,7 @@ async def request(
             deadline.zone if deadline else None,
             utc_iso(ctx.now),
             utc_iso(ctx.now),
-            json.dumps(mark.to_json()) if mark is not None else None,
+            Marking.column(mark),
         ),
     )
     number = int((await cur.fetchone())[0])  # type: ignore[index]

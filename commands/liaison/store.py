@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,7 +135,7 @@ async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
         due_zone=row["due_zone"],
         created_at=parse_utc(row["created_at"]),
         addressees=addressees,
-        marking=Marking.from_json(json.loads(row["marking"])) if row["marking"] else None,
+        marking=Marking.from_column(row["marking"]),
     )
 
 
