@@ -10,9 +10,10 @@ from commands.examples import day
 from commands.history_page import PAGE_OPTION
 from commands.i18n import N_, _
 from commands.ids import ObjectId
-from commands.people import parse_zone, set_language, set_timezone
+from commands.people import set_language, set_timezone
 from commands.registry import Handler, Param, command, edit_keys, roles_of, roles_refusal
 from commands.render import table
+from commands.time import parse_zone
 from commands.words import parse_pairs
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import aiosqlite
 
 from commands.context import OutMessage, Person, utc_iso
-from commands.i18n import N_, _
+from commands.i18n import N_
 from commands.render import expand_people, people_in
 from config import Settings
 
@@ -59,24 +58,6 @@ async def _set(
         "updated_at = excluded.updated_at",
         (user_id, value, utc_iso(now)),
     )
-
-
-def parse_zone(text: str) -> str:
-    """An IANA zone, forgiving of case; a clear error with a suggestion otherwise."""
-    candidate = text.strip()
-    if len(candidate) > 64:  # the longest IANA name is ~32; longer ones hit OS limits
-        raise ValueError(_("{zone!r}… is not an IANA time zone.", zone=candidate[:40]))
-    try:
-        ZoneInfo(candidate)
-        return candidate
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    by_lower = {z.lower(): z for z in available_timezones()}
-    if candidate.lower() in by_lower:
-        return by_lower[candidate.lower()]
-    hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
-    more = " " + _("Did you mean {zones}?", zones=", ".join(hint)) if hint else ""
-    raise ValueError(_("{zone!r} is not an IANA time zone.", zone=candidate[:40]) + more)
 
 
 async def display_names(db: aiosqlite.Connection, user_ids: set[str]) -> dict[str, str | None]:

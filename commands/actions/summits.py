@@ -31,8 +31,8 @@ from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.store import reader_here
 from commands.markings.wiring import marking_for
-from commands.people import parse_zone
 from commands.registry import Option, Param, command, handles
+from commands.time import parse_zone
 
 
 def _summit_example(now: datetime) -> str:

@@ -27,10 +27,11 @@ from commands.i18n import name as language_name
 from commands.markings.model.marking import Marking
 from commands.markings.model.nations import nation_name, parse_nation
 from commands.markings.model.policy import Policy, marking_example
-from commands.people import ROLES, display_names, parse_zone
+from commands.people import ROLES, display_names
 from commands.registry import Option, Param, command, role_name
 from commands.render import Rendered, colon, esc, table
 from commands.render import person as person_marker
+from commands.time import parse_zone
 
 # -- commands ------------------------------------------------------------------------------
 

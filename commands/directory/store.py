@@ -23,7 +23,7 @@ from commands.directory.service import (
 from commands.errors import UserError
 from commands.i18n import _
 from commands.markings.model.nations import parse_nation
-from commands.people import parse_zone
+from commands.time import parse_zone
 
 # -- writes --------------------------------------------------------------------------------
 

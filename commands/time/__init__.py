@@ -6,7 +6,8 @@ One way to read and show a time for every domain. The modules, each with one job
   Monday 09:00"; what is too vague to guess is a question, not a guess.
 - `deadlines`: `due=` (`parse_due`, `Due`, `show_due`): a whole day or an instant.
 - `durations`: "1h30m", "2 Std." and the short form they are shown in.
-- `zones`: the zone written after a time; wall times DST skips or repeats (`localize`).
+- `zones`: a zone's name (`parse_zone`), the zone written after a time; wall times DST
+  skips or repeats (`localize`).
 - `showing`: an instant shown in a zone, beside other zones (`fmt`, `fmt_zones`); English
   by strftime, every other language by Babel, loaded on first use.
 - `recurrence`: RFC 5545 rules, checked as hostile input and expanded in a zone.
@@ -37,7 +38,7 @@ from commands.time.recurrence import (
 )
 from commands.time.repeats import describe_rule, recurrence_rule
 from commands.time.showing import fmt, fmt_zones, show_instant, show_pattern, show_wall
-from commands.time.zones import localize, split_zone
+from commands.time.zones import localize, parse_zone, split_zone
 
 __all__ = [
     "MAX_REACH",
@@ -60,6 +61,7 @@ __all__ = [
     "parse_due",
     "parse_duration",
     "parse_when",
+    "parse_zone",
     "recurrence_rule",
     "show_due",
     "show_instant",

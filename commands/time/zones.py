@@ -1,4 +1,5 @@
-"""A wall time in a zone: the zone written after a time, and the wall times DST skips or repeats.
+"""A wall time in a zone: a zone's name, the zone written after a time, and the wall times DST
+skips or repeats.
 
 A wall time that does not exist (clocks go forward) or happens twice (clocks go back) is
 not guessed: it is a question (commands/ambiguity.py) with the two nearest readings.
@@ -8,13 +9,30 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from commands.ambiguity import Ambiguous, Reading
 from commands.i18n import _, pgettext
-from commands.people import parse_zone
 from commands.time.limits import too_far
 from commands.time.showing import show_pattern
+
+
+def parse_zone(text: str) -> str:
+    """An IANA zone, forgiving of case; a clear error with a suggestion otherwise."""
+    candidate = text.strip()
+    if len(candidate) > 64:  # the longest IANA name is ~32; longer ones hit OS limits
+        raise ValueError(_("{zone!r}… is not an IANA time zone.", zone=candidate[:40]))
+    try:
+        ZoneInfo(candidate)
+        return candidate
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    by_lower = {z.lower(): z for z in available_timezones()}
+    if candidate.lower() in by_lower:
+        return by_lower[candidate.lower()]
+    hint = [z for z in sorted(by_lower.values()) if candidate.lower() in z.lower()][:3]
+    more = " " + _("Did you mean {zones}?", zones=", ".join(hint)) if hint else ""
+    raise ValueError(_("{zone!r} is not an IANA time zone.", zone=candidate[:40]) + more)
 
 
 def split_zone(text: str) -> tuple[str, str | None]:
