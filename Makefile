@@ -54,7 +54,7 @@ prometheus:
 # Tests run in parallel workers (pytest-xdist), each with its own Synapse and PostgreSQL
 # (tests/conftest.py); much of a worker's time is waiting on them, so more workers than
 # cores pay; the unit tests are CPU-bound and get one per core (UNIT_WORKERS). How tests
-# are handed out is in pyproject.toml (addopts). TEST_WORKERS=0 runs serially.
+# are handed out is in tests/conftest.py (pytest_configure). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 UNIT_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS)
