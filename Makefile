@@ -33,6 +33,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot commands config
+	$(BIN)/lint-imports --cache-dir .cache/import-linter  # the layers: [tool.importlinter] in pyproject.toml
 	$(BIN)/hadolint Dockerfile
 
 # The suite starts its own PostgreSQL (tests/harness/postgres.py) from Debian's package.

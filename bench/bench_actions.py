@@ -27,7 +27,7 @@ from typing import Any
 
 from commands.actions.listing import query_items
 from commands.actions.store import insert_item
-from commands.timeparse import Due
+from commands.time import Due
 from tests.harness.fakes import BotCore, FakeClock
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 import bot.app
 from bot.cli import main
 from bot.crypto.policy import DeviceTrustPolicy
-from bot.matrix import MatrixTransport
+from bot.transport import MatrixTransport
 
 
 async def _trust_everyone(self: DeviceTrustPolicy, event: Any, room_id: str) -> None:

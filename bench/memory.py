@@ -5,7 +5,7 @@
 Each row is measured in a fresh interpreter that imports the libraries of the rows above
 it and then this one, so the RSS delta is what this library adds on top of the others
 (shared code counted once, where it is first needed), with the database drivers a
-SQLite store does not use kept out as `attache-bot run` keeps them out (bot/drivers.py).
+SQLite store does not use kept out, as `import bot` keeps them out (bot/peewee_drivers.py).
 The last rows are the bot itself (`bot.app`, as `attache-bot run` imports it) and, for
 comparison, the modules the bot imports only on first use. tracemalloc then attributes the
 Python allocations of `import bot.app` to packages (code objects, dicts, strings; not
@@ -44,8 +44,8 @@ STEPS = [
     ("on first use only: icalendar", "import icalendar"),
 ]  # fmt: skip
 
-# As `attache-bot run` on SQLite: peewee's database drivers kept out first (bot/drivers.py).
-KEEP_OUT = "from bot.drivers import keep_out_unused\nkeep_out_unused(False)\n"
+# As `attache-bot run` on SQLite: `import bot` keeps peewee's drivers out (bot/peewee_drivers.py).
+KEEP_OUT = "import bot\n"
 PROBE = (
     "import sys\n" + KEEP_OUT + "{code}\n"
     "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
@@ -54,8 +54,7 @@ PROBE = (
 
 TRACE = """
 import tracemalloc, collections, json
-from bot.drivers import keep_out_unused
-keep_out_unused(False)
+import bot
 tracemalloc.start()
 import bot.cli, bot.app
 snap = tracemalloc.take_snapshot()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot import datafiles, ledger, recovery
+from bot.client import CREDENTIALS_FILE, StartupError, login, make_client
 from bot.clock import Clock, SystemClock
 from bot.crypto import replay
 from bot.crypto.policy import KEYS_FILE, DeviceTrustPolicy, build_policy
@@ -22,20 +23,20 @@ from bot.dispatch import Dispatcher
 from bot.health import Health
 from bot.lock import DataDirLock
 from bot.looplag import LoopLag
-from bot.matrix import CREDENTIALS_FILE, MatrixTransport, StartupError, login, make_client
 from bot.metrics import Metrics
-from bot.outbox import Outbox
+from bot.outbox.sending import Outbox
 from bot.roomgc import RoomGC
 from bot.scheduler import Scheduler
 from bot.store import open_store, sqlite_path
 from bot.sync import SyncLoop
+from bot.transport import MatrixTransport
 from commands import build_registry
 from commands.context import Context
 from commands.directory.store import load_seed
 from commands.markings import Policy
 from config import Settings
 
-if TYPE_CHECKING:  # PostgreSQL's driver (asyncpg, 3 MiB) is imported only to use it
+if TYPE_CHECKING:  # PostgreSQL's driver (psycopg, ~10 MiB) is imported only to use it
     from bot.lease import Lease
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.archive import ArchiveError, Manifest, write_archive
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.store import sqlite_path
 from bot.store.migrations import MIGRATIONS
 from config import Settings
@@ -88,18 +88,22 @@ def _sqlite_members(settings: Settings, work: Path) -> tuple[dict[str, Path], in
 async def _postgresql_members(
     settings: Settings, work: Path
 ) -> tuple[dict[str, Path], int, str | None]:
-    import asyncpg
+    from psycopg import IsolationLevel
 
     from bot import datafiles
+    from bot.store import pgconn
 
     members: dict[str, Path] = {}
     (work / "postgresql").mkdir()
-    conn = await asyncpg.connect(settings.store_url, timeout=30)
+    conn = await pgconn.connect(settings.store_url, timeout=30)
+    db = pgconn.PgConnection(conn)
     try:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
+        await conn.set_read_only(True)
+        async with conn.transaction():  # one snapshot for every table
             tables = [
                 r["tablename"]
-                for r in await conn.fetch(
+                for r in await db.execute_fetchall(
                     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
                     "ORDER BY tablename"
                 )
@@ -109,21 +113,19 @@ async def _postgresql_members(
                 raise ArchiveError("the database holds no attache-bot store")
             layout: dict[str, list[str]] = {}
             for table in tables:
-                cols = await conn.fetch(
+                cols = await db.execute_fetchall(
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                    "current_schema() AND table_name = $1 AND is_generated = 'NEVER' "
+                    "current_schema() AND table_name = ? AND is_generated = 'NEVER' "
                     "ORDER BY ordinal_position",
-                    table,
+                    (table,),
                 )
                 layout[table] = [c["column_name"] for c in cols]
                 out = work / "postgresql" / f"{table}.copy"
-                await conn.copy_from_table(
-                    table, columns=layout[table], output=str(out), format="text"
-                )
+                await pgconn.copy_out(conn, table, layout[table], str(out))
                 members[f"postgresql/{table}.copy"] = out
-            version = int(await conn.fetchval("SELECT version FROM schema_version"))
-            sealed = await conn.fetchval(
-                "SELECT sealed FROM attache_files WHERE name = $1", CREDENTIALS_FILE
+            version = int(await db.fetchval("SELECT version FROM schema_version"))
+            sealed = await db.fetchval(
+                "SELECT sealed FROM attache_files WHERE name = ?", (CREDENTIALS_FILE,)
             )
     finally:
         await conn.close()

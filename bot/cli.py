@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def _settings(args: argparse.Namespace) -> Settings | None:
     """The settings, or None after printing each problem (`setting: what, how to fix`)."""
     # Imported here, after main() paused the collector: pydantic is a large import.
-    from config import ConfigError, load_settings
+    from bot.settings_vocabulary import load_settings
+    from config import ConfigError
 
     try:
         return load_settings(args.config)
@@ -51,13 +52,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import logs, version
-    from bot.drivers import keep_out_unused
 
     settings = _settings(args)
     if settings is None:
         return 2
-    # Before nio (its peewee loads every database driver it finds): SQLite needs none.
-    keep_out_unused(settings.on_postgresql)
     from bot.app import run_bot
     from bot.preflight import crypto_store_problems
 

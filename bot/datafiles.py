@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from bot.matrix import write_private
+from bot.private_files import write_private
 
 log = logging.getLogger(__name__)
 

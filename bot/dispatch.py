@@ -1,13 +1,15 @@
 """Runs commands and jobs exactly once: effect, replies and the event ID in one transaction.
 
-Incoming events queue per room (order kept within a room, rooms run concurrently); the
-handler itself runs inside the store's single write transaction, which is short because
-handlers do no network I/O: replies go to the outbox and are sent afterwards.
+The event ledger (`handled_events`) is checked and written in the same store transaction
+as the handler's effect and its replies, a replayed Megolm message is claimed once
+(`megolm_origins`), and a job is marked done with its effect. Events queue per room
+(bot/room_queues.py); the handler runs through bot/invoke.py inside the store's single
+write transaction, which is short because handlers do no network I/O: replies go to the
+outbox and are sent afterwards.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -18,25 +20,22 @@ import aiosqlite
 
 from bot import edits, ledger
 from bot.clock import Clock
-from bot.limits import length_refusal
+from bot.invoke import Invoker, rollback
 from bot.logs import correlation
 from bot.metrics import Metrics
-from bot.outbox import enqueue
-from bot.parking import Parking, describe, is_fenced
-from bot.ratelimit import RateLimiter, over_limit_text
+from bot.outbox.queue import enqueue
+from bot.parking import Parking
+from bot.ratelimit import RateLimiter
+from bot.room_queues import RoomQueues
 from bot.store import Store
-from commands.ambiguity import question
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
-from commands.directory.examples import examples_for
-from commands.errors import UserError
-from commands.i18n import _, language
-from commands.people import load_person, reader_language, render_people
-from commands.registry import Registry, roles_refusal
+from commands.i18n import language
+from commands.lookup import Registry
+from commands.people import load_person, render_people
+from commands.readers import reader_language
 from config import Settings
 
 log = logging.getLogger(__name__)
-
-PROCESS_ATTEMPTS = 3  # a store error on one event: tried this often, then parked
 
 
 class Dispatcher:
@@ -56,12 +55,12 @@ class Dispatcher:
         self.metrics = metrics
         self.on_committed = on_committed
         self.limiter = RateLimiter(settings.rate_limit_burst, settings.rate_limit_per_minute, clock)
-        self._queues: dict[str, asyncio.Queue[Incoming]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._inflight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
         self.parking = Parking(store, metrics, clock)
+        self.invoker = Invoker(settings, registry, self.limiter)
+        # Looked up at each event, not bound once: Dispatcher.process is the one entry.
+        self.queues = RoomQueues(
+            lambda incoming: self.process(incoming), self.parking, settings.language
+        )
 
     # -- queueing ----------------------------------------------------------------------
 
@@ -78,62 +77,11 @@ class Dispatcher:
         return bool(incoming.reply_to and self.registry.listeners.get("reply"))
 
     def submit(self, incoming: Incoming) -> None:
-        # IDs only, never the body: the log-hygiene tests read the DEBUG log for bodies.
-        log.debug("queued %s from %s in %s", incoming.event_id, incoming.sender, incoming.room_id)
-        queue = self._queues.setdefault(incoming.room_id, asyncio.Queue())
-        queue.put_nowait(incoming)
-        self._inflight += 1
-        self._idle.clear()
-        worker = self._workers.get(incoming.room_id)
-        if worker is None or worker.done():
-            self._workers[incoming.room_id] = asyncio.create_task(
-                self._room_worker(incoming.room_id)
-            )
-
-    async def _room_worker(self, room_id: str) -> None:
-        queue = self._queues[room_id]
-        while not queue.empty():
-            incoming = queue.get_nowait()
-            try:
-                await self._process_or_park(incoming)
-            finally:
-                self._inflight -= 1
-                if self._inflight == 0:
-                    self._idle.set()
-        # Idle: let the room's queue and worker go, or every room ever seen stays in memory.
-        if self._workers.get(room_id) is asyncio.current_task():
-            del self._workers[room_id]
-            self._queues.pop(room_id, None)
-
-    async def _process_or_park(self, incoming: Incoming) -> None:
-        """The store failed (not the handler, whose errors `_run` answers): tried again
-        twice (a database failover), then parked, and the room's next event goes on."""
-        for attempt in range(PROCESS_ATTEMPTS):
-            try:
-                await self.process(incoming)
-                return
-            except Exception as exc:
-                if is_fenced(exc):  # the instance that holds the lease handles it
-                    log.info("dispatch: not recording %s: lease lost", incoming.event_id)
-                    return
-                if attempt + 1 < PROCESS_ATTEMPTS:
-                    log.warning(
-                        "dispatch: could not record %s (%s); trying again",
-                        incoming.event_id,
-                        describe(exc),
-                    )
-                    await asyncio.sleep(0.5 * 4**attempt)
-                    continue
-                await self.parking.park_command(
-                    incoming, exc, secrets.token_hex(4), self.settings.language
-                )
+        self.queues.submit(incoming)
 
     async def drain(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+        """True once every submitted event is recorded; False after `timeout` seconds."""
+        return await self.queues.drain(timeout)
 
     # -- one event ---------------------------------------------------------------------
 
@@ -166,15 +114,17 @@ class Dispatcher:
                 here = await reader_language(db, person.language, room_id=incoming.room_id)
                 with language(here):
                     replaces, thread_root = incoming.replaces, incoming.thread_root
-                    if not self._within_rate(ctx, incoming):
+                    if not self.invoker.within_rate(ctx, incoming):
                         # Before edits are looked at: an edit costs what a command costs.
                         name, outcome, replaces = None, "rate_limited", None
                     elif replaces is not None:
-                        name, outcome, replaces, thread_root = await self._run_edit(ctx, incoming)
+                        name, outcome, replaces, thread_root = await self.invoker.run_edit(
+                            ctx, incoming
+                        )
                     elif await edits.superseded(db, incoming.event_id):
                         name, outcome = None, "superseded"  # its edit was handled first
                     else:
-                        name, outcome = await self._run(ctx, incoming)
+                        name, outcome = await self.invoker.run(ctx, incoming)
                 await render_people(db, ctx.outbox)
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(
@@ -200,111 +150,6 @@ class Dispatcher:
             return outcome
         finally:
             correlation.reset(token)
-
-    def _within_rate(self, ctx: Context, incoming: Incoming) -> bool:
-        """One token of the person's budget (bot/ratelimit.py); over it, they are told once.
-
-        Every event that reaches the dispatcher pays: commands, edits, replies, thread
-        replies, reactions."""
-        if self.limiter.allow(incoming.sender):
-            return True
-        if self.limiter.first_refusal(incoming.sender):
-            # A reaction is not a message to answer: answer the message it was put on; an
-            # edit's answer goes to the message the person sees (the one edited).
-            target = incoming.reaction_target if incoming.reaction_key else incoming.replaces
-            ctx.reply(over_limit_text(self.settings), **({"reply_to": target} if target else {}))
-        return False
-
-    async def _run_edit(
-        self, ctx: Context, incoming: Incoming
-    ) -> tuple[str | None, str, str, str | None]:
-        """An edit: run its new text only if nothing of its chain took effect yet.
-
-        Returns (command, outcome, the chain's original, its thread). Answers go to the
-        original (what the person sees in Element), in its thread.
-        """
-        assert incoming.replaces is not None
-        chain = await edits.load_chain(ctx.db, incoming.replaces)
-        root = chain.root if chain else incoming.replaces
-        thread = chain.thread_root if chain else None
-        if chain is not None and chain.sender != incoming.sender:
-            return None, "edit_ignored", root, thread  # Element ignores such edits too
-        applied = [e for e, _cmd in chain.applied] if chain else []
-        if applied and not await edits.changed_anything(ctx.db, applied):
-            applied = []  # a read-only command (!agenda 7 → 14): answer the new text
-        if chain is not None and applied:
-            made = await edits.objects_made_by(ctx.db, applied)
-            ctx.reply(edits.not_applied_text(self.registry, chain, made, incoming.body))
-            name, outcome = chain.applied[-1][1], "edit_not_applied"
-        elif self.registry.is_command(incoming.body):
-            name, outcome = await self._run(ctx, incoming)
-        else:
-            return None, "ignored", root, thread
-        for msg in ctx.outbox:
-            if msg.reply_to == incoming.event_id:
-                msg.reply_to = root
-                if msg.room_id == incoming.room_id and msg.thread_root is None:
-                    msg.thread_root = thread
-        return name, outcome, root, thread
-
-    async def _run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
-        is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
-        name: str | None = None
-        # One check for every event that can change state (commands, thread replies,
-        # replies, reactions): the same length and rate limits, before any parsing.
-        refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
-        if refusal is not None:
-            ctx.reply(await examples_for(ctx.db, incoming.sender, refusal))
-            return None, "too_long"
-        await ctx.db.execute("SAVEPOINT handler")
-        try:
-            if is_command:
-                named = self.registry.named(incoming.body)
-                if named is not None and named.roles is not None:
-                    if not (ctx.person and ctx.person.has_role(*named.roles)):
-                        name = named.name  # refused for the role before any usage error
-                        raise UserError(roles_refusal(f"{ctx.prefix}{name}", named.roles))
-                invocation = self.registry.parse(incoming.body, ctx.now)
-                name = invocation.spec.name
-                roles = invocation.spec.roles
-                if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-                    raise UserError(roles_refusal(f"{ctx.prefix}{name}", roles))
-                await invocation.spec.call(ctx, invocation.args)
-            else:
-                kind = (
-                    "reaction"
-                    if incoming.reaction_key is not None
-                    else "thread_reply"
-                    if incoming.thread_root
-                    else "reply"
-                )
-                name = f"<{kind}>"
-                handled = False
-                for listener in self.registry.listeners.get(kind, []):
-                    if await listener(ctx, incoming):
-                        handled = True
-                        break
-                if not handled:
-                    await ctx.db.execute("RELEASE handler")
-                    return name, "ignored"
-            await ctx.db.execute("RELEASE handler")
-            return name, "ok"
-        except UserError as exc:
-            await _rollback(ctx)
-            asked = question(exc, incoming.body if is_command else None)
-            ctx.reply(await examples_for(ctx.db, incoming.sender, asked))
-            return name, "user_error"
-        except Exception:
-            await _rollback(ctx)
-            log.exception("internal error in %s (ref %s)", name, ctx.correlation_id)
-            ctx.reply(
-                _(
-                    "Something went wrong on my side (ref {ref}). Nothing was changed. Try "
-                    "again, or give the ref to an operator.",
-                    ref=ctx.correlation_id,
-                )
-            )
-            return name, "error"
 
     # -- scheduled jobs ----------------------------------------------------------------
 
@@ -346,7 +191,7 @@ class Dispatcher:
                     await handler(ctx, job)
                     await db.execute("RELEASE job")
                 except Exception:
-                    await _rollback(ctx, "job")
+                    await rollback(ctx, "job")
                     log.exception("job %d (%s) failed (ref %s)", job_id, job.kind, corr)
                     state = "failed"
                 await render_people(db, ctx.outbox)
@@ -421,12 +266,3 @@ async def _replayed(db: aiosqlite.Connection, incoming: Incoming, now: str) -> b
         (incoming.event_id, incoming.room_id, incoming.sender, correlation.get(), now),
     )
     return True
-
-
-async def _rollback(ctx: Context, savepoint: str = "handler") -> None:
-    """Undo the handler's writes and forget what it queued: a refused command changes nothing."""
-    await ctx.db.execute(f"ROLLBACK TO {savepoint}")
-    await ctx.db.execute(f"RELEASE {savepoint}")
-    ctx.outbox.clear()
-    ctx.scheduled.clear()
-    ctx.unscheduled.clear()

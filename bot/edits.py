@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from commands.i18n import _
-from commands.registry import Registry
+from commands.lookup import Registry
 
 # Outcomes in the ledger that changed something; any other outcome left nothing behind.
 APPLIED = "ok"

@@ -6,7 +6,7 @@ or restarting server answers 5xx or not at all. Such joins are retried with back
 (bounded, in the background: the sync loop waits only for the first attempt). A permanent refusal
 (the invite was withdrawn, the room is gone) is not retried beyond the budget.
 
-Who is in a room is asked of the server (bot/matrix.py server_members), not read from a
+Who is in a room is asked of the server (bot/room_members.py), not read from a
 lazy-loaded sync: after a remote (partial-state) join, the first syncs show only the bot's
 own membership. Reading it waits at most STATE_TIMEOUT seconds.
 """

@@ -30,9 +30,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-import asyncpg
+import psycopg
 
+from bot.store import pgconn
 from bot.store.pgconn import PgConnection
 from bot.store.postgres import FencedOff
 
@@ -54,7 +56,7 @@ class Lease:
     on_lost: Callable[[], None] | None = None
     token: int | None = None
     _renewed_at: float | None = None  # monotonic time of the last successful acquire/renew
-    _conn: asyncpg.Connection | None = field(default=None, repr=False)
+    _conn: psycopg.AsyncConnection[Any] | None = field(default=None, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -65,29 +67,27 @@ class Lease:
     def poll(self) -> float:
         return self.failover_seconds / 6
 
-    async def _db(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.url, timeout=self.poll)
-        return self._conn
+    async def _db(self) -> PgConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await pgconn.connect(self.url, timeout=self.poll)
+        return PgConnection(self._conn)
 
     async def try_acquire(self) -> bool:
         """Take the lease if nobody holds it or it expired; True if this instance holds it."""
         started = time.monotonic()
         db = await self._db()
-        row = await db.fetchrow(
+        token = await db.fetchval(
             "INSERT INTO attache_lease (name, holder, token, expires_at) "
-            "VALUES ($1, $2, 1, now() + make_interval(secs => $3)) "
+            "VALUES (?, ?, 1, now() + make_interval(secs => ?)) "
             "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
             "token = attache_lease.token + 1, acquired_at = now(), "
             "expires_at = EXCLUDED.expires_at WHERE attache_lease.expires_at < now() "
             "RETURNING token",
-            LEASE_NAME,
-            self.holder,
-            self.ttl,
+            (LEASE_NAME, self.holder, self.ttl),
         )
-        if row is None:
+        if token is None:
             return False
-        self.token = int(row["token"])
+        self.token = int(token)
         self._renewed_at = started
         log.info("lease: acquired (token %d); this instance is active", self.token)
         return True
@@ -99,7 +99,7 @@ class Lease:
             try:
                 if await self.try_acquire():
                     return True
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, psycopg.Error) as exc:
                 log.warning("lease: cannot reach the database (%s)", type(exc).__name__)
             if not said:
                 log.info("lease: another instance is active; standing by")
@@ -119,16 +119,13 @@ class Lease:
             return False
         started = time.monotonic()
         db = await self._db()
-        row = await db.fetchrow(
-            "UPDATE attache_lease SET expires_at = now() + make_interval(secs => $3) "
-            "WHERE name = $1 AND holder = $2 AND token = $4 AND expires_at > now() "
+        token = await db.fetchval(
+            "UPDATE attache_lease SET expires_at = now() + make_interval(secs => ?) "
+            "WHERE name = ? AND holder = ? AND token = ? AND expires_at > now() "
             "RETURNING token",
-            LEASE_NAME,
-            self.holder,
-            self.ttl,
-            self.token,
+            (self.ttl, LEASE_NAME, self.holder, self.token),
         )
-        if row is None:
+        if token is None:
             return False
         self._renewed_at = started
         return True
@@ -147,10 +144,10 @@ class Lease:
             await asyncio.sleep(self.ttl / 3)
             try:
                 ok = await asyncio.wait_for(self.renew(), self.ttl / 3)
-            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            except (OSError, TimeoutError, psycopg.Error) as exc:
                 log.warning("lease: renewal failed (%s)", type(exc).__name__)
                 if self._conn is not None:
-                    self._conn.terminate()
+                    self._conn.pgconn.finish()  # drop it at once; the next try reconnects
                 ok = self.valid()  # keep trying while the lease has not run out
                 if ok:
                     continue
@@ -193,12 +190,10 @@ class Lease:
                 db = await self._db()
                 await db.execute(
                     "UPDATE attache_lease SET expires_at = now() "
-                    "WHERE name = $1 AND holder = $2 AND token = $3",
-                    LEASE_NAME,
-                    self.holder,
-                    self.token,
+                    "WHERE name = ? AND holder = ? AND token = ?",
+                    (LEASE_NAME, self.holder, self.token),
                 )
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, psycopg.Error):
                 log.warning("lease: could not release; a standby waits for it to expire")
             self.token = None
         if self._conn is not None:

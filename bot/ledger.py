@@ -9,7 +9,10 @@ two things in them are readable without any room key (the clear part of
   `m.relates_to` out of the ciphertext, as the spec asks, so Element can thread it);
 - a message a scheduled job sent carries `org.attache.ledger`: an HMAC of the job's
   identity under a key derived from the pickle key. The homeserver learns only that the
-  value is unique; the bot, after a restore, recognises the jobs that already fired.
+  value is unique; the bot, after a restore, recognises the jobs that already fired;
+- so does the answer to an edit or a reaction (whose reply relation names another event:
+  commands/answers.py), with the HMAC of the event it answers, so that after a restore
+  the bot recognises the edits and reactions it answered as well.
 
 bot/recovery.py reads both back after a restore (bot/restore.py).
 """
@@ -20,9 +23,10 @@ import base64
 import hashlib
 import hmac
 
+from commands.answers import FIELD, event_origin
 from config import Settings
 
-FIELD = "org.attache.ledger"
+__all__ = ["FIELD", "event_origin", "job_origin", "key_for", "tag"]
 
 
 def key_for(settings: Settings) -> bytes:

@@ -13,7 +13,8 @@ from datetime import datetime
 from commands.context import Incoming
 from commands.errors import UserError
 from commands.i18n import _
-from commands.registry import CommandSpec, Registry
+from commands.lookup import Registry
+from commands.registry import CommandSpec
 from commands.words import split_head
 from config import Settings
 

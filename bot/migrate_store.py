@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass, field
 
 from bot import datafiles
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
 from bot.lock import DataDirLock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.store import sqlite_path
 from bot.store.database import Store
 from bot.store.postgres import PgStore

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import Incoming, OutMessage, utc_iso
 from commands.i18n import _, language
-from commands.people import reader_language
+from commands.readers import reader_language
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 
 def describe(exc: BaseException) -> str:
-    """`DataError [22023] at bot/sync.py:372 in _person_left`: what and where, no values."""
+    """`DataError [22023] at bot/dm_lifecycle.py:121 in person_left`: what and where, no values."""
     what = type(exc).__name__
     state = getattr(exc, "sqlstate", None)
     if isinstance(state, str) and state:

@@ -21,7 +21,7 @@ from typing import Any
 
 from config import Settings
 
-CREDENTIALS_FILE = "credentials.json"  # bot.matrix.CREDENTIALS_FILE, without importing nio
+CREDENTIALS_FILE = "credentials.json"  # bot.client.CREDENTIALS_FILE, without importing nio
 KEYS_FILE = "cross_signing.keys"  # bot.crypto.policy.KEYS_FILE
 CRYPTO_DIR = "crypto"
 
@@ -81,7 +81,8 @@ def crypto_store_problems(settings: Settings) -> list[str]:
 
 
 def _keys_file_problems(settings: Settings) -> list[str]:
-    from bot.crypto.cross_signing import CrossSigningError, load_keys
+    from bot.crypto.errors import CrossSigningError
+    from bot.crypto.key_file import load_keys
 
     path = settings.data_dir / KEYS_FILE
     try:
@@ -98,22 +99,22 @@ def _keys_secret(settings: Settings) -> str:
 
 
 def _postgresql_problems(settings: Settings) -> list[str]:
-    import psycopg2
+    import psycopg
 
-    from bot.crypto.pgstore import connection_kwargs
     from bot.datafiles import SealedFileError, unseal
 
     assert settings.pickle_key is not None
     try:
-        conn = psycopg2.connect(**connection_kwargs(settings.store_url), connect_timeout=10)
-    except psycopg2.Error as exc:
+        conn = psycopg.connect(settings.store_url, connect_timeout=10)
+    except psycopg.Error as exc:
         return [f"database_url: cannot connect ({_first_line(exc)}); {DATABASE_HINT}"]
     problems: list[str] = []
     with closing(conn):
-        conn.set_session(readonly=True, autocommit=True)
+        conn.read_only = True
+        conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SELECT to_regclass('attache_files'), to_regclass('accounts')")
-            files_table, accounts_table = cur.fetchone()
+            files_table, accounts_table = cur.fetchone() or (None, None)
             device_id = settings.device_id
             if files_table is not None:
                 cur.execute("SELECT name, sealed FROM attache_files")
@@ -171,9 +172,9 @@ def explain(
 
     `database` names where the database URL came from (migrate-store's is `--to`).
     """
+    from bot.client import StartupError
     from bot.datafiles import SealedFileError
     from bot.lock import AlreadyRunning
-    from bot.matrix import StartupError
     from bot.store import StoreTooNew
 
     name = type(exc).__name__
@@ -184,7 +185,7 @@ def explain(
         return SETTINGS, pickle_key_problem(where)
     if isinstance(exc, SealedFileError):
         return SETTINGS, f"{_keys_secret(settings)}: {exc}"
-    if _from(exc, "asyncpg", "psycopg2", "peewee") and _is_connection_problem(exc):
+    if _from(exc, "psycopg", "psycopg_pool", "peewee") and _is_connection_problem(exc):
         hint = DATABASE_HINT.replace("database_url", database)
         return CANNOT_START, f"{database}: cannot connect ({_first_line(exc)}); {hint}"
     if _from(exc, "aiohttp") and isinstance(exc, (OSError, TimeoutError)):
@@ -207,7 +208,7 @@ def _is_connection_problem(exc: BaseException) -> bool:
         return True
     cls: Any = type(exc)
     names = {c.__name__ for c in cls.__mro__}
-    # asyncpg: InvalidPasswordError, InvalidCatalogNameError, ...; psycopg2: OperationalError
+    # psycopg: OperationalError (and its SQLSTATE classes); peewee: OperationalError
     return bool(
         names
         & {

@@ -17,10 +17,10 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import Clock
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from commands.context import OutMessage, utc_iso
 from commands.i18n import _, language
-from commands.people import reader_language
+from commands.readers import reader_language
 from config import Settings
 
 # Buckets of people who have not been heard from for a while are full again: forget them

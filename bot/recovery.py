@@ -13,11 +13,13 @@ are in the restore marker, sealed), so nobody keeps encrypting for them.
 
 What already happened is read from the homeserver, which outlives the restore
 (bot/ledger.py): every command one of the bot's events replies to is recorded as handled
-(outcome `answered_before_restore`), so it is not run again; every job whose ledger tag
-is on one of the bot's events fires again for its effect only (the next occurrence of a
-repeating reminder is scheduled) with no message. A command after the backup that was
-never answered is still run if the fresh device can read it, and otherwise its sender is
-told it could not be read (the sync loop's undecryptable path), never left in silence.
+(outcome `answered_before_restore`), so it is not run again, and so is every edit or
+reaction whose answer carries its ledger tag (commands/answers.py: those answers reply to
+another event); every job whose ledger tag is on one of the bot's events fires again for
+its effect only (the next occurrence of a repeating reminder is scheduled) with no message.
+A command after the backup that was never answered is still run if the fresh device can
+read it, and otherwise its sender is told it could not be read (the sync loop's
+undecryptable path), never left in silence.
 Each room where the bot had answered since the backup is told, once, that what was asked
 there since then is undone (its effects are gone with the restore, and the numbers given
 out may be reused).
@@ -35,16 +37,16 @@ from typing import Any
 from nio import Api, AsyncClient, JoinedRoomsResponse
 
 from bot import ledger
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.clock import Clock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import language, ngettext
 from commands.outbox_row import Queued
-from commands.people import reader_language
-from commands.timeparse import fmt
+from commands.readers import reader_language
+from commands.time import fmt
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -103,13 +105,16 @@ async def recover(
         stale.unlink(missing_ok=True)
     since = datetime.fromisoformat(marker["backup_created_at"]) - SKEW
     try:
-        replied, tags = await read_ledger(client, int(since.timestamp() * 1000))
+        replied, tags, others = await read_ledger(client, int(since.timestamp() * 1000))
     except Exception as exc:  # the marker stays: the next start tries again
         raise StartupError(
             f"after the restore: cannot read the bot's rooms back from the homeserver "
             f"({type(exc).__name__}: {exc}); start again once it answers"
         ) from None
     key = ledger.key_for(settings)
+    for event_id, room_id in others.items():  # edits and reactions answered elsewhere
+        if ledger.tag(key, ledger.event_origin(event_id)) in tags:
+            replied.setdefault(event_id, room_id)
     now = utc_iso(clock.now())
     async with store.write() as db:
         undone: dict[str, str] = {}  # answered after the backup: the restore undid them
@@ -233,19 +238,25 @@ async def _log_out(client: AsyncClient, token: str) -> None:
         log.warning("restore: logging out a superseded device answered %d", status)
 
 
-async def read_ledger(client: AsyncClient, since_ms: int) -> tuple[dict[str, str], set[str]]:
-    """The bot's own events since `since_ms` in every room it is in: the events they reply
-    to (event ID -> room) and the ledger tags they carry."""
+async def read_ledger(
+    client: AsyncClient, since_ms: int
+) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """The events since `since_ms` in every room the bot is in: those the bot's own events
+    reply to (event ID -> room), the ledger tags the bot's events carry, and everyone
+    else's events (event ID -> room), to match against those tags."""
     replied: dict[str, str] = {}
     tags: set[str] = set()
+    others: dict[str, str] = {}
     rooms = await client.joined_rooms()
     if not isinstance(rooms, JoinedRoomsResponse):
         raise RuntimeError(f"cannot list the bot's rooms ({getattr(rooms, 'status_code', rooms)})")
-    only_mine = json.dumps({"senders": [client.user_id], "lazy_load_members": True})
+    messages = json.dumps(
+        {"types": ["m.room.encrypted", "m.room.message", "m.reaction"], "lazy_load_members": True}
+    )
     for room_id in rooms.rooms:
         token: str | None = None
         for _page in range(MAX_PAGES):
-            query: dict[str, Any] = {"dir": "b", "limit": 100, "filter": only_mine}
+            query: dict[str, Any] = {"dir": "b", "limit": 100, "filter": messages}
             if token is not None:
                 query["from"] = token
             path = Api._build_path(["rooms", room_id, "messages"], query)
@@ -261,6 +272,10 @@ async def read_ledger(client: AsyncClient, since_ms: int) -> tuple[dict[str, str
                 if int(event.get("origin_server_ts") or 0) < since_ms:
                     older = True
                     break
+                if event.get("sender") != client.user_id:
+                    if isinstance(event.get("event_id"), str):
+                        others[event["event_id"]] = room_id
+                    continue
                 content = event.get("content") or {}
                 relates = content.get("m.relates_to") or {}
                 answered = (relates.get("m.in_reply_to") or {}).get("event_id")
@@ -271,4 +286,4 @@ async def read_ledger(client: AsyncClient, since_ms: int) -> tuple[dict[str, str
             token = body.get("end")
             if older or not chunk or token is None:
                 break
-    return replied, tags
+    return replied, tags, others

@@ -34,9 +34,10 @@ from typing import Any
 
 from bot import datafiles
 from bot.archive import ArchiveError, Manifest, read_archive
+from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
 from bot.lock import AlreadyRunning, DataDirLock
-from bot.matrix import CREDENTIALS_FILE, CRYPTO_DIR, write_private
+from bot.private_files import write_private
 from bot.store import open_store, sqlite_path
 from bot.store.migrations import MIGRATIONS
 from config import Settings
@@ -200,8 +201,7 @@ def _place(src: Path, dst: Path) -> None:
 
 
 async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
-    import asyncpg
-
+    from bot.store import pgconn
     from bot.store.postgres import PgStore
 
     with tempfile.TemporaryDirectory(prefix="attache-restore-") as tmp:
@@ -212,24 +212,25 @@ async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
             (work / "postgresql" / "tables.json").read_text(encoding="utf-8")
         )
         url = settings.store_url
-        conn = await asyncpg.connect(url, timeout=30)
+        conn = await pgconn.connect(url, timeout=30)
+        db = pgconn.PgConnection(conn)
         try:
             existing = {
                 r[0]
-                for r in await conn.fetch(
+                for r in await db.execute_fetchall(
                     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
                 )
             }
             current_creds = None
             if "attache_lease" in existing:
-                held = await conn.fetchval(
+                held = await db.fetchval(
                     "SELECT holder FROM attache_lease WHERE expires_at > now() LIMIT 1"
                 )
                 if held is not None:
                     raise RestoreRefused(
                         f"an instance holds the lease ({held}); stop every instance first"
                     )
-            others = await conn.fetchval(
+            others = await db.fetchval(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
@@ -239,12 +240,12 @@ async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
                     "stop every instance first"
                 )
             if "attache_files" in existing:
-                current_creds = await conn.fetchval(
-                    "SELECT sealed FROM attache_files WHERE name = $1", CREDENTIALS_FILE
+                current_creds = await db.fetchval(
+                    "SELECT sealed FROM attache_files WHERE name = ?", (CREDENTIALS_FILE,)
                 )
             async with conn.transaction():
                 for table in sorted((set(layout) | {"schema_version", "attache_lease"}) & existing):
-                    await conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+                    await db.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
         finally:
             await conn.close()
         # The tables as the backup's version made them, then its rows.
@@ -252,35 +253,31 @@ async def _restore_postgresql(settings: Settings, src: Path) -> Restored:
         await schema.open()
         await schema.close()
         _create_crypto_tables(settings, manifest)
-        conn = await asyncpg.connect(url, timeout=30)
+        conn = await pgconn.connect(url, timeout=30)
+        db = pgconn.PgConnection(conn)
         try:
             async with conn.transaction():
                 known = [t for t in layout if t != "schema_version"]
-                await conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in known) + " CASCADE")
+                await db.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in known) + " CASCADE")
                 for table in _fk_order(
                     known,
-                    await conn.fetch(
+                    await db.execute_fetchall(
                         "SELECT conrelid::regclass::text AS child, confrelid::regclass::text "
                         "AS parent FROM pg_constraint WHERE contype = 'f'"
                     ),
                 ):
-                    await conn.copy_to_table(
-                        table,
-                        source=str(work / "postgresql" / f"{table}.copy"),
-                        columns=layout[table],
-                        format="text",
+                    await pgconn.copy_in(
+                        conn, table, layout[table], str(work / "postgresql" / f"{table}.copy")
                     )
                     for col in layout[table]:
-                        seq = await conn.fetchval(
-                            "SELECT pg_get_serial_sequence($1, $2)", table, col
-                        )
+                        seq = await db.fetchval("SELECT pg_get_serial_sequence(?, ?)", (table, col))
                         if seq:
                             top = f'(SELECT MAX("{col}") FROM "{table}")'
-                            await conn.execute(
-                                f"SELECT setval($1, GREATEST({top}, 1), {top} IS NOT NULL)", seq
+                            await db.execute(
+                                f"SELECT setval(?, GREATEST({top}, 1), {top} IS NOT NULL)", (seq,)
                             )
-                archive_creds = await conn.fetchval(
-                    "SELECT sealed FROM attache_files WHERE name = $1", CREDENTIALS_FILE
+                archive_creds = await db.fetchval(
+                    "SELECT sealed FROM attache_files WHERE name = ?", (CREDENTIALS_FILE,)
                 )
         finally:
             await conn.close()

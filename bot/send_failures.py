@@ -30,13 +30,14 @@ import aiosqlite
 
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.outbox.queue import enqueue
 from bot.send_policy import EXPIRED, NOTICE, REPLY, SendPolicy, kind_of
 from bot.store import Store
 from commands.context import OutMessage, parse_utc, utc_iso
 from commands.delivery import name_of, notice_target, record_undelivered
 from commands.i18n import _, language, ngettext
 from commands.outbox_row import Queued
-from commands.people import languages_of, reader_language
+from commands.readers import languages_of, reader_language
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,6 @@ class SendFailures:
                 )
             notices = await self._tell_askers(db, failed, reason, rate_limited, now_iso)
             notices += await self._tell_admins(db, len(failed), reason, rate_limited, now)
-            from bot.outbox import enqueue  # the outbox imports this module
-
             await enqueue(db, notices, now_iso)
         for item in failed:
             self.metrics.send_giveups.labels(item.kind, reason).inc()

@@ -5,16 +5,22 @@ from __future__ import annotations
 from types import ModuleType
 
 from commands import core, exports, trust
-from commands.actions import chat as actions_chat
+from commands.actions import creating as actions_creating
+from commands.actions import details as actions_details
+from commands.actions import editing as actions_editing
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
-from commands.actions import summits
+from commands.actions import progress as actions_progress
+from commands.actions import summit_views, summits
 from commands.directory import chat as directory
-from commands.liaison import chat as liaison_chat
+from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
+from commands.liaison import moves as liaison_moves
+from commands.liaison import relays as liaison_relays
 from commands.liaison import views as liaison_views
-from commands.registry import Registry
-from commands.schedule import chat as schedule_chat
+from commands.lookup import Registry
+from commands.schedule import changing as schedule_changing
+from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs
 from commands.schedule import views as schedule_views
 
@@ -23,14 +29,21 @@ MODULES: tuple[ModuleType, ...] = (
     trust,
     directory,
     summits,
-    actions_chat,
+    summit_views,
+    actions_creating,
+    actions_editing,
+    actions_progress,
+    actions_details,
     actions_listing,
     actions_jobs,
     exports,
-    liaison_chat,
+    liaison_creating,
+    liaison_relays,
+    liaison_moves,
     liaison_views,
     liaison_jobs,
-    schedule_chat,
+    schedule_creating,
+    schedule_changing,
     schedule_views,
     schedule_jobs,
 )

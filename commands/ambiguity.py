@@ -6,7 +6,7 @@ review`)?": the person's own command with the time made plain, each one copyable
 accepted. The same for a wall time that does not exist (clocks go forward: the two
 nearest valid times) and one that happens twice (clocks go back: the two offsets).
 
-The time reader (commands/timeparse.py) raises `Ambiguous`, a ValueError, with its
+The time reader (commands/time/) raises `Ambiguous`, a ValueError, with its
 readings; the domains wrap it in their UserError as they do any ValueError; the dispatcher
 asks `question()` for the refusal text, which finds the readings through the exception's
 context and writes them into the command as it was sent. Where the command cannot be

@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from commands.answers import tag_answer
 from commands.event_size import fit
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.outbox_row import Queued
+from commands.readers import languages_of, reader_language
 from commands.render import Rendered, plain
 
 if TYPE_CHECKING:
-    from commands.registry import Registry
+    from commands.lookup import Registry
     from config import Settings
 
 
@@ -238,8 +240,6 @@ class Context:
     async def language_for(self, *, user_id: str | None = None, room_id: str | None = None) -> str:
         """The language of a message to a person's DM (user_id) or to a room (room_id): a
         DM room reads in its person's, a post's or summit's room in its own (lang=)."""
-        from commands.people import reader_language
-
         if user_id is None and room_id is None:
             return self.person.language if self.person is not None else self.settings.language
         return await reader_language(
@@ -252,7 +252,6 @@ class Context:
         """One DM to each person, `build(user_id)` called in that person's language
         (within `language()`: what it renders with `_()` reads in theirs)."""
         from commands.i18n import language
-        from commands.people import languages_of
 
         people = list(dict.fromkeys(users))
         langs = await languages_of(self.db, people, self.settings.language)
@@ -264,6 +263,7 @@ class Context:
 
     def _queue(self, rendered: Rendered, kw: dict[str, Any]) -> OutMessage:
         """Append one message, or several if it is too large for one Matrix event."""
+        tag_answer(self.incoming, kw)  # an edit's or a reaction's answer names it
         parts = fit(rendered.body, rendered.html)
         first = OutMessage(body=parts[0][0], html=parts[0][1], **kw)
         self.outbox.append(first)

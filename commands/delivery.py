@@ -1,8 +1,8 @@
 """What the domains do when a message cannot reach its person: tell the sender, keep history.
 
-The runtime (bot/outbox.py) decides that a message is undeliverable; this module turns that
-into the notice for the person it was sent on behalf of (its OutMessage.origin) and into
-the history of the object it was about. One rule for every command.
+The runtime (bot/outbox/dm_repair.py) decides that a message is undeliverable; this module
+turns that into the notice for the person it was sent on behalf of (its
+OutMessage.origin) and into the history of the object it was about. One rule for every command.
 """
 
 from __future__ import annotations

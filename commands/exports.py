@@ -22,10 +22,11 @@ from commands.context import Attachment, Context
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext
 from commands.markings.access import released_to_sender
-from commands.markings.model import Marking, Policy
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.markings.store import reader_here
 from commands.registry import Param, command
-from commands.timeparse import Due, show_due
+from commands.time import Due, show_due
 
 # A machine format: the column names, the status keys (open, in_progress ...) and yes/no stay
 # in English whatever the requester's language, so scripts that read the file keep working.
@@ -109,7 +110,7 @@ async def to_markdown(
     marking: Marking | None = None,
 ) -> str:
     """By owner; a marked file starts and ends with its marking line (as paper does).
-    In the current reader's language (the requester's), dates by the timeparse helpers."""
+    In the current reader's language (the requester's), dates by commands.time."""
     banner = [f"**{md_escape(marking.shown())}**", ""] if marking else []
     flagged = "**" + _("OVERDUE") + "**"
     lines = [

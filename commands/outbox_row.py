@@ -1,6 +1,6 @@
 """The format of one queued message in the outbox table, written and read by this module only.
 
-The command layer writes rows (Context → bot.outbox.enqueue) in the transaction of the
+The command layer writes rows (Context → bot.outbox.queue.enqueue) in the transaction of the
 effect that produced them; the outbox reads them back to send, the sync loop reads an
 origin to tell a sender about a failed delivery, and the test fakes read them to see what
 was said. All of them go through `Queued.dumps()` / `Queued.loads()`, so a new field is

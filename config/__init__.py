@@ -1,5 +1,6 @@
 """Operator configuration."""
 
-from config.settings import ConfigError, Settings, load_settings
+from config.loading import ConfigError, load_settings
+from config.settings import Settings
 
 __all__ = ["ConfigError", "Settings", "load_settings"]

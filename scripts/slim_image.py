@@ -5,7 +5,8 @@
 - Babel's locale data is kept for English, `root` and each language with a catalogue in
   LOCALES (commands/locales): adding a language's .po file and rebuilding keeps working;
 - pycountry's translations go (the bot reads country codes only), and test suites that
-  wheels ship (pycryptodome's SelfTest, icalendar's tests), Cython and C sources, stubs;
+  wheels ship (pycryptodome's SelfTest, every package's own `tests`/`test` directory:
+  icalendar, jsonschema, regex, aiosqlite, ...), Cython and C sources, stubs;
 - extension modules lose their debugging symbols (`strip`, when present).
 
 `system`: in the final stage, the base image's own pip and setuptools go too.
@@ -20,7 +21,9 @@ import sys
 from pathlib import Path
 
 INSTALLERS = ("pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack")
-SHIPPED_TESTS = ("Crypto/SelfTest", "icalendar/tests", "pycountry/locales")
+SHIPPED_TESTS = ("Crypto/SelfTest", "pycountry/locales")
+# A package's own test suite, one level down (`jsonschema/tests`): never imported at run time.
+PACKAGE_TESTS = ("*/tests", "*/test")
 # Sources of compiled extensions and type stubs: never read at run time.
 BUILD_ONLY = ("*.pyx", "*.pxd", "*.pxi", "*.c", "*.h", "*.pyi")
 
@@ -88,6 +91,10 @@ def slim_venv(venv: Path, locales: Path) -> int:
     freed += keep_babel_locales(site_packages, locales)
     for rel in SHIPPED_TESTS:
         freed += remove(site_packages / rel)
+    for pattern in PACKAGE_TESTS:
+        for path in site_packages.glob(pattern):
+            if path.is_dir():
+                freed += remove(path)
     for pattern in BUILD_ONLY:
         for path in site_packages.rglob(pattern):
             freed += remove(path)

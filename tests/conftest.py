@@ -8,9 +8,13 @@ more to run in parallel.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +22,26 @@ from tests.harness.postgres import PostgresServer
 from tests.harness.synapse import SynapseServer
 
 UserFactory = Callable[..., dict[str, str]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n N`` and no ``--dist``: one test at a time to whichever worker is free, in
+    collection order, an ``xdist_group`` kept on one worker (tests/unit/test_examples.py's
+    user-error checks run last). Set here rather than in addopts, whose xdist options
+    would make ``-p no:xdist`` an error.
+    """
+    if getattr(config.option, "dist", "no") == "load":  # xdist's default for -n
+        config.option.dist = "loadgroup"
+        config.option.loadscopereorder = False
+    # A worker reads its options from the command line again: it learns of the group
+    # scheduling from the controller (pytest_configure_node), to name each test's group.
+    if getattr(config, "workerinput", {}).get("loadgroup"):
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent with -p no:xdist
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +115,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.new_database()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file the bot's own code migrated, once per session, to copy for each test."""
+    from bot.store import Store
+
+    async def migrate(path: Path) -> None:
+        store = Store(path)
+        await store.open()
+        await store.close()
+
+    path = tmp_path_factory.mktemp("migrated") / "attache.db"
+    # Session fixtures may be set up inside pytest-asyncio's running loop: not this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, migrate(path)).result()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database at the latest schema, of each backend: a bot core's store.
+
+    The same as a fresh database the bot migrated on opening, without paying for the
+    migrations in every test: a copy of a migrated SQLite file, or PostgreSQL's one
+    migrated database emptied (tests/harness/postgres.py). Tests of the migrations and
+    of opening a new database take `database_url`.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        path.chmod(0o600)
+        return f"sqlite:///{path}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.migrated_database()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from bot.client import StartupError, login, make_client
 from bot.crypto.policy import own_cross_signing
 from bot.lock import AlreadyRunning, DataDirLock
-from bot.matrix import StartupError, login, make_client
 from config import Settings
 
 log = logging.getLogger(__name__)

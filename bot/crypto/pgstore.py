@@ -18,11 +18,13 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import psycopg2
-import psycopg2.extensions
-from peewee import SQL, Field, Model, OnConflict, PostgresqlDatabase
+from peewee import SQL, Field, Model, OnConflict
+from playhouse.psycopg3_ext import Psycopg3Database
 
+from bot import peewee_drivers
 from bot.niostore import BotCryptoStore
+
+peewee_drivers.hand_over()  # peewee was imported without psycopg (bot/peewee_drivers.py)
 
 
 def unique_key(model: type[Model]) -> list[Field]:
@@ -41,21 +43,10 @@ def unique_key(model: type[Model]) -> list[Field]:
     raise ValueError(f"{meta.table_name}: no unique key to upsert on")
 
 
-# psycopg2 reads BYTEA as memoryview; nio's ByteField expects bytes (SQLite gives bytes).
-_BYTEA_AS_BYTES = psycopg2.extensions.new_type(
-    psycopg2.BINARY.values,
-    "ATTACHE_BYTEA",
-    lambda value, cur: None if value is None else bytes(psycopg2.BINARY(value, cur)),
-)
-
-
-class UpsertingPostgresqlDatabase(PostgresqlDatabase):  # type: ignore[misc]
-    """PostgreSQL that reads peewee's REPLACE as an upsert on the model's unique key."""
-
-    def _connect(self) -> Any:
-        conn = super()._connect()
-        psycopg2.extensions.register_type(_BYTEA_AS_BYTES, conn)
-        return conn
+class UpsertingPostgresqlDatabase(Psycopg3Database):  # type: ignore[misc]
+    """PostgreSQL (peewee on psycopg 3, the bot's one driver; it reads BYTEA as bytes, as
+    nio's ByteField expects) that reads peewee's REPLACE as an upsert on the model's
+    unique key."""
 
     def conflict_update(self, oc: OnConflict, query: Any) -> Any:
         if (oc._action or "").lower() == "replace":
@@ -76,7 +67,7 @@ class UpsertingPostgresqlDatabase(PostgresqlDatabase):  # type: ignore[misc]
 
 
 def connection_kwargs(url: str) -> dict[str, Any]:
-    """psycopg2 arguments from a postgresql:// URL."""
+    """psycopg (libpq) connection parameters from a postgresql:// URL."""
     parts = urlsplit(url)
     kwargs: dict[str, Any] = {"database": unquote(parts.path.lstrip("/"))}
     if parts.hostname:
@@ -144,12 +135,10 @@ class PostgresCryptoStore(BotCryptoStore):
     url: str = ""
     may_write: Any = None
 
-    def _create_database(self) -> PostgresqlDatabase:
-        # autorollback: a failed statement must not leave the connection in an aborted
-        # transaction (peewee runs each query in autocommit unless inside atomic()).
-        return UpsertingPostgresqlDatabase(
-            autorollback=True, autoconnect=True, **connection_kwargs(self.url)
-        )
+    def _create_database(self) -> Psycopg3Database:
+        # peewee (3.18+) runs each query in autocommit unless inside atomic(), so a failed
+        # statement leaves no aborted transaction behind (its old `autorollback` option).
+        return UpsertingPostgresqlDatabase(autoconnect=True, **connection_kwargs(self.url))
 
     @classmethod
     def for_url(cls, url: str, may_write: Any = None) -> type[PostgresCryptoStore]:

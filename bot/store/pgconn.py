@@ -1,47 +1,128 @@
-"""asyncpg behind the small aiosqlite API the domain code uses, so its SQL is written once.
+"""psycopg 3 behind the small aiosqlite API the domain code uses, so its SQL is written once.
 
 What the domain code relies on, and how it maps:
 - `db.execute(sql, params)` is both awaitable and an async context manager giving a cursor
   with `fetchone`/`fetchall`/`close`/`rowcount`; `execute_fetchall`; `executemany`.
-- `?` placeholders become `$1..$n` (once per statement text, cached; quotes and comments
-  are skipped).
-- Rows are asyncpg Records: indexable by name and by position, like aiosqlite.Row.
-- SQLite converts loosely between a column's type and a parameter's; asyncpg refuses a str
-  for an integer or an int for text. Parameters are typed at this adapter: the types
-  PostgreSQL infers for a statement are read once (a prepare) and cached, and each value
-  is converted to its parameter's declared type, never guessed from its Python type (a
-  `bool` stays a `bool` where the statement wants a boolean, `(? OR sent_at >= ?)`, and
-  becomes 0/1 only for an integer column, as SQLite stores it). This keeps SQLite's loose
-  typing where the domain code depended on it, without every call site learning a second
-  rule.
+- `?` placeholders become psycopg's `%s` (once per statement text, cached; quotes and
+  comments are skipped; a literal `%` is doubled, psycopg reads it everywhere).
+- Rows are indexable by name and by position, like aiosqlite.Row (`Row` below).
+- SQLite converts loosely between a column's type and a parameter's; PostgreSQL refuses a
+  bigint where text is compared, or an integer where a boolean is wanted. Parameters are
+  typed by the statement, never guessed from their Python type: numbers and booleans go to
+  the server as untyped literals (OID 0, like a quoted literal in the SQL text), and
+  PostgreSQL gives each the type the statement declares for it, in the same parse that
+  plans the statement (no extra round trip). A `bool` is the literal `1`/`0`, which reads
+  as a boolean where the statement wants one (`(? OR sent_at >= ?)`) and as SQLite's 0/1
+  in an integer or text column; a whole float is written without its `.0` so that it fits
+  an integer column. `str` is untyped in psycopg already; `bytes` stay `bytea`.
+
+One PostgreSQL driver for the whole bot: nio's crypto store (peewee) speaks psycopg 3 too
+(bot/crypto/pgstore.py), and so do the lease, backup, restore and check-config.
 """
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-import asyncpg
+import psycopg
+from psycopg.adapt import AdaptersMap, Dumper
+from psycopg_pool import AsyncConnectionPool
 
 # PostgreSQL error classes the domain code may want to tell apart, under portable names.
-IntegrityError = asyncpg.IntegrityConstraintViolationError
-
-_TEXT = {"text", "varchar", "bpchar", "name", "unknown"}
-_INT = {"int2", "int4", "int8"}
-_FLOAT = {"float4", "float8", "numeric"}
-
-_translated: dict[str, tuple[str, bool]] = {}
-_param_types: dict[str, tuple[str, ...]] = {}
+IntegrityError = psycopg.IntegrityError
+Error = psycopg.Error
 
 
-def translate(sql: str) -> tuple[str, bool]:
-    """`?` -> `$n` outside quotes and comments; also whether the statement returns rows."""
+class _Untyped(Dumper):
+    """A number as an untyped literal: the statement decides its type."""
+
+    oid = 0
+
+    def dump(self, obj: Any) -> bytes:
+        return str(obj).encode()
+
+
+class _UntypedFloat(_Untyped):
+    def dump(self, obj: Any) -> bytes:
+        if math.isfinite(obj) and obj.is_integer() and abs(obj) < 2**63:
+            return str(int(obj)).encode()  # 3.0 fits an integer column, as in SQLite
+        return repr(obj).encode()
+
+
+class _UntypedBool(_Untyped):
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"  # a boolean, or SQLite's 0/1 in any other column
+
+
+ADAPTERS = AdaptersMap(psycopg.adapters)
+ADAPTERS.register_dumper(int, _Untyped)
+ADAPTERS.register_dumper(float, _UntypedFloat)
+ADAPTERS.register_dumper(bool, _UntypedBool)
+
+
+class Row(tuple[Any, ...]):
+    """A result row: by position like a tuple, by column name like aiosqlite.Row."""
+
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+_row_classes: dict[tuple[str, ...], type[Row]] = {}
+
+
+def _row_factory(cursor: Any) -> Any:
+    """psycopg row factory: one Row class per column list (its name index shared)."""
+    names = tuple(c.name for c in cursor.description or ())
+    cls = _row_classes.get(names)
+    if cls is None:
+        cls = type("Row", (Row,), {"_index": {n: i for i, n in enumerate(names)}})
+        if len(_row_classes) < 4096:
+            _row_classes[names] = cls
+    return cls
+
+
+async def connect(url: str, *, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
+    """A connection in autocommit (transactions are explicit: `conn.transaction()`), with
+    this module's rows and parameters."""
+    extra: dict[str, Any] = {}
+    if timeout is not None:
+        extra["connect_timeout"] = max(2, math.ceil(timeout))  # libpq: whole seconds, >= 2
+    return await psycopg.AsyncConnection.connect(
+        url, autocommit=True, context=ADAPTERS, row_factory=_row_factory, **extra
+    )
+
+
+async def pool(url: str, size: int) -> AsyncConnectionPool[Any]:
+    """An open pool of such connections, for reads outside a transaction."""
+    opened: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True, "context": ADAPTERS, "row_factory": _row_factory},
+        open=False,
+    )
+    await opened.open(wait=True)
+    return opened
+
+
+_translated: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """`?` -> `%s` outside quotes and comments, and every literal `%` doubled."""
     hit = _translated.get(sql)
     if hit is not None:
         return hit
     out: list[str] = []
-    n = 0
     i = 0
     length = len(sql)
     while i < length:
@@ -51,81 +132,44 @@ def translate(sql: str) -> tuple[str, bool]:
             while end != -1 and end + 1 < length and sql[end + 1] == ch:  # '' escape
                 end = sql.find(ch, end + 2)
             end = length - 1 if end == -1 else end
-            out.append(sql[i : end + 1])
+            out.append(sql[i : end + 1].replace("%", "%%"))
             i = end + 1
             continue
         if ch == "-" and sql.startswith("--", i):
             end = sql.find("\n", i)
             end = length if end == -1 else end
-            out.append(sql[i:end])
+            out.append(sql[i:end].replace("%", "%%"))
             i = end
             continue
-        if ch == "?":
-            n += 1
-            out.append(f"${n}")
-        else:
-            out.append(ch)
+        out.append("%s" if ch == "?" else "%%" if ch == "%" else ch)
         i += 1
     text = "".join(out)
-    head = text.lstrip().split(None, 1)[0].upper() if text.strip() else ""
-    returns_rows = head in ("SELECT", "WITH", "VALUES", "SHOW") or bool(
-        re.search(r"\bRETURNING\b", text, re.IGNORECASE)
-    )
-    result = (text, returns_rows)
     if len(_translated) < 4096:
-        _translated[sql] = result
-    return result
-
-
-def _coerce(value: Any, kind: str) -> Any:
-    """`value` as a parameter of PostgreSQL type `kind` (the statement's, from a prepare)."""
-    if value is None:
-        return None
-    if kind == "bool":
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "t", "true", "yes", "on")
-        return bool(value)  # SQLite's 0/1 (and any int) for a boolean
-    if isinstance(value, bool):
-        value = int(value)  # SQLite stores True as 1, also in a text column
-    if kind in _TEXT:
-        return value if isinstance(value, str) else str(value)
-    if kind in _INT:
-        if isinstance(value, str):
-            return int(value)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value
-    if kind in _FLOAT:
-        return float(value) if isinstance(value, int | str) else value
-    if kind == "bytea":
-        if isinstance(value, str):
-            return value.encode()
-        if isinstance(value, memoryview | bytearray):
-            return bytes(value)
-    return value
+        _translated[sql] = text
+    return text
 
 
 class Cursor:
     """The rows of one executed statement (already fetched; statements here are small)."""
 
-    def __init__(self, rows: list[asyncpg.Record], rowcount: int) -> None:
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
         self._rows = rows
         self._pos = 0
         self.rowcount = rowcount
 
-    async def fetchone(self) -> asyncpg.Record | None:
+    async def fetchone(self) -> Row | None:
         if self._pos >= len(self._rows):
             return None
         row = self._rows[self._pos]
         self._pos += 1
         return row
 
-    async def fetchall(self) -> list[asyncpg.Record]:
+    async def fetchall(self) -> list[Row]:
         rows = self._rows[self._pos :]
         self._pos = len(self._rows)
         return rows
 
-    async def fetchmany(self, size: int = 1) -> list[asyncpg.Record]:
+    async def fetchmany(self, size: int = 1) -> list[Row]:
         rows = self._rows[self._pos : self._pos + size]
         self._pos += len(rows)
         return rows
@@ -136,7 +180,7 @@ class Cursor:
     def __aiter__(self) -> Cursor:
         return self
 
-    async def __anext__(self) -> asyncpg.Record:
+    async def __anext__(self) -> Row:
         row = await self.fetchone()
         if row is None:
             raise StopAsyncIteration
@@ -165,43 +209,21 @@ class _Result:
 
 
 class PgConnection:
-    """One asyncpg connection (or pool) speaking the aiosqlite subset described above.
+    """One psycopg connection (or pool) speaking the aiosqlite subset described above.
 
     With a pool each statement borrows a connection: right for reads outside a transaction
     (the store's `reader`), never used for a write transaction, which owns one connection.
     """
 
-    def __init__(self, target: asyncpg.Connection | asyncpg.Pool) -> None:
+    def __init__(self, target: psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any]) -> None:
         self._target = target
 
-    async def _types(self, conn: Any, sql: str) -> tuple[str, ...]:
-        kinds = _param_types.get(sql)
-        if kinds is None:
-            stmt = await conn.prepare(sql)
-            kinds = tuple(t.name for t in stmt.get_parameters())
-            if len(_param_types) < 4096:
-                _param_types[sql] = kinds
-        return kinds
-
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        text, returns_rows = translate(sql)
-        if isinstance(self._target, asyncpg.Pool):
-            async with self._target.acquire() as conn:
-                return await self._run_on(conn, text, returns_rows, params)
-        return await self._run_on(self._target, text, returns_rows, params)
-
-    async def _run_on(
-        self, conn: Any, text: str, returns_rows: bool, params: Sequence[Any]
-    ) -> Cursor:
-        args: list[Any] = list(params)
-        if args:
-            kinds = await self._types(conn, text)
-            args = [_coerce(v, k) for v, k in zip(args, kinds, strict=False)]
-        if returns_rows:
-            rows = await conn.fetch(text, *args)
-            return Cursor(rows, len(rows))
-        status = await conn.execute(text, *args)
-        return Cursor([], _rowcount(status))
+        text = translate(sql)
+        if isinstance(self._target, AsyncConnectionPool):
+            async with self._target.connection() as conn:
+                return await _run_on(conn, text, params)
+        return await _run_on(self._target, text, params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
         return _Result(self, sql, params)
@@ -213,6 +235,11 @@ class PgConnection:
         for params in seq:
             await self._run(sql, params)
 
+    async def fetchval(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None (for the lease and the tools)."""
+        rows = (await self._run(sql, params))._rows
+        return rows[0][0] if rows else None
+
     async def commit(self) -> None:
         """Transactions belong to the store (`write()`); kept for API parity."""
 
@@ -220,7 +247,35 @@ class PgConnection:
         """See `commit`."""
 
 
-def _rowcount(status: str) -> int:
-    """asyncpg's command tag ('UPDATE 3', 'INSERT 0 1') -> 3 / 1; -1 when it has none."""
-    last = status.rsplit(" ", 1)[-1] if status else ""
-    return int(last) if last.isdigit() else -1
+async def _run_on(conn: psycopg.AsyncConnection[Any], text: str, params: Sequence[Any]) -> Cursor:
+    async with conn.cursor() as cur:
+        await cur.execute(text, list(params))
+        rows: list[Row] = await cur.fetchall() if cur.description is not None else []
+        return Cursor(rows, cur.rowcount)
+
+
+def _copy_target(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    return '"' + table.replace('"', '""') + f'" ({names})'
+
+
+async def copy_out(
+    conn: psycopg.AsyncConnection[Any], table: str, columns: Sequence[str], path: str
+) -> None:
+    """A table's rows into a file, in COPY's text format (backups)."""
+    async with conn.cursor() as cur:
+        with open(path, "wb") as out:  # noqa: ASYNC230 - a local file, written in pieces
+            async with cur.copy(f"COPY {_copy_target(table, columns)} TO STDOUT") as copy:
+                async for data in copy:
+                    out.write(data)
+
+
+async def copy_in(
+    conn: psycopg.AsyncConnection[Any], table: str, columns: Sequence[str], path: str
+) -> None:
+    """A file in COPY's text format into a table (restores)."""
+    async with conn.cursor() as cur:
+        with open(path, "rb") as src:  # noqa: ASYNC230 - a local file, read in pieces
+            async with cur.copy(f"COPY {_copy_target(table, columns)} FROM STDIN") as copy:
+                while chunk := src.read(1 << 16):
+                    await copy.write(chunk)

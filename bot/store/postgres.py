@@ -19,8 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
+import psycopg
+from psycopg_pool import AsyncConnectionPool
 
+from bot.store import pgconn
 from bot.store.migrations import MIGRATIONS, Migration
 from bot.store.pgconn import PgConnection
 
@@ -59,8 +61,8 @@ class PgStore:
         self.url = url
         self._migrations = migrations
         self._pool_size = pool_size
-        self._writer: asyncpg.Connection | None = None
-        self._pool: asyncpg.Pool | None = None
+        self._writer: psycopg.AsyncConnection[Any] | None = None
+        self._pool: AsyncConnectionPool[Any] | None = None
         self._reader: PgConnection | None = None
         self._lock = asyncio.Lock()
         self.fence: Fence | None = None
@@ -69,15 +71,15 @@ class PgStore:
         return f"PgStore({redact(self.url)})"
 
     async def open(self) -> None:
-        self._writer = await asyncpg.connect(self.url)
+        self._writer = await pgconn.connect(self.url)
         await self._migrate()
-        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._pool_size)
+        self._pool = await pgconn.pool(self.url, self._pool_size)
         self._reader = PgConnection(self._pool)
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
-        if self._writer is not None and not self._writer.is_closed():
+        if self._writer is not None and not self._writer.closed:
             await self._writer.close()
         self._pool = self._writer = self._reader = None
 
@@ -86,21 +88,22 @@ class PgStore:
         return self._migrations[-1].number if self._migrations else 0
 
     async def schema_version(self) -> int:
-        db = self._conn()
+        db = PgConnection(self._conn())
         await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        row = await db.fetchrow("SELECT version FROM schema_version")
-        if row is None:
+        version = await db.fetchval("SELECT version FROM schema_version")
+        if version is None:
             await db.execute("INSERT INTO schema_version (version) VALUES (0)")
             return 0
-        return int(row[0])
+        return int(version)
 
     async def _migrate(self) -> None:
         from bot.store.database import StoreTooNew
 
-        db = self._conn()
-        await db.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
+        conn = self._conn()
+        db = PgConnection(conn)
+        await db.execute("SELECT pg_advisory_lock(?)", (MIGRATE_LOCK,))
         try:
-            async with db.transaction():
+            async with conn.transaction():
                 for statement in _PRELUDE:
                     await db.execute(statement)
             current = await self.schema_version()
@@ -113,25 +116,25 @@ class PgStore:
                 if migration.number <= current:
                     continue
                 log.info("store: applying migration %03d %s", migration.number, migration.name)
-                async with db.transaction():
+                async with conn.transaction():
                     for statement in migration.statements("postgresql"):
                         await db.execute(statement)
-                    await db.execute("UPDATE schema_version SET version = $1", migration.number)
+                    await db.execute("UPDATE schema_version SET version = ?", (migration.number,))
         finally:
-            await db.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
+            await db.execute("SELECT pg_advisory_unlock(?)", (MIGRATE_LOCK,))
 
-    def _conn(self) -> asyncpg.Connection:
+    def _conn(self) -> psycopg.AsyncConnection[Any]:
         if self._writer is None:
             raise RuntimeError("store is not open")
         return self._writer
 
-    async def _writer_conn(self) -> asyncpg.Connection:
+    async def _writer_conn(self) -> psycopg.AsyncConnection[Any]:
         """The writer, reconnected if the server dropped it (a restart, a failover)."""
         if self._writer is None:
             raise RuntimeError("store is not open")
-        if self._writer.is_closed():
+        if self._writer.closed:
             log.warning("store: the database connection was lost; reconnecting")
-            self._writer = await asyncpg.connect(self.url)
+            self._writer = await pgconn.connect(self.url)
         return self._writer
 
     @asynccontextmanager
@@ -140,8 +143,8 @@ class PgStore:
         async with self._lock:
             conn = await self._writer_conn()
             async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 db = PgConnection(conn)
+                await db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
                 if self.fence is not None:
                     await self.fence(db)
                 yield db
@@ -165,9 +168,9 @@ class PgStore:
         except Exception:
             return False
 
-    async def raw(self) -> asyncpg.Connection:
+    async def raw(self) -> psycopg.AsyncConnection[Any]:
         """A new connection of its own (the lease holds one; tools use one)."""
-        return await asyncpg.connect(self.url)
+        return await pgconn.connect(self.url)
 
 
 def redact(url: str) -> str:

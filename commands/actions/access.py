@@ -10,9 +10,9 @@ from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
 from commands.markings.access import resolve
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.markings.store import Reader
-from commands.timeparse import Due, parse_due
+from commands.time import Due, parse_due
 
 # -- permissions ---------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from commands.markings.access import released_to_sender
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.registry import Option, Param, command
 from commands.render import Rendered, plain, table, without_unmarked_column
-from commands.timeparse import parse_due
+from commands.time import parse_due
 
 # -- listing -------------------------------------------------------------------------------
 

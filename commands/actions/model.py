@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from commands import i18n
 from commands.i18n import _, pgettext
 from commands.ids import number_of
-from commands.timeparse import parse_due
+from commands.time import parse_due
 
 STATUSES = ("open", "in_progress", "done", "cancelled")
 ACTIVE = ("open", "in_progress")

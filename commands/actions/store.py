@@ -25,9 +25,9 @@ from commands.directory.service import (
 from commands.errors import UserError
 from commands.i18n import _
 from commands.ids import ObjectId
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.render import person
-from commands.timeparse import Due, show_due
+from commands.time import Due, show_due
 
 # -- rows ----------------------------------------------------------------------------------
 

@@ -26,7 +26,9 @@ from commands.directory.store import set_person, set_post
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.i18n import name as language_name
-from commands.markings.model import Marking, Policy, marking_example, nation_name, parse_nation
+from commands.markings.model.marking import Marking
+from commands.markings.model.nations import nation_name, parse_nation
+from commands.markings.model.policy import Policy, marking_example
 from commands.people import ROLES, display_names, parse_zone
 from commands.registry import Option, Param, command, role_name
 from commands.render import Rendered, colon, esc, table

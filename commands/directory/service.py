@@ -18,7 +18,7 @@ from commands.i18n import _
 from commands.i18n import available as available_languages
 from commands.i18n import normalise as normalise_language
 from commands.ids import looks_like_id
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.people import ADMINS_ARE_CONFIGURED, ROLES
 from config.settings import MATRIX_ID
 

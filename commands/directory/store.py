@@ -22,7 +22,7 @@ from commands.directory.service import (
 )
 from commands.errors import UserError
 from commands.i18n import _
-from commands.markings.model import parse_nation
+from commands.markings.model.nations import parse_nation
 from commands.people import parse_zone
 
 # -- writes --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from commands.liaison.store import (
     zone_of,
 )
 from commands.registry import job
-from commands.timeparse import show_instant
+from commands.time import show_instant
 
 # -- scheduled: escalation and overdue nudges ---------------------------------------------
 

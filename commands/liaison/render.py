@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 from commands.context import Context
 from commands.directory.service import canonical_target
-from commands.i18n import _, language, pgettext
+from commands.i18n import N_, _, language, pgettext
 from commands.ids import ObjectId, looks_like_id
 from commands.liaison.store import Request, Thread, party_of, threads_of
+from commands.registry import Param
 from commands.render import Rendered, esc, paragraph_html
-from commands.timeparse import show_instant
-from config.settings import LIAISON_PRECEDENCES
+from commands.time import show_instant
+from config.fields import LIAISON_PRECEDENCES
 
 # -- sending into threads ------------------------------------------------------------------
 
@@ -149,6 +150,10 @@ def parse_lr(text: str) -> int:
     if text.strip().isdigit() and len(text.strip()) <= 9:
         return int(text)
     return ObjectId.parse(text, "LR").number
+
+
+# The request a command acts on (!ack, !answer, !close, !decline, !reply).
+REQUEST_ID = Param("id", N_("the request, e.g. LR-3"), convert=parse_lr)
 
 
 def parse_target(text: str) -> tuple[str, str | int]:

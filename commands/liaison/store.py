@@ -18,8 +18,8 @@ from commands.i18n import _
 from commands.ids import ObjectId
 from commands.liaison.model import Side
 from commands.markings.access import resolve
-from commands.markings.model import Marking
-from commands.people import zones_of
+from commands.markings.model.marking import Marking
+from commands.readers import zones_of
 from commands.render import person
 
 # -- what a request is ---------------------------------------------------------------------

@@ -21,11 +21,11 @@ from commands.liaison.store import (
     visible_request,
     zone_of,
 )
-from commands.markings.model import REASONS
+from commands.markings.model.reasons import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
 from commands.render import Rendered, bullets, esc, paragraph_html, table, without_unmarked_column
-from commands.timeparse import show_instant
+from commands.time import show_instant
 
 # -- showing -------------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ _DETAILS = (
     N_("not sent to {person}: {reason}"),
     N_("not delivered to {person}: {reason}"),
 )
-# Exclusion reasons (commands/markings/model.py), inside a "not sent to" detail.
+# Exclusion reasons (commands/markings/model/reasons.py), inside a "not sent to" detail.
 _REASONS = tuple(about for about, _to_them in REASONS.values())
 # Reasons as records kept them before they left the clearance out (issue 22): re-read as
 # today's, so an old record never shows a person's clearance either.

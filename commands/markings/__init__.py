@@ -5,15 +5,9 @@ the result on what they send (`ctx.send(..., marking=m, about="LR-4")`); the out
 the rest, below every command.
 """
 
-from commands.markings.model import (
-    NATIONS,
-    Marking,
-    Policy,
-    Remarked,
-    Subject,
-    nation_name,
-    remarked_notice,
-)
+from commands.markings.model.marking import Marking
+from commands.markings.model.nations import NATIONS, nation_name
+from commands.markings.model.policy import Policy, Remarked, Subject, remarked_notice
 
 __all__ = [
     "NATIONS",

@@ -17,7 +17,8 @@ from typing import Protocol, TypeVar
 
 from commands.context import Context
 from commands.errors import NotFound
-from commands.markings.model import Marking, Policy, Subject
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject
 from commands.markings.store import subjects
 
 

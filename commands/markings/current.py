@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import aiosqlite
 
 from commands.ids import ObjectId
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 
 # Where each kind keeps its marking: (table, the WHERE clause naming one object).
 _TABLES: dict[str, tuple[str, str]] = {

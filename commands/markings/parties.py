@@ -20,7 +20,8 @@ from commands.context import Context
 from commands.directory.service import people_of
 from commands.errors import UserError
 from commands.i18n import _, pgettext
-from commands.markings.model import Marking, Policy, Subject
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject
 from commands.markings.store import subjects
 from commands.markings.wiring import object_name
 from commands.render import person

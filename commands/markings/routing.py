@@ -1,5 +1,5 @@
 """The send-time decision for one marked message, pure: who gets it, who does not, and what
-a room that may not see it gets instead. bot/outbox.py applies it to every row.
+a room that may not see it gets instead. bot/outbox/releasability.py applies it to every row.
 
 What people read here is in the current reader's language (commands/i18n.py); the
 functions called at send time take the recipient's language code (`lang=`) so the outbox
@@ -16,7 +16,9 @@ from typing import Any
 
 from commands.context import OutMessage
 from commands.i18n import _, current, language
-from commands.markings.model import Marking, Policy, Subject, reason_shown, remarked_notice
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject, remarked_notice
+from commands.markings.model.reasons import reason_shown
 
 
 @contextmanager
@@ -100,7 +102,7 @@ def with_banner(
     """The marking line first, in the plain body and in the HTML: one place for every
     message about a marked object. A file's body is its caption (it has `filename`), so a
     marked file carries the line there too. `lang`: the recipient's language (the person's
-    for a DM, the room's for a room; commands.people.reader_language); else the
+    for a DM, the room's for a room; commands.readers.reader_language); else the
     current one."""
     if marking is None:
         return content

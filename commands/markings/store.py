@@ -11,9 +11,10 @@ import aiosqlite
 from commands.context import Context, OutMessage
 from commands.delivery import note_once, notice_target
 from commands.i18n import _, current
-from commands.markings.model import Marking, Policy, Subject
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject
 from commands.markings.routing import withheld_notice
-from commands.people import reader_language
+from commands.readers import reader_language
 
 
 async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subject]:

@@ -12,7 +12,9 @@ import aiosqlite
 from commands.context import Context
 from commands.errors import UserError
 from commands.i18n import _, pgettext
-from commands.markings.model import Marking, Policy, Subject, reason_shown
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, Subject
+from commands.markings.model.reasons import reason_shown
 from commands.markings.store import subjects
 
 

@@ -7,9 +7,12 @@ number of pending jobs per item is bounded, and a restart has nothing to rebuild
 A job due while the bot was down fires at start-up, and its message says it is late and
 when it was due; `Dispatcher.run_job` makes every job fire at most once.
 
-model.py  constants, lead times, repeats, ends; reading the time at the head of a reminder
-store.py  the item row, its jobs (only the next occurrence), its history
-chat.py   !visit, !meeting, !remind, !cancel/!edit V/M/R-n
-views.py  !agenda, !ics, !show V/M/R-n
-jobs.py   reminders at lead times, the next occurrence
+model.py      constants, lead times, repeats, ends; reading the time at the head of a reminder
+store.py      the item row, its jobs (only the next occurrence), its history
+arguments.py  participants (with=) and repeat rules, read and checked
+creating.py   !visit, !meeting, !remind
+changing.py   !edit/!cancel V/M/R-n
+notices.py    what participants are told: added, changed, cancelled, re-marked
+views.py      !agenda, !ics, !show V/M/R-n
+jobs.py       reminders at lead times, the next occurrence
 """

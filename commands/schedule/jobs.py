@@ -13,7 +13,7 @@ from commands.render import person, plain
 from commands.schedule.model import KIND_NAMES, LEAD_JOB, NEXT_JOB, span
 from commands.schedule.store import Item, load_item, save_item, schedule_occurrence
 from commands.schedule.views import zones_for
-from commands.timeparse import (
+from commands.time import (
     fmt_zones,
 )
 

@@ -8,12 +8,13 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from commands import timeparse
 from commands.errors import UserError
 from commands.i18n import _, ngettext
 from commands.render import person
-from commands.timeparse import (
+from commands.time import (
     MAX_WHEN_LENGTH,
+    TooFar,
+    UnreadableTime,
     localize,
     parse_duration,
     parse_when,
@@ -58,7 +59,7 @@ def parse_end(text: str, start: datetime, zone: str, now: datetime) -> datetime:
     cleaned = text.strip()
     try:
         end = start + parse_duration(cleaned)
-    except timeparse.TooFar:
+    except TooFar:
         raise
     except ValueError:
         if re.fullmatch(r"\d{1,2}[:h.]\d{2}", cleaned):
@@ -145,12 +146,9 @@ def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, st
 
 
 def _no_time_at_all(error: ValueError) -> bool:
-    """Words that are no time at all (timeparse's UnreadableTime, in any language), as
-    opposed to a time refused (past, ambiguous): only the refusal is worth showing."""
-    unreadable = getattr(timeparse, "UnreadableTime", None)  # from the i18n-time branch on
-    if unreadable is not None:
-        return isinstance(error, unreadable)
-    return str(error).startswith("I could not read")
+    """Words that are no time at all (UnreadableTime, in any language), as opposed to a
+    time refused (past, ambiguous): only the refusal is worth showing."""
+    return isinstance(error, UnreadableTime)
 
 
 def remind_example() -> str:

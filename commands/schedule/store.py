@@ -13,9 +13,9 @@ import aiosqlite
 from commands import history
 from commands.context import Context, parse_utc, utc_iso
 from commands.ids import ObjectId
-from commands.markings.model import Marking
+from commands.markings.model.marking import Marking
 from commands.schedule.model import KIND_NAMES, LEAD_JOB, NEXT_JOB
-from commands.timeparse import (
+from commands.time import (
     next_occurrence,
     occurrences_between,
 )

@@ -16,22 +16,22 @@ from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
-from commands.markings.model import Policy
+from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
-from commands.people import zones_of
-from commands.recurrence import parse_rule
+from commands.readers import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
 from commands.schedule.store import Item, load_item
 from commands.schedule.window import in_window
-from commands.timeparse import (
+from commands.time import (
     describe_rule,
     fmt,
     fmt_zones,
     format_duration,
     show_wall,
 )
+from commands.time.recurrence import parse_rule
 
 
 async def zones_for(ctx: Context, users: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.dispatch import Dispatcher
 from bot.metrics import Metrics
+from bot.settings_vocabulary import BotSettings
 from bot.store import Store, open_store
 from commands import build_registry
 from commands.context import Context, Incoming
@@ -51,7 +52,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "admins": ["@admin:test"],
     }
     values.update(overrides)
-    return Settings(**values)
+    return BotSettings(**values)
 
 
 @dataclass
@@ -211,7 +212,7 @@ class BotCore:
         """Send every pending outbox row through the real outbox to a fake homeserver."""
         import asyncio
 
-        from bot.outbox import Outbox
+        from bot.outbox.sending import Outbox
 
         outbox = Outbox(
             self.store,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.store import open_store
 from commands.context import OutMessage, utc_iso
 from commands.directory import store as directory

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from bot.matrix import CRYPTO_DIR
+from bot.client import CRYPTO_DIR
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm

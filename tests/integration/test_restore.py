@@ -1,9 +1,11 @@
 """The restore drill of docs/OPERATIONS.md, on real Synapse with real E2EE clients.
 
 Backup (online, the bot running); 20 commands from 3 people, one of whom first talks to
-the bot after the backup; a reminder that was pending in the backup fires; stop; restore;
-start; 10 more commands. Each of the 30 commands is answered exactly once, the reminder
-arrives once, the bot is one fresh device (the superseded one logged out, the new one
+the bot after the backup, an edit of a command and a ✅ reaction that acknowledges a
+request; a reminder that was pending in the backup fires; stop; restore; start; 10 more
+commands. Each of the 30 commands is answered exactly once, the edit and the reaction are
+recognised as answered (neither runs again nor is its sender asked to send it again),
+the reminder arrives once, the bot is one fresh device (the superseded one logged out, the new one
 cross-signed by the same identity), no client sees an undecryptable message from the bot
 after it recovered, and the time to recover is printed.
 """
@@ -22,6 +24,7 @@ import pytest
 from tests.harness.bot import REPO, BotProcess
 from tests.harness.clients import TestClient
 from tests.integration.conftest import command, open_dm, replied_to
+from tests.integration.test_liaison import react_encrypted, thread_of
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +82,11 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
     await command(bob, rooms[bob], "!ping")
     _, scheduled = await command(alice, rooms[alice], "!remind in 20s -- drill reminder")
     assert scheduled.body.startswith("Scheduled R-1"), scheduled.body
+    _, asked = await command(alice, rooms[alice], f"!request {bob.user_id} Fuel -- 200 t")
+    assert asked.body.startswith("LR-1"), asked.body
+    request_root = await bob.wait_for_message(
+        rooms[bob], lambda e: e.body.startswith("LR-1 · routine"), timeout=60
+    )
     old_device = bot.device_id
 
     backups = tmp_path / "backups"
@@ -97,6 +105,20 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
         ),
         commands(bob, rooms[bob], ["!ping", "!tz America/New_York"] + ["!ping"] * 5),
         commands(carol, rooms[carol], ["!ping", "!tz Europe/Berlin"] + ["!ping"] * 4),
+    )
+    # An edit and a reaction after the backup: their answers reply to another event (the
+    # edited command; the thread of the request), so the restore must recognise them too.
+    typo, _ = await command(alice, rooms[alice], "!pnig", timeout=60)
+    edit = await alice.send_edit(rooms[alice], typo, "!ping")
+    await alice.wait_for_message(
+        rooms[alice], lambda e: replied_to(e) == typo and e.body == "pong", timeout=60
+    )
+    reaction = await react_encrypted(bob, rooms[bob], request_root.event_id)
+    acked = "LR-1 acknowledged by your ✅"
+    await bob.wait_for_message(
+        rooms[bob],
+        lambda e: thread_of(e) == request_root.event_id and acked in e.body,
+        timeout=60,
     )
     await alice.wait_for_message(rooms[alice], lambda e: "Reminder R-1" in e.body, timeout=90)
     assert sum(len(b) for b in before) == 20
@@ -145,6 +167,20 @@ async def test_restore_drill_answers_everything_once_and_strands_nobody(
         for event_id in sent:
             got = answers(person, rooms[person], bot, event_id)
             assert len(got) == 1, (person.user_id, event_id, [e.body for e in got])
+    # The edit ran once (its answer replies to the command it edits) and the ✅ once; nobody
+    # is told that either could not be read.
+    edited = [e.body for e in answers(alice, rooms[alice], bot, typo)]
+    assert len(edited) == 2 and edited[1] == "pong", edited
+    assert not answers(alice, rooms[alice], bot, edit)
+    assert not answers(bob, rooms[bob], bot, reaction)
+    assert len([e for e in bob.messages(rooms[bob]) if acked in e.body]) == 1
+    for person in (alice, bob, carol):
+        unread = [
+            e.body
+            for e in person.messages(rooms[person])
+            if e.sender == bot.user_id and e.body.startswith("I could not decrypt")
+        ]
+        assert not unread, (person.user_id, unread)
     for person in (alice, bob, carol):  # told once, in their room, what the restore undid
         told = [
             e

@@ -17,7 +17,7 @@ from nio import MegolmEvent, RoomEncryptedFile
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.app import STORE_FILE
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.markings import Marking

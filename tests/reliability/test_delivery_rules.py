@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.matrix import MatrixTransport, SendError
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
+from bot.send_error import SendError
+from bot.transport import MatrixTransport
 from commands.context import OutMessage, utc_iso
 from tests.harness.fakes import BotCore
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.matrix import SendError
-from bot.outbox import Outbox
+from bot.outbox.sending import Outbox
+from bot.send_error import SendError
 from tests.harness.fakes import BotCore, FakeClock, FakeTransport
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness.fakes import BotCore, FakeClock
-from tests.unit.user_errors_across_workers import Shared, worker
+from tests.unit.user_errors_across_workers import Shared, after_the_suite, worker
 
 
 @pytest.fixture
@@ -19,9 +19,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def core(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+async def core(tmp_path: Path, clock: FakeClock, store_url: str) -> AsyncIterator[BotCore]:
     """The bot core on each backend: every domain's SQL runs on SQLite and PostgreSQL."""
-    bot = await BotCore(tmp_path, clock, database_url=database_url).open()
+    bot = await BotCore(tmp_path, clock, database_url=store_url).open()
     try:
         yield bot
     finally:
@@ -35,20 +35,19 @@ USER_ERRORS: list[tuple[datetime, str]] = []  # (the handler's now, the reply te
 USER_ERRORS_IN: dict[str, list[tuple[datetime, str]]] = {}
 # Replies whose examples were made for another directory than examples_world's.
 MADE_ELSEWHERE: set[str] = set()
-_LAST = "tests/unit/test_examples.py"
 _SHARED: Shared | None = None  # under pytest-xdist: this worker's errors for the others
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep each user-error reply with the time it was made at: its example must work then."""
-    from bot.dispatch import Dispatcher
+    from bot.invoke import Invoker
 
     global _SHARED  # one per worker process, like USER_ERRORS
     _SHARED = Shared(tmp_path_factory) if worker() else None
-    original = Dispatcher._run
+    original = Invoker.run
 
-    async def recording(self: Dispatcher, ctx: Any, incoming: Any) -> tuple[str | None, str]:
+    async def recording(self: Invoker, ctx: Any, incoming: Any) -> tuple[str | None, str]:
         name, outcome = await original(self, ctx, incoming)
         if outcome == "user_error" and ctx.outbox:
             lang = ctx.person.language if ctx.person is not None else "en"
@@ -63,16 +62,16 @@ def _record_user_errors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
                 _SHARED.record(lang, ctx.now, ctx.outbox[-1].body, elsewhere)
         return name, outcome
 
-    Dispatcher._run = recording  # type: ignore[method-assign]
+    Invoker.run = recording  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Dispatcher._run = original  # type: ignore[method-assign]
+        Invoker.run = original  # type: ignore[method-assign]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The example test runs last, after the rest of the suite provoked its errors."""
-    items.sort(key=lambda item: item.nodeid.startswith(_LAST))
+    """The checks of every user error run last, after the rest of the suite provoked them."""
+    items.sort(key=after_the_suite)
 
 
 def pytest_runtest_logfinish(nodeid: str) -> None:
@@ -82,8 +81,8 @@ def pytest_runtest_logfinish(nodeid: str) -> None:
 
 @pytest.hookimpl(trylast=True)  # after the fixtures: _record_user_errors set _SHARED
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Under xdist, an example test first gathers the errors every other worker provoked."""
-    if _SHARED is None or _SHARED.merged or not item.nodeid.startswith(_LAST):
+    """Under xdist, the first check of them gathers the errors every other worker provoked."""
+    if _SHARED is None or _SHARED.merged or not after_the_suite(item):
         return
     for lang, now, text, elsewhere in _SHARED.others(item.session):
         errors = USER_ERRORS if lang == "en" else USER_ERRORS_IN.setdefault(lang, [])

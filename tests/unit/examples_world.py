@@ -76,7 +76,7 @@ async def world(
         marking_groups={"FVEY": ["USA", "GBR", "CAN", "AUS", "NZL"]},
     ).open()
     await core.bot_in_room(BOT_ROOM)  # the encrypted room the bot is in, as sync saw it
-    core.dispatcher.docs_directory = directory == DIRECTORY  # type: ignore[attr-defined]
+    core.dispatcher.invoker.docs_directory = directory == DIRECTORY  # type: ignore[attr-defined]
     for text in directory:
         await must(core, ADMIN, text)
     if lang != "en":

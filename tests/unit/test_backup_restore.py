@@ -10,7 +10,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import pytest
 
 from bot import cli, ledger
@@ -236,7 +236,7 @@ async def test_postgresql_backup_and_restore_refuses_a_lease_then_round_trips(
     after = await core.count("handled_events")
     await core.close()
 
-    conn = await asyncpg.connect(url)
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
         await conn.execute(
             "INSERT INTO attache_lease (name, holder, token, expires_at) "
@@ -294,9 +294,16 @@ async def test_recovery_records_what_the_homeserver_shows_was_done(
     clock.advance(hours=2)
     key = ledger.key_for(core.settings)
 
-    async def ledger_read(_client: object, _since: int) -> tuple[dict[str, str], set[str]]:
+    async def ledger_read(
+        _client: object, _since: int
+    ) -> tuple[dict[str, str], set[str], dict[str, str]]:
         replied = {"$answered-after-backup": "!room:test", "$sent-after-backup": "!room:test"}
-        return replied, {ledger.tag(key, ledger.job_origin(*job))}
+        # An edit whose answer carries its tag (it replies to the command edited); a
+        # reaction nobody answered (no tag): only the first counts as answered.
+        tags = {ledger.tag(key, ledger.job_origin(*job))}
+        tags.add(ledger.tag(key, ledger.event_origin("$edit-after-backup")))
+        others = {"$edit-after-backup": "!room:test", "$unanswered-reaction": "!room:test"}
+        return replied, tags, others
 
     logged_out: list[str] = []
 
@@ -317,11 +324,13 @@ async def test_recovery_records_what_the_homeserver_shows_was_done(
         assert not (data / "crypto" / "@bot:test_OLDDEVICE.db").exists()
         assert done.fired_jobs == [job[0]] and len(done.already_sent) == 1
         assert await pending(again.store) is None
-        assert await recovery.answered_before_restore(again.store) >= {"$answered-after-backup"}
+        answered = await recovery.answered_before_restore(again.store)
+        assert answered >= {"$answered-after-backup", "$edit-after-backup"}
+        assert "$unanswered-reaction" not in answered  # its sender is told it was not read
         queued = await again.new_messages()  # what is queued already
         told = [m for m in queued if m.body.startswith("I was restored from a backup made")]
         assert len(told) == 1 and told[0].room_id == "!room:test", [m.body for m in queued]
-        assert "(2 messages, answered at the time) is undone" in told[0].body
+        assert "(3 messages, answered at the time) is undone" in told[0].body
         outcome = await again.say(ALICE, "!ping", event_id="$answered-after-backup")
         assert outcome == []  # not run again
         async with again.store.reader.execute(
@@ -343,13 +352,14 @@ async def test_the_ledger_is_read_back_page_by_page_down_to_the_backup() -> None
 
     from bot.recovery import read_ledger
 
-    def ev(ts: int, **content: object) -> dict[str, object]:
-        return {"origin_server_ts": ts, "content": content}
+    def ev(ts: int, sender: str = "@bot:test", **content: object) -> dict[str, object]:
+        return {"origin_server_ts": ts, "sender": sender, "event_id": f"$e{ts}", "content": content}
 
     pages = {
         None: {
             "chunk": [
                 ev(900, **{"m.relates_to": {"m.in_reply_to": {"event_id": "$new"}}}),
+                ev(850, sender="@alice:test", **{"m.relates_to": {"rel_type": "m.replace"}}),
                 ev(800, **{ledger.FIELD: "TAG1"}),
             ],
             "end": "p2",
@@ -395,9 +405,10 @@ async def test_the_ledger_is_read_back_page_by_page_down_to_the_backup() -> None
         async def send(self, method: str, path: str, **_kw: object) -> Resp:
             token = path.split("from=")[1].split("&")[0] if "from=" in path else None
             asked.append(token)
-            assert "senders" in path and "dir=b" in path
+            assert "dir=b" in path
             return Resp(pages[token])
 
-    replied, tags = await read_ledger(Client(), 500)  # type: ignore[arg-type]
+    replied, tags, others = await read_ledger(Client(), 500)  # type: ignore[arg-type]
     assert replied == {"$new": "!a:test", "$edge": "!a:test"}
     assert tags == {"TAG1"} and asked == [None, "p2"]  # never the page past the backup
+    assert others == {"$e850": "!a:test"}  # everyone else's, to match the tags against

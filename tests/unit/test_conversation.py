@@ -48,7 +48,7 @@ async def test_refusal_is_explained_again_after_a_quiet_period_not_before(tmp_pa
         )
 
         async def tell(event_id: str) -> None:
-            await loop._tell_refused("!r:test", ALICE, event_id, "verify your session", "DEV")
+            await loop.refusals.tell("!r:test", ALICE, event_id, "verify your session", "DEV")
 
         await tell("$1")
         clock.advance(minutes=30)

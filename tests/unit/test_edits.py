@@ -113,10 +113,10 @@ def _element_edit(new_body: str, original: str) -> dict:
 def test_sync_reads_element_edit_as_the_new_text() -> None:
     from types import SimpleNamespace
 
-    from bot.sync import _incoming
+    from bot.incoming import to_incoming
 
     event = SimpleNamespace(event_id="$edit", sender=ALICE)
-    incoming = _incoming("!r:test", event, _element_edit("!ping", "$orig"))
+    incoming = to_incoming("!r:test", event, _element_edit("!ping", "$orig"))
     assert incoming is not None
     assert incoming.body == "!ping" and incoming.replaces == "$orig"
     assert incoming.event_id == "$edit"
@@ -125,11 +125,11 @@ def test_sync_reads_element_edit_as_the_new_text() -> None:
 def test_sync_ignores_an_edit_without_new_content() -> None:
     from types import SimpleNamespace
 
-    from bot.sync import _incoming
+    from bot.incoming import to_incoming
 
     source = _element_edit("!ping", "$orig")
     del source["content"]["m.new_content"]
-    assert _incoming("!r:test", SimpleNamespace(event_id="$e", sender=ALICE), source) is None
+    assert to_incoming("!r:test", SimpleNamespace(event_id="$e", sender=ALICE), source) is None
 
 
 async def test_edits_of_a_message_the_bot_never_handled_apply_once(core: BotCore) -> None:

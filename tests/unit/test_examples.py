@@ -34,9 +34,10 @@ from tests.unit.examples_world import (
     world,
 )
 
-# Under pytest-xdist these tests stay on one worker, in order, after every other unit test
-# (tests/unit/user_errors_across_workers.py brings them the other workers' errors).
-pytestmark = pytest.mark.xdist_group("examples")
+# The checks of every user error the suite provoked run after every other unit test, in
+# order, on one worker under pytest-xdist (tests/unit/user_errors_across_workers.py brings
+# them the other workers' errors); the help examples' checks run anywhere, in parallel.
+AFTER_THE_SUITE = pytest.mark.xdist_group("examples")
 
 NOWS = (datetime(2026, 3, 2, 9, 0, tzinfo=UTC), datetime(2031, 11, 20, 16, 30, tzinfo=UTC))
 # Errors the suite cannot provoke by itself when this file runs alone.
@@ -146,12 +147,14 @@ async def provoke(tmp_path: Path, lang: str = "en") -> None:
             await core.close()
 
 
+@AFTER_THE_SUITE
 async def test_every_user_error_has_an_example_or_a_next_step(tmp_path: Path) -> None:
     await provoke(tmp_path)
     bare = sorted({text for _, text in USER_ERRORS if not _COMMAND.search(text)})
     assert not bare, "user errors with no example and no command to try next:\n" + "\n".join(bare)
 
 
+@AFTER_THE_SUITE
 async def test_every_example_in_a_user_error_is_accepted(tmp_path: Path) -> None:
     await provoke(tmp_path)
     examples = sorted(
@@ -208,6 +211,7 @@ async def test_every_change_a_command_makes_is_audited_with_its_event(tmp_path: 
     assert not unaudited, unaudited
 
 
+@AFTER_THE_SUITE
 @pytest.mark.parametrize("lang", OTHER_LANGUAGES)
 async def test_every_user_error_in_other_languages_has_a_working_example_or_next_step(
     tmp_path: Path, lang: str

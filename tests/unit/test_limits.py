@@ -153,18 +153,18 @@ async def test_undecryptable_messages_draw_on_the_same_budget(tmp_path: Path) ->
         client = FakeClient()
         loop = loop_for(core, client)
         for n in range(50):  # random session IDs: nothing the bot can ever decrypt
-            await loop._route(ROOM, undecryptable(n))
-        assert len(loop._pending) == 5
+            await loop.gate.route(ROOM, undecryptable(n))
+        assert len(loop.undecrypted._pending) == 5
         (warning,) = await core.new_messages()
         assert "faster than I accept" in warning.body and warning.reply_to == "$enc5"
         core.clock.advance(seconds=6)
-        await loop._retry_decryption()
+        await loop.undecrypted.retry(loop.gate.route)
         assert client.key_requests == 5  # not 50
         # A command after that is over the same budget.
         assert await core.say(ALICE, "!ping") == []
         # The warning is in the sender's language.
         for n in range(100, 106):
-            await loop._route(ROOM, undecryptable(n, ANNE))
+            await loop.gate.route(ROOM, undecryptable(n, ANNE))
         (french,) = await core.new_messages()
         assert french.body.startswith("Vous envoyez des messages plus vite")
     finally:
@@ -192,7 +192,7 @@ async def test_invitations_are_capped_per_inviter_and_told_once(tmp_path: Path) 
         client = FakeClient()
         loop = loop_for(core, client)
         for n in range(6):
-            await loop._invite(f"!a{n}:test", invite(f"!a{n}:test", ALICE))
+            await loop.invites.handle(f"!a{n}:test", invite(f"!a{n}:test", ALICE))
         assert client.joined == ["!a0:test", "!a1:test", "!a2:test"]
         assert client.left == ["!a3:test", "!a4:test", "!a5:test"]  # declined
         (told,) = await core.new_messages()
@@ -200,7 +200,7 @@ async def test_invitations_are_capped_per_inviter_and_told_once(tmp_path: Path) 
         assert "I declined your invitation to !a3:test" in told.body
         # Another person has their own cap; told in their language.
         for n in range(4):
-            await loop._invite(f"!b{n}:test", invite(f"!b{n}:test", ANNE))
+            await loop.invites.handle(f"!b{n}:test", invite(f"!b{n}:test", ANNE))
         assert client.joined[-3:] == ["!b0:test", "!b1:test", "!b2:test"]
         (french,) = await core.new_messages()
         assert french.user_id == ANNE and french.body.startswith("J'ai décliné")
@@ -209,9 +209,9 @@ async def test_invitations_are_capped_per_inviter_and_told_once(tmp_path: Path) 
             from bot.ratelimit import forget_rooms
 
             await forget_rooms(db, ["!a1:test"])
-        await loop._invite("!a6:test", invite("!a6:test", ALICE))
+        await loop.invites.handle("!a6:test", invite("!a6:test", ALICE))
         assert client.joined[-1] == "!a6:test"
-        await loop._invite("!a7:test", invite("!a7:test", ALICE))
+        await loop.invites.handle("!a7:test", invite("!a7:test", ALICE))
         assert client.left[-1] == "!a7:test"
         assert len(await core.new_messages()) == 1
     finally:
@@ -226,7 +226,7 @@ async def test_invitations_also_pay_the_rate_limit(tmp_path: Path) -> None:
         client = FakeClient()
         loop = loop_for(core, client)
         for n in range(5):
-            await loop._invite(f"!r{n}:test", invite(f"!r{n}:test", ALICE))
+            await loop.invites.handle(f"!r{n}:test", invite(f"!r{n}:test", ALICE))
         assert client.joined == ["!r0:test", "!r1:test"]
         (told,) = await core.new_messages()
         assert "faster than I accept" in told.body and told.user_id == ALICE
@@ -244,23 +244,23 @@ async def test_one_budget_for_every_kind_of_event(tmp_path: Path) -> None:
     try:
         client = FakeClient()
         loop = loop_for(core, client)
-        await loop._invite("!dm:test", invite("!dm:test", ALICE))
-        await loop._route(ROOM, undecryptable(1))
+        await loop.invites.handle("!dm:test", invite("!dm:test", ALICE))
+        await loop.gate.route(ROOM, undecryptable(1))
         await core.say(ALICE, "!tz Europe/Paris", event_id="$tz")
         await core.say(ALICE, "!tz Asia/Tokyo", event_id="$edit", replaces="$tz")
         await core.say(ALICE, "hello", reply_to="$somewhere")
         await core.say(ALICE, "hello", thread_root="$root")
         await core.react(ALICE, "$target")
-        assert client.joined == ["!dm:test"] and len(loop._pending) == 1
+        assert client.joined == ["!dm:test"] and len(loop.undecrypted._pending) == 1
         outcomes = [o[0] for o in await core.query("SELECT outcome FROM handled_events")]
         assert "rate_limited" not in outcomes
         await core.new_messages()
         (warning,) = await core.react(ALICE, "$target")  # the eighth
         assert "faster than I accept" in warning.body
-        await loop._route(ROOM, undecryptable(2))
-        await loop._invite("!b:test", invite("!b:test", ALICE))
+        await loop.gate.route(ROOM, undecryptable(2))
+        await loop.invites.handle("!b:test", invite("!b:test", ALICE))
         await core.say(ALICE, "!tz Asia/Tokyo", event_id="$edit2", replaces="$tz")
-        assert len(loop._pending) == 1 and client.joined == ["!dm:test"]
+        assert len(loop.undecrypted._pending) == 1 and client.joined == ["!dm:test"]
         assert client.left == ["!b:test"]
         assert await core.new_messages() == []  # told once
     finally:

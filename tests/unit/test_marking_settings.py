@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings_vocabulary import load_settings
 from commands.markings import Marking, Policy
-from config import ConfigError, load_settings
+from config import ConfigError
 from tests.unit.test_config import BASE
 
 

@@ -61,12 +61,12 @@ async def test_sync_remembers_profile_names_and_replies_use_them(tmp_path: Path)
             metrics=Metrics(),
             clock=FakeClock(),
         )
-        await loop._remember_names([member(A, "Anna <Profile>"), member(B, None)])
-        await loop._remember_names([member(C, "Carl"), member(C, "Carl", "leave")])
+        await loop.membership.remember_names([member(A, "Anna <Profile>"), member(B, None)])
+        await loop.membership.remember_names([member(C, "Carl"), member(C, "Carl", "leave")])
         rows = await core.query("SELECT user_id, display_name FROM profile_names ORDER BY 1")
         assert [tuple(r) for r in rows] == [(A, "Anna <Profile>"), (C, "Carl")]
         # A new name replaces the old one.
-        await loop._remember_names([member(A, "Anna Berg")])
+        await loop.membership.remember_names([member(A, "Anna Berg")])
         rows = await core.query("SELECT display_name FROM profile_names WHERE user_id = ?", A)
         assert rows[0][0] == "Anna Berg"
     finally:

@@ -1,4 +1,4 @@
-"""Markings enforced where messages are sent (bot/outbox.py), in process: the outbox runs for
+"""Markings enforced where messages are sent (bot/outbox/), in process: the outbox runs for
 real on a real store; the homeserver is the fake transport. No command is involved: this
 is the rule below every command."""
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from commands.context import OutMessage, utc_iso
 from commands.directory import store as directory
 from commands.markings import Marking, Policy

@@ -54,10 +54,14 @@ def test_a_sent_row_keeps_only_its_origin() -> None:
 
 
 def test_the_outbox_reads_rows_only_through_queued() -> None:
-    """bot/outbox.py never parses or writes a row's JSON itself (no second format)."""
-    tree = ast.parse((ROOT / "bot" / "outbox.py").read_text(encoding="utf-8"))
+    """bot/outbox/ never parses or writes a row's JSON itself (no second format)."""
+    trees = [
+        ast.parse(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "bot" / "outbox").glob("*.py"))
+    ]
     imported = {
         alias.name
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from bot.incoming import to_incoming
 from bot.own_words import command_text, strip_quoted
 from bot.pills import names_user, resolve_pills
-from bot.sync import _incoming
 
 BOB, MALLORY = "@bob:localhost", "@mallory:localhost"
 BERND = {"@bernd:bund.de": {"Bernd Müller"}}
@@ -45,7 +45,7 @@ def test_the_attack_a_reply_to_a_lying_pill_keeps_the_admins_target() -> None:
     assert command_text(content, "!", names) == COMMAND
     # Before the fix the quoted pill was read and the body became "… @mallory:localhost …".
     event = SimpleNamespace(event_id="$e", sender="@admin:localhost")
-    incoming = _incoming("!r:localhost", event, {"content": content}, "!", names)
+    incoming = to_incoming("!r:localhost", event, {"content": content}, "!", names)
     assert incoming is not None
     assert incoming.body == COMMAND and incoming.reply_to == "$mallory"
 
@@ -157,7 +157,7 @@ def test_an_edit_reads_only_its_own_new_content() -> None:
         }
     }
     event = SimpleNamespace(event_id="$e", sender="@admin:localhost")
-    incoming = _incoming("!r:x", event, source, "!", {MALLORY: {"Bob"}})
+    incoming = to_incoming("!r:x", event, source, "!", {MALLORY: {"Bob"}})
     assert incoming is not None and incoming.body == "!whois Bob"
 
 

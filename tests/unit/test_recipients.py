@@ -8,9 +8,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bot.matrix import SendError
-from bot.outbox import enqueue
+from bot.outbox.queue import enqueue
 from bot.recipients import MEMBERS_MAX_AGE, Recipients
+from bot.send_error import SendError
 from commands.context import OutMessage, utc_iso
 from commands.markings import Marking, Policy, Subject
 from tests.harness.fakes import BotCore, FakeTransport, make_settings

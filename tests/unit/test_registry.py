@@ -9,7 +9,8 @@ import pytest
 
 from commands import build_registry
 from commands.errors import UserError
-from commands.registry import Option, Param, Registry, command
+from commands.lookup import Registry
+from commands.registry import Option, Param, command
 
 NOW = datetime(2026, 3, 2, 9, 17, tzinfo=UTC)
 

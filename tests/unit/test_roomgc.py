@@ -10,12 +10,13 @@ from typing import Any
 from nio import AsyncClient, MatrixRoom
 from nio.crypto.memorystores import GroupSessionStore
 
-from bot.matrix import MatrixTransport
 from bot.metrics import Metrics
-from bot.outbox import Outbox, enqueue
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
 from bot.roomgc import RoomGC
 from bot.store import Store
 from bot.sync import SyncLoop
+from bot.transport import MatrixTransport
 from commands.context import Incoming, OutMessage
 from tests.harness.fakes import BotCore, FakeClock, make_settings
 
@@ -30,7 +31,7 @@ async def test_dispatcher_keeps_no_queue_or_worker_for_idle_rooms(core: BotCore)
     assert await core.dispatcher.drain(timeout=10)
     await asyncio.sleep(0)  # let the workers finish their last step
     assert await core.count("handled_events") == len(ROOMS)
-    assert core.dispatcher._queues == {} and core.dispatcher._workers == {}
+    assert core.dispatcher.queues._queues == {} and core.dispatcher.queues._workers == {}
     # A room that speaks again gets a fresh worker.
     core.dispatcher.submit(
         Incoming(event_id="$again", room_id=ROOMS[0], sender="@alice:test", body="!ping")
@@ -126,7 +127,7 @@ async def test_sync_reports_rooms_left_and_not_rooms_rejoined(tmp_path: Path) ->
         clock=FakeClock(),
         on_left=left.append,
     )
-    loop._refusals_told = {(ROOMS[0], "@a:test", "DEV"): 1.0, (ROOMS[2], "@a:test", "DEV"): 2.0}
+    loop.refusals._told = {(ROOMS[0], "@a:test", "DEV"): 1.0, (ROOMS[2], "@a:test", "DEV"): 2.0}
     empty = SimpleNamespace(state=[], timeline=SimpleNamespace(events=[], limited=False))
     resp = SimpleNamespace(
         device_list=SimpleNamespace(changed=[], left=[]),
@@ -139,4 +140,4 @@ async def test_sync_reports_rooms_left_and_not_rooms_rejoined(tmp_path: Path) ->
     finally:
         await store.close()
     assert left == [ROOMS[0]]
-    assert loop._refusals_told == {(ROOMS[2], "@a:test", "DEV"): 2.0}
+    assert loop.refusals._told == {(ROOMS[2], "@a:test", "DEV"): 2.0}

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.crypto import policy
-from bot.matrix import NOT_ENCRYPTED, SendError
-from bot.outbox import Outbox, enqueue
+from bot.crypto import identities, refusals
+from bot.outbox.queue import enqueue
+from bot.outbox.sending import Outbox
+from bot.send_error import SendError
+from bot.transport import NOT_ENCRYPTED
 from commands import delivery
 from commands.context import OutMessage, utc_iso
 from tests.harness.fakes import BotCore, FakeTransport
@@ -228,9 +230,9 @@ async def test_untrusted_device_refusal_in_the_senders_language(core: BotCore) -
         metrics=core.metrics,
         clock=core.clock,
     )
-    refusal = policy.Refusal(policy.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
+    refusal = refusals.Refusal(refusals.UNTRUSTED_DEVICE, "DEVX", {"device": "DEVX"})
     for who, event_id in ((ANNE, "$1"), (ALICE, "$2")):
-        await loop._tell_refused(
+        await loop.refusals.tell(
             "!r:test", who, event_id, refusal.reason, refusal.device_id, refusal.values
         )
     french, english = await core.new_messages()
@@ -248,10 +250,10 @@ def test_identity_changed_notice_is_whole_in_each_language() -> None:
     from commands.i18n import language
 
     key_a, key_b = "A" * 43, "B" * 43
-    english = policy.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
+    english = identities.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
     assert english.startswith(f"Security notice: the cross-signing identity of {GUS} changed.")
     assert english.endswith(f"then send `!trust approve {GUS} <the new master key>`.")
     with language("fr"):
-        french = policy.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
+        french = identities.identity_changed_notice(GUS, key_a, key_b, "!", configured=False)
     assert french.startswith(f"Avis de sécurité : l'identité de signature croisée de {GUS}")
     assert french.endswith(f"`!trust approve {GUS} <la nouvelle clé maîtresse>`.")

@@ -19,7 +19,9 @@ import pytest
 from nio.crypto import OlmAccount
 from nio.store import SqliteStore
 
-from bot.crypto.cross_signing import CrossSigningKeys, private_key_from_seed, save_keys
+from bot.crypto.canonical import private_key_from_seed
+from bot.crypto.key_file import save_keys
+from bot.crypto.own_keys import CrossSigningKeys
 from bot.crypto.pgstore import PostgresCryptoStore
 from bot.preflight import stored_state_problems
 from bot.store.database import Store
@@ -271,8 +273,10 @@ async def test_migrate_closes_the_sqlite_store_when_the_target_is_unreachable(
             thread.join(timeout=2)
         return sum(t.is_alive() for t in threads)
 
+    import psycopg
+
     before = sqlite_threads()
-    with pytest.raises(OSError):
+    with pytest.raises(psycopg.OperationalError):  # connection refused
         await migrate(settings, f"postgresql://a:pw@127.0.0.1:{closed_port()}/attache")
     assert sqlite_threads() == before
 

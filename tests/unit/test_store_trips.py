@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from bot.crypto.policy import DeviceTrustPolicy
+from bot.crypto.identities import Identities
 from bot.metrics import Metrics
 from bot.store import Store
 from bot.sync import SyncLoop
@@ -59,7 +59,7 @@ async def test_pins_of_a_room_match_one_by_one_reads(tmp_path: Path) -> None:
         settings = make_settings(
             tmp_path, trusted_identities={"@both:test": "B" * 43, "@conf:test": "C" * 43}
         )
-        policy = DeviceTrustPolicy(SimpleNamespace(), settings, store, Metrics())  # type: ignore[arg-type]
+        policy = Identities(SimpleNamespace(), settings, store, Metrics())  # type: ignore[arg-type]
         users = ["@stored:test", "@both:test", "@conf:test", "@none:test"]
         pins = await policy._pins(users)
         assert pins == {u: (await policy._pin(u))[0] for u in users}

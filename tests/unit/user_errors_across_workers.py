@@ -3,12 +3,12 @@
 tests/unit/test_examples.py checks every user error *the whole unit suite* provoked. Run
 serially, it simply runs last. Spread over workers, each worker sees only the errors of
 the tests it ran, so each worker also appends its errors to a file in the run's shared
-directory and marks each unit test it finished. The example tests form one xdist group,
-collected last: the first of them waits until every other unit test of the run has
-finished, on whichever worker, then adds the other workers' errors to its own; they then
-run in order, each seeing what it would see in a serial run. Load-group scheduling in
-collection order (pyproject.toml) hands the group out only when every other test has
-been handed out, so the wait is short.
+directory and marks each unit test it finished. The tests that check those errors form
+one xdist group (`after_the_suite`), collected last: the first of them waits until every
+other unit test of the run has finished, on whichever worker, then adds the other
+workers' errors to its own; they then run in order, each seeing what it would see in a
+serial run. Load-group scheduling in collection order (tests/conftest.py) hands the group
+out only when every other test has been handed out, so the wait is short.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ from pathlib import Path
 import pytest
 
 _UNIT = "tests/unit/"
-_EXAMPLES = "tests/unit/test_examples.py"
+GROUP = "examples"
 # Generous: the other workers may be finishing an integration test on a loaded machine.
 WAIT_SECONDS = 1800.0
 
 # (language, the handler's now, the reply text, made for another directory than the docs')
 Record = tuple[str, datetime, str, bool]
+
+
+def after_the_suite(item: pytest.Item) -> bool:
+    """Whether the test checks the errors of the whole unit suite (it then runs last)."""
+    return any(mark.args[:1] == (GROUP,) for mark in item.iter_markers("xdist_group"))
 
 
 def worker() -> str | None:
@@ -45,14 +50,14 @@ class Shared:
         self.merged = False
 
     def record(self, language: str, now: datetime, text: str, elsewhere: bool) -> None:
-        """Keep a user error that a (non-example) unit test provoked, for the other workers."""
-        if os.environ.get("PYTEST_CURRENT_TEST", "").startswith(_EXAMPLES):
-            return  # the example tests' own errors are theirs; every worker provokes them
+        """Keep a user error that a unit test provoked, for the other workers."""
+        if self.merged:
+            return  # the checks' own errors are theirs, after the others were gathered
         with (self.root / f"{self.me}.errors").open("ab") as out:
             out.write(pickle.dumps((language, now, text, elsewhere)))
 
     def finished(self, nodeid: str) -> None:
-        if nodeid.startswith(_UNIT) and not nodeid.startswith(_EXAMPLES):
+        if nodeid.startswith(_UNIT):
             with (self.root / f"{self.me}.done").open("a", encoding="utf-8") as out:
                 out.write(nodeid + "\n")
 
@@ -61,7 +66,7 @@ class Shared:
         expected = {
             item.nodeid
             for item in session.items
-            if item.nodeid.startswith(_UNIT) and not item.nodeid.startswith(_EXAMPLES)
+            if item.nodeid.startswith(_UNIT) and not after_the_suite(item)
         }
         deadline = time.monotonic() + WAIT_SECONDS
         while (missing := expected - self._done()) and time.monotonic() < deadline:

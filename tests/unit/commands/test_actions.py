@@ -8,7 +8,7 @@ import pytest
 from actions_fixtures import ADMIN, DM, OWNER, PARIS, ROOM, SEC, say_ok, seed
 
 from commands.actions.model import parse_status
-from commands.timeparse import parse_due
+from commands.time import parse_due
 from tests.harness.fakes import BotCore
 
 

@@ -1,6 +1,6 @@
 """The allow-list at send time, for a command that names an outsider: `!actions add` to
 someone off the allow-list queues a DM that the outbox never sends; the secretariat is
-told in their DM and the audit keeps it. (The rule lives in bot/outbox.py, once.)"""
+told in their DM and the audit keeps it. (The rule lives in bot/outbox/dm_repair.py, once.)"""
 
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ import icalendar
 import pytest
 from dateutil.rrule import rrulestr
 
-from commands import recurrence, timeparse
 from commands.actions.store import insert_summit
 from commands.context import parse_utc
 from commands.directory import store as directory
+from commands.time import MAX_WHEN_LENGTH, parse_when, recurrence
 from tests.harness.fakes import BotCore
 
 ALICE = "@alice:test"
@@ -59,7 +59,7 @@ async def test_long_remind_without_separator_calls_dateparser_a_bounded_number_o
     sent = await zoned.say(ALICE, body)
     assert "could not find a time" in sent[0].body
     assert len(dateparser_calls) <= 12
-    assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in dateparser_calls)
+    assert all(len(text) <= MAX_WHEN_LENGTH for text in dateparser_calls)
     assert await zoned.count("schedule_items") == 0
 
 
@@ -147,7 +147,7 @@ def test_natural_language_rules_go_through_the_same_parser(monkeypatch: pytest.M
 
     monkeypatch.setattr(recurrence, "parse_rule", spy)
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    when = timeparse.parse_when("every Monday 09:00", "Europe/Paris", now)
+    when = parse_when("every Monday 09:00", "Europe/Paris", now)
     assert when.rrule == "FREQ=WEEKLY;BYDAY=MO"
     assert seen  # checked by the same code as a raw RRULE
 
@@ -202,8 +202,8 @@ def test_next_occurrence_starts_its_search_near_the_asked_moment(
     monkeypatch.setattr(recurrence, "build", spy)
     anchor = datetime(2026, 3, 2, 9, 0)  # a Monday, wall time in Paris
     day1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-    first = timeparse.next_occurrence(rule, anchor, "Europe/Paris", day1)
-    later = timeparse.next_occurrence(rule, anchor, "Europe/Paris", day1 + timedelta(days=400))
+    first = recurrence.next_occurrence(rule, anchor, "Europe/Paris", day1)
+    later = recurrence.next_occurrence(rule, anchor, "Europe/Paris", day1 + timedelta(days=400))
     assert first is not None and later is not None
     began = starts[-1]
     # The expansion began within two periods (plus the probe margin) of the moment asked,
@@ -343,7 +343,7 @@ async def test_long_due_options_never_reach_dateparser(
     assert any_dateparser, first[0].body  # the short form does reach it
     any_dateparser.clear()
     sent = await zoned.say(ADMIN, message.format("x" * 3_000))
-    assert all(len(text) <= timeparse.MAX_WHEN_LENGTH for text in any_dateparser)
+    assert all(len(text) <= MAX_WHEN_LENGTH for text in any_dateparser)
     assert "too long for a time" in sent[0].body and "Example:" in sent[0].body
 
 
@@ -370,5 +370,5 @@ def test_moving_dtstart_forward_gives_exactly_the_occurrences_of_the_full_walk(r
     for days in (0, 1, 29, 200, 366, 1_000, 2_500):
         probe = anchor + timedelta(days=days, hours=5)
         fast = list(itertools.islice(recurrence.expand_near(rule, anchor, probe).xafter(probe), 12))
-        slow = list(itertools.islice(timeparse.expand(rule, anchor).xafter(probe), 12))
+        slow = list(itertools.islice(recurrence.expand(rule, anchor).xafter(probe), 12))
         assert fast == slow, (rule, days)

@@ -181,11 +181,11 @@ async def test_history_and_listing_read_in_the_readers_language(lr: BotCore) -> 
 
 
 @pytest.fixture
-async def mcore(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+async def mcore(tmp_path: Path, clock: FakeClock, store_url: str) -> AsyncIterator[BotCore]:
     bot = await BotCore(
         tmp_path,
         clock,
-        database_url=database_url,
+        database_url=store_url,
         marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
         max_marking="CONFIDENTIAL",
     ).open()

@@ -27,12 +27,12 @@ POST_ROOM = "!paris:test"
 
 
 @pytest.fixture
-async def mcore(tmp_path: Path, clock: FakeClock, database_url: str) -> AsyncIterator[BotCore]:
+async def mcore(tmp_path: Path, clock: FakeClock, store_url: str) -> AsyncIterator[BotCore]:
     """A deployment with three levels (ceiling RESTRICTED) and a group."""
     bot = await BotCore(
         tmp_path,
         clock,
-        database_url=database_url,
+        database_url=store_url,
         admins=[ADMIN],
         marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET"],
         max_marking="CONFIDENTIAL",

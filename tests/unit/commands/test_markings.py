@@ -6,7 +6,7 @@ import pytest
 
 from commands.errors import UserError
 from commands.markings import NATIONS, Marking, Policy, Subject, remarked_notice
-from commands.markings.model import reason_shown
+from commands.markings.model.reasons import reason_shown
 from commands.markings.routing import decide_room, room_notice, with_banner
 
 LEVELS = ("UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL", "SECRET")

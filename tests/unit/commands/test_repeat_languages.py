@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from commands.i18n import language
-from commands.timeparse import describe_rule, parse_when, recurrence_rule
+from commands.time import describe_rule, parse_when, recurrence_rule
 from tests.harness.fakes import BotCore
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Every command that takes a time reads the same text the same way (commands/timeparse.py).
+"""Every command that takes a time reads the same text the same way (commands/time/).
 
 The same inputs go to liaison `due=`, action `due=`, meetings, visits and reminders, sent by
 someone in Europe/Paris on Monday 2026-03-02 09:17Z. Deadlines (`due=`) agree with each

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.crypto.canonical import Ed25519PrivateKey, b64_encode, public_key_b64, sign_json
-from bot.crypto.cross_signing import CrossSigningKeys, _ensure, device_signing_upload_body
+from bot.crypto.cross_signing import _ensure
+from bot.crypto.own_keys import CrossSigningKeys, device_signing_upload_body
 
 USER = "@bot:example.org"
 DEVICE = "BOTDEVICE"

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from bot.crypto.canonical import Ed25519PrivateKey, public_key_b64, sign_json
-from bot.crypto.cross_signing import (
+from bot.crypto.own_keys import (
     CrossSigningKeys,
     device_signing_upload_body,
     sign_device_keys,

@@ -1,0 +1,120 @@
+"""Which events reach the dispatcher: from an allowed sender, in an encrypted room,
+decrypted, with a known Megolm origin, from a trusted device; only edits that count.
+
+What is refused is counted, and its sender told where that helps (bot/refusals.py);
+what cannot be decrypted yet waits for its key (bot/undecrypted.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nio import AsyncClient, MegolmEvent
+from nio.events import Event
+
+from bot.crypto import replay
+from bot.dispatch import Dispatcher
+from bot.edits import load_chain
+from bot.incoming import to_incoming
+from bot.metrics import Metrics
+from bot.own_words import pill_names
+from bot.refusals import Refusals
+from bot.store import Store
+from bot.undecrypted import Undecrypted
+from commands.context import Incoming
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TrustPolicy(Protocol):
+    """Decides whether a decrypted event's sending device may command the bot."""
+
+    async def check_sender(self, event: Event, room_id: str) -> Any:
+        """None if trusted; otherwise a Refusal(reason, device_id, values), explained once
+        (its reason an English template, rendered in the sender's language)."""
+        ...
+
+    def forget(self, user_ids: list[str]) -> None:
+        """Their keys changed on the server: judge them afresh next time."""
+        ...
+
+
+@dataclass
+class Gate:
+    client: AsyncClient
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    metrics: Metrics
+    refusals: Refusals
+    undecrypted: Undecrypted
+    trust: TrustPolicy | None = None
+
+    async def route(self, room_id: str, event: Event) -> None:
+        sender = getattr(event, "sender", None)
+        if sender is None or sender == self.client.user_id:
+            return
+        if not self.settings.is_allowed(sender):
+            self.metrics.refused.labels("sender_not_allowed").inc()
+            return
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        if isinstance(event, MegolmEvent):
+            await self.undecrypted.hold(room_id, event)
+            return
+        source = event.source if isinstance(getattr(event, "source", None), dict) else {}
+        if source.get("type") not in ("m.room.message", "m.reaction"):
+            return
+        if not room.encrypted:
+            await self.refusals.unencrypted(room_id, event)
+            return
+        if not getattr(event, "decrypted", False):
+            # A plaintext event in an encrypted room: anyone on the server could forge it.
+            self.metrics.refused.labels("plaintext_in_encrypted_room").inc()
+            return
+        # Pills count only where their text names the linked user (bot/pills.py).
+        names = await pill_names(self.store.reader, room, source.get("content") or {})
+        incoming = to_incoming(room_id, event, source, self.settings.command_prefix, names)
+        if incoming is None or not self.dispatcher.wants(incoming):
+            return
+        incoming = dataclasses.replace(incoming, megolm=replay.origin(self.client, event))
+        if incoming.megolm is None:  # cannot be checked for replay: never acted on
+            self.metrics.refused.labels("no_megolm_origin").inc()
+            log.warning("refused %s: its Megolm message index is unknown", event.event_id)
+            return
+        if incoming.replaces is not None and not await self._edit_counts(incoming):
+            return
+        if self.trust is not None:
+            refusal = await self.trust.check_sender(event, room_id)
+            if refusal is not None:
+                self.metrics.refused.labels("untrusted_device").inc()
+                log.info("refused %s: sending device not trusted", event.event_id)
+                await self.refusals.tell(
+                    room_id,
+                    sender,
+                    event.event_id,
+                    refusal.reason,
+                    refusal.device_id,
+                    getattr(refusal, "values", None),
+                )
+                return
+        self.dispatcher.submit(incoming)
+
+    async def _edit_counts(self, incoming: Incoming) -> bool:
+        """Only the original sender's edits count (Element shows no other), and only edits
+        of what the bot handled or of an unhandled message now edited into a command."""
+        assert incoming.replaces is not None
+        if await load_chain(self.store.reader, incoming.replaces) is not None:
+            return True  # the dispatcher checks the sender against its ledger
+        if not self.dispatcher.registry.is_command(incoming.body):
+            return False  # an edit of ordinary chat
+        if not self.dispatcher.limiter.allow(incoming.sender):
+            return True  # no lookup for them now; the dispatcher refuses it and tells them
+        resp = await self.client.room_get_event(incoming.room_id, incoming.replaces)
+        original = getattr(resp, "event", None)
+        return getattr(original, "sender", None) == incoming.sender

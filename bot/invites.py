@@ -1,0 +1,100 @@
+"""Invitations: accepted from allowed people within their budget and room cap, declined
+otherwise; joins that fail for a while are retried in the background (bot/joins.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import AsyncClient, InviteMemberEvent, JoinError
+
+from bot import joins, ratelimit
+from bot.clock import Clock
+from bot.dispatch import Dispatcher
+from bot.dm_lifecycle import DmLifecycle
+from bot.metrics import Metrics
+from bot.parking import Parking
+from bot.store import Store
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Invites:
+    client: AsyncClient
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    metrics: Metrics
+    clock: Clock
+    parking: Parking
+    dms: DmLifecycle
+    kick: Callable[[], None] | None = None  # wakes the outbox
+    _joins: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # room -> join under way
+
+    def stop(self) -> None:
+        for task in list(self._joins.values()):
+            task.cancel()
+
+    async def handle(self, room_id: str, state: list[Any]) -> None:
+        invite = next(
+            (
+                e
+                for e in state
+                if isinstance(e, InviteMemberEvent)
+                and e.state_key == self.client.user_id
+                and e.membership == "invite"
+            ),
+            None,
+        )
+        if invite is None:
+            return
+        inviter = invite.sender
+        if not self.settings.is_allowed(inviter):
+            self.metrics.refused.labels("invite_not_allowed").inc()
+            log.info("declining invite to %s from a sender not allowed in", room_id)
+            await self.client.room_leave(room_id)
+            return
+        async with self.store.write() as db:  # one budget and a cap of rooms per person
+            why = await ratelimit.refuse_invite(
+                self.dispatcher.limiter, db, self.settings, inviter, room_id, self.clock.now()
+            )
+        if why is not None:
+            self.metrics.refused.labels(f"invite_over_{why}").inc()
+            log.info("declining invite to %s: the inviter is over the %s limit", room_id, why)
+            await self.client.room_leave(room_id)
+            if self.kick is not None:
+                self.kick()
+            return
+        if room_id in self._joins:  # a join (and its retries) is under way already
+            return
+        resp = await joins.join_once(self.client, room_id)
+        if joins.transient(resp):  # retried in the background (bot/joins.py)
+            task = asyncio.create_task(self._join_later(room_id, inviter, invite))
+            self._joins[room_id] = task
+            task.add_done_callback(lambda _t: self._joins.pop(room_id, None))
+            return
+        await self._joined(room_id, inviter, invite, resp)
+
+    async def _join_later(self, room_id: str, inviter: str, invite: InviteMemberEvent) -> None:
+        async with self.parking.guard("join", event_id=f"invite:{room_id}", room_id=room_id):
+            resp = await joins.join_with_retry(self.client, room_id)
+            await self._joined(room_id, inviter, invite, resp)
+
+    async def _joined(
+        self, room_id: str, inviter: str, invite: InviteMemberEvent, resp: object
+    ) -> None:
+        """After the join: count the room against the inviter; note a possible DM."""
+        if resp is None or isinstance(resp, JoinError):
+            reason = resp.status_code if resp is not None else "no answer"
+            log.warning("could not join %s: %s", room_id, reason)
+            return
+        log.info("joined %s on an invite", room_id)
+        async with self.store.write() as db:
+            await ratelimit.note_joined_for(db, room_id, inviter)
+        if (invite.content or {}).get("is_direct"):
+            await self.dms.candidate(room_id, inviter)

@@ -1,0 +1,130 @@
+"""!actions add: a new item in a summit, for an owner, with a deadline and a marking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.actions.access import (
+    SECRETARIAT,
+    due_option,
+    event_id_of,
+    require_open,
+    sender_zone,
+    visible_summit,
+)
+from commands.actions.jobs import plan_nudges
+from commands.actions.model import parse_summit_id
+from commands.actions.owners import refuse_uncovered_owner, tell_owner
+from commands.actions.store import (
+    Summit,
+    get_item,
+    insert_item,
+    owner_label,
+    resolve_owner,
+    summits_in_room,
+)
+from commands.context import Context
+from commands.errors import UserError
+from commands.examples import day
+from commands.i18n import N_, _
+from commands.markings.model.policy import marking_example
+from commands.markings.wiring import marking_for
+from commands.registry import Option, Param, command
+
+
+def _add_example(now: Any) -> str:
+    # The free text after -- reads in the reader's language; the command does not change.
+    return f"!actions add S-1 @alice:example.org due={day(now, 14)} -- " + _("circulate the draft")
+
+
+@command(
+    "actions add",
+    summary=N_("Add an action item to a summit, owned by a person or a post (secretariat)"),
+    example=_add_example,
+    params=[
+        Param("summit", N_("e.g. S-1 (optional in the summit's room)")),
+        Param("owner", N_("a Matrix ID or a post code"), optional=True),
+    ],
+    options=[
+        Option("due", N_("ISO date, or friday, in 3 days… (your time zone)")),
+        Option("marking", N_("handling marking, e.g. RESTRICTED (default: the summit's)")),
+        Option("rel", N_("releasable to: nations or groups, e.g. FRA,DEU or FVEY")),
+    ],
+    body=Param("text", N_("what is to be done")),
+    roles=SECRETARIAT,
+)
+async def actions_add(
+    ctx: Context,
+    *,
+    summit: str,
+    owner: str | None,
+    due: str | None,
+    text: str,
+    marking: str | None,
+    rel: str | None,
+) -> None:
+    first, owner_text = summit, owner
+    if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
+        found = await _room_summit(ctx, _add_example(ctx.now))
+        owner_text = first
+    else:
+        try:
+            number = parse_summit_id(first)
+        except ValueError as exc:
+            raise UserError(
+                _("summit: {error}", error=exc), example=_add_example(ctx.now)
+            ) from None
+        found = await visible_summit(ctx, number)
+    require_open(found)
+    if not due:
+        raise UserError(
+            _("due: every item needs a due date ({option}).", option="due=…"),
+            example=_add_example(ctx.now),
+        )
+    kind, owner = await resolve_owner(ctx.db, owner_text)
+    deadline = due_option(ctx, due, _add_example(ctx.now))
+    mark = await marking_for(
+        ctx,
+        marking,
+        rel,
+        what="action item",
+        # Owned by a post with members of those nations: an owner must be covered too.
+        example=_add_example(ctx.now).replace("@alice:example.org", "FR-PARIS")
+        + f" marking={marking_example(ctx.settings)} rel=FRA,DEU",
+        own=found.marking,
+        room_id=ctx.room_id,
+    )
+    await refuse_uncovered_owner(ctx, owner, mark, found)
+    text = text.strip()  # bounded by max_body_length (bot.limits), never cut
+    number = await insert_item(
+        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx), mark
+    )
+    item = await get_item(ctx.db, number)
+    assert item is not None
+    await plan_nudges(ctx, item)
+    await ctx.audit("action.add", item.ref, f"{found.ref} owner={owner}")
+    label = await owner_label(ctx.db, kind, owner)
+    ctx.reply(
+        _(
+            "{ref} added to {summit}: {text} — owner {owner}, due {due}.",
+            ref=item.ref,
+            summit=found.ref,
+            text=text,
+            owner=label,
+            due=item.due_for(sender_zone(ctx)),
+        ),
+        **item.marked,
+    )
+    await tell_owner(ctx, item, found, "added")
+
+
+async def _room_summit(ctx: Context, example: str) -> Summit:
+    open_here = [s for s in await summits_in_room(ctx.db, ctx.room_id) if s.state == "open"]
+    if len(open_here) != 1:
+        message = (
+            _("This room has no open summit; name the summit (S-n).")
+            if not open_here
+            else _("This room has several open summits; name the summit (S-n).")
+        )
+        raise UserError(message, example=example)
+    return open_here[0]

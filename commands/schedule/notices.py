@@ -1,0 +1,92 @@
+"""What a visit's, meeting's or reminder's people are told: added, changed, cancelled, re-marked."""
+
+from __future__ import annotations
+
+from commands.context import Context
+from commands.directory.service import people_of
+from commands.i18n import _, pgettext
+from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy, remarked_notice
+from commands.markings.routing import remark_messages
+from commands.markings.store import subjects
+from commands.render import person
+from commands.schedule.store import Item
+from commands.schedule.views import summary_lines, zones_for
+
+
+async def tell_participants(
+    ctx: Context, item: Item, what: str, reason: str = "", invited: frozenset[str] = frozenset()
+) -> None:
+    """Each participant (people, and the members of posts) is told in their own DM, in their
+    own language and zone, that they are in it, that it changed, or that it is off: wherever
+    the item was created and wherever its reminders go (commands/schedule/reach.py)."""
+    people = [p for p in await people_of(ctx.db, item.participants) if p != ctx.sender]
+    zones = dict(zip(people, await zones_for(ctx, people), strict=True))
+
+    def build(user_id: str) -> str:
+        if what == "cancel":
+            return cancelled_notice(item, reason)
+        if what == "invite" or user_id in invited:
+            first = _(
+                "{organiser} added you to {code}: {title}",
+                organiser=person(item.creator),
+                code=item.code,
+                title=item.title,
+            )
+        else:
+            first = _(
+                "{organiser} changed {code}: {title}",
+                organiser=person(ctx.sender),
+                code=item.code,
+                title=item.title,
+            )
+        return "\n".join([first, *summary_lines(item, zones[user_id])])
+
+    await ctx.send_each(people, build, origin=ctx.origin(item.code), **item.marked)
+
+
+def cancelled_notice(item: Item, reason: str) -> str:
+    values = {"code": item.code, "title": item.title, "reason": reason}
+    if item.kind == "R":  # German cancels a meeting (absagen), not a reminder (abbrechen)
+        if reason:
+            return pgettext("reminder", "Cancelled {code}: {title} — {reason}", **values)
+        return pgettext("reminder", "Cancelled {code}: {title}", **values)
+    if reason:
+        return _("Cancelled {code}: {title} — {reason}", **values)
+    return _("Cancelled {code}: {title}", **values)
+
+
+def updated_notice(item: Item, zone: str) -> str:
+    return "\n".join(
+        [_("Updated {code}: {title}", code=item.code, title=item.title), *summary_lines(item, zone)]
+    )
+
+
+async def tell_remarked(ctx: Context, item: Item, old: Marking | None) -> None:
+    """Re-check everyone who already has the item (its creator and participants): those no
+    longer covered are told it was re-marked, nothing more; the newly covered get it now.
+    The item's room is checked again by the outbox with each message about it."""
+    policy = Policy.from_settings(ctx.settings)
+    concerned = sorted({item.creator, *await people_of(ctx.db, item.participants)} - {ctx.sender})
+    people = await subjects(ctx.db, concerned)
+    holders = [p for p in people if policy.covers(old, p)]
+    told, newly = remark_messages(policy, item.code, old, item.marking, holders, people)
+    # Each in their own language (the notices were built in the editor's).
+    await ctx.send_each(
+        [m.user_id for m in told if m.user_id],
+        lambda _user: remarked_notice(item.code, item.marking),
+        origin=ctx.origin(item.code),
+    )
+    zones = dict(zip(concerned, await zones_for(ctx, concerned), strict=True))
+
+    def releasable(user_id: str) -> str:
+        return "\n".join(
+            [
+                _("{code} is now releasable to you.", code=item.code),
+                *updated_notice(item, zones.get(user_id, ctx.settings.timezone)).split("\n"),
+            ]
+        )
+
+    await ctx.send_each(
+        [s.user_id for s in newly], releasable, origin=ctx.origin(item.code), **item.marked
+    )
