@@ -31,9 +31,10 @@ SENDERS = {"en": "@en:test", "fr": "@fr:test", "de": "@de:test"}
 CPU_BUDGET = 1.0
 EXAMPLES = 250
 REGISTRY = build_registry("!")
-# A refusal tells what to send instead: an example, a command, or whom to ask.
+# A refusal tells what to send instead: an example, a command (also one quoted as code, as
+# the question about an ambiguous date offers two), or whom to ask.
 _NEXT_STEP = re.compile(
-    r"(?:^|[\s(«„])!\w|\b(?:Ask|Demandez|Adressez-vous|Fragen|Bitten|Wenden)\b", re.MULTILINE
+    r"(?:^|[\s(«„`])!\w|\b(?:Ask|Demandez|Adressez-vous|Fragen|Bitten|Wenden)\b", re.MULTILINE
 )
 
 UNITS = [
