@@ -393,3 +393,24 @@ async def test_a_too_long_refusal_shows_the_same_command_complete(tmp_path: Path
         await core.close()
     [example] = _ANY_EXAMPLE.findall(reply.body)
     assert example.startswith("!remind ") and "…" not in example, reply.body
+
+
+async def test_an_example_never_names_an_object_the_reader_may_not_see(tmp_path: Path) -> None:
+    """The newest open summit is S-2, released to FRA only; once the admin's nation is DEU,
+    their `!actions add` example names S-1 (and none at all once S-1 is closed)."""
+    day = (NOWS[0] + timedelta(days=20)).strftime("%Y-%m-%d")
+    core = await world(tmp_path, NOWS[0], "en", ELSEWHERE)
+    try:
+        await must(core, ADMIN, f'!summit open "One" from={day}')
+        await must(core, ADMIN, f'!summit open "Two" from={day} marking=RESTRICTED rel=FRA')
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example: !actions add S-2 " in shown.body, shown.body
+        await must(core, ADMIN, f"!dir person {ADMIN} nation=DEU")
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example: !actions add S-1 " in shown.body, shown.body
+        await must(core, ADMIN, "!summit close S-1")
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example:" not in shown.body
+        assert shown.body.endswith("Send !summit list for yours."), shown.body
+    finally:
+        await core.close()
