@@ -106,7 +106,8 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
 
 
 # The objects of a kind a verb may be sent about by the reader (`?`), newest first, each with
-# its marking: the addressee's requests for the addressee's moves, the creator's items still
+# its marking: the addressee's requests for the addressee's moves, the requester's for !close
+# (once acknowledged or answered), the creator's items still
 # to come for !cancel and !edit, the open summits for the secretariat's !actions add.
 _ADDRESSED = (
     "SELECT r.id, r.marking FROM liaison_requests r JOIN liaison_addressees a"
@@ -121,6 +122,8 @@ _ACTS_ON: dict[tuple[str, str], str] = {
     ("answer", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
     ("decline", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
     ("reply", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
+    ("close", "LR"): "SELECT id, marking FROM liaison_requests WHERE requester = ?"
+    " AND status IN ('acknowledged', 'answered') ORDER BY id DESC",
     **{("cancel", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
     **{("edit", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
     ("actions add", "S"): "SELECT id, marking FROM summits WHERE state = 'open' ORDER BY id DESC",

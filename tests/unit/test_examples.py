@@ -268,14 +268,16 @@ PROVOKE_ELSEWHERE = (
 
 
 # Objects of each kind an example may name, made before the refusals: the reader's example
-# names one they may act on (NORTH: LR-2 addressed to them, a meeting of theirs), never LR-1
-# (to YY-SOUTH), or gives way to where theirs are listed; no secretariat example for NORTH.
+# names one they may act on (NORTH: LR-2 addressed to them and acknowledged, a meeting of
+# theirs; SOUTH: LR-2 to close, LR-1 to acknowledge), never one addressed to someone else,
+# or gives way to where theirs are listed; no secretariat example for NORTH.
 def _objects(now: datetime) -> tuple[tuple[str, str], ...]:
     day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
     return (
         (ADMIN, f'!summit open "Summit" from={day}'),
         (ADMIN, "!request YY-SOUTH A subject -- a body"),
         (SOUTH, "!request XX-NORTH Another subject -- a body"),
+        (NORTH, "!ack LR-2"),
         (NORTH, f"!meeting {day} 10:00 -- a meeting"),
     )
 
@@ -366,6 +368,8 @@ async def test_every_help_example_works_elsewhere_for_the_person_who_asked(
                 shown.setdefault(name, []).extend((actor, e) for e in found)
     finally:
         await core.close()
+    assert (SOUTH, "!close LR-2") in shown["close"], shown["close"]  # the requester's own
+    assert (NORTH, "!ack LR-2") not in shown["ack"], shown["ack"]  # acknowledged already
     named = [e for pairs in shown.values() for _, e in pairs if any(n in e for n in DOC_NAMES)]
     assert not named, named
     failures = []
