@@ -84,7 +84,7 @@ class Invoker:
         # replies, reactions): the same length and rate limits, before any parsing.
         refusal = length_refusal(incoming, self.settings, self.registry, ctx.now)
         if refusal is not None:
-            ctx.reply(await examples_for(ctx.db, incoming.sender, refusal))
+            ctx.reply(await examples_for(ctx, refusal))
             return None, "too_long"
         await ctx.db.execute("SAVEPOINT handler")
         try:
@@ -122,7 +122,7 @@ class Invoker:
         except UserError as exc:
             await rollback(ctx)
             asked = question(exc, incoming.body if is_command else None)
-            ctx.reply(await examples_for(ctx.db, incoming.sender, asked))
+            ctx.reply(await examples_for(ctx, asked))
             return name, "user_error"
         except Exception:
             await rollback(ctx)

@@ -36,7 +36,7 @@ async def help_(ctx: Context, *, command: str | None) -> None:
                 + _("Send {help} for the list.", help=ctx.prefix + "help")
             )
         else:
-            ctx.reply(await examples_for(ctx.db, ctx.sender, text))
+            ctx.reply(await examples_for(ctx, text))
         return
     ctx.reply(
         table(

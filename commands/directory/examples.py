@@ -7,6 +7,11 @@ replaced by a post or person that exists here and is not the reader (posts first
 people; not the reader's own post); where there is none, the name leaves its comma list
 (`with=`) or its option is dropped; a person the command cannot do without becomes the
 reader, a post it cannot do without leaves the example unshown.
+
+An object an example names (`!decline LR-3`, `!cancel M-3`, `!actions add S-1 …`) becomes
+the reader's newest one that verb may be sent about (`_ACTS_ON`), and that is released to
+them (the markings' one rule); where there is none, the example gives way to where theirs are
+listed (`!requests`). An example of a command the reader's roles do not allow is not shown.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import re
 
 import aiosqlite
 
+from commands.context import Context
 from commands.i18n import _
+from commands.markings.access import released_to_sender
+from commands.markings.model.marking import Marking
 
 # The made-up names examples are written with (the source's and the docs').
 DOC_POSTS = ("FR-PARIS", "DE-BERLIN", "NATO-HQ-DATT")
@@ -97,9 +105,74 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
     return text
 
 
-async def examples_for(db: aiosqlite.Connection, reader: str, reply: str) -> str:
+# The objects of a kind a verb may be sent about by the reader (`?`), newest first, each with
+# its marking: the addressee's requests for the addressee's moves, the requester's for !close
+# (once acknowledged or answered), the creator's items still
+# to come for !cancel and !edit, the open summits for the secretariat's !actions add.
+_ADDRESSED = (
+    "SELECT r.id, r.marking FROM liaison_requests r JOIN liaison_addressees a"
+    " ON a.request_id = r.id WHERE a.user_id = ? AND r.status IN ({states}) ORDER BY r.id DESC"
+)
+_MINE_TO_COME = (
+    "SELECT number, marking FROM schedule_items WHERE creator = ? AND kind = '{kind}'"
+    " AND state = 'active' AND next_at IS NOT NULL ORDER BY number DESC"
+)
+_ACTS_ON: dict[tuple[str, str], str] = {
+    ("ack", "LR"): _ADDRESSED.format(states="'open'"),
+    ("answer", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
+    ("decline", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
+    ("reply", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
+    ("close", "LR"): "SELECT id, marking FROM liaison_requests WHERE requester = ?"
+    " AND status IN ('acknowledged', 'answered') ORDER BY id DESC",
+    **{("cancel", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
+    **{("edit", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
+    ("actions add", "S"): "SELECT id, marking FROM summits WHERE state = 'open' ORDER BY id DESC",
+}
+# Where the reader finds their objects of a kind, when an example has none to name.
+_LISTED_BY = {"LR": "requests", "M": "agenda", "V": "agenda", "R": "agenda", "S": "summit list"}
+_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVR])-(\d+)\b")
+_VERB = re.compile(r"^\W(\w+)(?: (\w+))?")  # after the prefix
+
+
+async def _their_object(ctx: Context, verb: str, kind: str) -> int | None:
+    """The newest object of `kind` the reader may send `verb` about and may see."""
+    query = _ACTS_ON[(verb, kind)]
+    async with ctx.db.execute(query, (ctx.sender,) if "?" in query else ()) as cur:
+        rows = list(await cur.fetchall())
+    for number, marking in rows:
+        if await released_to_sender(ctx, [Marking.from_column(marking)]):
+            return int(number)
+    return None
+
+
+async def _fitted_objects(ctx: Context, example: str) -> tuple[str | None, str | None]:
+    """(the example naming the reader's own objects, None) or (None, the command that lists
+    them; `help` when the command is not for this reader at all). Objects no verb rule is
+    known for stay as they are."""
+    words = _VERB.match(example)
+    if words is None:
+        return example, None
+    named = ctx.registry.named(example)
+    if named is not None and named.roles is not None:
+        if ctx.person is None or not ctx.person.has_role(*named.roles):
+            return None, "help"  # refused to this reader before anything else
+    verbs = [f"{words[1]} {words[2]}", words[1]] if words[2] else [words[1]]
+    for match in list(_OBJECT.finditer(example)):
+        kind = match[1]
+        verb = next((v for v in verbs if (v, kind) in _ACTS_ON), None)
+        if verb is None:
+            continue
+        number = await _their_object(ctx, verb, kind)
+        if number is None:
+            return None, _LISTED_BY[kind]
+        example = re.sub(rf"(?<![\w-]){match[0]}\b", f"{kind}-{number}", example, count=1)
+    return example, None
+
+
+async def examples_for(ctx: Context, reply: str) -> str:
     """A reply with each of its example lines (`Example: …`, in the reader's language) made
-    for this reader; a line whose example cannot be made is left out."""
+    for this reader; a line whose example cannot be made is left out, or says where the
+    reader's objects (or the commands they may use) are listed."""
     label = _("Example: {example}", example="")
     if label not in reply:
         return reply
@@ -107,9 +180,17 @@ async def examples_for(db: aiosqlite.Connection, reader: str, reply: str) -> str
     for line in reply.split("\n"):
         head, found, example = line.partition(label)
         if found and example:
-            made = await for_reader(db, reader, example)
-            if made is None:
-                continue
-            line = head + label + made
+            fitted, listed = await _fitted_objects(ctx, example)
+            if listed == "help":
+                line = head + _(
+                    "Send {command} for the commands you may use.", command=ctx.prefix + listed
+                )
+            elif listed is not None:
+                line = head + _("Send {command} for yours.", command=ctx.prefix + listed)
+            elif fitted is not None:
+                made = await for_reader(ctx.db, ctx.sender, fitted)
+                if made is None:
+                    continue
+                line = head + label + made
         lines.append(line)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Used by the every-example test: an example is "accepted" when the person it is m
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -65,6 +66,17 @@ async def world(
     tmp: Path, now: datetime, lang: str = "en", directory: tuple[str, ...] = DIRECTORY
 ) -> BotCore:
     """The directory; with `lang`, every actor reads (and writes) that language."""
+    core = await reopen(tmp, now, directory == DIRECTORY)
+    for text in directory:
+        await must(core, ADMIN, text)
+    if lang != "en":
+        for actor in ELSEWHERE_ACTORS if directory == ELSEWHERE else ACTORS:
+            await must(core, actor, f"!lang {lang}")
+    return core
+
+
+async def reopen(tmp: Path, now: datetime, docs_directory: bool = False) -> BotCore:
+    """The bot on the store in `tmp` (a new one, or a copy of a world's) at `now`."""
     clock = FakeClock()
     clock.set(now)
     core = await BotCore(
@@ -76,13 +88,16 @@ async def world(
         marking_groups={"FVEY": ["USA", "GBR", "CAN", "AUS", "NZL"]},
     ).open()
     await core.bot_in_room(BOT_ROOM)  # the encrypted room the bot is in, as sync saw it
-    core.dispatcher.invoker.docs_directory = directory == DIRECTORY  # type: ignore[attr-defined]
-    for text in directory:
-        await must(core, ADMIN, text)
-    if lang != "en":
-        for actor in ELSEWHERE_ACTORS if directory == ELSEWHERE else ACTORS:
-            await must(core, actor, f"!lang {lang}")
+    core.dispatcher.invoker.docs_directory = docs_directory  # type: ignore[attr-defined]
     return core
+
+
+_COUNT = {
+    "S": "SELECT COUNT(*) FROM summits",
+    "A": "SELECT COUNT(*) FROM action_items",
+    "LR": "SELECT COUNT(*) FROM liaison_requests",
+    **{k: f"SELECT COUNT(*) FROM schedule_items WHERE kind = '{k}'" for k in "MVR"},
+}
 
 
 async def seed_for(core: BotCore, example: str, elsewhere: bool = False) -> None:
@@ -98,7 +113,8 @@ async def seed_for(core: BotCore, example: str, elsewhere: bool = False) -> None
         else _makers(core.clock.now())
     )
     for kind in ("S", "A", "M", "V", "R", "LR"):
-        for _ in range(wanted.get(kind, 0)):
+        [(made,)] = await core.query(_COUNT[kind])
+        for _ in range(wanted.get(kind, 0) - int(str(made))):
             await must(core, ADMIN, makers[kind])
 
 
@@ -149,13 +165,18 @@ async def accepted(
 
 
 async def accepted_elsewhere(
-    tmp: Path, now: datetime, example: str, actor: str, lang: str = "en"
+    tmp: Path, now: datetime, example: str, actor: str, lang: str = "en", base: Path | None = None
 ) -> tuple[bool, list[str]]:
     """Whether `actor` (reading `lang`) can send the example as shown, in the directory with
-    none of the docs' names (request examples also on a request its addressee acknowledged)."""
+    none of the docs' names (request examples also on a request its addressee acknowledged);
+    with `base`, on a copy of that world's store (closed), where the example was shown."""
     replies: list[str] = []
     for state in ("open", "acknowledged") if "LR-" in example else ("open",):
-        core = await world(tmp / state, now, lang, ELSEWHERE)
+        if base is None:
+            core = await world(tmp / state, now, lang, ELSEWHERE)
+        else:
+            shutil.copytree(base, tmp / state)
+            core = await reopen(tmp / state, now)
         try:
             await seed_for(core, example, elsewhere=True)
             if state == "acknowledged":

@@ -11,25 +11,30 @@ The same holds in French and German: the examples as a French or German reader s
 from __future__ import annotations
 
 import re
+import shutil
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from commands.directory.examples import DOC_PEOPLE, DOC_POSTS
-from commands.i18n import language
+from commands.i18n import _, language
 from tests.unit.conftest import MADE_ELSEWHERE, USER_ERRORS, USER_ERRORS_IN
 from tests.unit.examples_world import (
     ADMIN,
     ELSEWHERE,
     ELSEWHERE_ACTORS,
     NORTH,
+    PARIS,
     ROOM,
+    SOUTH,
     accepted,
     accepted_elsewhere,
     last_outcome,
+    must,
     prepared,
+    reopen,
     snapshot,
     world,
 )
@@ -138,9 +143,16 @@ async def test_every_help_example_is_accepted_in_other_languages(tmp_path: Path,
 
 
 async def provoke(tmp_path: Path, lang: str = "en") -> None:
+    """PROVOKE sent by the admin, who has a summit, a meeting and a request addressed to them
+    (LR-2): refusals' examples name those (seed_for makes the same numbers to send them back)."""
     for now in NOWS:
         core = await world(tmp_path / now.strftime("%Y"), now, lang)
         try:
+            day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
+            await must(core, ADMIN, f'!summit open "Summit" from={day}')
+            await must(core, ADMIN, f"!meeting {day} 10:00 -- a meeting")
+            await must(core, ADMIN, "!request DE-BERLIN A subject -- a body")
+            await must(core, PARIS, f"!request {ADMIN} Another subject -- a body")
             for text in PROVOKE:
                 await core.say(ADMIN, text, room_id=ROOM)
         finally:
@@ -253,11 +265,23 @@ PROVOKE_ELSEWHERE = (
     "!meeting tomorrow 10:00 with=@nobody -- x",
     "!request " + "x" * 600,
 )
-# Not yet made for their reader (left open, see the branch notes): these examples name an
-# object (LR-3, A-7, M-3, S-1) someone else may act on: the addressee declines, the creator
-# or the secretariat cancels, the secretariat adds an item. They are still sent back by
-# whichever actor they are for in test_every_example_in_a_user_error_is_accepted.
-NOT_YET_FOR_THE_READER = ("!decline ", "!cancel ", "!actions add ")
+
+
+# Objects of each kind an example may name, made before the refusals: the reader's example
+# names one they may act on (NORTH: LR-2 addressed to them and acknowledged, a meeting of
+# theirs; SOUTH: LR-2 to close, LR-1 to acknowledge), never one addressed to someone else,
+# or gives way to where theirs are listed; no secretariat example for NORTH.
+def _objects(now: datetime) -> tuple[tuple[str, str], ...]:
+    day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
+    return (
+        (ADMIN, f'!summit open "Summit" from={day}'),
+        (ADMIN, "!request YY-SOUTH A subject -- a body"),
+        (SOUTH, "!request XX-NORTH Another subject -- a body"),
+        (NORTH, "!ack LR-2"),
+        (NORTH, f"!meeting {day} 10:00 -- a meeting"),
+    )
+
+
 _ANY_EXAMPLE = re.compile(r"^\s*(?:Example|Exemple|Beispiel) ?: (.+)$", re.MULTILINE)
 DOC_NAMES = (*DOC_POSTS, *DOC_PEOPLE)
 
@@ -272,26 +296,41 @@ async def test_every_refusal_example_works_elsewhere_for_the_person_it_was_shown
     shown: set[tuple[str, str]] = set()
     core = await world(tmp_path / "provoke", now, lang, ELSEWHERE)
     try:
+        for sender, text in _objects(now):
+            await must(core, sender, text)
         for sender in (ADMIN, NORTH):
             for text in PROVOKE_ELSEWHERE:
                 for message in await core.say(sender, text, room_id=ROOM):
                     shown |= {(sender, e) for e in _ANY_EXAMPLE.findall(message.body)}
+        # No request of the admin's to decline: where theirs are listed, instead.
+        [refused] = await core.say(ADMIN, "!decline LR-2", room_id=ROOM)
     finally:
         await core.close()
+    with language(lang):
+        listed = _("Send {command} for yours.", command="!requests")
+    assert refused.body.split("\n")[-1] == listed, refused.body
     assert len(shown) >= 20, shown
     named = sorted((s, e) for s, e in shown if any(n in e for n in DOC_NAMES))
     assert not named, named
+    # Made for the reader: NORTH's own request and meeting, no example of a secretariat's
+    # command for NORTH, and none naming a request to decline for the admin (addressee of none).
+    assert any(s == NORTH and e.startswith("!cancel M-") for s, e in shown), sorted(shown)
+    assert (NORTH, "!decline LR-2 ") in {(s, e[:14]) for s, e in shown}, sorted(shown)
+    assert not [e for s, e in shown if s == NORTH and e.startswith("!actions add ")]
+    assert not [e for s, e in shown if s == ADMIN and e.startswith("!decline ")]
     failures = []
     for i, (sender, example) in enumerate(sorted(shown)):
         if any(example.startswith(f"!{name} ") for name in NEEDS_CRYPTO_STATE):
             continue
-        if sender != ADMIN and example.startswith(NOT_YET_FOR_THE_READER):
-            continue
-        if example.startswith("!decline "):
-            continue
-        ok, replies = await accepted_elsewhere(tmp_path / f"x{i}", now, example, sender, lang)
-        if not ok:
-            failures.append((f"{sender}: {example}", replies))
+        # Sent back on a copy of the store as it was when the examples were shown.
+        shutil.copytree(tmp_path / "provoke", tmp_path / f"x{i}")
+        core = await reopen(tmp_path / f"x{i}", now)
+        try:
+            sent = await core.say(sender, example, room_id=ROOM)
+            if await last_outcome(core) != "ok":
+                failures.append((f"{sender}: {example}", [m.body for m in sent]))
+        finally:
+            await core.close()
     assert not failures, "\n\n".join(f"{e}\n  " + "\n  ".join(r) for e, r in failures)
 
 
@@ -307,24 +346,39 @@ async def test_every_help_example_works_elsewhere_for_the_person_who_asked(
 
     now = NOWS[1]
     names = [n for n in build_registry("!").commands if n not in NEEDS_CRYPTO_STATE]
+    with language(lang):
+        hints = {_("Send {command} for the commands you may use.", command="!help")} | {
+            _("Send {command} for yours.", command=c)
+            for c in ("!requests", "!agenda", "!summit list")
+        }
     core = await world(tmp_path / "help", now, lang, ELSEWHERE)
     shown: dict[str, list[tuple[str, str]]] = {}
     try:
+        for sender, text in _objects(now):
+            await must(core, sender, text)
         for name in names:
             for actor in ELSEWHERE_ACTORS:
                 [reply] = await core.say(actor, f"!help {name}", room_id=ROOM)
                 found = _ANY_EXAMPLE.findall(reply.body)
-                assert len(found) == 1, (name, reply.body)
-                shown.setdefault(name, []).append((actor, found[0]))
+                # An example, or (none of theirs to name, not theirs to use) where to look.
+                assert len(found) == 1 or reply.body.split("\n")[-1].strip() in hints, (
+                    name,
+                    reply.body,
+                )
+                shown.setdefault(name, []).extend((actor, e) for e in found)
     finally:
         await core.close()
+    assert (SOUTH, "!close LR-2") in shown["close"], shown["close"]  # the requester's own
+    assert (NORTH, "!ack LR-2") not in shown["ack"], shown["ack"]  # acknowledged already
     named = [e for pairs in shown.values() for _, e in pairs if any(n in e for n in DOC_NAMES)]
     assert not named, named
     failures = []
     for i, (name, pairs) in enumerate(shown.items()):
         replies: list[str] = []
         for j, (actor, example) in enumerate(pairs):
-            ok, why = await accepted_elsewhere(tmp_path / f"h{i}-{j}", now, example, actor, lang)
+            ok, why = await accepted_elsewhere(
+                tmp_path / f"h{i}-{j}", now, example, actor, lang, base=tmp_path / "help"
+            )
             if ok:
                 break
             replies += why
@@ -343,3 +397,24 @@ async def test_a_too_long_refusal_shows_the_same_command_complete(tmp_path: Path
         await core.close()
     [example] = _ANY_EXAMPLE.findall(reply.body)
     assert example.startswith("!remind ") and "…" not in example, reply.body
+
+
+async def test_an_example_never_names_an_object_the_reader_may_not_see(tmp_path: Path) -> None:
+    """The newest open summit is S-2, released to FRA only; once the admin's nation is DEU,
+    their `!actions add` example names S-1 (and none at all once S-1 is closed)."""
+    day = (NOWS[0] + timedelta(days=20)).strftime("%Y-%m-%d")
+    core = await world(tmp_path, NOWS[0], "en", ELSEWHERE)
+    try:
+        await must(core, ADMIN, f'!summit open "One" from={day}')
+        await must(core, ADMIN, f'!summit open "Two" from={day} marking=RESTRICTED rel=FRA')
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example: !actions add S-2 " in shown.body, shown.body
+        await must(core, ADMIN, f"!dir person {ADMIN} nation=DEU")
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example: !actions add S-1 " in shown.body, shown.body
+        await must(core, ADMIN, "!summit close S-1")
+        [shown] = await core.say(ADMIN, "!help actions add", room_id=ROOM)
+        assert "Example:" not in shown.body
+        assert shown.body.endswith("Send !summit list for yours."), shown.body
+    finally:
+        await core.close()

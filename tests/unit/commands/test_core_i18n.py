@@ -47,14 +47,19 @@ async def test_help_for_a_command_in_french_and_german(core: BotCore) -> None:
     assert reply.body.startswith("!meeting ")  # the command and its parameter names stay
     assert "  Exemple : !meeting " in reply.body and "Example:" not in reply.body
     (reply,) = await core.say(EVE, "!help cancel")
-    assert "Exemple : !cancel M-3 -- reportée à la semaine prochaine" in reply.body
+    # No meeting of theirs to name yet: where theirs are listed; then their own.
+    assert reply.body.endswith("\n  Envoyez !agenda pour voir les vôtres.")
+    assert "Exemple" not in reply.body
+    await core.say(EVE, "!meeting demain 10:00 -- Point")
+    (reply,) = await core.say(EVE, "!help cancel")
+    assert "Exemple : !cancel M-1 -- reportée à la semaine prochaine" in reply.body
     await core.say(EVE, "!lang de")
     (reply,) = await core.say(EVE, "!help meeting")
     assert reply.body.startswith("!meeting ")
     assert "  Beispiel: !meeting " in reply.body
     (reply,) = await core.say(EVE, "!help cancel")
     assert "  reason: warum, wird den Betroffenen angezeigt" in reply.body
-    assert "Beispiel: !cancel M-3 -- auf nächste Woche verschoben" in reply.body
+    assert "Beispiel: !cancel M-1 -- auf nächste Woche verschoben" in reply.body
 
 
 async def test_unknown_help_topic_and_command_in_french(core: BotCore) -> None:
@@ -75,7 +80,8 @@ async def test_registry_error_with_usage_and_example_in_german(core: BotCore) ->
     assert reply.body == "Unerwartet: 'extra'.\nVerwendung: !ping\nBeispiel: !ping"
     (reply,) = await core.say(EVE, "!trust")
     assert reply.body.startswith("trust braucht einen Unterbefehl. Wählen Sie einen von:")
-    assert "\nBeispiel: !trust " in reply.body
+    # Not an example of an admin's command: where the ones they may use are listed.
+    assert reply.body.endswith("\nDie Befehle, die Sie verwenden dürfen, sehen Sie mit !help.")
     (reply,) = await core.say(EVE, "!tz Mars/Olympus")
     assert "'Mars/Olympus' ist keine IANA-Zeitzone." in reply.body
     assert "Verwendung: !tz [<zone>]" in reply.body
