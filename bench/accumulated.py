@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from commands.context import utc_iso
 
+PARIS = ZoneInfo("Europe/Paris")  # the zone every item is written in
 REPLY_CHARS = 32_000  # the longest thread reply the bot accepts (max_body_length)
 
 
@@ -48,8 +50,12 @@ async def grow(db: Any, now: datetime, load: Load, *, summit_id: int = 1) -> int
         else:  # weekly, started some time this year
             start, rule = now - timedelta(days=n % 300), "FREQ=WEEKLY"
         next_at = start
-        if rule is not None:
-            next_at = start + timedelta(weeks=-(-(now - start).days // 7))
+        if rule is not None:  # the first occurrence from now, in Paris wall time as the bot
+            local = start.astimezone(PARIS)  # expands it (a summer start stays at its hour)
+            next_at = local + timedelta(weeks=max(0, (now - start).days // 7 - 1))
+            while next_at < now:
+                next_at += timedelta(weeks=1)  # aware + timedelta: the same wall time
+            next_at = next_at.astimezone(start.tzinfo)
         async with db.execute(
             "INSERT INTO schedule_items (kind, number, title, start_at, timezone, rrule, "
             "creator, state, next_at, created_at, updated_at) "

@@ -1,6 +1,7 @@
 """commands/ics.py writes the bytes icalendar's own Calendar.to_ical() writes for the same
-components (the writer assembles lines itself for speed, issue 25), and a year's agenda
-parses back with icalendar event for event."""
+components (the writer assembles lines itself for speed, issue 25), a year's agenda parses
+back with icalendar event for event, and the agenda's reading of next_at instead of each
+rule (views._first_known) gives what expanding every rule gives."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,3 +221,28 @@ def hours(n: int) -> timedelta:
     """n hours and 7 minutes on: not on an occurrence (one exactly at now that has already
     fired is the documented exception: views._first_known)."""
     return timedelta(hours=n, minutes=7)
+
+
+async def test_the_agenda_placed_by_next_at_shows_what_full_expansion_shows(
+    core: BotCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`!agenda` places repeating items by next_at and expands only the rows it keeps
+    (views._agenda): the same rows, for admin and participant, as expanding every item."""
+    await core.say(ALICE, "!tz Europe/Paris")
+    async with core.store.write() as db:
+        await grow(db, NOW, Load(items=450, actions=0, requests=0, replies=0))
+    for text in (
+        "!meeting tomorrow 10:00 repeat=FREQ=HOURLY;INTERVAL=5 -- Every 5 hours",
+        "!meeting 2026-03-27 02:30 repeat=FREQ=DAILY -- Across the DST change",
+        "!remind every day 08:00 -- Daily",
+    ):
+        assert "Scheduled" in (await core.say(ALICE, text))[0].body
+    asks = [(ADMIN, f"!agenda {n}") for n in (1, 7, 30, 90)] + [(ALICE, "!agenda 30")]
+    for later in (timedelta(0), hours(20), hours(24 * 9)):
+        core.clock.set(NOW + later)
+        placed = [(await core.say(who, text))[0].body for who, text in asks]
+        with monkeypatch.context() as patch:
+            patch.setattr(views, "_first_known", lambda *args: None)
+            expanded = [(await core.say(who, text))[0].body for who, text in asks]
+        assert placed == expanded
+        assert sum(body.count("\n") for body in placed) > 100
