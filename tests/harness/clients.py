@@ -18,12 +18,14 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     Event,
+    ForwardedRoomKeyEvent,
     InviteMemberEvent,
     JoinError,
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
     RoomCreateError,
+    RoomKeyEvent,
     RoomMessage,
     RoomPreset,
     RoomSendResponse,
@@ -59,7 +61,8 @@ class TestClient:
         self.timeline: list[tuple[str, Event]] = []  # (room_id, event), every room event
         self._sync_timeout_ms = 0  # set by create()
         self.received: list[tuple[str, RoomMessage]] = []  # decrypted/plain m.room.message
-        self.undecryptable: list[tuple[str, MegolmEvent]] = []
+        self.undecryptable: list[tuple[str, MegolmEvent]] = []  # could not be read on arrival
+        self.late_decrypted: list[tuple[str, RoomMessage]] = []  # ... and read once its key came
         self.sync_errors: list[Any] = []
         self._tick = asyncio.Event()
         self._keys_lock = asyncio.Lock()
@@ -107,6 +110,7 @@ class TestClient:
         client.add_event_callback(self._on_message, RoomMessage)
         client.add_event_callback(self._on_undecryptable, MegolmEvent)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
+        client.add_to_device_callback(self._on_room_key, (RoomKeyEvent, ForwardedRoomKeyEvent))
         self._sync_timeout_ms = sync_timeout_ms
         await self._key_maintenance()
         if cross_sign:
@@ -221,6 +225,26 @@ class TestClient:
     async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         self.undecryptable.append((room.room_id, event))
         self._notify()
+
+    async def _on_room_key(self, event: RoomKeyEvent | ForwardedRoomKeyEvent) -> None:
+        """A room key that arrives after its messages: read them now, as Element does.
+
+        They stay in `undecryptable` (tests that require every message to be readable on
+        arrival still see them); what could be read is added to `received` and to
+        `late_decrypted`."""
+        retried = {id(e) for _, e in self.late_decrypted}
+        for room_id, waiting in list(self.undecryptable):
+            if waiting.session_id != event.session_id or id(waiting) in retried:
+                continue
+            try:
+                event_read = self.client.decrypt_event(waiting)
+            except Exception as exc:  # still not readable (another key, or none)
+                log.debug("%s: still cannot read %s: %s", self.user_id, waiting.event_id, exc)
+                continue
+            if isinstance(event_read, RoomMessage):
+                self.received.append((room_id, event_read))
+                self.late_decrypted.append((room_id, event_read))
+                self._notify()
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         if not (
