@@ -25,6 +25,7 @@ TOOLING_VARIABLES = frozenset(
         "ATTACHE_SOAK",
         "ATTACHE_FIGURES",
         "ATTACHE_EXAMPLES",
+        "ATTACHE_FUZZ_EXAMPLES",
         "ATTACHE_IMAGE",
     }
 )
