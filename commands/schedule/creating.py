@@ -12,7 +12,7 @@ from commands.i18n import N_, _
 from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.wiring import marking_for
-from commands.registry import Option, Param, command
+from commands.registry import Handler, Option, Param, command
 from commands.schedule.arguments import check_repeat, parse_with
 from commands.schedule.model import (
     COMMAND_OF,
@@ -160,7 +160,30 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
         await tell_participants(ctx, item, "invite")
 
 
-@command(
+def _creates(kind: str) -> Handler:
+    """The handler of !visit (V) or !meeting (M): the same arguments, the same creation."""
+
+    async def create(
+        ctx: Context,
+        *,
+        when: str,
+        end: str | None,
+        place: str | None,
+        with_: str | None,
+        lead: str | None,
+        repeat: str | None,
+        title: str,
+        marking: str | None,
+        rel: str | None,
+        to: str | None,
+    ) -> None:
+        draft = Draft(when, title, end, place, with_, lead, repeat, marking, rel, to)
+        await _create(ctx, kind, draft, room_id=_delivery(draft))
+
+    return create
+
+
+visit = command(
     "visit",
     summary=N_("Schedule a visit (reminders go to this room)"),
     example=lambda now: _(
@@ -171,26 +194,10 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
     options=_ITEM_OPTIONS,
     body=Param("title", N_("what it is")),
     details=N_("Times are read in your zone (!tz) unless a zone ends the start."),
-)
-async def visit(
-    ctx: Context,
-    *,
-    when: str,
-    end: str | None,
-    place: str | None,
-    with_: str | None,
-    lead: str | None,
-    repeat: str | None,
-    title: str,
-    marking: str | None,
-    rel: str | None,
-    to: str | None,
-) -> None:
-    draft = Draft(when, title, end, place, with_, lead, repeat, marking, rel, to)
-    await _create(ctx, "V", draft, room_id=_delivery(draft))
+)(_creates("V"))
 
 
-@command(
+meeting = command(
     "meeting",
     summary=N_("Schedule a meeting (reminders go to this room and mention participants)"),
     # TRANSLATORS: keep "!meeting", "every Monday 09:00", "with=" and "--"; translate the title.
@@ -199,23 +206,7 @@ async def visit(
     options=_ITEM_OPTIONS,
     body=Param("title", N_("what it is")),
     details=N_("Times are read in your zone (!tz) unless a zone ends the start."),
-)
-async def meeting(
-    ctx: Context,
-    *,
-    when: str,
-    end: str | None,
-    place: str | None,
-    with_: str | None,
-    lead: str | None,
-    repeat: str | None,
-    title: str,
-    marking: str | None,
-    rel: str | None,
-    to: str | None,
-) -> None:
-    draft = Draft(when, title, end, place, with_, lead, repeat, marking, rel, to)
-    await _create(ctx, "M", draft, room_id=_delivery(draft))
+)(_creates("M"))
 
 
 @command(
