@@ -98,6 +98,17 @@ async def is_verified_admin(db: aiosqlite.Connection, user_id: str, settings: Se
     return user_id in settings.admins and await verification_of(db, user_id, settings) is not None
 
 
+async def admins_in_force(db: aiosqlite.Connection, settings: Settings) -> list[str]:
+    """The configured admins whose admin role counts: all of them, or under
+    `verified_for_roles: [admin]` the verified ones only (what goes to admins as admins,
+    e.g. an escalation's subject, goes to these)."""
+    admins = sorted(set(settings.admins))
+    if "admin" not in settings.verified_for_roles:
+        return admins
+    verified = await verifications_of(db, admins, settings)
+    return [a for a in admins if a in verified]
+
+
 async def mark_verified(
     db: aiosqlite.Connection,
     user_id: str,

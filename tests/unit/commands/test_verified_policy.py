@@ -333,3 +333,31 @@ async def test_at_send_time_a_marked_dm_is_withheld_from_a_tofu_person(mcore: Bo
         await enqueue(db, [row()], now)
     await mcore.drain_outbox(transport, policy=POLICY)
     assert [c for c in transport.received_by(DE) if SUBJECT in c.get("body", "")]
+
+
+async def test_escalations_go_only_to_admins_in_force(tmp_path: Path, clock: FakeClock) -> None:
+    """What goes to admins as admins (an escalation's subject) skips one not verified."""
+    from tests.unit.commands.test_liaison import deliver, make, seed
+
+    other = "@ops:test"
+    core = await BotCore(
+        tmp_path, clock, admins=[ADMIN, other], verified_for_roles=["admin"]
+    ).open()
+    try:
+        await seed(core)
+        await verify(core, ADMIN, by="console", how=HOW_CONSOLE)
+        async with core.store.write() as db:  # the other admin: pinned, not verified
+            await db.execute(
+                "INSERT INTO identities (user_id, master_key, pinned_at, pinned_by) "
+                "VALUES (?, ?, 'then', 'first sight')",
+                (other, NEW),
+            )
+        await make(core, precedence="immediate")
+        await deliver(core)
+        core.clock.advance(minutes=30)
+        await core.fire_due()
+        core.clock.advance(minutes=30)
+        escalated = {m.user_id for m in await core.fire_due() if "Escalation" in m.body}
+        assert escalated == {ADMIN}
+    finally:
+        await core.close()
