@@ -141,7 +141,11 @@ async def trust_list(ctx: Context) -> None:
                     _("CHANGED to {key}: approve?", key=fingerprint(r["pending_key"]))
                     if r["pending_key"]
                     else pgettext("identity state", "ok"),
-                    level_shown(verified.get(r["user_id"]), zone),
+                    level_shown(
+                        verified.get(r["user_id"]),
+                        zone,
+                        configured=r["user_id"] in ctx.settings.trusted_identities,
+                    ),
                 )
                 for r in rows
             ],

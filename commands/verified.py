@@ -171,8 +171,11 @@ def verifier_shown(by: str) -> str:
     return _("the operator, at the console") if by == HOW_CONSOLE else by
 
 
-def level_shown(verified: Verified | None, zone: str) -> str:
-    """A pinned identity's trust level, in the reader's language and zone."""
+def level_shown(verified: Verified | None, zone: str, *, configured: bool = False) -> str:
+    """A pinned identity's trust level, in the reader's language and zone (`configured`: the
+    pin is the operator's, trusted_identities, not first sight)."""
+    if verified is None and configured:
+        return _("pinned by the operator (trusted_identities), not verified")
     if verified is None:
         return _("tofu: pinned on first sight or approved, not verified")
     return _(
@@ -204,7 +207,7 @@ async def identity_shown(
     if row is not None and row["pending_key"] is not None and row["master_key"] == pin:
         return _("changed, waiting for an admin's approval; not verified")
     verified = _verified(settings, user_id, row)
-    text = level_shown(verified, zone)
+    text = level_shown(verified, zone, configured=user_id in settings.trusted_identities)
     if verified is None and mine:
         text = _(
             "{level}. To get verified, ask an admin to send {command} and compare the emoji "

@@ -361,3 +361,16 @@ async def test_escalations_go_only_to_admins_in_force(tmp_path: Path, clock: Fak
         assert escalated == {ADMIN}
     finally:
         await core.close()
+
+
+async def test_an_operators_pin_is_shown_as_such_until_verified(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    core = await BotCore(tmp_path, clock, trusted_identities={DE: KEY[DE]}).open()
+    try:
+        body = (await ok(core, FR, f"!whois {DE}"))[0].body
+        assert "identity: pinned by the operator (trusted_identities), not verified" in body
+        await verify(core, DE)
+        assert "identity: verified by @admin:test" in (await ok(core, FR, f"!whois {DE}"))[0].body
+    finally:
+        await core.close()
