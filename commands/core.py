@@ -139,7 +139,9 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
         )
     roles = roles_of(handler)
     if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-        raise UserError(roles_refusal(f"{ctx.prefix}{verb} {oid.kind}-n", roles))
+        raise UserError(
+            roles_refusal(f"{ctx.prefix}{verb} {oid.kind}-n", roles, ctx.person, ctx.prefix)
+        )
     return handler
 
 

@@ -224,9 +224,24 @@ def role_names(roles: Iterable[str]) -> str:
     return text
 
 
-def roles_refusal(command: str, roles: Iterable[str]) -> str:
+def roles_refusal(command: str, roles: Iterable[str], person: Any = None, prefix: str = "!") -> str:
     """The refusal of a command to someone without its role (`!dir person is for admin
-    only.`), in the reader's language; `command` as they typed it, with the prefix."""
+    only.`), in the reader's language; `command` as they typed it, with the prefix.
+
+    `person` (a Person): when they hold one of the roles but it counts only once their
+    identity is verified (verified_for_roles), the refusal says so and how to get verified.
+    """
+    withheld: frozenset[str] = getattr(person, "withheld_roles", frozenset())
+    if withheld & ({"admin"} | set(roles)):
+        return _(
+            "{command} is for {roles} only. You have that role, but here it counts only "
+            "once your identity is verified, and yours is not yet. To get verified, ask an "
+            "admin to send {verify} and compare the emoji with you in person or by phone, "
+            "or open my profile in Element and choose Verify.",
+            command=command,
+            roles=role_names(roles),
+            verify=prefix + "verify " + person.user_id,
+        )
     return _(
         "{command} is for {roles} only. Ask an admin if you need it.",
         command=command,

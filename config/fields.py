@@ -153,6 +153,17 @@ class Fields(BaseSettings):
     trusted_identities: dict[str, str] = Field(
         default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
     )
+    verified_for_roles: CommaList = Field(
+        default_factory=list,
+        description="Roles (admin, secretariat) that count only for a person whose identity "
+        "is verified (an interactive verification confirmed by an admin, or `attache-bot "
+        "verify` at the console); a person pinned on first sight only is refused them",
+    )
+    verified_for_marking: str | None = Field(
+        None,
+        description="Items marked at or above this level (one of marking_levels, above the "
+        "lowest) reach only people whose identity is verified; others get them withheld",
+    )
     directory_seed: Path | None = Field(None, description="YAML seed of people and posts")
     schedule_late_after: int = Field(
         60,
