@@ -5,6 +5,7 @@ that skip who declined, the ICS file's PARTSTAT, and a change of time that asks 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -299,12 +300,53 @@ async def test_a_change_of_time_clears_answers_and_asks_once_again(meeting: BotC
     assert "answers cleared: the time changed" in show
 
 
-async def test_the_organisers_notice_is_routed_by_the_items_marking(core: BotCore) -> None:
+async def test_the_organisers_notice_is_marked_as_the_item(tmp_path: Path) -> None:
+    """Marked like every notice about the item: the outbox banners it and sends it only to
+    whom the item's marking, as it is when sent, covers."""
+    core = await BotCore(
+        tmp_path,
+        marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"],
+        max_marking="CONFIDENTIAL",
+    ).open()
+    try:
+        for who in (ALICE, BOB):
+            await core.say("@admin:test", f"!dir person {who} nation=FRA clearance=CONFIDENTIAL")
+        await core.say(
+            ALICE, "!meeting tomorrow 10:00 with=@bob:test marking=RESTRICTED rel=FRA -- Review"
+        )
+        sent = await core.say(BOB, "!rsvp M-1 yes")
+        assert "is recorded: accepted" in sent[-1].body, [m.body for m in sent]
+        rows = await core.query("SELECT content FROM outbox WHERE user_id = ? ORDER BY id", ALICE)
+        meta = Queued.loads(rows[-1][0])
+        assert "answered M-1" in meta.content["body"]
+        assert meta.about == "M-1"
+        assert meta.marking is not None and "RESTRICTED" in str(meta.marking)
+    finally:
+        await core.close()
+
+
+async def test_an_answer_counts_once_across_a_restart(tmp_path: Path) -> None:
+    """The reaction handled before a restart, delivered again after it (sync replays it):
+    one answer, one history step, the organiser told once."""
+    core = await BotCore(tmp_path).open()
     await core.dm_with(BOB, BOB_DM)
-    await core.say(ALICE, "!meeting tomorrow 10:00 with=@bob:test -- Review")
-    await core.say(BOB, "!rsvp M-1 yes")
-    rows = await core.query("SELECT content FROM outbox WHERE user_id = ? ORDER BY id", ALICE)
-    meta = Queued.loads(rows[-1][0])
-    assert "answered M-1" in meta.content["body"]
-    # routed by the item's marking as it is when sent, as every notice about it
-    assert meta.about == "M-1"
+    await core.say(ALICE, "!meeting tomorrow 10:00 with=@bob:test -- Sync")
+    invitation = (await sent_invitations(core))[BOB]
+    event = Incoming(
+        event_id="$react", room_id=BOB_DM, sender=BOB, reaction_key="✅", reaction_target=invitation
+    )
+    assert await core.dispatcher.process(event) == "ok"
+    await core.close()
+    again = await BotCore(tmp_path).open()
+    try:
+        assert await again.dispatcher.process(event) == "duplicate"
+        assert await answers(again) == {BOB: ACCEPTED}
+        steps = await again.query("SELECT COUNT(*) FROM history WHERE action = 'rsvp'")
+        assert steps[0][0] == 1
+        told = await again.query(
+            "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND content LIKE '%answered M-1%'",
+            ALICE,
+        )
+        assert told[0][0] == 1
+    finally:
+        await again.close()
