@@ -22,6 +22,7 @@ from commands.lookup import Registry
 from commands.schedule import changing as schedule_changing
 from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs
+from commands.schedule import rsvp as schedule_rsvp
 from commands.schedule import views as schedule_views
 
 MODULES: tuple[ModuleType, ...] = (
@@ -46,6 +47,7 @@ MODULES: tuple[ModuleType, ...] = (
     schedule_changing,
     schedule_views,
     schedule_jobs,
+    schedule_rsvp,
 )
 
 

@@ -155,7 +155,8 @@ def _takes_keywords(name: str, fn: Handler, declared: list[str]) -> bool:
 
 
 def listener(kind: str) -> Callable[[Handler], Handler]:
-    """Declare a handler for non-command events: 'thread_reply', 'reply', 'reaction'."""
+    """Declare a handler for non-command events: 'thread_reply', 'reply', 'reaction',
+    'redaction' (a removed event, e.g. a reaction taken back)."""
 
     def mark(fn: Handler) -> Handler:
         setattr(fn, _LISTENER_ATTR, kind)
