@@ -9,6 +9,8 @@ message is routed by their combined marking when it is sent.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,10 +25,11 @@ from commands.brief.store import (
     scheduled_for,
 )
 from commands.directory.service import posts_of
-from commands.i18n import N_, _
+from commands.i18n import N_, _, pgettext
 from commands.liaison.store import Request, load_request, party_of
 from commands.markings.model.marking import Marking
 from commands.markings.store import Reader, withheld_cell
+from commands.schedule.rsvp_store import ACCEPTED, DECLINED, TENTATIVE, Answer, answers_for
 from commands.schedule.store import Item as Scheduled
 from commands.schedule.store import load_item
 from commands.time import fmt, show_instant
@@ -68,11 +71,33 @@ def clip(text: str, chars: int = SUBJECT_CHARS) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
-def rsvp_label(item: Scheduled, user_id: str) -> str:
-    """The answers to an invitation, for its line: empty until RSVP is merged (issue 27
-    point 2, commands/schedule/rsvp_store.answers_for); the lead wires it, e.g. " · you:
-    accepted · 3 accepted, 1 declined" from one answers_for() call for all the week's items."""
-    return ""
+def rsvp_label(item: Scheduled, user_id: str, answers: Mapping[str, Answer]) -> str:
+    """The answers to an invitation on its line (commands/schedule/rsvp_store): to its
+    organiser, the tally of those given; to a participant, their own answer, or that they
+    have not answered yet."""
+    if user_id == item.creator:
+        if not answers:
+            return ""
+        counts = Counter(a.state for a in answers.values())
+        return " · " + _(
+            "{accepted} accepted, {declined} declined, {tentative} tentative",
+            accepted=counts[ACCEPTED],
+            declined=counts[DECLINED],
+            tentative=counts[TENTATIVE],
+        )
+    mine = answers.get(user_id)
+    if mine is None:
+        return " · " + _("not answered yet")
+    return " · " + _("you: {answer}", answer=answer_name(mine.state))
+
+
+def answer_name(state: str) -> str:
+    names = {
+        ACCEPTED: pgettext("rsvp answer", "accepted"),
+        DECLINED: pgettext("rsvp answer", "declined"),
+        TENTATIVE: pgettext("rsvp answer", "tentative"),
+    }
+    return names.get(state, state)
 
 
 def _marked(ref: str, marking: Marking | None, shows: str, text: str) -> Line:
@@ -165,11 +190,12 @@ async def gather(
             continue
         occurrences += [(occ, found) for occ in found.occurrences(frm, end, 50)]
     occurrences.sort(key=lambda pair: (pair[0], pair[1].code))
+    answers = await answers_for(db, {found.id for _occ, found in occurrences})
     for occ, found in occurrences:
         when = fmt(occ, zone).rsplit(" ", 1)[0]  # the zone is in the title
         text = _("{ref} {when}: {title}", ref=found.code, when=when, title=clip(found.title))
         if found.place:
             text += f" · {clip(found.place, 40)}"
-        text += rsvp_label(found, user_id)
+        text += rsvp_label(found, user_id, answers.get(found.id, {}))
         meetings.lines.append(_marked(found.code, found.marking, reader.shows(found.marking), text))
     return [waiting, waiting_on, items, meetings]

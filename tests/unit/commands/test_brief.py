@@ -15,6 +15,7 @@ from commands.brief import plan as brief_plan
 from commands.brief.model import SCREEN_LINES, allot, brief_at, next_brief, week_span
 from commands.context import Context, parse_utc
 from commands.directory.store import set_person
+from commands.schedule.rsvp_store import ACCEPTED, TENTATIVE, Answer, save_answer
 from tests.harness.fakes import BotCore, FakeClock, Sent
 
 ADMIN = "@admin:test"
@@ -142,7 +143,8 @@ async def test_brief_lists_the_week_oldest_first_overdue_marked(core: BotCore) -
     assert lines[items + 2] == "• A-2 due 2026-03-06 (UTC): book the venue (S-1)"
     assert "A-3" not in reply.body  # next week
     meetings = lines.index("Visits and meetings this week (1)")
-    assert lines[meetings + 1] == "• M-1 Thu 05 Mar 2026 16:00: Convoy review"  # 10:00 in NY
+    # 10:00 in New York; Anna has not answered the invitation yet.
+    assert lines[meetings + 1] == "• M-1 Thu 05 Mar 2026 16:00: Convoy review · not answered yet"
     assert "V-1" not in reply.body and "M-2" not in reply.body
     assert len(lines) <= SCREEN_LINES
 
@@ -185,6 +187,19 @@ async def test_brief_in_the_readers_language(core: BotCore) -> None:
     assert reply.body.startswith("Votre semaine du lun. 2 mars 2026 (heures en Europe/Paris)")
     assert "En attente de votre part (1)" in reply.body
     assert "LR-1 de @bob:test : Convoi · échéance" in reply.body
+
+
+async def test_meeting_lines_carry_the_answers_to_the_invitation(core: BotCore) -> None:
+    await people(core)
+    await ok(core, BOB, f"!meeting 2026-03-05 10:00 with={ANNA},{CARL} -- Convoy review", DM_BOB)
+    [item_id] = [r[0] for r in await core.query("SELECT id FROM schedule_items")]
+    async with core.store.write() as db:
+        await save_answer(db, item_id, ANNA, Answer(ACCEPTED, "", core.clock.now()))
+        await save_answer(db, item_id, CARL, Answer(TENTATIVE, "maybe late", core.clock.now()))
+    [anna] = await ok(core, ANNA, "!brief", DM_ANNA)
+    assert "• M-1 Thu 05 Mar 2026 16:00: Convoy review · you: accepted" in anna.body
+    [bob] = await ok(core, BOB, "!brief", DM_BOB)  # the organiser: the tally
+    assert "Convoy review · 1 accepted, 0 declined, 1 tentative" in bob.body
 
 
 # -- releasability ----------------------------------------------------------------------------
@@ -268,7 +283,7 @@ async def test_weekly_brief_on_each_persons_monday_in_two_zones_once_across_rest
         [anna] = dms(sent, ANNA)
         assert anna.startswith("Your week from Mon 09 Mar 2026 (times in Europe/Paris)\n")
         # 10:00 in New York (EDT since Sunday) is 15:00 in Paris (CET until the 29th).
-        assert "• M-1 Tue 10 Mar 2026 15:00: Convoy review" in anna
+        assert "• M-1 Tue 10 Mar 2026 15:00: Convoy review · not answered yet" in anna
         assert anna.endswith("Sent each Monday at 08:00 your time; !brief weekly off stops it.")
         assert "late" not in anna
         assert [m for m in sent if m.user_id == BOB] == []

@@ -1,2 +1,0 @@
--- Reserved for rsvp's 019 (merged separately); numbers have no gaps (see __init__).
--- Delete this file when the real 019 is merged.
