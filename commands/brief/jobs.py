@@ -27,6 +27,9 @@ async def weekly_brief(ctx: Context, job_: Job) -> None:
     user_id = job_.ref
     if not await weekly_on(ctx, user_id):
         return  # turned off since (its job is cancelled then; this is belt and braces)
+    if not ctx.settings.is_allowed(user_id):
+        await plan(ctx, user_id)  # off the allow-list: nothing is sent; back on, it goes on
+        return
     due_week = date.fromisoformat(str(job_.payload["week"]))
     choice = await load_choice(ctx.db, user_id)
     if choice.briefed_week is not None and choice.briefed_week >= due_week:

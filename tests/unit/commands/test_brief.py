@@ -389,6 +389,33 @@ async def test_off_cancels_and_bad_input_changes_nothing(core: BotCore) -> None:
     assert dms(await core.fire_due(), ANNA) == []
 
 
+async def test_help_and_did_you_mean(core: BotCore) -> None:
+    [typo] = await core.say(ANNA, "!breif")
+    assert "Did you mean !brief?" in typo.body
+    [help_] = await core.say(ANNA, "!help brief weekly")
+    assert "!brief weekly [<setting>]" in help_.body and "Example: !brief weekly on" in help_.body
+
+
+async def test_nobody_off_the_allow_list_gets_a_brief(
+    tmp_path: Path, clock: FakeClock, store_url: str
+) -> None:
+    core = await BotCore(tmp_path, clock, database_url=store_url).open()
+    try:
+        await people(core)
+        await ok(core, ANNA, "!brief weekly on", DM_ANNA)
+    finally:
+        await core.close()
+    core = BotCore(tmp_path, clock, database_url=store_url, allowed_servers=["other"])
+    await core.open()
+    await core.new_messages()
+    try:
+        clock.set(datetime(2026, 3, 9, 7, 0, tzinfo=UTC))
+        assert dms(await core.fire_due(), ANNA) == []
+        assert pending_for(await briefs(core), ANNA) == [datetime(2026, 3, 16, 7, tzinfo=UTC)]
+    finally:
+        await core.close()
+
+
 async def test_the_deployment_default_plans_for_people_who_chose_neither(
     tmp_path: Path, clock: FakeClock, store_url: str
 ) -> None:
