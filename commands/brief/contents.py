@@ -18,6 +18,7 @@ import aiosqlite
 
 from commands.actions.model import ACTIVE as ITEMS_ACTIVE
 from commands.actions.store import get_item, get_summit
+from commands.brief.model import SCREEN_LINES
 from commands.brief.store import (
     items_due_by,
     requests_made_by,
@@ -57,6 +58,7 @@ class Section:
     title: str
     command: str
     lines: list[Line] = field(default_factory=list)
+    more: int = 0  # released to the reader but not even loaded: past one screen
 
 
 TITLES = {
@@ -151,11 +153,13 @@ async def gather(
     items = Section("items", _(TITLES["items"]), f"{prefix}actions list owner=me")
     meetings = Section("meetings", _(TITLES["meetings"]), f"{prefix}agenda 7")
 
-    for section, ids, incoming in (
+    for section, candidates, incoming in (
         (waiting, await requests_waiting_for(db, user_id, WAITING), True),
         (waiting_on, await requests_made_by(db, user_id, WAITING), False),
     ):
-        for number in ids:
+        released = [(n, m) for n, m in candidates if reader.shows(m) != "none"]
+        section.more = max(0, len(released) - SCREEN_LINES)
+        for number, _marking in released[:SCREEN_LINES]:
             req = await load_request(db, number)
             if req is None or (shows := reader.shows(req.marking)) == "none":
                 continue
@@ -163,13 +167,17 @@ async def gather(
             section.lines.append(_marked(req.label, req.marking, shows, text))
 
     owners = [user_id, *await posts_of(db, user_id)]
-    for number in await items_due_by(db, owners, ITEMS_ACTIVE, end):
+    due = await items_due_by(db, owners, ITEMS_ACTIVE, end)
+    # The item, or its summit, not released to them: not there, not in a count.
+    released_items = [n for n, *marks in due if all(reader.shows(m) != "none" for m in marks)]
+    items.more = max(0, len(released_items) - SCREEN_LINES)
+    for number in released_items[:SCREEN_LINES]:
         item = await get_item(db, number)
         summit = await get_summit(db, item.summit_id) if item is not None else None
         if item is None or summit is None:
             continue
         shown = [reader.shows(m) for m in (item.marking, summit.marking)]
-        if "none" in shown:  # the item, or its summit, is not released to them
+        if "none" in shown:
             continue
         text = _(
             "{ref} due {due}: {text} ({summit})",

@@ -45,14 +45,15 @@ def compose(
             text = f"{text} {footer}"
         return Rendered(text, f"<p>{esc(text)}</p>"), ()
     budget = SCREEN_LINES - 1 - (1 if footer else 0)
-    share = allot([len(s.lines) for s in filled], budget)
+    # A section loads at most a screen of lines (`more`: the rest, counted only).
+    share = allot([len(s.lines) + s.more for s in filled], budget)
     body = [head]
     html = [f"<p><b>{esc(head)}</b></p>"]
     holds: list[str] = []
     for section, shown, hidden in zip(filled, share.shown, share.hidden, strict=True):
         lines = section.lines[:shown]
         holds += [line.ref for line in lines if line.held]
-        count = len(section.lines)
+        count = len(section.lines) + section.more
         heading = f"{section.title} ({count})"
         body.append(heading)
         body += [f"• {line.text}" for line in lines]

@@ -10,6 +10,7 @@ from datetime import date, datetime
 import aiosqlite
 
 from commands.context import utc_iso
+from commands.markings.model.marking import Marking
 
 # -- the person's choice -------------------------------------------------------------------
 
@@ -75,47 +76,58 @@ async def pending_briefs(db: aiosqlite.Connection, kind: str) -> dict[str, str]:
 # -- what a week concerns (IDs only) --------------------------------------------------------
 
 
+# Each query returns (ID, marking column(s)): a listing counts what is released to its reader
+# from these alone and loads only the objects it shows (a person with a thousand open
+# requests costs one query, not two thousand).
+Found = list[tuple[int, Marking | None]]
+
+
 async def requests_waiting_for(
     db: aiosqlite.Connection, user_id: str, statuses: tuple[str, ...]
-) -> list[int]:
+) -> Found:
     """Requests addressed to the person (directly or through a post), oldest first."""
     marks = ",".join("?" * len(statuses))
     async with db.execute(
-        "SELECT r.id FROM liaison_requests r WHERE r.status IN "
+        "SELECT r.id, r.marking FROM liaison_requests r WHERE r.status IN "
         f"({marks}) AND r.id IN (SELECT request_id FROM liaison_addressees WHERE user_id = ?) "
         "AND r.requester <> ? ORDER BY r.created_at, r.id",
         (*statuses, user_id, user_id),
     ) as cur:
-        return [int(r[0]) for r in await cur.fetchall()]
+        return [(int(r[0]), Marking.from_column(r[1])) for r in await cur.fetchall()]
 
 
 async def requests_made_by(
     db: aiosqlite.Connection, user_id: str, statuses: tuple[str, ...]
-) -> list[int]:
+) -> Found:
     """Requests the person made that others have not answered yet, oldest first."""
     marks = ",".join("?" * len(statuses))
     async with db.execute(
-        f"SELECT id FROM liaison_requests WHERE requester = ? AND status IN ({marks}) "
+        f"SELECT id, marking FROM liaison_requests WHERE requester = ? AND status IN ({marks}) "
         "ORDER BY created_at, id",
         (user_id, *statuses),
     ) as cur:
-        return [int(r[0]) for r in await cur.fetchall()]
+        return [(int(r[0]), Marking.from_column(r[1])) for r in await cur.fetchall()]
 
 
 async def items_due_by(
     db: aiosqlite.Connection, owners: list[str], statuses: tuple[str, ...], until: datetime
-) -> list[int]:
+) -> list[tuple[int, Marking | None, Marking | None]]:
     """Open action items these owners (a person and their posts) hold, due before `until`
-    (overdue ones included), in open summits, earliest due first."""
+    (overdue ones included), in open summits, earliest due first; with the item's and its
+    summit's markings (both must be released to a reader)."""
     owner_marks = ",".join("?" * len(owners))
     marks = ",".join("?" * len(statuses))
     async with db.execute(
-        "SELECT i.id FROM action_items i JOIN summits s ON s.id = i.summit_id "
+        "SELECT i.id, i.marking, s.marking FROM action_items i "
+        "JOIN summits s ON s.id = i.summit_id "
         f"WHERE i.owner IN ({owner_marks}) AND i.status IN ({marks}) AND i.due_at < ? "
         "AND s.state = 'open' ORDER BY i.due_at, i.id",
         (*owners, *statuses, utc_iso(until)),
     ) as cur:
-        return [int(r[0]) for r in await cur.fetchall()]
+        return [
+            (int(r[0]), Marking.from_column(r[1]), Marking.from_column(r[2]))
+            for r in await cur.fetchall()
+        ]
 
 
 async def scheduled_for(
