@@ -12,6 +12,8 @@ from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
 from commands.actions import summit_views, summits
+from commands.brief import chat as brief_chat
+from commands.brief import jobs as brief_jobs
 from commands.directory import chat as directory
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
@@ -48,6 +50,8 @@ MODULES: tuple[ModuleType, ...] = (
     schedule_views,
     schedule_jobs,
     schedule_rsvp,
+    brief_chat,
+    brief_jobs,
 )
 
 
