@@ -216,3 +216,18 @@ def test_lines_and_suggested_dates() -> None:
     assert suggested_due("2025-01-20", "UTC", now) == "2026-01-20"  # the year slipped
     assert suggested_due("2024-06-01", "UTC", now) == "2026-01-19"  # two weeks on
     assert suggested_due("someday", "UTC", now) == (now + timedelta(days=14)).strftime("%F")
+
+
+async def test_an_edited_import_is_previewed_again(core: BotCore) -> None:
+    """Correcting the import by editing the message (as Element does) previews it again;
+    the new preview replaces the old one and can be confirmed."""
+    await directory(core)
+    before = await items(core)
+    text = import_text(["FR-PARSI due=2026-03-20 -- venue"])
+    [first] = await core.say(SEC, text, room_id=ROOM, event_id="$minutes")
+    assert len(problems(first)) == 1
+    fixed = import_text(["FR-PARIS due=2026-03-20 -- venue"])
+    [again] = await core.say(SEC, fixed, room_id=ROOM, replaces="$minutes")
+    assert not problems(again) and again.reply_to == "$minutes", again.body
+    await say_ok(core, SEC, "!actions import confirm")
+    assert await items(core) == before + 1
