@@ -231,3 +231,34 @@ async def test_an_edited_import_is_previewed_again(core: BotCore) -> None:
     assert not problems(again) and again.reply_to == "$minutes", again.body
     await say_ok(core, SEC, "!actions import confirm")
     assert await items(core) == before + 1
+
+
+async def test_each_owner_is_told_only_the_items_released_to_them(core: BotCore) -> None:
+    """A post's members each get one message; one item is releasable to France only, so
+    the German member's message lists the other item alone (as `!actions add` would have
+    sent them nothing about it)."""
+    await directory(core)
+    await say_ok(core, ADMIN, f"!dir post FR-PARIS add={MEMBER}", DM)
+    for person, nation in ((SEC, "FRA"), (PARIS, "FRA"), (MEMBER, "DEU")):
+        await say_ok(core, ADMIN, f"!dir person {person} nation={nation}", DM)
+    lines = [
+        "FR-PARIS due=2026-03-20 rel=FRA -- French eyes only",
+        "FR-PARIS due=2026-03-21 -- for the whole post",
+    ]
+    await core.say(SEC, import_text(lines), room_id=ROOM)
+    sent = await core.say(SEC, "!actions import confirm", room_id=ROOM)
+    dms = {m.user_id: m for m in sent if m.user_id}
+    assert sorted(dms) == sorted([PARIS, MEMBER])
+    assert "French eyes only" in dms[PARIS].body and "whole post" in dms[PARIS].body
+    assert "French eyes only" not in dms[MEMBER].body and "whole post" in dms[MEMBER].body
+    assert "You own 1 new action item" in dms[MEMBER].body
+
+
+async def test_a_line_with_an_unclosed_quote_is_that_line_s_problem(core: BotCore) -> None:
+    """The command is named by its first line: a quote left open in one line is that
+    line's problem, not a refusal of the whole import."""
+    await directory(core)
+    lines = [f'{OWNER} due="2026-03-20 -- quote left open', f"{ANNA} due=2026-03-21 -- fine"]
+    [preview] = await core.say(SEC, import_text(lines), room_id=ROOM)
+    [problem] = problems(preview)
+    assert problem.startswith("• Line 3: A quote is not closed"), preview.body
