@@ -70,6 +70,18 @@ def length_refusal(
         ).text()
     if len(body) > body_limit:
         spec = _command_of(registry, head)
+        if spec is not None and spec.lines is not None:  # a pasted list: several messages
+            ask = prefix + "help " + spec.name
+            return UserError(
+                _(
+                    "The lines below the command are {length} characters long; the limit is "
+                    "{limit}. Nothing was done. Split them into several messages, each with "
+                    "the command on its first line ({help} shows the form).",
+                    length=len(body),
+                    limit=body_limit,
+                    help=ask,
+                ),
+            ).text()
         return UserError(
             _(
                 "The text after -- is {length} characters long; the limit is {limit}. Nothing "

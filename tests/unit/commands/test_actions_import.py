@@ -262,3 +262,12 @@ async def test_a_line_with_an_unclosed_quote_is_that_line_s_problem(core: BotCor
     [preview] = await core.say(SEC, import_text(lines), room_id=ROOM)
     [problem] = problems(preview)
     assert problem.startswith("• Line 3: A quote is not closed"), preview.body
+
+
+async def test_an_import_over_the_length_limit_says_to_split_it(core: BotCore) -> None:
+    await directory(core)
+    text = f"{OWNER} due=2026-03-20 -- " + "x" * 300
+    [refused] = await core.say(SEC, import_text([text] * 110), room_id=ROOM)
+    assert "The lines below the command are" in refused.body
+    assert "!help actions import" in refused.body
+    assert await core.query("SELECT 1 FROM kv WHERE key LIKE 'actions.import:%'") == []
