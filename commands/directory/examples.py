@@ -194,6 +194,7 @@ _ACTS_ON: dict[tuple[str, str], _Asks] = {
     ("actions list", "S"): _SUMMITS_SEEN,
     ("actions export", "S"): _SUMMITS_SEEN,
     ("actions add", "S"): _OPEN_SUMMITS,
+    ("actions import", "S"): _OPEN_SUMMITS,
     ("summit edit", "S"): _OPEN_SUMMITS,
     ("summit close", "S"): _OPEN_SUMMITS,
 }
