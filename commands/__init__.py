@@ -8,6 +8,7 @@ from commands import core, exports, trust
 from commands.actions import creating as actions_creating
 from commands.actions import details as actions_details
 from commands.actions import editing as actions_editing
+from commands.actions import importing as actions_importing
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
@@ -34,6 +35,7 @@ MODULES: tuple[ModuleType, ...] = (
     summits,
     summit_views,
     actions_creating,
+    actions_importing,
     actions_editing,
     actions_progress,
     actions_details,

@@ -27,6 +27,7 @@ from commands.context import Context
 from commands.i18n import _
 from commands.markings.access import released_to_sender
 from commands.markings.model.marking import Marking
+from commands.words import MORE
 
 # The made-up names examples are written with (the source's and the docs').
 DOC_POSTS = ("FR-PARIS", "DE-BERLIN", "NATO-HQ-DATT")
@@ -193,6 +194,7 @@ _ACTS_ON: dict[tuple[str, str], _Asks] = {
     ("actions list", "S"): _SUMMITS_SEEN,
     ("actions export", "S"): _SUMMITS_SEEN,
     ("actions add", "S"): _OPEN_SUMMITS,
+    ("actions import", "S"): _OPEN_SUMMITS,
     ("summit edit", "S"): _OPEN_SUMMITS,
     ("summit close", "S"): _OPEN_SUMMITS,
 }
@@ -254,8 +256,16 @@ async def examples_for(ctx: Context, reply: str) -> str:
     if label not in reply:
         return reply
     lines = []
-    for line in reply.split("\n"):
+    given = reply.split("\n")
+    while given:
+        line = given.pop(0)
         head, found, example = line.partition(label)
+        more = 0  # an example of several lines goes on in lines indented by MORE
+        while found and example and more < len(given) and given[more].startswith(MORE):
+            more += 1
+        if more:
+            example = "\n".join([example, *(g[len(MORE) :] for g in given[:more])])
+            del given[:more]
         if found and example:
             fitted, listed = await _fitted_objects(ctx, example)
             if listed == "help":
@@ -268,6 +278,6 @@ async def examples_for(ctx: Context, reply: str) -> str:
                 made = await for_reader(ctx.db, ctx.sender, fitted)
                 if made is None:
                     continue
-                line = head + label + made
+                line = head + label + made.replace("\n", "\n" + MORE)
         lines.append(line)
     return "\n".join(lines)
