@@ -78,7 +78,11 @@ class Invoker:
         return name, outcome, root, thread
 
     async def run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
-        is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
+        is_command = (
+            incoming.reaction_key is None
+            and incoming.redacts is None
+            and self.registry.is_command(incoming.body)
+        )
         name: str | None = None
         # One check for every event that can change state (commands, thread replies,
         # replies, reactions): the same length and rate limits, before any parsing.
@@ -110,6 +114,8 @@ class Invoker:
                 kind = (
                     "reaction"
                     if incoming.reaction_key is not None
+                    else "redaction"
+                    if incoming.redacts is not None
                     else "thread_reply"
                     if incoming.thread_root
                     else "reply"

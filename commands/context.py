@@ -160,6 +160,8 @@ class Incoming:
     megolm: tuple[str, str, int] | None = None
     # An edit (m.replace): the event ID it replaces; body is the edit's new text.
     replaces: str | None = None
+    # A redaction (m.room.redaction, never encrypted): the event ID it removes.
+    redacts: str | None = None
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,11 @@ class Fields(BaseSettings):
         2, ge=0, le=60, description="Days before an action item is due that its owner is nudged"
     )
     actions_page_size: int = Field(20, ge=5, le=200, description="Action items per listed page")
+    brief_default: Literal["on", "off"] = Field(
+        "off",
+        description="The Monday brief (08:00 in each person's zone) for people who chose "
+        "neither !brief weekly on nor off",
+    )
     liaison_escalation_seconds: dict[str, int] = Field(
         default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
         description="Seconds an unacknowledged liaison request waits before it is re-sent, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from commands import delivery
+from commands.brief.plan import replan_if_planned
 from commands.context import Context
 from commands.directory.service import (
     canonical_target,
@@ -102,6 +103,7 @@ async def dir_person(
     }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.person", user, ",".join(changed))
+    await replan_if_planned(ctx, user)  # their zone, or a newcomer under brief_default=on
     ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone, ctx.settings.language))
 
 
