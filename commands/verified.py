@@ -29,6 +29,7 @@ from config import Settings
 # How a verification was made, as stored in identities.verified_how, with what people read.
 HOW_SAS = "sas"  # interactive verification (emoji), confirmed by an admin out of band
 HOW_CONSOLE = "console"  # the operator compared the emoji at the bot's console
+BY_CONSOLE = "console"  # `by` when the operator confirmed at the console (no Matrix ID)
 HOWS: Mapping[str, str] = {
     HOW_SAS: N_("interactive verification confirmed by an admin"),
     HOW_CONSOLE: N_("verification at the operator's console"),
@@ -119,8 +120,9 @@ async def mark_verified(
     at: datetime,
     settings: Settings,
 ) -> None:
-    """Record that `by` (an admin's Matrix ID, or `console`) verified `master_key` as
-    `user_id`'s, `how` (HOW_SAS, HOW_CONSOLE). Run inside a write transaction.
+    """Record that `by` (an admin's Matrix ID, or BY_CONSOLE) verified `master_key` as
+    `user_id`'s, `how` (HOW_SAS, HOW_CONSOLE), and audit it (`trust.verify`). Run inside a
+    write transaction.
 
     The key must be the pinned one, or the changed one waiting (then verifying it approves
     it, as `!trust approve` would), or, with nothing pinned yet in tofu mode, any key (it is
@@ -151,16 +153,19 @@ async def mark_verified(
             "verified_at = excluded.verified_at, verified_how = excluded.verified_how",
             (user_id, master_key, when, pinned_by, master_key, by, when, how),
         )
-        return
-    if pending is not None and master_key == pending and not configured and pin is not None:
+    elif pending is not None and master_key == pending and not configured and pin is not None:
         await db.execute(
             "UPDATE identities SET master_key = pending_key, pending_key = NULL, "
             "pending_since = NULL, pinned_at = ?, pinned_by = ?, verified_key = ?, "
             "verified_by = ?, verified_at = ?, verified_how = ? WHERE user_id = ?",
             (when, by, master_key, by, when, how, user_id),
         )
-        return
-    raise NotThePinnedKey(f"{master_key} is not the key pinned or waiting for {user_id}")
+    else:
+        raise NotThePinnedKey(f"{master_key} is not the key pinned or waiting for {user_id}")
+    await db.execute(
+        "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+        (when, by, "trust.verify", user_id, f"master key {master_key} ({how})"),
+    )
 
 
 # -- what people read: !whois, !trust list ------------------------------------------------
@@ -168,7 +173,7 @@ async def mark_verified(
 
 def verifier_shown(by: str) -> str:
     """Who confirmed a verification: an admin's Matrix ID, or the operator at the console."""
-    return _("the operator, at the console") if by == HOW_CONSOLE else by
+    return _("the operator, at the console") if by == BY_CONSOLE else by
 
 
 def level_shown(verified: Verified | None, zone: str, *, configured: bool = False) -> str:

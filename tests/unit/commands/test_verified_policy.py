@@ -374,3 +374,42 @@ async def test_an_operators_pin_is_shown_as_such_until_verified(
         assert "identity: verified by @admin:test" in (await ok(core, FR, f"!whois {DE}"))[0].body
     finally:
         await core.close()
+
+
+async def test_at_send_time_a_room_with_a_tofu_member_gets_only_the_notice(
+    mcore: BotCore,
+) -> None:
+    """The same rule as any uncovered member: the room gets the notice, the verified member
+    the item by DM, the tofu member nothing of it."""
+    from bot.outbox.queue import enqueue
+
+    now = utc_iso(mcore.clock.now())
+    marking = Marking("RESTRICTED", ("FRA", "DEU"))
+    async with mcore.store.write() as db:
+        await db.execute(
+            "INSERT INTO liaison_requests (id, requester, target, subject, precedence, "
+            "created_at, updated_at, marking) VALUES (4, ?, 'DE-BERLIN', 's', 'routine', ?, ?, ?)",
+            (FR, now, now, Marking.column(marking)),
+        )
+        await enqueue(
+            db,
+            [
+                OutMessage(
+                    body=f"LR-4: {SUBJECT}",
+                    room_id=ROOM,
+                    marking=marking,
+                    about="LR-4",
+                    origin={"user_id": FR, "room_id": ROOM, "object": "LR-4"},
+                )
+            ],
+            now,
+        )
+    transport = FakeTransport({ROOM: [FR, DE]})
+    await mcore.drain_outbox(transport, policy=POLICY)
+    in_room = [c["body"] for room, c in transport.sent if room == ROOM]
+    assert in_room and all(SUBJECT not in body for body in in_room)
+    assert "is not shown in this room" in in_room[0]
+    fr_dm = [c["body"] for room, c in transport.sent if room == transport.dms.get(FR)]
+    assert any(SUBJECT in body for body in fr_dm)
+    assert any("their identity is not verified yet" in body for body in fr_dm)
+    assert DE not in transport.dms
