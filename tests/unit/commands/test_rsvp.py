@@ -138,6 +138,8 @@ async def test_removing_the_reaction_withdraws_the_answer(meeting: BotCore) -> N
     assert await answers(meeting) == {}
     sent = await meeting.new_messages()
     assert "Your answer to M-1 (Budget review) is withdrawn" in sent[-1].body
+    # it replies to nothing: the ledger field names what it answers, for a restore
+    assert sent[-1].content["org.attache.ledger"] == "event:$redact-bob"
     assert "withdrew their answer to M-1" in to(ALICE, sent)[0].body
     # the same redaction again (a replay, a restart): once
     assert await meeting.dispatcher.process(mine) == "duplicate"
