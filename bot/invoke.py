@@ -97,12 +97,18 @@ class Invoker:
                 if named is not None and named.roles is not None:
                     if not (ctx.person and ctx.person.has_role(*named.roles)):
                         name = named.name  # refused for the role before any usage error
-                        raise UserError(roles_refusal(f"{ctx.prefix}{name}", named.roles))
+                        raise UserError(
+                            roles_refusal(
+                                f"{ctx.prefix}{name}", named.roles, ctx.person, ctx.prefix
+                            )
+                        )
                 invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-                    raise UserError(roles_refusal(f"{ctx.prefix}{name}", roles))
+                    raise UserError(
+                        roles_refusal(f"{ctx.prefix}{name}", roles, ctx.person, ctx.prefix)
+                    )
                 await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (

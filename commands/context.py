@@ -130,6 +130,9 @@ class Person:
     roles: frozenset[str]
     timezone: str
     language: str = "en"  # the catalogue their replies are rendered in (commands/i18n.py)
+    # Roles they hold but that count only once their identity is verified (the setting
+    # verified_for_roles): not in `roles`, kept to say why a command is refused.
+    withheld_roles: frozenset[str] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,2 +1,0 @@
--- Reserved for verify-policy's 018 (merged separately); numbers have no gaps (see __init__).
--- Delete this file when the real 018 is merged.
