@@ -228,7 +228,7 @@ async def test_organiser_sees_tally_and_notes_participants_their_own(meeting: Bo
     show = (await meeting.say(ALICE, "!show M-1"))[0].body
     assert "Answers: 1 accepted, 1 not answered yet" in show
     assert "✅" in show and "by video" in show
-    assert "answered: accepted by video" in show
+    assert "answered: accepted — by video" in show
     own = (await meeting.say(BOB, "!show M-1"))[0].body
     assert "Your answer: accepted" in own
     assert "by video" not in own.split("History:")[0]
