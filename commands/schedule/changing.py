@@ -173,7 +173,10 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         added = frozenset(await people_of(ctx.db, item.participants)) - had
         await tell_participants(ctx, item, "edit", invited=added, reset=cleared)
     if item.marking != old_marking:
-        await tell_remarked(ctx, item, old_marking)
+        still = await tell_remarked(ctx, item, old_marking)
+        if moved and item.participants and still:
+            # Re-marked and moved: whoever may still read it is asked again, once.
+            await tell_participants(ctx, item, "edit", reset=cleared, only=still)
 
 
 def _edit_example(prefix: str, code: str) -> str:

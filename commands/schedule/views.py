@@ -269,7 +269,7 @@ def _history_line(action: str, new: str | None, detail: str) -> str:
     if new == "reset":
         return pgettext("history action", "answers cleared: the time changed")
     text = pgettext("history action", "answered: {answer}", answer=state_name(new or ""))
-    return f"{text} {clipped(detail)}".rstrip()
+    return f"{text} — {clipped(detail)}" if detail else text
 
 
 def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
