@@ -13,6 +13,7 @@ from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
 from commands.actions import summit_views, summits
 from commands.directory import chat as directory
+from commands.directory import handover_chat as directory_handover
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import moves as liaison_moves
@@ -28,6 +29,7 @@ MODULES: tuple[ModuleType, ...] = (
     core,
     trust,
     directory,
+    directory_handover,
     summits,
     summit_views,
     actions_creating,
