@@ -14,6 +14,7 @@ from commands.actions import progress as actions_progress
 from commands.actions import summit_views, summits
 from commands.directory import chat as directory
 from commands.directory import handover_chat as directory_handover
+from commands.directory import handover_views as directory_handovers
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import moves as liaison_moves
@@ -30,6 +31,7 @@ MODULES: tuple[ModuleType, ...] = (
     trust,
     directory,
     directory_handover,
+    directory_handovers,
     summits,
     summit_views,
     actions_creating,

@@ -108,7 +108,8 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
 # The objects of a kind a verb may be sent about by the reader (`?`), newest first, each with
 # its marking: the addressee's requests for the addressee's moves, the requester's for !close
 # (once acknowledged or answered), the creator's items still
-# to come for !cancel and !edit, the open summits for the secretariat's !actions add.
+# to come for !cancel and !edit, the open summits for the secretariat's !actions add, the
+# hand-overs the reader made for !dir handover undo.
 _ADDRESSED = (
     "SELECT r.id, r.marking FROM liaison_requests r JOIN liaison_addressees a"
     " ON a.request_id = r.id WHERE a.user_id = ? AND r.status IN ({states}) ORDER BY r.id DESC"
@@ -127,10 +128,20 @@ _ACTS_ON: dict[tuple[str, str], str] = {
     **{("cancel", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
     **{("edit", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
     ("actions add", "S"): "SELECT id, marking FROM summits WHERE state = 'open' ORDER BY id DESC",
+    # The reader's own hand-overs not yet undone (a hand-over carries no marking).
+    ("dir handover", "H"): "SELECT id, NULL FROM handovers WHERE actor = ?"
+    " AND undone_at IS NULL ORDER BY id DESC",
 }
 # Where the reader finds their objects of a kind, when an example has none to name.
-_LISTED_BY = {"LR": "requests", "M": "agenda", "V": "agenda", "R": "agenda", "S": "summit list"}
-_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVR])-(\d+)\b")
+_LISTED_BY = {
+    "LR": "requests",
+    "M": "agenda",
+    "V": "agenda",
+    "R": "agenda",
+    "S": "summit list",
+    "H": "dir handovers",
+}
+_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVRH])-(\d+)\b")
 _VERB = re.compile(r"^\W(\w+)(?: (\w+))?")  # after the prefix
 
 

@@ -1,10 +1,10 @@
 """!dir handover: at rotation, everything open a person holds moves to their successor in
-one step (dry-run first if you like), and !dir handover undo H-n within a day; !dir handovers
-lists the latest.
+one step (dry-run first if you like), and !dir handover undo H-n within a day.
 
 The rules are in `handover` (pure), the rows in `handover_store` and `handover_record`, the
-messages in `handover_messages`. Everything happens in the handler's one transaction: the
-moves, each object's history, the H-n row, the audit and every message, or none of them.
+messages in `handover_messages`, the listing and `!show H-n` in `handover_views`. Everything
+happens in the handler's one transaction: the moves, each object's history, the H-n row,
+the audit and every message, or none of them.
 """
 
 from __future__ import annotations
@@ -32,31 +32,27 @@ from commands.directory.handover_record import (
     load_record,
     mark_undone,
     moved_on,
-    recent_records,
     record_history,
 )
 from commands.directory.handover_store import holdings, move, move_back
+from commands.directory.handover_views import may_see, sender_zone
 from commands.directory.service import parse_post_code, parse_user_id, posts_of
 from commands.errors import NotFound, UserError
-from commands.i18n import N_, _, pgettext
+from commands.i18n import N_, _
 from commands.markings.model.policy import Policy
 from commands.markings.store import subjects
 from commands.registry import Option, Param, command
-from commands.render import person, table
+from commands.render import person
 from commands.time import show_instant
 
-# TRANSLATORS: an example command: translate only the note after --.
-_EXAMPLE = N_(
-    "!dir handover @bob:example.org @anna:example.org post=DE-BERLIN -- Anna takes over the "
-    "Berlin desk"
-)
-_LIST = "dir handovers"
+# A dry run: an example copied as it is shows the plan and moves nobody's desk.
+_EXAMPLE = "!dir handover @bob:example.org @anna:example.org post=DE-BERLIN dry-run"
 
 
 def _example(ctx: Context) -> str:
     """An example this sender may send: any hand-over for an admin, their own for others."""
     if ctx.is_admin:
-        return ctx.prefix + _(_EXAMPLE)[1:]
+        return ctx.prefix + _EXAMPLE[1:]
     return f"{ctx.prefix}dir handover {ctx.sender} @anna:example.org dry-run"
 
 
@@ -71,6 +67,7 @@ def _example(ctx: Context) -> str:
     ],
     options=[Option("post", N_("hand over this post only (default: all their posts)"))],
     body=Param("note", N_("a note for the successor"), optional=True),
+    aliases=["handover"],
     details=N_(
         "Their open requests (made or to answer), open action items, meetings and visits to "
         "come and their posts move to the successor at once. What the successor may not read "
@@ -92,7 +89,7 @@ async def dir_handover(
         if mode is not None or post is not None or note is not None:
             raise UserError(
                 _("{command} takes the hand-over's ID only.", command="!dir handover undo"),
-                example=f"{ctx.prefix}{_LIST}",
+                example=ctx.prefix + "dir handover undo H-2",
             )
         await _undo(ctx, new)
         return
@@ -256,34 +253,35 @@ async def _in_directory(ctx: Context, user_id: str) -> bool:
 
 
 async def _undo(ctx: Context, text: str) -> None:
-    listed = _("Send {command} for the latest.", command=ctx.prefix + _LIST)
+    # Made for the reader (commands/directory/examples.py): their newest hand-over that is
+    # not undone, or where theirs are listed.
+    example = ctx.prefix + "dir handover undo H-2"
     try:
         number = parse_handover_id(text)
     except ValueError as exc:
-        raise UserError(f"{exc}. {listed}") from None
+        raise UserError(str(exc), example=example) from None
     record = await load_record(ctx.db, number)
-    if record is None or not _may_see(ctx, record):
-        raise NotFound(_("No hand-over H-{n} that you can see.", n=number) + " " + listed)
+    if record is None or not may_see(ctx, record):
+        raise NotFound(_("No hand-over H-{n} that you can see.", n=number), example=example)
     if not (ctx.is_admin or ctx.sender == record.actor):
         raise UserError(
             _(
                 "Only an admin or {person}, who made it, may undo {label}.",
                 person=person(record.actor),
                 label=record.label,
-            )
-            + " "
-            + listed
+            ),
+            example=example,
         )
-    again = f"{ctx.prefix}dir handover {record.new} {record.old} dry-run"
     if record.undone_at is not None:
-        raise UserError(_("{label} was undone already.", label=record.label) + " " + listed)
+        raise UserError(_("{label} was undone already.", label=record.label), example=example)
+    again = f"{ctx.prefix}dir handover {record.new} {record.old} dry-run"
     if ctx.now - record.created_at > UNDO_WINDOW:
         raise UserError(
             _(
                 "{label} was made on {when}, more than a day ago: it can no longer be undone. "
                 "Hand over again the other way instead.",
                 label=record.label,
-                when=show_instant(record.created_at, _zone(ctx)),
+                when=show_instant(record.created_at, sender_zone(ctx)),
             ),
             example=again,
         )
@@ -333,59 +331,3 @@ async def _undo_plan(ctx: Context, record: Record) -> Plan:
     ]
     posts = tuple(s.oid for s in record.steps if s.role == "member")
     return Plan(record.new, record.old, tuple(held), (), posts)
-
-
-def _may_see(ctx: Context, record: Record) -> bool:
-    return ctx.is_admin or ctx.sender in (record.old, record.new, record.actor)
-
-
-def _zone(ctx: Context) -> str:
-    return ctx.person.timezone if ctx.person else ctx.settings.timezone
-
-
-# -- the latest ----------------------------------------------------------------------------
-
-
-@command(
-    _LIST,
-    summary=N_("List the latest hand-overs (yours; an admin sees all)"),
-    example="!dir handovers",
-)
-async def dir_handovers(ctx: Context) -> None:
-    records = await recent_records(ctx.db, None if ctx.is_admin else ctx.sender)
-    if not records:
-        ctx.reply(
-            _("No hand-overs yet. {command} makes one.", command=ctx.prefix + "help dir handover")
-        )
-        return
-    rows = []
-    for record in records:
-        if record.undone_at is not None:
-            state = pgettext("handover", "undone")
-        elif ctx.now - record.created_at <= UNDO_WINDOW:
-            until = show_instant(record.created_at + UNDO_WINDOW, _zone(ctx))
-            state = _("can be undone until {when}", when=until)
-        else:
-            state = pgettext("handover", "done")
-        rows.append(
-            [
-                record.label,
-                person(record.old),
-                person(record.new),
-                show_instant(record.created_at, _zone(ctx)),
-                state,
-            ]
-        )
-    ctx.reply(
-        table(
-            _("Hand-overs"),
-            [
-                pgettext("field", "ID"),
-                pgettext("field", "from"),
-                pgettext("field", "to"),
-                pgettext("field", "when"),
-                pgettext("field", "state"),
-            ],
-            rows,
-        )
-    )

@@ -228,6 +228,8 @@ async def test_undo_within_a_day_puts_everything_back(world: BotCore, clock: Fak
     assert "H-1" in listed.body and "undone" in listed.body
     [again] = await world.say(ADMIN, "!dir handover undo H-1", room_id=dm(ADMIN))
     assert "was undone already" in again.body
+    # The example is made for the reader: none of theirs left to undo, so where to look.
+    assert again.body.endswith("Send !dir handovers for yours."), again.body
 
 
 async def test_undo_is_refused_after_a_day(world: BotCore, clock: FakeClock) -> None:
@@ -253,9 +255,14 @@ async def test_undo_is_refused_once_something_moved_on(world: BotCore) -> None:
 async def test_only_its_maker_or_an_admin_may_undo(world: BotCore) -> None:
     await ok(world, OLD, f"!dir handover {OLD} {NEW}")
     [reply] = await world.say(NEW, "!dir handover undo H-1", room_id=dm(NEW))
-    assert "Only an admin or" in reply.body and "!dir handovers" in reply.body
+    assert "Only an admin or" in reply.body
+    assert reply.body.endswith("Send !dir handovers for yours."), reply.body
     [hidden] = await world.say(CARL, "!dir handover undo H-1", room_id=dm(CARL))
     assert "No hand-over H-1 that you can see" in hidden.body
+    # Olga mistypes the ID: the example names her own hand-over, which she may undo.
+    [typo] = await world.say(OLD, "!dir handover undo H-9", room_id=dm(OLD))
+    assert "No hand-over H-9" in typo.body
+    assert "Example: !dir handover undo H-1" in typo.body, typo.body
     await ok(world, OLD, "!dir handover undo H-1")
 
 
@@ -281,3 +288,95 @@ async def test_the_successor_reads_it_in_their_language(world: BotCore) -> None:
     assert "Ansprechpartner" in carl.body, carl.body
     [reply] = [m for m in sent if m.room_id == dm(ADMIN)]
     assert reply.body.startswith("H-1: ")
+
+
+async def test_in_a_room_a_marked_line_is_its_id_only(world: BotCore) -> None:
+    [reply] = await ok(world, ADMIN, f"!dir handover {OLD} {NEW} dry-run", ROOM)
+    assert "LR-3 — requester: (RESTRICTED: not shown here; ask me in a direct chat)" in reply.body
+    assert "Convoy" not in reply.body and "Visit of the CHOD" in reply.body
+
+
+async def test_a_post_kept_and_a_request_between_the_two_stay(world: BotCore) -> None:
+    await ok(world, ADMIN, f"!dir post NATO-HQ add={OLD}")
+    await ok(world, CARL, "!request NATO-HQ Exercise dates")  # LR-4, Olga answers for NATO-HQ
+    await ok(world, OLD, f"!request {NEW} Keys to the office")  # LR-5, between the two
+    sent = await ok(world, ADMIN, f"!dir handover {OLD} {NEW} post=FR-PARIS")
+    [reply] = [m for m in sent if m.room_id == dm(ADMIN)]
+    stays = reply.body.split("Stays with")[1]
+    assert "LR-4 — addressee: Exercise dates (it is addressed to NATO-HQ, which stays" in stays
+    assert "LR-5 — requester: Keys to the office (the successor is its other party)" in stays
+    members = await world.query("SELECT post, user_id FROM post_members ORDER BY 1, 2")
+    assert (("FR-PARIS", NEW) in [tuple(r) for r in members]) and (
+        ("NATO-HQ", OLD) in [tuple(r) for r in members]
+    )
+    assert (await world.query("SELECT requester FROM liaison_requests WHERE id = 5"))[0][0] == OLD
+
+
+async def test_a_counterpart_learns_nothing_of_what_is_not_released_to_them(
+    world: BotCore,
+) -> None:
+    fred = "@fred:test"
+    await ok(world, ADMIN, f"!dir person {NEW} clearance=RESTRICTED")
+    await ok(world, ADMIN, f"!dir person {fred} nation=FRA")
+    await ok(world, ADMIN, f"!dir post DE-BERLIN add={fred}")
+    # LR-4 to DE-BERLIN released to FRA only: Carl (DEU) is an addressee it was kept from.
+    await ok(world, OLD, "!request DE-BERLIN Paris only -- x marking=RESTRICTED rel=FRA")
+    await world.new_messages()
+    sent = await ok(world, ADMIN, f"!dir handover {OLD} {NEW}")
+    [carl] = to(sent, CARL)
+    assert "LR-4" not in carl.body and "Paris only" not in carl.body
+    assert "LR-3" in carl.body  # released to DEU: his to know
+    [told] = to(sent, fred)
+    assert "LR-4" in told.body and "LR-1" not in told.body  # joined after LR-1 was sent
+    [mine] = to(sent, NEW)
+    assert "LR-3" in mine.body and "LR-4" in mine.body  # cleared now: both moved
+
+
+async def test_help_and_did_you_mean(world: BotCore) -> None:
+    [typo] = await world.say(OLD, f"!handvoer {OLD} {NEW}", room_id=dm(OLD))
+    assert "Did you mean !handover?" in typo.body, typo.body
+    [sub] = await world.say(ADMIN, f"!dir handvoer {OLD} {NEW}", room_id=dm(ADMIN))
+    assert "Choose one of: handover, handovers," in sub.body, sub.body
+    # The short form, for an attaché handing over their own desk.
+    [mine] = await ok(world, OLD, f"!handover {OLD} {NEW} dry-run")
+    assert "dry run: nothing changed" in mine.body
+    [shown] = await world.say(ADMIN, "!help dir handover", room_id=dm(ADMIN))
+    assert shown.body.startswith("!dir handover <old> <new> [<mode>] [post=…] [-- note]")
+    [example] = [line for line in shown.body.splitlines() if "Example: " in line]
+    command = example.split("Example: ")[1]
+    # Made from this directory (Carl is DE-BERLIN's member), and it works as shown: a dry
+    # run, so that copying it moves nobody's desk.
+    assert command == f"!dir handover {CARL} {NEW} post=DE-BERLIN dry-run", command
+    [plan] = await ok(world, ADMIN, command)
+    assert "Would move:" in plan.body and "Post: DE-BERLIN" in plan.body
+
+
+async def test_each_moved_object_shows_the_hand_over_in_its_history(world: BotCore) -> None:
+    await ok(world, ADMIN, f"!dir handover {OLD} {NEW}")
+    for oid in ("LR-1", "A-1", "M-1"):
+        [shown] = await ok(world, NEW, f"!show {oid}")
+        assert "hand-over" in shown.body and "H-1" in shown.body, shown.body
+    await ok(world, NEW, "!lang de")
+    [shown] = await ok(world, NEW, "!show LR-2")
+    assert "Übergabe" in shown.body, shown.body
+
+
+async def test_show_a_hand_over_names_only_what_the_reader_may_see(world: BotCore) -> None:
+    await ok(world, ADMIN, f"!dir person {NEW} clearance=RESTRICTED")
+    await ok(world, ADMIN, f"!dir handover {OLD} {NEW} -- welcome")
+    [shown] = await ok(world, NEW, "!show H-1")
+    assert shown.body.startswith("H-1: from Olga")
+    for line in (
+        "• LR-1 — requester",
+        "• LR-2 — addressee",
+        "• LR-3 — requester",
+        "Post: FR-PARIS",
+    ):
+        assert line in shown.body, shown.body
+    assert "Note from" in shown.body and "can be undone until" in shown.body
+    # The admin is American now: LR-3 (released to FRA and DEU) is not named to them.
+    await ok(world, ADMIN, f"!dir person {ADMIN} nation=USA")
+    [admin] = await ok(world, ADMIN, "!show H-1")
+    assert "LR-1" in admin.body and "LR-3" not in admin.body
+    [hidden] = await world.say(CARL, "!show H-1", room_id=dm(CARL))
+    assert "No hand-over H-1 that you can see" in hidden.body
