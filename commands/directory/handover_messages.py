@@ -87,17 +87,20 @@ def _lines(holdings: list[Holding], reader: Reader, policy: Policy) -> tuple[lis
     return lines, shown
 
 
-def _kept_lines(kept: tuple[Kept, ...], reader: Reader, policy: Policy, why: bool) -> list[str]:
-    """What stays, each with its reason; a marking's reason only when `why` (an admin):
-    otherwise that it is not releasable to the successor, no more."""
-    out = []
+def _kept_lines(
+    kept: tuple[Kept, ...], reader: Reader, policy: Policy, why: bool
+) -> tuple[list[str], list[str]]:
+    """What stays, each with its reason, and the IDs shown; a marking's reason only when
+    `why` (an admin): otherwise that it is not releasable to the successor, no more."""
+    out, shown = [], []
     for stays in kept:
-        lines, _shown = _lines([stays.holding], reader, policy)
+        lines, ids = _lines([stays.holding], reader, policy)
         if not lines:
             continue
         reason = stays.shown() if (why or not stays.marking) else _("not releasable to them")
         out.append(f"{lines[0]} ({reason})")
-    return out
+        shown += ids
+    return out, shown
 
 
 def _posts_line(plan: Plan) -> str | None:
@@ -174,9 +177,9 @@ async def tell_giver(ctx: Context, said: Said, policy: Policy) -> None:
         text.items(_("No longer yours:"), lines)
         if (posts := _posts_line(plan)) is not None:
             text.line(posts)
-        kept = _kept_lines(plan.kept, reader, policy, why=False)
+        kept, kept_ids = _kept_lines(plan.kept, reader, policy, why=False)
         text.items(_("Still yours:"), kept)
-        shown += [str(k.holding.oid) for k in plan.kept]
+        shown += kept_ids
     ctx.send(text.rendered(), user_id=plan.old, holds=tuple(dict.fromkeys(shown)))
 
 
@@ -237,7 +240,7 @@ async def answer(ctx: Context, said: Said, policy: Policy, *, dry_run: bool, tol
         )
         text.items(
             _("Stays with {old}:", old=who(plan.old)),
-            _kept_lines(plan.kept, reader, policy, why=ctx.is_admin),
+            _kept_lines(plan.kept, reader, policy, why=ctx.is_admin)[0],
         )
         ctx.reply(text.rendered())
         return
@@ -263,7 +266,7 @@ async def answer(ctx: Context, said: Said, policy: Policy, *, dry_run: bool, tol
     text.items(head, lines)
     if (posts := _posts_line(plan)) is not None:
         text.line(posts)
-    kept = _kept_lines(plan.kept, reader, policy, why=ctx.is_admin)
+    kept, _ids = _kept_lines(plan.kept, reader, policy, why=ctx.is_admin)
     text.items(_("Stays with {old}:", old=who(plan.old)), kept)
     if dry_run:
         text.line(
