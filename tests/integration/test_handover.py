@@ -1,9 +1,11 @@
 """A hand-over at rotation over real E2EE on Synapse: three people and a post.
 
-Olga (FR-PARIS) hands her desk to Nina; Carl (DE-BERLIN) deals with her on two requests and
-a meeting. Nina receives one message with what she now holds (the marked request she may
-not read stays with Olga), Carl one message naming his new contact, Olga the summary; then
-Carl's reply on a request Olga made reaches Nina in her own DM, and never Olga.
+Olga (FR-PARIS) rotates out and Nina takes over; Carl (DE-BERLIN, an admin) deals with Olga
+on two requests and a meeting, and runs the hand-over. Nina receives one message with what
+she now holds (the marked request she may not read stays with Olga), Olga her summary, Carl
+the result (with why the marked request stayed) and, as a counterpart, one message naming
+his new contact; then his reply on a request Olga made reaches Nina in her own DM, never
+Olga.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ async def test_a_hand_over_with_three_people_and_a_post(bot_factory, people) -> 
     bot: BotProcess = bot_factory(
         start=False,
         allowed_users=[p.user_id for p in (olga, nina, carl)],
+        admins=[carl.user_id],
         settings=MARKINGS,
     )
     await seed(bot, olga, nina, carl)
@@ -74,19 +77,29 @@ async def test_a_hand_over_with_three_people_and_a_post(bot_factory, people) -> 
         _event, reply = await command(person, room, text, timeout=60)
         assert reply.decrypted and not reply.body.startswith(("Usage", "Something")), reply.body
 
-    # Olga hands over her own desk, with a note for Nina.
+    # Carl, an admin, hands over Olga's desk, with a note for Nina.
     _event, done = await command(
-        olga, room_o, f"!dir handover {olga.user_id} {nina.user_id} -- Welcome to Paris", 60
+        carl, room_c, f"!dir handover {olga.user_id} {nina.user_id} -- Welcome to Paris", 60
     )
     assert done.decrypted and done.body.startswith("H-1: handed over from Olga"), done.body
     moved, _sep, stays = done.body.partition("Stays with")
     for oid in ("LR-1 — requester", "LR-2 — addressee", "M-1 — organiser"):
         assert oid in moved, done.body
     assert "Post: FR-PARIS" in moved and "LR-3" not in moved
-    # The marked request stays with her; why is her successor's business and an admin's.
-    assert "LR-3 — requester: Convoy route (not releasable to them)" in stays, done.body
+    # The marked request stays with Olga, and the admin is told why.
+    reason = "LR-3 — requester: Convoy route (their clearance does not cover RESTRICTED)"
+    assert reason in stays, done.body
     assert "1 other person was told" in done.body
     assert "!dir handover undo H-1" in done.body
+
+    # Olga: her summary, in her DM; what stays is hers, why is not said to her.
+    _room_o, summary = await wait_any(olga, lambda e: "handed over what you held" in e.body, 60)
+    # It names the marked request: the outbox put its banner first.
+    banner = "RESTRICTED // REL TO FRA, DEU"
+    assert summary.decrypted and summary.body.startswith(f"{banner}\nCarl"), summary.body
+    assert "No longer yours:" in summary.body and "LR-1 — requester" in summary.body
+    assert "LR-3 — requester: Convoy route (not releasable to them)" in summary.body
+    assert "clearance" not in summary.body
 
     # Nina: one message with what she now holds, and the note.
     _room_n, held = await wait_any(nina, lambda e: "You now hold what Olga" in e.body, 60)
@@ -116,9 +129,9 @@ async def test_a_hand_over_with_three_people_and_a_post(bot_factory, people) -> 
     # (his command's answer came after it in the same room).
     assert len(from_bot(nina, bot, "You now hold")) == 1
     assert len(from_bot(carl, bot, "your contact is now")) == 1
-    # Olga's DM has her summary as the reply, nothing of the relay.
+    # Olga has her summary, once, and nothing of the relay.
     assert not from_bot(olga, bot, "Dates: 12-14 May.")
-    assert len([b for b in from_bot(olga, bot, "H-1") if "handed over" in b]) == 1
+    assert len(from_bot(olga, bot, "handed over what you held")) == 1
 
     # The store agrees: LR-1 is Nina's, the post is Nina's, LR-3 is Olga's.
     rows = bot.query("SELECT id, requester FROM liaison_requests ORDER BY id")
