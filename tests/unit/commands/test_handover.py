@@ -380,3 +380,38 @@ async def test_show_a_hand_over_names_only_what_the_reader_may_see(world: BotCor
     assert "LR-1" in admin.body and "LR-3" not in admin.body
     [hidden] = await world.say(CARL, "!show H-1", room_id=dm(CARL))
     assert "No hand-over H-1 that you can see" in hidden.body
+
+
+async def test_exactly_once_across_a_restart(tmp_path: Path, clock: FakeClock) -> None:
+    """The same event after a restart (a replayed sync) hands over nothing a second time."""
+
+    async def started() -> BotCore:
+        return await BotCore(tmp_path, clock, marking_levels=LEVELS).open()
+
+    core = await started()
+    try:
+        for text in (
+            f"!dir post FR-PARIS members={OLD}",
+            f"!dir person {OLD} nation=FRA",
+            f"!dir person {NEW} nation=FRA",
+        ):
+            await ok(core, ADMIN, text)
+        await ok(core, OLD, "!request @carl:test Visit -- dates?")
+        first = await core.say(
+            ADMIN, f"!dir handover {OLD} {NEW}", event_id="$h", room_id=dm(ADMIN)
+        )
+        assert any(m.user_id == NEW for m in first)
+    finally:
+        await core.close()
+    core = await started()
+    try:
+        await core.new_messages()  # what the first run queued
+        again = await core.say(
+            ADMIN, f"!dir handover {OLD} {NEW}", event_id="$h", room_id=dm(ADMIN)
+        )
+        assert not again
+        assert await core.count("handovers") == 1
+        rows = await core.query("SELECT COUNT(*) FROM history WHERE action = 'handover'")
+        assert rows[0][0] == 2  # LR-1 and H-1, once each
+    finally:
+        await core.close()
