@@ -109,7 +109,8 @@ async def dir_handover(
     )
     said = Said(plan, "", ctx.sender, note)
     if dry_run or plan.empty:
-        await answer(ctx, said, policy, dry_run=True, told=0)
+        told = await tell_counterparts(ctx, said, policy, send=False)
+        await answer(ctx, said, policy, dry_run=True, told=told)
         return
     steps = [
         Step(

@@ -183,9 +183,9 @@ async def tell_giver(ctx: Context, said: Said, policy: Policy) -> None:
     ctx.send(text.rendered(), user_id=plan.old, holds=tuple(dict.fromkeys(shown)))
 
 
-async def tell_counterparts(ctx: Context, said: Said, policy: Policy) -> int:
+async def tell_counterparts(ctx: Context, said: Said, policy: Policy, *, send: bool = True) -> int:
     """One message to each counterpart, naming only the objects they may read; how many
-    were told."""
+    were told (with `send` False: how many would be, for a dry run)."""
     plan = said.plan
     by_oid = {h.oid: h for h in plan.moves}
     told = 0
@@ -217,7 +217,8 @@ async def tell_counterparts(ctx: Context, said: Said, policy: Policy) -> int:
                 )
             text = _Text()
             text.items(head, lines)
-        ctx.send(text.rendered(), user_id=person, holds=tuple(shown))
+        if send:
+            ctx.send(text.rendered(), user_id=person, holds=tuple(shown))
         told += 1
     return told
 
@@ -275,7 +276,7 @@ async def answer(ctx: Context, said: Said, policy: Policy, *, dry_run: bool, tol
                 "command without dry-run to do it.",
                 "{n} other people would be told who their new contact is. Send the same "
                 "command without dry-run to do it.",
-                len(plan.counterparts()),
+                told,
             )
         )
         ctx.reply(text.rendered())
