@@ -16,6 +16,8 @@ from commands.actions import summit_views, summits
 from commands.brief import chat as brief_chat
 from commands.brief import jobs as brief_jobs
 from commands.directory import chat as directory
+from commands.directory import handover_chat as directory_handover
+from commands.directory import handover_views as directory_handovers
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import moves as liaison_moves
@@ -32,6 +34,8 @@ MODULES: tuple[ModuleType, ...] = (
     core,
     trust,
     directory,
+    directory_handover,
+    directory_handovers,
     summits,
     summit_views,
     actions_creating,

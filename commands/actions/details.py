@@ -10,7 +10,7 @@ from commands.actions.model import shown_status
 from commands.actions.store import owner_label
 from commands.context import Context
 from commands.history_page import clipped, page_of
-from commands.i18n import _
+from commands.i18n import _, pgettext
 from commands.ids import ObjectId
 from commands.registry import handles
 from commands.render import Rendered, esc, person
@@ -89,6 +89,8 @@ def history_word(action: str) -> str:
         "due": _("due"),
         "owner": _("owner"),
         "marking": _("marking"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return words.get(action, action)
 

@@ -175,6 +175,18 @@ async def get_item(db: aiosqlite.Connection, number: int) -> Item | None:
     return Item.from_row(row) if row else None
 
 
+async def active_items_owned_by(db: aiosqlite.Connection, user_id: str) -> list[Item]:
+    """The items this person owns by name (not through a post) that are still to do."""
+    states = sorted(ACTIVE)
+    marks = ",".join("?" * len(states))
+    async with db.execute(
+        f"SELECT * FROM action_items WHERE owner_kind = 'person' AND owner = ? "
+        f"AND status IN ({marks}) ORDER BY id",
+        (user_id, *states),
+    ) as cur:
+        return [Item.from_row(r) for r in await cur.fetchall()]
+
+
 async def insert_item(
     db: aiosqlite.Connection,
     summit_id: int,

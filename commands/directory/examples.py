@@ -113,6 +113,7 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
 # markings that must be released to them (its own, and its summit's for an item). The
 # parameters are named by `_Asks`: the reader (`sender`), the room the example is shown in
 # (`room`: a summit is seen from its room) and whether the reader is the secretariat.
+# A hand-over carries no marking: the reader's own not yet undone, for !dir handover undo.
 @dataclass(frozen=True)
 class _Asks:
     sql: str
@@ -197,6 +198,9 @@ _ACTS_ON: dict[tuple[str, str], _Asks] = {
     ("actions import", "S"): _OPEN_SUMMITS,
     ("summit edit", "S"): _OPEN_SUMMITS,
     ("summit close", "S"): _OPEN_SUMMITS,
+    ("dir handover", "H"): _Asks(
+        "SELECT id, NULL FROM handovers WHERE actor = ? AND undone_at IS NULL ORDER BY id DESC"
+    ),
 }
 # Where the reader finds their objects of a kind, when an example has none to name.
 _LISTED_BY = {
@@ -206,8 +210,9 @@ _LISTED_BY = {
     "R": "agenda",
     "S": "summit list",
     "A": "actions list",
+    "H": "dir handovers",
 }
-_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVR])-(\d+)\b")
+_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVRH])-(\d+)\b")
 _VERB = re.compile(r"^\W(\w+)(?: (\w+))?")  # after the prefix
 
 

@@ -15,7 +15,7 @@ from commands.directory.service import find_post, post_members
 from commands.errors import NotFound
 from commands.i18n import _
 from commands.ids import ObjectId
-from commands.liaison.model import Side
+from commands.liaison.model import ACTIVE, Side
 from commands.markings.access import resolve
 from commands.markings.model.marking import Marking
 from commands.readers import zones_of
@@ -139,6 +139,22 @@ async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
         addressees=addressees,
         marking=Marking.from_column(row["marking"]),
     )
+
+
+async def active_requests_of(db: aiosqlite.Connection, user_id: str) -> list[Request]:
+    """Every request still under way that this person made or must answer, oldest first
+    (a hand-over moves them to a successor)."""
+    states = sorted(ACTIVE)
+    marks = ",".join("?" * len(states))
+    async with db.execute(
+        f"SELECT id FROM liaison_requests WHERE requester = ? AND status IN ({marks}) "
+        f"UNION SELECT r.id FROM liaison_requests r JOIN liaison_addressees a "
+        f"ON a.request_id = r.id WHERE a.user_id = ? AND r.status IN ({marks}) ORDER BY 1",
+        (user_id, *states, user_id, *states),
+    ) as cur:
+        numbers = [int(r[0]) for r in await cur.fetchall()]
+    found = [await load_request(db, n) for n in numbers]
+    return [r for r in found if r is not None]
 
 
 async def visible_request(ctx: Context, number: int) -> Request:

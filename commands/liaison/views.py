@@ -44,6 +44,8 @@ def _action_name(action: str) -> str:
         "overdue": pgettext("history", "overdue"),
         "withheld": pgettext("history", "withheld"),
         "undeliverable": pgettext("history", "undeliverable"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return names.get(action, action)
 

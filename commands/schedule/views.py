@@ -76,6 +76,8 @@ def _action(name: str) -> str:
         "create": pgettext("history action", "create"),
         "edit": pgettext("history action", "edit"),
         "cancel": pgettext("history action", "cancel"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return names.get(name, name)
 
