@@ -7,6 +7,7 @@ from commands.directory.service import people_of
 from commands.errors import UserError
 from commands.i18n import _, language
 from commands.ids import ObjectId
+from commands.markings.entries import remarked
 from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.wiring import marking_for
@@ -68,7 +69,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
     item.next_at = None
     await save_item(ctx, item)
     reason = reason or ""
-    await record_step(ctx, item, "cancel", reason)
+    await record_step(ctx, item, "cancel", reason, under=item.marking)
     ctx.reply(cancelled_notice(item, reason), **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         mentions = await people_of(ctx.db, item.participants)
@@ -153,7 +154,13 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         )
     await reschedule(ctx, item)
     await save_item(ctx, item)
-    await record_step(ctx, item, "edit", ", ".join(sorted(changes)))
+    await record_step(
+        ctx,
+        item,
+        "edit",
+        ", ".join(sorted(changes)),
+        under=remarked(ctx, old_marking, item.marking),
+    )
     ctx.reply(updated_notice(item, ctx.person.timezone), **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         with language(await ctx.language_for(room_id=item.room_id)):

@@ -1,0 +1,2 @@
+-- Reserved for another branch's 021 (merged separately); numbers have no gaps (see __init__).
+-- Delete this file when the real 021 is merged.
