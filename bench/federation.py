@@ -6,7 +6,9 @@ Two Synapses federating over TLS on loopback (tests/harness/federation.py). The 
 on the first; Alice (cross-signed nio client) is on the first, Bob on the second, each in
 an encrypted DM with the bot. Alternating blocks of --block pings from each, so machine
 load hits both alike. Then the second server is frozen (SIGSTOP) and Alice pings --frozen
-times: what an outage of another nation's server costs the bot's own people.
+times in her DM, and --frozen times in a room she shares with Bob and the bot: what an
+outage of another nation's server costs the bot's own people, in rooms without and with
+that server's people.
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ async def measure(tmp: Path, n: int, block: int, frozen: int) -> dict[str, Any]:
             user = await server.aregister(f"{name}-{uuid.uuid4().hex[:6]}", "bench-pass")
             clients.append(await TestClient.create(server, user, tmp / "stores" / name))
         rooms = [await c.create_encrypted_dm(bot.user_id, wait_joined=60) for c in clients]
+        shared = await shared_room(clients[0], clients[1], bot.user_id)
         for client, room in zip(clients, rooms, strict=True):
             for _ in range(WARMUP):
                 await round_trip(client, room, "!ping")
+        for _ in range(WARMUP):  # Bob's devices hold the room key before his server stops
+            await round_trip(clients[0], shared, "!ping")
         local: list[float] = []
         far: list[float] = []
         while len(local) < n:
@@ -49,10 +54,12 @@ async def measure(tmp: Path, n: int, block: int, frozen: int) -> dict[str, Any]:
                 for _ in range(block):
                     out.append(await round_trip(client, room, "!ping"))
         during: list[float] = []
+        with_frozen: list[float] = []
         remote.freeze()
         try:
             for _ in range(frozen):
                 during.append(await round_trip(clients[0], rooms[0], "!ping", timeout=60))
+                with_frozen.append(await round_trip(clients[0], shared, "!ping", timeout=60))
         finally:
             remote.thaw()
         return {
@@ -60,6 +67,7 @@ async def measure(tmp: Path, n: int, block: int, frozen: int) -> dict[str, Any]:
             "local": pcts(local),
             "remote": pcts(far),
             "local_while_remote_frozen": pcts(during),
+            "with_frozen_people": pcts(with_frozen),
         }
     finally:
         for client in clients:
@@ -69,6 +77,15 @@ async def measure(tmp: Path, n: int, block: int, frozen: int) -> dict[str, Any]:
         remote.close()
 
 
+async def shared_room(alice: TestClient, bob: TestClient, bot: str) -> str:
+    """An encrypted room of Alice's with the bot and Bob (from the other server) joined."""
+    room = await alice.create_encrypted_dm(bot, wait_joined=60)
+    await alice.client.room_invite(room, bob.user_id)
+    await bob.join(room, timeout=60)
+    await alice.wait_joined(room, bob.user_id, 60)
+    return room
+
+
 def report(facts: dict[str, Any]) -> str:
     rows = [
         [label, f["n"], f["p50"], f.get("p90", "-"), f.get("p99", "-")]
@@ -76,6 +93,7 @@ def report(facts: dict[str, Any]) -> str:
             ("local person (bot's server)", facts["local"]),
             ("remote person (other server)", facts["remote"]),
             ("local person, other server frozen", facts["local_while_remote_frozen"]),
+            ("same, in a room with its people", facts["with_frozen_people"]),
         )
     ]
     m = facts["machine"]

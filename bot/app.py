@@ -32,6 +32,7 @@ from bot.sync import SyncLoop
 from bot.transport import MatrixTransport
 from bot.verification.runtime import Verifications, silence_nio_sas
 from commands import build_registry
+from commands.brief import plan as brief_plan
 from commands.context import Context
 from commands.directory.store import load_seed
 from commands.markings import Policy
@@ -121,6 +122,12 @@ class App:
                 except (OSError, ValueError) as exc:
                     raise StartupError(f"directory_seed: {exc}") from None
                 log.info("directory seed loaded: %s", seeded)
+            async with self.store.write() as db:
+                # Monday briefs: one pending per person whose brief is on, in their zone now
+                # (the default, the seed or ATTACHE_TIMEZONE may have changed while down).
+                briefs = Context(db, settings, self.registry, self.clock.now())
+                if planned := await brief_plan.reconcile(briefs):
+                    log.info("weekly briefs planned again: %d", planned)
             # After `attache-bot restore`: a fresh device, and the homeserver's ledger of
             # what was already done (bot/recovery.py).
             restored = await recovery.pending(self.store)

@@ -70,6 +70,8 @@ class Dispatcher:
         """Commands always; other messages only when a domain listens for them."""
         if incoming.reaction_key is not None:
             return bool(self.registry.listeners.get("reaction"))
+        if incoming.redacts is not None:
+            return bool(self.registry.listeners.get("redaction"))
         if incoming.replaces is not None:
             return True  # an edit of what the bot handled is answered (sync checks the sender)
         if self.registry.is_command(incoming.body):

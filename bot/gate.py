@@ -82,6 +82,9 @@ class Gate:
                     int(getattr(event, "server_timestamp", 0) or 0),
                 )
             return
+        if source.get("type") == "m.room.redaction":
+            self._redaction(room_id, room.encrypted, source)
+            return
         if source.get("type") not in ("m.room.message", "m.reaction"):
             return
         if not room.encrypted:
@@ -118,6 +121,29 @@ class Gate:
                 )
                 return
         self.dispatcher.submit(incoming)
+
+    def _redaction(self, room_id: str, encrypted: bool, source: dict[str, Any]) -> None:
+        """A removed event (Element's "remove reaction"), in an encrypted room only.
+
+        Redactions are never encrypted (the server must read `redacts`), so there is no
+        device to check: a listener acts only on the removal of an event the bot recorded
+        from the same sender (a reaction that answered an invitation), which withdraws what
+        that reaction did. A homeserver forging one could do no more than redact the
+        reaction itself would."""
+        content = source.get("content") or {}
+        target = source.get("redacts") or content.get("redacts")
+        event_id, sender = source.get("event_id"), source.get("sender")
+        if not encrypted or not isinstance(target, str) or not isinstance(event_id, str):
+            return
+        incoming = Incoming(
+            event_id=event_id,
+            room_id=room_id,
+            sender=str(sender),
+            timestamp_ms=int(source.get("origin_server_ts") or 0),
+            redacts=target,
+        )
+        if self.dispatcher.wants(incoming):
+            self.dispatcher.submit(incoming)
 
     async def _edit_counts(self, incoming: Incoming) -> bool:
         """Only the original sender's edits count (Element shows no other), and only edits

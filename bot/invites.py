@@ -35,6 +35,7 @@ class Invites:
     dms: DmLifecycle
     kick: Callable[[], None] | None = None  # wakes the outbox
     _joins: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # room -> join under way
+    _joining_for: dict[str, str] = field(default_factory=dict)  # room -> its inviter, meanwhile
 
     def stop(self) -> None:
         for task in list(self._joins.values()):
@@ -59,9 +60,20 @@ class Invites:
             log.info("declining invite to %s from a sender not allowed in", room_id)
             await self.client.room_leave(room_id)
             return
+        # Joins still being retried count against the cap like rooms joined: otherwise a
+        # person whose rooms' server answers slowly could queue any number of them.
+        pending = sum(
+            1 for room, who in self._joining_for.items() if who == inviter and room != room_id
+        )
         async with self.store.write() as db:  # one budget and a cap of rooms per person
             why = await ratelimit.refuse_invite(
-                self.dispatcher.limiter, db, self.settings, inviter, room_id, self.clock.now()
+                self.dispatcher.limiter,
+                db,
+                self.settings,
+                inviter,
+                room_id,
+                self.clock.now(),
+                pending=pending,
             )
         if why is not None:
             self.metrics.refused.labels(f"invite_over_{why}").inc()
@@ -76,9 +88,14 @@ class Invites:
         if joins.transient(resp):  # retried in the background (bot/joins.py)
             task = asyncio.create_task(self._join_later(room_id, inviter, invite))
             self._joins[room_id] = task
-            task.add_done_callback(lambda _t: self._joins.pop(room_id, None))
+            self._joining_for[room_id] = inviter
+            task.add_done_callback(lambda _t: self._settled(room_id))
             return
         await self._joined(room_id, inviter, invite, resp)
+
+    def _settled(self, room_id: str) -> None:
+        self._joins.pop(room_id, None)
+        self._joining_for.pop(room_id, None)
 
     async def _join_later(self, room_id: str, inviter: str, invite: InviteMemberEvent) -> None:
         async with self.parking.guard("join", event_id=f"invite:{room_id}", room_id=room_id):

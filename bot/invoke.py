@@ -78,7 +78,11 @@ class Invoker:
         return name, outcome, root, thread
 
     async def run(self, ctx: Context, incoming: Incoming) -> tuple[str | None, str]:
-        is_command = incoming.reaction_key is None and self.registry.is_command(incoming.body)
+        is_command = (
+            incoming.reaction_key is None
+            and incoming.redacts is None
+            and self.registry.is_command(incoming.body)
+        )
         name: str | None = None
         # One check for every event that can change state (commands, thread replies,
         # replies, reactions): the same length and rate limits, before any parsing.
@@ -93,17 +97,25 @@ class Invoker:
                 if named is not None and named.roles is not None:
                     if not (ctx.person and ctx.person.has_role(*named.roles)):
                         name = named.name  # refused for the role before any usage error
-                        raise UserError(roles_refusal(f"{ctx.prefix}{name}", named.roles))
+                        raise UserError(
+                            roles_refusal(
+                                f"{ctx.prefix}{name}", named.roles, ctx.person, ctx.prefix
+                            )
+                        )
                 invocation = self.registry.parse(incoming.body, ctx.now)
                 name = invocation.spec.name
                 roles = invocation.spec.roles
                 if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-                    raise UserError(roles_refusal(f"{ctx.prefix}{name}", roles))
+                    raise UserError(
+                        roles_refusal(f"{ctx.prefix}{name}", roles, ctx.person, ctx.prefix)
+                    )
                 await invocation.spec.call(ctx, invocation.args)
             else:
                 kind = (
                     "reaction"
                     if incoming.reaction_key is not None
+                    else "redaction"
+                    if incoming.redacts is not None
                     else "thread_reply"
                     if incoming.thread_root
                     else "reply"

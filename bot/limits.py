@@ -15,7 +15,6 @@ from commands.errors import UserError
 from commands.i18n import _
 from commands.lookup import Registry
 from commands.registry import CommandSpec
-from commands.words import split_head
 from config import Settings
 
 
@@ -41,7 +40,7 @@ def length_refusal(
                 limit=body_limit,
             ),
         ).text()
-    head, body = split_head(text)
+    head, body = registry.split(text)  # a list's lines count as its text (lines=)
     if len(head) > head_limit:
         spec = _command_of(registry, head)
         if spec is not None and spec.body is not None:
@@ -71,6 +70,18 @@ def length_refusal(
         ).text()
     if len(body) > body_limit:
         spec = _command_of(registry, head)
+        if spec is not None and spec.lines is not None:  # a pasted list: several messages
+            ask = prefix + "help " + spec.name
+            return UserError(
+                _(
+                    "The lines below the command are {length} characters long; the limit is "
+                    "{limit}. Nothing was done. Split them into several messages, each with "
+                    "the command on its first line ({help} shows the form).",
+                    length=len(body),
+                    limit=body_limit,
+                    help=ask,
+                ),
+            ).text()
         return UserError(
             _(
                 "The text after -- is {length} characters long; the limit is {limit}. Nothing "

@@ -114,12 +114,14 @@ async def refuse_invite(
     inviter: str,
     room_id: str,
     now: datetime,
+    *,
+    pending: int = 0,
 ) -> str | None:
     """Why this person's invitation is declined ("rate", "rooms"), or None to accept it.
 
     An invitation costs a token like any command, and is declined while the bot is in
-    `max_rooms_per_inviter` rooms on their invitations. They are told once per spell, in
-    their DM."""
+    `max_rooms_per_inviter` rooms on their invitations, counting the `pending` joins still
+    being retried. They are told once per spell, in their DM."""
     cap_key = "rooms:" + inviter
     if not limiter.allow(inviter):
         if limiter.first_refusal(inviter):
@@ -127,7 +129,7 @@ async def refuse_invite(
                 db, settings, inviter, lambda: over_limit_text(settings), now, user_id=inviter
             )
         return "rate"
-    if await rooms_joined_for(db, inviter) >= settings.max_rooms_per_inviter:
+    if await rooms_joined_for(db, inviter) + pending >= settings.max_rooms_per_inviter:
         if limiter.first_refusal(cap_key):
             text = lambda: rooms_cap_text(settings, room_id)  # noqa: E731
             await tell(db, settings, inviter, text, now, user_id=inviter)

@@ -8,10 +8,13 @@ from commands import core, exports, trust, verification
 from commands.actions import creating as actions_creating
 from commands.actions import details as actions_details
 from commands.actions import editing as actions_editing
+from commands.actions import importing as actions_importing
 from commands.actions import jobs as actions_jobs
 from commands.actions import listing as actions_listing
 from commands.actions import progress as actions_progress
 from commands.actions import summit_views, summits
+from commands.brief import chat as brief_chat
+from commands.brief import jobs as brief_jobs
 from commands.directory import chat as directory
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
@@ -22,6 +25,7 @@ from commands.lookup import Registry
 from commands.schedule import changing as schedule_changing
 from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs
+from commands.schedule import rsvp as schedule_rsvp
 from commands.schedule import views as schedule_views
 
 MODULES: tuple[ModuleType, ...] = (
@@ -32,6 +36,7 @@ MODULES: tuple[ModuleType, ...] = (
     summits,
     summit_views,
     actions_creating,
+    actions_importing,
     actions_editing,
     actions_progress,
     actions_details,
@@ -47,6 +52,9 @@ MODULES: tuple[ModuleType, ...] = (
     schedule_changing,
     schedule_views,
     schedule_jobs,
+    schedule_rsvp,
+    brief_chat,
+    brief_jobs,
 )
 
 

@@ -131,6 +131,9 @@ class Person:
     roles: frozenset[str]
     timezone: str
     language: str = "en"  # the catalogue their replies are rendered in (commands/i18n.py)
+    # Roles they hold but that count only once their identity is verified (the setting
+    # verified_for_roles): not in `roles`, kept to say why a command is refused.
+    withheld_roles: frozenset[str] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -158,6 +161,8 @@ class Incoming:
     megolm: tuple[str, str, int] | None = None
     # An edit (m.replace): the event ID it replaces; body is the edit's new text.
     replaces: str | None = None
+    # A redaction (m.room.redaction, never encrypted): the event ID it removes.
+    redacts: str | None = None
 
 
 @dataclass(frozen=True)

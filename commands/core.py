@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from commands import i18n
+from commands.brief.plan import replan_if_planned
 from commands.context import Context
 from commands.directory.examples import examples_for
 from commands.errors import UserError
@@ -73,6 +74,7 @@ async def tz(ctx: Context, *, zone: str | None) -> None:
         return
     await set_timezone(ctx.db, ctx.sender, zone, ctx.now)
     await ctx.audit("tz.set", ctx.sender, zone)
+    await replan_if_planned(ctx, ctx.sender)  # the Monday brief: 08:00 on the new wall clock
     ctx.reply(_("Time zone set to {zone}. Times you type are read in it.", zone=zone))
 
 
@@ -139,7 +141,9 @@ def _handler(ctx: Context, verb: str, oid: ObjectId) -> Handler:
         )
     roles = roles_of(handler)
     if roles is not None and not (ctx.person and ctx.person.has_role(*roles)):
-        raise UserError(roles_refusal(f"{ctx.prefix}{verb} {oid.kind}-n", roles))
+        raise UserError(
+            roles_refusal(f"{ctx.prefix}{verb} {oid.kind}-n", roles, ctx.person, ctx.prefix)
+        )
     return handler
 
 

@@ -45,6 +45,29 @@ class IcsEvent:
     cancelled: bool = False
     leads: Sequence[timedelta] = ()
     marking: str | None = None  # the banner (`RESTRICTED // REL TO FRA, DEU`), if marked
+    # Answers to the invitation, (Matrix ID, PARTSTAT) pairs: each attendee who is a person
+    # gets PARTSTAT (NEEDS-ACTION if they have not answered), a post's members who answered
+    # follow as their own ATTENDEE. None (nobody answered): the attendees as they were.
+    partstats: tuple[tuple[str, str], ...] | None = None
+
+
+def attendee_address(who: str) -> str:
+    """A participant as a calendar address: a person's matrix.to link, a post's URN."""
+    return f"https://matrix.to/#/{who}" if who.startswith("@") else f"urn:x-attache:post:{who}"
+
+
+def attendees(item: IcsEvent) -> list[tuple[str, str | None]]:
+    """(address, PARTSTAT or None) of each ATTENDEE line, in the order they are written."""
+    if item.partstats is None:
+        return [(attendee_address(who), None) for who in item.attendees]
+    states = dict(item.partstats)
+    lines: list[tuple[str, str | None]] = []
+    for who in item.attendees:
+        state = states.get(who, "NEEDS-ACTION") if who.startswith("@") else None
+        lines.append((attendee_address(who), state))
+    listed = set(item.attendees)
+    lines += [(attendee_address(who), state) for who, state in item.partstats if who not in listed]
+    return lines
 
 
 def calendar(
@@ -83,10 +106,18 @@ def _fold(line: bytes) -> bytes:
     return bytes(folded.to_ical())  # type: ignore[no-untyped-call]
 
 
-def _property(component: type[Component], name: str, value: object) -> bytes:
+def _property(
+    component: type[Component],
+    name: str,
+    value: object,
+    parameters: dict[str, str] | None = None,
+) -> bytes:
     """One property line made entirely by icalendar, as `component.to_ical()` writes it."""
     scratch = component()
-    scratch.add(name, value)
+    if parameters is None:
+        scratch.add(name, value)
+    else:
+        scratch.add(name, value, parameters=parameters)
     return bytes(scratch.content_line(name.upper(), scratch[name]).to_ical())
 
 
@@ -122,12 +153,20 @@ class _Events:
         self.tzids: set[str] = set()
         self._memo: dict[tuple[str | None, str, object], bytes] = {}
 
-    def _once(self, component: type[Component], name: str, key: object, value: object) -> bytes:
-        """The line icalendar writes for `value` (`key` stands for it: hashable)."""
+    def _once(
+        self,
+        component: type[Component],
+        name: str,
+        key: object,
+        value: object,
+        parameters: dict[str, str] | None = None,
+    ) -> bytes:
+        """The line icalendar writes for `value` (`key` stands for it and the parameters:
+        hashable)."""
         slot = (component.name, name, key)
         line = self._memo.get(slot)
         if line is None:
-            line = self._memo[slot] = _property(component, name, value)
+            line = self._memo[slot] = _property(component, name, value, parameters)
         return line
 
     def _text(self, name: bytes, text: str) -> bytes:
@@ -159,11 +198,12 @@ class _Events:
         if item.rrule:
             rule = item.rrule
             lines.append(self._once(ev, "rrule", rule, ical.vRecur.from_ical(rule)))
-        for who in item.attendees:
-            address = (
-                f"https://matrix.to/#/{who}" if who.startswith("@") else f"urn:x-attache:post:{who}"
-            )
-            lines.append(self._once(ev, "attendee", address, address))
+        for address, state in attendees(item):
+            if state is None:
+                lines.append(self._once(ev, "attendee", address, address))
+            else:
+                params = {"PARTSTAT": state}
+                lines.append(self._once(ev, "attendee", (address, state), address, params))
         if item.marking:
             lines.append(self._once(ev, "class", "CONFIDENTIAL", "CONFIDENTIAL"))
         if item.place:

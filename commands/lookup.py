@@ -17,7 +17,7 @@ from commands.errors import UserError
 from commands.i18n import _
 from commands.registry import CommandSpec, Handler, job_of, listener_of, spec_of, typed_of
 from commands.render import colon
-from commands.words import normalise, split_body, tokenize
+from commands.words import MORE, normalise, split_body, split_head, tokenize
 
 
 @dataclass
@@ -76,13 +76,35 @@ class Registry:
     def named(self, body: str) -> CommandSpec | None:
         """The command a message names (`!dir person …` -> dir person), its arguments unread:
         whether the sender may use it is decided before a usage error shows its example."""
-        words = tokenize(split_body(normalise(body[len(self.prefix) :]))[0])[:2]
+        text = normalise(body[len(self.prefix) :])
+        listed = self._with_lines(text.partition("\n")[0])
+        if listed is not None:
+            return listed[0]
+        words = tokenize(split_body(text)[0])[:2]
         if len(words) == 2 and (spec := self.find(f"{words[0]} {words[1]}".lower())):
             return spec
         return self.find(words[0].lower()) if words else None
 
     def is_command(self, body: str) -> bool:
         return body.startswith(self.prefix) and len(body) > len(self.prefix)
+
+    def _with_lines(self, first: str) -> tuple[CommandSpec, int] | None:
+        """The command a first line names if it takes the lines below it (`lines=`), with
+        how many words its name has; its name is always on the first line."""
+        words = first.split()[:2]
+        if len(words) == 2 and (spec := self.find(f"{words[0]} {words[1]}".lower())):
+            return (spec, 2) if spec.lines is not None else None
+        spec = self.find(words[0].lower()) if words else None
+        return (spec, 1) if spec is not None and spec.lines is not None else None
+
+    def split(self, text: str) -> tuple[str, str]:
+        """A message's head (read word by word, kept short) and its free text: what follows
+        ` -- `, or for a command that takes lines (`lines=`), the lines below the first."""
+        body = text[len(self.prefix) :] if self.is_command(text) else ""
+        first, _newline, below = text.partition("\n")
+        if body and self._with_lines(normalise(body).partition("\n")[0]) is not None:
+            return first, below
+        return split_head(text)
 
     # -- parsing -----------------------------------------------------------------------
 
@@ -92,6 +114,14 @@ class Registry:
         `now` makes the examples in errors (dates in them are after it).
         """
         text = normalise(body[len(self.prefix) :])
+        first, _newline, below = text.partition("\n")
+        listed = self._with_lines(first)
+        if listed is not None:  # the first line is the head, whole; the lines are the text
+            listing, taken = listed
+            args = bind(listing, tokenize(first)[taken:], None, now, self.prefix)
+            assert listing.lines is not None
+            args[listing.lines.name] = below
+            return Invocation(listing, args)
         head, sep, tail = split_body(text)
         tokens = tokenize(head)
         if not tokens:
@@ -172,12 +202,15 @@ class Registry:
             lines += [f"  {o.name}=…{sep}{_(o.help)}" for o in s.options if o.help]
             if s.body is not None and s.body.help:
                 lines.append(f"  {s.body.name}{sep}{_(s.body.help)}")
+            if s.lines is not None and s.lines.help:
+                lines.append(f"  {s.lines.name}{sep}{_(s.lines.help)}")
             if s.details:
                 lines.append(f"  {_(s.details)}")
             if s.aliases:
                 also = ", ".join(self.prefix + a for a in s.aliases)
                 lines.append("  " + _("also: {commands}", commands=also))
-            lines.append("  " + _("Example: {example}", example=s.example_at(now, self.prefix)))
+            example = s.example_at(now, self.prefix).replace("\n", "\n" + MORE)
+            lines.append("  " + _("Example: {example}", example=example))
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
 

@@ -9,6 +9,7 @@ import aiosqlite
 from commands.context import OutMessage, Person, utc_iso
 from commands.i18n import N_
 from commands.render import expand_people, people_in
+from commands.verified import verification_of
 from config import Settings
 
 ROLES = ("attache", "secretariat")  # roles the directory stores
@@ -35,8 +36,16 @@ async def load_person(db: aiosqlite.Connection, user_id: str, settings: Settings
         lang = row["language"] or lang
     if user_id in settings.admins:
         roles.add("admin")
+    withheld = roles & set(settings.verified_for_roles)
+    if withheld and await verification_of(db, user_id, settings) is not None:
+        withheld = set()
     return Person(
-        user_id=user_id, display_name=name, roles=frozenset(roles), timezone=zone, language=lang
+        user_id=user_id,
+        display_name=name,
+        roles=frozenset(roles - withheld),
+        timezone=zone,
+        language=lang,
+        withheld_roles=frozenset(withheld),
     )
 
 

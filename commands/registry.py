@@ -60,6 +60,9 @@ class CommandSpec:
     params: tuple[Param, ...] = ()
     options: tuple[Option, ...] = ()
     body: Param | None = None  # free text after " -- "
+    # The lines below the command's first line, as they are (a pasted list, one entry a
+    # line): the first line alone is the command's head, read as usual.
+    lines: Param | None = None
     aliases: tuple[str, ...] = ()
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
@@ -93,6 +96,8 @@ class CommandSpec:
             parts.append(
                 f"[-- {self.body.name}]" if self.body.optional else f"-- <{self.body.name}>"
             )
+        if self.lines is not None:
+            parts.append(f"↵ <{self.lines.name}…>")
         return " ".join(parts)
 
 
@@ -104,6 +109,7 @@ def command(
     params: Sequence[Param] = (),
     options: Sequence[Option] = (),
     body: Param | None = None,
+    lines: Param | None = None,
     aliases: Sequence[str] = (),
     roles: Iterable[str] | None = None,
     details: str = "",
@@ -111,6 +117,7 @@ def command(
     def mark(fn: Handler) -> Handler:
         declared = [p.name for p in params] + [o.name for o in options]
         declared += [body.name] if body is not None else []
+        declared += [lines.name] if lines is not None else []
         spec = CommandSpec(
             name=name,
             summary=summary,
@@ -119,6 +126,7 @@ def command(
             params=tuple(params),
             options=tuple(options),
             body=body,
+            lines=lines,
             aliases=tuple(aliases),
             roles=frozenset(roles) if roles is not None else None,
             details=details,
@@ -155,7 +163,8 @@ def _takes_keywords(name: str, fn: Handler, declared: list[str]) -> bool:
 
 
 def listener(kind: str) -> Callable[[Handler], Handler]:
-    """Declare a handler for non-command events: 'thread_reply', 'reply', 'reaction'."""
+    """Declare a handler for non-command events: 'thread_reply', 'reply', 'reaction',
+    'redaction' (a removed event, e.g. a reaction taken back)."""
 
     def mark(fn: Handler) -> Handler:
         setattr(fn, _LISTENER_ATTR, kind)
@@ -224,9 +233,24 @@ def role_names(roles: Iterable[str]) -> str:
     return text
 
 
-def roles_refusal(command: str, roles: Iterable[str]) -> str:
+def roles_refusal(command: str, roles: Iterable[str], person: Any = None, prefix: str = "!") -> str:
     """The refusal of a command to someone without its role (`!dir person is for admin
-    only.`), in the reader's language; `command` as they typed it, with the prefix."""
+    only.`), in the reader's language; `command` as they typed it, with the prefix.
+
+    `person` (a Person): when they hold one of the roles but it counts only once their
+    identity is verified (verified_for_roles), the refusal says so and how to get verified.
+    """
+    withheld: frozenset[str] = getattr(person, "withheld_roles", frozenset())
+    if withheld & ({"admin"} | set(roles)):
+        return _(
+            "{command} is for {roles} only. You have that role, but here it counts only "
+            "once your identity is verified, and yours is not yet. To get verified, ask an "
+            "admin to send {verify} and compare the emoji with you in person or by phone, "
+            "or open my profile in Element and choose Verify.",
+            command=command,
+            roles=role_names(roles),
+            verify=prefix + "verify " + person.user_id,
+        )
     return _(
         "{command} is for {roles} only. Ask an admin if you need it.",
         command=command,

@@ -9,6 +9,7 @@ from commands.fingerprints import EXAMPLE_KEY, fingerprint, parse_master_key
 from commands.i18n import N_, _, pgettext
 from commands.registry import Param, command
 from commands.render import table
+from commands.verified import level_shown, verifications_of
 
 
 @command(
@@ -71,19 +72,32 @@ async def trust_approve(ctx: Context, *, user: str, key: str) -> None:
             ),
             example=example,
         )
+    was_verified = bool(
+        await ctx.db.execute_fetchall(
+            "SELECT 1 FROM identities WHERE user_id = ? AND verified_key = master_key", (user,)
+        )
+    )
+    # The verification was of the old key: an approval is not one (nobody compared the
+    # emoji with the new key's holder), so it is dropped, not carried over.
     await ctx.db.execute(
         "UPDATE identities SET master_key = pending_key, pending_key = NULL, "
-        "pending_since = NULL, pinned_at = ?, pinned_by = ? WHERE user_id = ?",
+        "pending_since = NULL, pinned_at = ?, pinned_by = ?, verified_key = NULL, "
+        "verified_by = NULL, verified_at = NULL, verified_how = NULL WHERE user_id = ?",
         (utc_iso(ctx.now), ctx.sender, user),
     )
     await ctx.audit("trust.approve", user, f"master key {key}")
-    ctx.reply(
-        _(
-            "Approved the new identity of {user} (master key {key}).",
-            user=user,
-            key=fingerprint(key),
-        )
+    approved = _(
+        "Approved the new identity of {user} (master key {key}).",
+        user=user,
+        key=fingerprint(key),
     )
+    if was_verified:
+        approved += " " + _(
+            "They were verified with their old key; the new one is not verified until they "
+            "are verified again ({command}).",
+            command=ctx.prefix + "verify " + user,
+        )
+    ctx.reply(approved)
 
 
 @command(
@@ -102,6 +116,8 @@ async def trust_list(ctx: Context) -> None:
         ctx.reply(_("No identity is pinned yet."))
         return
     strict = ctx.settings.trust_mode == "strict"
+    verified = await verifications_of(ctx.db, [r["user_id"] for r in rows], ctx.settings)
+    zone = ctx.person.timezone if ctx.person else ctx.settings.timezone
     ctx.reply(
         table(
             _(
@@ -115,6 +131,7 @@ async def trust_list(ctx: Context) -> None:
                 pgettext("field", "master key"),
                 pgettext("field", "pinned by"),
                 pgettext("field", "state"),
+                pgettext("field", "level"),
             ],
             [
                 (
@@ -124,6 +141,11 @@ async def trust_list(ctx: Context) -> None:
                     _("CHANGED to {key}: approve?", key=fingerprint(r["pending_key"]))
                     if r["pending_key"]
                     else pgettext("identity state", "ok"),
+                    level_shown(
+                        verified.get(r["user_id"]),
+                        zone,
+                        configured=r["user_id"] in ctx.settings.trusted_identities,
+                    ),
                 )
                 for r in rows
             ],

@@ -21,12 +21,15 @@ from datetime import datetime
 import aiosqlite
 
 from commands.context import parse_utc, utc_iso
-from commands.i18n import N_
+from commands.i18n import N_, _
+from commands.time.showing import show_instant
+from commands.trust_levels import Pins
 from config import Settings
 
 # How a verification was made, as stored in identities.verified_how, with what people read.
 HOW_SAS = "sas"  # interactive verification (emoji), confirmed by an admin out of band
 HOW_CONSOLE = "console"  # the operator compared the emoji at the bot's console
+BY_CONSOLE = "console"  # `by` when the operator confirmed at the console (no Matrix ID)
 HOWS: Mapping[str, str] = {
     HOW_SAS: N_("interactive verification confirmed by an admin"),
     HOW_CONSOLE: N_("verification at the operator's console"),
@@ -51,23 +54,14 @@ class NotThePinnedKey(ValueError):
 _COLUMNS = "user_id, master_key, pending_key, verified_key, verified_by, verified_at, verified_how"
 
 
-def _pin(settings: Settings, user_id: str, row: sqlite3.Row | None) -> str | None:
-    """The master key the bot trusts for this person, as bot/crypto/identities.py's `_pin`."""
-    configured = settings.trusted_identities.get(user_id)
-    if configured is not None:
-        return configured
-    if settings.trust_mode == "strict":
-        return None
-    return row["master_key"] if row is not None else None
-
-
 def _verified(settings: Settings, user_id: str, row: sqlite3.Row | None) -> Verified | None:
-    pin = _pin(settings, user_id, row)
-    if row is None or pin is None or row["verified_key"] != pin:
+    if row is None or not Pins.from_settings(settings).holds(
+        user_id, stored=row["master_key"], pending=row["pending_key"], verified=row["verified_key"]
+    ):
         return None
-    if row["pending_key"] is not None and row["master_key"] == pin:
-        return None  # a changed identity is waiting: not verified until it is settled
-    return Verified(pin, row["verified_by"], parse_utc(row["verified_at"]), row["verified_how"])
+    return Verified(
+        row["verified_key"], row["verified_by"], parse_utc(row["verified_at"]), row["verified_how"]
+    )
 
 
 async def verification_of(
@@ -105,6 +99,17 @@ async def is_verified_admin(db: aiosqlite.Connection, user_id: str, settings: Se
     return user_id in settings.admins and await verification_of(db, user_id, settings) is not None
 
 
+async def admins_in_force(db: aiosqlite.Connection, settings: Settings) -> list[str]:
+    """The configured admins whose admin role counts: all of them, or under
+    `verified_for_roles: [admin]` the verified ones only (what goes to admins as admins,
+    e.g. an escalation's subject, goes to these)."""
+    admins = sorted(set(settings.admins))
+    if "admin" not in settings.verified_for_roles:
+        return admins
+    verified = await verifications_of(db, admins, settings)
+    return [a for a in admins if a in verified]
+
+
 async def mark_verified(
     db: aiosqlite.Connection,
     user_id: str,
@@ -115,8 +120,9 @@ async def mark_verified(
     at: datetime,
     settings: Settings,
 ) -> None:
-    """Record that `by` (an admin's Matrix ID, or `console`) verified `master_key` as
-    `user_id`'s, `how` (HOW_SAS, HOW_CONSOLE). Run inside a write transaction.
+    """Record that `by` (an admin's Matrix ID, or BY_CONSOLE) verified `master_key` as
+    `user_id`'s, `how` (HOW_SAS, HOW_CONSOLE), and audit it (`trust.verify`). Run inside a
+    write transaction.
 
     The key must be the pinned one, or the changed one waiting (then verifying it approves
     it, as `!trust approve` would), or, with nothing pinned yet in tofu mode, any key (it is
@@ -127,7 +133,7 @@ async def mark_verified(
         f"SELECT {_COLUMNS} FROM identities WHERE user_id = ?", (user_id,)
     )
     row = next(iter(rows), None)
-    pin = _pin(settings, user_id, row)
+    pin = Pins.from_settings(settings).pin(user_id, row["master_key"] if row else None)
     configured = user_id in settings.trusted_identities
     pending = row["pending_key"] if row is not None else None
     when = utc_iso(at)
@@ -147,13 +153,71 @@ async def mark_verified(
             "verified_at = excluded.verified_at, verified_how = excluded.verified_how",
             (user_id, master_key, when, pinned_by, master_key, by, when, how),
         )
-        return
-    if pending is not None and master_key == pending and not configured and pin is not None:
+    elif pending is not None and master_key == pending and not configured and pin is not None:
         await db.execute(
             "UPDATE identities SET master_key = pending_key, pending_key = NULL, "
             "pending_since = NULL, pinned_at = ?, pinned_by = ?, verified_key = ?, "
             "verified_by = ?, verified_at = ?, verified_how = ? WHERE user_id = ?",
             (when, by, master_key, by, when, how, user_id),
         )
-        return
-    raise NotThePinnedKey(f"{master_key} is not the key pinned or waiting for {user_id}")
+    else:
+        raise NotThePinnedKey(f"{master_key} is not the key pinned or waiting for {user_id}")
+    await db.execute(
+        "INSERT INTO audit (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)",
+        (when, by, "trust.verify", user_id, f"master key {master_key} ({how})"),
+    )
+
+
+# -- what people read: !whois, !trust list ------------------------------------------------
+
+
+def verifier_shown(by: str) -> str:
+    """Who confirmed a verification: an admin's Matrix ID, or the operator at the console."""
+    return _("the operator, at the console") if by == BY_CONSOLE else by
+
+
+def level_shown(verified: Verified | None, zone: str, *, configured: bool = False) -> str:
+    """A pinned identity's trust level, in the reader's language and zone (`configured`: the
+    pin is the operator's, trusted_identities, not first sight)."""
+    if verified is None and configured:
+        return _("pinned by the operator (trusted_identities), not verified")
+    if verified is None:
+        return _("tofu: pinned on first sight or approved, not verified")
+    return _(
+        "verified by {by}, {when} ({how})",
+        by=verifier_shown(verified.by),
+        when=show_instant(verified.at, zone),
+        how=_(HOWS[verified.how]) if verified.how in HOWS else verified.how,
+    )
+
+
+async def identity_shown(
+    db: aiosqlite.Connection,
+    user_id: str,
+    settings: Settings,
+    zone: str,
+    *,
+    mine: bool,
+    prefix: str,
+) -> str:
+    """The identity line of !whois: nothing pinned, a change waiting, tofu or verified; to
+    the person themself (`mine`), how to get verified when they are not."""
+    rows = await db.execute_fetchall(
+        f"SELECT {_COLUMNS} FROM identities WHERE user_id = ?", (user_id,)
+    )
+    row = next(iter(rows), None)
+    pin = Pins.from_settings(settings).pin(user_id, row["master_key"] if row else None)
+    if pin is None:
+        return _("no cross-signing identity pinned yet")
+    if row is not None and row["pending_key"] is not None and row["master_key"] == pin:
+        return _("changed, waiting for an admin's approval; not verified")
+    verified = _verified(settings, user_id, row)
+    text = level_shown(verified, zone, configured=user_id in settings.trusted_identities)
+    if verified is None and mine:
+        text = _(
+            "{level}. To get verified, ask an admin to send {command} and compare the emoji "
+            "with you in person or by phone, or open my profile in Element and choose Verify.",
+            level=text,
+            command=prefix + "verify " + user_id,
+        )
+    return text

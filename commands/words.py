@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from commands.errors import UserError
 from commands.i18n import _
 
+MORE = "    "  # how an example of several lines (`!actions import`) goes on after its first
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
 # A quoted value may follow `key=`: name="Alice Martin" is one token, name=Alice Martin.

@@ -40,6 +40,31 @@ def markings(s: Fields) -> None:
         )
 
 
+def verified_marking(s: Fields) -> None:
+    """A verification threshold must be a level above the lowest (the lowest is unmarked:
+    it would withhold everything from everyone unverified) and within the ceiling."""
+    level = s.verified_for_marking
+    if level is None:
+        return
+    levels = s.marking_levels
+    if len(levels) < 2:
+        raise ValueError(
+            f"verified_for_marking: {level} needs markings configured: set marking_levels, "
+            "lowest first, e.g. [UNCLASSIFIED, RESTRICTED, CONFIDENTIAL]"
+        )
+    if level not in levels[1:]:
+        raise ValueError(
+            f"verified_for_marking: {level!r} is not one of the marked levels "
+            f"({', '.join(levels[1:])}); the lowest, {levels[0]}, means unmarked"
+        )
+    ceiling = levels.index(s.max_marking) if s.max_marking else len(levels) - 1
+    if levels.index(level) > ceiling:
+        raise ValueError(
+            f"verified_for_marking: {level} is above max_marking ({levels[ceiling]}), so it "
+            "would never apply; choose a level at or below it"
+        )
+
+
 def secret_files(s: Fields) -> None:
     problems = []
     for name in SECRETS:
@@ -121,6 +146,7 @@ def pickle_key(s: Fields) -> None:
 CrossCheck = Callable[[Fields], None]
 CROSS_CHECKS: tuple[CrossCheck, ...] = (
     markings,
+    verified_marking,
     secret_files,
     database_url,
     plain_http,

@@ -153,6 +153,17 @@ class Fields(BaseSettings):
     trusted_identities: dict[str, str] = Field(
         default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
     )
+    verified_for_roles: CommaList = Field(
+        default_factory=list,
+        description="Roles (admin, secretariat) that count only for a person whose identity "
+        "is verified (an interactive verification confirmed by an admin, or `attache-bot "
+        "verify` at the console); a person pinned on first sight only is refused them",
+    )
+    verified_for_marking: str | None = Field(
+        None,
+        description="Items marked at or above this level (one of marking_levels, above the "
+        "lowest) reach only people whose identity is verified; others get them withheld",
+    )
     directory_seed: Path | None = Field(None, description="YAML seed of people and posts")
     schedule_late_after: int = Field(
         60,
@@ -171,6 +182,11 @@ class Fields(BaseSettings):
         2, ge=0, le=60, description="Days before an action item is due that its owner is nudged"
     )
     actions_page_size: int = Field(20, ge=5, le=200, description="Action items per listed page")
+    brief_default: Literal["on", "off"] = Field(
+        "off",
+        description="The Monday brief (08:00 in each person's zone) for people who chose "
+        "neither !brief weekly on nor off",
+    )
     liaison_escalation_seconds: dict[str, int] = Field(
         default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
         description="Seconds an unacknowledged liaison request waits before it is re-sent, "

@@ -20,6 +20,7 @@ from config.fields import LIAISON_ESCALATION_DEFAULTS, LIAISON_PRECEDENCES, Fiel
 
 MATRIX_ID = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
+VERIFIABLE_ROLES = ("admin", "secretariat")  # attaché is everyone's: nothing to withhold
 
 
 def each(values: list[str], template: str) -> str:
@@ -120,7 +121,27 @@ class Settings(Fields):
             )
         return value
 
-    @field_validator("max_marking", "default_marking")
+    @field_validator("verified_for_roles", mode="before")
+    @classmethod
+    def _verified_roles_list(cls, value: Any) -> Any:
+        return split_list(value)
+
+    @field_validator("verified_for_roles")
+    @classmethod
+    def _verified_roles(cls, value: list[str]) -> list[str]:
+        roles = [v.strip().lower() for v in value]
+        bad = [r for r in roles if r not in VERIFIABLE_ROLES]
+        if bad:
+            raise ValueError(
+                each(
+                    bad,
+                    "{!r} is not a role that can require verification; use admin, "
+                    "secretariat (everyone is an attaché)",
+                )
+            )
+        return sorted(set(roles))
+
+    @field_validator("max_marking", "default_marking", "verified_for_marking")
     @classmethod
     def _level_upper(cls, value: str | None) -> str | None:
         return value.strip().upper() if value is not None else None

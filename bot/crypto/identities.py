@@ -23,6 +23,7 @@ from bot.store import Store
 from commands.context import utc_iso
 from commands.fingerprints import fingerprint
 from commands.i18n import _
+from commands.verified import Verified, verification_of, verifier_shown
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ class Identities:
             return
         configured = user_id in self.settings.trusted_identities
         async with self.store.write() as db:
+            was = await verification_of(db, user_id, self.settings)  # lost by the change
             cur = await db.execute(
                 "INSERT INTO identities (user_id, master_key, pinned_at, pinned_by, pending_key, "
                 "pending_since) VALUES (?, ?, ?, 'operator', ?, ?) ON CONFLICT (user_id) DO "
@@ -189,7 +191,7 @@ class Identities:
                     self.settings.admins,
                     self.settings.language,
                     lambda _admin: identity_changed_notice(
-                        user_id, pin, new_key, prefix, configured
+                        user_id, pin, new_key, prefix, configured, was
                     ),
                     now,
                 )
@@ -211,25 +213,57 @@ class Identities:
                 "UPDATE identities SET pending_key = NULL, pending_since = NULL WHERE user_id = ?",
                 (user_id,),
             )
+            back = await verification_of(db, user_id, self.settings)  # of the pinned key
             await tell_each(
                 db,
                 self.settings.admins,
                 self.settings.language,
-                lambda _admin: _(
-                    "Security notice: the cross-signing identity of {user} is back to the "
-                    "pinned one ({key}). The changed key I saw meanwhile can no longer be "
-                    "approved; nothing needs doing unless they tell you otherwise.",
-                    user=user_id,
-                    key=fingerprint(pin),
-                ),
+                lambda _admin: reverted_notice(user_id, pin, back),
                 now,
             )
         log.warning("the cross-signing identity of %s reverted; pending key dropped", user_id)
 
 
-def identity_changed_notice(user_id: str, old: str, new: str, prefix: str, configured: bool) -> str:
+def reverted_notice(user_id: str, pin: str, verified: Verified | None) -> str:
+    """What admins read when the server shows the pinned key again (current language)."""
+    text = _(
+        "Security notice: the cross-signing identity of {user} is back to the "
+        "pinned one ({key}). The changed key I saw meanwhile can no longer be "
+        "approved; nothing needs doing unless they tell you otherwise.",
+        user=user_id,
+        key=fingerprint(pin),
+    )
+    if verified is not None:
+        text += " " + _(
+            "Their verification of that key (by {by}) counts again.",
+            by=verifier_shown(verified.by),
+        )
+    return text
+
+
+def identity_changed_notice(
+    user_id: str,
+    old: str,
+    new: str,
+    prefix: str,
+    configured: bool,
+    verified: Verified | None = None,
+) -> str:
     """What admins read (in the current language): both keys in full, so they compare the
-    new one with the person."""
+    new one with the person; and that a verification of the old key no longer counts."""
+    text = _changed_notice(user_id, old, new, prefix, configured)
+    if verified is not None:
+        text += "\n" + _(
+            "They were verified (by {by}); that verification was of the old key and no "
+            "longer counts: the new key, once approved, is not verified until they are "
+            "verified again ({command}).",
+            by=verifier_shown(verified.by),
+            command=prefix + "verify " + user_id,
+        )
+    return text
+
+
+def _changed_notice(user_id: str, old: str, new: str, prefix: str, configured: bool) -> str:
     if configured:
         return _(
             "Security notice: the cross-signing identity of {user} changed.\n"

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.actions.access import (
-    SECRETARIAT,
-    due_option,
-    event_id_of,
-    require_open,
-    sender_zone,
-    visible_summit,
-)
-from commands.actions.jobs import plan_nudges
+from commands.actions.access import SECRETARIAT, sender_zone, visible_summit
 from commands.actions.model import parse_summit_id
-from commands.actions.owners import refuse_uncovered_owner, tell_owner
-from commands.actions.store import (
-    Summit,
-    get_item,
-    insert_item,
-    owner_label,
-    resolve_owner,
-    summits_in_room,
-)
+from commands.actions.new_items import check_item, create_item
+from commands.actions.owners import tell_owner
+from commands.actions.store import Summit, owner_label, summits_in_room
 from commands.context import Context
 from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, _
 from commands.markings.model.policy import marking_example
-from commands.markings.wiring import marking_for
 from commands.registry import Option, Param, command
 
 
@@ -65,7 +50,7 @@ async def actions_add(
 ) -> None:
     first, owner_text = summit, owner
     if owner_text is None:  # `!actions add @owner due=… -- text` in the summit's room
-        found = await _room_summit(ctx, _add_example(ctx.now))
+        found = await room_summit(ctx, _add_example(ctx.now))
         owner_text = first
     else:
         try:
@@ -75,41 +60,27 @@ async def actions_add(
                 _("summit: {error}", error=exc), example=_add_example(ctx.now)
             ) from None
         found = await visible_summit(ctx, number)
-    require_open(found)
-    if not due:
-        raise UserError(
-            _("due: every item needs a due date ({option}).", option="due=…"),
-            example=_add_example(ctx.now),
-        )
-    kind, owner = await resolve_owner(ctx.db, owner_text)
-    deadline = due_option(ctx, due, _add_example(ctx.now))
-    mark = await marking_for(
+    new = await check_item(
         ctx,
-        marking,
-        rel,
-        what="action item",
+        found,
+        owner=owner_text,
+        due=due,
+        marking=marking,
+        rel=rel,
+        text=text,
+        example=_add_example(ctx.now),
         # Owned by a post with members of those nations: an owner must be covered too.
-        example=_add_example(ctx.now).replace("@alice:example.org", "FR-PARIS")
+        marked_example=_add_example(ctx.now).replace("@alice:example.org", "FR-PARIS")
         + f" marking={marking_example(ctx.settings)} rel=FRA,DEU",
-        own=found.marking,
-        room_id=ctx.room_id,
     )
-    await refuse_uncovered_owner(ctx, owner, mark, found)
-    text = text.strip()  # bounded by max_body_length (bot.limits), never cut
-    number = await insert_item(
-        ctx.db, found.id, text, kind, owner, deadline, ctx.sender, ctx.now, event_id_of(ctx), mark
-    )
-    item = await get_item(ctx.db, number)
-    assert item is not None
-    await plan_nudges(ctx, item)
-    await ctx.audit("action.add", item.ref, f"{found.ref} owner={owner}")
-    label = await owner_label(ctx.db, kind, owner)
+    item = await create_item(ctx, new)
+    label = await owner_label(ctx.db, item.owner_kind, item.owner)
     ctx.reply(
         _(
             "{ref} added to {summit}: {text} — owner {owner}, due {due}.",
             ref=item.ref,
             summit=found.ref,
-            text=text,
+            text=item.text,
             owner=label,
             due=item.due_for(sender_zone(ctx)),
         ),
@@ -118,7 +89,8 @@ async def actions_add(
     await tell_owner(ctx, item, found, "added")
 
 
-async def _room_summit(ctx: Context, example: str) -> Summit:
+async def room_summit(ctx: Context, example: str) -> Summit:
+    """The one open summit of the command's room, when the command names none."""
     open_here = [s for s in await summits_in_room(ctx.db, ctx.room_id) if s.state == "open"]
     if len(open_here) != 1:
         message = (

@@ -37,7 +37,7 @@ async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         when = _local(h.at, zone)
         change = (
             history_word(h.action)
-            if h.action in ("created", "comment")
+            if h.action in ("created", "imported", "comment")
             else (
                 _(
                     "{field}: {old} → {new}",
@@ -82,6 +82,7 @@ def history_word(action: str) -> str:
     """A history step's name as the reader reads it (the stored word is English)."""
     words = {
         "created": _("created"),
+        "imported": _("created by an import"),
         "comment": _("comment"),
         "status": _("status"),
         "text": _("text"),

@@ -186,8 +186,11 @@ async def insert_item(
     now: datetime,
     event_id: str | None,
     marking: Marking | None = None,
+    *,
+    step: str = "created",
 ) -> int:
-    """One new item and its first history line; returns its number (A-n)."""
+    """One new item and its first history line (`step`: created, or imported from
+    minutes); returns its number (A-n)."""
     stamp = utc_iso(now)
     cur = await db.execute(
         "INSERT INTO action_items (summit_id, text, owner_kind, owner, due_at, due_zone, "
@@ -211,7 +214,7 @@ async def insert_item(
     await cur.close()
     assert row is not None
     number = int(row[0])
-    await add_history(db, number, actor, now, "created", None, "open", None, event_id)
+    await add_history(db, number, actor, now, step, None, "open", None, event_id)
     return number
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from commands import delivery
+from commands.brief.plan import replan_if_planned
 from commands.context import Context
 from commands.directory.service import (
     canonical_target,
@@ -32,6 +33,7 @@ from commands.registry import Option, Param, command, role_name
 from commands.render import Rendered, colon, esc, table
 from commands.render import person as person_marker
 from commands.time import parse_zone
+from commands.verified import identity_shown, verification_of
 
 # -- commands ------------------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ async def dir_person(
     }
     changed = [k for k, v in given.items() if v is not None]
     await ctx.audit("dir.person", user, ",".join(changed))
+    await replan_if_planned(ctx, user)  # their zone, or a newcomer under brief_default=on
     ctx.reply(await describe_person(ctx.db, user, ctx.settings.timezone, ctx.settings.language))
 
 
@@ -253,6 +256,19 @@ async def _describe(ctx: Context, text: str) -> Rendered:
         ctx.settings.language,
         admins=ctx.settings.admins,
         clearance=await _clearance_shown(ctx, key),
+        identity=await identity_shown(
+            ctx.db,
+            key,
+            ctx.settings,
+            ctx.person.timezone if ctx.person else ctx.settings.timezone,
+            mine=key == ctx.sender,
+            prefix=ctx.prefix,
+        ),
+        pending_roles=(
+            frozenset()
+            if await verification_of(ctx.db, key, ctx.settings)
+            else frozenset(ctx.settings.verified_for_roles)
+        ),
     )
 
 
@@ -280,8 +296,12 @@ async def describe_person(
     default_language: str = "en",
     admins: list[str] | None = None,
     clearance: str = "full",
+    identity: str | None = None,
+    pending_roles: frozenset[str] = frozenset(),
 ) -> Rendered:
-    """`clearance`: `full` shows it, `ask` says where to ask for it, `none` leaves it out."""
+    """`clearance`: `full` shows it, `ask` says where to ask for it, `none` leaves it out;
+    `identity`: the identity line (commands/verified.py); `pending_roles`: roles that count
+    only once it is verified (verified_for_roles, while it is not), marked as such."""
     async with db.execute(
         "SELECT display_name, roles, timezone, nation, clearance, language FROM people "
         "WHERE user_id = ?",
@@ -300,12 +320,14 @@ async def describe_person(
     lines = [
         (pgettext("field", "person"), user_id),
         (pgettext("field", "name"), name),
-        (pgettext("field", "roles"), ", ".join(role_name(r) for r in sorted(roles))),
+        (pgettext("field", "roles"), _roles(roles, pending_roles)),
         (pgettext("field", "posts"), posts),
         (pgettext("field", "time zone"), zone),
         (pgettext("field", "language"), _language(row[5] if row else None, default_language)),
         (pgettext("field", "nation"), _nation(row[3] if row else None)),
     ]
+    if identity is not None:
+        lines.append((pgettext("field", "identity"), identity))
     if clearance == "full":
         lines.append((pgettext("field", "clearance"), (row[4] if row else None) or "-"))
     elif clearance == "ask":
@@ -342,6 +364,17 @@ async def describe_post(
         ),
     ]
     return _fields(lines)
+
+
+def _roles(roles: set[str], pending: frozenset[str]) -> str:
+    """`attaché, admin (counts once …)`: a role verified_for_roles names does not count for
+    someone not verified yet."""
+    return ", ".join(
+        _("{role} (counts once their identity is verified)", role=role_name(r))
+        if r in pending
+        else role_name(r)
+        for r in sorted(roles)
+    )
 
 
 def _language(code: str | None, default: str) -> str:

@@ -8,15 +8,18 @@ people; not the reader's own post); where there is none, the name leaves its com
 (`with=`) or its option is dropped; a person the command cannot do without becomes the
 reader, a post it cannot do without leaves the example unshown.
 
-An object an example names (`!decline LR-3`, `!cancel M-3`, `!actions add S-1 …`) becomes
-the reader's newest one that verb may be sent about (`_ACTS_ON`), and that is released to
-them (the markings' one rule); where there is none, the example gives way to where theirs are
-listed (`!requests`). An example of a command the reader's roles do not allow is not shown.
+An object an example names (`!decline LR-3`, `!show A-7`, `!ics M-3`, `!actions done A-7`,
+`!summit close S-1` …) becomes the reader's newest one that verb may be sent about
+(`_ACTS_ON`: theirs to move, to see from this room, or the secretariat's), and that is
+released to them (the markings' one rule, also its summit's for an item); where there is
+none, the example gives way to where theirs are listed (`!requests`, `!actions list`).
+An example of a command the reader's roles do not allow is not shown.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import aiosqlite
 
@@ -24,6 +27,7 @@ from commands.context import Context
 from commands.i18n import _
 from commands.markings.access import released_to_sender
 from commands.markings.model.marking import Marking
+from commands.words import MORE
 
 # The made-up names examples are written with (the source's and the docs').
 DOC_POSTS = ("FR-PARIS", "DE-BERLIN", "NATO-HQ-DATT")
@@ -105,10 +109,16 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
     return text
 
 
-# The objects of a kind a verb may be sent about by the reader (`?`), newest first, each with
-# its marking: the addressee's requests for the addressee's moves, the requester's for !close
-# (once acknowledged or answered), the creator's items still
-# to come for !cancel and !edit, the open summits for the secretariat's !actions add.
+# The objects of a kind a verb may be sent about by the reader, newest first, each with the
+# markings that must be released to them (its own, and its summit's for an item). The
+# parameters are named by `_Asks`: the reader (`sender`), the room the example is shown in
+# (`room`: a summit is seen from its room) and whether the reader is the secretariat.
+@dataclass(frozen=True)
+class _Asks:
+    sql: str
+    params: tuple[str, ...] = ("sender",)
+
+
 _ADDRESSED = (
     "SELECT r.id, r.marking FROM liaison_requests r JOIN liaison_addressees a"
     " ON a.request_id = r.id WHERE a.user_id = ? AND r.status IN ({states}) ORDER BY r.id DESC"
@@ -117,30 +127,99 @@ _MINE_TO_COME = (
     "SELECT number, marking FROM schedule_items WHERE creator = ? AND kind = '{kind}'"
     " AND state = 'active' AND next_at IS NOT NULL ORDER BY number DESC"
 )
-_ACTS_ON: dict[tuple[str, str], str] = {
-    ("ack", "LR"): _ADDRESSED.format(states="'open'"),
-    ("answer", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
-    ("decline", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
-    ("reply", "LR"): _ADDRESSED.format(states="'open', 'acknowledged'"),
-    ("close", "LR"): "SELECT id, marking FROM liaison_requests WHERE requester = ?"
-    " AND status IN ('acknowledged', 'answered') ORDER BY id DESC",
-    **{("cancel", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
-    **{("edit", k): _MINE_TO_COME.format(kind=k) for k in ("M", "V", "R")},
-    ("actions add", "S"): "SELECT id, marking FROM summits WHERE state = 'open' ORDER BY id DESC",
+# Meetings, visits and reminders the reader made or takes part in (in person, or by a post).
+_THEIRS = (
+    "SELECT s.number, s.marking FROM schedule_items s WHERE s.kind = '{kind}'"
+    " AND s.state = 'active' AND (s.creator = ? OR s.id IN (SELECT p.item_id FROM"
+    " schedule_participants p WHERE p.who = ? OR p.who IN"
+    " (SELECT post FROM post_members WHERE user_id = ?))) ORDER BY s.number DESC"
+)
+_SUMMIT_SEEN = "(? = 1 OR su.room_id = ?)"
+# Items the reader sees: from their summit's room, as the secretariat, or as the owner.
+_ITEMS = (
+    "SELECT i.id, i.marking, su.marking FROM action_items i JOIN summits su"
+    " ON su.id = i.summit_id WHERE {status} AND (" + _SUMMIT_SEEN + " OR"
+    " (i.owner_kind = 'person' AND i.owner = ?) OR (i.owner_kind = 'post' AND i.owner IN"
+    " (SELECT post FROM post_members WHERE user_id = ?))) ORDER BY i.id DESC"
+)
+_ITEM_PARAMS = ("secretariat", "room", "sender", "sender")
+# Items the reader may move: their own (or their post's) open ones; any open one for the
+# secretariat; the secretariat's own verbs (edit, reassign) need the secretariat.
+_TO_MOVE = _Asks(
+    "SELECT i.id, i.marking, su.marking FROM action_items i JOIN summits su ON su.id ="
+    " i.summit_id WHERE i.status IN ('open', 'in_progress') AND su.state = 'open' AND"
+    " (? = 1 OR (i.owner_kind = 'person' AND i.owner = ?) OR (i.owner_kind = 'post' AND"
+    " i.owner IN (SELECT post FROM post_members WHERE user_id = ?))) ORDER BY i.id DESC",
+    ("secretariat", "sender", "sender"),
+)
+_FOR_SECRETARIAT = _Asks(
+    "SELECT i.id, i.marking, su.marking FROM action_items i JOIN summits su ON su.id ="
+    " i.summit_id WHERE i.status IN ('open', 'in_progress') AND su.state = 'open' AND ? = 1"
+    " ORDER BY i.id DESC",
+    ("secretariat",),
+)
+_SUMMITS_SEEN = _Asks(
+    "SELECT su.id, su.marking FROM summits su WHERE " + _SUMMIT_SEEN + " ORDER BY su.id DESC",
+    ("secretariat", "room"),
+)
+_OPEN_SUMMITS = _Asks("SELECT id, marking FROM summits WHERE state = 'open' ORDER BY id DESC", ())
+_REQUESTS_SEEN = _Asks(
+    "SELECT r.id, r.marking FROM liaison_requests r WHERE r.requester = ? OR r.id IN"
+    " (SELECT request_id FROM liaison_addressees WHERE user_id = ?) ORDER BY r.id DESC",
+    ("sender", "sender"),
+)
+_SCHEDULED = ("M", "V", "R")
+_ACTS_ON: dict[tuple[str, str], _Asks] = {
+    ("ack", "LR"): _Asks(_ADDRESSED.format(states="'open'")),
+    ("answer", "LR"): _Asks(_ADDRESSED.format(states="'open', 'acknowledged'")),
+    ("decline", "LR"): _Asks(_ADDRESSED.format(states="'open', 'acknowledged'")),
+    ("reply", "LR"): _Asks(_ADDRESSED.format(states="'open', 'acknowledged'")),
+    ("close", "LR"): _Asks(
+        "SELECT id, marking FROM liaison_requests WHERE requester = ?"
+        " AND status IN ('acknowledged', 'answered') ORDER BY id DESC"
+    ),
+    ("show", "LR"): _REQUESTS_SEEN,
+    **{("cancel", k): _Asks(_MINE_TO_COME.format(kind=k)) for k in _SCHEDULED},
+    **{("edit", k): _Asks(_MINE_TO_COME.format(kind=k)) for k in _SCHEDULED},
+    **{
+        (verb, k): _Asks(_THEIRS.format(kind=k), ("sender", "sender", "sender"))
+        for verb in ("show", "ics")
+        for k in _SCHEDULED
+    },
+    ("show", "A"): _Asks(_ITEMS.format(status="1 = 1"), _ITEM_PARAMS),
+    **{(f"actions {verb}", "A"): _TO_MOVE for verb in ("done", "status", "comment")},
+    ("actions reassign", "A"): _FOR_SECRETARIAT,
+    ("edit", "A"): _FOR_SECRETARIAT,
+    ("show", "S"): _SUMMITS_SEEN,
+    ("actions list", "S"): _SUMMITS_SEEN,
+    ("actions export", "S"): _SUMMITS_SEEN,
+    ("actions add", "S"): _OPEN_SUMMITS,
+    ("actions import", "S"): _OPEN_SUMMITS,
+    ("summit edit", "S"): _OPEN_SUMMITS,
+    ("summit close", "S"): _OPEN_SUMMITS,
 }
 # Where the reader finds their objects of a kind, when an example has none to name.
-_LISTED_BY = {"LR": "requests", "M": "agenda", "V": "agenda", "R": "agenda", "S": "summit list"}
+_LISTED_BY = {
+    "LR": "requests",
+    "M": "agenda",
+    "V": "agenda",
+    "R": "agenda",
+    "S": "summit list",
+    "A": "actions list",
+}
 _OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVR])-(\d+)\b")
 _VERB = re.compile(r"^\W(\w+)(?: (\w+))?")  # after the prefix
 
 
 async def _their_object(ctx: Context, verb: str, kind: str) -> int | None:
     """The newest object of `kind` the reader may send `verb` about and may see."""
-    query = _ACTS_ON[(verb, kind)]
-    async with ctx.db.execute(query, (ctx.sender,) if "?" in query else ()) as cur:
+    asks = _ACTS_ON[(verb, kind)]
+    secretariat = ctx.person is not None and ctx.person.has_role("secretariat")
+    known = {"sender": ctx.sender, "room": ctx.room_id or "", "secretariat": int(secretariat)}
+    async with ctx.db.execute(asks.sql, tuple(known[p] for p in asks.params)) as cur:
         rows = list(await cur.fetchall())
-    for number, marking in rows:
-        if await released_to_sender(ctx, [Marking.from_column(marking)]):
+    for number, *markings in rows:
+        if await released_to_sender(ctx, [Marking.from_column(m) for m in markings]):
             return int(number)
     return None
 
@@ -177,8 +256,16 @@ async def examples_for(ctx: Context, reply: str) -> str:
     if label not in reply:
         return reply
     lines = []
-    for line in reply.split("\n"):
+    given = reply.split("\n")
+    while given:
+        line = given.pop(0)
         head, found, example = line.partition(label)
+        more = 0  # an example of several lines goes on in lines indented by MORE
+        while found and example and more < len(given) and given[more].startswith(MORE):
+            more += 1
+        if more:
+            example = "\n".join([example, *(g[len(MORE) :] for g in given[:more])])
+            del given[:more]
         if found and example:
             fitted, listed = await _fitted_objects(ctx, example)
             if listed == "help":
@@ -191,6 +278,6 @@ async def examples_for(ctx: Context, reply: str) -> str:
                 made = await for_reader(ctx.db, ctx.sender, fitted)
                 if made is None:
                     continue
-                line = head + label + made
+                line = head + label + made.replace("\n", "\n" + MORE)
         lines.append(line)
     return "\n".join(lines)

@@ -7,6 +7,7 @@ names. Roles come from commands.people (admins from configuration only).
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -214,3 +215,37 @@ async def post_marking(db: aiosqlite.Connection, code: str) -> Marking | None:
     async with db.execute("SELECT marking FROM posts WHERE code = ?", (code,)) as cur:
         row = await cur.fetchone()
     return Marking.from_column(row[0]) if row else None
+
+
+async def in_directory(db: aiosqlite.Connection, user_id: str) -> bool:
+    """Whether the directory knows this person (an entry of their own, or a post's member)."""
+    async with db.execute(
+        "SELECT 1 FROM people WHERE user_id = ? UNION SELECT 1 FROM post_members WHERE user_id = ?",
+        (user_id, user_id),
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def closest_in_directory(db: aiosqlite.Connection, text: str) -> str | None:
+    """The post or person of the directory a mistyped owner most likely meant (did you
+    mean): by post code, Matrix ID, its local part, or a word of the person's name."""
+    names: dict[str, str] = {}
+    async with db.execute("SELECT code FROM posts ORDER BY code") as cur:
+        for (code,) in await cur.fetchall():
+            names.setdefault(str(code).lower(), str(code))
+    async with db.execute(
+        "SELECT user_id, display_name FROM people UNION SELECT user_id, NULL FROM post_members "
+        "ORDER BY 1"
+    ) as cur:
+        for user_id, name in await cur.fetchall():
+            user = str(user_id)
+            for word in (user, user[1:].split(":", 1)[0], *(str(name or "").split())):
+                names.setdefault(word.lower(), user)
+            if name:
+                names.setdefault(str(name).lower(), user)
+    needle = text.strip().lower()
+    close = difflib.get_close_matches(needle, list(names), n=1, cutoff=0.6)
+    if not close and needle.startswith("@"):  # @alcie:example.org: its local part
+        local = needle[1:].split(":", 1)[0]
+        close = difflib.get_close_matches(local, list(names), n=1, cutoff=0.6)
+    return names[close[0]] if close else None

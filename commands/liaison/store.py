@@ -20,6 +20,7 @@ from commands.markings.access import resolve
 from commands.markings.model.marking import Marking
 from commands.readers import zones_of
 from commands.render import person
+from commands.verified import admins_in_force
 
 # -- what a request is ---------------------------------------------------------------------
 
@@ -107,8 +108,9 @@ async def zone_of(ctx: Context, user_id: str | None) -> ZoneInfo:
 
 
 async def liaison_admins(ctx: Context) -> list[str]:
-    """The configured admins: the directory cannot make anyone an admin."""
-    return sorted(set(ctx.settings.admins))
+    """The configured admins (the directory cannot make anyone an admin) whose role is in
+    force: verified ones only under `verified_for_roles: [admin]`."""
+    return await admins_in_force(ctx.db, ctx.settings)
 
 
 # -- store ---------------------------------------------------------------------------------

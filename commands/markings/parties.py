@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from commands.context import Context
 from commands.directory.service import people_of
@@ -92,6 +93,23 @@ async def refuse_uncovered(
     if not left_out or mark is None:
         return
     names = ", ".join(person(p) if p.startswith("@") else p for p, _people in left_out)
+    unchecked = replace(policy, verified_for_marking=None)
+    if not await uncovered(ctx, unchecked, mark, [p for p, _people in left_out]):
+        # Only verification keeps it from them: whether someone is verified is no secret
+        # (!whois shows it), and widening rel= would not help.
+        raise UserError(
+            _(
+                "Not releasable to {people} yet: this {what} is marked {banner}, and items "
+                "marked {level} or above go only to people whose identity is verified. Ask "
+                "an admin to verify them ({command}), or mark it lower.",
+                people=names,
+                what=object_name(what),
+                banner=mark.banner,
+                level=str(policy.verified_for_marking),
+                command=ctx.prefix + "verify",
+            ),
+            example=f"{ctx.prefix}whois {left_out[0][0]}",
+        )
     wider = widened(policy, mark, left_out)
     if wider is not None:
         typed = command if command is not None else ctx.incoming.body if ctx.incoming else ""

@@ -18,20 +18,23 @@ from commands.readers import reader_language
 
 
 async def subjects(db: aiosqlite.Connection, user_ids: list[str]) -> list[Subject]:
-    """Each person's nation and clearance from the directory; someone it does not know has
+    """Each person's nation and clearance from the directory, and the key their verification
+    is of while the store's pin still matches it; someone the directory does not know has
     neither (and so receives only unmarked items)."""
     known: dict[str, Subject] = {}
     for start in range(0, len(user_ids), 500):
         chunk = user_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         async with db.execute(
-            f"SELECT user_id, display_name, nation, clearance, language FROM people "
-            f"WHERE user_id IN ({marks})",
+            f"SELECT p.user_id, p.display_name, p.nation, p.clearance, p.language, "
+            f"CASE WHEN i.pending_key IS NULL AND i.verified_key = i.master_key "
+            f"THEN i.verified_key END FROM people p "
+            f"LEFT JOIN identities i ON i.user_id = p.user_id WHERE p.user_id IN ({marks})",
             chunk,
         ) as cur:
             for row in await cur.fetchall():
                 known[row[0]] = Subject(
-                    row[0], row[2] or None, row[3] or None, row[1] or None, row[4] or None
+                    row[0], row[2] or None, row[3] or None, row[1] or None, row[4] or None, row[5]
                 )
     return [known.get(u, Subject(u)) for u in user_ids]
 

@@ -14,7 +14,7 @@ from commands.errors import UserError
 from commands.i18n import _, pgettext
 from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy, Subject
-from commands.markings.model.reasons import reason_shown
+from commands.markings.model.reasons import is_reason, reason_shown
 from commands.markings.store import subjects
 
 
@@ -102,6 +102,16 @@ def refuse_unreadable(
             example=_with_rel(example, fixed),
         )
     lowered = example.replace("RESTRICTED", policy.lowest).replace("CONFIDENTIAL", policy.lowest)
+    if is_reason(reason, "unverified"):
+        raise UserError(
+            _(
+                "You could not read your own {what} ({banner}): {reason}.",
+                what=object_name(what),
+                banner=mark.shown(),
+                reason=reason_shown(reason, mine=True),
+            ),
+            example=lowered,
+        )
     raise UserError(
         _(
             "You could not read your own {what} ({banner}): {reason}. Mark it at a level "

@@ -26,6 +26,8 @@ from commands.schedule.notices import (
     tell_remarked,
     updated_notice,
 )
+from commands.schedule.rsvp import reset_for_new_time
+from commands.schedule.rsvp_rules import ANSWER_KINDS
 from commands.schedule.store import Item, record_step, reschedule, save_item, unschedule_item
 from commands.schedule.views import visible_item
 from commands.time import parse_when
@@ -99,6 +101,7 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
             )
         )
     example = _edit_example(ctx.prefix, item.code)
+    times = (item.start, item.end, item.zone, item.rrule)
     try:
         duration = item.duration
         if "title" in changes:
@@ -154,14 +157,21 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
     await reschedule(ctx, item)
     await save_item(ctx, item)
     await record_step(ctx, item, "edit", ", ".join(sorted(changes)))
-    ctx.reply(updated_notice(item, ctx.person.timezone), **item.marked)
+    moved = kind in ANSWER_KINDS and times != (item.start, item.end, item.zone, item.rrule)
+    cleared = await reset_for_new_time(ctx, item) if moved else {}
+    reply = updated_notice(item, ctx.person.timezone)
+    if moved and item.participants:
+        reply += "\n" + _(
+            "The time changed: earlier answers are cleared and the participants are asked again."
+        )
+    ctx.reply(reply, **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         with language(await ctx.language_for(room_id=item.room_id)):
             text = updated_notice(item, ctx.person.timezone)
         ctx.send(text, room_id=item.room_id, **item.marked)
     if item.participants and item.marking == old_marking:
         added = frozenset(await people_of(ctx.db, item.participants)) - had
-        await tell_participants(ctx, item, "edit", invited=added)
+        await tell_participants(ctx, item, "edit", invited=added, reset=cleared)
     if item.marking != old_marking:
         await tell_remarked(ctx, item, old_marking)
 

@@ -11,6 +11,7 @@ from commands.ids import ObjectId
 from commands.registry import job
 from commands.render import person, plain
 from commands.schedule.model import KIND_NAMES, LEAD_JOB, NEXT_JOB, span
+from commands.schedule.rsvp_store import DECLINED, answers_for
 from commands.schedule.store import Item, load_item, save_item, schedule_occurrence
 from commands.schedule.views import zones_for
 from commands.time import (
@@ -38,7 +39,10 @@ async def fire_reminder(ctx: Context, job_: Job) -> None:
     if await _later_reminder_also_due(ctx, job_):
         return  # after a downtime, one late reminder per occurrence speaks for all its leads
     people = await people_of(ctx.db, item.participants)
-    mentions = list(dict.fromkeys([item.creator, *people]))
+    # Who declined the invitation gets no further reminders for it (commands/schedule/rsvp.py).
+    answers = (await answers_for(ctx.db, [item.id])).get(item.id, {})
+    declined = {user for user, answer in answers.items() if answer.state == DECLINED}
+    mentions = [m for m in dict.fromkeys([item.creator, *people]) if m not in declined]
     zones = await zones_for(ctx, mentions)
     # Past this, the job was held up (the bot was down), not merely run a moment late.
     late = job_.late_seconds >= ctx.settings.schedule_late_after

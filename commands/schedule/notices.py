@@ -2,30 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from commands.context import Context
 from commands.directory.service import people_of
-from commands.i18n import _, pgettext
+from commands.i18n import _, language, pgettext
 from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy, remarked_notice
 from commands.markings.routing import remark_messages
 from commands.markings.store import subjects
+from commands.readers import languages_of
 from commands.render import person
+from commands.schedule.rsvp_rules import ANSWER_KINDS, how_to_answer, state_name
+from commands.schedule.rsvp_store import Answer, answers_for, record_invitation
 from commands.schedule.store import Item
 from commands.schedule.views import summary_lines, zones_for
 
 
 async def tell_participants(
-    ctx: Context, item: Item, what: str, reason: str = "", invited: frozenset[str] = frozenset()
+    ctx: Context,
+    item: Item,
+    what: str,
+    reason: str = "",
+    invited: frozenset[str] = frozenset(),
+    reset: Mapping[str, Answer] | None = None,
 ) -> None:
     """Each participant (people, and the members of posts) is told in their own DM, in their
     own language and zone, that they are in it, that it changed, or that it is off: wherever
-    the item was created and wherever its reminders go (commands/schedule/reach.py)."""
+    the item was created and wherever its reminders go (commands/schedule/reach.py).
+
+    Of a visit or meeting, each such DM is also its invitation (commands/schedule/rsvp.py):
+    a reaction on it answers; those who have no answer (or whose answer a change of time
+    cleared, `reset`) are asked for one, once, in this same message."""
     people = [p for p in await people_of(ctx.db, item.participants) if p != ctx.sender]
     zones = dict(zip(people, await zones_for(ctx, people), strict=True))
+    asks = what != "cancel" and item.kind in ANSWER_KINDS
+    answered = (await answers_for(ctx.db, [item.id])).get(item.id, {}) if asks else {}
+    cleared = reset or {}
 
     def build(user_id: str) -> str:
         if what == "cancel":
             return cancelled_notice(item, reason)
+        lines = _notice_lines(user_id)
+        if user_id in cleared:
+            lines.append(
+                _(
+                    "Its time changed, so your answer ({answer}) no longer holds.",
+                    answer=state_name(cleared[user_id].state),
+                )
+            )
+        if asks and user_id not in answered:
+            lines.append(how_to_answer(item.code, ctx.prefix))
+        return "\n".join(lines)
+
+    def _notice_lines(user_id: str) -> list[str]:
         if what == "invite" or user_id in invited:
             first = _(
                 "{organiser} added you to {code}: {title}",
@@ -40,9 +70,17 @@ async def tell_participants(
                 code=item.code,
                 title=item.title,
             )
-        return "\n".join([first, *summary_lines(item, zones[user_id])])
+        return [first, *summary_lines(item, zones[user_id])]
 
-    await ctx.send_each(people, build, origin=ctx.origin(item.code), **item.marked)
+    if not asks:
+        await ctx.send_each(people, build, origin=ctx.origin(item.code), **item.marked)
+        return
+    langs = await languages_of(ctx.db, people, ctx.settings.language)
+    for user_id in people:
+        key = await record_invitation(ctx.db, item.id, user_id, ctx.now)
+        with language(langs[user_id]):
+            text = build(user_id)
+        ctx.send(text, user_id=user_id, key=key, origin=ctx.origin(item.code), **item.marked)
 
 
 def cancelled_notice(item: Item, reason: str) -> str:

@@ -22,6 +22,15 @@ from commands.readers import zones_of
 from commands.registry import Param, command, handles
 from commands.render import person, table, without_unmarked_column
 from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
+from commands.schedule.rsvp_rules import (
+    ANSWER_KINDS,
+    ICON,
+    PARTSTAT,
+    compact_tally,
+    state_name,
+    tally,
+)
+from commands.schedule.rsvp_store import answers_for
 from commands.schedule.store import Item, load_item
 from commands.schedule.window import in_window
 from commands.time import (
@@ -152,6 +161,7 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             zone=zone,
         )
     rows = []
+    answered = await _answer_cells(ctx, [item for _occ, item in entries])
     for occ, item in entries:
         mark = item.marking.banner if item.marking else "-"
         if reader.shows(item.marking) == "id" and item.marking is not None:
@@ -159,6 +169,8 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             continue
         there = _local_there(occ, item.zone, zone)
         what, where = item.title, item.place
+        if answered.get(item.id):
+            what = f"{what} ({answered[item.id]})"
         rows.append([item.code, mark, fmt(occ, zone).rsplit(" ", 1)[0], there, what, where])
     head = [
         pgettext("agenda column", "id"),
@@ -180,6 +192,84 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
             ),
         )
     )
+
+
+async def _answer_cells(ctx: Context, items: list[Item]) -> dict[int, str]:
+    """What the agenda says of each item's answers (commands/schedule/rsvp.py): the tally
+    to its organiser (and admins), their own answer to a participant, nothing to others."""
+    asked = {item.id: item for item in items if item.kind in ANSWER_KINDS and item.participants}
+    if not asked:
+        return {}
+    answers = await answers_for(ctx.db, asked)
+    cells: dict[int, str] = {}
+    for item_id, item in asked.items():
+        people = await people_of(ctx.db, item.participants)
+        mine = {u: a for u, a in answers.get(item_id, {}).items() if u in people}
+        if ctx.is_admin or ctx.sender == item.creator:
+            cells[item_id] = compact_tally(mine, people)
+        elif ctx.sender in mine:
+            cells[item_id] = _("you: {answer}", answer=ICON[mine[ctx.sender].state])
+    return cells
+
+
+async def answer_lines(ctx: Context, item: Item) -> list[str]:
+    """The answers in !show: the tally, then each person's answer and note to the organiser
+    (and admins), or the reader's own answer to a participant."""
+    if item.kind not in ANSWER_KINDS or not item.participants:
+        return []
+    people = await people_of(ctx.db, item.participants)
+    if not people:
+        return []
+    found = (await answers_for(ctx.db, [item.id])).get(item.id, {})
+    answers = {u: a for u, a in found.items() if u in people}
+    lines = [_("Answers: {tally}", tally=tally(answers, people))]
+    if ctx.is_admin or ctx.sender == item.creator:
+        for user in people:
+            answer = answers.get(user)
+            if answer is None:
+                lines.append(f"  … {person(user)}")
+            elif answer.note:
+                lines.append(f"  {ICON[answer.state]} {person(user)} — {clipped(answer.note)}")
+            else:
+                lines.append(f"  {ICON[answer.state]} {person(user)}")
+    elif ctx.sender in answers:
+        lines.append(_("Your answer: {answer}", answer=state_name(answers[ctx.sender].state)))
+    elif ctx.sender in people:
+        lines.append(rsvp_hint(item.code, ctx.prefix))
+    return lines
+
+
+async def _partstats(ctx: Context, items: list[Item]) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Each answered item's (Matrix ID, PARTSTAT) pairs for its ATTENDEE lines: its
+    participants' answers (the members of a post among them); unanswered items are absent."""
+    answers = await answers_for(ctx.db, [i.id for i in items if i.kind in ANSWER_KINDS])
+    found: dict[int, tuple[tuple[str, str], ...]] = {}
+    for item in items:
+        if not answers.get(item.id):
+            continue
+        people = await people_of(ctx.db, item.participants)
+        mine = answers[item.id]
+        pairs = tuple((u, PARTSTAT[mine[u].state]) for u in people if u in mine)
+        if pairs:
+            found[item.id] = pairs
+    return found
+
+
+def rsvp_hint(code: str, prefix: str) -> str:
+    command = f"{prefix}rsvp {code}"
+    return _("You have not answered yet: {command} yes, no or maybe.", command=command)
+
+
+def _history_line(action: str, new: str | None, detail: str) -> str:
+    """A history step as the reader reads it: an answer names itself and its note."""
+    if action != "rsvp":
+        return f"{_action(action)} {clipped(detail)}".rstrip()
+    if new == "withdrawn":
+        return pgettext("history action", "withdrew their answer")
+    if new == "reset":
+        return pgettext("history action", "answers cleared: the time changed")
+    text = pgettext("history action", "answered: {answer}", answer=state_name(new or ""))
+    return f"{text} {clipped(detail)}".rstrip()
 
 
 def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
@@ -306,6 +396,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
         items = [await visible_item(ctx, match[1].upper(), int(match[2]))]
         name = f"{items[0].code}.ics"
     host = ctx.settings.user_id.split(":", 1)[1]
+    partstats = await _partstats(ctx, items)
     # The file carries the combined marking of what it holds, and is routed by it (by the
     # items' markings as they are when it is sent).
     combined = Policy.from_settings(ctx.settings).combine(item.marking for item in items)
@@ -328,6 +419,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
                 cancelled=item.state == "cancelled",
                 leads=item.leads,
                 marking=item.marking.banner if item.marking else None,
+                partstats=partstats.get(item.id),
             )
             for item in items
         ],
@@ -371,14 +463,15 @@ async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
                 creator=creator,
             )
         )
+    lines += await answer_lines(ctx, item)
     steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix)
     if steps.entries:
         lines.append(_("History:"))
         for h in steps.entries:
             who = person(h.actor) if h.actor.startswith("@") else h.actor
             at = fmt(h.at, ctx.person.timezone)
-            action = _action(h.action)
-            lines.append(f"  {at} {who} {action} {clipped(h.detail or '')}".rstrip())
+            step = _history_line(h.action, h.new, h.detail or "")
+            lines.append(f"  {at} {who} {step}".rstrip())
         hint = steps.hint(ctx.prefix)
         lines += [hint] if hint else []
     ctx.reply("\n".join(lines), **item.marked)

@@ -17,6 +17,7 @@ from commands.i18n import SOURCE, current, pgettext
 _ENGLISH = {
     "EEE dd MMM y HH:mm": "%a %d %b %Y %H:%M",
     "EEE dd MMM HH:mm": "%a %d %b %H:%M",
+    "EEE dd MMM y": "%a %d %b %Y",
     "HH:mm": "%H:%M",
     "yyyy-MM-dd": "%Y-%m-%d",
     "yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M",

@@ -117,18 +117,24 @@ async def test_allow_list_is_enforced_against_remote_people(fed_bot, person, hom
 
 
 async def test_frozen_server_does_not_hold_up_a_local_room(fed_bot, person, home, remote) -> None:
-    """While the remote server hangs (SIGSTOP), a person on the bot's own server in a room
-    without remote people is still answered."""
+    """While the remote server hangs (SIGSTOP), a person on the bot's own server is still
+    answered: in a room without remote people, and in a room shared with the frozen
+    server's people (their devices hold the room key already; nothing waits on them)."""
     bot = fed_bot(allowed_servers=[home.server_name, remote.server_name])
     alice = await person(home, "alice")
     bob = await person(remote, "bob")
     local = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
     far = await bob.create_encrypted_dm(bot.user_id, wait_joined=60)
     assert (await command(bob, far, "!ping", timeout=60))[1].body == "pong"
+    shared = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
+    await alice.client.room_invite(shared, bob.user_id)
+    await join_invited(bob, shared)
+    await alice.wait_joined(shared, bob.user_id, timeout=60)
+    assert (await command(alice, shared, "!ping", timeout=60))[1].body == "pong"
     remote.freeze()
     try:
-        for _ in range(3):
-            _, reply = await command(alice, local, "!ping", timeout=30)
+        for room in (local, shared, local, shared):
+            _, reply = await command(alice, room, "!ping", timeout=30)
             assert reply.body == "pong"
         assert remote.proc is not None and remote.proc.poll() is None
     finally:

@@ -1,14 +1,21 @@
 """One rate limit for everything a person makes the bot do, over real E2EE on Synapse
 (issue 22, finding 10): 90 edits of an applied command get at most a burst of answers and
-one warning (they got 90 answers and none); invitations stop at `max_rooms_per_inviter`
+one warning (they got 90 answers and none); 40 messages no key will open keep at most a
+burst waiting and warn once; invitations stop at `max_rooms_per_inviter`
 rooms per inviter, and the inviter is told once."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import re
 import sqlite3
+from uuid import uuid4
 
 import pytest
+from nio import RoomSendResponse
+from nio.api import Api
 
 from bot.app import STORE_FILE
 from tests.harness.bot import BotProcess
@@ -106,3 +113,59 @@ async def wait_until_left(person, room_id: str, user_id: str) -> None:  # type: 
             return
         await asyncio.sleep(0.2)
     raise TimeoutError(f"{user_id} still in {room_id}")
+
+
+async def send_unreadable(person, room_id: str) -> str:  # type: ignore[no-untyped-def]
+    """An m.room.encrypted event under a Megolm session no one ever shared (a random ID):
+    what a hostile or broken client can send without end, each one costing the bot key
+    requests and, after a while, a notice."""
+    client = person.client
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "sender_key": client.olm.account.identity_keys["curve25519"],
+        "device_id": client.device_id,
+        "session_id": base64.b64encode(os.urandom(32)).decode().rstrip("="),
+        "ciphertext": base64.b64encode(os.urandom(96)).decode().rstrip("="),
+    }
+    method, path, data = Api.room_send(
+        str(client.access_token), room_id, "m.room.encrypted", content, uuid4()
+    )
+    resp = await client._send(RoomSendResponse, method, path, data, (room_id,))
+    assert isinstance(resp, RoomSendResponse), resp
+    return str(resp.event_id)
+
+
+def refused_over_limit(bot: BotProcess) -> float:
+    found = re.search(
+        r'^attache_refused_events_total\{reason="rate_limited"\} (\S+)$', bot.metrics(), re.M
+    )
+    return float(found[1]) if found else 0.0
+
+
+async def test_forty_unreadable_messages_hold_a_burst_and_warn_once(bot_factory, people) -> None:
+    """Issue 22, finding 10, over real Synapse: messages no key will ever open draw on the
+    one budget. Of 40, the bot keeps at most a burst waiting for their keys (each costs key
+    requests and a notice), refuses the rest, and tells the sender once."""
+    alice = await people("alice")
+    bot: BotProcess = bot_factory(
+        allowed_users=[alice.user_id],
+        settings={
+            "rate_limit_burst": BURST,
+            "rate_limit_per_minute": 1,
+            "undecryptable_give_up": 3600,  # kept waiting for the whole test
+        },
+    )
+    room = await open_dm(alice, bot)
+    await command(alice, room, "!ping", timeout=30)  # the room key of her session is shared
+    sent = [await send_unreadable(alice, room) for _ in range(40)]
+    await wait_until(lambda: refused_over_limit(bot) >= 40 - BURST, 120, "the flood refused")
+    warning = await alice.wait_for_message(
+        room, lambda e: "faster than I accept" in e.body, timeout=60
+    )
+    assert replied_to(warning) in sent
+    held = bot.query("SELECT COUNT(*) FROM kv WHERE key LIKE 'undecrypted:%'")[0][0]
+    # The burst, less the invitation and the ping, plus a token refilled meanwhile at most.
+    assert 1 <= held <= BURST - 1, held
+    assert held + refused_over_limit(bot) >= 40
+    warnings = [e for _r, e in alice.received if "faster than I accept" in e.body]
+    assert len(warnings) == 1

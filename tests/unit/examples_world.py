@@ -55,8 +55,8 @@ def _makers(now: datetime, owner: str = "FR-PARIS", to: str = "DE-BERLIN") -> di
     return {
         "S": f'!summit open "Summit" from={day}',
         "A": f"!actions add S-1 {owner} due={day} -- an item",
-        "M": f"!meeting {day} 10:00 -- a meeting",
-        "V": f"!visit {day} 11:00 -- a visit",
+        "M": f"!meeting {day} 10:00 with={owner} -- a meeting",  # a participant answers
+        "V": f"!visit {day} 11:00 with={owner} -- a visit",
         "R": f"!remind {day} 12:00 -- a reminder",
         "LR": f"!request {to} A subject -- a body",
     }

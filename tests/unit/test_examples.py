@@ -269,8 +269,8 @@ PROVOKE_ELSEWHERE = (
 
 # Objects of each kind an example may name, made before the refusals: the reader's example
 # names one they may act on (NORTH: LR-2 addressed to them and acknowledged, a meeting of
-# theirs; SOUTH: LR-2 to close, LR-1 to acknowledge), never one addressed to someone else,
-# or gives way to where theirs are listed; no secretariat example for NORTH.
+# theirs, A-1 to mark done; SOUTH: LR-2 to close, LR-1 to acknowledge), never one addressed
+# to someone else, or gives way to where theirs are listed; no secretariat example for NORTH.
 def _objects(now: datetime) -> tuple[tuple[str, str], ...]:
     day = (now + timedelta(days=20)).strftime("%Y-%m-%d")
     return (
@@ -279,6 +279,7 @@ def _objects(now: datetime) -> tuple[tuple[str, str], ...]:
         (SOUTH, "!request XX-NORTH Another subject -- a body"),
         (NORTH, "!ack LR-2"),
         (NORTH, f"!meeting {day} 10:00 -- a meeting"),
+        (ADMIN, f"!actions add S-1 {NORTH} due={day} -- an item"),
     )
 
 
@@ -349,7 +350,7 @@ async def test_every_help_example_works_elsewhere_for_the_person_who_asked(
     with language(lang):
         hints = {_("Send {command} for the commands you may use.", command="!help")} | {
             _("Send {command} for yours.", command=c)
-            for c in ("!requests", "!agenda", "!summit list")
+            for c in ("!requests", "!agenda", "!summit list", "!actions list")
         }
     core = await world(tmp_path / "help", now, lang, ELSEWHERE)
     shown: dict[str, list[tuple[str, str]]] = {}
@@ -370,6 +371,10 @@ async def test_every_help_example_works_elsewhere_for_the_person_who_asked(
         await core.close()
     assert (SOUTH, "!close LR-2") in shown["close"], shown["close"]  # the requester's own
     assert (NORTH, "!ack LR-2") not in shown["ack"], shown["ack"]  # acknowledged already
+    # A-1 is NORTH's to mark done and the secretariat's to edit; SOUTH has none of either.
+    done = {(a, e.split(" --")[0]) for a, e in shown["actions done"]}
+    assert done == {(NORTH, "!actions done A-1"), (ADMIN, "!actions done A-1")}, done
+    assert {a for a, _ in shown["actions reassign"]} == {ADMIN}, shown["actions reassign"]
     named = [e for pairs in shown.values() for _, e in pairs if any(n in e for n in DOC_NAMES)]
     assert not named, named
     failures = []

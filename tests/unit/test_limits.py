@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from nio import InviteMemberEvent, MegolmEvent
+from nio import InviteMemberEvent, JoinError, MegolmEvent
 
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
@@ -215,6 +215,39 @@ async def test_invitations_are_capped_per_inviter_and_told_once(tmp_path: Path) 
         assert client.left[-1] == "!a7:test"
         assert len(await core.new_messages()) == 1
     finally:
+        await core.close()
+
+
+class SlowServerClient(FakeClient):
+    """Every join refused for now (M_FORBIDDEN: the inviting server not ready yet)."""
+
+    async def join(self, room_id: str) -> Any:
+        self.joined.append(room_id)
+        return JoinError("not yet", status_code="M_FORBIDDEN")
+
+
+async def test_joins_still_being_retried_count_against_the_inviters_cap(tmp_path: Path) -> None:
+    """Issue 26: a join retried in the background counted for nothing, so a person whose
+    rooms' server answered slowly could queue any number of them past the cap."""
+    core = await BotCore(
+        tmp_path, allowed_users=[ALICE, ANNE], max_rooms_per_inviter=2, rate_limit_burst=50
+    ).open()
+    client = SlowServerClient()
+    loop = loop_for(core, client)
+    try:
+        for n in range(4):
+            await loop.invites.handle(f"!s{n}:test", invite(f"!s{n}:test", ALICE))
+        assert client.joined == ["!s0:test", "!s1:test"]  # first attempts; retries pending
+        assert client.left == ["!s2:test", "!s3:test"]  # over the cap: declined
+        (told,) = await core.new_messages()
+        assert told.user_id == ALICE and "max_rooms_per_inviter" in told.body
+        # The same room invited again while its join is retried is not a second place.
+        await loop.invites.handle("!s0:test", invite("!s0:test", ALICE))
+        assert client.left == ["!s2:test", "!s3:test"]
+        await loop.invites.handle("!t0:test", invite("!t0:test", ANNE))  # her own cap
+        assert client.joined[-1] == "!t0:test"
+    finally:
+        loop.invites.stop()
         await core.close()
 
 

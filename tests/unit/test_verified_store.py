@@ -60,6 +60,8 @@ async def test_a_pinned_key_is_tofu_until_verified(core: BotCore) -> None:
     assert await verifications_of(core.store.reader, [ALICE, ADMIN], core.settings) == {
         ALICE: verified
     }
+    audit = await core.query("SELECT actor, action, object, detail FROM audit")
+    assert [tuple(r) for r in audit] == [(ADMIN, "trust.verify", ALICE, f"master key {OLD} (sas)")]
 
 
 async def test_a_changed_identity_loses_the_verification_and_it_returns_with_the_key(
@@ -98,6 +100,7 @@ async def test_another_key_is_refused_and_changes_nothing(core: BotCore) -> None
         await verify(core, ALICE, OTHER)
     rows = await core.query("SELECT master_key, pending_key, verified_key FROM identities")
     assert tuple(rows[0]) == (OLD, NEW, None)
+    assert await core.count("audit") == 0
 
 
 async def test_nothing_pinned_yet_pins_the_verified_key(core: BotCore) -> None:

@@ -16,6 +16,7 @@ from commands.markings.model.levels import Ladder
 from commands.markings.model.marking import Marking, set_banner_form
 from commands.markings.model.nations import NATIONS, nation_name
 from commands.markings.model.reasons import REASONS, Reason
+from commands.trust_levels import Pins
 
 GROUP_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,19}")
 REL_EXAMPLE = "rel=FRA,DEU or rel=FVEY"
@@ -30,6 +31,9 @@ class Subject:
     clearance: str | None = None
     name: str | None = None
     language: str | None = None  # theirs (!lang, the directory); None: the deployment's
+    # The master key their verification is of, when the store's still holds (its key is the
+    # stored pin, nothing waiting); Policy.verified judges it against the configured pins.
+    verified_key: str | None = None
 
     @property
     def label(self) -> str:
@@ -56,6 +60,9 @@ class Policy(Ladder):
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default_marking: str | None = None  # None: the lowest level
     default_rel: tuple[str, ...] = ()
+    verified_for_marking: str | None = None  # this level and above: verified people only
+    pins: Pins = field(default_factory=Pins)
+    prefix: str = "!"  # commands named in a reason (how to get verified)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -66,6 +73,9 @@ class Policy(Ladder):
             max_marking=settings.max_marking,
             default_marking=settings.default_marking,
             default_rel=tuple(settings.default_rel),
+            verified_for_marking=getattr(settings, "verified_for_marking", None),
+            pins=Pins.from_settings(settings),
+            prefix=getattr(settings, "command_prefix", "!"),
         )
 
     # -- nations and groups ------------------------------------------------------------
@@ -219,7 +229,28 @@ class Policy(Ladder):
                 return Reason(
                     *REASONS["clearance"], clearance=person.clearance, level=marking.level
                 )
+        if self.needs_verification(marking.level) and not self.verified(person):
+            return Reason(
+                *REASONS["unverified"],
+                level=str(self.verified_for_marking),
+                command=f"{self.prefix}verify {person.user_id}",
+            )
         return None
+
+    def needs_verification(self, level: str) -> bool:
+        """Whether only verified people may receive this (marked) level: at or above
+        verified_for_marking; a level this system does not know, yes (fail closed)."""
+        if self.verified_for_marking is None:
+            return False
+        threshold, rank = self.rank(self.verified_for_marking), self.rank(level)
+        return threshold is None or rank is None or rank >= threshold
+
+    def verified(self, person: Subject) -> bool:
+        """Whether this person's identity is verified (commands/trust_levels.py's rule)."""
+        key = person.verified_key
+        return key is not None and self.pins.holds(
+            person.user_id, stored=key, pending=None, verified=key
+        )
 
     def covers(self, marking: Marking | None, person: Subject) -> bool:
         return self.exclusion(marking, person) is None

@@ -47,9 +47,27 @@ REASONS: dict[str, tuple[str, str | None]] = {
         N_("their clearance does not cover {level}"),
         N_("your clearance ({clearance}) is below {level}"),
     ),
+    # verified_for_marking (issue 28): what to do about it, addressed to them.
+    "unverified": (
+        N_(
+            "their identity is not verified yet, and items marked {level} or above go only "
+            "to verified people"
+        ),
+        N_(
+            "your identity is not verified yet, and items marked {level} or above go only "
+            "to verified people. To get verified, ask an admin to send {command} and compare "
+            "the emoji with you in person or by phone, or open my profile in Element and "
+            "choose Verify"
+        ),
+    ),
 }
 
 
 def reason_shown(reason: str, *, mine: bool = False) -> str:
     """A reason from `Policy.exclusion` in the reader's language (any other text as it is)."""
     return reason.shown(mine=mine) if isinstance(reason, Reason) else reason
+
+
+def is_reason(reason: str, key: str) -> bool:
+    """Whether `reason` is the one REASONS names `key` (e.g. "unverified")."""
+    return isinstance(reason, Reason) and reason.message == REASONS[key][0]

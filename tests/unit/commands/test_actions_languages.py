@@ -136,6 +136,10 @@ async def test_help_for_an_action_command_reads_french(core: BotCore) -> None:
     await _lang(core, OWNER, "fr")
     (reply,) = await core.say(OWNER, "!help actions done", room_id=DM)
     assert "Marquer une action comme terminée" in reply.body
-    assert "!actions done A-7 -- envoyé à toutes les délégations" in reply.body
+    # No item of theirs yet: where theirs are listed, in French, instead of the docs' A-7.
+    assert reply.body.endswith("Envoyez !actions list pour voir les vôtres."), reply.body
+    await seed(core)
+    (reply,) = await core.say(OWNER, "!help actions done", room_id=DM)
+    assert "!actions done A-1 -- envoyé à toutes les délégations" in reply.body
     (reply,) = await core.say(OWNER, "!help summit open", room_id=DM)
     assert "lang" in reply.body and "la langue de ce qui est envoyé à son salon" in reply.body

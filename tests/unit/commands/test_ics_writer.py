@@ -54,11 +54,18 @@ def reference(
             ev.add("location", item.place)
         if item.rrule:
             ev.add("rrule", icalendar.vRecur.from_ical(item.rrule))
+        states = dict(item.partstats or ())
         for who in item.attendees:
-            if who.startswith("@"):
+            if who.startswith("@") and item.partstats is not None:
+                state = states.get(who, "NEEDS-ACTION")
+                ev.add("attendee", f"https://matrix.to/#/{who}", parameters={"PARTSTAT": state})
+            elif who.startswith("@"):
                 ev.add("attendee", f"https://matrix.to/#/{who}")
             else:
                 ev.add("attendee", f"urn:x-attache:post:{who}")
+        for who, state in item.partstats or ():  # a post's members who answered
+            if who not in item.attendees:
+                ev.add("attendee", f"https://matrix.to/#/{who}", parameters={"PARTSTAT": state})
         ev.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
         for lead in item.leads:
             alarm = icalendar.Alarm()
@@ -111,7 +118,25 @@ HARD = [
         code="V-7",
     ),
     event(zone="Pacific/Chatham", rrule="FREQ=MONTHLY;BYMONTHDAY=31", attendees=()),
+    # answers to the invitation (commands/schedule/rsvp.py): a person's PARTSTAT, one not
+    # answered yet, a post left as it is and two of its members who answered
+    event(
+        attendees=("@a:x", "@b:y", "FR-PARIS"),
+        partstats=(("@a:x", "ACCEPTED"), ("@m:x", "DECLINED"), ("@n:x", "TENTATIVE")),
+    ),
+    event(
+        attendees=("@" + "long" * 20 + ":x",), partstats=(("@" + "long" * 20 + ":x", "ACCEPTED"),)
+    ),
 ]
+
+
+def test_an_event_nobody_answered_is_written_as_before_answers_existed() -> None:
+    """partstats=None is the writer's old path, byte for byte (the same events as HARD)."""
+    plain = event(attendees=("@a:x", "FR-PARIS"))
+    assert b"PARTSTAT" not in ics.calendar([plain])
+    answered = event(attendees=("@a:x", "FR-PARIS"), partstats=(("@a:x", "DECLINED"),))
+    assert b"ATTENDEE;PARTSTAT=DECLINED:https://matrix.to/#/@a:x" in ics.calendar([answered])
+    assert b"ATTENDEE:urn:x-attache:post:FR-PARIS" in ics.calendar([answered])
 
 
 def test_hand_picked_events_are_written_as_icalendar_writes_them() -> None:
