@@ -31,6 +31,7 @@ from bot.crypto.trust import evaluate_user
 from bot.store import Store
 from bot.verification import telling
 from bot.verification.machine import (
+    ACCEPTED,
     PREFIX,
     TIMEOUT,
     TIMEOUT_SECONDS,
@@ -48,7 +49,14 @@ from bot.verification.signing import sign_master_key
 from commands.context import utc_iso
 from commands.i18n import _
 from commands.verification import next_number
-from commands.verified import HOW_SAS, NotThePinnedKey, is_verified_admin, mark_verified
+from commands.verified import (
+    BY_CONSOLE,
+    HOW_CONSOLE,
+    HOW_SAS,
+    NotThePinnedKey,
+    is_verified_admin,
+    mark_verified,
+)
 from commands.verifier import Decision
 from config import Settings
 
@@ -111,6 +119,7 @@ class Verifications:
         self._asked: dict[int, set[str]] = {}  # number -> admins sent the emoji
         self._by: dict[int, str] = {}  # number -> the admin who started it (`!verify`)
         self._confirmed_by: dict[int, str] = {}
+        self._asked_devices: dict[str, list[str]] = {}  # to-device request -> devices asked
         self._lock = asyncio.Lock()  # one event at a time: the machines are not reentrant
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: aiohttp.ClientSession | None = None
@@ -184,6 +193,10 @@ class Verifications:
 
     # -- the operator's console (bot/verification/console.py) --------------------------------
 
+    async def answer_shown(self, v: Verification, *, confirm: bool) -> None:
+        """The `on_show` hook's verdict (it runs inside the event's turn: no lock here)."""
+        await self._apply(v, v.confirm() if confirm else v.reject())
+
     async def request_to_device(self, user_id: str, device_ids: list[str], by: str) -> int:
         """Ask each of these devices by to-device message (the console's route: no DM)."""
         number = await self._number()
@@ -193,6 +206,7 @@ class Verifications:
         content = v.request_content(int(self.clock.now().timestamp() * 1000))
         async with self._lock:
             self.running[txn] = v
+            self._asked_devices[txn] = list(device_ids)
             for device in device_ids:
                 await self._to_device(PREFIX + "request", user_id, device, content)
         log.info("%s: asked %s for a verification (to-device)", telling.label(number), user_id)
@@ -379,10 +393,24 @@ class Verifications:
 
     async def _receive(self, v: Verification, kind: str, content: Mapping[str, Any]) -> None:
         if kind == "ready" and v.we_requested and v.their_device is None:
-            problem = await self._bind(v, str(content.get("from_device") or ""))
+            device = str(content.get("from_device") or "")
+            problem = await self._bind(v, device)
             if problem is not None:
                 await self._apply(v, v.cancel(USER, problem))
                 return
+            # Their other devices showed the request too: it was answered elsewhere.
+            for other in self._asked_devices.pop(v.transaction_id, []):
+                if other != device:
+                    await self._quietly(
+                        PREFIX + "cancel",
+                        v.user_id,
+                        other,
+                        {
+                            "transaction_id": v.transaction_id,
+                            "code": ACCEPTED,
+                            "reason": "Accepted on another device",
+                        },
+                    )
         await self._apply(v, v.receive(kind, content))
 
     async def _apply(self, v: Verification, actions: list[Action]) -> None:
@@ -398,6 +426,7 @@ class Verifications:
         if v.state.over:
             self.running.pop(v.transaction_id, None)
             self._rooms.pop(v.transaction_id, None)
+            self._asked_devices.pop(v.transaction_id, None)
             self.finished.set()
 
     async def _send(self, v: Verification, send: Send) -> None:
@@ -419,6 +448,14 @@ class Verifications:
             log.warning(
                 "%s: sending %s failed (%s)", telling.label(v.number), send.kind, type(exc).__name__
             )
+
+    async def _quietly(
+        self, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
+    ) -> None:
+        try:
+            await self._to_device(event_type, user_id, device_id, content)
+        except Exception as exc:  # a courtesy: their device times the request out anyway
+            log.info("a to-device %s was not sent (%s)", event_type, type(exc).__name__)
 
     async def _to_device(
         self, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
@@ -466,7 +503,7 @@ class Verifications:
         return await is_verified_admin(self.store.reader, admin, self.settings)
 
     async def _verified(self, v: Verification, done: Verified) -> None:
-        by = self._confirmed_by.get(v.number, "console" if self.on_show else "")
+        by = self._confirmed_by.get(v.number, BY_CONSOLE if self.on_show else "")
         assert self._http is not None and self.client.access_token
         try:
             await sign_master_key(
@@ -514,7 +551,7 @@ class Verifications:
         log.info("%s: %s verified", telling.label(v.number), v.user_id)
 
     def _how(self) -> str:
-        return "console" if self.on_show is not None else HOW_SAS
+        return HOW_CONSOLE if self.on_show is not None else HOW_SAS
 
     async def _cancelled(self, v: Verification, cancel: Cancelled) -> None:
         log.info(
@@ -534,7 +571,7 @@ class Verifications:
     def _told(self, v: Verification) -> list[str]:
         """Who hears how it ended: the admins asked to compare, and whoever started it."""
         told = set(self._asked.get(v.number, set()))
-        if v.number in self._by and self._by[v.number] != "console":
+        if v.number in self._by and self._by[v.number] != BY_CONSOLE:
             told.add(self._by[v.number])
         return sorted(told)
 

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.verification.emoji import EMOJI
-from tests.harness.bot import BotProcess
+from tests.harness.bot import REPO, BotProcess
 from tests.harness.clients import TestClient
 from tests.harness.verifying import ElementVerifier
 from tests.integration.conftest import command, open_dm
@@ -218,3 +220,54 @@ async def test_person_cancels_admins_told_nothing_signed(
     )
     assert "Nothing was signed" in told.body
     assert verified_row(bot, user["user_id"])[0] is None
+
+
+async def run_console(bot: BotProcess, user_id: str, stdin: str) -> tuple[int, str]:
+    """`attache-bot verify USER` as the operator runs it, with a scripted stdin."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "verify",
+        user_id,
+        env=bot.env,
+        cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=300)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_console_bootstrap_verifies_the_first_admin_in_person(
+    bot_factory: Any, new_user: Any, synapse: Any, tmp_path: Path, answer: str
+) -> None:
+    """The operator compares the emoji in the terminal with the admin's Element."""
+    user = new_user("ops")
+    bot: BotProcess = bot_factory(admins=[user["user_id"]])
+    element = await ElementVerifier.start(
+        synapse.url, user, bot.user_id, tmp_path / "js.log", mode="accept"
+    )
+    try:
+        await element.next("ready", timeout=120)  # the admin has a DM with the bot
+        refused, said = await run_console(bot, user["user_id"], "y\n")
+        assert refused == 1 and "Stop the bot's service first" in said  # one device, one process
+        await bot.astop()
+        code, out = await run_console(bot, user["user_id"], f"{answer}\n")
+        sas = await element.next("sas", timeout=60)
+        result = await element.next("result", timeout=90)
+    finally:
+        await element.close()
+    for name in sas["emoji"]:
+        assert f"  {name}" in out  # the terminal showed what the admin's Element showed
+    if answer == "y":
+        assert code == 0, out
+        assert result["phase"] == "Done" and result["bot_verified"] is True, result
+        assert verified_row(bot, user["user_id"])[1:] == ("console", "console")
+    else:
+        assert code == 1 and "nothing was signed" in out, out
+        assert result["phase"] == "Cancelled" and result["cancel_code"] == "m.mismatched_sas"
+        assert verified_row(bot, user["user_id"])[0] is None
