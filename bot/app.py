@@ -30,6 +30,7 @@ from bot.scheduler import Scheduler
 from bot.store import open_store, sqlite_path
 from bot.sync import SyncLoop
 from bot.transport import MatrixTransport
+from bot.verification.runtime import Verifications, silence_nio_sas
 from commands import build_registry
 from commands.brief import plan as brief_plan
 from commands.context import Context
@@ -179,6 +180,23 @@ class App:
                 if self.serve_http:
                     await self.health.start(settings.http_addr)
             self.health.cross_signed = trust.device_signed
+            silence_nio_sas(client)
+            self.verifications = Verifications(
+                client,
+                settings,
+                self.store,
+                self.clock,
+                own_master_key=lambda: (
+                    trust.own.master_key
+                    if trust.own is not None and trust.own.device_signed
+                    else None
+                ),
+                identities=trust.identities,
+                send_in_room=transport.send,
+                dm_room=lambda user_id: self.outbox.dms.dm_room(0, user_id),
+                kick=self.outbox.kick,
+            )
+            self.dispatcher.verifier = self.verifications
             self.sync = SyncLoop(
                 client,
                 settings,
@@ -193,7 +211,9 @@ class App:
                 on_left=RoomGC(client, transport.forget_room).room_left,
                 answered=await recovery.answered_before_restore(self.store),
                 on_members=self.outbox.recipients.forget,
+                verifier=self.verifications,
             )
+            self.verifications.open()
             self._scheduler_started = False
             self._outbox_started = False
             # The outbox starts after the first sync (see _first_sync_then_health).
@@ -273,6 +293,8 @@ class App:
             except Exception:
                 log.exception("the sync loop had failed")
         await self.dispatcher.drain(timeout=0 if self.lease_lost else 30)
+        if not self.lease_lost:  # running verifications end here (their state is in memory)
+            await self.verifications.close()
         self.scheduler.shutdown()
         if self.lease_lost:
             log.warning("stopping without sending: the instance now active sends the queue")

@@ -1,5 +1,5 @@
-"""attache-bot command line: run, check-config, bootstrap-cross-signing, healthcheck,
-migrate-store, backup, restore, demo, --version."""
+"""attache-bot command line: run, check-config, bootstrap-cross-signing, verify,
+healthcheck, migrate-store, backup, restore, demo, --version."""
 
 from __future__ import annotations
 
@@ -108,6 +108,22 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         return 2
     logs.setup(settings.log_level, settings.log_format)
     return asyncio.run(bootstrap_cross_signing(settings))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify an admin at the console, in person (bot/verification/console.py)."""
+    from bot import logs
+    from bot.verification.console import verify_at_console
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    logs.setup("WARNING", settings.log_format)  # the terminal is for the emoji and the question
+    try:
+        return asyncio.run(verify_at_console(settings, args.user_id))
+    except KeyboardInterrupt:
+        print("attache-bot: interrupted; nothing was signed.")
+        return 1
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
@@ -254,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "bootstrap-cross-signing", help="create or repair the bot's cross-signing identity"
     ).set_defaults(func=cmd_bootstrap)
+    verify = sub.add_parser(
+        "verify",
+        help="verify an admin's identity in person (emoji in this terminal); the bot's "
+        "service must be stopped",
+    )
+    verify.add_argument("user_id", help="the admin's Matrix ID, e.g. @ops:example.org")
+    verify.set_defaults(func=cmd_verify)
     health = sub.add_parser("healthcheck", help="query /healthz; exit 0 when healthy")
     health.add_argument("--addr", help="host:port (default: http_addr)")
     health.set_defaults(func=cmd_healthcheck)

@@ -33,6 +33,7 @@ from commands.i18n import language
 from commands.lookup import Registry
 from commands.people import load_person, render_people
 from commands.readers import reader_language
+from commands.verifier import Verifier
 from config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics
         self.on_committed = on_committed
+        self.verifier: Verifier | None = None  # set by the runtime (bot/verification/)
         self.limiter = RateLimiter(settings.rate_limit_burst, settings.rate_limit_per_minute, clock)
         self.parking = Parking(store, metrics, clock)
         self.invoker = Invoker(settings, registry, self.limiter)
@@ -108,6 +110,7 @@ class Dispatcher:
                     person=person,
                     incoming=incoming,
                     correlation_id=corr,
+                    verifier=self.verifier,
                 )
                 # What the handler renders reads in the sender's language, or in the room's
                 # when it has one (a post's or summit's lang=: a room's message is entirely

@@ -24,6 +24,7 @@ from bot.own_words import pill_names
 from bot.refusals import Refusals
 from bot.store import Store
 from bot.undecrypted import Undecrypted
+from bot.verification.runtime import is_verification_event
 from commands.context import Incoming
 from config import Settings
 
@@ -53,6 +54,7 @@ class Gate:
     refusals: Refusals
     undecrypted: Undecrypted
     trust: TrustPolicy | None = None
+    verifier: Any = None  # bot/verification/runtime.Verifications: Element's verification
 
     async def route(self, room_id: str, event: Event) -> None:
         sender = getattr(event, "sender", None)
@@ -68,6 +70,18 @@ class Gate:
             await self.undecrypted.hold(room_id, event)
             return
         source = event.source if isinstance(getattr(event, "source", None), dict) else {}
+        if self.verifier is not None and is_verification_event(source):
+            # Element sends them in the clear (SAS needs no secrecy: the comparison is the
+            # check); only in encrypted rooms, as every command is.
+            if room.encrypted:
+                await self.verifier.on_room_event(
+                    room_id,
+                    event.event_id,
+                    sender,
+                    source,
+                    int(getattr(event, "server_timestamp", 0) or 0),
+                )
+            return
         if source.get("type") == "m.room.redaction":
             self._redaction(room_id, room.encrypted, source)
             return

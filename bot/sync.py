@@ -67,6 +67,7 @@ class SyncLoop:
     # run again, and not reported as unreadable when the fresh device cannot decrypt them.
     answered: set[str] = field(default_factory=set)
     on_members: Any = None  # callable(room_id) when a room's membership changed (recipients)
+    verifier: Any = None  # bot/verification/runtime.Verifications (to-device and DM events)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
     parking: Parking = field(init=False)
@@ -107,6 +108,7 @@ class SyncLoop:
             self.refusals,
             self.undecrypted,
             self.trust,
+            self.verifier,
         )
         self.dms = DmLifecycle(client, settings, store, metrics, clock, self.kick)
         self.membership = Membership(client, store, clock, self.parking, self.dms, self.on_members)
@@ -216,6 +218,12 @@ class SyncLoop:
         changed = list(resp.device_list.changed) + list(resp.device_list.left)
         if changed and self.trust is not None:
             self.trust.forget(changed)
+        if self.verifier is not None:
+            for event in resp.to_device_events:
+                source = getattr(event, "source", None)
+                if isinstance(source, dict):
+                    async with self.parking.guard("verification"):
+                        await self.verifier.on_to_device(source)
         for room_id, info in resp.rooms.invite.items():
             async with self.parking.guard("invite", event_id=f"invite:{room_id}", room_id=room_id):
                 await self.invites.handle(room_id, info.invite_state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from commands import core, exports, trust
+from commands import core, exports, trust, verification
 from commands.actions import creating as actions_creating
 from commands.actions import details as actions_details
 from commands.actions import editing as actions_editing
@@ -33,6 +33,7 @@ from commands.schedule import views as schedule_views
 MODULES: tuple[ModuleType, ...] = (
     core,
     trust,
+    verification,
     directory,
     directory_handover,
     directory_handovers,

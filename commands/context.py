@@ -21,6 +21,7 @@ from commands.markings.model.marking import Marking
 from commands.outbox_row import Queued
 from commands.readers import languages_of, reader_language
 from commands.render import Rendered, plain
+from commands.verifier import Verifier
 
 if TYPE_CHECKING:
     from commands.lookup import Registry
@@ -190,6 +191,8 @@ class Context:
     outbox: list[OutMessage] = field(default_factory=list)
     scheduled: list[int] = field(default_factory=list)
     unscheduled: list[int] = field(default_factory=list)
+    # The runtime's interactive verification (bot/verification/); None where there is none.
+    verifier: Verifier | None = None
 
     # -- who and where -----------------------------------------------------------------
 

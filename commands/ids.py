@@ -23,8 +23,18 @@ KINDS: dict[str, str] = {
     "M": "meeting",
     "R": "reminder",
     "H": "hand-over",
+    "VF": "verification",
 }
-_EXAMPLE = {"LR": "LR-3", "S": "S-1", "A": "A-7", "V": "V-2", "M": "M-3", "R": "R-5", "H": "H-2"}
+_EXAMPLE = {
+    "LR": "LR-3",
+    "S": "S-1",
+    "A": "A-7",
+    "V": "V-2",
+    "M": "M-3",
+    "R": "R-5",
+    "H": "H-2",
+    "VF": "VF-3",
+}
 # One whole sentence per kind: the article and the noun's gender differ by language.
 _NOT_OF_KIND = {
     "LR": N_("{text!r} is not a request ID like {example}"),
@@ -34,6 +44,7 @@ _NOT_OF_KIND = {
     "M": N_("{text!r} is not a meeting ID like {example}"),
     "R": N_("{text!r} is not a reminder ID like {example}"),
     "H": N_("{text!r} is not a hand-over ID like {example}"),
+    "VF": N_("{text!r} is not a verification ID like {example}"),
 }
 
 # The shape of an ID, known kind or not: what a post code must not look like.

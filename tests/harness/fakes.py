@@ -15,6 +15,7 @@ from bot.store import Store, open_store
 from commands import build_registry
 from commands.context import Context, Incoming
 from commands.outbox_row import Queued
+from commands.verifier import Decision
 from config import Settings
 
 _ids = itertools.count(1)
@@ -73,6 +74,34 @@ class Sent:
     filename: str | None
 
 
+class FakeVerifier:
+    """The runtime's verifier as the commands see it (commands/verifier.py), no network:
+    it records what was asked; `waiting` holds the verifications whose emoji went to these
+    admins (number -> admins)."""
+
+    def __init__(self) -> None:
+        self.requested: list[tuple[int, str, str]] = []
+        self.decided: list[tuple[int, str, bool]] = []
+        self.waiting: dict[int, set[str]] = {}
+        self.running: dict[str, int] = {}
+
+    def pending_with(self, user_id: str) -> int | None:
+        return self.running.get(user_id)
+
+    def request(self, number: int, user_id: str, by: str) -> None:
+        self.requested.append((number, user_id, by))
+        self.running[user_id] = number
+
+    async def decide(self, number: int, admin: str, *, confirm: bool) -> Decision:
+        if number not in self.waiting:
+            return Decision.UNKNOWN
+        if admin not in self.waiting[number]:
+            return Decision.NOT_ASKED
+        self.decided.append((number, admin, confirm))
+        del self.waiting[number]
+        return Decision.DONE
+
+
 class BotCore:
     """Store + registry + dispatcher, driven by `say()` and `fire_due()`; no network."""
 
@@ -98,6 +127,8 @@ class BotCore:
             self.metrics,
             self.committed.append,
         )
+        self.verifier = FakeVerifier()
+        self.dispatcher.verifier = self.verifier
         self._seen_outbox = 0
 
     async def open(self) -> BotCore:

@@ -1,0 +1,1 @@
+"""Interactive verification (SAS) with Element, confirmed out of band by an admin."""
