@@ -415,3 +415,15 @@ async def test_exactly_once_across_a_restart(tmp_path: Path, clock: FakeClock) -
         assert rows[0][0] == 2  # LR-1 and H-1, once each
     finally:
         await core.close()
+
+
+async def test_the_successor_answers_the_meetings_they_now_attend(world: BotCore) -> None:
+    """Olga's answer stays hers (not counted once she is no longer invited); Nina answers."""
+    await ok(world, CARL, f"!meeting 2026-03-06 09:00 with={OLD} -- Port visit prep")  # M-2
+    await ok(world, OLD, "!rsvp M-2 yes")
+    await ok(world, ADMIN, f"!dir handover {OLD} {NEW}")
+    [shown] = await ok(world, CARL, "!show M-2")
+    assert "Answers: 1 not answered yet" in shown.body, shown.body
+    await ok(world, NEW, "!rsvp M-2 maybe -- first week in post")
+    [shown] = await ok(world, CARL, "!show M-2")
+    assert "Answers: 1 tentative" in shown.body, shown.body
