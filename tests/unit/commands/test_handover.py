@@ -427,3 +427,13 @@ async def test_the_successor_answers_the_meetings_they_now_attend(world: BotCore
     await ok(world, NEW, "!rsvp M-2 maybe -- first week in post")
     [shown] = await ok(world, CARL, "!show M-2")
     assert "Answers: 1 tentative" in shown.body, shown.body
+
+
+async def test_handed_over_from_a_room_the_leaving_person_also_gets_it_in_full(
+    world: BotCore,
+) -> None:
+    sent = await ok(world, OLD, f"!dir handover {OLD} {NEW}", ROOM)
+    [reply] = [m for m in sent if m.room_id == ROOM]
+    assert "(RESTRICTED: not shown here; ask me in a direct chat)" in reply.body
+    [summary] = to(sent, OLD)
+    assert "LR-3 — requester: Convoy route (not releasable to them)" in summary.body
