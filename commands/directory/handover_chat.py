@@ -88,7 +88,10 @@ async def dir_handover(
     if old.strip().lower() == "undo":
         if mode is not None or post is not None or note is not None:
             raise UserError(
-                _("{command} takes the hand-over's ID only.", command="!dir handover undo"),
+                _(
+                    "{command} takes the hand-over's ID only.",
+                    command=ctx.prefix + "dir handover undo",
+                ),
                 example=ctx.prefix + "dir handover undo H-2",
             )
         await _undo(ctx, new)

@@ -263,6 +263,9 @@ async def test_only_its_maker_or_an_admin_may_undo(world: BotCore) -> None:
     [typo] = await world.say(OLD, "!dir handover undo H-9", room_id=dm(OLD))
     assert "No hand-over H-9" in typo.body
     assert "Example: !dir handover undo H-1" in typo.body, typo.body
+    [extra] = await world.say(OLD, "!dir handover undo H-1 dry-run", room_id=dm(OLD))
+    assert "takes the hand-over's ID only" in extra.body
+    assert "Example: !dir handover undo H-1" in extra.body, extra.body
     await ok(world, OLD, "!dir handover undo H-1")
 
 
