@@ -12,6 +12,7 @@ from commands.context import Context
 from commands.history_page import clipped, page_of
 from commands.i18n import _, pgettext
 from commands.ids import ObjectId
+from commands.markings.entries import entry_filter
 from commands.registry import handles
 from commands.render import Rendered, esc, person
 from commands.time import Due, show_due
@@ -32,7 +33,8 @@ async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         (_("marking"), item.marking.shown() if item.marking else "-"),
     ]
     entries = []
-    shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix)
+    readable = await entry_filter(ctx, item.marking)
+    shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix, readable)
     for h in shown.entries:
         when = _local(h.at, zone)
         change = (

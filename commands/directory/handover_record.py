@@ -13,6 +13,8 @@ import aiosqlite
 from commands import history
 from commands.context import parse_utc, utc_iso
 from commands.ids import ObjectId
+from commands.markings.current import markings_now
+from commands.markings.entries import written_under
 
 HANDOVER = "handover"  # the history action of a moved object, and of the H-n itself
 UNDONE = "handover undone"
@@ -133,6 +135,9 @@ async def record_history(
     for step in steps:
         if step.role != "member":
             roles.setdefault(step.oid, []).append(step.role)
+    # Each line is written under its object's marking now (unknown, shown to no one, if
+    # the object is gone: fail closed).
+    markings, _missing = await markings_now(db, [ObjectId.parse(oid) for oid in roles])
     for oid, held in roles.items():
         detail = f"{label}: {', '.join(held)}"
         await history.record(
@@ -145,6 +150,7 @@ async def record_history(
             new=to,
             detail=detail,
             event_id=event_id,
+            marking=written_under(markings[oid]) if oid in markings else None,
         )
     posts = ",".join(s.oid for s in steps if s.role == "member")
     await history.record(
@@ -157,6 +163,7 @@ async def record_history(
         new=to,
         detail=posts or None,
         event_id=event_id,
+        marking=history.UNMARKED,  # a hand-over names posts only; its objects' lines are marked
     )
 
 

@@ -17,6 +17,7 @@ from commands.i18n import _
 from commands.ids import ObjectId
 from commands.liaison.model import ACTIVE, Side
 from commands.markings.access import resolve
+from commands.markings.entries import written_under
 from commands.markings.model.marking import Marking
 from commands.readers import zones_of
 from commands.render import person
@@ -208,7 +209,14 @@ async def record_step(
     """
     actor = ctx.person.user_id if ctx.person else "bot"
     await history.record(
-        ctx.db, ObjectId("LR", req.id), ctx.now, actor, action, new=status, detail=detail
+        ctx.db,
+        ObjectId("LR", req.id),
+        ctx.now,
+        actor,
+        action,
+        new=status,
+        detail=detail,
+        marking=written_under(req.marking),
     )
     await ctx.audit(f"lr.{action}", req.label, audit or status)
 

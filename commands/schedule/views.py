@@ -16,6 +16,7 @@ from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
+from commands.markings.entries import entry_filter
 from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.readers import zones_of
@@ -466,7 +467,8 @@ async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
             )
         )
     lines += await answer_lines(ctx, item)
-    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix)
+    shown = await entry_filter(ctx, item.marking)
+    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix, shown)
     if steps.entries:
         lines.append(_("History:"))
         for h in steps.entries:
@@ -474,6 +476,6 @@ async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
             at = fmt(h.at, ctx.person.timezone)
             step = _history_line(h.action, h.new, h.detail or "")
             lines.append(f"  {at} {who} {step}".rstrip())
-        hint = steps.hint(ctx.prefix)
-        lines += [hint] if hint else []
+    hint = steps.hint(ctx.prefix)
+    lines += [hint] if hint else []
     ctx.reply("\n".join(lines), **item.marked)
