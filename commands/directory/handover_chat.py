@@ -40,7 +40,7 @@ from commands.directory.service import parse_post_code, parse_user_id, posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import N_, _
 from commands.markings.model.policy import Policy
-from commands.markings.store import subjects
+from commands.markings.store import reader_here, subjects
 from commands.registry import Option, Param, command
 from commands.render import person
 from commands.time import show_instant
@@ -88,7 +88,10 @@ async def dir_handover(
     if old.strip().lower() == "undo":
         if mode is not None or post is not None or note is not None:
             raise UserError(
-                _("{command} takes the hand-over's ID only.", command="!dir handover undo"),
+                _(
+                    "{command} takes the hand-over's ID only.",
+                    command=ctx.prefix + "dir handover undo",
+                ),
                 example=ctx.prefix + "dir handover undo H-2",
             )
         await _undo(ctx, new)
@@ -151,7 +154,7 @@ async def dir_handover(
     )
     said = Said(plan, label, ctx.sender, note)
     await tell_receiver(ctx, said, policy)
-    if leaving != ctx.sender:
+    if not await _answer_is_theirs(ctx, leaving):
         await tell_giver(ctx, said, policy)
     told = await tell_counterparts(ctx, said, policy)
     await answer(ctx, said, policy, dry_run=False, told=told)
@@ -245,6 +248,12 @@ async def _check(ctx: Context, old: str, new: str, only: str | None) -> None:
         )
 
 
+async def _answer_is_theirs(ctx: Context, user_id: str) -> bool:
+    """The reply is this person's summary: they sent the command in their direct chat with
+    the bot (in a room, where marked lines are IDs only, they get it in full by DM too)."""
+    return user_id == ctx.sender and not (await reader_here(ctx)).room
+
+
 async def _in_directory(ctx: Context, user_id: str) -> bool:
     async with ctx.db.execute("SELECT 1 FROM people WHERE user_id = ?", (user_id,)) as cur:
         return await cur.fetchone() is not None
@@ -316,7 +325,7 @@ async def _undo(ctx: Context, text: str) -> None:
     policy = Policy.from_settings(ctx.settings)
     said = Said(await _undo_plan(ctx, record), record.label, ctx.sender, undo=True)
     await tell_receiver(ctx, said, policy)
-    if record.new != ctx.sender:
+    if not await _answer_is_theirs(ctx, record.new):
         await tell_giver(ctx, said, policy)
     told = await tell_counterparts(ctx, said, policy)
     await answer(ctx, said, policy, dry_run=False, told=told)

@@ -263,6 +263,9 @@ async def test_only_its_maker_or_an_admin_may_undo(world: BotCore) -> None:
     [typo] = await world.say(OLD, "!dir handover undo H-9", room_id=dm(OLD))
     assert "No hand-over H-9" in typo.body
     assert "Example: !dir handover undo H-1" in typo.body, typo.body
+    [extra] = await world.say(OLD, "!dir handover undo H-1 dry-run", room_id=dm(OLD))
+    assert "takes the hand-over's ID only" in extra.body
+    assert "Example: !dir handover undo H-1" in extra.body, extra.body
     await ok(world, OLD, "!dir handover undo H-1")
 
 
@@ -415,3 +418,25 @@ async def test_exactly_once_across_a_restart(tmp_path: Path, clock: FakeClock) -
         assert rows[0][0] == 2  # LR-1 and H-1, once each
     finally:
         await core.close()
+
+
+async def test_the_successor_answers_the_meetings_they_now_attend(world: BotCore) -> None:
+    """Olga's answer stays hers (not counted once she is no longer invited); Nina answers."""
+    await ok(world, CARL, f"!meeting 2026-03-06 09:00 with={OLD} -- Port visit prep")  # M-2
+    await ok(world, OLD, "!rsvp M-2 yes")
+    await ok(world, ADMIN, f"!dir handover {OLD} {NEW}")
+    [shown] = await ok(world, CARL, "!show M-2")
+    assert "Answers: 1 not answered yet" in shown.body, shown.body
+    await ok(world, NEW, "!rsvp M-2 maybe -- first week in post")
+    [shown] = await ok(world, CARL, "!show M-2")
+    assert "Answers: 1 tentative" in shown.body, shown.body
+
+
+async def test_handed_over_from_a_room_the_leaving_person_also_gets_it_in_full(
+    world: BotCore,
+) -> None:
+    sent = await ok(world, OLD, f"!dir handover {OLD} {NEW}", ROOM)
+    [reply] = [m for m in sent if m.room_id == ROOM]
+    assert "(RESTRICTED: not shown here; ask me in a direct chat)" in reply.body
+    [summary] = to(sent, OLD)
+    assert "LR-3 — requester: Convoy route (not releasable to them)" in summary.body
