@@ -149,10 +149,8 @@ class Registry:
                     names=names,
                 )
             )
-            raise UserError(
-                what,
-                example=subs[0].example_at(now, self.prefix),
-            )
+            examples = [s.example_at(now, self.prefix) for s in subs]
+            raise UserError(what, example=examples[_simplest(subs, examples)])
         if spec is None:
             raise UserError(
                 _("Unknown command {command}.", command=self.prefix + shorten(verb))
@@ -218,3 +216,17 @@ class Registry:
 def _shown(text: str) -> str:
     """A declared text (summary, N_()-marked) in the reader's language; '' stays ''."""
     return _(text) if text else text
+
+
+def _simplest(subs: list[CommandSpec], examples: list[str]) -> int:
+    """Which subcommand's example a group shows: the one that asks least of the reader
+    (fewest required arguments, then the shortest example), so that copying it does no
+    harm and needs nothing they may not have (`!dir list`, not a hand-over)."""
+
+    def asks(i: int) -> tuple[int, int, int]:
+        spec = subs[i]
+        required = sum(1 for p in spec.params if not p.optional)
+        body = int(spec.body is not None and not spec.body.optional)
+        return required + body, len(examples[i]), i
+
+    return min(range(len(subs)), key=asks)

@@ -67,6 +67,23 @@ def test_missing_subcommand_lists_the_choices(reg: Registry) -> None:
     assert "demo needs a subcommand. Choose one of: add." in err.value.text()
 
 
+def test_a_group_shows_the_example_that_asks_least_of_the_reader() -> None:
+    """`!dir` alone showed the hand-over's example (first by name), which moves a desk when
+    copied; the group's example is the subcommand with the fewest required arguments."""
+    from commands import build_registry
+
+    registry = build_registry("!")
+    shown = {}
+    for group in ("dir", "actions", "summit", "trust"):
+        with pytest.raises(UserError) as err:
+            registry.parse(f"!{group} bogus", NOW)
+        shown[group] = err.value.text().rsplit("Example: ", 1)[1]
+    assert shown["dir"] == "!dir list", shown
+    assert not shown["actions"].startswith(("!actions import", "!actions add")), shown
+    assert shown["summit"].startswith("!summit list"), shown
+    assert all(registry.parse(example, NOW) for example in shown.values())
+
+
 def test_unknown_command_and_unclosed_quote(reg: Registry) -> None:
     with pytest.raises(UserError, match="Unknown command !nope"):
         reg.parse("!nope", NOW)
