@@ -8,7 +8,8 @@ one of them confirmed and the person's MAC checked out, signs and records the id
 State is in memory only. A restart ends every verification: at shutdown each running one
 is cancelled (`m.timeout`), after a crash the person's Element times out by itself, and an
 event for a transaction the bot no longer knows is answered `m.unknown_transaction`
-(to-device) or ignored (DM). Nothing about a verification (emoji, numbers, keys, MACs) is
+(to-device) or ignored (DM); a request is answered once, also when a sync replays it
+after a restart (its ID is claimed in the kv table). Nothing about a verification (emoji, numbers, keys, MACs) is
 logged; log lines name the `VF-n` and the person only.
 """
 
@@ -290,6 +291,17 @@ class Verifications:
         async with self.store.write() as db:
             return await next_number(db)
 
+    async def _claim(self, user_id: str, txn: str) -> int | None:
+        """A number for their request, or None if this request was seen before."""
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, '') ON CONFLICT DO NOTHING RETURNING key",
+                (f"verification_request:{user_id}:{txn}",),
+            )
+            first = await cur.fetchone() is not None
+            await cur.close()
+            return await next_number(db) if first else None
+
     def _new(
         self, number: int, user_id: str, txn: str, *, in_room: bool, we_requested: bool
     ) -> Verification:
@@ -308,7 +320,9 @@ class Verifications:
         """A request from the person's Element: answer ready, or refuse with a cancel."""
         if not isinstance(device, str) or not device or txn in self.running:
             return
-        number = await self._number()
+        number = await self._claim(user_id, txn)
+        if number is None:
+            return  # answered before (a sync replayed after a restart): never twice
         v = self._new(number, user_id, txn, in_room=room_id is not None, we_requested=False)
         if room_id is not None:
             self._rooms[txn] = room_id
