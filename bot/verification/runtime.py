@@ -9,8 +9,8 @@ State is in memory only. A restart ends every verification: at shutdown each run
 is cancelled (`m.timeout`), after a crash the person's Element times out by itself, and an
 event for a transaction the bot no longer knows is answered `m.unknown_transaction`
 (to-device) or ignored (DM); a request is answered once, also when a sync replays it
-after a restart (its ID is claimed in the kv table). Nothing about a verification (emoji, numbers, keys, MACs) is
-logged; log lines name the `VF-n` and the person only.
+after a restart (its ID is claimed in the kv table). Nothing about a verification
+(emoji, numbers, keys, MACs) is logged; log lines name the `VF-n` and the person only.
 """
 
 from __future__ import annotations
@@ -151,7 +151,10 @@ class Verifications:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except Exception as exc:  # a store hiccup: the next sweep tries again
+                log.warning("verification sweep failed (%s)", type(exc).__name__)
 
     async def sweep(self) -> None:
         """Cancel what ran longer than the spec's 10 minutes (`m.timeout`)."""
@@ -181,6 +184,8 @@ class Verifications:
             return Decision.UNKNOWN
         if admin not in self._asked.get(number, set()) or admin == v.user_id:
             return Decision.NOT_ASKED
+        if number in self._confirmed_by:
+            return Decision.UNKNOWN  # another admin answered first
         if not v.awaiting_admin:
             return Decision.NOT_YET
         self._confirmed_by[number] = admin
@@ -441,6 +446,8 @@ class Verifications:
             self.running.pop(v.transaction_id, None)
             self._rooms.pop(v.transaction_id, None)
             self._asked_devices.pop(v.transaction_id, None)
+            for done in (self._asked, self._by, self._confirmed_by):
+                done.pop(v.number, None)
             self.finished.set()
 
     async def _send(self, v: Verification, send: Send) -> None:
@@ -490,8 +497,9 @@ class Verifications:
             log.warning(
                 "%s: no verified admin to compare the emoji; cancelled", telling.label(v.number)
             )
+            # Told once, with how to get out of it (not also "cancelled" by _cancelled).
+            told = [self._by.pop(v.number)] if v.number in self._by else list(self.settings.admins)
             await self._apply(v, v.cancel(USER, "No verified admin can compare the emoji"))
-            told = [self._by[v.number]] if v.number in self._by else list(self.settings.admins)
             await self._tell(told, lambda _a: telling.no_admin_text(v.number, v.user_id))
             return
         self._asked[v.number] = set(admins)

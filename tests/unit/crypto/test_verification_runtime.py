@@ -332,6 +332,7 @@ async def test_only_verified_admins_are_shown_the_emoji_and_may_answer(world: An
     await pump(world, theirs, theirs.confirm())
     assert sent(world, "mac") == []
     assert await world.v.decide(1, ADMIN, confirm=True) is Decision.DONE
+    assert await world.v.decide(1, ADMIN, confirm=False) is Decision.UNKNOWN  # answered
     await asyncio.gather(*world.v._tasks)  # the confirm runs after the command's transaction
     await pump(world, theirs, [])
     assert len(sent(world, "mac")) == 1 and len(sent(world, "done")) == 1
