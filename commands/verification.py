@@ -61,18 +61,29 @@ async def verify(ctx: Context, *, user: str) -> None:
     verifier = _verifier(ctx)
     if user == ctx.sender:
         raise UserError(
-            _("You cannot verify yourself: another verified admin (or the operator) must.")
+            _(
+                "You cannot verify yourself. Ask an admin whose identity is verified (or the "
+                "operator, at the bot's console) to verify you."
+            )
         )
     if not ctx.settings.is_allowed(user):
-        raise UserError(_("{user} may not use this bot.", user=user))
-    running = verifier.pending_with(user)
-    if running is not None:
         raise UserError(
             _(
-                "A verification with {user} is already running ({id}); wait for it or "
-                "reject it first.",
+                "{user} may not use this bot. Ask the operator to add them to the allow-list "
+                "first.",
+                user=user,
+            )
+        )
+    running = verifier.pending_with(user)
+    if running is not None:
+        reject = f"{ctx.prefix}verify reject {label(running)}"
+        raise UserError(
+            _(
+                "A verification with {user} is already running ({id}); wait for it, or "
+                "reject it first with `{command}`.",
                 user=user,
                 id=label(running),
+                command=reject,
             )
         )
     number = await next_number(ctx.db)
@@ -92,8 +103,17 @@ async def verify(ctx: Context, *, user: str) -> None:
 async def _decide(ctx: Context, number: int, *, confirm: bool) -> None:
     verifier = _verifier(ctx)
     oid = f"{KIND}-{number}"
+    answer = f"{ctx.prefix}verify {'confirm' if confirm else 'reject'} {oid}"
+    start = f"{ctx.prefix}verify @person:example.org"
     if not await _in_own_dm(ctx):
-        raise UserError(_("Answer {id} in your direct chat with me, not in a shared room.", id=oid))
+        raise UserError(
+            _(
+                "Answer {id} in your direct chat with me, not in a shared room: send `{command}` "
+                "there.",
+                id=oid,
+                command=answer,
+            )
+        )
     if not await is_verified_admin(ctx.db, ctx.sender, ctx.settings):
         raise UserError(
             _(
@@ -104,9 +124,23 @@ async def _decide(ctx: Context, number: int, *, confirm: bool) -> None:
         )
     decision = await verifier.decide(number, ctx.sender, confirm=confirm)
     if decision is Decision.UNKNOWN:
-        raise UserError(_("{id} is not a verification waiting for an answer.", id=oid))
+        raise UserError(
+            _(
+                "{id} is not a verification waiting for an answer (it has ended, or another "
+                "admin answered it). To start a new one, send `{command}`.",
+                id=oid,
+                command=start,
+            )
+        )
     if decision is Decision.NOT_YET:
-        raise UserError(_("{id} has no emoji to compare yet.", id=oid))
+        raise UserError(
+            _(
+                "{id} has no emoji to compare yet; they come in a message of their own. Then "
+                "send `{command}`.",
+                id=oid,
+                command=answer,
+            )
+        )
     if decision is Decision.NOT_ASKED:
         raise UserError(
             _(
