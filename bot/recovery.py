@@ -251,7 +251,10 @@ async def read_ledger(
     if not isinstance(rooms, JoinedRoomsResponse):
         raise RuntimeError(f"cannot list the bot's rooms ({getattr(rooms, 'status_code', rooms)})")
     messages = json.dumps(
-        {"types": ["m.room.encrypted", "m.room.message", "m.reaction"], "lazy_load_members": True}
+        {
+            "types": ["m.room.encrypted", "m.room.message", "m.reaction", "m.room.redaction"],
+            "lazy_load_members": True,
+        }
     )
     for room_id in rooms.rooms:
         token: str | None = None

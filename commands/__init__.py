@@ -16,6 +16,8 @@ from commands.actions import summit_views, summits
 from commands.brief import chat as brief_chat
 from commands.brief import jobs as brief_jobs
 from commands.directory import chat as directory
+from commands.directory import handover_chat as directory_handover
+from commands.directory import handover_views as directory_handovers
 from commands.liaison import creating as liaison_creating
 from commands.liaison import jobs as liaison_jobs
 from commands.liaison import moves as liaison_moves
@@ -33,6 +35,8 @@ MODULES: tuple[ModuleType, ...] = (
     trust,
     verification,
     directory,
+    directory_handover,
+    directory_handovers,
     summits,
     summit_views,
     actions_creating,

@@ -116,8 +116,9 @@ async def note_once(
     if about is not None and about.kind == "LR" and str(about) == obj:
         step, text = history
         await db.execute(
-            "INSERT INTO history (object, at, actor, action, new, detail) "
-            "SELECT ?, ?, 'bot', ?, status, ? FROM liaison_requests WHERE id = ?",
+            "INSERT INTO history (object, at, actor, action, new, detail, marking) "
+            "SELECT ?, ?, 'bot', ?, status, ?, COALESCE(marking, '') FROM liaison_requests "
+            "WHERE id = ?",
             (obj, now_iso, step, text, about.number),
         )
     return True

@@ -5,16 +5,20 @@ A year-old request can hold hundreds of 32,000-character replies; shown whole, o
 cost seconds of CPU and a hundred and sixty events. A page reads PAGE_SIZE rows by index
 (history_object: object, id) and shows at most ENTRY_CHARS of each entry's words, so the
 cost of !show no longer grows with what has accumulated.
+
+Only the entries the reader may see are counted and paged (each kept the marking in force
+when it was written: commands/markings/entries.py); how many others there are is said once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosqlite
 
 from commands.errors import UserError
-from commands.history import Entry
+from commands.history import COLUMNS, Entry
 from commands.i18n import N_, _, ngettext
 from commands.ids import ObjectId
 from commands.registry import Option
@@ -47,14 +51,29 @@ class Page:
     obj: ObjectId
     entries: list[Entry]  # oldest first, as read
     number: int
-    total: int
+    total: int  # entries this reader may see
+    hidden: int = 0  # entries written under a marking that does not cover this reader
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
 
     def hint(self, prefix: str) -> str | None:
-        """Where these entries sit in the whole history, and the command for older ones."""
+        """Entries not shown for their marking, where these sit in the whole history, and
+        the command for older ones."""
+        withheld = (
+            ngettext(
+                "{n} history entry is not shown here (its marking).",
+                "{n} history entries are not shown here (their marking).",
+                self.hidden,
+            )
+            if self.hidden
+            else None
+        )
+        where = self._where(prefix)
+        return " ".join(t for t in (where, withheld) if t) or None
+
+    def _where(self, prefix: str) -> str | None:
         if self.total <= PAGE_SIZE:
             return None
         last = self.total - (self.number - 1) * PAGE_SIZE
@@ -73,12 +92,26 @@ class Page:
         return where + " " + _("Older entries: {command}", command=older)
 
 
-async def page_of(db: aiosqlite.Connection, obj: ObjectId, number: int, prefix: str) -> Page:
-    """Page `number` of the object's history (1 = the latest entries), oldest first."""
-    async with db.execute("SELECT COUNT(*) FROM history WHERE object = ?", (str(obj),)) as cur:
-        row = await cur.fetchone()
-    total = int(row[0]) if row else 0
-    page = Page(obj, [], number, total)
+async def page_of(
+    db: aiosqlite.Connection,
+    obj: ObjectId,
+    number: int,
+    prefix: str,
+    shown: Callable[[str | None], bool],
+) -> Page:
+    """Page `number` (1 = the latest entries, oldest first) of the entries of the object's
+    history that `shown` lets this reader see (it is asked once per marking)."""
+    async with db.execute(
+        "SELECT id, marking FROM history WHERE object = ? ORDER BY id", (str(obj),)
+    ) as cur:
+        rows = list(await cur.fetchall())
+    verdicts: dict[str | None, bool] = {}
+    for _id, marking in rows:
+        if marking not in verdicts:
+            verdicts[marking] = shown(marking)
+    visible = [int(row_id) for row_id, marking in rows if verdicts[marking]]
+    total = len(visible)
+    page = Page(obj, [], number, total, len(rows) - total)
     if number > page.pages:
         raise UserError(
             ngettext(
@@ -89,13 +122,15 @@ async def page_of(db: aiosqlite.Connection, obj: ObjectId, number: int, prefix: 
             ),
             example=f"{prefix}show {obj} page={page.pages}",
         )
+    ids = visible[max(0, total - number * PAGE_SIZE) : total - (number - 1) * PAGE_SIZE]
+    if not ids:
+        return page
     async with db.execute(
-        "SELECT at, actor, action, old, new, detail, event_id FROM history WHERE object = ? "
-        "ORDER BY id DESC LIMIT ? OFFSET ?",
-        (str(obj), PAGE_SIZE, (number - 1) * PAGE_SIZE),
+        f"SELECT {COLUMNS} FROM history WHERE id IN ({', '.join('?' * len(ids))}) ORDER BY id",
+        ids,
     ) as cur:
-        rows = await cur.fetchall()
-    return Page(obj, [Entry.from_row(r) for r in reversed(list(rows))], number, total)
+        entries = [Entry.from_row(r) for r in await cur.fetchall()]
+    return Page(obj, entries, number, total, page.hidden)
 
 
 def clipped(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The one object ID: a kind and a number (LR-3, A-7, S-1, M-2, V-4, R-9).
+"""The one object ID: a kind and a number (LR-3, A-7, S-1, M-2, V-4, R-9, H-2).
 
 Every command parameter, job reference, audit and history row, and `@handles` declaration
 names an object this way; there is one parser and one `str()`. A post code may never look
@@ -22,9 +22,19 @@ KINDS: dict[str, str] = {
     "V": "visit",
     "M": "meeting",
     "R": "reminder",
+    "H": "hand-over",
     "VF": "verification",
 }
-_EXAMPLE = {"LR": "LR-3", "S": "S-1", "A": "A-7", "V": "V-2", "M": "M-3", "R": "R-5", "VF": "VF-3"}
+_EXAMPLE = {
+    "LR": "LR-3",
+    "S": "S-1",
+    "A": "A-7",
+    "V": "V-2",
+    "M": "M-3",
+    "R": "R-5",
+    "H": "H-2",
+    "VF": "VF-3",
+}
 # One whole sentence per kind: the article and the noun's gender differ by language.
 _NOT_OF_KIND = {
     "LR": N_("{text!r} is not a request ID like {example}"),
@@ -33,6 +43,7 @@ _NOT_OF_KIND = {
     "V": N_("{text!r} is not a visit ID like {example}"),
     "M": N_("{text!r} is not a meeting ID like {example}"),
     "R": N_("{text!r} is not a reminder ID like {example}"),
+    "H": N_("{text!r} is not a hand-over ID like {example}"),
     "VF": N_("{text!r} is not a verification ID like {example}"),
 }
 

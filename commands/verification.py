@@ -60,30 +60,32 @@ async def _in_own_dm(ctx: Context) -> bool:
 async def verify(ctx: Context, *, user: str) -> None:
     verifier = _verifier(ctx)
     if user == ctx.sender:
+        again, console = ctx.prefix + "verify " + user, "attache-bot verify " + user
         raise UserError(
             _(
-                "You cannot verify yourself. Ask an admin whose identity is verified (or the "
-                "operator, at the bot's console) to verify you."
+                "You cannot verify yourself: ask another verified admin to send {command} "
+                "(or the operator to run {console} at the bot's console).",
+                command=again,
+                console=console,
             )
         )
     if not ctx.settings.is_allowed(user):
         raise UserError(
             _(
-                "{user} may not use this bot. Ask the operator to add them to the allow-list "
-                "first.",
+                "{user} may not use this bot, so there is nothing to verify. Ask the "
+                "operator to add them to the allow-list (allowed_users) first.",
                 user=user,
             )
         )
     running = verifier.pending_with(user)
     if running is not None:
-        reject = f"{ctx.prefix}verify reject {label(running)}"
         raise UserError(
             _(
-                "A verification with {user} is already running ({id}); wait for it, or "
-                "reject it first with `{command}`.",
+                "A verification with {user} is already running ({id}); wait for it or "
+                "reject it first: {command}",
                 user=user,
                 id=label(running),
-                command=reject,
+                command=ctx.prefix + "verify reject " + label(running),
             )
         )
     number = await next_number(ctx.db)
@@ -103,15 +105,13 @@ async def verify(ctx: Context, *, user: str) -> None:
 async def _decide(ctx: Context, number: int, *, confirm: bool) -> None:
     verifier = _verifier(ctx)
     oid = f"{KIND}-{number}"
-    answer = f"{ctx.prefix}verify {'confirm' if confirm else 'reject'} {oid}"
-    start = f"{ctx.prefix}verify @person:example.org"
     if not await _in_own_dm(ctx):
         raise UserError(
             _(
-                "Answer {id} in your direct chat with me, not in a shared room: send `{command}` "
+                "Answer {id} in your direct chat with me, not in a shared room: send {command} "
                 "there.",
                 id=oid,
-                command=answer,
+                command=ctx.prefix + ("verify confirm " if confirm else "verify reject ") + oid,
             )
         )
     if not await is_verified_admin(ctx.db, ctx.sender, ctx.settings):
@@ -126,21 +126,14 @@ async def _decide(ctx: Context, number: int, *, confirm: bool) -> None:
     if decision is Decision.UNKNOWN:
         raise UserError(
             _(
-                "{id} is not a verification waiting for an answer (it has ended, or another "
-                "admin answered it). To start a new one, send `{command}`.",
+                "{id} is not a verification waiting for an answer: it ended, or never began. "
+                "To start a new one, send {command} and the person's Matrix ID.",
                 id=oid,
-                command=start,
+                command=ctx.prefix + "verify",
             )
         )
     if decision is Decision.NOT_YET:
-        raise UserError(
-            _(
-                "{id} has no emoji to compare yet; they come in a message of their own. Then "
-                "send `{command}`.",
-                id=oid,
-                command=answer,
-            )
-        )
+        raise UserError(_("{id} has no emoji to compare yet.", id=oid))
     if decision is Decision.NOT_ASKED:
         raise UserError(
             _(

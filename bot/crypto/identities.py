@@ -54,6 +54,8 @@ class Identities:
         self.metrics = metrics
         self._cache: dict[str, Cached] = {}
         self._refresh_lock = asyncio.Lock()
+        self._querying: set[str] = set()  # asked for in the /keys/query in flight
+        self._forgotten_meanwhile: set[str] = set()  # ... and forgotten while it was
         self._http: aiohttp.ClientSession | None = None
 
     def open(self) -> None:
@@ -70,6 +72,8 @@ class Identities:
     def forget(self, user_ids: list[str]) -> None:
         for user_id in user_ids:
             self._cache.pop(user_id, None)
+            if user_id in self._querying:  # its answer predates the change: not cached
+                self._forgotten_meanwhile.add(user_id)
 
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
         """(pinned master key, pending changed key) — configured pins win over the store.
@@ -114,35 +118,57 @@ class Identities:
     async def evaluate(self, user_id: str, *, max_age: float | None = None) -> Cached:
         """This person's verdict, from a cache refreshed every minute (or older than
         max_age seconds)."""
-        await self.refresh([user_id], max_age=max_age)
-        return self._cache[user_id]
+        return (await self.refresh([user_id], max_age=max_age))[user_id]
 
-    async def refresh(self, user_ids: list[str], *, max_age: float | None = None) -> None:
-        """Re-query, in one /keys/query, everyone whose verdict is stale or whose pin moved."""
+    async def refresh(
+        self, user_ids: list[str], *, max_age: float | None = None
+    ) -> dict[str, Cached]:
+        """Everyone's verdict, re-querying in one /keys/query those whose verdict is stale
+        or whose pin moved.
+
+        Judge by the verdicts returned, never by the cache read back afterwards: the sync
+        loop forgets people (`forget`, on a device-list change) at any await here, and a
+        fresh verdict evicted while someone else was being queried was once read back as
+        none, so bot/crypto/room_keys.py blacklisted an allow-listed device for one send.
+        A verdict fetched before such a change is returned (as if the change had come a
+        moment later) but not cached, so the next refresh asks again.
+        """
         limit = CACHE_SECONDS if max_age is None else max_age
         async with self._refresh_lock:
             pins = await self._pins(list(dict.fromkeys(user_ids)))
             now = time.monotonic()
-            stale = [
-                u
-                for u, pin in pins.items()
-                if (cached := self._cache.get(u)) is None
-                or now - cached.at >= limit
-                or cached.trust.pinned_master_key != pin
-            ]
+            verdicts: dict[str, Cached] = {}
+            stale: list[str] = []
+            for u, pin in pins.items():
+                cached = self._cache.get(u)
+                if (
+                    cached is None
+                    or now - cached.at >= limit
+                    or cached.trust.pinned_master_key != pin
+                ):
+                    stale.append(u)
+                else:
+                    verdicts[u] = cached
             if not stale:
-                return
+                return verdicts
             assert self._http is not None and self.client.access_token
             api = HomeserverKeysAPI(self._http, self.settings.homeserver, self.client.access_token)
-            query = await api.keys_query(stale)
-            for user_id in stale:
-                pin = pins[user_id]
-                trust = evaluate_user(user_id, query, pin)
-                await self._record(user_id, pin, trust)
-                pinned_now, _pending = await self._pin(user_id)
-                if pinned_now != pin:  # pinned on first sight just now
-                    trust = evaluate_user(user_id, query, pinned_now)
-                self._cache[user_id] = Cached(trust, query, time.monotonic())
+            self._querying, self._forgotten_meanwhile = set(stale), set()
+            try:
+                query = await api.keys_query(stale)
+                for user_id in stale:
+                    pin = pins[user_id]
+                    trust = evaluate_user(user_id, query, pin)
+                    await self._record(user_id, pin, trust)
+                    pinned_now, _pending = await self._pin(user_id)
+                    if pinned_now != pin:  # pinned on first sight just now
+                        trust = evaluate_user(user_id, query, pinned_now)
+                    verdicts[user_id] = Cached(trust, query, time.monotonic())
+                    if user_id not in self._forgotten_meanwhile:
+                        self._cache[user_id] = verdicts[user_id]
+            finally:
+                self._querying, self._forgotten_meanwhile = set(), set()
+            return verdicts
 
     async def _record(self, user_id: str, pin: str | None, trust: UserTrust) -> None:
         """Pin on first sight (tofu); note a changed identity once and tell the admins."""

@@ -50,15 +50,12 @@ class RoomKeys:
             return
         rotate = False
         members = list(room.users)
-        try:
-            # One query for everyone stale; outsiders are never queried, so never pinned.
-            await self.identities.refresh(
-                [u for u in members if u == self.client.user_id or self.settings.is_allowed(u)]
-            )
-        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("cannot refresh device trust for %s (%s)", room_id, exc)
+        verdicts = await self._verdicts(
+            room_id,
+            [u for u in members if u == self.client.user_id or self.settings.is_allowed(u)],
+        )
         for user_id in members:
-            entry = self.identities.cached(user_id)
+            entry = verdicts.get(user_id)
             devices = list(self.client.device_store.active_user_devices(user_id))
             trusted: set[str] = set()
             outsider = user_id != self.client.user_id and not self.settings.is_allowed(user_id)
@@ -89,6 +86,26 @@ class RoomKeys:
         if rotate:
             # A session shared before a device was blacklisted must not be used again.
             self.client.invalidate_outbound_session(room_id)
+
+    async def _verdicts(self, room_id: str, allowed: list[str]) -> dict[str, Cached]:
+        """The verdict on each allow-listed member, as this refresh found it (one query for
+        everyone stale; outsiders are never queried, so never pinned).
+
+        If the query fails, the last verdicts stand; someone with none yet (after a restart
+        the cache is empty) fails the send, which the outbox retries: blacklisting them
+        would send a message they can never read and rotate the room's session twice.
+        """
+        try:
+            return await self.identities.refresh(allowed)
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
+            last = {u: c for u in allowed if (c := self.identities.cached(u)) is not None}
+            if len(last) < len(allowed):
+                log.warning(
+                    "cannot judge device trust for %s yet (%s); sending later", room_id, exc
+                )
+                raise
+            log.warning("cannot refresh device trust for %s (%s)", room_id, exc)
+            return last
 
     async def _tell_outsider(self, room_id: str, user_id: str) -> None:
         """Admins hear once per room and person that someone outside the allow-list is in

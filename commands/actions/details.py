@@ -10,8 +10,9 @@ from commands.actions.model import shown_status
 from commands.actions.store import owner_label
 from commands.context import Context
 from commands.history_page import clipped, page_of
-from commands.i18n import _
+from commands.i18n import _, pgettext
 from commands.ids import ObjectId
+from commands.markings.entries import entry_filter
 from commands.registry import handles
 from commands.render import Rendered, esc, person
 from commands.time import Due, show_due
@@ -32,7 +33,8 @@ async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         (_("marking"), item.marking.shown() if item.marking else "-"),
     ]
     entries = []
-    shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix)
+    readable = await entry_filter(ctx, item.marking)
+    shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix, readable)
     for h in shown.entries:
         when = _local(h.at, zone)
         change = (
@@ -89,6 +91,8 @@ def history_word(action: str) -> str:
         "due": _("due"),
         "owner": _("owner"),
         "marking": _("marking"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return words.get(action, action)
 

@@ -24,6 +24,7 @@ from commands.errors import UserError
 from commands.examples import day
 from commands.i18n import N_, SOURCE, _, language
 from commands.ids import ObjectId
+from commands.markings.entries import remarked
 from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy, marking_example
 from commands.markings.routing import remark_messages
@@ -101,9 +102,20 @@ async def apply_edit(
     await ctx.db.execute(
         f"UPDATE action_items SET {sets} WHERE id = ?", (*updates.values(), item.id)
     )
+    now_marked = Marking.from_column(updates["marking"]) if "marking" in updates else item.marking
+    under = remarked(ctx, item.marking, now_marked)
     for field, old, new in log:
         await add_history(
-            ctx.db, item.id, ctx.sender, ctx.now, field, old, new, comment, event_id_of(ctx)
+            ctx.db,
+            item.id,
+            ctx.sender,
+            ctx.now,
+            field,
+            old,
+            new,
+            comment,
+            event_id_of(ctx),
+            marking=under,
         )
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None

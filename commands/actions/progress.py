@@ -84,6 +84,7 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
         status,
         comment,
         event_id_of(ctx),
+        marking=item.marking,
     )
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None
@@ -158,7 +159,16 @@ async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
         )
     text = comment.strip()
     await add_history(
-        ctx.db, found.id, ctx.sender, ctx.now, "comment", None, None, text, event_id_of(ctx)
+        ctx.db,
+        found.id,
+        ctx.sender,
+        ctx.now,
+        "comment",
+        None,
+        None,
+        text,
+        event_id_of(ctx),
+        marking=found.marking,
     )
     await ctx.db.execute(
         "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), found.id)

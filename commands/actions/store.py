@@ -25,6 +25,7 @@ from commands.directory.service import (
 from commands.errors import UserError
 from commands.i18n import _
 from commands.ids import ObjectId
+from commands.markings.entries import written_under
 from commands.markings.model.marking import Marking
 from commands.render import person
 from commands.time import Due, show_due
@@ -175,6 +176,18 @@ async def get_item(db: aiosqlite.Connection, number: int) -> Item | None:
     return Item.from_row(row) if row else None
 
 
+async def active_items_owned_by(db: aiosqlite.Connection, user_id: str) -> list[Item]:
+    """The items this person owns by name (not through a post) that are still to do."""
+    states = sorted(ACTIVE)
+    marks = ",".join("?" * len(states))
+    async with db.execute(
+        f"SELECT * FROM action_items WHERE owner_kind = 'person' AND owner = ? "
+        f"AND status IN ({marks}) ORDER BY id",
+        (user_id, *states),
+    ) as cur:
+        return [Item.from_row(r) for r in await cur.fetchall()]
+
+
 async def insert_item(
     db: aiosqlite.Connection,
     summit_id: int,
@@ -214,7 +227,7 @@ async def insert_item(
     await cur.close()
     assert row is not None
     number = int(row[0])
-    await add_history(db, number, actor, now, step, None, "open", None, event_id)
+    await add_history(db, number, actor, now, step, None, "open", None, event_id, marking=marking)
     return number
 
 
@@ -228,8 +241,11 @@ async def add_history(
     new: str | None,
     comment: str | None,
     event_id: str | None,
+    *,
+    marking: Marking | None,
 ) -> None:
-    """One step of an item's story, in the shared history (commands.history)."""
+    """One step of an item's story, in the shared history (commands.history), written under
+    `marking` (the item's, or the stricter of two for a re-marking)."""
     await history.record(
         db,
         ObjectId("A", item_id),
@@ -240,6 +256,7 @@ async def add_history(
         new=new,
         detail=comment,
         event_id=event_id,
+        marking=written_under(marking),
     )
 
 

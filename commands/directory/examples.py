@@ -113,6 +113,7 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
 # markings that must be released to them (its own, and its summit's for an item). The
 # parameters are named by `_Asks`: the reader (`sender`), the room the example is shown in
 # (`room`: a summit is seen from its room) and whether the reader is the secretariat.
+# A hand-over carries no marking: the reader's own not yet undone, for !dir handover undo.
 @dataclass(frozen=True)
 class _Asks:
     sql: str
@@ -197,6 +198,9 @@ _ACTS_ON: dict[tuple[str, str], _Asks] = {
     ("actions import", "S"): _OPEN_SUMMITS,
     ("summit edit", "S"): _OPEN_SUMMITS,
     ("summit close", "S"): _OPEN_SUMMITS,
+    ("dir handover", "H"): _Asks(
+        "SELECT id, NULL FROM handovers WHERE actor = ? AND undone_at IS NULL ORDER BY id DESC"
+    ),
 }
 # Where the reader finds their objects of a kind, when an example has none to name.
 _LISTED_BY = {
@@ -206,18 +210,20 @@ _LISTED_BY = {
     "R": "agenda",
     "S": "summit list",
     "A": "actions list",
+    "H": "dir handovers",
 }
-_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVR])-(\d+)\b")
+_OBJECT = re.compile(r"(?<![\w-])(LR|[SAMVRH])-(\d+)\b")
 _VERB = re.compile(r"^\W(\w+)(?: (\w+))?")  # after the prefix
 
 
-async def _their_object(ctx: Context, verb: str, kind: str) -> int | None:
-    """The newest object of `kind` the reader may send `verb` about and may see."""
+async def _their_object(ctx: Context, verb: str, kind: str, named: int | None) -> int | None:
+    """The newest object of `kind` the reader may send `verb` about and may see; `named`
+    first, if it is one (the object the reader's own command was about)."""
     asks = _ACTS_ON[(verb, kind)]
     secretariat = ctx.person is not None and ctx.person.has_role("secretariat")
     known = {"sender": ctx.sender, "room": ctx.room_id or "", "secretariat": int(secretariat)}
     async with ctx.db.execute(asks.sql, tuple(known[p] for p in asks.params)) as cur:
-        rows = list(await cur.fetchall())
+        rows = sorted(await cur.fetchall(), key=lambda row: int(row[0]) != named)  # stable
     for number, *markings in rows:
         if await released_to_sender(ctx, [Marking.from_column(m) for m in markings]):
             return int(number)
@@ -241,7 +247,12 @@ async def _fitted_objects(ctx: Context, example: str) -> tuple[str | None, str |
         verb = next((v for v in verbs if (v, kind) in _ACTS_ON), None)
         if verb is None:
             continue
-        number = await _their_object(ctx, verb, kind)
+        # The object the reader's own command named stays, if they may act on it: a
+        # refusal's example about that very object (`!edit A-1 owner=…`).
+        own = ctx.incoming is not None and re.search(
+            rf"(?<![\w-]){match[0]}\b", ctx.incoming.body, re.IGNORECASE
+        )
+        number = await _their_object(ctx, verb, kind, int(match[2]) if own else None)
         if number is None:
             return None, _LISTED_BY[kind]
         example = re.sub(rf"(?<![\w-]){match[0]}\b", f"{kind}-{number}", example, count=1)

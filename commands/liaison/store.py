@@ -15,8 +15,9 @@ from commands.directory.service import find_post, post_members
 from commands.errors import NotFound
 from commands.i18n import _
 from commands.ids import ObjectId
-from commands.liaison.model import Side
+from commands.liaison.model import ACTIVE, Side
 from commands.markings.access import resolve
+from commands.markings.entries import written_under
 from commands.markings.model.marking import Marking
 from commands.readers import zones_of
 from commands.render import person
@@ -141,6 +142,22 @@ async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
     )
 
 
+async def active_requests_of(db: aiosqlite.Connection, user_id: str) -> list[Request]:
+    """Every request still under way that this person made or must answer, oldest first
+    (a hand-over moves them to a successor)."""
+    states = sorted(ACTIVE)
+    marks = ",".join("?" * len(states))
+    async with db.execute(
+        f"SELECT id FROM liaison_requests WHERE requester = ? AND status IN ({marks}) "
+        f"UNION SELECT r.id FROM liaison_requests r JOIN liaison_addressees a "
+        f"ON a.request_id = r.id WHERE a.user_id = ? AND r.status IN ({marks}) ORDER BY 1",
+        (user_id, *states, user_id, *states),
+    ) as cur:
+        numbers = [int(r[0]) for r in await cur.fetchall()]
+    found = [await load_request(db, n) for n in numbers]
+    return [r for r in found if r is not None]
+
+
 async def visible_request(ctx: Context, number: int) -> Request:
     """The request if the reader is a party or an admin and it is released to them;
     otherwise it does not exist for them."""
@@ -192,7 +209,14 @@ async def record_step(
     """
     actor = ctx.person.user_id if ctx.person else "bot"
     await history.record(
-        ctx.db, ObjectId("LR", req.id), ctx.now, actor, action, new=status, detail=detail
+        ctx.db,
+        ObjectId("LR", req.id),
+        ctx.now,
+        actor,
+        action,
+        new=status,
+        detail=detail,
+        marking=written_under(req.marking),
     )
     await ctx.audit(f"lr.{action}", req.label, audit or status)
 

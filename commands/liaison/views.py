@@ -21,6 +21,7 @@ from commands.liaison.store import (
     visible_request,
     zone_of,
 )
+from commands.markings.entries import entry_filter
 from commands.markings.model.reasons import REASONS
 from commands.markings.store import reader_here, withheld_cell
 from commands.registry import Option, Param, command, handles
@@ -44,6 +45,8 @@ def _action_name(action: str) -> str:
         "overdue": pgettext("history", "overdue"),
         "withheld": pgettext("history", "withheld"),
         "undeliverable": pgettext("history", "undeliverable"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return names.get(action, action)
 
@@ -109,7 +112,8 @@ async def _history_lines(
     ctx: Context, req: Request, zone: ZoneInfo, page: int
 ) -> tuple[list[str], str | None]:
     """One page of the request's history, and where it sits in the whole (or None)."""
-    shown = await page_of(ctx.db, ObjectId("LR", req.id), page, ctx.prefix)
+    readable = await entry_filter(ctx, req.marking)
+    shown = await page_of(ctx.db, ObjectId("LR", req.id), page, ctx.prefix, readable)
     lines = []
     for h in shown.entries:
         line = f"{show_instant(h.at, zone)} · {h.actor} · {_action_name(h.action)} → "

@@ -7,6 +7,7 @@ from commands.directory.service import people_of
 from commands.errors import UserError
 from commands.i18n import _, language
 from commands.ids import ObjectId
+from commands.markings.entries import remarked
 from commands.markings.model.policy import marking_example
 from commands.markings.parties import refuse_uncovered
 from commands.markings.wiring import marking_for
@@ -70,7 +71,7 @@ async def cancel_scheduled(ctx: Context, oid: ObjectId, *, reason: str | None) -
     item.next_at = None
     await save_item(ctx, item)
     reason = reason or ""
-    await record_step(ctx, item, "cancel", reason)
+    await record_step(ctx, item, "cancel", reason, under=item.marking)
     ctx.reply(cancelled_notice(item, reason), **item.marked)
     if item.room_id and item.room_id != ctx.room_id:
         mentions = await people_of(ctx.db, item.participants)
@@ -156,7 +157,13 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         )
     await reschedule(ctx, item)
     await save_item(ctx, item)
-    await record_step(ctx, item, "edit", ", ".join(sorted(changes)))
+    await record_step(
+        ctx,
+        item,
+        "edit",
+        ", ".join(sorted(changes)),
+        under=remarked(ctx, old_marking, item.marking),
+    )
     moved = kind in ANSWER_KINDS and times != (item.start, item.end, item.zone, item.rrule)
     cleared = await reset_for_new_time(ctx, item) if moved else {}
     reply = updated_notice(item, ctx.person.timezone)
@@ -173,7 +180,10 @@ async def edit_scheduled(ctx: Context, oid: ObjectId, *, changes: dict[str, str]
         added = frozenset(await people_of(ctx.db, item.participants)) - had
         await tell_participants(ctx, item, "edit", invited=added, reset=cleared)
     if item.marking != old_marking:
-        await tell_remarked(ctx, item, old_marking)
+        still = await tell_remarked(ctx, item, old_marking)
+        if moved and item.participants and still:
+            # Re-marked and moved: whoever may still read it is asked again, once.
+            await tell_participants(ctx, item, "edit", reset=cleared, only=still)
 
 
 def _edit_example(prefix: str, code: str) -> str:

@@ -141,7 +141,7 @@ async def _create(ctx: Context, kind: str, draft: Draft, room_id: str | None = N
     await save_item(ctx, item)
     scheduled = await reschedule(ctx, item)
     await save_item(ctx, item)
-    await record_step(ctx, item, "create", fmt(item.start, item.zone))
+    await record_step(ctx, item, "create", fmt(item.start, item.zone), under=item.marking)
     lines = [
         _("Scheduled {code}: {title}", code=item.code, title=item.title),
         *summary_lines(item, ctx.person.timezone),

@@ -26,6 +26,7 @@ async def tell_participants(
     reason: str = "",
     invited: frozenset[str] = frozenset(),
     reset: Mapping[str, Answer] | None = None,
+    only: frozenset[str] | None = None,
 ) -> None:
     """Each participant (people, and the members of posts) is told in their own DM, in their
     own language and zone, that they are in it, that it changed, or that it is off: wherever
@@ -33,8 +34,10 @@ async def tell_participants(
 
     Of a visit or meeting, each such DM is also its invitation (commands/schedule/rsvp.py):
     a reaction on it answers; those who have no answer (or whose answer a change of time
-    cleared, `reset`) are asked for one, once, in this same message."""
+    cleared, `reset`) are asked for one, once, in this same message. `only`: just these."""
     people = [p for p in await people_of(ctx.db, item.participants) if p != ctx.sender]
+    if only is not None:
+        people = [p for p in people if p in only]
     zones = dict(zip(people, await zones_for(ctx, people), strict=True))
     asks = what != "cancel" and item.kind in ANSWER_KINDS
     answered = (await answers_for(ctx.db, [item.id])).get(item.id, {}) if asks else {}
@@ -100,10 +103,11 @@ def updated_notice(item: Item, zone: str) -> str:
     )
 
 
-async def tell_remarked(ctx: Context, item: Item, old: Marking | None) -> None:
+async def tell_remarked(ctx: Context, item: Item, old: Marking | None) -> frozenset[str]:
     """Re-check everyone who already has the item (its creator and participants): those no
     longer covered are told it was re-marked, nothing more; the newly covered get it now.
-    The item's room is checked again by the outbox with each message about it."""
+    The item's room is checked again by the outbox with each message about it. Returns
+    those who had it and still may (told nothing here)."""
     policy = Policy.from_settings(ctx.settings)
     concerned = sorted({item.creator, *await people_of(ctx.db, item.participants)} - {ctx.sender})
     people = await subjects(ctx.db, concerned)
@@ -128,3 +132,5 @@ async def tell_remarked(ctx: Context, item: Item, old: Marking | None) -> None:
     await ctx.send_each(
         [s.user_id for s in newly], releasable, origin=ctx.origin(item.code), **item.marked
     )
+    withdrawn = {m.user_id for m in told}
+    return frozenset(h.user_id for h in holders if h.user_id not in withdrawn)

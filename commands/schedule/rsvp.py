@@ -17,6 +17,7 @@ from commands.history import record
 from commands.i18n import N_, _
 from commands.ids import ObjectId
 from commands.markings.access import released_to_sender
+from commands.markings.entries import written_under
 from commands.registry import Param, command, listener
 from commands.render import person
 from commands.schedule.model import KIND_NAMES
@@ -153,6 +154,7 @@ async def _answer(
         new=state,
         detail=note or None,
         event_id=event_id,
+        marking=written_under(item.marking),
     )
     await ctx.audit(f"{KIND_NAMES[item.kind]}.rsvp", item.code, state)  # never the note
     await _tell_organiser(ctx, item, state, note)
@@ -207,6 +209,7 @@ async def reset_for_new_time(ctx: Context, item: Item) -> dict[str, Answer]:
             ctx.now,
             ctx.sender,
             HISTORY_ACTION,
+            marking=written_under(item.marking),
             new=RESET,
             detail=str(len(cleared)),
             event_id=event_id,
@@ -266,6 +269,7 @@ async def on_reaction_removed(ctx: Context, incoming: Incoming) -> bool:
         old=withdrawn[1].state,
         new=WITHDRAWN,
         event_id=incoming.event_id,
+        marking=written_under(item.marking),
     )
     await ctx.audit(f"{KIND_NAMES[item.kind]}.rsvp", item.code, WITHDRAWN)
     if item.state == "active":

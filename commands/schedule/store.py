@@ -13,6 +13,7 @@ import aiosqlite
 from commands import history
 from commands.context import Context, parse_utc, utc_iso
 from commands.ids import ObjectId
+from commands.markings.entries import written_under
 from commands.markings.model.marking import Marking
 from commands.schedule.model import KIND_NAMES, LEAD_JOB, NEXT_JOB
 from commands.time import (
@@ -200,10 +201,23 @@ async def reschedule(ctx: Context, item: Item) -> int:
     return await schedule_occurrence(ctx, item, occ, ctx.now)
 
 
-async def record_step(ctx: Context, item: Item, action: str, detail: str | None) -> None:
-    """A step in the item's history, and the same command in the audit log."""
+async def record_step(
+    ctx: Context, item: Item, action: str, detail: str | None, *, under: Marking | None
+) -> None:
+    """A step in the item's history, written under the marking `under` (the item's, or the
+    stricter of two for a re-marking: commands/markings/entries.py), and the same command
+    in the audit log."""
     actor = ctx.person.user_id if ctx.person else "bot"
     event_id = ctx.incoming.event_id if ctx.incoming else None
     oid = ObjectId(item.kind, item.number)
-    await history.record(ctx.db, oid, ctx.now, actor, action, detail=detail, event_id=event_id)
+    await history.record(
+        ctx.db,
+        oid,
+        ctx.now,
+        actor,
+        action,
+        detail=detail,
+        event_id=event_id,
+        marking=written_under(under),
+    )
     await ctx.audit(f"{KIND_NAMES[item.kind]}.{action}", item.code, detail or "")

@@ -16,6 +16,7 @@ from commands.history_page import clipped, page_of
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
+from commands.markings.entries import entry_filter
 from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.readers import zones_of
@@ -76,6 +77,8 @@ def _action(name: str) -> str:
         "create": pgettext("history action", "create"),
         "edit": pgettext("history action", "edit"),
         "cancel": pgettext("history action", "cancel"),
+        "handover": pgettext("history", "hand-over"),
+        "handover undone": pgettext("history", "hand-over undone"),
     }
     return names.get(name, name)
 
@@ -269,7 +272,7 @@ def _history_line(action: str, new: str | None, detail: str) -> str:
     if new == "reset":
         return pgettext("history action", "answers cleared: the time changed")
     text = pgettext("history action", "answered: {answer}", answer=state_name(new or ""))
-    return f"{text} {clipped(detail)}".rstrip()
+    return f"{text} — {clipped(detail)}" if detail else text
 
 
 def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
@@ -464,7 +467,8 @@ async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
             )
         )
     lines += await answer_lines(ctx, item)
-    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix)
+    shown = await entry_filter(ctx, item.marking)
+    steps = await page_of(ctx.db, ObjectId(kind, number), page, ctx.prefix, shown)
     if steps.entries:
         lines.append(_("History:"))
         for h in steps.entries:
@@ -472,6 +476,6 @@ async def show_scheduled(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
             at = fmt(h.at, ctx.person.timezone)
             step = _history_line(h.action, h.new, h.detail or "")
             lines.append(f"  {at} {who} {step}".rstrip())
-        hint = steps.hint(ctx.prefix)
-        lines += [hint] if hint else []
+    hint = steps.hint(ctx.prefix)
+    lines += [hint] if hint else []
     ctx.reply("\n".join(lines), **item.marked)

@@ -270,10 +270,6 @@ async def test_removed_level_withholds_a_csv_export(bot_factory, people) -> None
     bot.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     await bot.astart()
 
-    # One command answered after the restart first: the room key of the first marked file
-    # sent right after a restart has, in some runs, not reached Franz (an open question about
-    # key sharing after a restart, not about releasability, which is what this test checks).
-    await command(sam, room, "!ping", timeout=60)
     await command(sam, room, "!actions export S-1 csv", timeout=60)
     # An item at a level that is no longer configured is released to nobody: the export
     # leaves it out when it is made (commands/markings/access.py), and a file queued before

@@ -65,6 +65,7 @@ PROVOKE = (
     "!agenda 900",
     "!whois NOWHERE",
     "!dir show NOWHERE",
+    "!dir handover @nobody:example.org @anna:example.org",
     "!actions list status=bogus",
     "!requests bogus",
     "!trust approve nobody",

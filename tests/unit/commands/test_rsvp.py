@@ -138,6 +138,8 @@ async def test_removing_the_reaction_withdraws_the_answer(meeting: BotCore) -> N
     assert await answers(meeting) == {}
     sent = await meeting.new_messages()
     assert "Your answer to M-1 (Budget review) is withdrawn" in sent[-1].body
+    # it replies to nothing: the ledger field names what it answers, for a restore
+    assert sent[-1].content["org.attache.ledger"] == "event:$redact-bob"
     assert "withdrew their answer to M-1" in to(ALICE, sent)[0].body
     # the same redaction again (a replay, a restart): once
     assert await meeting.dispatcher.process(mine) == "duplicate"
@@ -226,7 +228,7 @@ async def test_organiser_sees_tally_and_notes_participants_their_own(meeting: Bo
     show = (await meeting.say(ALICE, "!show M-1"))[0].body
     assert "Answers: 1 accepted, 1 not answered yet" in show
     assert "✅" in show and "by video" in show
-    assert "answered: accepted by video" in show
+    assert "answered: accepted — by video" in show
     own = (await meeting.say(BOB, "!show M-1"))[0].body
     assert "Your answer: accepted" in own
     assert "by video" not in own.split("History:")[0]
@@ -350,3 +352,31 @@ async def test_an_answer_counts_once_across_a_restart(tmp_path: Path) -> None:
         assert told[0][0] == 1
     finally:
         await again.close()
+
+
+async def test_re_marked_and_moved_asks_again_whoever_may_still_read_it(tmp_path: Path) -> None:
+    core = await BotCore(
+        tmp_path,
+        marking_levels=["UNCLASSIFIED", "RESTRICTED", "CONFIDENTIAL"],
+        max_marking="CONFIDENTIAL",
+    ).open()
+    try:
+        for who, clearance in (
+            (ALICE, "CONFIDENTIAL"),
+            (BOB, "CONFIDENTIAL"),
+            (CAROL, "RESTRICTED"),
+        ):
+            await core.say("@admin:test", f"!dir person {who} nation=FRA clearance={clearance}")
+        await core.say(
+            ALICE, "!meeting tomorrow 10:00 with=@bob:test marking=RESTRICTED rel=FRA -- Review"
+        )
+        await core.say(BOB, "!rsvp M-1 yes")
+        sent = await core.say(ALICE, "!edit M-1 start=tomorrow 11:00 marking=CONFIDENTIAL")
+        assert await answers(core) == {}
+        bob = to(BOB, sent)
+        assert len(bob) == 1, [m.body for m in bob]
+        assert "changed M-1" in bob[0].body
+        assert "your answer (accepted) no longer holds" in bob[0].body
+        assert bob[0].key is not None  # his new invitation: a reaction on it answers
+    finally:
+        await core.close()

@@ -25,7 +25,7 @@ async def _request_with_long_replies(core: BotCore, replies: int) -> None:
             B, long_text(word=f"answer{number} "), room_id="!dm-b:test", thread_root=roots[B]
         )
     rows = await core.query(
-        "SELECT object, at, actor, action, old, new, detail, event_id FROM history "
+        "SELECT object, at, actor, action, old, new, detail, event_id, marking FROM history "
         "WHERE object = 'LR-1' AND action = 'reply' ORDER BY id"
     )
     assert len(rows) == 2 and len(rows[0][6]) == 32_000
@@ -34,9 +34,9 @@ async def _request_with_long_replies(core: BotCore, replies: int) -> None:
             values = list(rows[number % 2])
             values[6] = f"reply {number} " + values[6][: 32_000 - 12]
             await db.execute(
-                "INSERT INTO history (object, at, actor, action, old, new, detail, event_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values[:7], None),
+                "INSERT INTO history (object, at, actor, action, old, new, detail, event_id, "
+                "marking) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values[:7], None, values[8]),
             )
 
 

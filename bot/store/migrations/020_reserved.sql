@@ -1,2 +1,0 @@
--- Reserved for handover's 020 (merged separately); numbers have no gaps (see __init__).
--- Delete this file when the real 020 is merged.
