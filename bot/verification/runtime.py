@@ -8,8 +8,9 @@ one of them confirmed and the person's MAC checked out, signs and records the id
 State is in memory only. A restart ends every verification: at shutdown each running one
 is cancelled (`m.timeout`), after a crash the person's Element times out by itself, and an
 event for a transaction the bot no longer knows is answered `m.unknown_transaction`
-(to-device) or ignored (DM). Nothing about a verification (emoji, numbers, keys, MACs) is
-logged; log lines name the `VF-n` and the person only.
+(to-device) or ignored (DM); a request is answered once, also when a sync replays it
+after a restart (its ID is claimed in the kv table). Nothing about a verification
+(emoji, numbers, keys, MACs) is logged; log lines name the `VF-n` and the person only.
 """
 
 from __future__ import annotations
@@ -150,7 +151,10 @@ class Verifications:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except Exception as exc:  # a store hiccup: the next sweep tries again
+                log.warning("verification sweep failed (%s)", type(exc).__name__)
 
     async def sweep(self) -> None:
         """Cancel what ran longer than the spec's 10 minutes (`m.timeout`)."""
@@ -180,6 +184,8 @@ class Verifications:
             return Decision.UNKNOWN
         if admin not in self._asked.get(number, set()) or admin == v.user_id:
             return Decision.NOT_ASKED
+        if number in self._confirmed_by:
+            return Decision.UNKNOWN  # another admin answered first
         if not v.awaiting_admin:
             return Decision.NOT_YET
         self._confirmed_by[number] = admin
@@ -290,6 +296,17 @@ class Verifications:
         async with self.store.write() as db:
             return await next_number(db)
 
+    async def _claim(self, user_id: str, txn: str) -> int | None:
+        """A number for their request, or None if this request was seen before."""
+        async with self.store.write() as db:
+            cur = await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, '') ON CONFLICT DO NOTHING RETURNING key",
+                (f"verification_request:{user_id}:{txn}",),
+            )
+            first = await cur.fetchone() is not None
+            await cur.close()
+            return await next_number(db) if first else None
+
     def _new(
         self, number: int, user_id: str, txn: str, *, in_room: bool, we_requested: bool
     ) -> Verification:
@@ -308,7 +325,9 @@ class Verifications:
         """A request from the person's Element: answer ready, or refuse with a cancel."""
         if not isinstance(device, str) or not device or txn in self.running:
             return
-        number = await self._number()
+        number = await self._claim(user_id, txn)
+        if number is None:
+            return  # answered before (a sync replayed after a restart): never twice
         v = self._new(number, user_id, txn, in_room=room_id is not None, we_requested=False)
         if room_id is not None:
             self._rooms[txn] = room_id
@@ -427,6 +446,8 @@ class Verifications:
             self.running.pop(v.transaction_id, None)
             self._rooms.pop(v.transaction_id, None)
             self._asked_devices.pop(v.transaction_id, None)
+            for done in (self._asked, self._by, self._confirmed_by):
+                done.pop(v.number, None)
             self.finished.set()
 
     async def _send(self, v: Verification, send: Send) -> None:
@@ -476,8 +497,9 @@ class Verifications:
             log.warning(
                 "%s: no verified admin to compare the emoji; cancelled", telling.label(v.number)
             )
+            # Told once, with how to get out of it (not also "cancelled" by _cancelled).
+            told = [self._by.pop(v.number)] if v.number in self._by else list(self.settings.admins)
             await self._apply(v, v.cancel(USER, "No verified admin can compare the emoji"))
-            told = [self._by[v.number]] if v.number in self._by else list(self.settings.admins)
             await self._tell(told, lambda _a: telling.no_admin_text(v.number, v.user_id))
             return
         self._asked[v.number] = set(admins)

@@ -7,10 +7,12 @@ import asyncio
 import re
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from nio import KeyVerificationCancel, ToDeviceMessage
 
 from bot.verification.emoji import EMOJI
 from tests.harness.bot import REPO, BotProcess
@@ -275,3 +277,35 @@ async def test_console_bootstrap_verifies_the_first_admin_in_person(
         assert code == 1 and "nothing was signed" in out, out
         assert result["phase"] == "Cancelled" and result["cancel_code"] == "m.mismatched_sas"
         assert verified_row(bot, user["user_id"])[0] is None
+
+
+async def test_a_device_not_signed_by_its_owner_is_refused_with_a_cancel(
+    bot_factory: Any, people: Any
+) -> None:
+    """A request from a device its owner never cross-signed (nio, to-device): cancelled."""
+    mallory: TestClient = await people("mallory", cross_sign=False)
+    bot: BotProcess = bot_factory(allowed_users=[mallory.user_id])
+    cancels: list[dict[str, Any]] = []
+
+    async def on_cancel(event: Any) -> None:
+        cancels.append(event.source.get("content") or {})
+
+    mallory.client.add_to_device_callback(on_cancel, (KeyVerificationCancel,))
+    content = {
+        "from_device": mallory.device_id,
+        "methods": ["m.sas.v1"],
+        "timestamp": int(time.time() * 1000),
+        "transaction_id": "mallory-1",
+    }
+    device = bot.device_id
+    assert device is not None
+    await mallory.client.to_device(
+        ToDeviceMessage("m.key.verification.request", bot.user_id, device, content)
+    )
+    async with asyncio.timeout(60):
+        while not cancels:
+            await asyncio.sleep(0.2)
+    assert cancels[0]["transaction_id"] == "mallory-1"
+    assert cancels[0]["code"] == "m.user"
+    assert "not cross-signed" in cancels[0]["reason"] or "no cross-signing" in cancels[0]["reason"]
+    assert bot.query("SELECT COUNT(*) FROM outbox WHERE key LIKE 'verification:%'") == [(0,)]

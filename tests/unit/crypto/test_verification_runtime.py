@@ -104,8 +104,11 @@ class Clock:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    core = await BotCore(tmp_path, admins=[ADMIN, OTHER_ADMIN], allowed_users=[BERND]).open()
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Any:
+    """The runtime on each store backend, its network faked."""
+    core = await BotCore(
+        tmp_path, database_url=store_url, admins=[ADMIN, OTHER_ADMIN], allowed_users=[BERND]
+    ).open()
     bernd = Person(BERND)
     client = FakeClient()
     room_sends: list[tuple[str, dict[str, Any], str]] = []
@@ -189,6 +192,14 @@ async def test_a_request_from_a_signed_device_is_answered_ready(world: Any) -> N
     await world.v.on_to_device(request(ts=now_ms(world)))
     assert [c["transaction_id"] for c in sent(world, "ready")] == ["t1"]
     assert world.v.pending_with(BERND) == 1
+
+
+async def test_a_request_seen_again_after_a_restart_is_not_answered_twice(world: Any) -> None:
+    await world.v.on_to_device(request(ts=now_ms(world)))
+    await world.v.close()  # the restart cancels it
+    world.v.running.clear()
+    await world.v.on_to_device(request(ts=now_ms(world)))  # the sync replays the request
+    assert len(sent(world, "ready")) == 1 and world.v.running == {}
 
 
 async def test_an_unknown_device_is_refused_with_a_cancel(world: Any) -> None:
@@ -321,6 +332,7 @@ async def test_only_verified_admins_are_shown_the_emoji_and_may_answer(world: An
     await pump(world, theirs, theirs.confirm())
     assert sent(world, "mac") == []
     assert await world.v.decide(1, ADMIN, confirm=True) is Decision.DONE
+    assert await world.v.decide(1, ADMIN, confirm=False) is Decision.UNKNOWN  # answered
     await asyncio.gather(*world.v._tasks)  # the confirm runs after the command's transaction
     await pump(world, theirs, [])
     assert len(sent(world, "mac")) == 1 and len(sent(world, "done")) == 1
