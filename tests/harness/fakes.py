@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,25 +102,6 @@ class FakeVerifier:
         return Decision.DONE
 
 
-_TEMPLATE: Path | None = None
-
-
-async def _migrated_copy(path: Path) -> None:
-    """A new store as the bot's code migrates it, copied from one migrated once per process:
-    the same schema without paying ~50 ms of migrations in every test. Tests of the
-    migrations and of opening a new database pass `database_url` (never copied)."""
-    global _TEMPLATE
-    if _TEMPLATE is None or not _TEMPLATE.exists():
-        template = Path(tempfile.mkdtemp(prefix="attache-migrated-")) / "attache.db"
-        store = Store(template)
-        await store.open()
-        await store.close()
-        _TEMPLATE = template
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_TEMPLATE, path)
-    path.chmod(0o600)
-
-
 class BotCore:
     """Store + registry + dispatcher, driven by `say()` and `fire_due()`; no network."""
 
@@ -137,7 +116,6 @@ class BotCore:
         self.clock = clock or FakeClock()
         self.settings = make_settings(tmp, **overrides)
         self.store = open_store(database_url) if database_url else Store(tmp / "unit.db")
-        self._fresh_from_template = database_url is None
         self.registry = build_registry(self.settings.command_prefix)
         self.metrics = Metrics()
         self.committed: list[Context] = []
@@ -154,8 +132,6 @@ class BotCore:
         self._seen_outbox = 0
 
     async def open(self) -> BotCore:
-        if self._fresh_from_template and not self.store.path.exists():
-            await _migrated_copy(self.store.path)
         await self.store.open()
         return self
 
