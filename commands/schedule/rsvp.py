@@ -141,21 +141,7 @@ async def _answer(
     previous = await save_answer(ctx.db, item.id, ctx.sender, answer)
     if previous is not None and (previous.state, previous.note) == (state, note):
         return False
-    oid = ObjectId(item.kind, item.number)
-    event_id = ctx.incoming.event_id if ctx.incoming else None
-    old = previous.state if previous else None
-    await record(
-        ctx.db,
-        oid,
-        ctx.now,
-        ctx.sender,
-        HISTORY_ACTION,
-        old=old,
-        new=state,
-        detail=note or None,
-        event_id=event_id,
-        marking=written_under(item.marking),
-    )
+    await _record_answer(ctx, item, previous.state if previous else None, state, note or None)
     await ctx.audit(f"{KIND_NAMES[item.kind]}.rsvp", item.code, state)  # never the note
     await _tell_organiser(ctx, item, state, note)
     return True
@@ -201,19 +187,7 @@ async def reset_for_new_time(ctx: Context, item: Item) -> dict[str, Answer]:
     invitations sent before no longer count; returns the answers cleared."""
     cleared = await reset_answers(ctx.db, item.id)
     if cleared:
-        oid = ObjectId(item.kind, item.number)
-        event_id = ctx.incoming.event_id if ctx.incoming else None
-        await record(
-            ctx.db,
-            oid,
-            ctx.now,
-            ctx.sender,
-            HISTORY_ACTION,
-            marking=written_under(item.marking),
-            new=RESET,
-            detail=str(len(cleared)),
-            event_id=event_id,
-        )
+        await _record_answer(ctx, item, None, RESET, str(len(cleared)))
     return cleared
 
 
@@ -259,18 +233,7 @@ async def on_reaction_removed(ctx: Context, incoming: Incoming) -> bool:
     item = await _item_by_id(ctx, withdrawn[0])
     if item is None:
         return False
-    oid = ObjectId(item.kind, item.number)
-    await record(
-        ctx.db,
-        oid,
-        ctx.now,
-        ctx.sender,
-        HISTORY_ACTION,
-        old=withdrawn[1].state,
-        new=WITHDRAWN,
-        event_id=incoming.event_id,
-        marking=written_under(item.marking),
-    )
+    await _record_answer(ctx, item, withdrawn[1].state, WITHDRAWN, None)
     await ctx.audit(f"{KIND_NAMES[item.kind]}.rsvp", item.code, WITHDRAWN)
     if item.state == "active":
         await _tell_organiser(ctx, item, None, "")
@@ -284,3 +247,21 @@ async def on_reaction_removed(ctx: Context, incoming: Incoming) -> bool:
     )
     ctx.send(text, room_id=incoming.room_id, **item.marked)  # in the room's language
     return True
+
+
+async def _record_answer(
+    ctx: Context, item: Item, old: str | None, new: str, detail: str | None
+) -> None:
+    """An answer, a withdrawal or a reset in the item's history, under its marking now."""
+    await record(
+        ctx.db,
+        ObjectId(item.kind, item.number),
+        ctx.now,
+        ctx.sender,
+        HISTORY_ACTION,
+        old=old,
+        new=new,
+        detail=detail,
+        event_id=ctx.incoming.event_id if ctx.incoming else None,
+        marking=written_under(item.marking),
+    )
