@@ -24,6 +24,7 @@ from commands.liaison import moves as liaison_moves
 from commands.liaison import relays as liaison_relays
 from commands.liaison import views as liaison_views
 from commands.lookup import Registry
+from commands.schedule import calendar_file as schedule_calendar_file
 from commands.schedule import changing as schedule_changing
 from commands.schedule import creating as schedule_creating
 from commands.schedule import jobs as schedule_jobs
@@ -55,6 +56,7 @@ MODULES: tuple[ModuleType, ...] = (
     schedule_creating,
     schedule_changing,
     schedule_views,
+    schedule_calendar_file,
     schedule_jobs,
     schedule_rsvp,
     brief_chat,

@@ -184,7 +184,15 @@ async def actions_list(
         raise NotFound(
             _(_NO_SUMMIT, command="!summit list")
         )  # a summit you cannot see looks like one that is not there
-    ctx.reply(await render_list(ctx, total, items, page, size, reader))
+    # Marked items shown in full (and their summits): routed by their markings at send time.
+    holds = [
+        oid
+        for item in items
+        if item.marking is not None and reader.shows(item.marking) != "id"
+        for oid in (item.ref, f"S-{item.summit_id}")
+    ]
+    rendered = await render_list(ctx, total, items, page, size, reader)
+    ctx.reply(rendered, holds=tuple(dict.fromkeys(holds)))
 
 
 def _before(ctx: Context, text: str) -> datetime:

@@ -267,11 +267,14 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
         return
     zone = await zone_of(ctx, me)
     rows = []
+    holds: list[str] = []  # marked requests shown in full: routed by their markings at send time
     for req, shown in found:
         mark = req.marking.shown() if req.marking else "-"
         if shown == "id" and req.marking is not None:  # a room: the ID and marking only
             rows.append([req.label, mark, "", "", withheld_cell(req.marking), "", "", ""])
             continue
+        if req.marking is not None:
+            holds.append(req.label)
         if req.requester == me:
             way = pgettext("direction", "out")
         else:
@@ -298,5 +301,6 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
             head,
             rows,
             footer=_("{command} shows one with its history.", command=ctx.prefix + "request LR-n"),
-        )
+        ),
+        holds=tuple(holds),
     )

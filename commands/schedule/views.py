@@ -1,15 +1,13 @@
-"""Showing scheduled items: who may see one, the summary, !agenda, !ics and !show V/M/R-n."""
+"""Showing scheduled items: who may see one, the summary, !agenda and !show V/M/R-n (the
+`!ics` file: calendar_file.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 from bisect import insort
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from commands import ics
-from commands.context import Attachment, Context
+from commands.context import Context
 from commands.directory.service import people_of
 from commands.errors import NotFound, UserError
 from commands.history_page import clipped, page_of
@@ -17,7 +15,6 @@ from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.access import resolve
 from commands.markings.entries import entry_filter
-from commands.markings.model.policy import Policy
 from commands.markings.store import Reader, reader_here, withheld_cell
 from commands.readers import zones_of
 from commands.registry import Param, command, handles
@@ -26,7 +23,6 @@ from commands.schedule.model import AGENDA_ROWS, KIND_NAMES, who
 from commands.schedule.rsvp_rules import (
     ANSWER_KINDS,
     ICON,
-    PARTSTAT,
     compact_tally,
     state_name,
     tally,
@@ -137,7 +133,7 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
         )
     zone = ctx.person.timezone
     reader = await reader_here(ctx)
-    entries = await _agenda(ctx, days, reader)
+    entries = await agenda_entries(ctx, days, reader)
     if not entries:
         ctx.reply(
             ngettext(
@@ -165,11 +161,14 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
         )
     rows = []
     answered = await _answer_cells(ctx, [item for _occ, item in entries])
+    holds: dict[str, None] = {}  # marked items shown in full: routed by their markings at send
     for occ, item in entries:
         mark = item.marking.banner if item.marking else "-"
         if reader.shows(item.marking) == "id" and item.marking is not None:
             rows.append([item.code, mark, "", "", withheld_cell(item.marking), ""])  # a room
             continue
+        if item.marking is not None:
+            holds[item.code] = None
         there = _local_there(occ, item.zone, zone)
         what, where = item.title, item.place
         if answered.get(item.id):
@@ -193,7 +192,8 @@ async def agenda(ctx: Context, *, days: int | None) -> None:
                 "{prefix}show <id> for details, {prefix}ics agenda for a calendar.",
                 prefix=ctx.prefix,
             ),
-        )
+        ),
+        holds=tuple(holds),
     )
 
 
@@ -242,22 +242,6 @@ async def answer_lines(ctx: Context, item: Item) -> list[str]:
     return lines
 
 
-async def _partstats(ctx: Context, items: list[Item]) -> dict[int, tuple[tuple[str, str], ...]]:
-    """Each answered item's (Matrix ID, PARTSTAT) pairs for its ATTENDEE lines: its
-    participants' answers (the members of a post among them); unanswered items are absent."""
-    answers = await answers_for(ctx.db, [i.id for i in items if i.kind in ANSWER_KINDS])
-    found: dict[int, tuple[tuple[str, str], ...]] = {}
-    for item in items:
-        if not answers.get(item.id):
-            continue
-        people = await people_of(ctx.db, item.participants)
-        mine = answers[item.id]
-        pairs = tuple((u, PARTSTAT[mine[u].state]) for u in people if u in mine)
-        if pairs:
-            found[item.id] = pairs
-    return found
-
-
 def rsvp_hint(code: str, prefix: str) -> str:
     command = f"{prefix}rsvp {code}"
     return _("You have not answered yet: {command} yes, no or maybe.", command=command)
@@ -286,7 +270,7 @@ def _agenda_order(entry: tuple[datetime, Item]) -> tuple[datetime, str]:
     return entry[0], entry[1].code
 
 
-async def _agenda(
+async def agenda_entries(
     ctx: Context,
     days: int,
     reader: Reader,
@@ -353,88 +337,6 @@ def _first_known(ctx: Context, item: Item, end: datetime) -> list[datetime] | No
     except ValueError:
         return None
     return [item.next_at] if item.next_at < end else []
-
-
-@command(
-    "ics",
-    summary=N_("An iCalendar file of one item, or of your agenda"),
-    example="!ics M-3",
-    params=[
-        Param("what", N_("an ID (V-n, M-n, R-n) or the word agenda")),
-        Param("days", N_("for agenda: days ahead (default 30)"), convert=int, optional=True),
-    ],
-)
-async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
-    what = what.strip()
-    if what.lower() == "agenda":
-        days = days or 30
-        if not 1 <= days <= 366:
-            raise UserError(
-                _("days: give a number from {low} to {high}.", low=1, high=366),
-                example="!ics agenda 30",
-            )
-        seen: dict[str, Item] = {}
-        reader = await reader_here(ctx)
-        for _occ, item in await _agenda(ctx, days, reader, rows_max=1_000, per_item=1):
-            if reader.shows(item.marking) == "full":  # a calendar of what you may hold
-                seen.setdefault(item.code, item)
-        items = list(seen.values())
-        name = "agenda.ics"
-        if not items:
-            ctx.reply(
-                ngettext(
-                    "Nothing scheduled in the next {n} day; no file sent.",
-                    "Nothing scheduled in the next {n} days; no file sent.",
-                    days,
-                )
-            )
-            return
-    else:
-        match = re.fullmatch(r"([VMRvmr])-(\d{1,9})", what)
-        if not match:
-            raise UserError(
-                _("{what} is not an ID like M-3, or the word agenda.", what=repr(what[:30])),
-                example="!ics M-3",
-            )
-        items = [await visible_item(ctx, match[1].upper(), int(match[2]))]
-        name = f"{items[0].code}.ics"
-    host = ctx.settings.user_id.split(":", 1)[1]
-    partstats = await _partstats(ctx, items)
-    # The file carries the combined marking of what it holds, and is routed by it (by the
-    # items' markings as they are when it is sent).
-    combined = Policy.from_settings(ctx.settings).combine(item.marking for item in items)
-    # Made in a thread: ~15 ms for a year's file on a quiet machine, during which the event
-    # loop stays free for other rooms (the writer's transaction is still held; issue 25).
-    data = await asyncio.to_thread(
-        ics.calendar,
-        [
-            ics.IcsEvent(
-                uid=f"{item.code}@{host}",
-                code=item.code,
-                title=item.title,
-                start=item.start,
-                end=item.end,
-                zone=item.zone,
-                place=item.place,
-                rrule=item.rrule,
-                attendees=item.participants,
-                stamp=ctx.now,
-                cancelled=item.state == "cancelled",
-                leads=item.leads,
-                marking=item.marking.banner if item.marking else None,
-                partstats=partstats.get(item.id),
-            )
-            for item in items
-        ],
-        marking=combined.banner if combined is not None else None,
-    )
-    text = ngettext("{name}: {n} item", "{name}: {n} items", len(items), name=name)
-    marked = (
-        items[0].marked
-        if len(items) == 1
-        else {"marking": combined, "about": name, "holds": tuple(i.code for i in items)}
-    )
-    ctx.reply(text, attachment=Attachment(name, "text/calendar", data), **marked)
 
 
 # -- generic verbs ---------------------------------------------------------------------------------

@@ -252,7 +252,7 @@ async def test_the_agenda_placed_by_next_at_shows_what_full_expansion_shows(
     core: BotCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`!agenda` places repeating items by next_at and expands only the rows it keeps
-    (views._agenda): the same rows, for admin and participant, as expanding every item."""
+    (views.agenda_entries): the same rows, for admin and participant, as expanding every item."""
     await core.say(ALICE, "!tz Europe/Paris")
     async with core.store.write() as db:
         await grow(db, NOW, Load(items=450, actions=0, requests=0, replies=0))

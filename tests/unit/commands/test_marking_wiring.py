@@ -625,3 +625,30 @@ async def test_a_creator_whose_clearance_is_below_the_level_is_refused(mcore: Bo
     )
     assert "your clearance (RESTRICTED) is below CONFIDENTIAL" in body and "Example:" in body
     assert await mcore.count("liaison_requests") == 0
+
+
+@pytest.mark.parametrize("listing", ["!requests", "!agenda 30", "!actions list"])
+async def test_a_dm_listing_follows_the_markings_of_what_it_holds_when_it_leaves(
+    mcore: BotCore, listing: str
+) -> None:
+    """Issue 22: a listing typed in a DM showed marked lines in full and carried no list of
+    the objects it held, so what changed between rendering and sending (the reader's
+    nation here; a re-marking, a removed level) did not apply to it: it went out as
+    rendered. Now it is routed by the markings of what it holds, at send time."""
+    await summit(mcore)
+    marked = "marking=RESTRICTED rel=FRA,DEU"
+    await ok(mcore, RQ, f"!request DE-BERLIN {SUBJECT} {marked}")
+    await ok(mcore, RQ, f"!meeting 2026-03-05 10:00 with={FR} {marked} -- {SUBJECT}", SUMMIT_ROOM)
+    await ok(mcore, SEC, f"!actions add S-1 {RQ} due=2026-03-20 {marked} -- {SUBJECT}", SUMMIT_ROOM)
+    dm = "!rq-dm:test"
+    transport = FakeTransport({SUMMIT_ROOM: [SEC, FR, DE, US], dm: [RQ]})
+    await drain(mcore, transport)
+    await mcore.dm_with(RQ, dm)
+    replies = await mcore.say(RQ, listing, room_id=dm)
+    assert any(SUBJECT in m.body for m in replies if m.room_id == dm), replies  # for her
+    # Before it leaves, her nation is no longer one the objects are released to.
+    async with mcore.store.write() as db:
+        await db.execute("UPDATE people SET nation = 'USA' WHERE user_id = ?", (RQ,))
+    before = len(transport.sent)
+    await drain(mcore, transport)
+    assert not any(SUBJECT in str(c.get("body", "")) for _r, c in transport.sent[before:])
