@@ -187,6 +187,24 @@ async function run() {
         "done or cancelled",
         30000,
     ).catch(() => {});
+    // A cancel of ours in a DM leaves by the client's own send queue: the process must not
+    // end (50 ms after the result) before the server has it. Its echo in the room says so.
+    if (args.answer === "cancel" && request.roomId) {
+        await waitFor(
+            () =>
+                client
+                    .getRoom(request.roomId)
+                    ?.getLiveTimeline()
+                    .getEvents()
+                    .some(
+                        (e) =>
+                            e.getType() === "m.key.verification.cancel" &&
+                            e.getSender() === client.getUserId(),
+                    ),
+            "our cancel back from the server",
+            30000,
+        ).catch(() => {});
+    }
     // Element signs the bot's identity right after `done`: wait for that, briefly.
     let botVerified = false;
     if (request.phase === cryptoApi.VerificationPhase.Done) {
