@@ -30,7 +30,8 @@ from bot.scheduler import Scheduler
 from bot.store import open_store, sqlite_path
 from bot.sync import SyncLoop
 from bot.transport import MatrixTransport
-from bot.verification.runtime import Verifications, silence_nio_sas
+from bot.verification.channels import silence_nio_sas
+from bot.verification.runtime import Verifications
 from commands import build_registry
 from commands.brief import plan as brief_plan
 from commands.context import Context

@@ -24,7 +24,7 @@ from bot.own_words import pill_names
 from bot.refusals import Refusals
 from bot.store import Store
 from bot.undecrypted import Undecrypted
-from bot.verification.runtime import is_verification_event
+from bot.verification.channels import is_verification_event
 from commands.context import Incoming
 from config import Settings
 

@@ -27,9 +27,10 @@ from bot.crypto.trust import evaluate_user
 from bot.lock import AlreadyRunning, DataDirLock
 from bot.metrics import Metrics
 from bot.store import open_store
+from bot.verification.channels import silence_nio_sas
 from bot.verification.emoji import EMOJI
 from bot.verification.machine import TIMEOUT_SECONDS, ShowSas, State, Verification
-from bot.verification.runtime import Verifications, silence_nio_sas
+from bot.verification.runtime import Verifications
 from commands.verified import verification_of
 from config import Settings
 

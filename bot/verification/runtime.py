@@ -1,9 +1,10 @@
 """The bot's side of Element's interactive verification, over both channels Element uses:
 to-device (`transaction_id`) and a DM (a request message, then events related to it by
 `m.reference`). Each verification is a `machine.Verification`; this module feeds it the
-person's events, sends what it answers, checks the person's device (known, signed by its
-owner), shows the emoji to the verified admins (bot/verification/telling.py) and, once
-one of them confirmed and the person's MAC checked out, signs and records the identity.
+person's events, sends what it answers (bot/verification/channels.py), checks the person's
+device (known, signed by its owner), and hands on what follows (outcomes.py): the emoji
+shown to the verified admins (telling.py) and, once one of them confirmed and the
+person's MAC checked out, the identity signed and recorded.
 
 State is in memory only. A restart ends every verification: at shutdown each running one
 is cancelled (`m.timeout`), after a crash the person's Element times out by itself, and an
@@ -20,17 +21,16 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, ToDeviceMessage
+from nio import AsyncClient
 
 from bot.clock import Clock
 from bot.crypto.errors import CrossSigningError
 from bot.crypto.trust import evaluate_user
 from bot.store import Store
-from bot.verification import telling
+from bot.verification import channels, outcomes, telling
 from bot.verification.machine import (
     ACCEPTED,
     PREFIX,
@@ -46,46 +46,15 @@ from bot.verification.machine import (
     Verification,
     Verified,
 )
-from bot.verification.signing import sign_master_key
-from commands.context import utc_iso
-from commands.i18n import _
+from bot.verification.outcomes import ShowHook
 from commands.verification import next_number
-from commands.verified import (
-    BY_CONSOLE,
-    HOW_CONSOLE,
-    HOW_SAS,
-    NotThePinnedKey,
-    is_verified_admin,
-    mark_verified,
-)
 from commands.verifier import Decision
 from config import Settings
 
 log = logging.getLogger(__name__)
 
-REQUEST_MSGTYPE = PREFIX + "request"
 UNKNOWN_TRANSACTION = "m.unknown_transaction"
 SWEEP_SECONDS = 2.0
-# Who compares the emoji: the admins by default, the operator's console for `verify`.
-ShowHook = Callable[[Verification, ShowSas], Awaitable[None]]
-
-
-def silence_nio_sas(client: AsyncClient) -> None:
-    """nio 0.26 answers verification events itself with its own SAS, which Element does not
-    understand (nio issue 570: it cancels Element's start); this module answers them."""
-    assert client.olm is not None
-    client.olm.handle_key_verification = lambda event: None  # type: ignore[method-assign]
-
-
-def is_verification_event(source: Mapping[str, Any]) -> bool:
-    """A verification event in a room: one of ours, or a request as a message."""
-    kind = str(source.get("type") or "")
-    content = source.get("content") or {}
-    return kind.startswith(PREFIX) or (
-        kind == "m.room.message"
-        and isinstance(content, dict)
-        and content.get("msgtype") == REQUEST_MSGTYPE
-    )
 
 
 class Verifications:
@@ -174,7 +143,7 @@ class Verifications:
 
     def request(self, number: int, user_id: str, by: str) -> None:
         self._by[number] = by
-        self._spawn(self._request_in_room(number, user_id))
+        self._spawn(channels.request_in_room(self, number, user_id))
 
     async def decide(self, number: int, admin: str, *, confirm: bool) -> Decision:
         """Called inside the command's transaction: no store access here (the caller checked
@@ -214,7 +183,7 @@ class Verifications:
             self.running[txn] = v
             self._asked_devices[txn] = list(device_ids)
             for device in device_ids:
-                await self._to_device(PREFIX + "request", user_id, device, content)
+                await channels.to_device(self.client, PREFIX + "request", user_id, device, content)
         log.info("%s: asked %s for a verification (to-device)", telling.label(number), user_id)
         return number
 
@@ -242,7 +211,8 @@ class Verifications:
                 if v is None and short not in ("cancel", "done"):
                     device = content.get("from_device")
                     if isinstance(device, str):  # only start/ready name their device
-                        await self._to_device(
+                        await channels.to_device(
+                            self.client,
                             PREFIX + "cancel",
                             sender,
                             device,
@@ -340,7 +310,8 @@ class Verifications:
             await self._apply(
                 v, v.cancel(UNEXPECTED, "Another verification with this user is in progress")
             )
-            await self._tell(
+            await outcomes.tell(
+                self,
                 self._asked.get(running.number, set()),
                 lambda _a: telling.second_request_text(running.number, user_id),
             )
@@ -378,38 +349,6 @@ class Verifications:
         v.bind(device, keys[f"ed25519:{device}"], verdict.master_key)
         return None
 
-    async def _request_in_room(self, number: int, user_id: str) -> None:
-        assert self.client.device_id
-        content = {
-            "msgtype": REQUEST_MSGTYPE,
-            "body": _(
-                "The bot asks to verify your identity. Your client does not support "
-                "in-chat verification; use Element."
-            ),
-            "from_device": self.client.device_id,
-            "methods": ["m.sas.v1"],
-            "to": user_id,
-        }
-        try:
-            room_id = await self.dm_room(user_id)
-            event_id = await self.send_in_room(
-                room_id, content, f"vf{number}-request-{uuid.uuid4().hex}"
-            )
-        except Exception as exc:  # a send error: the admin who asked is told
-            log.warning(
-                "%s: the request could not be sent (%s)", telling.label(number), type(exc).__name__
-            )
-            await self._tell(
-                [self._by.get(number, "")],
-                lambda _a: telling.cancelled_text(number, user_id, "m.user", False),
-            )
-            return
-        async with self._lock:
-            v = self._new(number, user_id, event_id, in_room=True, we_requested=True)
-            self._rooms[event_id] = room_id
-            self.running[event_id] = v
-        log.info("%s: asked %s for a verification", telling.label(number), user_id)
-
     async def _receive(self, v: Verification, kind: str, content: Mapping[str, Any]) -> None:
         if kind == "ready" and v.we_requested and v.their_device is None:
             device = str(content.get("from_device") or "")
@@ -420,7 +359,8 @@ class Verifications:
             # Their other devices showed the request too: it was answered elsewhere.
             for other in self._asked_devices.pop(v.transaction_id, []):
                 if other != device:
-                    await self._quietly(
+                    await channels.quietly(
+                        self.client,
                         PREFIX + "cancel",
                         v.user_id,
                         other,
@@ -435,13 +375,13 @@ class Verifications:
     async def _apply(self, v: Verification, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                await self._send(v, action)
+                await channels.send(self, v, action)
             elif isinstance(action, ShowSas):
-                await self._show(v, action)
+                await outcomes.show(self, v, action)
             elif isinstance(action, Verified):
-                await self._verified(v, action)
+                await outcomes.verified(self, v, action)
             elif isinstance(action, Cancelled):
-                await self._cancelled(v, action)
+                await outcomes.cancelled(self, v, action)
         if v.state.over:
             self.running.pop(v.transaction_id, None)
             self._rooms.pop(v.transaction_id, None)
@@ -449,161 +389,6 @@ class Verifications:
             for done in (self._asked, self._by, self._confirmed_by):
                 done.pop(v.number, None)
             self.finished.set()
-
-    async def _send(self, v: Verification, send: Send) -> None:
-        event_type = PREFIX + send.kind
-        try:
-            if v.in_room:
-                room_id = self._rooms.get(v.transaction_id)
-                if room_id is None:
-                    return
-                await self.send_in_room(
-                    room_id,
-                    send.content,
-                    f"vf{v.number}-{send.kind}-{uuid.uuid4().hex}",
-                    event_type=event_type,
-                )
-            elif v.their_device is not None:
-                await self._to_device(event_type, v.user_id, v.their_device, send.content)
-        except Exception as exc:  # the other side times out; the admins learn it then
-            log.warning(
-                "%s: sending %s failed (%s)", telling.label(v.number), send.kind, type(exc).__name__
-            )
-
-    async def _quietly(
-        self, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
-    ) -> None:
-        try:
-            await self._to_device(event_type, user_id, device_id, content)
-        except Exception as exc:  # a courtesy: their device times the request out anyway
-            log.info("a to-device %s was not sent (%s)", event_type, type(exc).__name__)
-
-    async def _to_device(
-        self, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
-    ) -> None:
-        resp = await self.client.to_device(
-            ToDeviceMessage(event_type, user_id, device_id, content), uuid.uuid4().hex
-        )
-        if not type(resp).__name__.endswith("Response"):
-            raise RuntimeError("to-device send failed")
-
-    async def _show(self, v: Verification, show: ShowSas) -> None:
-        if self.on_show is not None:
-            await self.on_show(v, show)
-            return
-        admins = [a for a in self.settings.admins if a != v.user_id]
-        admins = [a for a in admins if await self._verified_admin(a)]
-        if not admins:
-            log.warning(
-                "%s: no verified admin to compare the emoji; cancelled", telling.label(v.number)
-            )
-            # Told once, with how to get out of it (not also "cancelled" by _cancelled).
-            told = [self._by.pop(v.number)] if v.number in self._by else list(self.settings.admins)
-            await self._apply(v, v.cancel(USER, "No verified admin can compare the emoji"))
-            await self._tell(told, lambda _a: telling.no_admin_text(v.number, v.user_id))
-            return
-        self._asked[v.number] = set(admins)
-        expires = self.clock.now() + timedelta(
-            seconds=max(0.0, TIMEOUT_SECONDS - (self.monotonic() - v.created))
-        )
-        async with self.store.write() as db:
-            await telling.ask_admins(
-                db,
-                admins,
-                self.settings.language,
-                self.settings.command_prefix,
-                v.number,
-                v.user_id,
-                show,
-                expires,
-                self.clock.now(),
-            )
-        self.kick()
-        log.info("%s: the emoji went to %d verified admin(s)", telling.label(v.number), len(admins))
-
-    async def _verified_admin(self, admin: str) -> bool:
-        return await is_verified_admin(self.store.reader, admin, self.settings)
-
-    async def _verified(self, v: Verification, done: Verified) -> None:
-        by = self._confirmed_by.get(v.number, BY_CONSOLE if self.on_show else "")
-        assert self._http is not None and self.client.access_token
-        try:
-            await sign_master_key(
-                self._http, self.settings, self.client.access_token, v.user_id, done.master_key
-            )
-            async with self.store.write() as db:
-                await mark_verified(
-                    db,
-                    v.user_id,
-                    done.master_key,
-                    by,
-                    self._how(),
-                    at=self.clock.now(),
-                    settings=self.settings,
-                )
-                await db.execute(
-                    "INSERT INTO audit (at, actor, action, object, detail) VALUES (?,?,?,?,?)",
-                    (
-                        utc_iso(self.clock.now()),
-                        by,
-                        "verify.done",
-                        telling.label(v.number),
-                        v.user_id,
-                    ),
-                )
-                person = await telling.who(db, v.user_id)
-                await telling.tell(
-                    db,
-                    self._told(v),
-                    self.settings.language,
-                    lambda _a: telling.verified_text(v.number, person, done.master_key, by),
-                    self.clock.now(),
-                )
-        except (CrossSigningError, NotThePinnedKey, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "%s: verified, but not signed or recorded (%s)",
-                telling.label(v.number),
-                type(exc).__name__,
-            )
-            await self._tell(self._told(v), lambda _a: telling.failed_text(v.number, v.user_id))
-            return
-        finally:
-            self.identities.forget([v.user_id])
-        self.kick()
-        log.info("%s: %s verified", telling.label(v.number), v.user_id)
-
-    def _how(self) -> str:
-        return HOW_CONSOLE if self.on_show is not None else HOW_SAS
-
-    async def _cancelled(self, v: Verification, cancel: Cancelled) -> None:
-        log.info(
-            "%s: cancelled (%s, %s)",
-            telling.label(v.number),
-            cancel.code,
-            "by them" if cancel.by_them else "by the bot",
-        )
-        told = self._told(v)
-        if not told:
-            return
-        await self._tell(
-            told,
-            lambda _a: telling.cancelled_text(v.number, v.user_id, cancel.code, cancel.by_them),
-        )
-
-    def _told(self, v: Verification) -> list[str]:
-        """Who hears how it ended: the admins asked to compare, and whoever started it."""
-        told = set(self._asked.get(v.number, set()))
-        if v.number in self._by and self._by[v.number] != BY_CONSOLE:
-            told.add(self._by[v.number])
-        return sorted(told)
-
-    async def _tell(self, users: Any, build: Callable[[str], str]) -> None:
-        users = [u for u in users if u]
-        if not users:
-            return
-        async with self.store.write() as db:
-            await telling.tell(db, users, self.settings.language, build, self.clock.now())
-        self.kick()
 
 
 def _fresh(timestamp: Any, now_ms: float) -> bool:

@@ -16,7 +16,7 @@ from bot.crypto.canonical import Ed25519PrivateKey, public_key_b64, sign_json
 from bot.crypto.identities import Cached
 from bot.crypto.own_keys import CrossSigningKeys, device_signing_upload_body, sign_device_keys
 from bot.crypto.trust import evaluate_user
-from bot.verification import runtime
+from bot.verification import channels, outcomes
 from bot.verification.machine import TIMEOUT_SECONDS, State, Us, Verification
 from bot.verification.runtime import Verifications
 from commands.verified import verification_of
@@ -125,8 +125,8 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str)
     async def sign(http: Any, settings: Any, token: str, user_id: str, master: str) -> None:
         signed.append((user_id, master))
 
-    monkeypatch.setattr(runtime, "sign_master_key", sign)
-    monkeypatch.setattr(runtime.Verifications, "_to_device", _record_to_device)
+    monkeypatch.setattr(outcomes, "sign_master_key", sign)
+    monkeypatch.setattr(channels, "to_device", _record_to_device)
     verifications = Verifications(
         client,  # type: ignore[arg-type]
         core.settings,
@@ -152,9 +152,9 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str)
 
 
 async def _record_to_device(
-    self: Verifications, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
+    client: Any, event_type: str, user_id: str, device_id: str, content: dict[str, Any]
 ) -> None:
-    self.client.to_devices.append((event_type, user_id, device_id, content))  # type: ignore[attr-defined]
+    client.to_devices.append((event_type, user_id, device_id, content))
 
 
 async def verify_admin(core: BotCore, user_id: str) -> None:
