@@ -1,0 +1,36 @@
+"""What `attache-bot run` loads on SQLite before any command asks for more (issue 25: RSS
+after start). Each module here is a few MiB that a bot which never needs it should not
+carry: the test imports the bot as `run` does, opens a SQLite store, and reads sys.modules.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.harness.bot import REPO
+
+# Not the bot's at all since issue 25 (7-8 MiB): only the test harness's certificates.
+NEVER = ("cryptography",)
+# Loaded on first use: date phrases, ICS export.
+ON_FIRST_USE = ("dateparser", "icalendar")
+
+
+def _loaded_after_start(tmp_path: object) -> set[str]:
+    probe = (
+        "import sys\n"
+        "import bot.cli, bot.app\n"
+        "from bot.store import open_store\n"
+        f"open_store('sqlite:///{tmp_path}/x.db')\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return set(out.stdout.split())
+
+
+def test_a_sqlite_start_imports_no_unneeded_library(tmp_path: object) -> None:
+    loaded = _loaded_after_start(tmp_path)
+    assert "nio" in loaded and "bot" in loaded, "the probe imported the bot"
+    assert sorted(loaded & {*NEVER, *ON_FIRST_USE}) == []
