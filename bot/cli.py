@@ -92,6 +92,9 @@ def _cannot_start(exc: Exception, settings: Settings) -> int:
 
 def _run_loop(main: Any) -> Any:
     """asyncio.run on uvloop (libuv): less CPU per command, measured in docs/BENCHMARKS.md."""
+    from bot.malloc_threshold import pin_mmap_threshold
+
+    pin_mmap_threshold()  # before any thread: see the module
     try:
         import uvloop  # here: only `run` serves traffic; other commands stay plain asyncio
     except ImportError:  # not installed: the standard loop does the same, a bit slower

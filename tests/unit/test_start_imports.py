@@ -10,8 +10,10 @@ import sys
 
 from tests.harness.bot import REPO
 
-# Not the bot's at all since issue 25 (7-8 MiB): only the test harness's certificates.
-NEVER = ("cryptography",)
+# Not the bot's at all since issue 25: cryptography (7-8 MiB) only for the test harness's
+# certificates; cffi and pycparser (1.8 MiB) are hidden from pycryptodome, which then uses
+# ctypes (bot/pycryptodome_backend.py).
+NEVER = ("cryptography", "cffi", "pycparser")
 # Loaded on first use: date phrases, ICS export.
 ON_FIRST_USE = ("dateparser", "icalendar")
 
