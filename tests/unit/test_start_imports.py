@@ -14,8 +14,8 @@ from tests.harness.bot import REPO
 # certificates; cffi and pycparser (1.8 MiB) are hidden from pycryptodome, which then uses
 # ctypes (bot/pycryptodome_backend.py).
 NEVER = ("cryptography", "cffi", "pycparser")
-# Loaded on first use: date phrases, ICS export.
-ON_FIRST_USE = ("dateparser", "icalendar")
+# Loaded on first use: date phrases, ICS export; restoring a backup (`attache-bot restore`).
+ON_FIRST_USE = ("dateparser", "icalendar", "bot.restore", "bot.archive", "tarfile")
 
 
 def _loaded_after_start(tmp_path: object) -> set[str]:
@@ -24,7 +24,7 @@ def _loaded_after_start(tmp_path: object) -> set[str]:
         "import bot.cli, bot.app\n"
         "from bot.store import open_store\n"
         f"open_store('sqlite:///{tmp_path}/x.db')\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+        "print(' '.join(sorted({*sys.modules, *(m.split('.')[0] for m in sys.modules)})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
