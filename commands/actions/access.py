@@ -10,7 +10,9 @@ from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
 from commands.markings.access import resolve
+from commands.markings.current import effective
 from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.markings.store import Reader
 from commands.time import Due, parse_due
 
@@ -74,6 +76,12 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
     )
     assert summit is not None
     return found, summit
+
+
+def item_marking(ctx: Context, item: Item, summit: Summit) -> Marking | None:
+    """The item's effective marking: its own combined with its summit's. Its readers are
+    judged by it, its history is written under it and its messages routed by it."""
+    return effective(Policy.from_settings(ctx.settings), item.marking, summit.marking)
 
 
 async def not_released(db: aiosqlite.Connection, reader: Reader) -> list[int]:

@@ -116,6 +116,7 @@ async def apply_edit(
             comment,
             event_id_of(ctx),
             marking=under,
+            policy=Policy.from_settings(ctx.settings),
         )
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None
