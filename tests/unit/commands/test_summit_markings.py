@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import json
 
+from bot.store.migrations import MIGRATIONS
 from commands.markings import Policy
 from tests.harness.fakes import BotCore, FakeTransport
-from tests.unit.commands.test_history_markings import SECRET_WORDS, mcore, show
+from tests.unit.commands.test_history_markings import (
+    NARROW,
+    SECRET_WORDS,
+    WIDE,
+    _store,
+    mcore,
+    show,
+)
 from tests.unit.commands.test_marking_wiring import DE, FR, SEC, SUMMIT_ROOM, TASK, ok, summit
 
 __all__ = ["mcore"]  # the fixture: three levels, ceiling CONFIDENTIAL
@@ -108,3 +116,70 @@ async def test_a_queued_row_about_an_item_follows_its_summits_marking_when_sent(
     assert got, "the room gets the notice that the item is not shown there"
     assert not [c for c in got if TASK in c]
     assert [c for c in (json.dumps(c) for c in transport.received_by(FR)) if TASK in c]
+
+
+# -- migration 024 ---------------------------------------------------------------------------
+
+
+async def test_024_combines_what_it_can_and_leaves_the_rest_unknown(database_url: str) -> None:
+    early, late, later = (f"2026-03-0{d}T09:00:00+00:00" for d in (2, 3, 4))
+    old = _store(database_url, MIGRATIONS[:22])
+    await old.open()
+    async with old.write() as db:
+        # S-1 REL TO FRA never re-marked; S-2 REL TO FRA, re-marked (rel) on the 3rd;
+        # S-3 unmarked.
+        for number, marking in ((1, NARROW), (2, NARROW), (3, None)):
+            await db.execute(
+                "INSERT INTO summits (id, name, room_id, timezone, created_by, created_at, "
+                "marking) VALUES (?, 'S', '!r:test', 'UTC', '@s:test', ?, ?)",
+                (number, early, marking),
+            )
+        await db.execute(
+            "INSERT INTO audit (at, actor, action, object, detail) "
+            "VALUES (?, '@s:test', 'summit.edit', 'S-2', 'name,rel')",
+            (late,),
+        )
+        items = ((1, 1, WIDE), (2, 1, NARROW), (3, 1, None), (4, 2, NARROW), (5, 3, WIDE))
+        for number, summit_id, marking in items:
+            await db.execute(
+                "INSERT INTO action_items (id, summit_id, text, owner_kind, owner, due_at, "
+                "due_zone, created_by, created_at, updated_at, marking) "
+                "VALUES (?, ?, 't', 'person', '@o:test', ?, 'UTC', '@s:test', ?, ?, ?)",
+                (number, summit_id, early, early, early, marking),
+            )
+        steps = [
+            ("A-1", early, WIDE),  # wider than its summit: two markings to combine
+            ("A-2", early, NARROW),  # the same as its summit's: kept
+            ("A-3", early, ""),  # unmarked item: its summit's
+            ("A-3", early, None),  # not known stays not known
+            ("A-4", early, NARROW),  # its summit re-marked since: not known
+            ("A-4", later, NARROW),  # after the re-marking: kept
+            ("A-5", early, WIDE),  # an unmarked summit: the item's own
+            ("A-99", early, WIDE),  # its item is gone
+            ("LR-3", early, ""),  # not an item
+        ]
+        for obj, at, marking in steps:
+            await db.execute(
+                "INSERT INTO history (object, at, actor, action, marking) "
+                "VALUES (?, ?, '@a:test', 'comment', ?)",
+                (obj, at, marking),
+            )
+    await old.close()
+    new = _store(database_url)
+    await new.open()
+    try:
+        async with new.reader.execute("SELECT object, marking FROM history ORDER BY id") as cur:
+            rows = [tuple(r) for r in await cur.fetchall()]
+    finally:
+        await new.close()
+    assert rows == [
+        ("A-1", None),
+        ("A-2", NARROW),
+        ("A-3", NARROW),
+        ("A-3", None),
+        ("A-4", None),
+        ("A-4", NARROW),
+        ("A-5", WIDE),
+        ("A-99", None),
+        ("LR-3", ""),
+    ]
