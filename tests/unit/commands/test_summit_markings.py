@@ -183,3 +183,19 @@ async def test_024_combines_what_it_can_and_leaves_the_rest_unknown(database_url
         ("A-99", None),
         ("LR-3", ""),
     ]
+
+
+async def test_re_marking_an_item_tells_no_one_its_summit_already_excludes(
+    mcore: BotCore,
+) -> None:
+    """Bernd (DEU) owned A-1 and commented on it; it went back to France and its summit was
+    narrowed to France: for him it is gone. Narrowing the item's own marking afterwards
+    tells him nothing (not even that it was re-marked)."""
+    await summit(mcore, "marking=RESTRICTED rel=FRA,DEU")
+    await ok(mcore, SEC, f"!actions add S-1 {DE} due=2026-03-20 -- {TASK}", SUMMIT_ROOM)
+    await mcore.dm_with(DE, "!dm-de:test")
+    await ok(mcore, DE, "!actions comment A-1 -- on it", "!dm-de:test")
+    await ok(mcore, SEC, f"!edit A-1 owner={FR}", SUMMIT_ROOM)
+    await ok(mcore, SEC, "!summit edit S-1 rel=FRA", SUMMIT_ROOM)
+    sent = await ok(mcore, SEC, "!edit A-1 rel=FRA", SUMMIT_ROOM)
+    assert not [m for m in sent if m.user_id == DE or m.room_id == "!dm-de:test"], sent
