@@ -8,11 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 
 from commands.markings import Policy
 from tests.harness.fakes import BotCore, FakeTransport
 from tests.unit.commands.test_history_markings import mcore
-from tests.unit.commands.test_marking_wiring import DE, FR, SEC, SUMMIT_ROOM, TASK, ok, summit
+from tests.unit.commands.test_marking_wiring import (
+    DE,
+    FR,
+    SEC,
+    SUMMIT_ROOM,
+    TASK,
+    ok,
+    summit,
+)
 
 __all__ = ["mcore"]  # the fixture: three levels, ceiling CONFIDENTIAL
 
@@ -73,3 +82,48 @@ async def test_the_summits_details_and_its_items_follow_its_marking_in_a_room(
     assert got and not [c for c in got if TASK in c or "DefMin" in c]
     french = [json.dumps(c) for c in transport.received_by(FR)]
     assert [c for c in french if "DefMin" in c]
+
+
+async def test_a_summit_at_a_level_removed_since_withholds_its_items_queued_rows(
+    mcore: BotCore,
+) -> None:
+    """S-1 CONFIDENTIAL, A-1 RESTRICTED on its own; `!show A-1` answered in the room, then
+    the operator removes CONFIDENTIAL (a restart with the new levels) before it leaves:
+    the item's own level is known, its summit's is not, so it goes to no one."""
+    await summit(mcore, "marking=CONFIDENTIAL rel=FRA,DEU")
+    await ok(
+        mcore,
+        SEC,
+        f"!actions add S-1 {FR} due=2026-03-20 marking=RESTRICTED rel=FRA,DEU -- {TASK}",
+        SUMMIT_ROOM,
+    )
+    await ok(mcore, SEC, "!show A-1", SUMMIT_ROOM)
+    policy = replace(
+        Policy.from_settings(mcore.settings),
+        levels=("UNCLASSIFIED", "RESTRICTED"),
+        max_marking="RESTRICTED",
+    )
+    transport = FakeTransport({SUMMIT_ROOM: [SEC, FR]})
+    await mcore.drain_outbox(transport, policy=policy)
+    assert not [c for _, c in transport.sent if TASK in json.dumps(c)]
+    assert not [c for _, c in transport.sent if "A-1" in c["body"] and "RESTRICTED" in c["body"]]
+    withheld = await mcore.query("SELECT detail FROM audit WHERE action = 'marking.withheld'")
+    assert withheld
+
+
+async def test_no_answer_quotes_the_message_it_answers(mcore: BotCore) -> None:
+    """Answers name the command they answer (`m.in_reply_to`) with no rich-reply fallback:
+    no `> ` quote in the body and no `<mx-reply>` in the HTML, so a marked message is never
+    repeated to a reader by way of a reply, wherever the answer goes."""
+    await summit_marked_after_its_item(mcore)
+    await mcore.dm_with(FR, "!dm-fr:test")
+    await ok(mcore, FR, f"!actions comment A-1 -- {TASK} again", "!dm-fr:test")
+    await ok(mcore, SEC, "!show A-1", SUMMIT_ROOM)
+    await ok(mcore, FR, "!show A-1", "!dm-fr:test")
+    transport = FakeTransport({SUMMIT_ROOM: [SEC, FR, DE], "!dm-fr:test": [FR]})
+    await mcore.drain_outbox(transport, policy=Policy.from_settings(mcore.settings))
+    replies = [c for _, c in transport.sent if "m.in_reply_to" in json.dumps(c)]
+    assert replies
+    for content in replies:
+        assert not [line for line in content["body"].splitlines() if line.startswith("> ")]
+        assert "mx-reply" not in content.get("formatted_body", "")
