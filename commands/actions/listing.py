@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commands.actions.access import is_secretariat, not_released, sees_summit, sender_zone
+from commands.actions.access import (
+    as_judged,
+    is_secretariat,
+    not_released,
+    sees_summit,
+    sender_zone,
+)
 from commands.actions.model import ACTIVE, STATUSES, parse_status, parse_summit_id
 from commands.actions.store import (
     Item,
@@ -184,7 +190,9 @@ async def actions_list(
         raise NotFound(
             _(_NO_SUMMIT, command="!summit list")
         )  # a summit you cannot see looks like one that is not there
-    # Marked items shown in full (and their summits): routed by their markings at send time.
+    # Each item as its readers are judged: its marking combined with its summit's. Marked
+    # items shown in full (and their summits): routed by their markings at send time.
+    items = await as_judged(ctx, items)
     holds = [
         oid
         for item in items
