@@ -118,10 +118,10 @@ async def test_a_queued_row_about_an_item_follows_its_summits_marking_when_sent(
     assert [c for c in (json.dumps(c) for c in transport.received_by(FR)) if TASK in c]
 
 
-# -- migration 024 ---------------------------------------------------------------------------
+# -- migration 023 ---------------------------------------------------------------------------
 
 
-async def test_024_combines_what_it_can_and_leaves_the_rest_unknown(database_url: str) -> None:
+async def test_023_combines_what_it_can_and_leaves_the_rest_unknown(database_url: str) -> None:
     early, late, later = (f"2026-03-0{d}T09:00:00+00:00" for d in (2, 3, 4))
     old = _store(database_url, MIGRATIONS[:22])
     await old.open()

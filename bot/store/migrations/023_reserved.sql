@@ -1,2 +1,0 @@
--- A placeholder on the summit-widen branch only, so that 024 loads without a gap: the branch
--- that owns this number brings its real migration, and this file is dropped at the merge.
