@@ -12,6 +12,12 @@ hits only by chance:
   `m.room.member` events in a joined room come back without them, as a lazy-loaded sync
   after a partial-state join lists only the bot's own membership.
 
+- `hold_keys_query(user, after=N)`: after N more, the bot's trust checks' `/keys/query`
+  requests that name that user are held back until `release()`, as a homeserver still
+  waiting on another server answers. Only those (bot/crypto/keys_api.py, which sends its
+  token in a header; nio sends it in the query string), so a test can hold the bot's
+  second look at someone without also holding nio's own key tracking.
+
 What was changed is counted (`stripped`, `hidden`), so a test can show its fault was hit.
 The proxy runs on its own thread and event loop: the harness starts bots synchronously
 (tests/harness/bot.py waits for health), which would otherwise hold it up.
@@ -49,6 +55,9 @@ class FaultProxy:
     hidden: dict[str, int] = field(default_factory=dict)  # user -> sync answers changed
     _strip: dict[str, int] = field(default_factory=dict)  # user -> answers still to strip
     _hide: dict[str, int] = field(default_factory=dict)  # user -> syncs still to change
+    held: dict[str, int] = field(default_factory=dict)  # user -> answers held back so far
+    _hold: dict[str, int] = field(default_factory=dict)  # user -> answers to pass first
+    _released: threading.Event = field(default_factory=threading.Event)
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -63,6 +72,23 @@ class FaultProxy:
 
     def hide_members(self, user_id: str, syncs: int = 1) -> None:
         self._hide[user_id] = syncs
+
+    def hold_keys_query(self, user_id: str, after: int = 0) -> None:
+        self._released.clear()
+        self._hold[user_id] = after
+
+    async def held_back(self, user_id: str, timeout: float) -> None:
+        """Wait until an answer naming this person is being held back."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.held.get(user_id):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no /keys/query for {user_id} held within {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def release(self) -> None:
+        """Let held answers go, and hold no more."""
+        self._hold.clear()
+        self._released.set()
 
     def start(self) -> FaultProxy:
         """Serve on 127.0.0.1:port from a thread of its own; returns once it listens."""
@@ -103,6 +129,12 @@ class FaultProxy:
         assert self._http is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
         body = await request.read()
+        if (
+            request.method == "POST"
+            and request.path.endswith("/keys/query")
+            and "Authorization" in request.headers
+        ):
+            await self._maybe_hold(body)
         async with self._http.request(
             request.method,
             self.upstream + request.rel_url.path_qs,
@@ -118,6 +150,22 @@ class FaultProxy:
         elif status == 200 and request.method == "GET" and request.path.endswith("/sync"):
             payload = self._change(payload, self._hide_members)
         return web.Response(status=status, body=payload, headers=out)
+
+    async def _maybe_hold(self, body: bytes) -> None:
+        try:
+            named = set((json.loads(body).get("device_keys") or {}).keys())
+        except (ValueError, AttributeError):
+            return
+        for user_id in named & set(self._hold):
+            if self._released.is_set():
+                return
+            if self._hold.get(user_id, 0) > 0:
+                self._hold[user_id] -= 1
+                continue
+            self.held[user_id] = self.held.get(user_id, 0) + 1
+            while not self._released.is_set():  # polled: the event is set from another thread
+                await asyncio.sleep(0.05)
+            return
 
     @staticmethod
     def _change(payload: bytes, change: Any) -> bytes:

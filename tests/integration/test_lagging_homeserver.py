@@ -13,7 +13,7 @@ import pytest
 from tests.harness.bot import BotProcess
 from tests.harness.fault_proxy import FaultProxy
 from tests.harness.synapse import SynapseServer
-from tests.integration.conftest import BotFactory, command, open_dm
+from tests.integration.conftest import BotFactory, command, open_dm, replied_to
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +72,35 @@ async def test_dm_is_registered_when_the_join_sync_lists_only_the_bot(
     assert proxy.hidden.get(bob.user_id) == 1  # the join sync did leave them out
     _, reply = await command(bob, room, "!ping", timeout=60)
     assert reply.body == "pong", reply.body
+
+
+async def test_a_second_look_at_someones_keys_holds_up_nobody_else(
+    bot_factory: BotFactory, people, proxy: FaultProxy
+) -> None:
+    """While the bot looks again at the keys of a person its server shows no identity
+    for (and that server is slow to answer about them), another person in another room
+    is answered: the second look runs off the sync loop. The person is refused after."""
+    alice, bob = await people("alice"), await people("bob")
+    proxy.strip_cross_signing(bob.user_id, answers=1_000_000)  # no identity, as the bot sees
+    bot = bot_factory(allowed_users=[alice.user_id, bob.user_id], homeserver_url=proxy.url)
+    alice_room = await open_dm(alice, bot, timeout=60)
+    bob_room = await open_dm(bob, bot, timeout=60)
+    assert (await command(alice, alice_room, "!ping", timeout=60))[1].body == "pong"
+
+    def queued_for_bob() -> int:
+        rows = bot.query("SELECT count(*) FROM outbox WHERE room_id = ?", bob_room)
+        return int(rows[0][0])
+
+    before = await asyncio.to_thread(queued_for_bob)
+    proxy.hold_keys_query(bob.user_id, after=1)  # his first look answered, the next held
+    ping = await bob.send_text(bob_room, "!ping")
+    try:
+        await proxy.held_back(bob.user_id, timeout=60)  # the bot is looking again
+        _, reply = await command(alice, alice_room, "!ping", timeout=60)
+        assert reply.body == "pong"
+        # ... while the bot was still deciding about Bob: nothing for him queued yet.
+        assert await asyncio.to_thread(queued_for_bob) == before
+    finally:
+        proxy.release()
+    refusal = await bob.wait_for_message(bob_room, lambda e: replied_to(e) == ping, timeout=60)
+    assert "no cross-signing identity" in refusal.body
