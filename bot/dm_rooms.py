@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from nio import Api, AsyncClient, JoinedMembersError, RoomCreateError, RoomPreset
 
+from bot.keyed_locks import KeyedLocks
 from bot.send_error import SendError, error_from
 
 DM_PERSON_GONE = "the person is neither joined nor invited"
@@ -17,7 +18,7 @@ DM_PERSON_GONE = "the person is neither joined nor invited"
 class DmRooms:
     client: AsyncClient
     # Shared with the transport: one joined_members/keys query at a time.
-    members_lock: asyncio.Lock
+    members_locks: KeyedLocks  # one joined_members per room at a time (bot/transport.py)
     join_wait: float = 30.0  # seconds a new DM waits for the invitee before the first send
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # person -> DM being made
 
@@ -34,7 +35,7 @@ class DmRooms:
         if not room.encrypted:
             return "it is not encrypted"
         if not room.members_synced:
-            async with self.members_lock:
+            async with self.members_locks.hold([room_id]):
                 resp = await self.client.joined_members(room_id)
             if isinstance(resp, JoinedMembersError):
                 error = error_from(resp)

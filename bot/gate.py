@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nio import AsyncClient, MegolmEvent
@@ -21,7 +21,9 @@ from bot.edits import load_chain
 from bot.incoming import to_incoming
 from bot.metrics import Metrics
 from bot.own_words import pill_names
+from bot.parking import Parking
 from bot.refusals import Refusals
+from bot.second_looks import SecondLooks
 from bot.store import Store
 from bot.undecrypted import Undecrypted
 from bot.verification.channels import is_verification_event
@@ -37,6 +39,11 @@ class TrustPolicy(Protocol):
     async def check_sender(self, event: Event, room_id: str) -> Any:
         """None if trusted; otherwise a Refusal(reason, device_id, values), explained once
         (its reason an English template, rendered in the sender's language)."""
+        ...
+
+    def look_again(self, event: Event, room_id: str, refusal: Any) -> Any:
+        """None if `refusal` is final; else an async callable giving the final verdict
+        after a few seconds of re-queries (run off the sync loop: bot/second_looks.py)."""
         ...
 
     def forget(self, user_ids: list[str]) -> None:
@@ -55,6 +62,8 @@ class Gate:
     undecrypted: Undecrypted
     trust: TrustPolicy | None = None
     verifier: Any = None  # bot/verification/runtime.Verifications: Element's verification
+    parking: Parking | None = None  # where a deferred check's failure is parked
+    later: SecondLooks = field(default_factory=SecondLooks)  # checks off the sync loop
 
     async def route(self, room_id: str, event: Event) -> None:
         sender = getattr(event, "sender", None)
@@ -106,21 +115,61 @@ class Gate:
             return
         if incoming.replaces is not None and not await self._edit_counts(incoming):
             return
-        if self.trust is not None:
-            refusal = await self.trust.check_sender(event, room_id)
-            if refusal is not None:
-                self.metrics.refused.labels("untrusted_device").inc()
-                log.info("refused %s: sending device not trusted", event.event_id)
-                await self.refusals.tell(
-                    room_id,
-                    sender,
-                    event.event_id,
-                    refusal.reason,
-                    refusal.device_id,
-                    getattr(refusal, "values", None),
-                )
-                return
-        self.dispatcher.submit(incoming)
+        trust = self.trust
+        if trust is None:
+            self.dispatcher.submit(incoming)
+            return
+        if self.later.waiting(sender):  # this person's events stay in order
+            self.later.run(sender, lambda: self._later(room_id, event, incoming, None))
+            return
+        refusal = await trust.check_sender(event, room_id)
+        again = None if refusal is None else trust.look_again(event, room_id, refusal)
+        if again is None:
+            await self._decide(room_id, event, incoming, refusal)
+            return
+        # The server may still be fetching their keys: decide in a few seconds, while the
+        # loop goes on with everyone else.
+        self.later.run(sender, lambda: self._later(room_id, event, incoming, again))
+
+    async def _later(self, room_id: str, event: Event, incoming: Incoming, again: Any) -> None:
+        """A check off the sync loop: the second look `again`, or (None: queued behind one
+        of the same person's) the whole check. A failure is parked as in the loop."""
+        assert self.trust is not None
+        trust = self.trust
+
+        async def check() -> None:
+            look = again
+            refusal = None
+            if look is None:
+                refusal = await trust.check_sender(event, room_id)
+                look = None if refusal is None else trust.look_again(event, room_id, refusal)
+            if look is not None:
+                refusal = await look()
+            await self._decide(room_id, event, incoming, refusal)
+
+        if self.parking is None:
+            await check()
+            return
+        async with self.parking.guard(
+            "route", event_id=event.event_id, room_id=room_id, sender=event.sender
+        ):
+            await check()
+
+    async def _decide(self, room_id: str, event: Event, incoming: Incoming, refusal: Any) -> None:
+        """Act on the sender check's verdict: dispatch, or refuse and tell them why."""
+        if refusal is None:
+            self.dispatcher.submit(incoming)
+            return
+        self.metrics.refused.labels("untrusted_device").inc()
+        log.info("refused %s: sending device not trusted", event.event_id)
+        await self.refusals.tell(
+            room_id,
+            event.sender,
+            event.event_id,
+            refusal.reason,
+            refusal.device_id,
+            getattr(refusal, "values", None),
+        )
 
     def _redaction(self, room_id: str, encrypted: bool, source: dict[str, Any]) -> None:
         """A removed event (Element's "remove reaction"), in an encrypted room only.

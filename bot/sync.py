@@ -109,6 +109,7 @@ class SyncLoop:
             self.undecrypted,
             self.trust,
             self.verifier,
+            self.parking,
         )
         self.dms = DmLifecycle(client, settings, store, metrics, clock, self.kick)
         self.membership = Membership(client, store, clock, self.parking, self.dms, self.on_members)
@@ -127,6 +128,7 @@ class SyncLoop:
     def stop(self) -> None:
         self._stop.set()
         self.invites.stop()
+        self.gate.later.stop()
         # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
         if self._poll is not None and not self._poll.done():
             self._poll.cancel()
@@ -165,11 +167,13 @@ class SyncLoop:
             await self._after_sync()
             token, first = resp.next_batch, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
-            # save it (with the per-room marks) only once the dispatcher has recorded all.
-            if await self.dispatcher.drain(timeout=120):
-                await self._save_position(token, marks)
-            else:
+            # save it (with the per-room marks) only once the dispatcher has recorded all,
+            # and no sender check is still pending off the loop (bot/second_looks.py).
+            checking = self.gate.later.pending  # before the drain: it covers what they submit
+            if not await self.dispatcher.drain(timeout=120):
                 log.warning("dispatch is slow; sync position not saved this round")
+            elif not checking and not self.gate.later.pending:
+                await self._save_position(token, marks)
             if self.on_synced is not None:
                 self.on_synced()
 

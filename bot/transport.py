@@ -14,6 +14,7 @@ from nio import Api, AsyncClient, JoinedMembersError, RoomSendResponse, UploadRe
 from bot import ledger
 from bot.crypto.missed_devices import MissedDevices
 from bot.dm_rooms import DmRooms
+from bot.keyed_locks import KeyedLocks
 from bot.room_members import server_members
 from bot.send_error import SendError, error_from
 from commands.i18n import N_
@@ -37,11 +38,13 @@ class MatrixTransport:
     ledger_key: bytes | None = None
 
     def __post_init__(self) -> None:
-        self._keys_lock = asyncio.Lock()
+        # One joined_members per room at a time (shared with the DM checks), and one of
+        # nio's /keys/query (it asks about everyone outdated at once) at a time.
+        self._member_locks = KeyedLocks()
+        self._query_lock = asyncio.Lock()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._missed = MissedDevices()  # devices a room key skipped while unreachable
-        # Shares the members lock: one joined_members/keys query at a time.
-        self.dms = DmRooms(self.client, self._keys_lock, self.dm_join_wait)
+        self.dms = DmRooms(self.client, self._member_locks, self.dm_join_wait)
 
     def forget_room(self, room_id: str) -> None:
         """The bot left the room (bot/roomgc.py): drop its send lock unless a send holds it."""
@@ -53,13 +56,18 @@ class MatrixTransport:
         room = self.client.rooms.get(room_id)
         if room is None or not room.encrypted:
             return
-        async with self._keys_lock:
-            if not room.members_synced:
-                resp = await self.client.joined_members(room_id)
-                if isinstance(resp, JoinedMembersError):
-                    raise error_from(resp)
-            if self.client.should_query_keys:
-                await self.client.keys_query()
+        if not room.members_synced:
+            async with self._member_locks.hold([room_id]):
+                if not room.members_synced:
+                    resp = await self.client.joined_members(room_id)
+                    if isinstance(resp, JoinedMembersError):
+                        raise error_from(resp)
+        # Wait for a key query only if someone here is outdated: one naming a hung
+        # server (bounded: bot/federation_calls.py) holds up no other room's send.
+        if self.client.users_for_key_query & set(room.users):
+            async with self._query_lock:
+                if self.client.users_for_key_query & set(room.users):
+                    await self.client.keys_query()
         if self.prepare_room is not None:
             await self.prepare_room(room_id)
         await self._missed.catch_up(self.client, room_id)

@@ -5,7 +5,6 @@ an admin approves it, and the admins told when it changes and when it reverts.""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from nio import AsyncClient
 from bot.clock import Clock, SystemClock
 from bot.crypto.keys_api import HomeserverKeysAPI
 from bot.crypto.trust import UserTrust, evaluate_user
+from bot.keyed_locks import KeyedLocks
 from bot.metrics import Metrics
 from bot.outbox.notices import tell_each
 from bot.store import Store
@@ -53,9 +53,10 @@ class Identities:
         self.store = store
         self.metrics = metrics
         self._cache: dict[str, Cached] = {}
-        self._refresh_lock = asyncio.Lock()
-        self._querying: set[str] = set()  # asked for in the /keys/query in flight
-        self._forgotten_meanwhile: set[str] = set()  # ... and forgotten while it was
+        # One /keys/query per person at a time; someone else's slow one (a hung server,
+        # a second look: bot/crypto/key_refresh.py) never holds up a person's verdict.
+        self._locks = KeyedLocks()
+        self._forgotten: dict[str, int] = {}  # times forgotten, while a query may be in flight
         self._http: aiohttp.ClientSession | None = None
 
     def open(self) -> None:
@@ -72,8 +73,8 @@ class Identities:
     def forget(self, user_ids: list[str]) -> None:
         for user_id in user_ids:
             self._cache.pop(user_id, None)
-            if user_id in self._querying:  # its answer predates the change: not cached
-                self._forgotten_meanwhile.add(user_id)
+            if user_id in self._forgotten:  # a query for them is in flight: its answer
+                self._forgotten[user_id] += 1  # predates the change and is not cached
 
     async def _pin(self, user_id: str) -> tuple[str | None, str | None]:
         """(pinned master key, pending changed key) — configured pins win over the store.
@@ -134,41 +135,57 @@ class Identities:
         moment later) but not cached, so the next refresh asks again.
         """
         limit = CACHE_SECONDS if max_age is None else max_age
-        async with self._refresh_lock:
-            pins = await self._pins(list(dict.fromkeys(user_ids)))
-            now = time.monotonic()
-            verdicts: dict[str, Cached] = {}
-            stale: list[str] = []
-            for u, pin in pins.items():
-                cached = self._cache.get(u)
-                if (
-                    cached is None
-                    or now - cached.at >= limit
-                    or cached.trust.pinned_master_key != pin
-                ):
-                    stale.append(u)
-                else:
-                    verdicts[u] = cached
-            if not stale:
-                return verdicts
-            assert self._http is not None and self.client.access_token
-            api = HomeserverKeysAPI(self._http, self.settings.homeserver, self.client.access_token)
-            self._querying, self._forgotten_meanwhile = set(stale), set()
-            try:
-                query = await api.keys_query(stale)
-                for user_id in stale:
-                    pin = pins[user_id]
-                    trust = evaluate_user(user_id, query, pin)
-                    await self._record(user_id, pin, trust)
-                    pinned_now, _pending = await self._pin(user_id)
-                    if pinned_now != pin:  # pinned on first sight just now
-                        trust = evaluate_user(user_id, query, pinned_now)
-                    verdicts[user_id] = Cached(trust, query, time.monotonic())
-                    if user_id not in self._forgotten_meanwhile:
-                        self._cache[user_id] = verdicts[user_id]
-            finally:
-                self._querying, self._forgotten_meanwhile = set(), set()
+        pins = await self._pins(list(dict.fromkeys(user_ids)))
+        verdicts, stale = self._fresh(pins, limit)
+        if not stale:
             return verdicts
+        async with self._locks.hold(stale):
+            # Someone may have fetched (and pinned) them while this waited for their locks.
+            pins.update(await self._pins(stale))
+            fetched, stale = self._fresh({u: pins[u] for u in stale}, limit)
+            verdicts.update(fetched)
+            if stale:
+                verdicts.update(await self._query(stale, pins))
+        return verdicts
+
+    def _fresh(
+        self, pins: dict[str, str | None], limit: float
+    ) -> tuple[dict[str, Cached], list[str]]:
+        """(cached verdicts still good, people to query): stale ones, or whose pin moved."""
+        now = time.monotonic()
+        fresh: dict[str, Cached] = {}
+        stale: list[str] = []
+        for u, pin in pins.items():
+            cached = self._cache.get(u)
+            if cached is None or now - cached.at >= limit or cached.trust.pinned_master_key != pin:
+                stale.append(u)
+            else:
+                fresh[u] = cached
+        return fresh, stale
+
+    async def _query(self, stale: list[str], pins: dict[str, str | None]) -> dict[str, Cached]:
+        """One /keys/query for `stale` (their locks held): each verdict, pinned on first sight."""
+        assert self._http is not None and self.client.access_token
+        api = HomeserverKeysAPI(self._http, self.settings.homeserver, self.client.access_token)
+        for user_id in stale:
+            self._forgotten[user_id] = 0
+        verdicts: dict[str, Cached] = {}
+        try:
+            query = await api.keys_query(stale)
+            for user_id in stale:
+                pin = pins[user_id]
+                trust = evaluate_user(user_id, query, pin)
+                await self._record(user_id, pin, trust)
+                pinned_now, _pending = await self._pin(user_id)
+                if pinned_now != pin:  # pinned on first sight just now
+                    trust = evaluate_user(user_id, query, pinned_now)
+                verdicts[user_id] = Cached(trust, query, time.monotonic())
+                if not self._forgotten[user_id]:
+                    self._cache[user_id] = verdicts[user_id]
+        finally:
+            for user_id in stale:
+                del self._forgotten[user_id]
+        return verdicts
 
     async def _record(self, user_id: str, pin: str | None, trust: UserTrust) -> None:
         """Pin on first sight (tofu); note a changed identity once and tell the admins."""

@@ -5,8 +5,8 @@ re-syncs that person's device list and, for a moment, answers /keys/query withou
 cross-signing keys (../shared/FIELD-NOTES.md). A verdict taken from that answer ("no
 cross-signing identity", "unknown session") is not final: re-query a few times over a few
 seconds before refusing. The wait is bounded and taken at most once per person per
-REQUERY_EVERY, so a person who really has no identity costs the sync loop seconds, not
-minutes.
+REQUERY_EVERY, so a person who really has no identity waits seconds, not minutes, for
+their refusal (off the sync loop: bot/second_looks.py).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ class Requery:
         self._monotonic = monotonic
         self._last: dict[str, float] = {}
 
+    def due(self, user_id: str) -> bool:
+        """Whether a transient verdict on this person would be looked at again now."""
+        last = self._last.get(user_id)
+        return last is None or self._monotonic() - last >= self.every
+
     async def settle(
         self,
         user_id: str,
@@ -52,10 +57,9 @@ class Requery:
         """``verdict`` if final; else re-check (``again``) after each delay until it is."""
         if not transient(verdict):
             return verdict
-        now = self._monotonic()
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.every:
+        if not self.due(user_id):
             return verdict
+        now = self._monotonic()
         self._last = {u: t for u, t in self._last.items() if now - t < self.every}
         self._last[user_id] = now
         for tries, delay in enumerate(self.delays, 1):

@@ -6,6 +6,8 @@ may command the bot (bot/crypto/senders.py) and who receives its room keys
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from nio import AsyncClient
@@ -100,6 +102,13 @@ class DeviceTrustPolicy:
     async def check_sender(self, event: Event, room_id: str) -> Refusal | None:
         """None if the sending device may command the bot (bot/crypto/senders.py)."""
         return await self.senders.check_sender(event, room_id)
+
+    def look_again(
+        self, event: Event, room_id: str, refusal: Refusal
+    ) -> Callable[[], Coroutine[Any, Any, Refusal | None]] | None:
+        """The final verdict on a refusal the server's lag may explain (a few seconds of
+        re-queries), or None if `refusal` is final."""
+        return self.senders.look_again(event, room_id, refusal)
 
     async def prepare_room(self, room_id: str) -> None:
         """Room keys only for trusted devices, before a send (bot/crypto/room_keys.py)."""

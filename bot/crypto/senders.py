@@ -2,11 +2,15 @@
 decrypted it was delivered (not forwarded) by a device whose curve25519 and ed25519 keys
 match a device that is owner-signed under the sender's trusted identity
 (bot/crypto/identities.py). A verdict the homeserver's lag explains is looked at again
-(bot/crypto/key_refresh.py) before the person is refused."""
+(bot/crypto/key_refresh.py), off the sync loop (bot/second_looks.py), before the person
+is refused."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from nio import AsyncClient
@@ -41,31 +45,53 @@ class Senders:
         self._requery = Requery()
 
     async def check_sender(self, event: Event, room_id: str) -> Refusal | None:
-        sender = event.sender
+        """The verdict from the keys known now (at most one /keys/query). A refusal the
+        server's lag may explain deserves a second look (`look_again`)."""
+        try:
+            keys = self._keys_of(event, room_id)
+            if keys is None:
+                return Refusal(UNTRUSTED_UNKNOWN_DEVICE)
+            return await self._device_verdict(event.sender, *keys, (None, REFRESH_ON_MISS_SECONDS))
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot check %s's devices now (%s)", event.sender, exc)
+            return Refusal(KEYS_UNCHECKED)
+
+    def look_again(
+        self, event: Event, room_id: str, refusal: Refusal
+    ) -> Callable[[], Coroutine[Any, Any, Refusal | None]] | None:
+        """The final verdict, re-querying for a few seconds (bot/crypto/key_refresh.py), if
+        `refusal` is one a lagging server explains and a second look is due; else None."""
+        keys = self._keys_of(event, room_id)
+        if refusal.reason not in TRANSIENT or keys is None or not self._requery.due(event.sender):
+            return None
+        return functools.partial(self._settle, event.sender, keys, refusal)
+
+    async def _settle(
+        self, user_id: str, keys: tuple[str, str], refusal: Refusal
+    ) -> Refusal | None:
+        async def again() -> Refusal | None:
+            return await self._device_verdict(user_id, *keys, (0.0,))
+
+        try:
+            return await self._requery.settle(
+                user_id, refusal, lambda r: r is not None and r.reason in TRANSIENT, again
+            )
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("cannot check %s's devices now (%s)", user_id, exc)
+            return Refusal(KEYS_UNCHECKED)
+
+    def _keys_of(self, event: Event, room_id: str) -> tuple[str, str] | None:
+        """(curve25519, ed25519) of the device that delivered the event's Megolm session;
+        None for a session forwarded or unknown (never trusted)."""
         sender_key = getattr(event, "sender_key", None)
         session_id = getattr(event, "session_id", None)
         olm = self.client.olm
         if olm is None or not sender_key or not session_id:
-            return Refusal(UNTRUSTED_UNKNOWN_DEVICE)
+            return None
         session = olm.inbound_group_store.get(room_id, sender_key, session_id)
         if session is None or session.forwarding_chain:
-            return Refusal(UNTRUSTED_UNKNOWN_DEVICE)
-        try:
-            return await self._device_for(sender, sender_key, session.ed25519)
-        except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("cannot check %s's devices now (%s)", sender, exc)
-            return Refusal(KEYS_UNCHECKED)
-
-    async def _device_for(self, user_id: str, curve: str, ed: str) -> Refusal | None:
-        """The verdict on the sending device; one the server's lag explains is re-checked."""
-        refusal = await self._device_verdict(user_id, curve, ed, (None, REFRESH_ON_MISS_SECONDS))
-
-        async def again() -> Refusal | None:
-            return await self._device_verdict(user_id, curve, ed, (0.0,))
-
-        return await self._requery.settle(
-            user_id, refusal, lambda r: r is not None and r.reason in TRANSIENT, again
-        )
+            return None
+        return sender_key, session.ed25519
 
     async def _device_verdict(
         self, user_id: str, curve: str, ed: str, ages: tuple[float | None, ...]

@@ -45,6 +45,7 @@ class BotProcess:
         settings: dict[str, Any] | None = None,
         localpart: str | None = None,
         log_level: str = "DEBUG",
+        homeserver_url: str | None = None,  # another way in (tests/harness/fault_proxy.py)
     ) -> None:
         self.synapse = synapse
         self.workdir = workdir
@@ -75,7 +76,7 @@ class BotProcess:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
-            "ATTACHE_HOMESERVER": synapse.url,
+            "ATTACHE_HOMESERVER": homeserver_url or synapse.url,
             "ATTACHE_USER_ID": self.user_id,
             "ATTACHE_PASSWORD": BOT_PASSWORD,
             "ATTACHE_PICKLE_KEY": PICKLE_KEY,

@@ -4,6 +4,7 @@ device, and an unknown verdict fails the send instead of shutting someone out.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,8 @@ class Server:
         self.queried: list[list[str]] = []
         self.during: Callable[[], None] | None = None
         self.fail = False
+        self.hung: set[str] = set()  # a query naming one of them waits for `go`
+        self.go = asyncio.Event()
 
     def api(self, *_args: Any) -> Any:
         server = self
@@ -127,6 +130,8 @@ class Server:
                 server.queried.append(sorted(user_ids))
                 if server.during is not None:
                     server.during()
+                if server.hung & set(user_ids):
+                    await server.go.wait()
                 if server.fail:
                     raise aiohttp.ClientConnectionError("homeserver unreachable")
                 answer: dict[str, Any] = {"device_keys": {}, "master_keys": {}}
@@ -193,6 +198,25 @@ async def test_a_verdict_forgotten_while_another_is_queried_still_judges_this_se
     await world.keys.prepare_room(ROOM)
     assert world.server.queried[-1] == [FRANZ]
     assert world.client.changes == []
+
+
+async def test_a_hung_query_about_one_person_holds_up_nobody_elses_verdict(world: Any) -> None:
+    """A second look at Sam (or a query naming his hung server) is in flight: Franz's
+    verdict does not wait for it; another refresh naming Sam waits for its answer
+    rather than asking again."""
+    world.server.hung = {SAM}
+    slow = asyncio.create_task(world.identities.refresh([SAM]))
+    while [SAM] not in world.server.queried:
+        await asyncio.sleep(0)
+    franz = await asyncio.wait_for(world.identities.evaluate(FRANZ), 5)
+    assert franz.trust.master_key is not None
+    again = asyncio.create_task(world.identities.refresh([SAM, FRANZ]))
+    await asyncio.sleep(0.05)
+    assert not again.done()  # it needs Sam's verdict
+    world.server.go.set()
+    await slow
+    assert SAM in await again
+    assert world.server.queried.count([SAM]) == 1  # the waiter used the answer that came
 
 
 async def test_a_device_that_loses_its_owners_signature_is_still_blacklisted(world: Any) -> None:
