@@ -34,7 +34,9 @@ async def summit_list(ctx: Context) -> None:
         for s in summits
     ]
     head = [_("id"), _("name"), _("dates"), _("state"), _("zone")]
-    ctx.reply(table(_("Summits"), head, rows))
+    # Marked summits shown in full: routed by their markings as they are when it is sent.
+    held = tuple(s.ref for s in summits if s.marking and reader.shows(s.marking) == "full")
+    ctx.reply(table(_("Summits"), head, rows), holds=held)
 
 
 def _tally(status: str, n: int) -> str:

@@ -14,6 +14,7 @@ from commands.markings import Policy
 from tests.harness.fakes import BotCore, FakeTransport
 from tests.unit.commands.test_history_markings import mcore
 from tests.unit.commands.test_marking_wiring import (
+    ADMIN,
     DE,
     FR,
     SEC,
@@ -127,3 +128,19 @@ async def test_no_answer_quotes_the_message_it_answers(mcore: BotCore) -> None:
     for content in replies:
         assert not [line for line in content["body"].splitlines() if line.startswith("> ")]
         assert "mx-reply" not in content.get("formatted_body", "")
+
+
+async def test_a_queued_summit_list_follows_the_summits_marking_when_sent(
+    mcore: BotCore,
+) -> None:
+    """The German secretariat's `!summit list` in his DM names S-1 (REL TO FRA, DEU then);
+    S-1 is narrowed to France before the answer leaves: he does not get its name."""
+    await summit(mcore, "marking=RESTRICTED rel=FRA,DEU")
+    await ok(mcore, ADMIN, f"!dir person {DE} role=secretariat")
+    await mcore.dm_with(DE, "!dm-de:test")
+    [listed] = await mcore.say(DE, "!summit list", room_id="!dm-de:test")
+    assert "DefMin" in listed.body
+    await ok(mcore, SEC, "!summit edit S-1 rel=FRA", SUMMIT_ROOM)
+    transport = FakeTransport({SUMMIT_ROOM: [SEC, FR], "!dm-de:test": [DE]})
+    await mcore.drain_outbox(transport, policy=Policy.from_settings(mcore.settings))
+    assert not [c for c in transport.received_by(DE) if "DefMin" in json.dumps(c)]
