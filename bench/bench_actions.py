@@ -27,6 +27,7 @@ from typing import Any
 
 from commands.actions.listing import query_items
 from commands.actions.store import insert_item
+from commands.markings.model.policy import Policy
 from commands.time import Due
 from tests.harness.fakes import BotCore, FakeClock
 
@@ -77,6 +78,7 @@ def random_item(rng: random.Random) -> tuple[int, str, str, Due, str]:
 
 async def insert(core: BotCore, rng: random.Random, count: int, batch: int) -> float:
     """Insert `count` items, `batch` per write transaction; returns items per second."""
+    policy = Policy.from_settings(core.settings)
     started = time.perf_counter()
     done = 0
     while done < count:
@@ -85,7 +87,16 @@ async def insert(core: BotCore, rng: random.Random, count: int, batch: int) -> f
             for _ in range(n):
                 summit, kind, owner, due, status = random_item(rng)
                 number = await insert_item(
-                    db, summit, f"task {done}", kind, owner, due, SEC, NOW, f"$bench{done}"
+                    db,
+                    summit,
+                    f"task {done}",
+                    kind,
+                    owner,
+                    due,
+                    SEC,
+                    NOW,
+                    f"$bench{done}",
+                    policy=policy,
                 )
                 if status != "open" and batch > 1:  # per-item runs time the insert alone
                     await db.execute(

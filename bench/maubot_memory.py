@@ -47,7 +47,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def maubot(python: str, where: Path) -> dict[str, Any]:
+def maubot_config(
+    python: str, where: Path, admins: dict[str, str] | None = None
+) -> tuple[int, Path]:
+    """maubot's example config on SQLite in `where`, on a free port: (port, config path)."""
     example = subprocess.run(
         [python, "-c", "import maubot, os; print(os.path.dirname(maubot.__file__))"],
         capture_output=True,
@@ -56,11 +59,20 @@ def maubot(python: str, where: Path) -> dict[str, Any]:
     ).stdout.strip()
     config = (Path(example) / "example-config.yaml").read_text()
     config = config.replace("sqlite:maubot.db", f"sqlite:{where / 'maubot.db'}")
-    config = re.sub(r"port: \d+", f"port: {free_port()}", config, count=1)
+    port = free_port()
+    config = re.sub(r"port: \d+", f"port: {port}", config, count=1)
     config = config.replace("unshared_secret: generate", "unshared_secret: bench-secret-0123")
+    if admins:
+        lines = "".join(f"    {name}: {password}\n" for name, password in admins.items())
+        config = config.replace('admins:\n    root: ""\n', f'admins:\n    root: ""\n{lines}')
     for folder in ("plugins", "trash", "logs"):
         (where / folder).mkdir(exist_ok=True)
     (where / "config.yaml").write_text(config)
+    return port, where / "config.yaml"
+
+
+def maubot(python: str, where: Path) -> dict[str, Any]:
+    maubot_config(python, where)
     version = subprocess.run(
         [python, "-c", "import maubot; print(maubot.__version__)"],
         capture_output=True,

@@ -31,9 +31,8 @@ STEPS = [
      "import Crypto.Cipher.AES, peewee, h2.connection, vodozemac"),
     ("matrix-nio itself", "import nio"),
     ("pydantic + pydantic-settings (config)", "import pydantic_settings"),
-    ("cryptography (cross-signing, ed25519)",
-     "import cryptography.hazmat.primitives.asymmetric.ed25519\n"
-     "import cryptography.hazmat.primitives.ciphers.aead"),
+    ("pycryptodome's Ed25519 (cross-signing; was cryptography, 7-8 MiB)",
+     "import Crypto.PublicKey.ECC, Crypto.Signature.eddsa"),
     ("aiosqlite (store)", "import aiosqlite"),
     ("prometheus-client (metrics)", "import prometheus_client"),
     ("apscheduler (scheduler)", "import apscheduler.schedulers.asyncio"),
@@ -42,6 +41,7 @@ STEPS = [
     ("the bot: bot.app + commands (as `attache-bot run` loads it)", "import bot.cli, bot.app"),
     ("on first use only: dateparser", "import dateparser"),
     ("on first use only: icalendar", "import icalendar"),
+    ("on `attache-bot restore` only: bot.restore (tarfile)", "import bot.restore"),
 ]  # fmt: skip
 
 # As `attache-bot run` on SQLite: `import bot` keeps peewee's drivers out (bot/peewee_drivers.py).

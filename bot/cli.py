@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from config import Settings
 
 
+USUAL_GC_THRESHOLDS = gc.get_threshold()
+START_UP_GC_THRESHOLD = 5000  # youngest generation, while a command imports (see main)
+
+
 def _settings(args: argparse.Namespace) -> Settings | None:
     """The settings, or None after printing each problem (`setting: what, how to fix`)."""
-    # Imported here, after main() paused the collector: pydantic is a large import.
+    # Imported here, after main() slowed the collector: pydantic is a large import.
     from bot.settings_vocabulary import load_settings
     from config import ConfigError
 
@@ -62,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The imports are done (see main): their ~140k objects live as long as the process, so
     # the collector need never scan them again (a full collection cost 25 ms before).
     gc.freeze()
-    gc.enable()
+    gc.set_threshold(*USUAL_GC_THRESHOLDS)
     if not settings.on_postgresql:  # before anything is opened or migrated (a few ms)
         for problem in (problems := crypto_store_problems(settings)):
             print(f"attache-bot: {problem}", file=sys.stderr)
@@ -92,6 +96,9 @@ def _cannot_start(exc: Exception, settings: Settings) -> int:
 
 def _run_loop(main: Any) -> Any:
     """asyncio.run on uvloop (libuv): less CPU per command, measured in docs/BENCHMARKS.md."""
+    from bot.malloc_threshold import pin_mmap_threshold
+
+    pin_mmap_threshold()  # before any thread: see the module
     try:
         import uvloop  # here: only `run` serves traffic; other commands stay plain asyncio
     except ImportError:  # not installed: the standard loop does the same, a bit slower
@@ -310,15 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
     # Start-up: loading ~800 modules makes the cyclic collector run again and again over
-    # objects that all stay alive: ~20% of the import CPU (docs/BENCHMARKS.md). Off while
-    # a command imports what it needs; `run` turns it back on before serving.
-    enabled = gc.isenabled()
-    gc.disable()
+    # objects that all stay alive: ~20% of the import CPU (docs/BENCHMARKS.md). A rarer
+    # collection while a command imports what it needs, not none: with none, the cycles
+    # imports leave behind (3,000 objects) are freed all at once at the end, leaving 1.2 MiB
+    # of half-empty memory pages resident (issue 25, docs/BENCHMARKS.md); `run` restores
+    # the usual rate before serving.
+    gc.set_threshold(START_UP_GC_THRESHOLD, *USUAL_GC_THRESHOLDS[1:])
     try:
         return int(args.func(args))
     finally:
-        if enabled:
-            gc.enable()
+        gc.set_threshold(*USUAL_GC_THRESHOLDS)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
+from bot.crypto.sealed_box import InvalidTag, aes_gcm_open, aes_gcm_seal, scrypt_key
 from bot.private_files import write_private
 
 log = logging.getLogger(__name__)
@@ -40,7 +37,7 @@ class SealedFileError(RuntimeError):
 
 def seal(content: bytes, secret: str, user_id: str, name: str) -> bytes:
     salt, nonce = os.urandom(16), os.urandom(12)
-    key = Scrypt(salt=salt, length=32, n=_N, r=_R, p=_P).derive(secret.encode())
+    key = scrypt_key(secret, salt, _N, _R, _P)
     aad = f"{FORMAT}\n{user_id}\n{name}".encode()
     return json.dumps(
         {
@@ -48,7 +45,7 @@ def seal(content: bytes, secret: str, user_id: str, name: str) -> bytes:
             "kdf": {"name": "scrypt", "n": _N, "r": _R, "p": _P},
             "salt": salt.hex(),
             "nonce": nonce.hex(),
-            "ciphertext": AESGCM(key).encrypt(nonce, content, aad).hex(),
+            "ciphertext": aes_gcm_seal(key, nonce, content, aad).hex(),
         }
     ).encode()
 
@@ -59,13 +56,9 @@ def unseal(sealed: bytes, secret: str, user_id: str, name: str) -> bytes:
         if doc.get("format") != FORMAT:
             raise SealedFileError(f"{name}: unknown format")
         kdf = doc["kdf"]
-        key = Scrypt(
-            salt=bytes.fromhex(doc["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]
-        ).derive(secret.encode())
+        key = scrypt_key(secret, bytes.fromhex(doc["salt"]), kdf["n"], kdf["r"], kdf["p"])
         aad = f"{FORMAT}\n{user_id}\n{name}".encode()
-        return AESGCM(key).decrypt(
-            bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["ciphertext"]), aad
-        )
+        return aes_gcm_open(key, bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["ciphertext"]), aad)
     except InvalidTag as exc:
         raise SealedFileError(
             f"{name}: cannot decrypt it from the database: wrong pickle key or another account"

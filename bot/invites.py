@@ -34,11 +34,11 @@ class Invites:
     parking: Parking
     dms: DmLifecycle
     kick: Callable[[], None] | None = None  # wakes the outbox
-    _joins: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # room -> join under way
-    _joining_for: dict[str, str] = field(default_factory=dict)  # room -> its inviter, meanwhile
+    # room -> (its inviter, the join under way with its retries)
+    _joins: dict[str, tuple[str, asyncio.Task[None]]] = field(default_factory=dict)
 
     def stop(self) -> None:
-        for task in list(self._joins.values()):
+        for _inviter, task in list(self._joins.values()):
             task.cancel()
 
     async def handle(self, room_id: str, state: list[Any]) -> None:
@@ -63,7 +63,7 @@ class Invites:
         # Joins still being retried count against the cap like rooms joined: otherwise a
         # person whose rooms' server answers slowly could queue any number of them.
         pending = sum(
-            1 for room, who in self._joining_for.items() if who == inviter and room != room_id
+            1 for room, (who, _task) in self._joins.items() if who == inviter and room != room_id
         )
         async with self.store.write() as db:  # one budget and a cap of rooms per person
             why = await ratelimit.refuse_invite(
@@ -87,15 +87,13 @@ class Invites:
         resp = await joins.join_once(self.client, room_id)
         if joins.transient(resp):  # retried in the background (bot/joins.py)
             task = asyncio.create_task(self._join_later(room_id, inviter, invite))
-            self._joins[room_id] = task
-            self._joining_for[room_id] = inviter
+            self._joins[room_id] = (inviter, task)
             task.add_done_callback(lambda _t: self._settled(room_id))
             return
         await self._joined(room_id, inviter, invite, resp)
 
     def _settled(self, room_id: str) -> None:
         self._joins.pop(room_id, None)
-        self._joining_for.pop(room_id, None)
 
     async def _join_later(self, room_id: str, inviter: str, invite: InviteMemberEvent) -> None:
         async with self.parking.guard("join", event_id=f"invite:{room_id}", room_id=room_id):

@@ -32,8 +32,11 @@ def command_text(
     content: dict[str, Any], prefix: str, names: Mapping[str, set[str]] | None = None
 ) -> str:
     """The sender's own text of a message content: quotes dropped, pills in a command
-    turned into the Matrix IDs they name (`names`: what the bot knows each linked user as)."""
-    body = strip_quoted(content["body"])
+    turned into the Matrix IDs they name (`names`: what the bot knows each linked user as).
+
+    NUL characters are dropped: invisible in every client, and PostgreSQL's text cannot
+    hold one (a subject with one was an internal error there, stored on SQLite)."""
+    body = strip_quoted(content["body"].replace("\x00", ""))
     if body.startswith(prefix):
         body = resolve_pills(body, content.get("formatted_body"), names)
     return body

@@ -8,10 +8,12 @@ It is decided when the row leaves, never from what was true when it was queued:
 - a DM is a room of exactly the bot and one person at that moment; a row rendered for one
   person (Queued.reader: a reply in their DM, with their clearance or marked lines in full)
   goes into a room only while that person is its only other member;
-- the marking of the objects the row is about (`about`, `holds`) as they are marked now: a
-  re-mark or a level the operator removed applies to rows already queued. An object that
-  cannot be found, a level that is not configured, a nation that is not known or a person
-  the directory does not place is withheld (fail closed; audited and counted by the outbox).
+- the marking of the objects the row is about (`about`, `holds`) as they are marked now, each
+  combined with its container's (an item's summit: commands/markings/current.py): a re-mark
+  (the item's or its summit's) or a level the operator removed applies to rows already
+  queued. An object that cannot be found, a level that is not configured, a nation that is
+  not known or a person the directory does not place is withheld (fail closed; audited and
+  counted by the outbox).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class Recipients:
         ids = [oid for text in named if (oid := object_id(text))]
         if not ids:
             return Marking.from_json(meta.marking)
-        found, missing = await markings_now(self.store.reader, ids)
+        found, missing = await markings_now(self.store.reader, ids, self.policy)
         if missing:
             raise ObjectMissing(", ".join(missing))
         return self.policy.combine(found.values())

@@ -36,11 +36,10 @@ from typing import Any
 
 from nio import Api, AsyncClient, JoinedRoomsResponse
 
-from bot import ledger
+from bot import datafiles, ledger
 from bot.client import CREDENTIALS_FILE, CRYPTO_DIR, StartupError
 from bot.clock import Clock
 from bot.outbox.queue import enqueue
-from bot.restore import MARKER, retired_from_marker
 from bot.store import Store
 from commands.context import OutMessage, utc_iso
 from commands.i18n import language, ngettext
@@ -54,6 +53,12 @@ log = logging.getLogger(__name__)
 ANSWERED = "restore:answered"  # kv: event IDs answered before the last restore (JSON)
 SKEW = timedelta(minutes=5)  # read the ledger back this far before the backup's time
 MAX_PAGES = 50  # per room, of 100 of the bot's own events
+
+
+# Left in the store by `attache-bot restore` (bot/restore.py), which is imported only then:
+# its archive reading (tarfile) is 0.5 MiB a start would carry for nothing.
+MARKER = "restore:pending"
+RETIRED = "restore-retired-devices"  # the name the retired credentials are sealed under
 
 
 @dataclass
@@ -82,6 +87,14 @@ def needs_fresh_device(settings: Settings, marker: dict[str, Any]) -> bool:
             return False
         creds.unlink()  # a superseded device's: never used again
     return True
+
+
+def retired_from_marker(marker: dict[str, Any], settings: Settings) -> list[dict[str, str]]:
+    sealed = bytes.fromhex(marker.get("retired_sealed", ""))
+    if not sealed:
+        return []
+    plain = datafiles.unseal(sealed, settings.secret_for_keys, settings.user_id, RETIRED)
+    return list(json.loads(plain))
 
 
 async def answered_before_restore(store: Store) -> set[str]:

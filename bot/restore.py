@@ -38,12 +38,10 @@ from bot.client import CREDENTIALS_FILE, CRYPTO_DIR
 from bot.crypto.policy import KEYS_FILE
 from bot.lock import AlreadyRunning, DataDirLock
 from bot.private_files import write_private
+from bot.recovery import MARKER, RETIRED
 from bot.store import open_store, sqlite_path
 from bot.store.migrations import MIGRATIONS
 from config import Settings
-
-MARKER = "restore:pending"
-RETIRED = "restore-retired-devices"  # the name the retired credentials are sealed under
 
 
 class RestoreRefused(RuntimeError):
@@ -116,14 +114,6 @@ async def _mark(settings: Settings, manifest: Manifest, retired: list[dict[str, 
                 await db.execute("DELETE FROM attache_files WHERE name = ?", (CREDENTIALS_FILE,))
     finally:
         await store.close()
-
-
-def retired_from_marker(marker: dict[str, Any], settings: Settings) -> list[dict[str, str]]:
-    sealed = bytes.fromhex(marker.get("retired_sealed", ""))
-    if not sealed:
-        return []
-    plain = datafiles.unseal(sealed, settings.secret_for_keys, settings.user_id, RETIRED)
-    return list(json.loads(plain))
 
 
 async def restore(settings: Settings, src: Path) -> Restored:

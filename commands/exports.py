@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from commands.actions.access import is_owner, sees_summit
+from commands.actions.access import as_judged, is_owner, sees_summit
 from commands.actions.model import parse_summit_id, shown_status
 from commands.actions.store import Item, Summit, get_summit, owner_text
 from commands.context import Attachment, Context
@@ -166,7 +166,8 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
     async with ctx.db.execute(
         "SELECT * FROM action_items WHERE summit_id = ? ORDER BY due_at, id", (found.id,)
     ) as cur:
-        items = [Item.from_row(r) for r in await cur.fetchall()]
+        # Each item as its readers are judged: its marking combined with its summit's.
+        items = await as_judged(ctx, [Item.from_row(r) for r in await cur.fetchall()])
     # What is not released to the reader is not there for them: not in the file, not in a
     # count, not in a "none of them is for you" (commands/markings/access.py).
     reader = await reader_here(ctx)
@@ -176,7 +177,7 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
         if not items:
             raise NotFound(_(_NO_SUMMIT, command="!summit list"))
     policy = Policy.from_settings(ctx.settings)
-    marking = policy.combine(i.marking for i in items)
+    marking = policy.combine([found.marking, *(i.marking for i in items)])
     if marking is not None and not policy.nations_of(marking.rel):
         raise UserError(
             _(
@@ -208,6 +209,6 @@ async def actions_export(ctx: Context, *, summit: int, format: str) -> None:
     about = {
         "marking": marking,
         "about": f"{found.ref} export",
-        "holds": tuple(i.ref for i in items),
+        "holds": (found.ref, *(i.ref for i in items)),
     }
     ctx.reply(attachment.filename, attachment=attachment, msgtype="m.file", **about)

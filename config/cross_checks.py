@@ -79,6 +79,9 @@ def secret_files(s: Fields) -> None:
         except OSError as exc:
             problems.append(f"{name}_file: cannot read {path}: {exc.strerror}")
             continue
+        except UnicodeDecodeError:
+            problems.append(f"{name}_file: {path} is not UTF-8 text")
+            continue
         if not text:
             problems.append(f"{name}_file: {path} is empty")
             continue

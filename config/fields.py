@@ -28,6 +28,11 @@ LIAISON_ESCALATION_DEFAULTS = {"immediate": 30 * 60, "priority": 8 * 3600, "rout
 yaml_file: ContextVar[Path | None] = ContextVar("attache_yaml_file", default=None)
 
 CommaList = Annotated[list[str], NoDecode]
+# A mapping: YAML gives it as a mapping, the environment as JSON, which config.settings
+# reads itself (pydantic-settings' own decoding raises a traceback on anything else).
+JsonMap = Annotated[dict[str, str], NoDecode]
+JsonIntMap = Annotated[dict[str, int], NoDecode]
+JsonListMap = Annotated[dict[str, list[str]], NoDecode]
 
 
 class Fields(BaseSettings):
@@ -150,7 +155,7 @@ class Fields(BaseSettings):
     trust_mode: Literal["tofu", "strict"] = Field(
         "tofu", description="tofu: pin identities on first sight; strict: only trusted_identities"
     )
-    trusted_identities: dict[str, str] = Field(
+    trusted_identities: JsonMap = Field(
         default_factory=dict, description="Matrix ID -> master key, pinned by the operator"
     )
     verified_for_roles: CommaList = Field(
@@ -187,7 +192,7 @@ class Fields(BaseSettings):
         description="The Monday brief (08:00 in each person's zone) for people who chose "
         "neither !brief weekly on nor off",
     )
-    liaison_escalation_seconds: dict[str, int] = Field(
+    liaison_escalation_seconds: JsonIntMap = Field(
         default_factory=lambda: dict(LIAISON_ESCALATION_DEFAULTS),
         description="Seconds an unacknowledged liaison request waits before it is re-sent, "
         "by precedence (immediate, priority, routine); missing ones keep their default",
@@ -203,7 +208,7 @@ class Fields(BaseSettings):
         description="The highest marking this system is accredited to carry; anything "
         "above is refused (default: the highest of marking_levels)",
     )
-    marking_groups: dict[str, list[str]] = Field(
+    marking_groups: JsonListMap = Field(
         default_factory=dict,
         description="Named groups of nations usable wherever a nation is, e.g. "
         "{FVEY: [USA, GBR, CAN, AUS, NZL]} (env: JSON)",

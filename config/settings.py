@@ -8,12 +8,13 @@ codes, the form of a marking level, languages) is checked by bot.settings_vocabu
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from config.cross_checks import CROSS_CHECKS, CrossCheck
 from config.fields import LIAISON_ESCALATION_DEFAULTS, LIAISON_PRECEDENCES, Fields
@@ -35,6 +36,26 @@ def split_list(value: Any) -> Any:
     return value
 
 
+JSON_EXAMPLES = {
+    "marking_groups": '{"FVEY": ["USA", "GBR"]}',
+    "trusted_identities": '{"@alice:example.org": "<43 characters of base64>"}',
+    "liaison_escalation_seconds": '{"immediate": 1800}',
+}
+
+
+def json_map(value: Any, setting: str) -> Any:
+    """A mapping from the environment is JSON text; a YAML mapping passes as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"ATTACHE_{setting.upper()} is not JSON; in the environment write it as JSON, "
+            f"e.g. {JSON_EXAMPLES[setting]}"
+        ) from None
+
+
 class Settings(Fields):
     """Every option the operator can set (config.fields), with its check."""
 
@@ -42,6 +63,11 @@ class Settings(Fields):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return split_list(value)
+
+    @field_validator(*JSON_EXAMPLES, mode="before")
+    @classmethod
+    def _json_maps(cls, value: Any, info: ValidationInfo) -> Any:
+        return json_map(value, str(info.field_name))
 
     @field_validator("homeserver")
     @classmethod

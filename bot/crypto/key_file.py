@@ -19,22 +19,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
 from bot.crypto.canonical import b64_decode, b64_encode, private_key_from_seed, seed_of
 from bot.crypto.errors import CrossSigningError
 from bot.crypto.own_keys import CrossSigningKeys
+from bot.crypto.sealed_box import InvalidTag, aes_gcm_open, aes_gcm_seal, scrypt_key
 
 _FILE_FORMAT = "attache-bot/cross-signing-keys/v1"
 # scrypt cost: ~50 ms and 16 MiB once per start; the secret may be a passphrase.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-
-
-def _derive(secret: str, salt: bytes) -> bytes:
-    kdf = Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    return kdf.derive(secret.encode("utf-8"))
 
 
 def save_keys(path: Path, keys: CrossSigningKeys, secret: str, user_id: str) -> None:
@@ -54,7 +46,8 @@ def save_keys(path: Path, keys: CrossSigningKeys, secret: str, user_id: str) -> 
         }
     ).encode()
     aad = f"{_FILE_FORMAT}\n{user_id}".encode()
-    ciphertext = AESGCM(_derive(secret, salt)).encrypt(nonce, plaintext, aad)
+    key = scrypt_key(secret, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+    ciphertext = aes_gcm_seal(key, nonce, plaintext, aad)
     document = {
         "format": _FILE_FORMAT,
         "user_id": user_id,
@@ -98,12 +91,10 @@ def load_keys(path: Path, secret: str, user_id: str) -> CrossSigningKeys | None:
             raise CrossSigningError("unknown cross-signing key file format")
         kdf = document["kdf"]
         salt = b64_decode(document["salt"])
-        key = Scrypt(
-            salt=salt, length=32, n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"])
-        ).derive(secret.encode("utf-8"))
+        key = scrypt_key(secret, salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
         aad = f"{_FILE_FORMAT}\n{user_id}".encode()
-        plaintext = AESGCM(key).decrypt(
-            b64_decode(document["nonce"]), b64_decode(document["ciphertext"]), aad
+        plaintext = aes_gcm_open(
+            key, b64_decode(document["nonce"]), b64_decode(document["ciphertext"]), aad
         )
         seeds = json.loads(plaintext)
         return CrossSigningKeys(

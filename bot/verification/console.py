@@ -6,6 +6,11 @@ shows the request), prints the emoji in the terminal for the operator to compare
 admin's screen in person, and reads y/n. On `y` and a matching MAC it signs the admin's
 master key and records it `verified` by `console`; then the service can start again.
 
+On PostgreSQL the device is shared by every host's instance (crypto store and data files
+in the database), so the data directory's lock is not enough: the console takes the
+instances' lease, and refuses while any host's instance holds it; its writes are fenced by
+that lease like an instance's (bot/lease.py).
+
 Why not talk to the running bot: it has no control channel, and adding one (a socket with
 its own authentication) is more attack surface than a short stop of a service that is
 being set up anyway. Room keys that arrive for the bot meanwhile are stored by nio as usual.
@@ -16,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nio import SyncResponse
 
+from bot import datafiles
+from bot.app import SHARED_FILES
 from bot.client import StartupError, login, make_client
 from bot.clock import SystemClock
 from bot.crypto.policy import build_policy
@@ -33,6 +40,9 @@ from bot.verification.machine import TIMEOUT_SECONDS, ShowSas, State, Verificati
 from bot.verification.runtime import Verifications
 from commands.verified import verification_of
 from config import Settings
+
+if TYPE_CHECKING:
+    from bot.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +76,27 @@ async def verify_at_console(
         say(f"attache-bot: {exc}. Stop the bot's service first: the console uses its device.")
         return 1
     store = open_store(settings.store_url)
-    client = make_client(settings)
+    client: Any = None
+    lease: Lease | None = None
     trust = None
     verifications = None
     try:
         await store.open()
+        if settings.on_postgresql:
+            lease = await _take_the_lease(settings, store)
+            if lease is None:
+                say(
+                    "attache-bot: an instance of the bot is active on this database (it holds "
+                    "the lease). Stop the bot's service on every host first: the console uses "
+                    "its device."
+                )
+                return 1
+        client = make_client(settings, lease.valid if lease is not None else None)
         await login(client, settings)
+        if lease is not None:  # a first login here is the device every instance then uses
+            await datafiles.publish(
+                store, settings.data_dir, SHARED_FILES, settings.secret_for_keys, settings.user_id
+            )
         silence_nio_sas(client)
         trust = await build_policy(client, settings, store, Metrics(), SystemClock())
         if trust.own is None or not trust.own.device_signed:
@@ -138,9 +163,35 @@ async def verify_at_console(
             await verifications.close()
         if trust is not None:
             await trust.close()
-        await client.close()  # never logout(): that would delete the bot's device
+        if client is not None:
+            await client.close()  # never logout(): that would delete the bot's device
+        if lease is not None:
+            await lease.release()
         await store.close()
         lock.release()
+
+
+async def _take_the_lease(settings: Settings, store: Any) -> Lease | None:
+    """The instances' lease if no instance holds it (None otherwise), renewed while the
+    console runs, with the shared data files restored from the database."""
+    from bot.lease import Lease  # PostgreSQL's driver, only on PostgreSQL
+
+    lease = Lease(settings.store_url, settings.failover_seconds)
+    try:
+        taken = await lease.try_acquire()
+    except Exception as exc:  # the driver's errors; none of them is the operator's to read
+        await lease.release()
+        reason = type(exc).__name__
+        raise StartupError(f"cannot take the lease on the database ({reason})") from None
+    if not taken:
+        await lease.release()
+        return None
+    store.fence = lease.fence
+    lease.start_renewing()
+    await datafiles.restore(
+        store, settings.data_dir, SHARED_FILES, settings.secret_for_keys, settings.user_id
+    )
+    return lease
 
 
 async def _sync_until_over(client: Any, verifications: Verifications, number: int) -> State | None:

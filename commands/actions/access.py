@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiosqlite
 
 from commands.actions.store import Item, Summit, get_item, get_summit
@@ -10,7 +12,9 @@ from commands.directory.service import posts_of
 from commands.errors import NotFound, UserError
 from commands.i18n import _
 from commands.markings.access import resolve
+from commands.markings.current import effective
 from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.markings.store import Reader
 from commands.time import Due, parse_due
 
@@ -74,6 +78,25 @@ async def visible_item(ctx: Context, number: int) -> tuple[Item, Summit]:
     )
     assert summit is not None
     return found, summit
+
+
+def item_marking(ctx: Context, item: Item, summit: Summit) -> Marking | None:
+    """The item's effective marking: its own combined with its summit's. Its readers are
+    judged by it, its history is written under it and its messages routed by it."""
+    return effective(Policy.from_settings(ctx.settings), item.marking, summit.marking)
+
+
+async def as_judged(ctx: Context, items: list[Item]) -> list[Item]:
+    """Each item with its effective marking as its `marking` (`item_marking`): what a
+    listing, digest or file shows of it and is routed by. An item whose summit is gone is
+    left out (its marking is not known)."""
+    policy = Policy.from_settings(ctx.settings)
+    summits = {n: await get_summit(ctx.db, n) for n in {i.summit_id for i in items}}
+    return [
+        replace(i, marking=effective(policy, i.marking, found.marking))
+        for i in items
+        if (found := summits[i.summit_id]) is not None
+    ]
 
 
 async def not_released(db: aiosqlite.Connection, reader: Reader) -> list[int]:

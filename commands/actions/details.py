@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.actions.access import sender_zone, visible_item
+from commands.actions.access import item_marking, sender_zone, visible_item
 from commands.actions.jobs import labelled
 from commands.actions.model import shown_status
 from commands.actions.store import owner_label
@@ -22,6 +22,7 @@ from commands.time import Due, show_due
 async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
     number = oid.number
     item, summit = await visible_item(ctx, number)
+    marking = item_marking(ctx, item, summit)  # its own combined with its summit's
     zone = sender_zone(ctx)
     lines = [
         (_("item"), f"{item.ref} ({summit.ref} {summit.name})"),
@@ -30,10 +31,10 @@ async def show_item(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         (_("due"), item.due_for(zone)),
         (_("status"), item.status_for(ctx.now)),
         (_("created by"), person(item.created_by)),
-        (_("marking"), item.marking.shown() if item.marking else "-"),
+        (_("marking"), marking.shown() if marking else "-"),
     ]
     entries = []
-    readable = await entry_filter(ctx, item.marking)
+    readable = await entry_filter(ctx, marking)
     shown = await page_of(ctx.db, ObjectId("A", item.id), page, ctx.prefix, readable)
     for h in shown.entries:
         when = _local(h.at, zone)

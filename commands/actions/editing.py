@@ -9,6 +9,7 @@ from commands.actions.access import (
     SECRETARIAT,
     due_option,
     event_id_of,
+    item_marking,
     require_open,
     require_secretariat,
     sender_zone,
@@ -116,6 +117,7 @@ async def apply_edit(
             comment,
             event_id_of(ctx),
             marking=under,
+            policy=Policy.from_settings(ctx.settings),
         )
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None
@@ -148,13 +150,16 @@ async def _remark(ctx: Context, old: Item, new: Item, summit: Summit) -> None:
     actors = [h.actor for h in await history.of(ctx.db, ObjectId("A", new.id))]
     held = sorted({*before, *(a for a in actors if a.startswith("@"))} - {ctx.sender})
     policy = Policy.from_settings(ctx.settings)
+    # Judged by the item's marking combined with its summit's, before and after: someone
+    # its summit excludes neither held it nor gains it (nor learns that it was re-marked).
+    before_marking, after_marking = (item_marking(ctx, i, summit) for i in (old, new))
     # Holders are those the old marking let it reach (someone told before holds nothing).
-    holders = [p for p in await subjects(ctx.db, held) if policy.covers(old.marking, p)]
+    holders = [p for p in await subjects(ctx.db, held) if policy.covers(before_marking, p)]
     told, newly = remark_messages(
         policy,
         new.ref,
-        old.marking,
-        new.marking,
+        before_marking,
+        after_marking,
         holders,
         await subjects(ctx.db, sorted(set(owners) - {ctx.sender})),
         default_language=ctx.settings.language,  # each told person reads it in theirs

@@ -90,10 +90,12 @@ async def drop_expired(db: aiosqlite.Connection, now: datetime) -> None:
             await db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
 
-async def preview_key_of(db: aiosqlite.Connection, event_id: str) -> str | None:
-    """The outbox key of the message sent as this event, if it was an import's preview."""
+async def preview_key_of(db: aiosqlite.Connection, event_id: str, room_id: str) -> str | None:
+    """The outbox key of the message sent as this event in this room, if it was an
+    import's preview."""
     async with db.execute(
-        "SELECT key FROM outbox WHERE event_id = ? AND key LIKE ?", (event_id, "import:%")
+        "SELECT key FROM outbox WHERE event_id = ? AND room_id = ? AND key LIKE ?",
+        (event_id, room_id, "import:%"),
     ) as cur:
         row = await cur.fetchone()
     return str(row[0]) if row else None

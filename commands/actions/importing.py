@@ -374,7 +374,7 @@ async def confirm_by_reaction(ctx: Context, incoming: Incoming) -> bool:
     """✅ on an import's preview, by the person who sent the import, confirms it."""
     if incoming.reaction_key not in CONFIRM_KEYS or incoming.reaction_target is None:
         return False
-    key = await preview_key_of(ctx.db, incoming.reaction_target)
+    key = await preview_key_of(ctx.db, incoming.reaction_target, incoming.room_id)
     if key is None or ctx.person is None:
         return False
     pending = await load(ctx.db, incoming.room_id, incoming.sender)

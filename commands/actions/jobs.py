@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from commands.actions.access import DIGEST, LATE_NOTE_AFTER, NUDGE_OVERDUE, NUDGE_SOON
+from commands.actions.access import (
+    DIGEST,
+    LATE_NOTE_AFTER,
+    NUDGE_OVERDUE,
+    NUDGE_SOON,
+    as_judged,
+)
 from commands.actions.model import ACTIVE, next_digest_at, parse_item_id, parse_summit_id
 from commands.actions.store import Item, Summit, get_item, get_summit, owner_label, owner_people
 from commands.context import Context, Job, utc_iso
@@ -124,12 +130,16 @@ async def digest(ctx: Context, job: Job) -> None:
         "ORDER BY owner, due_at, id",
         (summit.id,),
     ) as cur:
-        items = [Item.from_row(r) for r in await cur.fetchall()]
+        # Each line judged by its item's marking combined with the summit's.
+        items = await as_judged(ctx, [Item.from_row(r) for r in await cur.fetchall()])
     if items:
         # The summit room reads in the summit's language (lang=), else the room's default.
         room_language = summit.language or await ctx.language_for(room_id=summit.room_id)
         with language(room_language):
-            ctx.send(await render_digest(ctx, summit, items, _late(job)), room_id=summit.room_id)
+            # A marked summit's name is routed by its marking (the room's members, at send).
+            held = {"holds": (summit.ref,)} if summit.marking else {}
+            digest = await render_digest(ctx, summit, items, _late(job))
+            ctx.send(digest, room_id=summit.room_id, **held)
     await plan_digest(ctx, summit)
 
 

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from commands.actions.access import is_secretariat, not_released, sees_summit, sender_zone
+from commands.actions.access import (
+    as_judged,
+    is_secretariat,
+    not_released,
+    sees_summit,
+    sender_zone,
+)
 from commands.actions.model import ACTIVE, STATUSES, parse_status, parse_summit_id
 from commands.actions.store import (
     Item,
@@ -18,6 +24,7 @@ from commands.actions.store import (
 )
 from commands.context import Context, utc_iso
 from commands.errors import NotFound, UserError
+from commands.history_page import parse_page
 from commands.i18n import N_, _, ngettext
 from commands.markings.access import released_to_sender
 from commands.markings.store import Reader, reader_here, withheld_cell
@@ -31,12 +38,6 @@ _NO_SUMMIT = N_(
     "No such summit that you can see (ask in the summit's room). Send {command} for yours."
 )
 _LIST_EXAMPLE = "!actions list S-1 status=open owner=FR-PARIS overdue page=2"
-
-
-def _page(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(_("a page number from 1, e.g. {example}", example="page=2"))
-    return int(text)
 
 
 def _statuses(text: str) -> tuple[str, ...]:
@@ -107,7 +108,7 @@ async def query_items(
             "status", N_("open, in-progress, done, cancelled, active (default) or all"), _statuses
         ),
         Option("before", N_("due before this date")),
-        Option("page", N_("page number"), _page, default=1),
+        Option("page", N_("page number"), parse_page, default=1),
     ],
     details=N_("Everyone in a summit's room sees its items; elsewhere you see the items you own."),
 )
@@ -184,7 +185,9 @@ async def actions_list(
         raise NotFound(
             _(_NO_SUMMIT, command="!summit list")
         )  # a summit you cannot see looks like one that is not there
-    # Marked items shown in full (and their summits): routed by their markings at send time.
+    # Each item as its readers are judged: its marking combined with its summit's. Marked
+    # items shown in full (and their summits): routed by their markings at send time.
+    items = await as_judged(ctx, items)
     holds = [
         oid
         for item in items

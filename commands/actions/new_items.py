@@ -16,6 +16,7 @@ from commands.context import Context
 from commands.errors import UserError
 from commands.i18n import _
 from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.markings.wiring import marking_for
 from commands.time import Due, parse_due
 
@@ -118,6 +119,7 @@ async def create_item(ctx: Context, new: NewItem, *, how: str = "add") -> Item:
         ctx.now,
         event_id_of(ctx),
         new.marking,
+        policy=Policy.from_settings(ctx.settings),
         step="imported" if how == "import" else "created",
     )
     item = await get_item(ctx.db, number)

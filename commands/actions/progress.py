@@ -23,6 +23,7 @@ from commands.context import Context, utc_iso
 from commands.errors import UserError
 from commands.i18n import N_, _
 from commands.ids import ObjectId
+from commands.markings.model.policy import Policy
 from commands.registry import Param, command, handles
 
 
@@ -85,6 +86,7 @@ async def change_status(ctx: Context, number: int, status: str, comment: str | N
         comment,
         event_id_of(ctx),
         marking=item.marking,
+        policy=Policy.from_settings(ctx.settings),
     )
     fresh = await get_item(ctx.db, item.id)
     assert fresh is not None
@@ -169,6 +171,7 @@ async def actions_comment(ctx: Context, *, item: int, comment: str) -> None:
         text,
         event_id_of(ctx),
         marking=found.marking,
+        policy=Policy.from_settings(ctx.settings),
     )
     await ctx.db.execute(
         "UPDATE action_items SET updated_at = ? WHERE id = ?", (utc_iso(ctx.now), found.id)

@@ -25,8 +25,10 @@ from commands.directory.service import (
 from commands.errors import UserError
 from commands.i18n import _
 from commands.ids import ObjectId
+from commands.markings.current import effective
 from commands.markings.entries import written_under
 from commands.markings.model.marking import Marking
+from commands.markings.model.policy import Policy
 from commands.render import person
 from commands.time import Due, show_due
 
@@ -200,6 +202,7 @@ async def insert_item(
     event_id: str | None,
     marking: Marking | None = None,
     *,
+    policy: Policy,
     step: str = "created",
 ) -> int:
     """One new item and its first history line (`step`: created, or imported from
@@ -227,7 +230,9 @@ async def insert_item(
     await cur.close()
     assert row is not None
     number = int(row[0])
-    await add_history(db, number, actor, now, step, None, "open", None, event_id, marking=marking)
+    await add_history(
+        db, number, actor, now, step, None, "open", None, event_id, marking=marking, policy=policy
+    )
     return number
 
 
@@ -243,9 +248,23 @@ async def add_history(
     event_id: str | None,
     *,
     marking: Marking | None,
+    policy: Policy,
 ) -> None:
     """One step of an item's story, in the shared history (commands.history), written under
-    `marking` (the item's, or the stricter of two for a re-marking)."""
+    the item's effective marking: `marking` (the item's own, or the stricter of two for a
+    re-marking) combined with its summit's as it is now (commands/markings/current.py).
+    Widening the summit later then shows its new readers nothing written before; an item
+    whose summit is not found is written under no known marking (shown to no one)."""
+    async with db.execute(
+        "SELECT s.marking FROM action_items i JOIN summits s ON s.id = i.summit_id WHERE i.id = ?",
+        (item_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    under = (
+        written_under(effective(policy, marking, Marking.from_column(row[0])))
+        if row is not None
+        else None
+    )
     await history.record(
         db,
         ObjectId("A", item_id),
@@ -256,7 +275,7 @@ async def add_history(
         new=new,
         detail=comment,
         event_id=event_id,
-        marking=written_under(marking),
+        marking=under,
     )
 
 

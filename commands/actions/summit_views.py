@@ -81,7 +81,8 @@ async def show_summit(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         (_("default marking"), summit.marking.shown() if summit.marking else "-"),
         (_("language"), _language_name(summit.language, ctx.settings.language)),
     ]
-    ctx.reply(field_lines(lines))
+    # Its name and counts are the summit's: routed by its marking at send time.
+    ctx.reply(field_lines(lines), about=summit.ref, marking=summit.marking)
 
 
 def _language_name(code: str | None, default: str) -> str:

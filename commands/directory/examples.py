@@ -38,6 +38,9 @@ DOC_PEOPLE = (
     "@a:example.org",
     "@b:example.org",
 )
+# The docs' releasability: in an example it becomes the reader's nation and the nations of
+# the posts' members and people the example names (else no one it names would be covered).
+DOC_REL = re.compile(r"(?<!\S)rel=FRA,DEU(?=\s|$)")
 _EDGE_BEFORE = r"(?<![\w@:.-])"
 _EDGE_AFTER = r"(?![\w:.-]*[\w])"
 
@@ -107,6 +110,30 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
         else:
             text = _without(text, name)
     return text
+
+
+async def fitted_rel(db: aiosqlite.Connection, reader: str, example: str) -> str:
+    """`rel=FRA,DEU` made for the reader (see DOC_REL); a reader with no nation cannot
+    make a marked object at all: the example is shown without its marking."""
+    if not DOC_REL.search(example):
+        return example
+    async with db.execute("SELECT nation FROM people WHERE user_id = ?", (reader,)) as cur:
+        row = await cur.fetchone()
+    if row is None or not row[0]:
+        return re.sub(r"\s+marking=\S+", "", DOC_REL.sub("", example)).replace("  ", " ")
+    words = set(re.findall(r"[@\w][\w.:=/+-]*", example))
+    named = sorted(w for w in words if w.startswith("@") or re.fullmatch(r"[A-Z][A-Z0-9-]+", w))
+    nations = [str(row[0])]
+    if named:
+        marks = ",".join("?" * len(named))
+        async with db.execute(
+            f"SELECT p.nation FROM people p WHERE p.nation IS NOT NULL AND (p.user_id IN "
+            f"({marks}) OR p.user_id IN (SELECT m.user_id FROM post_members m WHERE m.post "
+            f"IN ({marks}))) ORDER BY p.nation",
+            (*named, *named),
+        ) as cur:
+            nations += [str(r[0]) for r in await cur.fetchall()]
+    return DOC_REL.sub("rel=" + ",".join(dict.fromkeys(nations)), example)
 
 
 # The objects of a kind a verb may be sent about by the reader, newest first, each with the
@@ -289,6 +316,7 @@ async def examples_for(ctx: Context, reply: str) -> str:
                 made = await for_reader(ctx.db, ctx.sender, fitted)
                 if made is None:
                     continue
+                made = await fitted_rel(ctx.db, ctx.sender, made)
                 line = head + label + made.replace("\n", "\n" + MORE)
         lines.append(line)
     return "\n".join(lines)

@@ -147,6 +147,7 @@ async def dir_handover(
         actor=ctx.sender,
         now=ctx.now,
         event_id=event_id,
+        policy=Policy.from_settings(ctx.settings),
     )
     moved = ",".join(str(o) for o in plan.moved_ids())
     await ctx.audit(
@@ -319,6 +320,7 @@ async def _undo(ctx: Context, text: str) -> None:
         actor=ctx.sender,
         now=ctx.now,
         event_id=event_id,
+        policy=Policy.from_settings(ctx.settings),
         action=UNDONE,
     )
     await ctx.audit("dir.handover.undo", record.label, f"{record.new} -> {record.old}")

@@ -15,6 +15,7 @@ from commands.context import parse_utc, utc_iso
 from commands.ids import ObjectId
 from commands.markings.current import markings_now
 from commands.markings.entries import written_under
+from commands.markings.model.policy import Policy
 
 HANDOVER = "handover"  # the history action of a moved object, and of the H-n itself
 UNDONE = "handover undone"
@@ -127,6 +128,7 @@ async def record_history(
     actor: str,
     now: datetime,
     event_id: str | None,
+    policy: Policy,
     action: str = HANDOVER,
 ) -> None:
     """One line in each moved object's history (`H-3: requester, participant`), and the
@@ -135,9 +137,10 @@ async def record_history(
     for step in steps:
         if step.role != "member":
             roles.setdefault(step.oid, []).append(step.role)
-    # Each line is written under its object's marking now (unknown, shown to no one, if
-    # the object is gone: fail closed).
-    markings, _missing = await markings_now(db, [ObjectId.parse(oid) for oid in roles])
+    # Each line is written under its object's effective marking now (an item's combined
+    # with its summit's; unknown, shown to no one, if the object is gone: fail closed).
+    ids = [ObjectId.parse(oid) for oid in roles]
+    markings, _missing = await markings_now(db, ids, policy)
     for oid, held in roles.items():
         detail = f"{label}: {', '.join(held)}"
         await history.record(

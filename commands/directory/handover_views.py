@@ -13,6 +13,7 @@ from commands.errors import NotFound
 from commands.i18n import N_, _, ngettext, pgettext
 from commands.ids import ObjectId
 from commands.markings.current import markings_now, object_id
+from commands.markings.model.policy import Policy
 from commands.markings.store import reader_here
 from commands.registry import command, handles
 from commands.render import Rendered, colon, esc, person, table
@@ -87,7 +88,7 @@ async def show_handover(ctx: Context, oid: ObjectId, *, page: int = 1) -> None:
         )
     reader = await reader_here(ctx)
     ids = [found for s in record.steps if (found := object_id(s.oid)) is not None]
-    markings, _missing = await markings_now(ctx.db, ids)
+    markings, _missing = await markings_now(ctx.db, ids, Policy.from_settings(ctx.settings))
     roles: dict[str, list[str]] = {}
     posts: list[str] = []
     for step in record.steps:

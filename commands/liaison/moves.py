@@ -127,7 +127,7 @@ async def cancel_request(ctx: Context, oid: ObjectId, *, reason: str | None) -> 
 async def on_reaction(ctx: Context, incoming: Incoming) -> bool:
     if incoming.reaction_key not in ACK_KEYS or incoming.reaction_target is None:
         return False
-    found = await thread_of_event(ctx.db, incoming.reaction_target)
+    found = await thread_of_event(ctx.db, incoming.reaction_target, incoming.room_id)
     if found is None:
         return False
     req = await load_request(ctx.db, found[0])

@@ -78,7 +78,7 @@ async def _relay(ctx: Context, req: Request, sender: str, text: str) -> None:
 async def _relay_from_thread(ctx: Context, incoming: Incoming, root: str | None) -> bool:
     if root is None or not incoming.body.strip():
         return False
-    found = await thread_of_event(ctx.db, root)
+    found = await thread_of_event(ctx.db, root, incoming.room_id)
     if found is None:
         return False
     req = await load_request(ctx.db, found[0])

@@ -189,11 +189,17 @@ async def threads_of(db: aiosqlite.Connection, request_id: int) -> list[Thread]:
         return [Thread(*r) for r in await cur.fetchall()]
 
 
-async def thread_of_event(db: aiosqlite.Connection, event_id: str) -> tuple[int, Thread] | None:
+async def thread_of_event(
+    db: aiosqlite.Connection, event_id: str, room_id: str
+) -> tuple[int, Thread] | None:
+    """The request thread whose root was sent as this event in this room. A relation may
+    name any room's event (the homeserver cannot check one inside the ciphertext): one
+    that points at another room's event is no reply, reaction or thread reply to it."""
     async with db.execute(
         "SELECT t.request_id, t.key, t.side, t.user_id, t.room_id, o.event_id "
-        "FROM outbox o JOIN liaison_threads t ON t.key = o.key WHERE o.event_id = ?",
-        (event_id,),
+        "FROM outbox o JOIN liaison_threads t ON t.key = o.key "
+        "WHERE o.event_id = ? AND o.room_id = ?",
+        (event_id, room_id),
     ) as cur:
         row = await cur.fetchone()
     return (int(row[0]), Thread(*row[1:])) if row else None

@@ -197,7 +197,7 @@ async def on_invitation_reaction(ctx: Context, incoming: Incoming) -> bool:
     state = reaction_state(incoming.reaction_key)
     if state is None or incoming.reaction_target is None:
         return False
-    invitation = await invitation_of_event(ctx.db, incoming.reaction_target)
+    invitation = await invitation_of_event(ctx.db, incoming.reaction_target, incoming.room_id)
     if invitation is None or invitation.user_id != incoming.sender:
         return False
     item = await _item_by_id(ctx, invitation.item_id)

@@ -138,12 +138,15 @@ class Invitation:
     current: bool  # False: sent before the item's time changed
 
 
-async def invitation_of_event(db: aiosqlite.Connection, event_id: str) -> Invitation | None:
-    """The invitation that was sent as this event, if any."""
+async def invitation_of_event(
+    db: aiosqlite.Connection, event_id: str, room_id: str
+) -> Invitation | None:
+    """The invitation that was sent as this event in this room, if any (a reaction in
+    another room naming it is not on it: see liaison.store.thread_of_event)."""
     async with db.execute(
         "SELECT i.item_id, i.user_id, i.round FROM outbox o "
-        "JOIN schedule_invitations i ON i.key = o.key WHERE o.event_id = ?",
-        (event_id,),
+        "JOIN schedule_invitations i ON i.key = o.key WHERE o.event_id = ? AND o.room_id = ?",
+        (event_id, room_id),
     ) as cur:
         row = await cur.fetchone()
     return Invitation(int(row[0]), row[1], int(row[2]) > 0) if row is not None else None

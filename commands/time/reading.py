@@ -36,6 +36,7 @@ TIME_OF_DAY = re.compile(
     r"(?<![\d./:])\d{1,2}[:h.]\d{2}(?!\d|[./]\d)|\b\d{1,2}\s*(?:am|pm)\b|\bnoon\b|\bmidnight\b",
     re.IGNORECASE,
 )
+_CLOCK_DIGITS = re.compile(r"(?<![\d./:])(\d{1,2})\s*[:h]\s*(\d{2})(?!\d)", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")
 
 
@@ -123,7 +124,9 @@ def read_absolute(body: str, zone: str, now: datetime, *, future: bool = True) -
     """A date with a time of day ("tomorrow 09:30", "2026-12-03 10:00") as an instant."""
     refuse_ambiguous_numeric(body, now)
     text = normalise(body)
-    naive = with_dateparser(text, zone, now)
+    # dateparser drops an impossible clock (25:61) and keeps the day at the current time.
+    impossible = any(int(h) > 23 or int(m) > 59 for h, m in _CLOCK_DIGITS.findall(body))
+    naive = None if impossible else with_dateparser(text, zone, now)
     if naive is None:
         raise UnreadableTime(
             _(

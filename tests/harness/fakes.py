@@ -197,11 +197,15 @@ class BotCore:
             self._seen_outbox = max(self._seen_outbox, row["id"])
         return out
 
-    async def mark_sent(self, key: str, event_id: str) -> None:
-        """Pretend the outbox delivered the message with this key (for thread roots)."""
+    async def mark_sent(self, key: str, event_id: str, room_id: str | None = None) -> None:
+        """Pretend the outbox delivered the message with this key (for thread roots): as the
+        real sender, it records the room it went to (a person's: their DM with the bot)."""
         async with self.store.write() as db:
             await db.execute(
-                "UPDATE outbox SET state='sent', event_id=? WHERE key=?", (event_id, key)
+                "UPDATE outbox SET state = 'sent', event_id = ?, room_id = COALESCE(?, room_id, "
+                "(SELECT d.room_id FROM dm_rooms d WHERE d.user_id = outbox.user_id)) "
+                "WHERE key = ?",
+                (event_id, room_id, key),
             )
 
     async def bot_in_room(self, room_id: str, encrypted: bool = True) -> None:

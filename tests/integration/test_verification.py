@@ -247,11 +247,17 @@ async def run_console(bot: BotProcess, user_id: str, stdin: str) -> tuple[int, s
     return proc.returncode, out.decode(errors="replace")
 
 
-@pytest.mark.parametrize("answer", ["y", "n"])
+@pytest.mark.parametrize(
+    ("answer", "store_backend"),
+    [("y", "sqlite"), ("n", "sqlite"), ("y", "postgresql")],
+    indirect=["store_backend"],
+)
 async def test_console_bootstrap_verifies_the_first_admin_in_person(
-    bot_factory: Any, new_user: Any, synapse: Any, tmp_path: Path, answer: str
+    bot_factory: Any, new_user: Any, synapse: Any, tmp_path: Path, answer: str, store_backend: str
 ) -> None:
-    """The operator compares the emoji in the terminal with the admin's Element."""
+    """The operator compares the emoji in the terminal with the admin's Element. On
+    PostgreSQL the device is every host's: the console refuses while any host's instance
+    holds the lease, not only the one whose data directory it shares."""
     user = new_user("ops")
     bot: BotProcess = bot_factory(admins=[user["user_id"]])
     element = await ElementVerifier.start(
@@ -261,6 +267,11 @@ async def test_console_bootstrap_verifies_the_first_admin_in_person(
         await element.next("ready", timeout=120)  # the admin has a DM with the bot
         refused, said = await run_console(bot, user["user_id"], "y\n")
         assert refused == 1 and "Stop the bot's service first" in said  # one device, one process
+        if store_backend == "postgresql":  # the console on another host, same database
+            other_host = bot.replica(tmp_path / "other-host")
+            refused, said = await run_console(other_host, user["user_id"], "y\n")
+            assert refused == 1 and "holds the lease" in said, said
+            assert bot.role() == "active"
         await bot.astop()
         code, out = await run_console(bot, user["user_id"], f"{answer}\n")
         sas = await element.next("sas", timeout=60)

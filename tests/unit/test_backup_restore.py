@@ -17,8 +17,8 @@ from bot import cli, ledger
 from bot.archive import ArchiveError, Manifest
 from bot.backup import create_backup
 from bot.lock import DataDirLock
-from bot.recovery import needs_fresh_device, pending
-from bot.restore import MARKER, RestoreRefused, restore, retired_from_marker
+from bot.recovery import MARKER, needs_fresh_device, pending, retired_from_marker
+from bot.restore import RestoreRefused, restore
 from bot.store import open_store
 from bot.store.migrations import MIGRATIONS
 from tests.harness.fakes import BotCore, FakeClock, make_settings

@@ -119,3 +119,51 @@ def test_access_token_needs_device_id(env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert err.value.problems == ["device_id: ATTACHE_ACCESS_TOKEN needs ATTACHE_DEVICE_ID"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ATTACHE_MARKING_GROUPS", "FVEY:USA,GBR"),
+        ("ATTACHE_TRUSTED_IDENTITIES", "@ops:example.org=abc"),
+        ("ATTACHE_LIAISON_ESCALATION_SECONDS", "immediate=60"),
+    ],
+)
+def test_a_mapping_in_the_environment_that_is_not_json_is_one_line_not_a_traceback(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    env.setenv(variable, value)
+    env.setenv("ATTACHE_TIMEZONE", "Mars/Base")  # and the other problems are still found
+    assert main(["check-config"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    setting = variable.removeprefix("ATTACHE_").lower()
+    assert [line for line in lines if not line.startswith("timezone:")] == [
+        f"{setting}: {variable} is not JSON; in the environment write it as JSON, e.g. "
+        + {
+            "marking_groups": '{"FVEY": ["USA", "GBR"]}',
+            "trusted_identities": '{"@alice:example.org": "<43 characters of base64>"}',
+            "liaison_escalation_seconds": '{"immediate": 1800}',
+        }[setting]
+    ]
+    assert any(line.startswith("timezone: must be an IANA zone") for line in lines)
+
+
+def test_a_mapping_in_the_environment_as_json_still_loads(env: pytest.MonkeyPatch) -> None:
+    env.setenv("ATTACHE_MARKING_LEVELS", "UNCLASSIFIED,RESTRICTED")
+    env.setenv("ATTACHE_MARKING_GROUPS", '{"FVEY": ["USA", "GBR"]}')
+    env.setenv("ATTACHE_LIAISON_ESCALATION_SECONDS", '{"immediate": 60}')
+    settings = load_settings()
+    assert settings.marking_groups == {"FVEY": ["USA", "GBR"]}
+    assert settings.liaison_escalation_seconds["immediate"] == 60
+
+
+def test_a_secret_file_that_is_not_text_names_the_setting(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "pw.bin"
+    secret.write_bytes(b"\xff\xfe\x00binary")
+    env.delenv("ATTACHE_PASSWORD")
+    env.setenv("ATTACHE_PASSWORD_FILE", str(secret))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.problems == [f"password_file: {secret} is not UTF-8 text"]

@@ -36,7 +36,7 @@ async def test_a_redaction_of_an_answering_reaction_withdraws_the_answer(tmp_pat
     try:
         await core.say(ALICE, "!meeting tomorrow 10:00 with=@bob:test -- Sync")
         [(key,)] = await core.query("SELECT key FROM schedule_invitations")
-        await core.mark_sent(key, "$invitation")
+        await core.mark_sent(key, "$invitation", room_id=ROOM)  # Bob's DM here
         await core.react(BOB, "$invitation", "✅", room_id=ROOM)
         [(reaction,)] = await core.query("SELECT reaction_event FROM schedule_answers")
         client = FakeClient()

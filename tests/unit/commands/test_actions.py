@@ -221,3 +221,12 @@ async def test_summit_room_must_be_encrypted_when_opened_or_edited(core: BotCore
     assert "not end-to-end encrypted" in edited and "Example:" in edited
     rows = await core.query("SELECT id, room_id FROM summits")
     assert [tuple(r) for r in rows] == [(1, ROOM)]
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "²", "0"])
+async def test_a_page_number_out_of_reach_is_a_usage_error(core: BotCore, page: str) -> None:
+    """A page past what SQL can count (OFFSET beyond 64 bits) was an internal error."""
+    await seed(core)
+    [reply] = await core.say(SEC, f"!actions list S-1 page={page}", room_id=ROOM)
+    assert "went wrong" not in reply.body
+    assert reply.body.startswith(f"page: {page!r} is not a page number (1, 2, 3 …)"), reply.body

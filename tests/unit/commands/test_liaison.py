@@ -36,9 +36,15 @@ async def deliver(core: BotCore, number: int = 1) -> dict[str, str]:
     roots = {}
     for (key,) in rows:
         party = key.split(":", 1)[1]
+        if party.startswith("@"):  # a person's copy goes to their DM: !dm-a:test for @a:test
+            await core.dm_with(party, dm(party))
         roots[party] = f"$root-{number}-{party}"
         await core.mark_sent(key, roots[party])
     return roots
+
+
+def dm(user: str) -> str:
+    return f"!dm-{user[1:].split(':')[0]}:test"
 
 
 async def status(core: BotCore, number: int = 1) -> str:
@@ -285,6 +291,19 @@ async def test_replies_in_unknown_threads_are_ignored(lr: BotCore) -> None:
     assert outcome[0][0] == "ignored"
 
 
+async def test_a_reply_in_another_room_to_a_root_is_no_reply_to_it(lr: BotCore) -> None:
+    """The root is B's in B's DM; C, no party, points at it from her own DM: the bot says
+    nothing that would tell her LR-1 exists; B from another room is not relayed either."""
+    await make(lr, "Visit -- dates?")
+    roots = await deliver(lr, 1)
+    await lr.say(A, "!request @b:test Second -- only for B")
+    second = await deliver(lr, 2)
+    assert await lr.say(C, "let me see", room_id=dm(C), thread_root=second[B]) == []
+    assert await lr.say(C, "let me see", room_id=dm(C), reply_to=second[B]) == []
+    assert await lr.say(B, "Noted", room_id="!room:test", thread_root=roots[B]) == []
+    assert await status(lr) == "open"
+
+
 async def test_no_relay_once_closed(lr: BotCore) -> None:
     await make(lr)
     roots = await deliver(lr)
@@ -301,19 +320,22 @@ async def test_no_relay_once_closed(lr: BotCore) -> None:
 async def test_check_mark_reaction_acknowledges_once(lr: BotCore) -> None:
     await make(lr)
     roots = await deliver(lr)
-    assert await lr.react(A, roots[A]) == []  # the requester's own ✅ changes nothing
-    assert await lr.react(C, roots[C], key="👎") == []
-    sent = await lr.react(C, roots[C])
+    assert await lr.react(A, roots[A], room_id=dm(A)) == []  # the requester's own ✅: nothing
+    assert await lr.react(C, roots[C], key="👎", room_id=dm(C)) == []
+    # A ✅ in another room that names her root (only the ciphertext can say so) is not on it.
+    assert await lr.react(C, roots[C], room_id="!room:test") == []
+    assert await status(lr) == "open"
+    sent = await lr.react(C, roots[C], room_id=dm(C))
     told = [m for m in sent if m.user_id is not None]
     assert {m.user_id for m in told} == {A, B}
     assert all(m.body == "LR-1 acknowledged by Clara (@c:test)." for m in told)
     # The person who reacted sees it worked: a confirmation in the thread they reacted in.
     [confirmation] = [m for m in sent if m.user_id is None]
-    assert confirmation.room_id == "!room:test" and confirmation.thread_root == roots[C]
+    assert confirmation.room_id == dm(C) and confirmation.thread_root == roots[C]
     assert confirmation.body.startswith("LR-1 acknowledged")
     assert "is told" in confirmation.body
     assert await status(lr) == "acknowledged" and await pending_jobs(lr) == []
-    assert await lr.react(B, roots[B]) == []  # already acknowledged
+    assert await lr.react(B, roots[B], room_id=dm(B)) == []  # already acknowledged
     audit = await lr.query("SELECT actor, action, detail FROM audit WHERE action = 'lr.ack'")
     assert [tuple(r) for r in audit] == [(C, "lr.ack", "by reaction")]
 

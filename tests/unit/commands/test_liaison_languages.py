@@ -49,8 +49,9 @@ def by_target(sent: list[Sent]) -> dict[str, Sent]:
 
 
 async def deliver(core: BotCore) -> None:
+    """Every copy sent: people's to their DM (!room:test here, where they answer)."""
     for (key,) in await core.query("SELECT key FROM liaison_threads ORDER BY rowid"):
-        await core.mark_sent(key, f"$root-{key}")
+        await core.mark_sent(key, f"$root-{key}", room_id="!room:test")
 
 
 # -- the request: each member in theirs, the sender in theirs ------------------------------

@@ -216,6 +216,7 @@ async def test_only_participants_answer(meeting: BotCore) -> None:
 
 
 async def test_a_member_of_a_participating_post_answers(core: BotCore) -> None:
+    await core.dm_with("@dave:test", "!dm-dave:test")
     await core.say("@admin:test", "!dir post FR-PARIS members=@dave:test")
     await core.say(ALICE, "!meeting tomorrow 10:00 with=FR-PARIS -- Post call")
     invitations = await sent_invitations(core)

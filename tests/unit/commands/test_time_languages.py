@@ -465,3 +465,22 @@ async def test_long_french_or_german_remind_calls_dateparser_a_bounded_number_of
     await world.say(SEC, body, room_id=ROOM)
     assert len(dateparser_calls) <= 12
     assert all(len(text) <= MAX_WHEN_LENGTH for text in dateparser_calls)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "tomorrow 25:61"),
+        ("en", "tomorrow 24:00"),
+        ("en", "tomorrow 10:75"),
+        ("fr", "demain 10h75"),
+        ("de", "morgen 24:30"),
+        ("en", "next Tuesday 23:60"),
+    ],
+)
+def test_a_clock_time_that_does_not_exist_is_refused_not_dropped(lang: str, text: str) -> None:
+    """dateparser ignored an impossible time of day and kept the day at the current time:
+    `!meeting tomorrow 25:61` was scheduled for tomorrow at whatever time it was."""
+    with language(lang), pytest.raises(ValueError) as refused:
+        parse_when(text, "Pacific/Auckland", NOW)
+    assert repr(text) in str(refused.value)
