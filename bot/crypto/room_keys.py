@@ -14,6 +14,7 @@ from nio import AsyncClient
 from bot.clock import Clock
 from bot.crypto.errors import CrossSigningError
 from bot.crypto.identities import Cached, Identities
+from bot.crypto.key_refresh import Requery
 from bot.metrics import Metrics
 from bot.outbox.notices import tell_each_once
 from bot.store import Store
@@ -41,6 +42,7 @@ class RoomKeys:
         self.clock = clock
         self.identities = identities
         self._told: set[str] = set()  # outsider notices already given (also in kv)
+        self._requery = Requery()
 
     async def prepare_room(self, room_id: str) -> None:
         """Verify owner-signed devices of allow-listed people; blacklist all the rest
@@ -50,9 +52,11 @@ class RoomKeys:
             return
         rotate = False
         members = list(room.users)
-        verdicts = await self._verdicts(
-            room_id,
-            [u for u in members if u == self.client.user_id or self.settings.is_allowed(u)],
+        verdicts = await self._second_look(
+            await self._verdicts(
+                room_id,
+                [u for u in members if u == self.client.user_id or self.settings.is_allowed(u)],
+            )
         )
         for user_id in members:
             entry = verdicts.get(user_id)
@@ -106,6 +110,26 @@ class RoomKeys:
                 raise
             log.warning("cannot refresh device trust for %s (%s)", room_id, exc)
             return last
+
+    async def _second_look(self, verdicts: dict[str, Cached]) -> dict[str, Cached]:
+        """Someone shown without a cross-signing identity may be someone the server is
+        still fetching (right after the bot first shares a room with them): look again,
+        bounded (bot/crypto/key_refresh.py), before their devices are left without the
+        room key. In the send path, so only this room's send waits."""
+        for user_id, entry in list(verdicts.items()):
+            if user_id == self.client.user_id or entry.trust.master_key is not None:
+                continue
+
+            async def again(person: str = user_id) -> Cached:
+                return await self.identities.evaluate(person, max_age=0.0)
+
+            try:
+                verdicts[user_id] = await self._requery.settle(
+                    user_id, entry, lambda c: c.trust.master_key is None, again
+                )
+            except (CrossSigningError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("cannot look again at %s's keys (%s)", user_id, exc)
+        return verdicts
 
     async def _tell_outsider(self, room_id: str, user_id: str) -> None:
         """Admins hear once per room and person that someone outside the allow-list is in

@@ -1,24 +1,25 @@
 """A fault-injecting HTTP proxy on loopback, between the bot and its homeserver.
 
 The bot's homeserver URL points here; every request is passed to the real Synapse and its
-answer back unchanged, except for two faults a test arms, each a state a homeserver really
-shows for a moment after a remote join (../shared/FIELD-NOTES.md) and that a loaded machine
-hits only by chance:
+answer back unchanged, except for the faults a test arms: states a homeserver really shows
+for a moment after a remote join (../shared/FIELD-NOTES.md), which a loaded machine hits
+only by chance, and one slow to answer:
 
-- `strip_cross_signing(user, answers=N)`: the next N `/keys/query` answers that carry that
-  user's cross-signing keys come back without their master and self-signing keys, as
-  Synapse answers while it re-syncs a remote user's device list.
+- `strip_cross_signing(user, answers=N)`: `/keys/query` answers that carry that user's
+  cross-signing keys come back without their master and self-signing keys, as Synapse
+  answers while it re-syncs a remote user's device list, until N of them went to the bot's
+  trust checks (bot/crypto/keys_api.py: the requests with an Authorization header; nio
+  sends its token in the query string and does not read cross-signing keys).
 - `hide_members(user, syncs=N)`: the next N `/sync` answers that carry that user's
   `m.room.member` events in a joined room come back without them, as a lazy-loaded sync
   after a partial-state join lists only the bot's own membership.
-
 - `hold_keys_query(user, after=N)`: after N more, the bot's trust checks' `/keys/query`
   requests that name that user are held back until `release()`, as a homeserver still
   waiting on another server answers. Only those (bot/crypto/keys_api.py, which sends its
   token in a header; nio sends it in the query string), so a test can hold the bot's
   second look at someone without also holding nio's own key tracking.
 
-What was changed is counted (`stripped`, `hidden`), so a test can show its fault was hit.
+What was changed is counted (`stripped`, `hidden`, `held`), so a test can show its fault was hit.
 The proxy runs on its own thread and event loop: the harness starts bots synchronously
 (tests/harness/bot.py waits for health), which would otherwise hold it up.
 """
@@ -146,7 +147,8 @@ class FaultProxy:
             status = upstream.status
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROPPED}
         if status == 200 and request.method == "POST" and request.path.endswith("/keys/query"):
-            payload = self._change(payload, self._strip_keys)
+            trust_check = "Authorization" in request.headers
+            payload = self._change(payload, lambda b: self._strip_keys(b, trust_check))
         elif status == 200 and request.method == "GET" and request.path.endswith("/sync"):
             payload = self._change(payload, self._hide_members)
         return web.Response(status=status, body=payload, headers=out)
@@ -175,15 +177,16 @@ class FaultProxy:
             return payload
         return json.dumps(body).encode() if isinstance(body, dict) and change(body) else payload
 
-    def _strip_keys(self, body: dict[str, Any]) -> bool:
+    def _strip_keys(self, body: dict[str, Any], counted: bool) -> bool:
         changed = False
         for user_id, left in list(self._strip.items()):
             if left <= 0 or user_id not in (body.get("master_keys") or {}):
                 continue
             for section in ("master_keys", "self_signing_keys"):
                 (body.get(section) or {}).pop(user_id, None)
-            self._strip[user_id] = left - 1
-            self.stripped[user_id] = self.stripped.get(user_id, 0) + 1
+            if counted:
+                self._strip[user_id] = left - 1
+                self.stripped[user_id] = self.stripped.get(user_id, 0) + 1
             changed = True
         return changed
 

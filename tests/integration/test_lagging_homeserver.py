@@ -17,10 +17,10 @@ from tests.integration.conftest import BotFactory, command, open_dm, replied_to
 
 pytestmark = pytest.mark.integration
 
-# More stripped answers than the /keys/query calls the bot makes before judging a first
-# command (nio's own after the join, at most two), fewer than the re-queries it then
-# makes (bot/crypto/key_refresh.py): so the first verdict is always taken on a stripped
-# answer, and a bot that re-queries always gets the full one.
+# Answers to the bot's trust checks that come back without the person's identity: the
+# first look and two of the re-queries after it (bot/crypto/key_refresh.py makes four), so
+# the first verdict is always taken on a stripped answer, and a bot that looks again gets
+# the full one.
 STRIPPED_ANSWERS = 3
 
 
@@ -104,3 +104,27 @@ async def test_a_second_look_at_someones_keys_holds_up_nobody_else(
         proxy.release()
     refusal = await bob.wait_for_message(bob_room, lambda e: replied_to(e) == ping, timeout=60)
     assert "no cross-signing identity" in refusal.body
+
+
+async def test_a_first_dm_reaches_someone_whose_keys_come_back_without_identity(
+    bot_factory: BotFactory, people, proxy: FaultProxy
+) -> None:
+    """The bot opens a DM to deliver a request to a person its server still answers
+    about without their cross-signing keys: it looks again before deciding who gets the
+    room key, so the person can read the request (not one sent only to others' devices)."""
+    anna = await people("anna")
+    bob = await people("bob", auto_join=True)
+    bot = bot_factory(allowed_users=[anna.user_id, bob.user_id], homeserver_url=proxy.url)
+    room = await open_dm(anna, bot, timeout=60)
+    assert (await command(anna, room, "!ping", timeout=60))[1].body == "pong"
+    proxy.strip_cross_signing(bob.user_id, answers=STRIPPED_ANSWERS)
+    _, confirm = await command(anna, room, f"!request {bob.user_id} Fuel for the C-130", 60)
+    got = await bob._wait_until(
+        lambda: next(
+            (e for _r, e in bob.received + bob.undecryptable if e.sender == bot.user_id), None
+        ),
+        60,
+        "the bot's first message in a new DM",
+    )
+    assert getattr(got, "decrypted", False) and "LR-1" in got.body, confirm.body
+    assert proxy.stripped.get(bob.user_id) == STRIPPED_ANSWERS

@@ -17,6 +17,7 @@ import pytest
 from bot.crypto import identities as identities_module
 from bot.crypto.canonical import Ed25519PrivateKey, public_key_b64, sign_json
 from bot.crypto.identities import Identities
+from bot.crypto.key_refresh import Requery
 from bot.crypto.own_keys import CrossSigningKeys, device_signing_upload_body, sign_device_keys
 from bot.crypto.room_keys import RoomKeys
 from bot.metrics import Metrics
@@ -120,6 +121,7 @@ class Server:
         self.during: Callable[[], None] | None = None
         self.fail = False
         self.hung: set[str] = set()  # a query naming one of them waits for `go`
+        self.lagging: dict[str, int] = {}  # person -> answers still without their identity
         self.go = asyncio.Event()
 
     def api(self, *_args: Any) -> Any:
@@ -139,6 +141,10 @@ class Server:
                 for user_id in user_ids:
                     for part, value in server.people[user_id].answer().items():
                         answer[part].update(value)
+                    if server.lagging.get(user_id):  # still fetching their identity
+                        server.lagging[user_id] -= 1
+                        answer["master_keys"].pop(user_id)
+                        answer["self_signing_keys"].pop(user_id)
                 return answer
 
         return API()
@@ -198,6 +204,17 @@ async def test_a_verdict_forgotten_while_another_is_queried_still_judges_this_se
     await world.keys.prepare_room(ROOM)
     assert world.server.queried[-1] == [FRANZ]
     assert world.client.changes == []
+
+
+async def test_an_identity_the_server_is_still_fetching_is_looked_at_again(world: Any) -> None:
+    """Right after the bot first shares a room with Franz, his server shows no identity
+    for him twice: the send looks again (bounded) before his phone loses the room key."""
+    world.keys._requery = Requery(delays=(0.0, 0.0, 0.0, 0.0))
+    world.server.lagging = {FRANZ: 2}
+    await world.keys.prepare_room(ROOM)
+    assert world.server.queried.count([FRANZ]) == 2  # two second looks, the last one full
+    assert device(world, "FRANZPHONE").verified
+    assert ("blacklist", "FRANZPHONE") not in world.client.changes
 
 
 async def test_a_hung_query_about_one_person_holds_up_nobody_elses_verdict(world: Any) -> None:
