@@ -17,7 +17,7 @@ from bot import kv, room_list
 from bot.invites import JOINING
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.sync import SyncLoop
 from tests.harness.fakes import FakeClock, make_settings
 
@@ -108,8 +108,9 @@ async def _rows(store: Store) -> dict[str, int]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store(tmp_path / "s.db")
+async def store(store_url: str):  # type: ignore[no-untyped-def]
+    """The bot's store on SQLite and on PostgreSQL."""
+    s = open_store(store_url)
     await s.open()
     yield s
     await s.close()
