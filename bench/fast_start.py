@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.common import (
     base_args,
+    cpu_ms,
     machine,
     new_user,
     replied_to,
@@ -61,6 +62,7 @@ def _spawn(bot: BotProcess, root: Path | None) -> subprocess.Popen[bytes]:
 
 
 def until_healthy(bot: BotProcess, root: Path | None, timeout: float = 600) -> float:
+    """Seconds from spawning to healthy; the process's CPU by then is in `bot.start_cpu_ms`."""
     started = time.perf_counter()
     bot.starts += 1
     bot.proc = _spawn(bot, root)
@@ -70,7 +72,9 @@ def until_healthy(bot: BotProcess, root: Path | None, timeout: float = 600) -> f
         if time.perf_counter() - started > timeout:
             raise TimeoutError(bot.log_tail())
         time.sleep(0.02)
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    bot.start_cpu_ms = cpu_ms(bot.proc.pid)  # type: ignore[attr-defined]
+    return took
 
 
 async def restart(alice: TestClient, room: str, bot: BotProcess, root: Path | None) -> dict:
@@ -91,6 +95,8 @@ async def restart(alice: TestClient, room: str, bot: BotProcess, root: Path | No
     in_bot = re.search(r"first sync done (\d+) ms after start-up began", text)
     return {
         "healthy_s": round(healthy, 2),
+        # The bot's own CPU from spawn to healthy: what the load does not stretch.
+        "cpu_s": round(bot.start_cpu_ms / 1000, 2),  # type: ignore[attr-defined]
         "answered_s": round(answered, 2),
         "answers": answers,
         "resumed_from_store": RESUMED in text,
@@ -138,7 +144,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
         facts["medians"] = {
             name: {
                 key: round(statistics.median(r[key] for r in rs), 2)
-                for key in ("healthy_s", "answered_s")
+                for key in ("healthy_s", "answered_s", "cpu_s")
             }
             for name, rs in runs.items()
         }
@@ -166,7 +172,8 @@ def report(f: dict[str, Any]) -> str:
             f"!ping sent while down answered {[r['answered_s'] for r in runs]} "
             f"(median {med['answered_s']} s); answers {[r['answers'] for r in runs]}; "
             f"resumed from the store {[r['resumed_from_store'] for r in runs]}; "
-            f"of which in the bot after its imports {[r.get('in_bot_s') for r in runs]}"
+            f"of which in the bot after its imports {[r.get('in_bot_s') for r in runs]}; "
+            f"the bot's CPU to healthy {[r['cpu_s'] for r in runs]} (median {med['cpu_s']} s)"
         )
     if "before" in f["medians"]:
         b, a = f["medians"]["before"], f["medians"]["after"]
