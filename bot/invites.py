@@ -57,12 +57,18 @@ class Invites:
         )
         if invite is None:
             return
+        if not await self._answer(room_id, invite):
+            # Declined, joined or refused: a join kept from an earlier process is settled.
+            await kv.delete(self.store, JOINING + room_id)
+
+    async def _answer(self, room_id: str, invite: InviteMemberEvent) -> bool:
+        """Decline or join; True while a join is being retried in the background."""
         inviter = invite.sender
         if not self.settings.is_allowed(inviter):
             self.metrics.refused.labels("invite_not_allowed").inc()
             log.info("declining invite to %s from a sender not allowed in", room_id)
             await self.client.room_leave(room_id)
-            return
+            return False
         # Joins still being retried count against the cap like rooms joined: otherwise a
         # person whose rooms' server answers slowly could queue any number of them.
         pending = sum(
@@ -84,9 +90,9 @@ class Invites:
             await self.client.room_leave(room_id)
             if self.kick is not None:
                 self.kick()
-            return
+            return False
         if room_id in self._joins:  # a join (and its retries) is under way already
-            return
+            return True
         direct = bool((invite.content or {}).get("is_direct"))
         resp = await joins.join_once(self.client, room_id)
         if joins.transient(resp):  # retried in the background (bot/joins.py)
@@ -94,8 +100,9 @@ class Invites:
             # (bot/room_list.py), whose syncs do not show this invitation again.
             await kv.put(self.store, JOINING + room_id, json.dumps([inviter, direct]))
             self._join_in_background(room_id, inviter, direct)
-            return
+            return True
         await self._joined(room_id, inviter, direct, resp)
+        return False
 
     async def resume(self) -> None:
         """Joins still being retried when the last process stopped: retried again."""
@@ -103,6 +110,9 @@ class Invites:
             try:
                 inviter, direct = json.loads(value)
             except (ValueError, TypeError):
+                await kv.delete(self.store, JOINING + room_id)
+                continue
+            if not self.settings.is_allowed(str(inviter)):  # no longer allowed in
                 await kv.delete(self.store, JOINING + room_id)
                 continue
             if room_id not in self._joins:

@@ -279,3 +279,50 @@ async def test_a_join_left_to_the_background_is_kept_until_settled(
     assert await kv.get(store, JOINING + OTHER) == '["@alice:test", true]'
     loop.invites.stop()
     await client.close()
+
+
+async def test_a_kept_join_is_forgotten_once_its_invitation_is_declined(
+    tmp_path: Path, store: Store
+) -> None:
+    """Seen again in a full-state sync and declined this time: never joined at a restart."""
+    from nio import InviteMemberEvent
+
+    client = _Client([])
+    loop = SyncLoop(
+        client=client,
+        settings=make_settings(tmp_path, allowed_users=["@alice:test"]),
+        store=store,
+        dispatcher=_Dispatcher(),  # type: ignore[arg-type]
+        metrics=Metrics(),
+        clock=FakeClock(),
+    )
+    await kv.put(store, JOINING + OTHER, '["@mallory:evil", false]')
+    invite = InviteMemberEvent.from_dict(
+        {
+            "type": "m.room.member",
+            "state_key": BOT,
+            "sender": "@mallory:evil",
+            "content": {"membership": "invite"},
+        }
+    )
+
+    async def leave(room_id: str) -> None:
+        client.joins.append(f"left {room_id}")
+
+    client.room_leave = leave  # type: ignore[method-assign,assignment]
+    await loop.invites.handle(OTHER, [invite])
+    assert client.joins == [f"left {OTHER}"]
+    assert await kv.get(store, JOINING + OTHER) is None
+    await client.close()
+
+
+async def test_a_kept_join_of_someone_no_longer_allowed_is_dropped(
+    tmp_path: Path, store: Store
+) -> None:
+    await _first_process(tmp_path, store)
+    await kv.put(store, JOINING + OTHER, '["@mallory:evil", true]')
+    client = _Client([_body("t2")])
+    await _run(tmp_path, client, store)
+    assert client.joins == []
+    assert await kv.get(store, JOINING + OTHER) is None
+    await client.close()
