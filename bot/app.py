@@ -213,6 +213,8 @@ class App:
                 answered=await recovery.answered_before_restore(self.store),
                 on_members=self.outbox.recipients.forget,
                 verifier=self.verifications,
+                # A fresh device from a backup: its rooms are read anew, not from the store.
+                full_state_first=restored is not None,
             )
             self.verifications.open()
             self._scheduler_started = False

@@ -10,7 +10,7 @@ from typing import Any
 
 from nio import AsyncClient, RoomMemberEvent, SyncResponse
 
-from bot import ratelimit
+from bot import ratelimit, room_list
 from bot.clock import Clock
 from bot.dm_lifecycle import DmLifecycle
 from bot.parking import Parking
@@ -28,16 +28,30 @@ class Membership:
     on_members: Callable[[str], None] | None = None  # a room's members changed (recipients)
     _room_flags: dict[str, int] = field(default_factory=dict)  # room -> encrypted, as stored
 
-    async def note_rooms(self, resp: SyncResponse) -> None:
+    def known_rooms(self, flags: dict[str, int]) -> None:
+        """The rooms restored from the store (bot/room_list.py), as stored: not rewritten."""
+        self._room_flags.update(flags)
+
+    async def note_rooms(self, resp: SyncResponse, *, full_state: bool = False) -> None:
         """Keep the store's list of the bot's rooms and their encryption current, so a
-        command can refuse an unencrypted post or summit room when it is set."""
+        command can refuse an unencrypted post or summit room when it is set, and the next
+        process can resume from the saved token (bot/room_list.py).
+
+        full_state: the response lists every room the bot is in; stored rooms it does not
+        list are dropped."""
         joined = [
             (r, int(bool(room.encrypted)), utc_iso(self.clock.now()))
             for r in resp.rooms.join
             if (room := self.client.rooms.get(r)) is not None
             and self._room_flags.get(r) != int(bool(room.encrypted))
         ]
-        left = [(r,) for r in resp.rooms.leave]
+        # Left and joined again within one sync: still in it.
+        gone = [r for r in resp.rooms.leave if r not in resp.rooms.join]
+        if full_state:
+            async with self.store.reader.execute("SELECT room_id FROM bot_rooms") as cur:
+                stored = [str(row[0]) for row in await cur.fetchall()]
+            gone += [r for r in room_list.stale(stored, resp.rooms.join) if r not in gone]
+        left = [(r,) for r in gone]
         if not joined and not left:
             return
         self._room_flags.update({r: flag for r, flag, _at in joined})

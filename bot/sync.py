@@ -18,7 +18,7 @@ from typing import Any
 
 from nio import AsyncClient, SyncError, SyncResponse
 
-from bot import kv
+from bot import kv, room_list
 from bot.backfill import backfill, failure, mark
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
@@ -68,6 +68,7 @@ class SyncLoop:
     answered: set[str] = field(default_factory=set)
     on_members: Any = None  # callable(room_id) when a room's membership changed (recipients)
     verifier: Any = None  # bot/verification/runtime.Verifications (to-device and DM events)
+    full_state_first: bool = False  # ask for full state at the first sync (after a restore)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
     parking: Parking = field(init=False)
@@ -136,13 +137,23 @@ class SyncLoop:
     async def run(self) -> None:
         token = await kv.get(self.store, "sync_token")
         first = token is None
-        # nio keeps no room list on disk: the first sync of every process asks for full
-        # state, or rooms quiet since the saved token stay unknown and sends to them fail.
-        full_state = True
+        # nio keeps no room list on disk: the rooms come from the store (bot/room_list.py)
+        # when it holds them all, and the first sync resumes from the saved token; if not,
+        # it asks for full state, or rooms quiet since the token would stay unknown.
+        flags = None
+        if not first and not self.full_state_first:
+            flags = await room_list.restore(self.client, self.store)
+        full_state = flags is None
+        if flags is not None:
+            self.membership.known_rooms(flags)
+            log.info("resuming with %d rooms from the store", len(flags))
+            await self.invites.resume()  # joins still being retried when it stopped
+        catching_up = True  # the first sync of this process: no long-poll
+        listed: str | None = None  # the room list's state, saved with the next token
         failures = 0
         while not self._stop.is_set():
             try:
-                resp = await self._sync_once(token, first, full_state)
+                resp = await self._sync_once(token, first or catching_up, full_state)
             except asyncio.CancelledError:
                 if self._stop.is_set():
                     return
@@ -160,10 +171,16 @@ class SyncLoop:
                 if self.on_recovered is not None:
                     self.on_recovered()
             failures = 0
-            marks = await self._handle(resp, first)
-            if full_state:  # first sync of this process: the client knows its rooms now
+            marks, rooms_noted = await self._handle(resp, first, full_state)
+            if catching_up:  # first sync of this process: the client knows its rooms now
                 await self.undecrypted.reload(self.gate.route)
-            full_state = False
+            # The stored room list is complete from a full-state sync on, until a write of
+            # it fails (then the next process asks for full state again): kept until saved.
+            if not rooms_noted:
+                listed = room_list.INCOMPLETE
+            elif full_state and listed != room_list.INCOMPLETE:
+                listed = room_list.COMPLETE
+            full_state = catching_up = False
             await self._after_sync()
             token, first = resp.next_batch, False
             # The token must not run ahead of the ledger, or a crash would skip commands:
@@ -173,7 +190,8 @@ class SyncLoop:
             if not await self.dispatcher.drain(timeout=120):
                 log.warning("dispatch is slow; sync position not saved this round")
             elif not checking and not self.gate.later.pending:
-                await self._save_position(token, marks)
+                await self._save_position(token, marks, listed)
+                listed = None if listed == room_list.COMPLETE else listed
             if self.on_synced is not None:
                 self.on_synced()
 
@@ -216,9 +234,13 @@ class SyncLoop:
 
     # -- one sync response ---------------------------------------------------------------
 
-    async def _handle(self, resp: SyncResponse, first: bool) -> dict[str, str]:
-        """Route every event; returns the newest event per room (where the next gap stops)."""
+    async def _handle(
+        self, resp: SyncResponse, first: bool, full_state: bool = False
+    ) -> tuple[dict[str, str], bool]:
+        """Route every event; returns the newest event per room (where the next gap stops),
+        and whether the store's room list took this sync's joins and leaves."""
         marks: dict[str, str] = {}
+        rooms_noted = False
         changed = list(resp.device_list.changed) + list(resp.device_list.left)
         if changed and self.trust is not None:
             self.trust.forget(changed)
@@ -234,7 +256,8 @@ class SyncLoop:
         async with self.parking.guard("dm_candidates"):
             await self.dms.settle_candidates()
         async with self.parking.guard("rooms"):
-            await self.membership.note_rooms(resp)
+            await self.membership.note_rooms(resp, full_state=full_state)
+            rooms_noted = True
         async with self.parking.guard("names"):
             await self.membership.remember_names(
                 [e for i in resp.rooms.join.values() for e in [*i.state, *i.timeline.events]]
@@ -263,12 +286,17 @@ class SyncLoop:
                 self.refusals.forget_room(room_id)
                 if self.on_left is not None:
                     self.on_left(room_id)
-        return marks
+        return marks, rooms_noted
 
     # -- position ------------------------------------------------------------------------
 
-    async def _save_position(self, token: str, marks: dict[str, str]) -> None:
+    async def _save_position(
+        self, token: str, marks: dict[str, str], listed: str | None = None
+    ) -> None:
+        """The token, the rooms' marks and the room list's state, all at once."""
         items = [("sync_token", token)] + [(f"room_mark:{r}", m) for r, m in marks.items()]
+        if listed is not None:
+            items.append((room_list.KEY, listed))
         if len(items) <= 400:  # one statement, atomic on its own: one database trip, not 3
             rows = ", ".join(["(?, ?)"] * len(items))
             await self.store.write_one(
