@@ -238,7 +238,7 @@ async def test_a_join_still_being_retried_is_resumed_by_the_next_process(
     await kv.put(store, JOINING + OTHER, '["@alice:test", true]')
     client = _Client([_body("t2")])
     loop = await _run(tmp_path, client, store)
-    for task in list(loop.invites._joins.values()):
+    for _inviter, task in list(loop.invites._joins.values()):
         await task
     assert client.joins == [OTHER]
     assert await kv.get(store, JOINING + OTHER) is None  # settled
