@@ -123,6 +123,7 @@ def summary_lines(item: Item, reader_zone: str) -> list[str]:
     summary=N_("What is coming up, in your time zone"),
     example="!agenda 14",
     params=[Param("days", N_("how many days ahead (1–90, default 7)"), convert=int, optional=True)],
+    reads_only=True,
 )
 async def agenda(ctx: Context, *, days: int | None) -> None:
     assert ctx.person is not None
