@@ -55,6 +55,17 @@ ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorit
               "m.megolm.v1.aes-sha2"}}  # fmt: skip
 
 
+def start(bot: BotProcess) -> tuple[float, float, float]:
+    """timed_start, once more if the bot exited before it was healthy (as its supervisor
+    would restart it): on this shared machine a connect to Synapse has failed with
+    EADDRINUSE, which ended a 1,000-room run after its rooms were made."""
+    try:
+        return timed_start(bot)
+    except RuntimeError as exc:
+        print(f"the bot exited before it was healthy; starting it again ({exc!s:.200})")
+        return timed_start(bot)
+
+
 def _joined(synapse: Any, user_id: str) -> set[str]:
     status, body = synapse.request(
         "GET", f"/_synapse/admin/v1/users/{user_id}/joined_rooms", token=synapse.admin_token
@@ -188,7 +199,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 "max_rooms_per_inviter": 10_000,
             },
         )
-        await asyncio.to_thread(timed_start, bot)
+        await asyncio.to_thread(start, bot)
         alice = await TestClient.create(synapse, a_user, tmp / "alice")
         room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
         await round_trip(alice, room, "!ping")
@@ -211,7 +222,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 bot.data_dir / "attache.db", load, utc_iso(datetime.now(UTC).replace(microsecond=0))
             )
             items = want
-            took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+            took, rss, rss_later = await asyncio.to_thread(start, bot)
             catch_up = None
             if args.admin_join:
                 # That start caught up with rooms joined while it was stopped (their whole
@@ -219,7 +230,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 catch_up = round(took, 2)
                 await round_trip(alice, room, "!ping", timeout=120)
                 await bot.astop()
-                took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+                took, rss, rss_later = await asyncio.to_thread(start, bot)
             assert bot.proc is not None
             pid = bot.proc.pid
             await round_trip(alice, room, "!ping", timeout=120)
