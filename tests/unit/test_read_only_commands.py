@@ -14,7 +14,7 @@ from commands.schedule import views
 from tests.harness.fakes import BotCore
 
 ALICE = "@alice:test"
-READS_ONLY = ("ping", "help", "show", "agenda", "requests", "actions list")
+READS_ONLY = ("ping", "help", "show", "agenda", "ics", "requests", "actions list")
 
 
 @pytest.fixture
