@@ -107,7 +107,7 @@ demo: $(BIN)/.installed $(MO)
 # Benchmarks (not part of `make test` or .ci/run): each script prints a table and writes
 # JSON under .cache/bench/. Record the figures in docs/BENCHMARKS.md with date and load.
 BENCH_OUT := .cache/bench
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(MO)
 	mkdir -p $(BENCH_OUT)
 	PYTHONPATH=. $(BIN)/python bench/roundtrip.py --no-trust-too --store-command "!agenda" --json $(BENCH_OUT)/roundtrip.json
 	PYTHONPATH=. $(BIN)/python bench/burst.py --json $(BENCH_OUT)/burst.json

@@ -47,8 +47,10 @@ async def grow(db: Any, now: datetime, load: Load, *, summit_id: int = 1) -> int
             start, rule = now - timedelta(days=1 + n % 365, hours=n % 24), None
         elif part == 1:  # ahead, over the next 90 days
             start, rule = now + timedelta(days=n % 90, hours=1 + n % 12), None
-        else:  # weekly, started some time this year
-            start, rule = now - timedelta(days=n % 300), "FREQ=WEEKLY"
+        else:  # weekly, started some time this year, at any hour (not all at now's time
+            # of day: a seventh of them would fall due together just after `now` and, with no
+            # job written to move them on, stay overdue in a running bot; issue 25)
+            start, rule = now - timedelta(days=n % 300, hours=n % 24), "FREQ=WEEKLY"
         next_at = start
         if rule is not None:  # the first occurrence from now, in Paris wall time as the bot
             local = start.astimezone(PARIS)  # expands it (a summer start stays at its hour)

@@ -21,7 +21,11 @@ sizes measured. The issue's full figure is --sizes 10,100,1000 (about an hour he
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +53,17 @@ from tests.harness.clients import TestClient
 COMMANDS = ("!ping", "!agenda 30", "!requests", "!actions list", "!show LR-{long}")
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm":
               "m.megolm.v1.aes-sha2"}}  # fmt: skip
+
+
+def start(bot: BotProcess, timeout: float = 120) -> tuple[float, float, float]:
+    """timed_start, once more if the bot exited before it was healthy (as its supervisor
+    would restart it): on this shared machine a connect to Synapse has failed with
+    EADDRINUSE, which ended a 1,000-room run after its rooms were made."""
+    try:
+        return timed_start(bot, timeout)
+    except RuntimeError as exc:
+        print(f"the bot exited before it was healthy; starting it again ({exc!s:.200})")
+        return timed_start(bot, timeout)
 
 
 def _joined(synapse: Any, user_id: str) -> set[str]:
@@ -115,19 +130,46 @@ async def add_items(db_path: Path, load: Load, now_iso: str) -> int:
     return long_request
 
 
+def py_spy(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
+    """A sampling profile of the bot while one command is sent (--py-spy DIR): py-spy
+    attached to the running process, every thread, idle samples left out; stopped by
+    SIGINT, it writes what it collected (a collapsed-stack file, for flame graphs)."""
+    if out is None:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "--rate", "500", "--threads"]
+    cmd += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_spy(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 async def measure_commands(
-    alice: TestClient, room: str, pid: int, long_request: int, repeat: int
+    alice: TestClient,
+    room: str,
+    pid: int,
+    long_request: int,
+    repeat: int,
+    profiles: Path | None = None,
 ) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for template in COMMANDS:
         text = template.format(long=long_request)
         trips, cpus = [], []
+        slug = re.sub(r"[^a-z0-9]+", "-", template.split("{")[0]).strip("-")
+        spy = py_spy(pid, profiles / f"{slug}.txt" if profiles else None)
+        await asyncio.sleep(1.0 if spy else 0)  # attached before the first command
         for _ in range(repeat):
             await asyncio.sleep(0.3)  # let the previous answer's sending settle
             cpu0 = cpu_ms(pid)
             trips.append(await round_trip(alice, room, text, timeout=120))
             await asyncio.sleep(0.3)
             cpus.append(cpu_ms(pid) - cpu0)
+        stop_spy(spy)
         name = template.split(" ")[0] if "show" in template else template
         out[name] = {
             "round_trip_ms": round(statistics.median(trips), 1),
@@ -157,7 +199,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 "max_rooms_per_inviter": 10_000,
             },
         )
-        await asyncio.to_thread(timed_start, bot)
+        await asyncio.to_thread(start, bot)
         alice = await TestClient.create(synapse, a_user, tmp / "alice")
         room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
         await round_trip(alice, room, "!ping")
@@ -180,7 +222,11 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 bot.data_dir / "attache.db", load, utc_iso(datetime.now(UTC).replace(microsecond=0))
             )
             items = want
-            took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+            # Catching up with rooms joined while it was stopped is one sync with their whole
+            # state: two such runs side by side at load 20 took over 120 s for 1,000 rooms.
+            took, rss, rss_later = await asyncio.to_thread(
+                start, bot, 900 if args.admin_join else 120
+            )
             catch_up = None
             if args.admin_join:
                 # That start caught up with rooms joined while it was stopped (their whole
@@ -188,11 +234,17 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
                 catch_up = round(took, 2)
                 await round_trip(alice, room, "!ping", timeout=120)
                 await bot.astop()
-                took, rss, rss_later = await asyncio.to_thread(timed_start, bot)
+                took, rss, rss_later = await asyncio.to_thread(start, bot)
             assert bot.proc is not None
             pid = bot.proc.pid
             await round_trip(alice, room, "!ping", timeout=120)
-            commands = await measure_commands(alice, room, pid, long_request, args.commands)
+            profiles = None
+            if args.py_spy:
+                profiles = Path(args.py_spy) / f"{size}-rooms"
+                profiles.mkdir(parents=True, exist_ok=True)
+            commands = await measure_commands(
+                alice, room, pid, long_request, args.commands, profiles
+            )
             lag_before = loop_holds(await asyncio.to_thread(bot.metrics))
             for _ in range(args.after):
                 await round_trip(alice, room, "!ping", timeout=120)
@@ -302,6 +354,11 @@ def main() -> None:
         "--admin-join",
         action="store_true",
         help="join the bot to new rooms through the admin API while it is stopped",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="profile the bot with py-spy while each command is sent (DIR/<size>-rooms/)",
     )
     args = parser.parse_args()
     run_and_report("bench-scale-", args, lambda tmp: measure(tmp, args), report)

@@ -29,6 +29,7 @@ from bot.ratelimit import RateLimiter
 from bot.room_queues import RoomQueues
 from bot.store import Store
 from commands.context import Context, Incoming, Job, parse_utc, utc_iso
+from commands.errors import UserError
 from commands.i18n import language
 from commands.lookup import Registry
 from commands.people import load_person, render_people
@@ -37,6 +38,10 @@ from commands.verifier import Verifier
 from config import Settings
 
 log = logging.getLogger(__name__)
+
+# What a handler's run leaves: its context (replies, jobs), the command's name, the
+# outcome, and the edit chain and thread it answers.
+_Handled = tuple[Context, str | None, str, str | None, str | None]
 
 
 class Dispatcher:
@@ -90,47 +95,33 @@ class Dispatcher:
     # -- one event ---------------------------------------------------------------------
 
     async def process(self, incoming: Incoming) -> str:
-        """Handle one event exactly once; returns the outcome (also a metric label)."""
+        """Handle one event exactly once; returns the outcome (also a metric label).
+
+        A command that only reads (`reads_only`) runs on a read-only snapshot first, so
+        its reading and rendering hold no write lock and no other room's command waits for
+        them (issue 25: `!agenda` over 10,000 items); the write transaction then only
+        checks the ledger and records the event with its answer, exactly once as for any
+        command (a duplicate rendered twice is recorded and answered once)."""
         started = time.perf_counter()
         corr = secrets.token_hex(4)
         token = correlation.set(corr)
         try:
+            handled: _Handled | None = None
+            if self._reads_only(incoming):
+                async with self.store.snapshot() as view:
+                    if await _already_handled(view, incoming.event_id):
+                        return "duplicate"
+                    if not await _claimed(view, incoming):  # a replay: refused below
+                        handled = await self._handle(view, incoming, corr)
             async with self.store.write() as db:
                 if await _already_handled(db, incoming.event_id):
                     return "duplicate"
                 if await _replayed(db, incoming, utc_iso(self.clock.now())):
                     self.metrics.refused.labels("replay").inc()
                     return "replay"
-                person = await load_person(db, incoming.sender, self.settings)
-                ctx = Context(
-                    db=db,
-                    settings=self.settings,
-                    registry=self.registry,
-                    now=self.clock.now(),
-                    person=person,
-                    incoming=incoming,
-                    correlation_id=corr,
-                    verifier=self.verifier,
-                )
-                # What the handler renders reads in the sender's language, or in the room's
-                # when it has one (a post's or summit's lang=: a room's message is entirely
-                # in the room's language); what it renders for someone else is wrapped in
-                # that person's (commands/i18n.py).
-                here = await reader_language(db, person.language, room_id=incoming.room_id)
-                with language(here):
-                    replaces, thread_root = incoming.replaces, incoming.thread_root
-                    if not self.invoker.within_rate(ctx, incoming):
-                        # Before edits are looked at: an edit costs what a command costs.
-                        name, outcome, replaces = None, "rate_limited", None
-                    elif replaces is not None:
-                        name, outcome, replaces, thread_root = await self.invoker.run_edit(
-                            ctx, incoming
-                        )
-                    elif await edits.superseded(db, incoming.event_id):
-                        name, outcome = None, "superseded"  # its edit was handled first
-                    else:
-                        name, outcome = await self.invoker.run(ctx, incoming)
-                await render_people(db, ctx.outbox)
+                if handled is None:
+                    handled = await self._handle(db, incoming, corr)
+                ctx, name, outcome, replaces, thread_root = handled
                 await enqueue(db, ctx.outbox, utc_iso(ctx.now))
                 await db.execute(
                     "INSERT INTO handled_events (event_id, room_id, sender, command, outcome, "
@@ -155,6 +146,51 @@ class Dispatcher:
             return outcome
         finally:
             correlation.reset(token)
+
+    def _reads_only(self, incoming: Incoming) -> bool:
+        """A command declared `reads_only` (not an edit, a reaction or a redaction)."""
+        if incoming.replaces is not None or incoming.reaction_key is not None:
+            return False
+        if incoming.redacts is not None or not self.registry.is_command(incoming.body):
+            return False
+        try:
+            spec = self.registry.named(incoming.body)
+        except UserError:
+            return False  # its refusal is made where every refusal is (invoke.py)
+        return spec is not None and spec.reads_only
+
+    async def _handle(self, db: aiosqlite.Connection, incoming: Incoming, corr: str) -> _Handled:
+        """The handler's run on `db` (the write transaction, or a read-only snapshot):
+        the context, the command's name and outcome, and the edit chain it answers."""
+        person = await load_person(db, incoming.sender, self.settings)
+        ctx = Context(
+            db=db,
+            settings=self.settings,
+            registry=self.registry,
+            now=self.clock.now(),
+            person=person,
+            incoming=incoming,
+            correlation_id=corr,
+            verifier=self.verifier,
+        )
+        # What the handler renders reads in the sender's language, or in the room's when
+        # it has one (a post's or summit's lang=: a room's message is entirely in the
+        # room's language); what it renders for someone else is wrapped in that person's
+        # (commands/i18n.py).
+        here = await reader_language(db, person.language, room_id=incoming.room_id)
+        with language(here):
+            replaces, thread_root = incoming.replaces, incoming.thread_root
+            if not self.invoker.within_rate(ctx, incoming):
+                # Before edits are looked at: an edit costs what a command costs.
+                name, outcome, replaces = None, "rate_limited", None
+            elif replaces is not None:
+                name, outcome, replaces, thread_root = await self.invoker.run_edit(ctx, incoming)
+            elif await edits.superseded(db, incoming.event_id):
+                name, outcome = None, "superseded"  # its edit was handled first
+            else:
+                name, outcome = await self.invoker.run(ctx, incoming)
+        await render_people(db, ctx.outbox)
+        return ctx, name, outcome, replaces, thread_root
 
     # -- scheduled jobs ----------------------------------------------------------------
 
@@ -229,6 +265,18 @@ async def _fired_before_restore(db: aiosqlite.Connection, job_id: int) -> bool:
     found = await cur.fetchone() is not None
     await cur.close()
     return found
+
+
+async def _claimed(db: aiosqlite.Connection, incoming: Incoming) -> bool:
+    """This event's Megolm triple is already taken (a replay; _replayed refuses it)."""
+    if incoming.megolm is None:
+        return False
+    rows = await db.execute_fetchall(
+        "SELECT 1 FROM megolm_origins WHERE sender_key = ? AND session_id = ? "
+        "AND message_index = ?",
+        incoming.megolm,
+    )
+    return bool(list(rows))
 
 
 async def _already_handled(db: aiosqlite.Connection, event_id: str) -> bool:

@@ -23,6 +23,7 @@ from commands.words import parse_pairs
     summary=N_("List commands, or show how to use one"),
     example="!help remind",
     params=[Param("command", N_("a command name"), optional=True, rest=True)],
+    reads_only=True,
 )
 async def help_(ctx: Context, *, command: str | None) -> None:
     reg = ctx.registry
@@ -49,7 +50,12 @@ async def help_(ctx: Context, *, command: str | None) -> None:
     )
 
 
-@command("ping", summary=N_("Check that the bot is alive and reading you"), example="!ping")
+@command(
+    "ping",
+    summary=N_("Check that the bot is alive and reading you"),
+    example="!ping",
+    reads_only=True,
+)
 async def ping(ctx: Context) -> None:
     ctx.reply(_("pong"))
 
@@ -156,6 +162,7 @@ _ID_PARAM = Param("id", N_("a typed ID, e.g. A-7, LR-12, M-3"), convert=ObjectId
     example="!show A-7",
     params=[_ID_PARAM],
     options=[PAGE_OPTION],
+    reads_only=True,
 )
 async def show(ctx: Context, *, id: ObjectId, page: int) -> None:
     await _handler(ctx, "show", id)(ctx, id, page=page)

@@ -67,6 +67,9 @@ class CommandSpec:
     roles: frozenset[str] | None = None  # None: anyone allowed in
     details: str = ""
     keywords: bool = False  # the handler takes its arguments as keyword parameters
+    # It only reads: run on a read-only snapshot, outside the write transaction, which then
+    # records only its answer and the event (bot/dispatch.py; a write in it fails).
+    reads_only: bool = False
 
     async def call(self, ctx: Any, args: dict[str, Any]) -> None:
         """Run the handler: as handler(ctx, *, name=value, ...) or, older style, (ctx, args)."""
@@ -113,6 +116,7 @@ def command(
     aliases: Sequence[str] = (),
     roles: Iterable[str] | None = None,
     details: str = "",
+    reads_only: bool = False,
 ) -> Callable[[Handler], Handler]:
     def mark(fn: Handler) -> Handler:
         declared = [p.name for p in params] + [o.name for o in options]
@@ -131,6 +135,7 @@ def command(
             roles=frozenset(roles) if roles is not None else None,
             details=details,
             keywords=_takes_keywords(name, fn, declared),
+            reads_only=reads_only,
         )
         setattr(fn, _SPEC_ATTR, spec)
         return fn

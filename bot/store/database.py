@@ -35,7 +35,9 @@ class Store:
         self._migrations = migrations
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._snapshots: aiosqlite.Connection | None = None  # opened at the first snapshot()
         self._lock = asyncio.Lock()
+        self._snapshot_lock = asyncio.Lock()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,10 +64,10 @@ class Store:
         return db
 
     async def close(self) -> None:
-        for db in (self._reader, self._writer):
+        for db in (self._snapshots, self._reader, self._writer):
             if db is not None:
                 await db.close()
-        self._reader = self._writer = None
+        self._snapshots = self._reader = self._writer = None
 
     @property
     def version(self) -> int:
@@ -121,6 +123,25 @@ class Store:
                 raise
             else:
                 await db.commit()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only transaction: one consistent view of what is committed, for a command
+        that only reads, so that it renders without holding the write lock (issue 25). Its
+        own connection, refusing writes (query_only), never the shared `reader`: what else
+        reads there (the outbox's markings) must see the latest commit, not this view."""
+        async with self._snapshot_lock:
+            if self._snapshots is None:
+                if self._writer is None:
+                    raise RuntimeError("store is not open")
+                self._snapshots = await self._connect()
+                await self._snapshots.execute("PRAGMA query_only=ON")
+            db = self._snapshots
+            await db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                await db.rollback()
 
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement, atomic on its own (SQLite runs a lone statement as a transaction).

@@ -149,6 +149,17 @@ class PgStore:
                     await self.fence(db)
                 yield db
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[PgConnection]:
+        """A read-only transaction (REPEATABLE READ: one view of what is committed) on a
+        connection of the pool, for a command that only reads (bot/store/database.py)."""
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        async with self._pool.connection() as conn:
+            async with conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield PgConnection(conn)
+
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in a write transaction of its own (fenced and serialized like any)."""
         async with self.write() as db:

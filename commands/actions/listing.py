@@ -111,6 +111,7 @@ async def query_items(
         Option("page", N_("page number"), parse_page, default=1),
     ],
     details=N_("Everyone in a summit's room sees its items; elsewhere you see the items you own."),
+    reads_only=True,
 )
 async def actions_list(
     ctx: Context,

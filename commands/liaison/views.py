@@ -211,6 +211,7 @@ def _filter_name(value: str) -> str:
             "active",
         )
     ],
+    reads_only=True,
 )
 async def requests(ctx: Context, *, which: str | None, status: str) -> None:
     which = which or "all"

@@ -28,6 +28,7 @@ from commands.schedule.views import agenda_entries, visible_item
         Param("what", N_("an ID (V-n, M-n, R-n) or the word agenda")),
         Param("days", N_("for agenda: days ahead (default 30)"), convert=int, optional=True),
     ],
+    reads_only=True,
 )
 async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
     what = what.strip()
@@ -69,7 +70,7 @@ async def ics_(ctx: Context, *, what: str, days: int | None) -> None:
     # items' markings as they are when it is sent).
     combined = Policy.from_settings(ctx.settings).combine(item.marking for item in items)
     # Made in a thread: ~15 ms for a year's file on a quiet machine, during which the event
-    # loop stays free for other rooms (the writer's transaction is still held; issue 25).
+    # loop stays free for other rooms (and, reads_only, no write transaction is held).
     data = await asyncio.to_thread(
         ics.calendar,
         [

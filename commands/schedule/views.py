@@ -123,6 +123,7 @@ def summary_lines(item: Item, reader_zone: str) -> list[str]:
     summary=N_("What is coming up, in your time zone"),
     example="!agenda 14",
     params=[Param("days", N_("how many days ahead (1–90, default 7)"), convert=int, optional=True)],
+    reads_only=True,
 )
 async def agenda(ctx: Context, *, days: int | None) -> None:
     assert ctx.person is not None
@@ -266,8 +267,10 @@ def _local_there(occ: datetime, zone: str, reader_zone: str) -> str:
     return f"{show_wall(there, same_day=there.date() == here.date())} {zone}"
 
 
-def _agenda_order(entry: tuple[datetime, Item]) -> tuple[datetime, str]:
-    return entry[0], entry[1].code
+def _agenda_order(entry: tuple[datetime, Item]) -> tuple[datetime, str, str]:
+    """Time, then the ID as text (`M-10` before `M-9`): its kind is one letter, so the
+    kind and the number as text order as the code does, without making the code."""
+    return entry[0], entry[1].kind, str(entry[1].number)
 
 
 async def agenda_entries(
@@ -290,7 +293,7 @@ async def agenda_entries(
     """
     until = ctx.now + timedelta(days=days)
     entries: list[tuple[datetime, Item]] = []
-    placed: dict[str, Item] = {}  # by next_at only, not expanded yet
+    placed: dict[int, Item] = {}  # by next_at only, not expanded yet (by item ID)
     # Only items with an occurrence in the window that the sender may see, by next_at.
     async for item in in_window(ctx, until):
         cutoff = entries[-1][0] + timedelta(seconds=1) if len(entries) >= rows_max else until
@@ -301,7 +304,7 @@ async def agenda_entries(
         end = min(cutoff, until)
         known = _first_known(ctx, item, end)
         if known is not None and per_item > 1 and known:
-            placed[item.code] = item
+            placed[item.id] = item
         if known is None:
             known = item.occurrences(ctx.now, end, per_item)
         for occ in known:  # kept in order as they come: no sort of all per item
@@ -310,11 +313,12 @@ async def agenda_entries(
     if not placed:
         return entries
     end = min(entries[-1][0] + timedelta(seconds=1), until) if len(entries) >= rows_max else until
-    for code in [item.code for _occ, item in entries if item.code in placed]:
-        if not any(kept.code == code for _occ, kept in entries):
+    for item_id in [item.id for _occ, item in entries if item.id in placed]:
+        kept = [entry for entry in entries if entry[1].id != item_id]
+        if len(kept) == len(entries):
             continue  # pushed out by an earlier expansion: its later occurrences would be too
-        item = placed.pop(code)
-        entries = [entry for entry in entries if entry[1].code != code]
+        item = placed.pop(item_id)
+        entries = kept
         for occ in item.occurrences(ctx.now, end, per_item):
             insort(entries, (occ, item), key=_agenda_order)
         del entries[rows_max:]
