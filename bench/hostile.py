@@ -36,7 +36,6 @@ from typing import Any
 
 from bench.accumulated import Load, grow
 from bot.looplag import LoopLag
-from bot.warmup import warm_in_thread
 from commands.i18n import LOCALES
 from tests.harness.fakes import BotCore, FakeClock
 
@@ -218,9 +217,6 @@ async def main() -> None:
             async with core.store.write() as db:
                 long_request = await grow(db, NOW, year)
             await core.say(ADMIN, f"!lang {args.lang}")
-            # As the bot does once healthy (bot/app.py): the calendar library is imported
-            # in a thread after the first sync, not on the first `!ics` (bot/warmup.py).
-            await warm_in_thread(core.settings.timezone)
             messages = [(label, ADMIN, text) for label, text in corpus(core)]
             messages += accumulated(core, long_request)
             worst: dict[str, dict[str, Any]] = {}

@@ -32,7 +32,6 @@ from bot.sync import SyncLoop
 from bot.transport import MatrixTransport
 from bot.verification.channels import silence_nio_sas
 from bot.verification.runtime import Verifications
-from bot.warmup import warm_in_thread
 from commands import build_registry
 from commands.brief import plan as brief_plan
 from commands.context import Context
@@ -263,10 +262,6 @@ class App:
             # before a crash would be refused as "not in room" and marked failed, unsent.
             self._outbox_started = True
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
-            # What a first `!ics` would import on a person's message, imported now
-            # (bot/warmup.py): healthy first, then in a thread.
-            warming = warm_in_thread(self.settings.timezone)
-            self._tasks.append(asyncio.create_task(warming, name="warm-up"))
         if not self._scheduler_started:
             # Jobs fire only once the client is synced, so late reminders can be delivered.
             self._scheduler_started = True

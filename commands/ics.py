@@ -219,25 +219,3 @@ class _Events:
             lines.append(b"END:VALARM")
         lines.append(b"END:VEVENT")
         return lines
-
-
-def warm(zone: str) -> None:
-    """Make one small file in `zone`, so that icalendar is imported and the VTIMEZONE of the
-    bot's zone made before anyone asks (bot/warmup.py, in a thread after the first sync):
-    otherwise the process's first `!ics` pays ~30–40 ms of import on a person's message
-    (issue 25: hostile.py's worst case). Nothing is kept but what the first export keeps."""
-    start = datetime(2000, 1, 3, 9, tzinfo=ZoneInfo(zone))
-    event = IcsEvent(
-        uid="warm-up",
-        code="M-0",
-        title="warm-up " * 10,  # long enough to be folded
-        start=start,
-        end=start + timedelta(hours=1),
-        zone=zone,
-        place="",
-        rrule="FREQ=WEEKLY",
-        attendees=("@warm:up",),
-        stamp=start,
-        leads=(timedelta(minutes=15),),
-    )
-    calendar([event])
