@@ -64,10 +64,19 @@ test: $(BIN)/.installed postgresql prometheus lint $(MO)
 
 # The fast lane for the edit-test loop: lint and the unit tests, every one of them; the
 # property test that throws arbitrary input at every command runs 60 examples per language
-# here and 250 in `make test` (ATTACHE_FUZZ_EXAMPLES).
+# here and 250 in `make test` (ATTACHE_FUZZ_EXAMPLES). Lint runs beside the unit tests, on
+# the share of the cores they leave idle (docs/bench/suite.md); its output follows theirs,
+# and either failing fails the target.
 FUZZ_EXAMPLES ?= 60
-check: $(BIN)/.installed postgresql prometheus lint $(MO)
-	ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)
+check: $(BIN)/.installed postgresql prometheus $(MO)
+	@lint_log=$$(mktemp); \
+	$(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint_pid=$$!; \
+	echo "ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)"; \
+	ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS); \
+	tests=$$?; wait $$lint_pid; linted=$$?; \
+	echo "--- make lint"; cat "$$lint_log"; rm -f "$$lint_log"; \
+	[ $$linted -eq 0 ] || echo "make check: lint failed"; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 unit: $(BIN)/.installed postgresql prometheus $(MO)
 	$(BIN)/python -m pytest -q tests/unit -n $(UNIT_WORKERS)

@@ -8,16 +8,14 @@ more to run in parallel.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.harness.migrated import new_migrated_sqlite
 from tests.harness.postgres import PostgresServer
 from tests.harness.synapse import SynapseServer
 
@@ -117,23 +115,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.new_database()
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file the bot's own code migrated, once per session, to copy for each test."""
-    from bot.store import Store
-
-    async def migrate(path: Path) -> None:
-        store = Store(path)
-        await store.open()
-        await store.close()
-
-    path = tmp_path_factory.mktemp("migrated") / "attache.db"
-    # Session fixtures may be set up inside pytest-asyncio's running loop: not this one.
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, migrate(path)).result()
-    return path
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database at the latest schema, of each backend: a bot core's store.
@@ -144,9 +125,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     of opening a new database take `database_url`.
     """
     if request.param == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
-        path.chmod(0o600)
-        return f"sqlite:///{path}"
+        return f"sqlite:///{new_migrated_sqlite(tmp_path / 'test.db')}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.migrated_database()

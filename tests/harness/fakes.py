@@ -17,6 +17,7 @@ from commands.context import Context, Incoming
 from commands.outbox_row import Queued
 from commands.verifier import Decision
 from config import Settings
+from tests.harness.migrated import new_migrated_sqlite
 
 _ids = itertools.count(1)
 
@@ -116,6 +117,8 @@ class BotCore:
         self.clock = clock or FakeClock()
         self.settings = make_settings(tmp, **overrides)
         self.store = open_store(database_url) if database_url else Store(tmp / "unit.db")
+        # A new SQLite store starts as a copy of a migrated one (tests/harness/migrated.py).
+        self._new_file: Path | None = None if database_url else tmp / "unit.db"
         self.registry = build_registry(self.settings.command_prefix)
         self.metrics = Metrics()
         self.committed: list[Context] = []
@@ -132,6 +135,9 @@ class BotCore:
         self._seen_outbox = 0
 
     async def open(self) -> BotCore:
+        if self._new_file is not None and not self._new_file.exists():
+            self._new_file.parent.mkdir(parents=True, exist_ok=True)
+            new_migrated_sqlite(self._new_file)
         await self.store.open()
         return self
 
