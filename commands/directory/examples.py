@@ -8,6 +8,8 @@ people; not the reader's own post); where there is none, the name leaves its com
 (`with=`) or its option is dropped; a person the command cannot do without becomes the
 reader, a post it cannot do without leaves the example unshown.
 
+The post a `!dir post` example makes gets a new code (NEW-DESK), never an existing post's.
+
 An object an example names (`!decline LR-3`, `!show A-7`, `!ics M-3`, `!actions done A-7`,
 `!summit close S-1` …) becomes the reader's newest one that verb may be sent about
 (`_ACTS_ON`: theirs to move, to see from this room, or the secretariat's), and that is
@@ -75,6 +77,10 @@ def _without(example: str, name: str) -> str | None:
     return None
 
 
+def _new_code(n: int) -> str:
+    return "NEW-DESK" if n == 1 else f"NEW-DESK-{n}"
+
+
 async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str | None:
     """One example with its made-up names replaced (see the module); None: show none."""
     posts_named, people_named = _named(example, DOC_POSTS), _named(example, DOC_PEOPLE)
@@ -91,6 +97,12 @@ async def for_reader(db: aiosqlite.Connection, reader: str, example: str) -> str
             return None
         if name in posts or name in people:
             continue  # this directory has it
+        if re.search(rf"dir post {re.escape(name)}(?!\S)", text):
+            # The post the example makes: a new code, never another post's (copied, the
+            # example would rename that post and replace its members).
+            fresh = next(c for n in range(1, 10_000) if (c := _new_code(n)) not in posts)
+            text = re.sub(_EDGE_BEFORE + re.escape(name) + _EDGE_AFTER, fresh, text)
+            continue
         is_post = name in DOC_POSTS
         post_only = re.search(rf"(?:post=|dir post ){re.escape(name)}", text) is not None
         pool = (
@@ -133,6 +145,8 @@ async def fitted_rel(db: aiosqlite.Connection, reader: str, example: str) -> str
             (*named, *named),
         ) as cur:
             nations += [str(r[0]) for r in await cur.fetchall()]
+    if set(nations) <= {"FRA", "DEU"}:
+        return example  # the docs' nations already cover everyone it names
     return DOC_REL.sub("rel=" + ",".join(dict.fromkeys(nations)), example)
 
 

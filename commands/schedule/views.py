@@ -127,7 +127,7 @@ def summary_lines(item: Item, reader_zone: str) -> list[str]:
 )
 async def agenda(ctx: Context, *, days: int | None) -> None:
     assert ctx.person is not None
-    days = days or 7
+    days = 7 if days is None else days
     if not 1 <= days <= 90:
         raise UserError(
             _("days: give a number from {low} to {high}.", low=1, high=90), example="!agenda 14"

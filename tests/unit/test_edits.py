@@ -144,14 +144,18 @@ async def test_edits_of_a_message_the_bot_never_handled_apply_once(core: BotCore
 
 
 async def test_edit_of_a_relayed_thread_reply_is_not_relayed_and_says_so(core: BotCore) -> None:
-    from tests.unit.commands.test_liaison import B, deliver, make, seed
+    from tests.unit.commands.test_liaison import B, deliver, dm, make, seed
 
     await seed(core)
     await make(core)
-    roots = await deliver(core)
-    relayed = await core.say(B, "Dates: 12-14 May.", event_id="$ans", thread_root=roots[B])
+    roots = await deliver(core)  # B's root in B's DM: the thread reply is made there
+    relayed = await core.say(
+        B, "Dates: 12-14 May.", room_id=dm(B), event_id="$ans", thread_root=roots[B]
+    )
     assert any("Dates: 12-14 May." in m.body for m in relayed)
-    answer = await core.say(B, "Dates: 13-15 May.", event_id="$ans-e", replaces="$ans")
+    answer = await core.say(
+        B, "Dates: 13-15 May.", room_id=dm(B), event_id="$ans-e", replaces="$ans"
+    )
     assert len(answer) == 1 and "did not relay your edit" in answer[0].body
     assert answer[0].thread_root == roots[B] and answer[0].reply_to == "$ans"
     assert not await core.query("SELECT 1 FROM history WHERE detail LIKE '%13-15%'")

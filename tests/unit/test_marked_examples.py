@@ -65,3 +65,19 @@ async def test_a_marked_example_is_accepted_when_its_reader_copies_it(
     table = "liaison_requests" if made.startswith("LR") else "schedule_items"
     [(marking,)] = await hague.query(f"SELECT marking FROM {table}")
     assert '"level": "RESTRICTED"' in marking, marking
+
+
+async def test_the_example_for_a_new_post_changes_no_existing_post(hague: BotCore) -> None:
+    """A mistyped code's example named an existing post with `members=`: copied, it renamed
+    PL-WARSZAWA "Paris DATT" and replaced its members."""
+    posts = (
+        "SELECT p.code, p.name, m.user_id FROM posts p LEFT JOIN post_members m "
+        "ON m.post = p.code ORDER BY p.code, m.user_id"
+    )
+    before = [tuple(r) for r in await hague.query(posts)]
+    [refusal] = await hague.say(ADMIN, "!dir post PL-<b>X</b>")
+    example = example_of(refusal.body, "en")
+    [made] = await hague.say(ADMIN, example)
+    assert made.body.startswith("post: "), made.body  # the example works: it makes a post
+    after = [tuple(r) for r in await hague.query(posts)]
+    assert [r for r in after if r[0] in ("NL-DEN-HAAG", "PL-WARSZAWA")] == before, example

@@ -150,7 +150,9 @@ class Policy(Ladder):
         if marking is not None:
             level = self.level(marking, example)
         tokens: tuple[str, ...] = base.rel if base is not None else ()
-        if rel is not None:
+        if rel is not None and rel.strip() == "-":
+            tokens = ()  # cleared, as `-` clears elsewhere: then only the lowest level passes
+        elif rel is not None:
             parts = [p for p in rel.split(",") if p.strip()]
             if not parts:
                 raise UserError(

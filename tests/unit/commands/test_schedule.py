@@ -390,3 +390,12 @@ async def test_after_downtime_one_late_reminder_per_occurrence(zoned: BotCore) -
     states = await zoned.query("SELECT state FROM jobs ORDER BY due_at")
     assert [s[0] for s in states] == ["done", "done", "done"]
     assert await zoned.fire_due() == []
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "91"])
+async def test_an_agenda_of_no_days_is_refused_like_any_out_of_range(
+    core: BotCore, days: str
+) -> None:
+    """`!agenda 0` showed 7 days (0 read as unset) while -5 and 91 were refused."""
+    [reply] = await core.say(ALICE, f"!agenda {days}")
+    assert reply.body.startswith("days: give a number from 1 to 90."), reply.body
