@@ -118,6 +118,8 @@ def reads_as_time(text: str, zone: str, now: datetime) -> bool:
 # A time is at most this many words ("every Monday, Wednesday and Friday at 09:00 UTC"): only
 # cuts within them are tried, so one message costs at most this many dateparser calls.
 MAX_WHEN_WORDS = 8
+# Words between the time and the text of a reminder ("in 2h to call Paris").
+_SEPARATORS = ("to", "that", "-", "–", ":")
 
 
 def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, str]:
@@ -127,14 +129,17 @@ def split_when_text(words: list[str], zone: str, now: datetime) -> tuple[str, st
         candidate = " ".join(words[:cut])
         if len(candidate) > MAX_WHEN_LENGTH:
             continue
+        rest = words[cut:]
+        separated = bool(rest) and rest[0].lower() in _SEPARATORS
         try:
             parse_when(candidate, zone, now)
         except ValueError as exc:
-            if cut <= 3 and first_error is None:
+            # The time the person meant ends where "to" begins: its refusal ("'in 0m' is
+            # now") says more than a longer cut's ("'0m to' is not a duration").
+            if cut <= 3 and (first_error is None or separated):
                 first_error = exc
             continue
-        rest = words[cut:]
-        if rest and rest[0].lower() in ("to", "that", "-", "–", ":"):
+        if separated:
             rest = rest[1:]
         return candidate, " ".join(rest)
     if first_error is not None and not _no_time_at_all(first_error):

@@ -399,3 +399,20 @@ async def test_an_agenda_of_no_days_is_refused_like_any_out_of_range(
     """`!agenda 0` showed 7 days (0 read as unset) while -5 and 91 were refused."""
     [reply] = await core.say(ALICE, f"!agenda {days}")
     assert reply.body.startswith("days: give a number from 1 to 90."), reply.body
+
+
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        ("!remind in 0m to call Paris", "'in 0m' is now"),
+        ("!remind in 99999999d to call Paris", "too far"),
+    ],
+)
+async def test_a_refused_reminder_time_is_named_as_typed_not_with_the_word_after_it(
+    zoned: BotCore, typed: str, told: str
+) -> None:
+    """The time ends where "to" begins: the refusal names it, not "'0m to' is not a
+    duration", and nothing is planned."""
+    [answer] = await zoned.say(ALICE, typed)
+    assert told in answer.body and "0m to" not in answer.body, answer.body
+    assert await pending(zoned) == []
