@@ -439,7 +439,7 @@ async def test_escalation_resends_then_tells_admins_once_each(lr: BotCore) -> No
     assert second[A].body.endswith("The admins are told.")
     lr.clock.advance(days=5)
     assert await lr.fire_due() == []
-    history = await lr.query("SELECT detail FROM history WHERE action = 'escalated'")
+    history = await lr.query("SELECT detail FROM history WHERE action = 'escalated' ORDER BY id")
     assert [r[0] for r in history] == ["reminder 1", "reminder 2, admins told"]
 
 
