@@ -71,6 +71,7 @@ class SyncLoop:
     full_state_first: bool = False  # ask for full state at the first sync (after a restore)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _poll: asyncio.Task[Any] | None = None
+    _key_query: asyncio.Task[None] | None = None  # nio's device tracking, off the loop
     parking: Parking = field(init=False)
     refusals: Refusals = field(init=False)
     undecrypted: Undecrypted = field(init=False)
@@ -133,6 +134,8 @@ class SyncLoop:
         # A long-poll in flight has nothing to finish: nothing of it was recorded yet.
         if self._poll is not None and not self._poll.done():
             self._poll.cancel()
+        if self._key_query is not None and not self._key_query.done():
+            self._key_query.cancel()
 
     async def run(self) -> None:
         token = await kv.get(self.store, "sync_token")
@@ -217,14 +220,23 @@ class SyncLoop:
         tasks = []
         if client.should_upload_keys:
             tasks.append(client.keys_upload())
-        if client.should_query_keys:
-            tasks.append(client.keys_query())
+        if client.should_query_keys and (self._key_query is None or self._key_query.done()):
+            # Off the loop: a query naming a slow or hung server (bounded there,
+            # bot/federation_calls.py) holds up nobody's commands; a send waits only for a
+            # query about its own room's members (bot/transport.py).
+            self._key_query = asyncio.create_task(self._query_keys(), name="keys-query")
         if client.should_claim_keys:
             tasks.append(client.keys_claim(client.get_users_for_key_claiming()))
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):
                 log.warning("key maintenance failed: %s", type(result).__name__)
         await self.undecrypted.retry(self.gate.route)
+
+    async def _query_keys(self) -> None:
+        try:
+            await self.client.keys_query()
+        except Exception as exc:  # the next sync that finds someone outdated asks again
+            log.warning("key maintenance failed: %s", type(exc).__name__)
 
     async def _sleep(self, seconds: float) -> None:
         try:

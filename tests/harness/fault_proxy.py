@@ -18,6 +18,8 @@ only by chance, and one slow to answer:
   waiting on another server answers. Only those (bot/crypto/keys_api.py, which sends its
   token in a header; nio sends it in the query string), so a test can hold the bot's
   second look at someone without also holding nio's own key tracking.
+- `hold_every_keys_query(user)`: every `/keys/query` naming that user is held back until
+  `release()`: the bot's trust checks and its client's device tracking alike.
 
 What was changed is counted (`stripped`, `hidden`, `held`), so a test can show its fault was hit.
 The proxy runs on its own thread and event loop: the harness starts bots synchronously
@@ -58,6 +60,7 @@ class FaultProxy:
     _hide: dict[str, int] = field(default_factory=dict)  # user -> syncs still to change
     held: dict[str, int] = field(default_factory=dict)  # user -> answers held back so far
     _hold: dict[str, int] = field(default_factory=dict)  # user -> answers to pass first
+    _hold_any: dict[str, int] = field(default_factory=dict)  # the same, whoever asks
     _released: threading.Event = field(default_factory=threading.Event)
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
@@ -78,6 +81,10 @@ class FaultProxy:
         self._released.clear()
         self._hold[user_id] = after
 
+    def hold_every_keys_query(self, user_id: str) -> None:
+        self._released.clear()
+        self._hold_any[user_id] = 0
+
     async def held_back(self, user_id: str, timeout: float) -> None:
         """Wait until an answer naming this person is being held back."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -89,6 +96,7 @@ class FaultProxy:
     def release(self) -> None:
         """Let held answers go, and hold no more."""
         self._hold.clear()
+        self._hold_any.clear()
         self._released.set()
 
     def start(self) -> FaultProxy:
@@ -130,12 +138,10 @@ class FaultProxy:
         assert self._http is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
         body = await request.read()
-        if (
-            request.method == "POST"
-            and request.path.endswith("/keys/query")
-            and "Authorization" in request.headers
-        ):
-            await self._maybe_hold(body)
+        if request.method == "POST" and request.path.endswith("/keys/query"):
+            await self._maybe_hold(body, self._hold_any)
+            if "Authorization" in request.headers:
+                await self._maybe_hold(body, self._hold)
         async with self._http.request(
             request.method,
             self.upstream + request.rel_url.path_qs,
@@ -153,16 +159,16 @@ class FaultProxy:
             payload = self._change(payload, self._hide_members)
         return web.Response(status=status, body=payload, headers=out)
 
-    async def _maybe_hold(self, body: bytes) -> None:
+    async def _maybe_hold(self, body: bytes, holds: dict[str, int]) -> None:
         try:
             named = set((json.loads(body).get("device_keys") or {}).keys())
         except (ValueError, AttributeError):
             return
-        for user_id in named & set(self._hold):
+        for user_id in named & set(holds):
             if self._released.is_set():
                 return
-            if self._hold.get(user_id, 0) > 0:
-                self._hold[user_id] -= 1
+            if holds.get(user_id, 0) > 0:
+                holds[user_id] -= 1
                 continue
             self.held[user_id] = self.held.get(user_id, 0) + 1
             while not self._released.is_set():  # polled: the event is set from another thread

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness.bot import BotProcess
+from tests.harness.clients import TestClient
 from tests.harness.fault_proxy import FaultProxy
 from tests.harness.synapse import SynapseServer
 from tests.integration.conftest import BotFactory, command, open_dm, replied_to
@@ -128,3 +129,30 @@ async def test_a_first_dm_reaches_someone_whose_keys_come_back_without_identity(
     )
     assert getattr(got, "decrypted", False) and "LR-1" in got.body, confirm.body
     assert proxy.stripped.get(bob.user_id) == STRIPPED_ANSWERS
+
+
+async def test_device_tracking_that_waits_on_the_server_holds_up_nobody(
+    bot_factory: BotFactory, people, proxy: FaultProxy, synapse: SynapseServer, tmp_path
+) -> None:
+    """Bob logs in a new device; the bot asks its server for his keys, and every answer
+    about him is held (a server waiting on another): meanwhile Alice, in another room, is
+    answered, while those answers are still held. (That the sync loop does not wait on
+    them at all, rather than for the client's bound on them, is the unit test
+    test_the_sync_loops_device_tracking_does_not_wait_for_the_answer.)"""
+    alice, bob = await people("alice"), await people("bob")
+    bot = bot_factory(allowed_users=[alice.user_id, bob.user_id], homeserver_url=proxy.url)
+    alice_room = await open_dm(alice, bot, timeout=60)
+    bob_room = await open_dm(bob, bot, timeout=60)
+    assert (await command(bob, bob_room, "!ping", timeout=60))[1].body == "pong"
+    proxy.hold_every_keys_query(bob.user_id)
+    second = await TestClient.create(
+        synapse, bob.user, tmp_path / "bob-second", new_device=True, cross_sign=False
+    )
+    try:
+        await proxy.held_back(bob.user_id, timeout=60)  # the bot asks about Bob
+        _, reply = await command(alice, alice_room, "!ping", timeout=60)
+        assert reply.body == "pong"
+        assert proxy.held[bob.user_id] >= 1  # ... while that answer was still held
+    finally:
+        proxy.release()
+        await second.close()

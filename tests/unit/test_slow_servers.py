@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 from nio import AsyncClient, MatrixRoom
 
 from bot.keyed_locks import KeyedLocks
 from bot.second_looks import SecondLooks
+from bot.sync import SyncLoop
 from bot.transport import MatrixTransport
 
 
@@ -129,3 +131,40 @@ async def test_a_key_query_about_someone_elsewhere_does_not_hold_this_rooms_send
     answer.set()
     await asyncio.wait_for(asyncio.gather(here, there), 5)
     await client.close()
+
+
+async def test_the_sync_loops_device_tracking_does_not_wait_for_the_answer() -> None:
+    """After a sync nio asks about everyone whose devices changed; a query naming a hung
+    server's person must not hold the loop (and so everyone's commands) until it is
+    answered or bounded: it runs beside the loop, one at a time."""
+    asked, answer = asyncio.Event(), asyncio.Event()
+    queries: list[int] = []
+
+    async def keys_query() -> None:
+        queries.append(1)
+        asked.set()
+        await answer.wait()
+
+    async def retry(_route: object) -> None:
+        return None
+
+    client = SimpleNamespace(
+        should_upload_keys=False,
+        should_query_keys=True,
+        should_claim_keys=False,
+        keys_query=keys_query,
+    )
+    loop: Any = SimpleNamespace(
+        client=client,
+        _key_query=None,
+        undecrypted=SimpleNamespace(retry=retry),
+        gate=SimpleNamespace(route=None),
+    )
+    loop._query_keys = lambda: SyncLoop._query_keys(loop)
+    await asyncio.wait_for(SyncLoop._after_sync(loop), 5)  # returns with the answer held
+    await asyncio.wait_for(asked.wait(), 5)
+    first = loop._key_query
+    await asyncio.wait_for(SyncLoop._after_sync(loop), 5)  # still outdated: no second query
+    assert loop._key_query is first and not first.done() and len(queries) == 1
+    answer.set()
+    await asyncio.wait_for(first, 5)
