@@ -139,6 +139,7 @@ class StubClient:
         )
         self.access_token = "token"
         self.should_query_keys = False
+        self.users_for_key_query: set[str] = set()  # nobody outdated
         self.sharing_session: dict[str, Any] = {}
         self.put: list[tuple[str, str, dict[str, Any]]] = []
 
