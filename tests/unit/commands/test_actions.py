@@ -142,7 +142,10 @@ async def test_edit_free_text_and_due_then_reassign_tells_new_owner(core: BotCor
     sent = await say_ok(core, SEC, "!actions reassign A-1 FR-PARIS -- Paris leads", ROOM)
     dms = [m for m in sent if m.user_id == PARIS]
     assert dms and "A-1 was assigned to you" in dms[0].body
-    fields = [r[0] for r in await core.query("SELECT action FROM history WHERE object = 'A-1'")]
+    fields = [
+        r[0]
+        for r in await core.query("SELECT action FROM history WHERE object = 'A-1' ORDER BY id")
+    ]
     assert fields == ["created", "text", "due", "owner"]
 
 

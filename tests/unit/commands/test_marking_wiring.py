@@ -154,7 +154,9 @@ def bodies(transport: FakeTransport, user_id: str) -> list[str]:
 
 async def markings_of(core: BotCore, since: int = 0) -> list[tuple[str | None, Any, Any]]:
     """(recipient, marking, about) of every queued row after `since`."""
-    rows = await core.query("SELECT id, room_id, user_id, content FROM outbox WHERE id > ?", since)
+    rows = await core.query(
+        "SELECT id, room_id, user_id, content FROM outbox WHERE id > ? ORDER BY id", since
+    )
     out = []
     for row in rows:
         meta = Queued.loads(row[3])

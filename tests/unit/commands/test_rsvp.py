@@ -58,7 +58,9 @@ async def invitation_of(core: BotCore, user: str) -> str:
 
 
 async def item_id(core: BotCore) -> int:
-    return int((await core.query("SELECT id FROM schedule_items WHERE number = 1"))[0][0])
+    return int(
+        (await core.query("SELECT id FROM schedule_items WHERE kind = 'M' AND number = 1"))[0][0]
+    )
 
 
 async def answers(core: BotCore) -> dict[str, str]:

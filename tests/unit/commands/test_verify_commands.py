@@ -30,7 +30,9 @@ async def test_verify_asks_the_runtime_and_numbers_each_request(core: BotCore) -
     assert "already running (VF-1)" in again.body  # one at a time per person
     [other] = await core.say(ADMIN, "!verify @carla:test")
     assert other.body.startswith("VF-2: ")
-    rows = await core.query("SELECT action, object FROM audit WHERE action = 'verify.request'")
+    rows = await core.query(
+        "SELECT action, object FROM audit WHERE action = 'verify.request' ORDER BY id"
+    )
     assert [tuple(r) for r in rows] == [("verify.request", "VF-1"), ("verify.request", "VF-2")]
 
 
