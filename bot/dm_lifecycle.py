@@ -134,7 +134,7 @@ class DmLifecycle:
             left_at = utc_iso(datetime.fromtimestamp(ts_ms / 1000, UTC))
             async with db.execute(
                 "SELECT id, content FROM outbox WHERE user_id = ? AND room_id = ? "
-                "AND state = 'sent' AND (? OR sent_at >= ?)",
+                "AND state = 'sent' AND (? OR sent_at >= ?) ORDER BY id",
                 (user_id, room_id, rejected, left_at),
             ) as cur2:
                 unread = await cur2.fetchall()
