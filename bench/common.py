@@ -104,6 +104,27 @@ def new_user(synapse: SynapseServer, prefix: str) -> dict[str, str]:
     return synapse.register(f"{prefix}-{uuid.uuid4().hex[:8]}", "bench-pass")
 
 
+def network_bot(
+    synapse: SynapseServer, workdir: Path, admin: dict[str, str], inviter: dict[str, str]
+) -> Any:
+    """The bot of the scale benches: `admin` commands it, `inviter` builds the network's
+    rooms, and no limit meant for people stops either (not started)."""
+    from tests.harness.bot import BotProcess
+
+    return BotProcess(
+        synapse,
+        workdir,
+        allowed_users=[admin["user_id"], inviter["user_id"]],
+        admins=[admin["user_id"]],
+        log_level="INFO",
+        settings={
+            "rate_limit_burst": 100_000,
+            "rate_limit_per_minute": 100_000,
+            "max_rooms_per_inviter": 10_000,
+        },
+    )
+
+
 @dataclass
 class EchoPeers:
     """A subprocess (like the bot) holding E2EE clients that answer every message at once.

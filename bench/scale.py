@@ -38,6 +38,7 @@ from bench.common import (
     base_args,
     cpu_ms,
     machine,
+    network_bot,
     new_user,
     round_trip,
     rss_mb,
@@ -187,18 +188,7 @@ async def measure(tmp: Path, args: Any) -> dict[str, Any]:
     try:
         a_user = new_user(synapse, "alice")
         inviter = new_user(synapse, "inviter")
-        bot = BotProcess(
-            synapse,
-            tmp / "bot",
-            allowed_users=[a_user["user_id"], inviter["user_id"]],
-            admins=[a_user["user_id"]],
-            log_level="INFO",
-            settings={
-                "rate_limit_burst": 100_000,
-                "rate_limit_per_minute": 100_000,
-                "max_rooms_per_inviter": 10_000,
-            },
-        )
+        bot = network_bot(synapse, tmp / "bot", a_user, inviter)
         await asyncio.to_thread(start, bot)
         alice = await TestClient.create(synapse, a_user, tmp / "alice")
         room = await alice.create_encrypted_dm(bot.user_id, wait_joined=60)
