@@ -118,28 +118,41 @@ async def liaison_admins(ctx: Context) -> list[str]:
 
 
 async def load_request(db: aiosqlite.Connection, number: int) -> Request | None:
-    async with db.execute("SELECT * FROM liaison_requests WHERE id = ?", (number,)) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return None
+    return (await load_requests(db, [number])).get(number)
+
+
+async def load_requests(db: aiosqlite.Connection, numbers: list[int]) -> dict[int, Request]:
+    """These requests by number, in two queries whatever their count (a listing's page)."""
+    if not numbers:
+        return {}
+    marks = ",".join("?" * len(numbers))
+    async with db.execute(f"SELECT * FROM liaison_requests WHERE id IN ({marks})", numbers) as cur:
+        rows = await cur.fetchall()
+    addressees: dict[int, list[str]] = {int(row["id"]): [] for row in rows}
     async with db.execute(
-        "SELECT user_id FROM liaison_addressees WHERE request_id = ? ORDER BY user_id", (number,)
+        f"SELECT request_id, user_id FROM liaison_addressees WHERE request_id IN ({marks}) "
+        "ORDER BY request_id, user_id",
+        numbers,
     ) as cur:
-        addressees = tuple(r[0] for r in await cur.fetchall())
-    return Request(
-        id=row["id"],
-        requester=row["requester"],
-        target=row["target"],
-        subject=row["subject"],
-        body=row["body"],
-        precedence=row["precedence"],
-        status=row["status"],
-        due_at=parse_utc(row["due_at"]) if row["due_at"] else None,
-        due_zone=row["due_zone"],
-        created_at=parse_utc(row["created_at"]),
-        addressees=addressees,
-        marking=Marking.from_column(row["marking"]),
-    )
+        for request_id, user_id in await cur.fetchall():
+            addressees[int(request_id)].append(user_id)
+    return {
+        int(row["id"]): Request(
+            id=row["id"],
+            requester=row["requester"],
+            target=row["target"],
+            subject=row["subject"],
+            body=row["body"],
+            precedence=row["precedence"],
+            status=row["status"],
+            due_at=parse_utc(row["due_at"]) if row["due_at"] else None,
+            due_zone=row["due_zone"],
+            created_at=parse_utc(row["created_at"]),
+            addressees=tuple(addressees[int(row["id"])]),
+            marking=Marking.from_column(row["marking"]),
+        )
+        for row in rows
+    }
 
 
 async def active_requests_of(db: aiosqlite.Connection, user_id: str) -> list[Request]:
@@ -154,8 +167,8 @@ async def active_requests_of(db: aiosqlite.Connection, user_id: str) -> list[Req
         (user_id, *states, user_id, *states),
     ) as cur:
         numbers = [int(r[0]) for r in await cur.fetchall()]
-    found = [await load_request(db, n) for n in numbers]
-    return [r for r in found if r is not None]
+    found = await load_requests(db, numbers)
+    return [found[n] for n in numbers if n in found]
 
 
 async def visible_request(ctx: Context, number: int) -> Request:

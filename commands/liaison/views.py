@@ -15,7 +15,7 @@ from commands.liaison.model import ACTIVE, TERMINAL, status_name
 from commands.liaison.render import precedence_name
 from commands.liaison.store import (
     Request,
-    load_request,
+    load_requests,
     name_of,
     party_of,
     visible_request,
@@ -243,9 +243,9 @@ async def requests(ctx: Context, *, which: str | None, status: str) -> None:
             [*params, _LISTED, offset],
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
+        loaded = await load_requests(ctx.db, ids)
         for number in ids:
-            req = await load_request(ctx.db, number)
-            assert req is not None
+            req = loaded[number]
             shown = reader.shows(req.marking)
             if shown != "none" and len(found) < _LISTED:  # not released: not even its existence
                 found.append((req, shown))
