@@ -37,7 +37,7 @@ from commands.time import (
     format_duration,
     show_wall,
 )
-from commands.time.recurrence import parse_rule
+from commands.time.recurrence import parse_rule, shortest_gap
 
 
 async def zones_for(ctx: Context, users: list[str]) -> list[str]:
@@ -318,6 +318,9 @@ async def agenda_entries(
         if len(kept) == len(entries):
             continue  # pushed out by an earlier expansion: its later occurrences would be too
         item = placed.pop(item_id)
+        assert item.rrule is not None and item.next_at is not None  # placed: see _first_known
+        if item.next_at + shortest_gap(item.rrule) >= end:
+            continue  # its next occurrence is past the last row: its one row is exact
         entries = kept
         for occ in item.occurrences(ctx.now, end, per_item):
             insort(entries, (occ, item), key=_agenda_order)

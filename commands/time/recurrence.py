@@ -337,3 +337,34 @@ def occurrences_between(
             if moment >= start:
                 found.append(moment)
     return found
+
+
+# One occurrence per period, at least this far apart, whatever the wall clock does.
+_PERIODS = {
+    "YEARLY": timedelta(days=365),
+    "MONTHLY": timedelta(days=28),
+    "WEEKLY": timedelta(days=7),
+    "DAILY": timedelta(days=1),
+}
+_ONE_A_PERIOD = {"WEEKLY": "BYDAY", "MONTHLY": "BYMONTHDAY"}  # a single value keeps it one
+_SHIFT = timedelta(hours=2)  # what a change of UTC offset can take from a wall-clock gap
+
+
+@lru_cache(maxsize=512)
+def shortest_gap(text: str) -> timedelta:
+    """A lower bound on the time between two occurrences of the rule; zero if unknown.
+
+    Known without expanding when the rule fires once a period (no BY part spreads it over
+    the period, or one day of the week or month): INTERVAL periods apart, less a change
+    of UTC offset. So an agenda can tell that an item's stored next occurrence is its only
+    one before the last row, without expanding the rule (issue 25)."""
+    parts = dict(parse_rule(text))
+    freq = parts.get("FREQ", "")
+    spread = {name for name in parts if name.startswith("BY")}
+    one = _ONE_A_PERIOD.get(freq, "")
+    value = parts.get(one, ",")
+    if "," not in value and (one == "BYMONTHDAY" or value.isalpha()):  # MO, not 2MO or 1,15
+        spread.discard(one)
+    if spread or freq not in _PERIODS:
+        return timedelta(0)
+    return int(parts.get("INTERVAL", "1")) * _PERIODS[freq] - _SHIFT
