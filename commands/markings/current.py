@@ -20,17 +20,19 @@ from commands.ids import ObjectId
 from commands.markings.model.marking import Marking
 from commands.markings.model.policy import Policy
 
-# Each kind's marking columns: the object's own, then its container's (an item's summit).
-# An item whose summit cannot be found is missing (its messages are withheld).
+# Each kind's key and marking columns: the object's own, then its container's (an item's
+# summit), for the objects whose keys fill `{keys}`. An item whose summit cannot be found is
+# missing (its messages are withheld).
 _QUERIES: dict[str, str] = {
-    "LR": "SELECT marking FROM liaison_requests WHERE id = ?",
-    "A": "SELECT i.marking, s.marking FROM action_items i "
-    "JOIN summits s ON s.id = i.summit_id WHERE i.id = ?",
-    "S": "SELECT marking FROM summits WHERE id = ?",
-    "V": "SELECT marking FROM schedule_items WHERE kind = 'V' AND number = ?",
-    "M": "SELECT marking FROM schedule_items WHERE kind = 'M' AND number = ?",
-    "R": "SELECT marking FROM schedule_items WHERE kind = 'R' AND number = ?",
+    "LR": "SELECT id, marking FROM liaison_requests WHERE id IN ({keys})",
+    "A": "SELECT i.id, i.marking, s.marking FROM action_items i "
+    "JOIN summits s ON s.id = i.summit_id WHERE i.id IN ({keys})",
+    "S": "SELECT id, marking FROM summits WHERE id IN ({keys})",
+    "V": "SELECT number, marking FROM schedule_items WHERE kind = 'V' AND number IN ({keys})",
+    "M": "SELECT number, marking FROM schedule_items WHERE kind = 'M' AND number IN ({keys})",
+    "R": "SELECT number, marking FROM schedule_items WHERE kind = 'R' AND number IN ({keys})",
 }
+_CHUNK = 500  # keys per query: a file holding a thousand objects is read in a few queries
 
 
 def object_id(text: str | None) -> ObjectId | None:
@@ -55,15 +57,28 @@ def effective(policy: Policy, own: Marking | None, *containers: Marking | None) 
 async def markings_now(
     db: aiosqlite.Connection, ids: Iterable[ObjectId], policy: Policy
 ) -> tuple[dict[str, Marking | None], list[str]]:
-    """(effective marking of each object found, IDs of those not found)."""
+    """(effective marking of each object found, IDs of those not found), in the order given.
+
+    Read a kind at a time, not an object at a time: an agenda's file holds up to a thousand
+    objects, and each query is a round trip to the database thread at send time."""
+    wanted = list(dict.fromkeys(ids))
+    by_kind: dict[str, list[int]] = {}
+    for oid in wanted:
+        by_kind.setdefault(oid.kind, []).append(oid.number)
+    rows: dict[tuple[str, int], Marking | None] = {}
+    for kind, numbers in by_kind.items():
+        for at in range(0, len(numbers), _CHUNK):
+            chunk = numbers[at : at + _CHUNK]
+            sql = _QUERIES[kind].format(keys=",".join("?" * len(chunk)))
+            async with db.execute(sql, chunk) as cur:
+                for key, *columns in await cur.fetchall():
+                    own, *containers = (Marking.from_column(text) for text in columns)
+                    rows[kind, int(key)] = effective(policy, own, *containers)
     found: dict[str, Marking | None] = {}
     missing: list[str] = []
-    for oid in dict.fromkeys(ids):
-        async with db.execute(_QUERIES[oid.kind], (oid.number,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            missing.append(str(oid))
+    for oid in wanted:
+        if (oid.kind, oid.number) in rows:
+            found[str(oid)] = rows[oid.kind, oid.number]
         else:
-            own, *containers = (Marking.from_column(text) for text in row)
-            found[str(oid)] = effective(policy, own, *containers)
+            missing.append(str(oid))
     return found, missing

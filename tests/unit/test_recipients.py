@@ -12,7 +12,9 @@ from bot.outbox.queue import enqueue
 from bot.recipients import MEMBERS_MAX_AGE, Recipients
 from bot.send_error import SendError
 from commands.context import OutMessage, utc_iso
+from commands.ids import ObjectId
 from commands.markings import Marking, Policy, Subject
+from commands.markings.current import markings_now
 from tests.harness.fakes import BotCore, FakeTransport, make_settings
 from tests.unit.test_outbox_markings import (
     ALICE,
@@ -198,3 +200,44 @@ async def test_a_dm_whose_members_cannot_be_read_is_replaced(core: BotCore) -> N
     transport = Left()
     await run(core, transport, [OutMessage(body="hello", user_id=FRANZ)])
     assert [(r, c["body"]) for r, c in transport.sent] == [(transport.dms[FRANZ], "hello")]
+
+
+async def test_a_file_holding_many_objects_reads_their_markings_a_kind_at_a_time(
+    core: BotCore,
+) -> None:
+    """An agenda's file holds up to a thousand objects: their markings now are read in a few
+    queries, each object's effective marking (an item with its summit's), the ones not in the
+    store reported missing, all in the order the row names them."""
+    now = utc_iso(core.clock.now())
+    async with core.store.write() as db:
+        for n in range(100, 1300):
+            marking = Marking.column(RESTRICTED) if n == 777 else None
+            await db.execute(
+                "INSERT INTO liaison_requests (id, requester, target, subject, precedence, "
+                "created_at, updated_at, marking) "
+                "VALUES (?, ?, 'FR-PARIS', 's', 'routine', ?, ?, ?)",
+                (n, ALICE, now, now, marking),
+            )
+        await db.execute(
+            "UPDATE summits SET marking = ? WHERE id = 1",
+            (Marking.column(Marking("RESTRICTED", ("FRA", "DEU", "USA"))),),
+        )
+    named = ["LR-5000", "A-2", *(f"LR-{n}" for n in range(1299, 99, -1)), "LR-4", "A-99", "S-1"]
+    statements: list[str] = []
+    await core.store.reader.set_trace_callback(statements.append)
+    try:
+        found, missing = await markings_now(
+            core.store.reader, [ObjectId.parse(t) for t in [*named, "LR-4"]], POLICY
+        )
+    finally:
+        await core.store.reader.set_trace_callback(None)
+    assert missing == ["LR-5000", "A-99"]
+    assert list(found) == [t for t in named if t not in missing]
+    assert found["LR-777"] == found["LR-4"] == RESTRICTED
+    assert [t for t, m in found.items() if m is None and t.startswith("LR-")] == [
+        f"LR-{n}" for n in range(1299, 99, -1) if n != 777
+    ]
+    # The item's own CONFIDENTIAL // REL TO DEU with its summit's REL TO FRA, DEU, USA.
+    assert found["A-2"] == Marking("CONFIDENTIAL", ("DEU",))
+    assert found["S-1"] == Marking("RESTRICTED", ("FRA", "DEU", "USA"))
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5
