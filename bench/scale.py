@@ -10,11 +10,11 @@ a network accumulates is written into its store (bench/accumulated.py: N x
 --items-per-room schedule items, action items and liaison requests, and one request with
 --replies thread replies of 32,000 characters), and it is started again: the time from
 spawning to its first healthy /healthz and its RSS then. In the admin's encrypted DM,
-each of `!ping`, `!agenda`, `!requests`, `!actions list` and `!show` of the longest
-request is sent --commands times: the round trip (send -> answer received) and the bot's
-CPU for it (/proc/<pid>/stat, so sync and sending are included): median round trip,
-mean CPU (10 ms ticks). Then --after
-more `!ping`s, and the RSS again. The slopes of RSS per room and per item come from the
+each of `!ping`, `!agenda`, `!requests`, `!actions list`, `!show` of the longest
+request and `!ics agenda 366` (a file) is sent --commands times: the round trip (send ->
+answer received) and the bot's CPU for it (/proc/<pid>/stat, so sync and sending are
+included): median round trip, mean CPU (10 ms ticks). Then --after more `!ping`s, and the
+RSS again. The slopes of RSS per room and per item come from the
 sizes measured. The issue's full figure is --sizes 10,100,1000 (about an hour here).
 """
 
@@ -51,7 +51,14 @@ from commands.context import utc_iso
 from tests.harness.bot import BotProcess
 from tests.harness.clients import TestClient
 
-COMMANDS = ("!ping", "!agenda 30", "!requests", "!actions list", "!show LR-{long}")
+COMMANDS = (
+    "!ping",
+    "!agenda 30",
+    "!requests",
+    "!actions list",
+    "!show LR-{long}",
+    "!ics agenda 366",
+)
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm":
               "m.megolm.v1.aes-sha2"}}  # fmt: skip
 
