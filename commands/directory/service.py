@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
@@ -117,15 +118,31 @@ async def post_members(db: aiosqlite.Connection, code: str) -> list[str]:
 
 async def people_of(db: aiosqlite.Connection, targets: list[str]) -> list[str]:
     """Matrix IDs for a list of people and post codes: people as named, posts' members."""
-    people = [t for t in targets if t.startswith("@")]
-    posts = [t.upper() for t in targets if not t.startswith("@")]
+    return (await people_of_each(db, [targets]))[0]
+
+
+async def people_of_each(
+    db: aiosqlite.Connection, target_lists: Sequence[Sequence[str]]
+) -> list[list[str]]:
+    """`people_of` of each list, with one query for all of them (an export's items)."""
+    posts = list(
+        dict.fromkeys(t.upper() for ts in target_lists for t in ts if not t.startswith("@"))
+    )
+    rows: list[tuple[str, str]] = []
     if posts:
         marks = ",".join("?" * len(posts))
         async with db.execute(
-            f"SELECT user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id", posts
+            f"SELECT post, user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id",
+            posts,
         ) as cur:
-            people += [r[0] for r in await cur.fetchall()]
-    return list(dict.fromkeys(people))
+            rows = [(r[0], r[1]) for r in await cur.fetchall()]
+    found: list[list[str]] = []
+    for targets in target_lists:
+        people = [t for t in targets if t.startswith("@")]
+        mine = {t.upper() for t in targets if not t.startswith("@")}
+        people += [user for post, user in rows if post in mine]  # the query's order
+        found.append(list(dict.fromkeys(people)))
+    return found
 
 
 async def find_post(db: aiosqlite.Connection, code: str) -> tuple[str, str | None] | None:

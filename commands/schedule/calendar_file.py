@@ -8,7 +8,7 @@ import re
 
 from commands import ics
 from commands.context import Attachment, Context
-from commands.directory.service import people_of
+from commands.directory.service import people_of_each
 from commands.errors import UserError
 from commands.i18n import N_, _, ngettext
 from commands.markings.model.policy import Policy
@@ -107,11 +107,11 @@ async def _partstats(ctx: Context, items: list[Item]) -> dict[int, tuple[tuple[s
     """Each answered item's (Matrix ID, PARTSTAT) pairs for its ATTENDEE lines: its
     participants' answers (the members of a post among them); unanswered items are absent."""
     answers = await answers_for(ctx.db, [i.id for i in items if i.kind in ANSWER_KINDS])
+    answered = [item for item in items if answers.get(item.id)]
+    # The participants of every answered item in one query (a year's file holds hundreds).
+    people_lists = await people_of_each(ctx.db, [item.participants for item in answered])
     found: dict[int, tuple[tuple[str, str], ...]] = {}
-    for item in items:
-        if not answers.get(item.id):
-            continue
-        people = await people_of(ctx.db, item.participants)
+    for item, people in zip(answered, people_lists, strict=True):
         mine = answers[item.id]
         pairs = tuple((u, PARTSTAT[mine[u].state]) for u in people if u in mine)
         if pairs:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from actions_fixtures import ADMIN, DM, say_ok
 
-from commands.directory.service import post_members, resolve_target
+from commands.directory.service import people_of, people_of_each, post_members, resolve_target
 from commands.directory.store import load_seed
 from commands.errors import UserError
 from tests.harness.fakes import BotCore
@@ -123,3 +124,30 @@ async def test_post_room_must_be_an_encrypted_room_of_the_bot(core: BotCore, enc
     assert ("not end-to-end encrypted" if encrypted is False else "I am not in room") in reply.body
     assert "Example: !dir post FR-PARIS room=" in reply.body
     assert [r[0] for r in await core.query("SELECT room_id FROM posts")] == [None]
+
+
+async def test_people_of_each_is_people_of_for_every_list_in_one_query(core: BotCore) -> None:
+    """An export's answered items: each list's people as people_of gives them (people as
+    named first, then their posts' members, no one twice), with one query for all lists."""
+    await say_ok(core, ADMIN, '!dir post FR-PARIS name="Paris" members=@z:test,@a:test', DM)
+    await say_ok(core, ADMIN, '!dir post DE-BERLIN name="Berlin" members=@a:test,@m:test', DM)
+    lists = [
+        ["fr-paris"],
+        ["@m:test", "DE-BERLIN", "FR-PARIS"],
+        ["@q:test", "@a:test"],
+        [],
+        ["NO-SUCH-POST", "@b:test"],
+        ["DE-BERLIN"],
+    ]
+    async with core.store.write() as db:
+        one_by_one = [await people_of(db, targets) for targets in lists]
+        together = await people_of_each(db, lists)
+        if isinstance(db, aiosqlite.Connection):  # the query count, where the driver traces
+            statements: list[str] = []
+            await db.set_trace_callback(statements.append)
+            await people_of_each(db, lists)
+            await db.set_trace_callback(None)
+            assert len(statements) == 1
+    assert together == one_by_one
+    assert together[1] == ["@m:test", "@a:test", "@z:test"]
+    assert together[0] == ["@a:test", "@z:test"]
