@@ -10,7 +10,7 @@ export ATTACHE_SYNAPSE_VENV ?= $(CURDIR)/.cache/synapse-venv
 CONTAINER_WORK ?= /tmp/container-smoke
 IMAGE ?= localhost/attache-bot:ci
 
-.PHONY: test check unit integration lint demo soak bench clean container-test image docs postgresql prometheus catalogues federation-outage
+.PHONY: test check unit integration lint bytecode demo soak bench clean container-test image docs postgresql prometheus catalogues federation-outage
 
 # Translations: the compiled catalogues (.mo) are built from the .po files in git.
 # `make catalogues` re-extracts the marked strings and merges them into every .po.
@@ -36,6 +36,13 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports --cache-dir .cache/import-linter  # the layers: [tool.importlinter] in pyproject.toml
 	$(BIN)/hadolint Dockerfile
 
+# The bot's modules as bytecode, as the image has them (pip compiles on install; an editable
+# install does not). Every test worker, and every bot process the tests start, loads ~210 of
+# them; with PYTHONDONTWRITEBYTECODE set (as on these machines) each compiled them all again,
+# ~10 s of make check's CPU (docs/bench/suite.md). compileall skips what is up to date.
+bytecode: $(BIN)/.installed
+	@$(BIN)/python -m compileall -q bot commands config >/dev/null
+
 # The suite starts its own PostgreSQL (tests/harness/postgres.py) from Debian's package.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 postgresql:
@@ -59,7 +66,7 @@ TEST_WORKERS ?= 4
 UNIT_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS)
 
-test: $(BIN)/.installed postgresql prometheus lint $(MO)
+test: $(BIN)/.installed postgresql prometheus lint bytecode $(MO)
 	$(BIN)/python -m pytest -q -ra --durations=15 $(PYTEST_PARALLEL)
 
 # The fast lane for the edit-test loop: lint and the unit tests, every one of them; the
@@ -68,7 +75,7 @@ test: $(BIN)/.installed postgresql prometheus lint $(MO)
 # the share of the cores they leave idle (docs/bench/suite.md); its output follows theirs,
 # and either failing fails the target.
 FUZZ_EXAMPLES ?= 60
-check: $(BIN)/.installed postgresql prometheus $(MO)
+check: $(BIN)/.installed postgresql prometheus bytecode $(MO)
 	@lint_log=$$(mktemp); \
 	$(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint_pid=$$!; \
 	echo "ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)"; \
@@ -78,10 +85,10 @@ check: $(BIN)/.installed postgresql prometheus $(MO)
 	[ $$linted -eq 0 ] || echo "make check: lint failed"; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
-unit: $(BIN)/.installed postgresql prometheus $(MO)
+unit: $(BIN)/.installed postgresql prometheus bytecode $(MO)
 	$(BIN)/python -m pytest -q tests/unit -n $(UNIT_WORKERS)
 
-integration: $(BIN)/.installed postgresql $(MO)
+integration: $(BIN)/.installed postgresql bytecode $(MO)
 	$(BIN)/python -m pytest -q -m integration $(PYTEST_PARALLEL)
 
 # Build the image with its OCI labels (version from pyproject.toml, commit, source, licenses).
