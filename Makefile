@@ -37,11 +37,12 @@ lint: $(BIN)/.installed
 	$(BIN)/hadolint Dockerfile
 
 # The bot's modules as bytecode, as the image has them (pip compiles on install; an editable
-# install does not). Every test worker, and every bot process the tests start, loads ~210 of
-# them; with PYTHONDONTWRITEBYTECODE set (as on these machines) each compiled them all again,
-# ~10 s of make check's CPU (docs/bench/suite.md). compileall skips what is up to date.
+# install does not), and the test harness's. Every test worker, and every bot process the
+# tests start, loads ~210 of them; with PYTHONDONTWRITEBYTECODE set (as on these machines)
+# each compiled them all again, ~10 s of make check's CPU (docs/bench/suite.md). compileall
+# skips what is up to date; pytest still rewrites the test modules themselves.
 bytecode: $(BIN)/.installed
-	@$(BIN)/python -m compileall -q bot commands config >/dev/null
+	@$(BIN)/python -m compileall -q bot commands config tests bench scripts >/dev/null
 
 # The suite starts its own PostgreSQL (tests/harness/postgres.py) from Debian's package.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
