@@ -36,11 +36,15 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports --cache-dir .cache/import-linter  # the layers: [tool.importlinter] in pyproject.toml
 	$(BIN)/hadolint Dockerfile
 
-# The bot's modules as bytecode, as the image has them (pip compiles on install; an editable
-# install does not), and the test harness's. Every test worker, and every bot process the
-# tests start, loads ~210 of them; with PYTHONDONTWRITEBYTECODE set (as on these machines)
-# each compiled them all again, ~10 s of make check's CPU (docs/bench/suite.md). compileall
-# skips what is up to date; pytest still rewrites the test modules themselves.
+# Bytecode, as Python keeps it by default (and the image has it): the bot's modules, the
+# harness's and the benches' compiled once here (an editable install does not compile them),
+# and pytest's assertion-rewritten test modules cached in __pycache__. Every test worker and
+# every bot process the tests start loads ~210 of our modules; with PYTHONDONTWRITEBYTECODE
+# set (as on these machines) each compiled them again and pytest rewrote every test module
+# at each collection: ~13 s of make check (docs/bench/suite.md). compileall skips what is up
+# to date; PYTEST runs with the variable cleared, so only test runs write their cache.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
 bytecode: $(BIN)/.installed
 	@$(BIN)/python -m compileall -q bot commands config tests bench scripts >/dev/null
 
@@ -68,7 +72,7 @@ UNIT_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS)
 
 test: $(BIN)/.installed postgresql prometheus lint bytecode $(MO)
-	$(BIN)/python -m pytest -q -ra --durations=15 $(PYTEST_PARALLEL)
+	$(PYTEST) -q -ra --durations=15 $(PYTEST_PARALLEL)
 
 # The fast lane for the edit-test loop: lint and the unit tests, every one of them; the
 # property test that throws arbitrary input at every command runs 60 examples per language
@@ -79,18 +83,18 @@ FUZZ_EXAMPLES ?= 60
 check: $(BIN)/.installed postgresql prometheus bytecode $(MO)
 	@lint_log=$$(mktemp); \
 	$(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint_pid=$$!; \
-	echo "ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS)"; \
-	ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -ra tests/unit -n $(UNIT_WORKERS); \
+	echo "ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTEST) -q -ra tests/unit -n $(UNIT_WORKERS)"; \
+	ATTACHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTEST) -q -ra tests/unit -n $(UNIT_WORKERS); \
 	tests=$$?; wait $$lint_pid; linted=$$?; \
 	echo "--- make lint"; cat "$$lint_log"; rm -f "$$lint_log"; \
 	[ $$linted -eq 0 ] || echo "make check: lint failed"; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 unit: $(BIN)/.installed postgresql prometheus bytecode $(MO)
-	$(BIN)/python -m pytest -q tests/unit -n $(UNIT_WORKERS)
+	$(PYTEST) -q tests/unit -n $(UNIT_WORKERS)
 
 integration: $(BIN)/.installed postgresql bytecode $(MO)
-	$(BIN)/python -m pytest -q -m integration $(PYTEST_PARALLEL)
+	$(PYTEST) -q -m integration $(PYTEST_PARALLEL)
 
 # Build the image with its OCI labels (version from pyproject.toml, commit, source, licenses).
 image:
@@ -102,7 +106,7 @@ image:
 container-test: $(BIN)/.installed
 	$(BIN)/hadolint Dockerfile
 	CONTAINER_WORK=$(CONTAINER_WORK) IMAGE=$(IMAGE) bash scripts/container-build.sh
-	ATTACHE_IMAGE=$(IMAGE) CONTAINER_WORK=$(CONTAINER_WORK) $(BIN)/python -m pytest -q -ra tests/container
+	ATTACHE_IMAGE=$(IMAGE) CONTAINER_WORK=$(CONTAINER_WORK) $(PYTEST) -q -ra tests/container
 
 docs: $(BIN)/.installed
 	$(BIN)/python scripts/settings_reference.py
@@ -112,11 +116,11 @@ docs: $(BIN)/.installed
 soak: $(BIN)/.installed
 	mkdir -p .tmp
 	ATTACHE_SOAK=1 ATTACHE_FIGURES=$(CURDIR)/.tmp/soak-figures.jsonl \
-		$(BIN)/python -m pytest -q -s -ra --durations=15 tests/reliability
+		$(PYTEST) -q -s -ra --durations=15 tests/reliability
 
 # Long federation outage runs (two Synapses, one frozen for a while), not in `make test`.
 federation-outage: $(BIN)/.installed $(MO)
-	$(BIN)/python -m pytest -q -ra tests/integration/outage_federation.py
+	$(PYTEST) -q -ra tests/integration/outage_federation.py
 
 demo: $(BIN)/.installed $(MO)
 	$(BIN)/attache-bot demo
