@@ -1,4 +1,4 @@
-"""nio's blocking transport (h11, h2) loaded only if something uses it: 1.6 MiB (issue 25).
+"""nio's blocking transport (h11, h2) loaded only if something uses it: ~1.5 MiB (issue 25).
 
 `import nio` imports `nio.http` and `nio.client.http_client`, the HTTP/1.1 and HTTP/2
 connections of nio's blocking `HttpClient`, and with them h11, h2, hpack and hyperframe.

@@ -128,19 +128,22 @@ async def people_of_each(
     posts = list(
         dict.fromkeys(t.upper() for ts in target_lists for t in ts if not t.startswith("@"))
     )
-    rows: list[tuple[str, str]] = []
+    # Each post's members with their place in the query's order, so a list naming several
+    # posts gets their members in the order one query for those posts would give.
+    members: dict[str, list[tuple[int, str]]] = {}
     if posts:
         marks = ",".join("?" * len(posts))
         async with db.execute(
             f"SELECT post, user_id FROM post_members WHERE post IN ({marks}) ORDER BY user_id",
             posts,
         ) as cur:
-            rows = [(r[0], r[1]) for r in await cur.fetchall()]
+            for at, (post, user) in enumerate(await cur.fetchall()):
+                members.setdefault(post, []).append((at, user))
     found: list[list[str]] = []
     for targets in target_lists:
         people = [t for t in targets if t.startswith("@")]
         mine = {t.upper() for t in targets if not t.startswith("@")}
-        people += [user for post, user in rows if post in mine]  # the query's order
+        people += [user for _, user in sorted(m for post in mine for m in members.get(post, ()))]
         found.append(list(dict.fromkeys(people)))
     return found
 
